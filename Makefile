@@ -1,0 +1,49 @@
+# Two commands on a fresh machine with Python 3.11+ and make: `make run`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck unit integration e2e bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Cairn needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet --upgrade "pip>=24"
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+run: $(VENV)/.installed  ## Start the local stack and the API on http://127.0.0.1:8000
+	$(BIN)/cairn up
+
+test: $(VENV)/.installed-dev  ## Lint, type-check and run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m "not benchmark" -p no:cacheprovider
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m unit
+
+integration: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m integration
+
+e2e: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m e2e
+
+bench: $(VENV)/.installed-dev  ## Benchmarks; reports land in docs/benchmarks/
+	$(BIN)/python -m pytest -m benchmark tests/benchmarks -p no:cacheprovider -s
+
+lock: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the current venv
+	$(PIP) freeze --exclude-editable | grep -v '^cairn' > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""FastAPI app: thin command and query routes over commands/ and projections/."""

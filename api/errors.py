@@ -1,0 +1,138 @@
+"""The one place where errors become HTTP: `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.middleware import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, ids_of
+from domain import errors as domain
+
+logger = logging.getLogger("cairn.api")
+
+STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
+    domain.InvalidInput: 400,
+    domain.NotAuthenticated: 401,
+    domain.Forbidden: 403,
+    domain.NotFound: 404,
+    domain.Conflict: 409,
+    domain.InvalidTransition: 409,
+    domain.Unavailable: 503,
+}
+
+CODE_BY_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 5xx answer of Cairn has this shape."""
+
+    error: ErrorDetail
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorResponse(error=ErrorDetail(code=code, message=message, details=details or {}))
+    request_id, correlation_id = ids_of(request.scope)
+    all_headers = dict(headers or {})
+    if request_id:
+        # Also set here: a 500 is sent by Starlette's outermost middleware, past ours.
+        all_headers[REQUEST_ID_HEADER] = request_id
+        all_headers[CORRELATION_ID_HEADER] = correlation_id
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=all_headers)
+
+
+def status_for(error: domain.DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, domain.DomainError)
+    return error_response(request, status_for(exc), exc.code, exc.message, exc.details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODE_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
+    try:
+        default = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        default = "error"
+    message = exc.detail if isinstance(exc.detail, str) else default
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(request, exc.status_code, code, message, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Input values are left out on purpose: they may hold secrets.
+    problems = [
+        {
+            "location": list(err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
+        for err in exc.errors()
+    ]
+    first = problems[0] if problems else {"location": [], "message": "invalid request"}
+    where = ".".join(str(part) for part in first["location"])
+    message = f"invalid request: {where}: {first['message']}" if where else "invalid request"
+    return error_response(request, 422, "validation_failed", message, {"errors": problems})
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id, _ = ids_of(request.scope)
+    logger.error(
+        "unhandled error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        f"internal error; quote request id {request_id} when reporting it",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(domain.DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

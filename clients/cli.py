@@ -1,0 +1,71 @@
+"""The `cairn` command line: run the local stack and the API, inspect the stack."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from clients import stack_commands
+from domain.errors import DomainError
+from infra.stack import StackError
+
+app = typer.Typer(
+    help="Cairn: a personal AI operating system backend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+stack_app = typer.Typer(help="The local servers: NATS JetStream, PostgreSQL, Redis.")
+app.add_typer(stack_app, name="stack")
+
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="CAIRN_DATA_DIR", help="Folder for the local servers' data."),
+]
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(envvar="CAIRN_API_HOST", help="API address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="CAIRN_API_PORT", help="API port.")] = 8000,
+) -> None:
+    """Start the stack (or use the servers given by CAIRN_*_URL) and the API; Ctrl-C stops all."""
+    stack_commands.run_up(data_dir, host, port)
+
+
+@stack_app.command("status")
+def stack_status(data_dir: DataDir = None) -> None:
+    """Show the local stack's servers: pid, address, health. Exit 1 if any is down."""
+    raise typer.Exit(stack_commands.show_status(data_dir))
+
+
+def main() -> None:
+    try:
+        app()
+    except (StackError, DomainError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("CAIRN_DEBUG"):
+            raise
+        err.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} "
+            "(set CAIRN_DEBUG=1 for a traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

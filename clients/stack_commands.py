@@ -1,0 +1,120 @@
+"""What `cairn up` and `cairn stack status` do, kept apart from argument parsing."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+import psutil
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from api.app import create_app
+from api.settings import ServiceUrls
+from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
+from infra.stack.launcher import iter_state_servers, read_state
+from infra.stack.ports import ensure_port_free
+
+out = Console(highlight=False)
+
+
+def _settings(data_dir: Path | None) -> StackSettings:
+    return StackSettings.from_env(data_dir=data_dir)
+
+
+def banner(endpoints: StackEndpoints, api_url: str) -> Table:
+    table = Table(title="Cairn is up", title_justify="left", show_lines=False)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_column("pid / data")
+    started = {s.name: s for s in endpoints.servers}
+    rows = [
+        ("API", api_url, f"pid {os.getpid()}  docs {api_url}/docs"),
+        ("NATS JetStream", endpoints.nats_url, "nats"),
+        ("PostgreSQL + pgvector", endpoints.database_url, "postgres"),
+        ("Redis", endpoints.redis_url, "redis"),
+    ]
+    for what, where, key in rows:
+        server = started.get(key)
+        if what == "API":
+            detail = key
+        elif server is None:
+            detail = "external (from CAIRN_*_URL)"
+        else:
+            detail = f"pid {server.pid}  {server.data_dir}"
+        table.add_row(what, where, detail)
+    if endpoints.nats_monitor_url:
+        table.add_row("NATS monitoring", endpoints.nats_monitor_url, "")
+    table.caption = f"data folder: {endpoints.data_dir}  ·  Ctrl-C stops everything"
+    return table
+
+
+def run_up(data_dir: Path | None, host: str, port: int) -> None:
+    settings = _settings(data_dir)
+    ensure_port_free(port, host, hint="choose another with --port or CAIRN_API_PORT")
+    stack = LocalStack(settings)
+    try:
+        with out.status("starting the stack…") as status:
+            endpoints = stack.start(progress=lambda msg: status.update(f"{msg}…"))
+        api_url = f"http://{host}:{port}"
+        out.print(banner(endpoints, api_url))
+        urls = ServiceUrls(
+            nats_url=endpoints.nats_url,
+            database_url=endpoints.database_url,
+            redis_url=endpoints.redis_url,
+            nats_monitor_url=endpoints.nats_monitor_url,
+        )
+        config = uvicorn.Config(
+            create_app(urls),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        # uvicorn re-raises the Ctrl-C it handled once it has shut down; here that is the
+        # requested stop, not an error.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+        if not server.started:
+            raise StackError(f"the API could not start on {api_url} (see the log above)")
+    finally:
+        with out.status("stopping the stack…"):
+            stack.stop()
+        out.print("stopped: no server of the stack is left running")
+        logging.shutdown()
+
+
+def show_status(data_dir: Path | None) -> int:
+    settings = _settings(data_dir)
+    folder = settings.data_dir.expanduser().resolve()
+    state = read_state(folder)
+    if state is None:
+        out.print(f"no local stack is running from {folder}")
+        return 1
+    table = Table(title=f"Cairn stack in {folder}", title_justify="left")
+    for column in ("server", "pid", "process", "health", "url"):
+        table.add_column(column)
+    all_ok = True
+    checks = {
+        "nats": external.check_nats,
+        "postgres": external.check_postgres,
+        "redis": external.check_redis,
+    }
+    for server in iter_state_servers(folder):
+        name, pid, url = str(server.get("name")), server.get("pid"), str(server.get("url"))
+        alive = isinstance(pid, int) and psutil.pid_exists(pid)
+        try:
+            checks[name](url)
+            health = "[green]healthy[/]"
+        except (StackError, KeyError) as exc:
+            health = f"[red]down[/] ({exc})"
+            all_ok = False
+        table.add_row(name, str(pid), "running" if alive else "[red]gone[/]", health, url)
+        all_ok = all_ok and alive
+    out.print(table)
+    return 0 if all_ok else 1

@@ -1,0 +1,1 @@
+"""Command models and handlers (application services), and the composition root."""

@@ -1,0 +1,1 @@
+"""Cairn's domain: aggregates, value objects, domain errors and the pure policy model."""

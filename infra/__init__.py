@@ -1,0 +1,1 @@
+"""Local stack launcher, NATS/PostgreSQL configuration, SQL migrations, deployment files."""

@@ -1,0 +1,1 @@
+"""Projectors (event -> view rows + tracking, one transaction), view schemas, queries."""

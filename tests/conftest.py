@@ -1,0 +1,89 @@
+"""One real stack (nats-server, PostgreSQL + pgvector, Redis) per test session.
+
+Started by the project's own launcher on free loopback ports, or taken from CAIRN_*_URL.
+Integration and e2e tests get it automatically (also unittest-style suites, which read the
+exported CAIRN_* environment variables). Each test gets unique names so none sees another's
+data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from infra.stack import LocalStack, StackEndpoints, StackSettings
+
+_NEEDS_STACK = ("integration", "e2e")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEndpoints]:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    launcher = LocalStack(StackSettings.from_env(data_dir=data_dir))
+    endpoints = launcher.start()
+    previous = {name: os.environ.get(name) for name in endpoints.as_env()}
+    os.environ.update(endpoints.as_env())
+    try:
+        yield endpoints
+    finally:
+        launcher.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _stack_for_integration_tests(request: pytest.FixtureRequest) -> None:
+    if any(request.node.get_closest_marker(marker) for marker in _NEEDS_STACK):
+        request.getfixturevalue("stack")
+
+
+@pytest.fixture
+def nats_url(stack: StackEndpoints) -> str:
+    return stack.nats_url
+
+
+@pytest.fixture
+def nats_monitor_url(stack: StackEndpoints) -> str:
+    if stack.nats_monitor_url is None:
+        pytest.fail("CAIRN_NATS_MONITOR_URL must be set when CAIRN_NATS_URL is external")
+    return stack.nats_monitor_url
+
+
+@pytest.fixture
+def database_url(stack: StackEndpoints) -> str:
+    return stack.database_url
+
+
+@pytest.fixture
+def redis_url(stack: StackEndpoints) -> str:
+    return stack.redis_url
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """Short, lowercase, alphanumeric, unique per test: for streams, schemas, key prefixes."""
+    stem = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:16]
+    return f"t{stem}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, unique_name: str) -> Iterator[str]:
+    """A new database (with pgvector) of its own for one test, dropped afterwards."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{unique_name}"')
+    url = make_conninfo(database_url, dbname=unique_name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    yield url
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')

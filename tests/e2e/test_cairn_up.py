@@ -1,0 +1,160 @@
+"""`cairn up` from the outside: ready within 30 s, Ctrl-C leaves nothing, bad config is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from infra.stack.ports import free_port
+
+pytestmark = pytest.mark.e2e
+
+CAIRN = [sys.executable, "-m", "clients.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
+    env.update(extra)
+    return env
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30.0) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"cairn up exited early with {proc.returncode}"
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"/readyz not 200 within {timeout} s")
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+    port = free_port()
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [*CAIRN, "up", "--data-dir", str(data), "--port", str(port)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield proc, f"http://127.0.0.1:{port}", data
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_up_is_ready_then_ctrl_c_stops_every_server(
+    running: tuple[subprocess.Popen[str], str, Path],
+) -> None:
+    proc, url, data = running
+    started = time.monotonic()
+    response = _wait_ready(url, proc)
+    assert time.monotonic() - started < 30
+    assert response.headers["x-request-id"]
+    assert httpx.get(f"{url}/docs", timeout=5).status_code == 200
+
+    state = json.loads((data / "stack.json").read_text())
+    pids = [server["pid"] for server in state["servers"]]
+    pids += [c.pid for pid in pids for c in psutil.Process(pid).children(recursive=True)]
+    assert len(state["servers"]) == 3
+
+    status = subprocess.run(
+        [*CAIRN, "stack", "status", "--data-dir", str(data)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.count("healthy") == 3
+
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    assert "Cairn is up" in output and str(data) in output
+    alive = [
+        p
+        for p in pids
+        if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == []
+
+    after = subprocess.run(
+        [*CAIRN, "stack", "status", "--data-dir", str(data)],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert after.returncode == 1
+    assert "no local stack" in after.stdout
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    return lines[0]
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CAIRN, "up", "--data-dir", str(tmp_path), "--port", str(port)],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    line = _one_error_line(result)
+    assert f"port {port}" in line and "already in use" in line
+
+
+def test_unreachable_url_is_one_clear_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*CAIRN, "up", "--data-dir", str(tmp_path), "--port", str(free_port())],
+        env=_env(CAIRN_NATS_URL=f"nats://127.0.0.1:{free_port()}"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = _one_error_line(result)
+    assert "cannot reach NATS" in line and "CAIRN_NATS_URL" in line
+
+
+def test_unwritable_data_folder_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [*CAIRN, "up", "--data-dir", str(blocker / "data"), "--port", str(free_port())],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "not writable" in _one_error_line(result)

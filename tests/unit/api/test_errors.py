@@ -1,0 +1,139 @@
+"""Every 4xx/5xx has one shape, and every response carries request and correlation ids."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from api.app import create_app
+from api.settings import ServiceUrls
+from domain import errors
+
+pytestmark = pytest.mark.unit
+
+URLS = ServiceUrls("nats://127.0.0.1:1", "postgresql://127.0.0.1:1/x", "redis://127.0.0.1:1")
+
+
+class Body(BaseModel):
+    name: str
+    count: int
+
+
+def make_app() -> FastAPI:
+    app = create_app(URLS)
+
+    @app.get("/raise/{kind}")
+    def raise_kind(kind: str) -> None:
+        raise {
+            "not_found": errors.NotFound("no run r1", {"id": "r1"}),
+            "conflict": errors.Conflict("version moved"),
+            "transition": errors.InvalidTransition("run already completed"),
+            "forbidden": errors.Forbidden("missing capability calendar.write"),
+            "boom": RuntimeError("secret internals"),
+        }[kind]
+
+    @app.post("/echo")
+    def echo(body: Body) -> Body:
+        return body
+
+    return app
+
+
+@pytest.fixture
+def client() -> TestClient:
+    return TestClient(make_app(), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("not_found", 404, "not_found"),
+        ("conflict", 409, "conflict"),
+        ("transition", 409, "invalid_transition"),
+        ("forbidden", 403, "forbidden"),
+    ],
+)
+def test_domain_errors_map_to_status_and_stable_code(
+    client: TestClient, kind: str, status: int, code: str
+) -> None:
+    response = client.get(f"/raise/{kind}")
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+
+
+def test_domain_error_details_are_kept(client: TestClient) -> None:
+    assert client.get("/raise/not_found").json()["error"]["details"] == {"id": "r1"}
+
+
+def test_unexpected_error_is_500_without_internals_but_with_request_id(
+    client: TestClient,
+) -> None:
+    response = client.get("/raise/boom", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 500
+    body = response.json()["error"]
+    assert body["code"] == "internal_error"
+    assert "secret internals" not in response.text
+    assert "req-123" in body["message"]
+    assert response.headers["x-request-id"] == "req-123"
+
+
+def test_validation_error_uses_the_error_format_and_hides_input_values(
+    client: TestClient,
+) -> None:
+    response = client.post("/echo", json={"name": "hunter2-secret", "count": "many"})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["details"]["errors"][0]["location"] == ["body", "count"]
+    assert "body.count" in error["message"]
+    assert "hunter2-secret" not in response.text
+
+
+def test_malformed_json_is_a_validation_error(client: TestClient) -> None:
+    response = client.post(
+        "/echo", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_failed"
+
+
+def test_unknown_route_and_wrong_method_use_the_error_format(client: TestClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    wrong = client.delete("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_request_id_is_generated_and_correlation_defaults_to_it(client: TestClient) -> None:
+    response = client.get("/healthz")
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) == 32
+    assert response.headers["x-correlation-id"] == request_id
+    assert client.get("/healthz").headers["x-request-id"] != request_id
+
+
+def test_caller_ids_are_echoed_when_safe_and_replaced_when_not(client: TestClient) -> None:
+    ok = client.get("/healthz", headers={"X-Request-ID": "abc", "X-Correlation-ID": "corr-1"})
+    assert ok.headers["x-request-id"] == "abc"
+    assert ok.headers["x-correlation-id"] == "corr-1"
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "a b\tc" + "x" * 200})
+    assert unsafe.headers["x-request-id"] != "a b\tc" + "x" * 200
+    assert len(unsafe.headers["x-request-id"]) == 32
+
+
+def test_errors_carry_ids_too(client: TestClient) -> None:
+    response = client.get("/nope", headers={"X-Correlation-ID": "flow-7"})
+    assert response.headers["x-correlation-id"] == "flow-7"
+    assert response.headers["x-request-id"]
+
+
+def test_openapi_is_served_with_stable_operation_ids(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["paths"]["/readyz"]["get"]["operationId"] == "readyz"
+    assert "503" in spec["paths"]["/readyz"]["get"]["responses"]
+    assert client.get("/docs").status_code == 200
