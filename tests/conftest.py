@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 
 from infra.stack import LocalStack, StackEndpoints, StackSettings
 
-_NEEDS_STACK = ("integration", "e2e")
+_NEEDS_STACK = ("integration", "e2e", "benchmark")
 
 
 @pytest.fixture(scope="session")

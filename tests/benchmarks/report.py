@@ -1,0 +1,60 @@
+"""Markdown reports for docs/benchmarks/: what ran, on what machine, and the ratios."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+
+from tests.benchmarks.workloads import Measurement
+
+REPORTS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def versions(*packages: str) -> str:
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return ", ".join(found)
+
+
+def table(rows: Iterable[Measurement]) -> list[str]:
+    lines = [
+        "| workload | events | seconds | events/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for m in rows:
+        p50 = f"{m.p50:.2f}" if m.latencies_ms else "-"
+        p99 = f"{m.p99:.2f}" if m.latencies_ms else "-"
+        lines.append(
+            f"| {m.name} | {m.events:,} | {m.seconds:.2f} | {m.events_per_second:,.0f} "
+            f"| {p50} | {p99} |"
+        )
+    return lines
+
+
+def write(name: str, title: str, body: list[str]) -> Path:
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / name
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = [f"# {title}", "", f"Measured {stamp} on {machine()}.", ""]
+    path.write_text("\n".join([*header, *body, ""]))
+    return path

