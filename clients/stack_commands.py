@@ -25,18 +25,16 @@ def _settings(data_dir: Path | None) -> StackSettings:
     return StackSettings.from_env(data_dir=data_dir)
 
 
-def banner(endpoints: StackEndpoints, api_url: str) -> Table:
-    table = Table(title="Cairn is up", title_justify="left", show_lines=False)
-    table.add_column("what")
-    table.add_column("where")
-    table.add_column("pid / data")
+def banner(endpoints: StackEndpoints, api_url: str) -> str:
+    """What runs where and where data lives; plain lines, so nothing is cut in a narrow log."""
     started = {s.name: s for s in endpoints.servers}
     rows = [
-        ("API", api_url, f"pid {os.getpid()}  docs {api_url}/docs"),
+        ("API", api_url, f"pid {os.getpid()}, OpenAPI docs at {api_url}/docs"),
         ("NATS JetStream", endpoints.nats_url, "nats"),
         ("PostgreSQL + pgvector", endpoints.database_url, "postgres"),
         ("Redis", endpoints.redis_url, "redis"),
     ]
+    lines = ["[bold green]Cairn is up[/]"]
     for what, where, key in rows:
         server = started.get(key)
         if what == "API":
@@ -44,12 +42,13 @@ def banner(endpoints: StackEndpoints, api_url: str) -> Table:
         elif server is None:
             detail = "external (from CAIRN_*_URL)"
         else:
-            detail = f"pid {server.pid}  {server.data_dir}"
-        table.add_row(what, where, detail)
+            detail = f"pid {server.pid}, data in {server.data_dir}"
+        lines.append(f"  {what:<22} {where}  [dim]{detail}[/]")
     if endpoints.nats_monitor_url:
-        table.add_row("NATS monitoring", endpoints.nats_monitor_url, "")
-    table.caption = f"data folder: {endpoints.data_dir}  ·  Ctrl-C stops everything"
-    return table
+        lines.append(f"  {'NATS monitoring':<22} {endpoints.nats_monitor_url}")
+    lines.append(f"  {'data folder':<22} {endpoints.data_dir}")
+    lines.append("  Ctrl-C stops the API and every server above.")
+    return "\n".join(lines)
 
 
 def run_up(data_dir: Path | None, host: str, port: int) -> None:
@@ -60,7 +59,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         with out.status("starting the stack…") as status:
             endpoints = stack.start(progress=lambda msg: status.update(f"{msg}…"))
         api_url = f"http://{host}:{port}"
-        out.print(banner(endpoints, api_url))
+        out.print(banner(endpoints, api_url), soft_wrap=True)
         urls = ServiceUrls(
             nats_url=endpoints.nats_url,
             database_url=endpoints.database_url,
