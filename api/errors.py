@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
     domain.NotFound: 404,
     domain.Conflict: 409,
     domain.InvalidTransition: 409,
+    domain.RateLimited: 429,
     domain.Unavailable: 503,
 }
 
@@ -82,7 +83,12 @@ def status_for(error: domain.DomainError) -> int:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, domain.DomainError)
-    return error_response(request, status_for(exc), exc.code, exc.message, exc.details)
+    headers = None
+    if isinstance(exc, domain.RateLimited) and "retry_after" in exc.details:
+        headers = {"Retry-After": str(int(exc.details["retry_after"]))}
+    return error_response(
+        request, status_for(exc), exc.code, exc.message, exc.details, headers=headers
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -47,6 +47,22 @@ def stack_status(data_dir: DataDir = None) -> None:
     raise typer.Exit(stack_commands.show_status(data_dir))
 
 
+@app.command("migrate")
+def migrate_command(
+    database_url: Annotated[
+        str, typer.Option(envvar="CAIRN_DATABASE_URL", help="PostgreSQL to migrate.")
+    ],
+) -> None:
+    """Apply the SQL migrations of infra/migrations/ that the database does not have yet."""
+    from adapters.postgres.migrations import MigrationError, migrate
+
+    try:
+        applied = migrate(database_url)
+    except MigrationError as exc:
+        raise StackError(str(exc)) from exc
+    err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+
+
 def main() -> None:
     try:
         app()

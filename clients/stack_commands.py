@@ -12,6 +12,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
 from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
@@ -58,6 +59,8 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
     try:
         with out.status("starting the stack…") as status:
             endpoints = stack.start(progress=lambda msg: status.update(f"{msg}…"))
+            status.update("applying database migrations…")
+            migrate(endpoints.database_url)
         api_url = f"http://{host}:{port}"
         out.print(banner(endpoints, api_url), soft_wrap=True)
         urls = ServiceUrls(

@@ -53,3 +53,9 @@ class Unavailable(DomainError):
     """A server Cairn depends on is down; the same request may succeed later."""
 
     code = "unavailable"
+
+
+class RateLimited(DomainError):
+    """Too many requests in the window; `details.retry_after` says how many seconds to wait."""
+
+    code = "rate_limited"

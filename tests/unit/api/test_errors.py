@@ -32,6 +32,7 @@ def make_app() -> FastAPI:
             "transition": errors.InvalidTransition("run already completed"),
             "forbidden": errors.Forbidden("missing capability calendar.write"),
             "boom": RuntimeError("secret internals"),
+            "limited": errors.RateLimited("slow down", {"retry_after": 7}),
         }[kind]
 
     @app.post("/echo")
@@ -137,3 +138,10 @@ def test_openapi_is_served_with_stable_operation_ids(client: TestClient) -> None
     assert spec["paths"]["/readyz"]["get"]["operationId"] == "readyz"
     assert "503" in spec["paths"]["/readyz"]["get"]["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_rate_limited_is_429_with_retry_after(client: TestClient) -> None:
+    response = client.get("/raise/limited")
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["error"]["code"] == "rate_limited"

@@ -1,0 +1,1 @@
+"""PostgreSQL: connection helpers and the SQL migration runner."""
