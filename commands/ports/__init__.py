@@ -1,0 +1,1 @@
+"""Ports: the interfaces command handlers receive; adapters implement them."""
