@@ -1,0 +1,1 @@
+"""Tenants, users, capabilities, passkeys and devices: who may do what, from where."""
