@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
     domain.NotFound: 404,
     domain.Conflict: 409,
     domain.InvalidTransition: 409,
+    domain.Unprocessable: 422,
     domain.RateLimited: 429,
     domain.Unavailable: 503,
 }

@@ -59,3 +59,9 @@ class RateLimited(DomainError):
     """Too many requests in the window; `details.retry_after` says how many seconds to wait."""
 
     code = "rate_limited"
+
+
+class Unprocessable(DomainError):
+    """Well-formed but cannot be processed as sent (e.g. a reused Idempotency-Key)."""
+
+    code = "unprocessable"
