@@ -1,0 +1,111 @@
+"""The catalogue of actions a plan may name, each with typed parameters.
+
+A model can only propose; anything not in this catalogue, or with parameters that do not
+validate, is rejected before any policy or executor sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from domain.errors import InvalidInput
+
+
+class Parameters(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CreateCalendarEvent(Parameters):
+    title: str = Field(min_length=1, max_length=200)
+    start: datetime
+    end: datetime
+    attendees: list[str] = Field(default_factory=list, max_length=50)
+    location: str | None = Field(default=None, max_length=200)
+
+
+class SendEmail(Parameters):
+    to: list[str] = Field(min_length=1, max_length=50)
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=20_000)
+
+
+class CreateReminder(Parameters):
+    text: str = Field(min_length=1, max_length=500)
+    due: datetime
+
+
+class CreateNote(Parameters):
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(max_length=50_000)
+
+
+class SendPayment(Parameters):
+    recipient: str = Field(min_length=1, max_length=200)
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    memo: str | None = Field(default=None, max_length=200)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    parameters: type[Parameters]
+    description: str
+    # The capability a user must hold for the action; an amount-limited one is checked
+    # against `amount_field`.
+    capability: str
+    amount_field: str | None = None
+    recipients_field: str | None = None
+
+
+CATALOGUE: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(
+            "calendar.create_event",
+            CreateCalendarEvent,
+            "Create a calendar event",
+            "calendar.write",
+            recipients_field="attendees",
+        ),
+        ActionSpec("email.send", SendEmail, "Send an email", "email.send", recipients_field="to"),
+        ActionSpec("reminders.create", CreateReminder, "Create a reminder", "reminders.write"),
+        ActionSpec("notes.create", CreateNote, "Create a note", "notes.write"),
+        ActionSpec(
+            "payments.send",
+            SendPayment,
+            "Send a payment",
+            "payments.up_to",
+            amount_field="amount",
+            recipients_field="recipient",
+        ),
+    )
+}
+
+
+class UnknownAction(InvalidInput):
+    code = "unknown_action"
+
+
+class InvalidParameters(InvalidInput):
+    code = "invalid_action_parameters"
+
+
+def validate_parameters(action: str, parameters: dict[str, Any]) -> Parameters:
+    spec = CATALOGUE.get(action)
+    if spec is None:
+        raise UnknownAction(
+            f"unknown action {action!r}", {"action": action, "known": sorted(CATALOGUE)}
+        )
+    try:
+        return spec.parameters.model_validate(parameters)
+    except ValidationError as exc:
+        problems = [{"location": list(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise InvalidParameters(
+            f"parameters of {action!r} are invalid", {"action": action, "errors": problems}
+        ) from exc
