@@ -1,0 +1,295 @@
+"""Device-bound sessions in PostgreSQL, with rotating refresh tokens and reuse detection.
+
+Every refresh spends the presented token (`UPDATE ... WHERE used_at IS NULL RETURNING`, so of
+two concurrent refreshes exactly one wins) and issues its successor in the same family. A
+token presented again means two parties hold it — the client and a thief, and the store
+cannot tell which is which — so the whole family is revoked. Revocation is a column read on
+every request (`check_session_active`), never cached: it holds from the next request on.
+
+Each statement names its tenant in the WHERE clause as well as through row-level security:
+a superuser or table-owner connection bypasses RLS, and the WHERE clause still holds then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from adapters.tokens.access import AccessTokens
+from adapters.tokens.errors import (
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    RevokedFamily,
+    SessionRevoked,
+)
+from adapters.tokens.refresh_token import hash_of, new_refresh_token, tenant_of
+from commands.ports.sessions import AccessClaims, SessionInfo, TokenPair
+from domain.errors import InvalidInput, Unavailable
+
+DEFAULT_REFRESH_TTL_S = 30 * 86_400
+REUSE_REASON = "refresh_token_reused"
+# Named as the fields of SessionInfo, so rows load straight into it.
+_SESSION_INFO_COLUMNS = (
+    "id::text AS session_id, tenant_id AS tenant, user_id, device_id,"
+    " family_id::text AS family_id, created_at, authenticated_at, last_seen, revoked_at,"
+    " revoke_reason"
+)
+
+
+def _check_ids(**values: str) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str) or not value.strip() or len(value) > 200:
+            raise InvalidInput(f"{name} must be a non-empty string of at most 200 characters")
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except (ValueError, TypeError):
+        return None
+
+
+class PostgresSessions:
+    """Implements `commands.ports.sessions.Sessions`; tables from migration 0030."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Any],
+        access_tokens: AccessTokens,
+        *,
+        refresh_ttl_s: int = DEFAULT_REFRESH_TTL_S,
+        last_seen_resolution_s: int = 60,
+    ) -> None:
+        self.pool = pool
+        self.access_tokens = access_tokens
+        self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
+        # last_seen is written at most this often per session, not on every request.
+        self.last_seen_resolution = timedelta(seconds=last_seen_resolution_s)
+
+    def _now(self) -> datetime:
+        # One clock for token claims and rows, so that both move together (tests move it).
+        return datetime.fromtimestamp(self.access_tokens.clock(), UTC)
+
+    @contextmanager
+    def _tenant_transaction(self, tenant: str) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction with the tenant set for row-level security (SET LOCAL semantics,
+        so it never leaks to the next user of the pooled connection)."""
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT set_config('cairn.tenant_id', %s, true)", (tenant,))
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable("the session store is unavailable; retry shortly") from exc
+
+    def _access_token(
+        self, tenant: str, user_id: str, session_id: str, device_id: str, auth_time: datetime
+    ) -> str:
+        return self.access_tokens.issue(
+            tenant=tenant,
+            user_id=user_id,
+            session_id=session_id,
+            device_id=device_id,
+            auth_time=int(auth_time.timestamp()),
+        )
+
+    def _insert_refresh_token(
+        self,
+        conn: psycopg.Connection[Any],
+        tenant: str,
+        session_id: uuid.UUID,
+        family_id: uuid.UUID,
+        parent_id: uuid.UUID | None,
+        now: datetime,
+    ) -> str:
+        token = new_refresh_token(tenant)
+        conn.execute(
+            "INSERT INTO refresh_tokens (id, tenant_id, session_id, family_id, parent_id,"
+            " token_hash, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                uuid.uuid4(),
+                tenant,
+                session_id,
+                family_id,
+                parent_id,
+                hash_of(token),
+                now,
+                now + self.refresh_ttl,
+            ),
+        )
+        return token
+
+    def create_session(self, tenant: str, user_id: str, device_id: str) -> TokenPair:
+        _check_ids(tenant=tenant, user_id=user_id, device_id=device_id)
+        now = self._now()
+        session_id, family_id = uuid.uuid4(), uuid.uuid4()
+        with self._tenant_transaction(tenant) as conn:
+            conn.execute(
+                "INSERT INTO sessions (id, tenant_id, user_id, device_id, family_id, created_at,"
+                " authenticated_at, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (session_id, tenant, user_id, device_id, family_id, now, now, now),
+            )
+            refresh_token = self._insert_refresh_token(
+                conn, tenant, session_id, family_id, None, now
+            )
+        access = self._access_token(tenant, user_id, str(session_id), device_id, now)
+        return TokenPair(access, refresh_token, str(session_id))
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        tenant = tenant_of(refresh_token)
+        token_hash = hash_of(refresh_token)
+        now = self._now()
+        reused: RevokedFamily | None = None
+        with self._tenant_transaction(tenant) as conn:
+            spent = conn.execute(
+                "UPDATE refresh_tokens AS rt SET used_at = %(now)s FROM sessions AS s"
+                " WHERE rt.token_hash = %(hash)s AND rt.tenant_id = %(tenant)s"
+                " AND rt.used_at IS NULL"
+                " AND rt.expires_at > %(now)s AND s.id = rt.session_id AND s.revoked_at IS NULL"
+                " RETURNING rt.id, rt.session_id, rt.family_id, s.user_id, s.device_id,"
+                " s.authenticated_at",
+                {"now": now, "hash": token_hash, "tenant": tenant},
+            ).fetchone()
+            if spent is not None:
+                token_id, session_id, family_id, user_id, device_id, auth_time = spent
+                successor = self._insert_refresh_token(
+                    conn, tenant, session_id, family_id, token_id, now
+                )
+                conn.execute("UPDATE sessions SET last_seen = %s WHERE id = %s", (now, session_id))
+            else:
+                reused = self._revoke_family_if_reused(conn, tenant, token_hash, now)
+        if spent is None:
+            # Raised after the transaction committed: the family's revocation must persist.
+            if reused is not None:
+                raise RefreshTokenReused(reused)
+            raise RefreshTokenInvalid("the refresh token is not valid, expired or revoked")
+        access = self._access_token(tenant, user_id, str(session_id), device_id, auth_time)
+        return TokenPair(access, successor, str(session_id))
+
+    def _revoke_family_if_reused(
+        self, conn: psycopg.Connection[Any], tenant: str, token_hash: bytes, now: datetime
+    ) -> RevokedFamily | None:
+        found = conn.execute(
+            "SELECT rt.used_at, rt.family_id, s.user_id, s.device_id FROM refresh_tokens AS rt"
+            " JOIN sessions AS s ON s.id = rt.session_id"
+            " WHERE rt.token_hash = %s AND rt.tenant_id = %s",
+            (token_hash, tenant),
+        ).fetchone()
+        if found is None or found[0] is None:
+            return None  # unknown, expired, or its session was revoked: plainly invalid
+        _, family_id, user_id, device_id = found
+        conn.execute(
+            "UPDATE sessions SET revoked_at = %s, revoke_reason = %s"
+            " WHERE family_id = %s AND tenant_id = %s AND revoked_at IS NULL",
+            (now, REUSE_REASON, family_id, tenant),
+        )
+        session_ids = conn.execute(
+            "SELECT id FROM sessions WHERE family_id = %s AND tenant_id = %s ORDER BY created_at",
+            (family_id, tenant),
+        ).fetchall()
+        return RevokedFamily(
+            tenant=tenant,
+            user_id=user_id,
+            device_id=device_id,
+            family_id=str(family_id),
+            session_ids=tuple(str(row[0]) for row in session_ids),
+        )
+
+    def check_session_active(self, claims: AccessClaims) -> None:
+        session_id = _as_uuid(claims.session_id)
+        if session_id is None:
+            raise SessionRevoked("the session of this token has ended")
+        now = self._now()
+        with self._tenant_transaction(claims.tenant) as conn:
+            row = conn.execute(
+                "SELECT revoked_at, user_id, device_id, last_seen FROM sessions"
+                " WHERE id = %s AND tenant_id = %s",
+                (session_id, claims.tenant),
+            ).fetchone()
+            active = (
+                row is not None
+                and row[0] is None
+                and (row[1], row[2]) == (claims.user_id, claims.device_id)
+            )
+            if active and row is not None and now - row[3] >= self.last_seen_resolution:
+                conn.execute(
+                    "UPDATE sessions SET last_seen = %s WHERE id = %s AND last_seen < %s",
+                    (now, session_id, now),
+                )
+        if not active:
+            raise SessionRevoked("the session of this token has ended")
+
+    def step_up(self, claims: AccessClaims) -> str:
+        session_id = _as_uuid(claims.session_id)
+        now = self._now()
+        row = None
+        if session_id is not None:
+            with self._tenant_transaction(claims.tenant) as conn:
+                row = conn.execute(
+                    "UPDATE sessions SET authenticated_at = %s, last_seen = %s"
+                    " WHERE id = %s AND tenant_id = %s AND revoked_at IS NULL"
+                    " AND user_id = %s AND device_id = %s RETURNING id",
+                    (now, now, session_id, claims.tenant, claims.user_id, claims.device_id),
+                ).fetchone()
+        if row is None:
+            raise SessionRevoked("the session of this token has ended")
+        return self._access_token(
+            claims.tenant, claims.user_id, claims.session_id, claims.device_id, now
+        )
+
+    def _revoke_where(self, tenant: str, condition: str, value: Any, reason: str) -> list[str]:
+        _check_ids(tenant=tenant, reason=reason)
+        # `condition` is always one of this module's column names, never caller input.
+        with self._tenant_transaction(tenant) as conn:
+            rows = conn.execute(
+                "UPDATE sessions SET revoked_at = %s, revoke_reason = %s"  # noqa: S608
+                f" WHERE tenant_id = %s AND {condition} = %s AND revoked_at IS NULL RETURNING id",
+                (self._now(), reason, tenant, value),
+            ).fetchall()
+        return sorted(str(row[0]) for row in rows)
+
+    def revoke_session(self, tenant: str, session_id: str, reason: str = "logout") -> bool:
+        parsed = _as_uuid(session_id)
+        if parsed is None:
+            return False
+        return bool(self._revoke_where(tenant, "id", parsed, reason))
+
+    def revoke_device(
+        self, tenant: str, device_id: str, reason: str = "device_revoked"
+    ) -> list[str]:
+        return self._revoke_where(tenant, "device_id", device_id, reason)
+
+    def revoke_user(self, tenant: str, user_id: str, reason: str = "user_revoked") -> list[str]:
+        return self._revoke_where(tenant, "user_id", user_id, reason)
+
+    def list_sessions(
+        self, tenant: str, user_id: str, include_revoked: bool = False
+    ) -> list[SessionInfo]:
+        only_active = "" if include_revoked else " AND revoked_at IS NULL"
+        with self._tenant_transaction(tenant) as conn:
+            cursor = conn.cursor(row_factory=class_row(SessionInfo))
+            return cursor.execute(
+                f"SELECT {_SESSION_INFO_COLUMNS} FROM sessions"  # noqa: S608
+                f" WHERE tenant_id = %s AND user_id = %s{only_active} ORDER BY created_at",
+                (tenant, user_id),
+            ).fetchall()
+
+    def prune_refresh_tokens(self, tenant: str, expired_for_s: int = 7 * 86_400) -> int:
+        """Delete the tenant's refresh tokens expired for longer than `expired_for_s`.
+
+        Kept until then so that a reused token is still recognised as reuse; afterwards it
+        is plainly invalid (it would be refused as expired anyway).
+        """
+        cutoff = self._now() - timedelta(seconds=expired_for_s)
+        with self._tenant_transaction(tenant) as conn:
+            cursor = conn.execute(
+                "DELETE FROM refresh_tokens WHERE tenant_id = %s AND expires_at < %s",
+                (tenant, cutoff),
+            )
+            return cursor.rowcount
