@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,16 +26,23 @@ _NEEDS_STACK = ("integration", "e2e", "benchmark")
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEndpoints]:
-    data_dir: Path = tmp_path_factory.mktemp("stack")
+def stack() -> Iterator[StackEndpoints]:
+    # Not under pytest's basetemp: pytest prunes old numbered temp folders, and a parallel
+    # pytest run could delete this one while its servers still use it.
+    data_dir = Path(tempfile.mkdtemp(prefix="cairn-test-stack-"))
     launcher = LocalStack(StackSettings.from_env(data_dir=data_dir))
-    endpoints = launcher.start()
+    try:
+        endpoints = launcher.start()
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
     previous = {name: os.environ.get(name) for name in endpoints.as_env()}
     os.environ.update(endpoints.as_env())
     try:
         yield endpoints
     finally:
         launcher.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -1,0 +1,211 @@
+"""The one module that imports litellm: one model call with a leased key, nothing more.
+
+litellm is imported lazily (about 3-5 s, and it would fetch a price list from the network
+unless `LITELLM_LOCAL_MODEL_COST_MAP` is set, which this module does first). Its typing is
+partial, so it is used as `Any` here and every value read from it is checked or converted
+explicitly; nothing outside this module touches litellm objects.
+
+Key handling: the secret is read from its `SecretStr` only while building the call's keyword
+arguments and is given to `litellm.completion(api_key=...)`; it is never written to
+`os.environ` or to litellm's module-level settings. A failed call is reported as a
+`CompletionFailed` carrying only a failure kind and an HTTP status: provider error texts can
+echo request details, so they are dropped (and not chained) rather than scrubbed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from typing import Any, Protocol
+
+from adapters.llm.mock import MockAnswerSource
+from adapters.llm.routing import CandidateModel
+from commands.ports.planner import LlmProvider, ProviderCredential
+
+COST_PRECISION = Decimal("1e-10")
+
+
+class FailureKind(StrEnum):
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    AUTH_FAILED = "auth_failed"
+    PROVIDER_ERROR = "provider_error"
+
+
+class CompletionFailed(Exception):
+    def __init__(self, kind: FailureKind, status_code: int | None = None) -> None:
+        status = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{kind.value}{status}")
+        self.kind = kind
+        self.status_code = status_code
+
+
+class CredentialIncomplete(ValueError):
+    """A credential lacks a field its provider needs (names the field, never a value)."""
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    candidate: CandidateModel
+    messages: Sequence[Mapping[str, str]]
+    response_format: Mapping[str, Any]
+    timeout_seconds: float
+    max_output_tokens: int
+
+
+@dataclass(frozen=True)
+class CompletionAnswer:
+    content: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Decimal
+    # False when litellm has no price for the model: cost_usd is 0 then, not the real cost.
+    priced: bool
+
+
+class CompletionGateway(Protocol):
+    def warm_up(self) -> None:
+        """Do slow one-time set-up (imports) now, not inside the first timed call."""
+        ...
+
+    def complete(
+        self, request: CompletionRequest, credential: ProviderCredential
+    ) -> CompletionAnswer: ...
+
+
+def credential_kwargs(candidate: CandidateModel, credential: ProviderCredential) -> dict[str, Any]:
+    """`model`, `api_key` and, where needed, `api_base` / `api_version` for one call.
+
+    The only place a secret's plain value is read. The result must go straight to litellm.
+    """
+    kwargs: dict[str, Any] = {"model": candidate.model}
+    if candidate.provider is LlmProvider.AZURE:
+        if not credential.api_base:
+            raise CredentialIncomplete("an Azure credential needs api_base (the resource URL)")
+        if not credential.api_version:
+            raise CredentialIncomplete("an Azure credential needs api_version")
+        deployment = credential.deployments.get(candidate.name, candidate.name)
+        kwargs["model"] = f"azure/{deployment}"
+        kwargs["api_version"] = credential.api_version
+    if credential.api_base:
+        kwargs["api_base"] = credential.api_base
+    kwargs["api_key"] = credential.api_key.get_secret_value()
+    return kwargs
+
+
+@cache
+def load_litellm() -> Any:
+    # Respect an explicit setting; otherwise never fetch the price list at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    litellm: Any = importlib.import_module("litellm")
+    litellm.suppress_debug_info = True  # no "Provider List: ..." prints on stdout
+    litellm.turn_off_message_logging = True  # intents stay out of any litellm callback
+    litellm.redact_messages_in_exceptions = True
+    return litellm
+
+
+class LiteLLMGateway:
+    def __init__(self, mock_answers: MockAnswerSource | None = None) -> None:
+        self._mock_answers = mock_answers
+
+    def warm_up(self) -> None:
+        """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
+        load_litellm()
+
+    def complete(
+        self, request: CompletionRequest, credential: ProviderCredential
+    ) -> CompletionAnswer:
+        litellm = load_litellm()
+        messages = [dict(message) for message in request.messages]
+        call: dict[str, Any] = {
+            "messages": messages,
+            "response_format": dict(request.response_format),
+            "timeout": float(request.timeout_seconds),
+            "max_tokens": request.max_output_tokens,
+            # Fallback is the planner's job, on another model; no silent retries here.
+            "max_retries": 0,
+        }
+        if self._mock_answers is not None:
+            mock = self._mock_answers(request.candidate.model)
+            if mock is not None:
+                call.update(mock.litellm_kwargs())
+        call.update(credential_kwargs(request.candidate, credential))
+        failure: CompletionFailed | None = None
+        try:
+            response = litellm.completion(**call)
+        except Exception as exc:
+            # Raised outside the handler below, so no provider text rides along as __context__.
+            failure = _classify(litellm, exc)
+        finally:
+            call.clear()
+        if failure is not None:
+            raise failure
+        return _answer_of(litellm, response, request.candidate, messages)
+
+
+def _classify(litellm: Any, exc: Exception) -> CompletionFailed:
+    status = getattr(exc, "status_code", None)
+    status_code = status if isinstance(status, int) else None
+    if isinstance(exc, litellm.Timeout):
+        return CompletionFailed(FailureKind.TIMEOUT, status_code)
+    if isinstance(exc, litellm.RateLimitError):
+        return CompletionFailed(FailureKind.RATE_LIMITED, status_code)
+    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)):
+        return CompletionFailed(FailureKind.AUTH_FAILED, status_code)
+    return CompletionFailed(FailureKind.PROVIDER_ERROR, status_code)
+
+
+def _answer_of(
+    litellm: Any,
+    response: Any,
+    candidate: CandidateModel,
+    messages: list[dict[str, str]],
+) -> CompletionAnswer:
+    content = _content_of(response)
+    usage = getattr(response, "usage", None)
+    prompt_tokens = _int_or_none(getattr(usage, "prompt_tokens", None))
+    if prompt_tokens is None:
+        prompt_tokens = int(litellm.token_counter(model=candidate.model, messages=messages))
+    completion_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
+    if completion_tokens is None:
+        completion_tokens = int(litellm.token_counter(model=candidate.model, text=content or ""))
+    cost, priced = _cost_of(litellm, response, candidate)
+    return CompletionAnswer(content, prompt_tokens, completion_tokens, cost, priced)
+
+
+def _content_of(response: Any) -> str | None:
+    choices = getattr(response, "choices", None)
+    if not choices:
+        return None
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if isinstance(content, str) and content.strip():
+        return content
+    # Some providers answer a response schema through a single forced tool call.
+    tool_calls = getattr(message, "tool_calls", None) or []
+    if len(tool_calls) == 1:
+        arguments = getattr(getattr(tool_calls[0], "function", None), "arguments", None)
+        if isinstance(arguments, str):
+            return arguments
+    return None
+
+
+def _cost_of(litellm: Any, response: Any, candidate: CandidateModel) -> tuple[Decimal, bool]:
+    # Priced by the routing table's model name: an Azure deployment name means nothing to
+    # litellm's price list.
+    try:
+        cost = litellm.completion_cost(completion_response=response, model=candidate.model)
+    except Exception:
+        return Decimal(0), False
+    if not isinstance(cost, int | float) or cost < 0:
+        return Decimal(0), False
+    return Decimal(repr(float(cost))).quantize(COST_PRECISION), True
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else None

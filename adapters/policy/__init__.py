@@ -1,0 +1,1 @@
+"""Cedar (cedarpy) behind the policy port: schema, default policies, validation, the engine."""

@@ -1,0 +1,92 @@
+"""Translate a recorded `DecisionInput` into Cedar requests and entities, and answers back.
+
+Pure functions over recorded values: the same input always gives the same requests, which is
+what makes `replay` reproduce a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cedarpy
+
+from domain.policy.combine import StepVerdicts
+from domain.policy.inputs import step_facts
+from domain.policy.model import DecisionInput, Mode, StepInput, Verdict
+
+MODES = (Mode.AUTONOMOUS, Mode.WITH_APPROVAL)
+
+
+def _uid(entity_type: str, entity_id: str) -> dict[str, str]:
+    return {"type": entity_type, "id": entity_id}
+
+
+def entities(decision_input: DecisionInput) -> list[dict[str, Any]]:
+    """The principal's entities. Resources carry no attributes, so they need no entry."""
+    principal = decision_input.principal
+    user = _uid("User", principal.user_id)
+    found: list[dict[str, Any]] = [
+        {
+            "uid": user,
+            "attrs": {"capabilities": list(decision_input.capabilities)},
+            "parents": [_uid("Tenant", principal.tenant_id)],
+        }
+    ]
+    if principal.device_id is not None:
+        found.append({"uid": _uid("Device", principal.device_id), "attrs": {}, "parents": [user]})
+    return found
+
+
+def context(decision_input: DecisionInput, step: StepInput, mode: Mode) -> dict[str, Any]:
+    facts = step_facts(decision_input, step)
+    found: dict[str, Any] = {
+        "mode": mode.value,
+        "autonomy": facts.autonomy,
+        "local_hour": facts.local_hour,
+        "local_weekday": facts.local_weekday,
+        "holds_capability": facts.holds_capability,
+        "recipients": list(facts.recipients),
+        "recipient_domains": list(facts.recipient_domains),
+        "recipient_count": len(facts.recipients),
+    }
+    if facts.device_id is not None:
+        found["device"] = {"__entity": _uid("Device", facts.device_id)}
+    if facts.amount_cents is not None:
+        found["amount_cents"] = facts.amount_cents
+        found["currency"] = facts.currency
+    return found
+
+
+def requests(decision_input: DecisionInput) -> list[dict[str, Any]]:
+    """Two requests per step, in step order: autonomous, then with approval."""
+    principal = _uid("User", decision_input.principal.user_id)
+    return [
+        {
+            "principal": principal,
+            "action": _uid("Action", step.action),
+            "resource": _uid(step.resource.type, step.resource.id),
+            "context": context(decision_input, step, mode),
+        }
+        for step in decision_input.steps
+        for mode in MODES
+    ]
+
+
+def verdict(result: cedarpy.AuthzResult) -> Verdict:
+    """Cedar's answer as a `Verdict`. Policy sets are keyed by `@id`, so reasons are names.
+
+    Cedar reports reasons and errors in no guaranteed order; they are sorted so a replay
+    compares equal. A request Cedar could not even build (e.g. an action missing from the
+    schema) comes back as NoDecision with an error: not allowed.
+    """
+    diagnostics = result.diagnostics
+    return Verdict(
+        allowed=result.decision == cedarpy.Decision.Allow,
+        policies=tuple(sorted(diagnostics.reasons)),
+        errors=tuple(sorted(diagnostics.errors)),
+    )
+
+
+def pair_by_step(verdicts: Sequence[Verdict]) -> list[StepVerdicts]:
+    return [(verdicts[i], verdicts[i + 1]) for i in range(0, len(verdicts), len(MODES))]
