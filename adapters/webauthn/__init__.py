@@ -1,0 +1,65 @@
+"""Passkeys (WebAuthn relying party) with py_webauthn; pending ceremonies on Redis."""
+
+from adapters.webauthn.challenges import (
+    CeremonyKind,
+    ChallengeStore,
+    PendingCeremony,
+    RedisChallengeStore,
+)
+from adapters.webauthn.checks import approval_challenge, challenge_binds_plan, user_handle_of
+from adapters.webauthn.errors import (
+    AttestationInvalid,
+    CeremonyUnknown,
+    ChallengeMismatch,
+    ChallengeStoreUnavailable,
+    CredentialNotBound,
+    CredentialUnknown,
+    OriginNotAllowed,
+    PasskeyAlreadyRegistered,
+    PasskeyRefused,
+    PlanMismatch,
+    ResponseMalformed,
+    RpIdMismatch,
+    SignatureInvalid,
+    SignCountRegressed,
+    UserNotPresent,
+    UserNotVerified,
+    WrongClientDataType,
+)
+from adapters.webauthn.relying_party import (
+    DEFAULT_APPROVAL_TTL_S,
+    DEFAULT_AUTHENTICATION_TTL_S,
+    DEFAULT_REGISTRATION_TTL_S,
+    PasskeyRelyingParty,
+)
+
+__all__ = [
+    "DEFAULT_APPROVAL_TTL_S",
+    "DEFAULT_AUTHENTICATION_TTL_S",
+    "DEFAULT_REGISTRATION_TTL_S",
+    "AttestationInvalid",
+    "CeremonyKind",
+    "CeremonyUnknown",
+    "ChallengeMismatch",
+    "ChallengeStore",
+    "ChallengeStoreUnavailable",
+    "CredentialNotBound",
+    "CredentialUnknown",
+    "OriginNotAllowed",
+    "PasskeyAlreadyRegistered",
+    "PasskeyRefused",
+    "PasskeyRelyingParty",
+    "PendingCeremony",
+    "PlanMismatch",
+    "RedisChallengeStore",
+    "ResponseMalformed",
+    "RpIdMismatch",
+    "SignCountRegressed",
+    "SignatureInvalid",
+    "UserNotPresent",
+    "UserNotVerified",
+    "WrongClientDataType",
+    "approval_challenge",
+    "challenge_binds_plan",
+    "user_handle_of",
+]
