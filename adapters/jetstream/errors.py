@@ -1,0 +1,54 @@
+"""Errors of the JetStream event store, as subclasses of the library's persistence errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eventsourcing.persistence import DataError, IntegrityError, OperationalError
+
+
+class EventStoreUnavailable(OperationalError):
+    """NATS or JetStream cannot be reached now: nothing was written. Retry later."""
+
+    retryable = True
+
+
+class EventStoreOutcomeUnknown(EventStoreUnavailable):
+    """The connection failed or timed out after the write was sent: it may have been stored.
+
+    Retry with the same command id (event context ``command_id``) so that the retry can never
+    append twice.
+    """
+
+
+class StreamConfigurationError(OperationalError):
+    """The stream or the server is configured in a way that could lose or refuse events."""
+
+    retryable = False
+
+
+class BatchTooLarge(DataError):
+    """One save would need more messages than one JetStream atomic batch can hold (1,000)."""
+
+
+class CommandAlreadyApplied(IntegrityError):
+    """The command id was already recorded, with different events than the ones given now.
+
+    ``notification_ids`` are the positions of the events recorded by the first application of
+    the command. (A retry with the same events is not an error: it returns these ids.)
+    """
+
+    def __init__(self, message: str, command_id: str, notification_ids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.command_id = command_id
+        self.notification_ids = list(notification_ids)
+
+
+class JetStreamApiError(OperationalError):
+    """The JetStream API answered with an error."""
+
+    def __init__(self, description: str, code: int = 0, err_code: int = 0) -> None:
+        super().__init__(f"JetStream error {err_code or code}: {description}")
+        self.description = description
+        self.code = code
+        self.err_code = err_code

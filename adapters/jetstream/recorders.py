@@ -1,0 +1,130 @@
+"""The library's recorder interfaces on a JetStream stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+
+from adapters.jetstream import headers as h
+from adapters.jetstream.client import NatsClient
+from adapters.jetstream.positions import PositionIndex
+from adapters.jetstream.reader import StreamReader
+from adapters.jetstream.subscription import JetStreamSubscription
+from adapters.jetstream.writer import StreamWriter
+
+
+class EventStream:
+    """Reader and writer of one stream, shared by the recorders a factory makes for it."""
+
+    def __init__(
+        self,
+        client: NatsClient,
+        stream: str,
+        prefix: str,
+        *,
+        signal_prefix: str | None = None,
+        snapshots_of: EventStream | None = None,
+    ) -> None:
+        self.client = client
+        self.stream = stream
+        self.prefix = prefix
+        self.signal_prefix = signal_prefix
+        anchors = snapshots_of.reader.index if snapshots_of is not None else None
+        self.reader: StreamReader = StreamReader(client, stream, prefix, PositionIndex(), anchors)
+        self.writer = StreamWriter(
+            client,
+            self.reader,
+            PositionIndex(max_entries=10_000),
+            snapshots_of.reader if snapshots_of is not None else None,
+        )
+
+
+class JetStreamRecorder:
+    def __init__(self, events: EventStream) -> None:
+        self.events = events
+
+
+class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.events.writer.insert(stored_events)
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self.events.reader.select_events(
+            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+
+
+class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self.events.writer.insert(stored_events)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return self.events.reader.select_notifications(
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+
+    def max_notification_id(self) -> int | None:
+        return self.events.reader.max_notification_id()
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        if self.events.signal_prefix is None:
+            raise NotImplementedError("this stream has no post-commit signals to subscribe to")
+        signal_subject = f"{self.events.signal_prefix}.*.*.*"
+        return JetStreamSubscription(self, self.events.client, signal_subject, gt=gt, topics=topics)
+
+
+class JetStreamTrackingRecorder(JetStreamRecorder, TrackingRecorder):
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.events.writer.insert([], tracking=tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        subject = self.events.writer.tracking_subject(application_name)
+        msg = self.events.reader.last_message(subject)
+        if msg is None:
+            return None
+        return int((msg.headers or {})[h.NOTIFICATION_ID])
+
+
+class JetStreamProcessRecorder(
+    JetStreamTrackingRecorder, JetStreamApplicationRecorder, ProcessRecorder
+):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        return self.events.writer.insert(stored_events, tracking=tracking)

@@ -1,0 +1,89 @@
+"""``subscribe()``: catch up with direct get, then follow post-commit signals.
+
+The events stream republishes the headers of every stored message (after it is stored) to
+``_cairn_stored.<stream>.<tenant>.<type>.<id>``. A subscription listens there only to wake up;
+what it yields is always read from the stream in order with ``select_notifications``, through
+the library's bounded queue (so a slow reader never makes it buffer without limit). Signals
+lost while disconnected are made up for by a poll every second, and an outage only pauses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from eventsourcing.persistence import ListenNotifySubscription
+from nats.aio.msg import Msg
+
+from adapters.jetstream.client import NatsClient
+from adapters.jetstream.errors import EventStoreUnavailable
+
+if TYPE_CHECKING:
+    from nats.aio.subscription import Subscription as NatsSubscription
+
+    from adapters.jetstream.recorders import JetStreamApplicationRecorder
+
+logger = logging.getLogger("cairn.eventstore")
+
+POLL_INTERVAL = 1.0
+
+
+class JetStreamSubscription(ListenNotifySubscription["JetStreamApplicationRecorder"]):
+    def __init__(
+        self,
+        recorder: JetStreamApplicationRecorder,
+        client: NatsClient,
+        signal_subject: str,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> None:
+        self._client = client
+        self._nats_sub: NatsSubscription | None = None
+        self._poller: asyncio.Task[None] | None = None
+        # Listen before the first pull: anything stored after it started is signalled.
+        client.call(self._listen(signal_subject))
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+
+    async def _listen(self, subject: str) -> None:
+        self._nats_sub = await self._client.nc.subscribe(subject, cb=self._on_signal)
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    def _wake(self) -> None:
+        event = getattr(self, "_has_been_notified", None)  # absent until the pull starts
+        if event is not None:
+            event.set()
+
+    async def _on_signal(self, _msg: Msg) -> None:
+        self._wake()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            self._wake()
+
+    def _pull(self) -> None:
+        try:
+            super()._pull()
+        except EventStoreUnavailable as e:
+            logger.warning("subscription paused, NATS unavailable (%s); will retry", e)
+
+    def stop(self) -> None:
+        super().stop()
+        with suppress(RuntimeError):  # the client's loop may already be closed
+            self._client.loop.call_soon_threadsafe(self._release)
+
+    def _release(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+        sub, self._nats_sub = self._nats_sub, None
+        if sub is not None:
+
+            async def unsubscribe() -> None:
+                with suppress(Exception):
+                    await sub.unsubscribe()
+
+            asyncio.get_running_loop().create_task(unsubscribe())

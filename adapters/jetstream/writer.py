@@ -1,0 +1,265 @@
+"""Appending events: optimistic concurrency, atomic batches, idempotent commands, tracking.
+
+One ``insert`` is one JetStream publish: a single message, or one atomic batch of
+``[command marker] [tracking record] events...``. The first event of each aggregate carries
+``Nats-Expected-Last-Subject-Sequence`` against ``<prefix>.*.*.<aggregate id>``, so one id is
+one aggregate whatever its tenant or type, and a stale expectation rejects the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from nats.aio.msg import Msg
+
+from adapters.jetstream import headers as h
+from adapters.jetstream.client import MAX_BATCH, Message, NatsClient
+from adapters.jetstream.errors import (
+    BatchTooLarge,
+    CommandAlreadyApplied,
+    EventStoreUnavailable,
+    JetStreamApiError,
+)
+from adapters.jetstream.positions import PositionIndex
+from adapters.jetstream.reader import StreamReader, seq_of
+from domain.event_context import current_event_context
+
+ERR_WRONG_LAST_SEQUENCE = 10071
+ERR_DUPLICATE_MSG_ID_IN_BATCH = 10201
+ERR_BATCH_TOO_LARGE = 10199
+_ATTEMPTS = 4
+
+
+class _Conflict(Exception):
+    """The server rejected the write: an expected sequence or a message id did not match."""
+
+
+@dataclass
+class _Aggregate:
+    key: str
+    first_version: int
+    last_version: int
+    first_index: int  # positions of its first and last message in the batch
+    last_index: int
+
+
+class StreamWriter:
+    def __init__(
+        self,
+        client: NatsClient,
+        reader: StreamReader,
+        tracking_index: PositionIndex,
+        snapshots_of: StreamReader | None = None,
+    ) -> None:
+        self.client = client
+        self.reader = reader
+        self.prefix = reader.prefix
+        self.index = reader.index
+        self.tracking_index = tracking_index
+        self._snapshots_of = snapshots_of
+
+    def tracking_subject(self, application_name: str) -> str:
+        return f"{self.prefix}.{h.TRACKING}.{h.encode_token(application_name)}"
+
+    def insert(self, events: Sequence[StoredEvent], tracking: Tracking | None = None) -> list[int]:
+        """Append events (and a tracking record) atomically; returns their notification ids."""
+        if not events and tracking is None:
+            return []
+        context = current_event_context()
+        tenant = h.tenant_token(context.tenant)
+        base = h.context_headers(context)
+        command_id = context.command_id
+        messages: list[Message] = []
+        if command_id is not None:
+            marker = dict(base)
+            marker[h.MSG_ID] = command_id
+            marker[h.EVENT_COUNT] = str(len(events))
+            marker[h.EXPECTED_LAST_SUBJECT_SEQ] = "0"
+            subject = f"{self.prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
+            messages.append((subject, b"", marker))
+        tracking_at = len(messages) if tracking is not None else -1
+        if tracking is not None:
+            tracking_headers = {h.NOTIFICATION_ID: str(tracking.notification_id)}
+            messages.append(
+                (self.tracking_subject(tracking.application_name), b"", tracking_headers)
+            )
+        aggregates: dict[str, _Aggregate] = {}
+        for event in events:
+            key = h.id_token(event.originator_id)
+            version = event.originator_version
+            headers = h.event_headers(event, base)
+            self._add_snapshot_position(key, version, headers)
+            at = len(messages)
+            messages.append(
+                (f"{self.prefix}.{tenant}.{h.type_token(event.topic)}.{key}", event.state, headers)
+            )
+            aggregate = aggregates.get(key)
+            if aggregate is None:
+                aggregates[key] = _Aggregate(key, version, version, at, at)
+            elif version <= aggregate.last_version:
+                raise IntegrityError(
+                    f"versions of aggregate {event.originator_id} must increase within one save"
+                )
+            else:
+                aggregate.last_version, aggregate.last_index = version, at
+        if len(messages) > MAX_BATCH:
+            raise BatchTooLarge(
+                f"one save of {len(events)} events needs {len(messages)} messages; JetStream's "
+                f"atomic batch holds at most {MAX_BATCH}: save in smaller steps"
+            )
+        for _ in range(_ATTEMPTS):
+            expected = self._expectations(aggregates, tracking)
+            batch = self._with_expectations(messages, aggregates, expected, tracking_at)
+            try:
+                ack = self._publish(batch)
+            except _Conflict:
+                if command_id is not None:
+                    ids = self._already_applied(command_id, events)
+                    if ids is not None:
+                        return ids
+                if not self._refresh(aggregates, tracking, expected):
+                    raise IntegrityError(
+                        "the event store rejected the write: an expected sequence did not match"
+                    ) from None
+                continue
+            first_seq = int(ack["seq"]) - len(messages) + 1
+            for aggregate in aggregates.values():
+                self.index.observe_last(
+                    aggregate.key, aggregate.last_version, first_seq + aggregate.last_index
+                )
+            if tracking is not None:
+                key = h.encode_token(tracking.application_name)
+                self.tracking_index.observe_last(
+                    key, tracking.notification_id, first_seq + tracking_at
+                )
+            return list(range(first_seq + len(messages) - len(events), first_seq + len(messages)))
+        raise IntegrityError("the event store kept rejecting the write: concurrent writers")
+
+    def _add_snapshot_position(self, key: str, version: int, headers: dict[str, str]) -> None:
+        if self._snapshots_of is not None:
+            seq = self._snapshots_of.find_seq(key, version)
+            if seq is not None:
+                headers[h.EVENT_SEQUENCE] = str(seq)
+
+    def _expectations(
+        self, aggregates: dict[str, _Aggregate], tracking: Tracking | None
+    ) -> dict[str, int]:
+        """Expected last sequence per aggregate key (and per tracking subject)."""
+        expected: dict[str, int] = {}
+        for aggregate in aggregates.values():
+            known = self.index.last(aggregate.key)
+            if known is not None and aggregate.first_version <= known.version:
+                raise IntegrityError(
+                    f"version {aggregate.first_version} of aggregate {aggregate.key} is not "
+                    f"above its last stored version {known.version}"
+                )
+            expected[aggregate.key] = known.seq if known is not None else 0
+        if tracking is not None:
+            key = h.encode_token(tracking.application_name)
+            known = self.tracking_index.last(key)
+            if known is not None and tracking.notification_id <= known.version:
+                raise IntegrityError(
+                    f"tracking {tracking.notification_id} of {tracking.application_name!r} is "
+                    f"not above the recorded {known.version}"
+                )
+            expected["\0" + key] = known.seq if known is not None else 0
+        return expected
+
+    def _with_expectations(
+        self,
+        messages: list[Message],
+        aggregates: dict[str, _Aggregate],
+        expected: dict[str, int],
+        tracking_at: int,
+    ) -> list[Message]:
+        batch = list(messages)
+        for aggregate in aggregates.values():
+            subject, payload, headers = batch[aggregate.first_index]
+            headers = dict(headers)
+            headers[h.EXPECTED_LAST_SUBJECT_SEQ] = str(expected[aggregate.key])
+            headers[h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = self.reader.aggregate_filter(
+                aggregate.key
+            )
+            batch[aggregate.first_index] = (subject, payload, headers)
+        if tracking_at >= 0:
+            subject, payload, headers = batch[tracking_at]
+            key = "\0" + subject.rpartition(".")[2]
+            headers = dict(headers, **{h.EXPECTED_LAST_SUBJECT_SEQ: str(expected[key])})
+            batch[tracking_at] = (subject, payload, headers)
+        return batch
+
+    def _publish(self, batch: list[Message]) -> dict[str, Any]:
+        if len(batch) == 1:
+            subject, payload, headers = batch[0]
+            reply: Msg = self.client.request(subject, payload, headers, write=True)
+        else:
+            reply = self.client.publish_atomic(batch)
+        if reply.headers and reply.headers.get(h.STATUS) == "503":
+            raise EventStoreUnavailable(
+                f"no JetStream stream stores {batch[-1][0]} (no responders); nothing was written"
+            )
+        ack: dict[str, Any] = json.loads(reply.data)
+        error = ack.get("error")
+        if error:
+            err_code = int(error.get("err_code", 0))
+            if err_code in (ERR_WRONG_LAST_SEQUENCE, ERR_DUPLICATE_MSG_ID_IN_BATCH):
+                raise _Conflict(error.get("description"))
+            if err_code == ERR_BATCH_TOO_LARGE:
+                raise BatchTooLarge(str(error.get("description")))
+            raise JetStreamApiError(
+                str(error.get("description")), int(error.get("code", 0)), err_code
+            )
+        return ack
+
+    def _refresh(
+        self, aggregates: dict[str, _Aggregate], tracking: Tracking | None, used: dict[str, int]
+    ) -> bool:
+        """Re-read the positions the write expected; True if any of them had moved."""
+        moved = False
+        for aggregate in aggregates.values():
+            position = self.reader.last_position(aggregate.key)
+            if (position.seq if position is not None else 0) != used[aggregate.key]:
+                moved = True
+        if tracking is not None:
+            key = h.encode_token(tracking.application_name)
+            msg = self.reader.last_message(self.tracking_subject(tracking.application_name))
+            if msg is not None:
+                notification_id = int((msg.headers or {})[h.NOTIFICATION_ID])
+                self.tracking_index.observe_last(key, notification_id, seq_of(msg))
+            if (seq_of(msg) if msg is not None else 0) != used["\0" + key]:
+                moved = True
+        return moved
+
+    def _already_applied(self, command_id: str, events: Sequence[StoredEvent]) -> list[int] | None:
+        """If the command was recorded before: the ids of its events (or CommandAlreadyApplied
+        if they are not the events given now); else None."""
+        marker = self.reader.last_message(
+            f"{self.prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
+        )
+        if marker is None:
+            return None
+        count = int((marker.headers or {}).get(h.EVENT_COUNT, "0"))
+        recorded = []
+        if count:
+            for msg in self.reader.scan(self.reader.events_filter, seq_of(marker) + 1, count):
+                headers = msg.headers or {}
+                recorded.append(
+                    h.notification(headers, msg.data, headers[h.NATS_SUBJECT], seq_of(msg))
+                )
+                if len(recorded) == count:
+                    break
+        ids = [n.id for n in recorded]
+        same = [(n.originator_id, n.originator_version, n.topic) for n in recorded] == [
+            (e.originator_id, e.originator_version, e.topic) for e in events
+        ]
+        if not same:
+            raise CommandAlreadyApplied(
+                f"command {command_id!r} was already applied, with other events", command_id, ids
+            )
+        for n in recorded:
+            self.index.observe_last(h.id_token(n.originator_id), n.originator_version, n.id)
+        return ids

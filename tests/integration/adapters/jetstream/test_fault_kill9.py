@@ -1,0 +1,141 @@
+"""Appends with retries while nats-server is killed (SIGKILL) and restarted at random points:
+every acknowledged event is read back, and none twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, StoredEvent
+from eventsourcing.utils import Environment
+
+from adapters.jetstream.errors import EventStoreUnavailable
+from domain.event_context import event_context
+from infra.stack.ports import wait_until
+from infra.stack.servers import NatsServer
+
+pytestmark = pytest.mark.integration
+
+SAVES = 400
+AGGREGATES = 8
+KILLS = 6
+TOPIC = "tests.fault:Ledger.Entered"
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats", "always")
+    server.start()
+    assert wait_until(server.healthy, 20)
+    yield server
+    if server.process is not None:
+        server.process.stop()
+
+
+def _recorder(
+    server: NatsServer, name: str
+) -> tuple[InfrastructureFactory[Any], ApplicationRecorder]:
+    env = Environment(
+        name="fault",
+        env={
+            "PERSISTENCE_MODULE": "adapters.jetstream",
+            "NATS_URL": server.url,
+            "NATS_MONITOR_URL": server.monitor_url,
+            "NATS_STREAM": name,
+            "NATS_SUBJECT_PREFIX": name,
+        },
+    )
+    factory = InfrastructureFactory.construct(env)
+    return factory, factory.application_recorder()
+
+
+def _kill_and_restart(server: NatsServer, rng: random.Random, stop: threading.Event) -> None:
+    for _ in range(KILLS):
+        time.sleep(rng.uniform(0.05, 0.5))
+        if stop.is_set():
+            return
+        assert server.process is not None and server.process.pid is not None
+        os.kill(server.process.pid, signal.SIGKILL)
+        server.process.stop()  # reaps the killed process
+        time.sleep(rng.uniform(0.0, 0.6))
+        server.start()
+        assert wait_until(server.healthy, 20)
+    # The server was started from this thread: it gets SIGTERM when this thread ends (the
+    # launcher sets PR_SET_PDEATHSIG, which Linux ties to the parent *thread*). So stay.
+    stop.wait()
+
+
+def _read_all(recorder: ApplicationRecorder) -> list[tuple[uuid.UUID, int, int]]:
+    """Everything in the stream; a read right after a restart may need the client to rejoin."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            stored: list[tuple[uuid.UUID, int, int]] = []
+            start = 1
+            while page := recorder.select_notifications(start=start, limit=500):
+                stored.extend(
+                    (uuid.UUID(str(n.originator_id)), n.originator_version, n.id) for n in page
+                )
+                start = page[-1].id + 1
+            return stored
+        except EventStoreUnavailable:
+            assert time.monotonic() < deadline, "the store did not come back within 30 s"
+            time.sleep(0.1)
+
+
+def test_every_acknowledged_event_survives_kill9_exactly_once(
+    private_nats: NatsServer, unique_name: str
+) -> None:
+    seed = int(os.environ.get("CAIRN_FAULT_SEED", random.randrange(1 << 30)))
+    print(f"fault seed {seed} (set CAIRN_FAULT_SEED to repeat)")
+    rng = random.Random(seed)
+    factory, recorder = _recorder(private_nats, unique_name)
+    aggregates = [uuid.uuid4() for _ in range(AGGREGATES)]
+    versions = dict.fromkeys(aggregates, 0)
+    acknowledged: dict[tuple[uuid.UUID, int], int] = {}
+    retries = 0
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_and_restart, args=(private_nats, rng, stop))
+    killer.start()
+    try:
+        for index in range(SAVES):
+            aggregate = aggregates[index % AGGREGATES]
+            version = versions[aggregate] + 1
+            event = StoredEvent(aggregate, version, TOPIC, f'{{"i":{index}}}'.encode())
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with event_context(command_id=f"{unique_name}-{index}"):
+                        ids = recorder.insert_events([event])
+                    break
+                except EventStoreUnavailable:
+                    retries += 1
+                    assert time.monotonic() < deadline, "no recovery within 60 s"
+                    time.sleep(0.05)
+            assert ids is not None and len(ids) == 1
+            acknowledged[(aggregate, version)] = ids[0]
+            versions[aggregate] = version
+    finally:
+        stop.set()
+        killer.join()
+
+    # Restart from this thread (see _kill_and_restart) to read everything back.
+    assert private_nats.process is not None
+    private_nats.process.stop()
+    private_nats.start()
+    assert wait_until(private_nats.healthy, 20)
+    stored = _read_all(recorder)
+    keys = [(aggregate, version) for aggregate, version, _ in stored]
+    assert len(keys) == len(set(keys)), "an event was stored twice"
+    assert {(a, v): i for a, v, i in stored} == acknowledged
+    assert len(stored) == SAVES
+    print(f"{SAVES} saves, {retries} retried attempts, {KILLS} kill -9 + restart")
+    factory.close()
