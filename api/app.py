@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from adapters.health import nats_probe, postgres_probe, redis_probe
 from api.errors import ErrorResponse, install_error_handlers
 from api.middleware import RequestIdMiddleware
-from api.routes import health
+from api.routes import account, health, identity, policies
 from api.settings import ServiceUrls
+from commands.bootstrap import Services, bootstrap
+from commands.settings import CairnSettings
 
 DESCRIPTION = """\
 Cairn: a person states an intent, a language model proposes a plan, a deterministic policy
@@ -22,8 +25,14 @@ wait for a position (read-your-writes). Every error has the shape
 """
 
 
-def create_app(urls: ServiceUrls | None = None) -> FastAPI:
-    """Build the app; without `urls` they are read from the environment at startup."""
+def create_app(
+    urls: ServiceUrls | None = None,
+    *,
+    settings: CairnSettings | None = None,
+    with_services: bool = True,
+) -> FastAPI:
+    """Build the app. Without `urls`/`settings` they are read from the environment at startup;
+    `with_services=False` gives only health and error handling (for tests of those)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,7 +43,16 @@ def create_app(urls: ServiceUrls | None = None) -> FastAPI:
             "postgres": postgres_probe(resolved.database_url),
             "redis": redis_probe(resolved.redis_url),
         }
-        yield
+        services: Services | None = None
+        if with_services:
+            config = settings or CairnSettings.from_env()
+            services = await run_in_threadpool(bootstrap, config)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            if services is not None:
+                await run_in_threadpool(services.close)
 
     app = FastAPI(
         title="Cairn",
@@ -49,4 +67,7 @@ def create_app(urls: ServiceUrls | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(identity.router)
+    app.include_router(account.router)
+    app.include_router(policies.router)
     return app

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from clients import stack_commands
 from domain.errors import DomainError
-from infra.stack import StackError
+from infra.stack import StackError, StackSettings
 
 app = typer.Typer(
     help="Cairn: a personal AI operating system backend.",
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 stack_app = typer.Typer(help="The local servers: NATS JetStream, PostgreSQL, Redis.")
 app.add_typer(stack_app, name="stack")
+vault_app = typer.Typer(help="The vault of secrets and personal-data keys.")
+app.add_typer(vault_app, name="vault")
 
 err = Console(stderr=True)
 
@@ -61,6 +63,30 @@ def migrate_command(
     except MigrationError as exc:
         raise StackError(str(exc)) from exc
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none needed'}")
+
+
+@vault_app.command("rotate")
+def vault_rotate(
+    database_url: Annotated[
+        str, typer.Option(envvar="CAIRN_DATABASE_URL", help="PostgreSQL holding the vault.")
+    ],
+    data_dir: DataDir = None,
+    new_data_keys: Annotated[
+        bool, typer.Option(help="Also give every tenant a new data key for future writes.")
+    ] = False,
+) -> None:
+    """Re-wrap every data key under the newest key-encryption key (CAIRN_VAULT_KEKS, last
+    entry). Old ciphertexts stay readable; run it after adding a new KEK, then remove the
+    old KEK from the configuration."""
+    from adapters.vault import KeyRing, VaultConfigurationError, rotate
+
+    folder = (data_dir or StackSettings.from_env().data_dir).expanduser()
+    try:
+        keyring = KeyRing.from_env(os.environ, folder / "keys" / "vault-keks")
+        report = rotate(database_url, keyring, new_data_keys=new_data_keys)
+    except VaultConfigurationError as exc:
+        raise StackError(str(exc)) from exc
+    err.print(report.summary(), highlight=False)
 
 
 def main() -> None:

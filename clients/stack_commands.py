@@ -15,6 +15,7 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
+from commands.settings import CairnSettings
 from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
 from infra.stack.launcher import iter_state_servers, read_state
 from infra.stack.ports import ensure_port_free
@@ -69,8 +70,11 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             redis_url=endpoints.redis_url,
             nats_monitor_url=endpoints.nats_monitor_url,
         )
+        cairn_settings = CairnSettings.from_env(
+            {**os.environ, **endpoints.as_env(), "CAIRN_DATA_DIR": str(endpoints.data_dir)}
+        )
         config = uvicorn.Config(
-            create_app(urls),
+            create_app(urls, settings=cairn_settings),
             host=host,
             port=port,
             log_level="info",

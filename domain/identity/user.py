@@ -14,9 +14,15 @@ from domain.identity.capabilities import Capability
 class User(Aggregate):
     """A person in one tenant. Personal fields are stored sealed (crypto-shredding)."""
 
+    @staticmethod
+    def create_id(user_id: UUID, **_: object) -> UUID:
+        # Chosen before the aggregate exists: the passkey ceremony binds the credential to it.
+        return user_id
+
     @event("UserRegistered")
     def __init__(
         self,
+        user_id: UUID,
         tenant_id: UUID,
         display_name_sealed: str,
         email_sealed: str,

@@ -41,8 +41,16 @@ def step_idempotency_key(run_id: UUID, step_id: str) -> str:
 
 
 class Run(Aggregate):
+    @staticmethod
+    def create_id(run_id: UUID, **_: object) -> UUID:
+        # Chosen by the caller (derived from the command id), so a retried submission names
+        # the same run and the store's command-id record turns it into a no-op.
+        return run_id
+
     @event("IntentSubmitted")
-    def __init__(self, text: str, user_id: str, device_id: str | None, channel: str) -> None:
+    def __init__(
+        self, run_id: UUID, text: str, user_id: str, device_id: str | None, channel: str
+    ) -> None:
         self.text = text
         self.user_id = user_id
         self.device_id = device_id

@@ -22,7 +22,7 @@ class Body(BaseModel):
 
 
 def make_app() -> FastAPI:
-    app = create_app(URLS)
+    app = create_app(URLS, with_services=False)
 
     @app.get("/raise/{kind}")
     def raise_kind(kind: str) -> None:

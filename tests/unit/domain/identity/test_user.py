@@ -13,7 +13,10 @@ pytestmark = pytest.mark.unit
 
 
 def given_user(*capabilities: str) -> User:
-    return User(uuid4(), "sealed-name", "sealed-email", list(capabilities))
+    user_id = uuid4()
+    user = User(user_id, uuid4(), "sealed-name", "sealed-email", list(capabilities))
+    assert user.id == user_id
+    return user
 
 
 def event_names(user: User) -> list[str]:

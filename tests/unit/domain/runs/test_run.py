@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from hypothesis import settings
@@ -38,7 +39,7 @@ PLAN = Plan.model_validate(
 
 
 def given_planned() -> Run:
-    run = Run("Schedule a meeting with Sarah", "user-1", "dev-1", "app")
+    run = Run(uuid4(), "Schedule a meeting with Sarah", "user-1", "dev-1", "app")
     run.propose_plan(PLAN.model_dump(mode="json"), PLAN.plan_hash(), {"model": "m"})
     return run
 

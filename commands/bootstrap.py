@@ -1,0 +1,94 @@
+"""The composition root: build every adapter once and hand handlers their ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from psycopg_pool import ConnectionPool
+
+from adapters.idempotency import IdempotencyStore
+from adapters.policy.engine import CedarPolicyEngine
+from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
+from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
+from adapters.totp.totp import RedisTotp
+from adapters.vault import KeyRing, PostgresVault
+from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
+from commands.identity.context import IdentityApplication, IdentityPorts
+from commands.ports.policy import PolicyEngine
+from commands.ports.ratelimit import RateLimiter
+from commands.runs.policies import RunsApplication
+from commands.settings import CairnSettings
+
+
+@dataclass(frozen=True)
+class RunsPorts:
+    app: RunsApplication
+    policy: PolicyEngine
+
+
+@dataclass
+class Services:
+    settings: CairnSettings
+    identity: IdentityPorts
+    runs: RunsPorts
+    rate_limiter: RateLimiter
+    idempotency: IdempotencyStore
+    pool: ConnectionPool[Any]
+    redis: redis.Redis
+
+    def close(self) -> None:
+        self.identity.app.close()
+        self.runs.app.close()
+        self.pool.close()
+        self.redis.close()
+
+
+def bootstrap(settings: CairnSettings) -> Services:
+    pool: ConnectionPool[Any] = ConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=20,
+        open=True,
+        timeout=5,
+        kwargs={"autocommit": False},
+    )
+    # Few retries and short timeouts: a Redis outage must become a quick 503, not a hang.
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, retry_on_timeout=False
+    )
+    prefix = settings.redis_prefix
+    keys_dir = settings.data_dir / "keys"
+    tokens = AccessTokens(TokenKeys.from_env(settings.env, keys_dir / "jwt-signing.pem"))
+    vault = PostgresVault(pool, KeyRing.from_env(settings.env, keys_dir / "vault-keks"))
+    passkeys = PasskeyRelyingParty(
+        settings.rp_id,
+        settings.rp_name,
+        list(settings.origins),
+        RedisChallengeStore(client, prefix=f"{prefix}:webauthn"),
+        registration_ttl_s=settings.passkey_ttl_s,
+        authentication_ttl_s=settings.passkey_ttl_s,
+    )
+    identity = IdentityPorts(
+        app=IdentityApplication(env=settings.event_store_env()),
+        vault=vault,
+        passkeys=passkeys,
+        sessions=PostgresSessions(pool, tokens),
+        tokens=tokens,
+        login_guard=RedisLoginGuard(client, prefix=f"{prefix}:login"),
+        totp=RedisTotp(client, prefix=f"{prefix}:totp"),
+    )
+    runs = RunsPorts(
+        app=RunsApplication(env=settings.event_store_env()),
+        policy=CedarPolicyEngine(),
+    )
+    return Services(
+        settings=settings,
+        identity=identity,
+        runs=runs,
+        rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
+        idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
+        pool=pool,
+        redis=client,
+    )

@@ -1,0 +1,1 @@
+"""Identity commands: sign-up, invitations, passkey login, sessions, devices, capabilities."""

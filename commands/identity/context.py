@@ -1,0 +1,110 @@
+"""What identity handlers receive: the event-sourced application and the ports it acts through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from commands.ports.passkeys import PasskeyCeremonies
+from commands.ports.ratelimit import LoginGuard
+from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
+from commands.ports.vault import Vault
+from domain.errors import Conflict, NotFound
+from domain.event_context import event_context
+from domain.identity.credential import InvitationIndex, PasskeyCredential, SecurityEvent
+from domain.identity.tenant import Tenant
+from domain.identity.user import User
+
+
+class IdentityApplication(Application[UUID]):
+    """Tenants, users, passkey index and security events, stored in the event store."""
+
+    def save_atomically(self, *aggregates: Aggregate) -> int | None:
+        """Save in one append (one atomic batch); return the position of the last event."""
+        recordings = self.save(*aggregates)
+        return max((r.notification.id for r in recordings), default=None)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IdentityPorts:
+    app: IdentityApplication
+    vault: Vault
+    passkeys: PasskeyCeremonies
+    sessions: Sessions
+    tokens: AccessTokenVerifier
+    login_guard: LoginGuard
+    totp: SecondFactor
+    clock: Callable[[], datetime] = utcnow
+
+    def find(self, aggregate_id: UUID) -> object | None:
+        try:
+            found: object = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def get_user(self, user_id: UUID | str, tenant_id: UUID | None = None) -> User:
+        """The user, or NotFound: also when it belongs to another tenant than `tenant_id`."""
+        try:
+            parsed = UUID(str(user_id))
+        except ValueError:
+            parsed = None
+        user = self.find(parsed) if parsed else None
+        if not isinstance(user, User) or (tenant_id is not None and user.tenant_id != tenant_id):
+            raise NotFound("no such user", {"user_id": str(user_id)})
+        return user
+
+    def get_tenant(self, tenant_id: UUID) -> Tenant:
+        tenant = self.find(tenant_id)
+        if not isinstance(tenant, Tenant):
+            raise NotFound("no such tenant", {"tenant_id": str(tenant_id)})
+        return tenant
+
+    def find_credential(self, credential_id: str) -> PasskeyCredential | None:
+        index = self.find(PasskeyCredential.create_id(credential_id))
+        if not isinstance(index, PasskeyCredential) or index.released:
+            return None
+        return index
+
+    def invitation_index(self, invitation_id: str) -> UUID | None:
+        index = self.find(InvitationIndex.create_id(invitation_id))
+        return index.tenant_id if isinstance(index, InvitationIndex) else None
+
+    def record_security_event(
+        self,
+        kind: str,
+        outcome: str,
+        *,
+        tenant_id: UUID | None = None,
+        user_id: UUID | None = None,
+        device_id: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> int | None:
+        fact = SecurityEvent(kind, tenant_id, user_id, device_id, outcome, details or {})
+        with event_context(tenant=str(tenant_id) if tenant_id else None, command_id=None):
+            return self.app.save_atomically(fact)
+
+
+@contextmanager
+def conflicts_as_409(what: str) -> Iterator[None]:
+    """The store's optimistic-concurrency loss becomes a Conflict the caller can retry."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict(f"{what} changed at the same time; retry", {}) from exc
+
+
+def all_saved(*positions: int | None) -> int | None:
+    present: Sequence[int] = [p for p in positions if p is not None]
+    return max(present) if present else None

@@ -1,0 +1,1 @@
+"""Run commands: submit an intent, decide, approve or deny escalations, edit policies."""

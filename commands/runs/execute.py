@@ -1,0 +1,240 @@
+"""Execute an approved Run: each planned step acts once at its provider, whatever crashes.
+
+The run's events are the executor's only memory. Each attempt of a step is recorded before it
+acts (`StepStarted`, carrying the step's idempotency key) and its outcome after
+(`StepSucceeded` / `StepFailed`). Executing again after a crash anywhere reloads the run and
+carries on from the first step that has not succeeded; an attempt whose outcome was never
+recorded is simply attempted again with the same key, and the provider, which performs an
+action at most once per key, answers the repeat with its first result. Two workers on one run
+race on the event store's optimistic concurrency: a save on a stale run is refused, the loser
+reloads and decides again. docs/executor.md has the whole story.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
+
+from commands.ports.integrations import ActionHandlers, IntegrationError, Integrations
+from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.event_context import current_event_context, event_context
+from domain.runs.plan import Plan, PlanStep
+from domain.runs.run import FINAL, PlanMismatch, Run, RunStatus
+
+ACTOR = "executor"
+# Reloads after a concurrent change before giving up. Every other pass makes progress (a step
+# succeeds, or the run ends), so this only bounds a pathological race.
+MAX_CONFLICTS = 50
+
+
+class _Restart(Exception):
+    """The run changed under this worker: reload it and decide again."""
+
+
+def execute_run(
+    run_id: UUID,
+    app: Application[UUID],
+    registry: ActionHandlers,
+    integrations: Integrations,
+    tenant: str,
+    *,
+    actor: str = ACTOR,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int | None:
+    """Execute the run's remaining steps and complete it, or fail it with a reason.
+
+    Returns the position (notification id) of the last event this call recorded, or None if it
+    recorded nothing (the run was already completed). Raises `InvalidTransition` for a run that
+    is not approved (or is failed, denied, cancelled), `PlanMismatch` when the stored plan is
+    not the one that was decided, `NotFound` for an unknown run; nothing is called then.
+    Event-store outages propagate (`EventStoreUnavailable`): executing again later is safe.
+
+    Events are recorded under the current event context (correlation id, device...) with this
+    tenant and actor. Its command id is dropped: one execution records many separate saves.
+    """
+    context = replace(current_event_context(), tenant=tenant, actor=actor, command_id=None)
+    execution = _Execution(run_id, app, registry, integrations, tenant, sleep)
+    with event_context(context):
+        return execution.run()
+
+
+class _Execution:
+    def __init__(
+        self,
+        run_id: UUID,
+        app: Application[UUID],
+        registry: ActionHandlers,
+        integrations: Integrations,
+        tenant: str,
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.run_id = run_id
+        self.app = app
+        self.registry = registry
+        self.integrations = integrations
+        self.tenant = tenant
+        self.sleep = sleep
+        self.position: int | None = None
+        # Failed attempts per step in this execution: the retry budget. A crash starts a new
+        # budget; `RetryPolicy.max_starts` bounds the attempts over all executions.
+        self.failures: Counter[str] = Counter()
+
+    def run(self) -> int | None:
+        conflicts = 0
+        while True:
+            try:
+                if self._advance(self._load()):
+                    return self.position
+            except _Restart:
+                conflicts += 1
+                if conflicts > MAX_CONFLICTS:
+                    raise Conflict(
+                        "the run kept changing under the executor", {"run_id": str(self.run_id)}
+                    ) from None
+
+    def _advance(self, run: Run) -> bool:
+        """One pass: act on the next unfinished step or finish the run. True when finished."""
+        if run.status is RunStatus.COMPLETED:
+            return True
+        run.check_may_execute()
+        plan, problem = _decided_plan(run)
+        problem = problem or self._unexecutable(plan)
+        if problem or plan is None:
+            self._fail_run(run, problem or "the run has no plan")
+            return True
+        for step in plan.steps:
+            state = run.steps.get(step.step_id, {})
+            if state.get("state") == "succeeded":
+                continue
+            if state.get("state") == "failed" and not state.get("retryable"):
+                # Crashed between recording the step's final failure and the run's.
+                self._fail_run(run, _reason(step, str(state.get("error"))))
+                return True
+            return self._attempt(run, step)
+        self._change(run, lambda r: r.complete(), still=lambda r: r.status is RunStatus.EXECUTING)
+        return True
+
+    def _unexecutable(self, plan: Plan | None) -> str | None:
+        """Why some step could never be performed here: found before the first step acts."""
+        for step in plan.steps if plan else ():
+            try:
+                self.registry.get(step.action).validate(step.parameters)
+            except InvalidInput as exc:
+                return f"step {step.step_id}: {exc.message}"
+            if not self.integrations.supports(step.provider, step.action):
+                return f"step {step.step_id}: {step.action} at {step.provider!r} is not connected"
+        return None
+
+    def _attempt(self, run: Run, step: PlanStep) -> bool:
+        handler = self.registry.get(step.action)
+        policy = handler.retry
+        sid = step.step_id
+        started = int(run.steps.get(sid, {}).get("attempts", 0))
+        if started >= policy.max_starts:
+            self._fail_run(run, _reason(step, f"started {started} times without an outcome"))
+            return True
+        key = run.start_step(sid)
+        self._save(run)  # recorded before acting: a crash from here on is resumed with `key`
+        attempt = run.steps[sid]["attempts"]
+
+        def ours(r: Run) -> bool:
+            # Still this worker's attempt: nobody recorded another start or an outcome since.
+            s = r.steps.get(sid, {})
+            return s.get("state") == "started" and s.get("attempts") == attempt
+
+        try:
+            result = handler.perform(
+                self.integrations, self.tenant, step.provider, step.parameters, key
+            )
+        except (IntegrationError, InvalidInput) as exc:
+            self.failures[sid] += 1
+            failures = self.failures[sid]
+            if isinstance(exc, IntegrationError):
+                retry, error = policy.should_retry(exc, failures), f"{exc.kind}: {exc.message}"
+            else:
+                retry, error = False, exc.message
+            # `retryable` records whether the executor will try again, so that a resumed
+            # execution knows a non-retryable failure still has to fail the run.
+            run = self._change(run, lambda r: r.fail_step(sid, error, retryable=retry), still=ours)
+            if not retry:
+                reason = _reason(step, error, failures)
+                self._change(run, lambda r: r.fail(reason), still=_not_final)
+                return True
+            self.sleep(policy.backoff(failures))
+            return False
+        # Whoever started the current attempt, it used the same key, so this is its result too.
+        self._change(
+            run,
+            lambda r: r.succeed_step(sid, result),
+            still=lambda r: r.steps.get(sid, {}).get("state") == "started",
+        )
+        return False
+
+    def _fail_run(self, run: Run, reason: str) -> None:
+        self._change(run, lambda r: r.fail(reason), still=_not_final)
+
+    def _change(
+        self, run: Run, change: Callable[[Run], None], *, still: Callable[[Run], bool]
+    ) -> Run:
+        """Apply `change` and save; on a concurrent change, reload and apply it again if
+        `still` holds for the fresh run, else restart the pass."""
+        for _ in range(MAX_CONFLICTS):
+            change(run)
+            try:
+                self._save(run)
+                return run
+            except _Restart:
+                run = self._load()
+                if not still(run):
+                    raise
+        raise _Restart
+
+    def _save(self, run: Run) -> None:
+        try:
+            recordings = self.app.save(run)
+        except IntegrityError as exc:
+            # Another worker recorded an event first (expected-sequence check of the store).
+            raise _Restart from exc
+        if recordings:
+            self.position = recordings[-1].notification.id
+
+    def _load(self) -> Run:
+        try:
+            run: Any = self.app.repository.get(self.run_id)
+        except AggregateNotFoundError:
+            raise NotFound("no such run", {"run_id": str(self.run_id)}) from None
+        if not isinstance(run, Run):
+            raise NotFound("no such run", {"run_id": str(self.run_id)})
+        return run
+
+
+def _decided_plan(run: Run) -> tuple[Plan | None, str | None]:
+    """The run's plan, checked against the hash its decision (and any approval) is bound to."""
+    try:
+        plan = Plan.model_validate(run.plan)
+    except (ValidationError, DomainError) as exc:
+        # A stored plan the catalogue no longer accepts: never act on it.
+        return None, f"the plan no longer validates: {type(exc).__name__}"
+    if plan.plan_hash() != run.plan_hash:
+        raise PlanMismatch(
+            "the stored plan is not the plan that was decided",
+            {"run_id": str(run.id), "expected": run.plan_hash, "given": plan.plan_hash()},
+        )
+    return plan, None
+
+
+def _not_final(run: Run) -> bool:
+    return run.status not in FINAL
+
+
+def _reason(step: PlanStep, error: str, attempts: int | None = None) -> str:
+    tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+    return f"step {step.step_id} ({step.action} at {step.provider}) failed{tries}: {error}"

@@ -1,0 +1,82 @@
+"""Reading, changing and dry-running a person's policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from commands.base import Caller, CommandResult
+from commands.ports.policy import PolicyEngine
+from domain.errors import Conflict
+from domain.event_context import event_context
+from domain.policy.model import Decision, Principal
+from domain.runs.plan import Plan
+from domain.runs.policies import PolicySet
+
+
+class RunsApplication(Application[UUID]):
+    """Runs and policy sets, stored in the event store."""
+
+
+@dataclass(frozen=True)
+class Policies:
+    text: str
+    version: str
+    is_default: bool
+
+
+def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine) -> Policies:
+    try:
+        found: object = app.repository.get(PolicySet.create_id(caller.tenant_id, caller.user_id))
+    except AggregateNotFoundError:
+        text = engine.default_policies(str(caller.tenant_id))
+        return Policies(text, engine.accept(text), is_default=True)
+    assert isinstance(found, PolicySet)
+    return Policies(found.text, found.policy_version, is_default=False)
+
+
+def change_policies(
+    text: str, caller: Caller, app: RunsApplication, engine: PolicyEngine
+) -> CommandResult:
+    version = engine.accept(text)  # refuses text that does not validate against the schema
+    policy_id = PolicySet.create_id(caller.tenant_id, caller.user_id)
+    policies: PolicySet
+    try:
+        found: object = app.repository.get(policy_id)
+        assert isinstance(found, PolicySet)
+        policies = found
+        policies.change(text, version, caller.user_id)
+    except AggregateNotFoundError:
+        policies = PolicySet(caller.tenant_id, caller.user_id, text, version, caller.user_id)
+    with event_context(
+        tenant=str(caller.tenant_id),
+        actor=caller.user_id,
+        device=caller.device_id,
+        correlation_id=caller.correlation_id,
+    ):
+        try:
+            recordings = app.save(policies)
+        except IntegrityError as exc:
+            raise Conflict("the policies changed at the same time; retry") from exc
+    position = max((r.notification.id for r in recordings), default=None)
+    return CommandResult({"policy_version": version}, position)
+
+
+def dry_run(
+    plan: Plan,
+    caller: Caller,
+    app: RunsApplication,
+    engine: PolicyEngine,
+    now: datetime | None = None,
+) -> Decision:
+    """What would be decided for this plan now, and why; records nothing."""
+    policies = current_policies(caller, app, engine)
+    principal = Principal(
+        tenant_id=str(caller.tenant_id), user_id=caller.user_id, device_id=caller.device_id
+    )
+    moment = now or datetime.now(UTC)
+    return engine.evaluate(plan, principal, caller.capabilities, lambda: moment, policies.text)

@@ -1,0 +1,46 @@
+"""A Cairn API on the real stack, with its own stream, database and Redis prefix per test,
+and software authenticators standing in for people's phones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.postgres.migrations import migrate
+from api.app import create_app
+from api.settings import ServiceUrls
+from commands.settings import CairnSettings
+from infra.stack import StackEndpoints
+from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
+from tests.support.cairn_client import Cairn
+
+
+@pytest.fixture
+def cairn_settings(
+    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+) -> CairnSettings:
+    migrate(fresh_database_url)
+    return CairnSettings(
+        nats_url=stack.nats_url,
+        database_url=fresh_database_url,
+        redis_url=stack.redis_url,
+        nats_monitor_url=stack.nats_monitor_url,
+        data_dir=tmp_path,
+        stream=unique_name,
+        subject_prefix=unique_name,
+        rp_id=EXAMPLE_RP_ID,
+        origins=(EXAMPLE_ORIGIN,),
+        redis_prefix=unique_name,
+        passkey_ttl_s=2,
+    )
+
+
+@pytest.fixture
+def cairn(cairn_settings: CairnSettings) -> Iterator[Cairn]:
+    s = cairn_settings
+    urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
+    with TestClient(create_app(urls, settings=s)) as client:
+        yield Cairn(client)

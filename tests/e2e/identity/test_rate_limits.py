@@ -1,0 +1,43 @@
+"""Auth routes are rate limited (429 + Retry-After) and fail closed without Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ServiceUrls
+from commands.settings import CairnSettings
+from infra.stack.ports import free_port
+from tests.support.cairn_client import Cairn
+
+pytestmark = pytest.mark.e2e
+
+
+def test_login_routes_answer_429_with_retry_after(cairn: Cairn) -> None:
+    statuses = [cairn.client.post("/v1/auth/login/begin").status_code for _ in range(25)]
+    assert statuses[:20] == [200] * 20
+    limited = cairn.client.post("/v1/auth/login/begin")
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_auth_fails_closed_when_redis_is_down(cairn_settings: CairnSettings) -> None:
+    settings = dataclasses.replace(cairn_settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    urls = ServiceUrls(settings.nats_url, settings.database_url, settings.redis_url)
+    with TestClient(create_app(urls, settings=settings)) as client:
+        for path in ("/v1/auth/login/begin", "/v1/signup/begin"):
+            response = client.post(
+                path,
+                json={
+                    "tenant_slug": "down",
+                    "tenant_name": "D",
+                    "display_name": "D",
+                    "email": "d@example.com",
+                },
+            )
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "rate_limiter_unavailable"

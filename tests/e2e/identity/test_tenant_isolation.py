@@ -1,0 +1,55 @@
+"""Tenant B, with a valid and fresh token, gets 404 for every id of tenant A on every route.
+
+The routes are walked from the OpenAPI document, so a new route with an id in its path is
+covered automatically (and fails here until the test knows which id to give it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from commands.ports.passkeys import b64url
+from tests.support.cairn_client import Cairn
+
+pytestmark = pytest.mark.e2e
+
+BODIES: dict[str, dict[str, Any]] = {
+    "grantCapability": {"capability": "email.send"},
+}
+
+
+def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
+    ada = cairn.sign_up("tenant-a")
+    eve = cairn.sign_up("tenant-b", email="eve@example.com", name="Eve")
+    cairn.step_up(eve)  # fresh, and an admin: nothing but the tenant boundary can stop her
+    ids = {
+        "user_id": ada.session["user_id"],
+        "device_id": ada.session["device_id"],
+        "credential_id": b64url(ada.authenticator.credentials[0].credential_id),
+        "capability": "tenant.admin",
+    }
+    spec = cairn.client.get("/openapi.json").json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        names = re.findall(r"{(\w+)}", path)
+        if not names:
+            continue
+        for method, operation in operations.items():
+            missing = [n for n in names if n not in ids]
+            assert not missing, f"{method.upper()} {path}: no tenant-A value for {missing}"
+            url = path.format(**{n: ids[n] for n in names})
+            body = BODIES.get(operation["operationId"])
+            response = cairn.client.request(method, url, headers=eve.headers, json=body)
+            assert response.status_code == 404, (
+                f"{method.upper()} {path} answered {response.status_code}: {response.text}"
+            )
+            assert response.json()["error"]["code"] in ("not_found",), response.text
+            checked += 1
+    assert checked >= 6
+    # Nothing of Ada's changed.
+    me = cairn.client.get("/v1/me", headers=ada.headers).json()
+    assert "tenant.admin" in me["capabilities"]
+    assert all(not d["revoked"] for d in me["devices"])
