@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
 _PR_SET_PDEATHSIG = 1
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-spawner")
 
 
 def _die_with_parent(sig: signal.Signals) -> Callable[[], None]:
@@ -53,9 +55,15 @@ class ManagedProcess:
         return self._popen.pid if self._popen else None
 
     def start(self) -> None:
+        # Linux ties the parent-death signal to the forking *thread*: fork from one thread that
+        # lives as long as the process, so a server started from a short-lived thread survives
+        # that thread but never the process.
+        self._popen = _SPAWNER.submit(self._spawn).result()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         log = self.log_path.open("ab")
         try:
-            self._popen = subprocess.Popen(
+            return subprocess.Popen(
                 self.argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,

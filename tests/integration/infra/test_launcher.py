@@ -171,3 +171,23 @@ def test_unwritable_data_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StackError, match="is not writable"):
         LocalStack(StackSettings(data_dir=blocker / "data")).start()
+
+
+def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(tmp_path: Path) -> None:
+    import threading
+
+    from infra.stack.ports import wait_until
+    from infra.stack.servers import NatsServer
+
+    server = NatsServer(tmp_path / "nats", "always")
+    starter = threading.Thread(target=server.start)
+    starter.start()
+    starter.join()
+    try:
+        assert wait_until(server.healthy, 20)
+        time.sleep(0.5)
+        assert server.process is not None and server.process.exited() is None
+        assert server.healthy()
+    finally:
+        assert server.process is not None
+        server.process.stop()
