@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.health import nats_probe, postgres_probe, redis_probe
 from api.errors import ErrorResponse, install_error_handlers
 from api.middleware import RequestIdMiddleware
-from api.routes import account, health, identity, policies
+from api.routes import account, health, identity, policies, runs
 from api.settings import ServiceUrls
 from commands.bootstrap import Services, bootstrap
 from commands.settings import CairnSettings
@@ -70,4 +70,5 @@ def create_app(
     app.include_router(identity.router)
     app.include_router(account.router)
     app.include_router(policies.router)
+    app.include_router(runs.router)
     return app

@@ -9,6 +9,8 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from adapters.idempotency import IdempotencyStore
+from adapters.llm.context import ClockContextProvider
+from adapters.llm.planner import LiteLLMPlanner
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
@@ -18,7 +20,9 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.ports.policy import PolicyEngine
 from commands.ports.ratelimit import RateLimiter
+from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
+from commands.runs.worker import RunWorker
 from commands.settings import CairnSettings
 
 
@@ -33,12 +37,14 @@ class Services:
     settings: CairnSettings
     identity: IdentityPorts
     runs: RunsPorts
+    worker: RunWorker
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     pool: ConnectionPool[Any]
     redis: redis.Redis
 
     def close(self) -> None:
+        self.worker.close()
         self.identity.app.close()
         self.runs.app.close()
         self.pool.close()
@@ -83,10 +89,18 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
+    pipeline = PipelinePorts(
+        runs=runs.app,
+        identity=identity,
+        planner=LiteLLMPlanner(),
+        policy=runs.policy,
+        context=ClockContextProvider(),
+    )
     return Services(
         settings=settings,
         identity=identity,
         runs=runs,
+        worker=RunWorker(pipeline),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,

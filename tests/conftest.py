@@ -96,3 +96,13 @@ def fresh_database_url(database_url: str, unique_name: str) -> Iterator[str]:
     yield url
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A folder outside pytest's temp root, for servers that drop privileges (PostgreSQL as
+    `pgserver`): a concurrent pytest run resets that root to mode 0700, which would lock the
+    server out of its own data."""
+    path = Path(tempfile.mkdtemp(prefix="cairn-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -44,9 +44,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30.0) ->
 
 
 @pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+def running(scratch_dir: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
     port = free_port()
-    data = tmp_path / "data"
+    data = scratch_dir / "data"
     proc = subprocess.Popen(
         [*CAIRN, "up", "--data-dir", str(data), "--port", str(port)],
         env=_env(),
@@ -119,13 +119,13 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+def test_port_in_use_is_one_clear_line(scratch_dir: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [*CAIRN, "up", "--data-dir", str(tmp_path), "--port", str(port)],
+            [*CAIRN, "up", "--data-dir", str(scratch_dir), "--port", str(port)],
             env=_env(),
             capture_output=True,
             text=True,
@@ -135,9 +135,9 @@ def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     assert f"port {port}" in line and "already in use" in line
 
 
-def test_unreachable_url_is_one_clear_line(tmp_path: Path) -> None:
+def test_unreachable_url_is_one_clear_line(scratch_dir: Path) -> None:
     result = subprocess.run(
-        [*CAIRN, "up", "--data-dir", str(tmp_path), "--port", str(free_port())],
+        [*CAIRN, "up", "--data-dir", str(scratch_dir), "--port", str(free_port())],
         env=_env(CAIRN_NATS_URL=f"nats://127.0.0.1:{free_port()}"),
         capture_output=True,
         text=True,
@@ -147,8 +147,8 @@ def test_unreachable_url_is_one_clear_line(tmp_path: Path) -> None:
     assert "cannot reach NATS" in line and "CAIRN_NATS_URL" in line
 
 
-def test_unwritable_data_folder_is_one_clear_line(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
+def test_unwritable_data_folder_is_one_clear_line(scratch_dir: Path) -> None:
+    blocker = scratch_dir / "file"
     blocker.write_text("x")
     result = subprocess.run(
         [*CAIRN, "up", "--data-dir", str(blocker / "data"), "--port", str(free_port())],

@@ -30,8 +30,8 @@ def test_ready_when_every_server_answers(stack: StackEndpoints) -> None:
     assert all(check["ok"] for check in checks.values())
 
 
-def test_killed_servers_are_named_with_503(tmp_path: Path) -> None:
-    launcher = LocalStack(StackSettings(data_dir=tmp_path))
+def test_killed_servers_are_named_with_503(scratch_dir: Path) -> None:
+    launcher = LocalStack(StackSettings(data_dir=scratch_dir))
     endpoints = launcher.start()
     pids = {server.name: server.pid for server in endpoints.servers}
     try:

@@ -70,19 +70,19 @@ def test_redis_answers_with_append_only_file(stack: StackEndpoints) -> None:
     client.close()
 
 
-def test_stop_leaves_no_server_process(tmp_path: Path) -> None:
-    launcher = LocalStack(StackSettings(data_dir=tmp_path / "data"))
+def test_stop_leaves_no_server_process(scratch_dir: Path) -> None:
+    launcher = LocalStack(StackSettings(data_dir=scratch_dir / "data"))
     endpoints = launcher.start()
     pids = _all_pids(endpoints)
     assert len(pids) >= 3
-    assert (tmp_path / "data" / "stack.json").exists()
+    assert (scratch_dir / "data" / "stack.json").exists()
     launcher.stop()
     assert _wait_gone(pids, timeout=5) == []
-    assert not (tmp_path / "data" / "stack.json").exists()
+    assert not (scratch_dir / "data" / "stack.json").exists()
 
 
-def test_restart_on_the_same_folder_keeps_data(tmp_path: Path) -> None:
-    settings = StackSettings(data_dir=tmp_path / "data")
+def test_restart_on_the_same_folder_keeps_data(scratch_dir: Path) -> None:
+    settings = StackSettings(data_dir=scratch_dir / "data")
     with LocalStack(settings) as first, psycopg.connect(first.database_url) as conn:
         conn.execute("CREATE TABLE kept (v int)")
         conn.execute("INSERT INTO kept VALUES (42)")
@@ -91,13 +91,13 @@ def test_restart_on_the_same_folder_keeps_data(tmp_path: Path) -> None:
         assert conn.execute("SELECT v FROM kept").fetchone() == (42,)
 
 
-def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
+def test_servers_die_with_a_killed_parent(scratch_dir: Path) -> None:
     script = textwrap.dedent(
         f"""
         import json, sys, time
         from pathlib import Path
         from infra.stack import LocalStack, StackSettings
-        endpoints = LocalStack(StackSettings(data_dir=Path({str(tmp_path / "d")!r}))).start()
+        endpoints = LocalStack(StackSettings(data_dir=Path({str(scratch_dir / "d")!r}))).start()
         print(json.dumps([s.pid for s in endpoints.servers]), flush=True)
         time.sleep(600)
         """
@@ -110,17 +110,17 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
     parent.wait()
     assert _wait_gone(pids + children) == []
     # A new start on the same folder works: the stale state file is not in the way.
-    with LocalStack(StackSettings(data_dir=tmp_path / "d")) as endpoints:
+    with LocalStack(StackSettings(data_dir=scratch_dir / "d")) as endpoints:
         assert len(endpoints.servers) == 3
 
 
-def test_second_stack_on_a_running_folder_is_refused(tmp_path: Path) -> None:
+def test_second_stack_on_a_running_folder_is_refused(scratch_dir: Path) -> None:
     script = textwrap.dedent(
         f"""
         import time
         from pathlib import Path
         from infra.stack import LocalStack, StackSettings
-        LocalStack(StackSettings(data_dir=Path({str(tmp_path / "d")!r}))).start()
+        LocalStack(StackSettings(data_dir=Path({str(scratch_dir / "d")!r}))).start()
         print("up", flush=True)
         time.sleep(600)
         """
@@ -129,15 +129,15 @@ def test_second_stack_on_a_running_folder_is_refused(tmp_path: Path) -> None:
     try:
         assert owner.stdout is not None and owner.stdout.readline().strip() == "up"
         with pytest.raises(StackError, match="already running"):
-            LocalStack(StackSettings(data_dir=tmp_path / "d")).start()
+            LocalStack(StackSettings(data_dir=scratch_dir / "d")).start()
     finally:
         owner.terminate()
         owner.wait()
 
 
-def test_external_urls_start_nothing(stack: StackEndpoints, tmp_path: Path) -> None:
+def test_external_urls_start_nothing(stack: StackEndpoints, scratch_dir: Path) -> None:
     settings = StackSettings(
-        data_dir=tmp_path / "unused",
+        data_dir=scratch_dir / "unused",
         nats_url=stack.nats_url,
         database_url=stack.database_url,
         redis_url=stack.redis_url,
@@ -146,7 +146,7 @@ def test_external_urls_start_nothing(stack: StackEndpoints, tmp_path: Path) -> N
     with LocalStack(settings) as endpoints:
         assert endpoints.servers == []
         assert endpoints.nats_url == stack.nats_url
-    assert not (tmp_path / "unused").exists()
+    assert not (scratch_dir / "unused").exists()
 
 
 @pytest.mark.parametrize(
@@ -158,28 +158,28 @@ def test_external_urls_start_nothing(stack: StackEndpoints, tmp_path: Path) -> N
     ],
 )
 def test_unreachable_url_is_a_clear_error(
-    tmp_path: Path, field: str, url: str, message: str
+    scratch_dir: Path, field: str, url: str, message: str
 ) -> None:
     overrides: dict[str, Any] = {field: url.format(port=free_port())}
-    settings = dataclasses.replace(StackSettings(data_dir=tmp_path), **overrides)
+    settings = dataclasses.replace(StackSettings(data_dir=scratch_dir), **overrides)
     with pytest.raises(StackError, match=message):
         LocalStack(settings).start()
 
 
-def test_unwritable_data_folder_is_a_clear_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
+def test_unwritable_data_folder_is_a_clear_error(scratch_dir: Path) -> None:
+    blocker = scratch_dir / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(StackError, match="is not writable"):
         LocalStack(StackSettings(data_dir=blocker / "data")).start()
 
 
-def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(tmp_path: Path) -> None:
+def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(scratch_dir: Path) -> None:
     import threading
 
     from infra.stack.ports import wait_until
     from infra.stack.servers import NatsServer
 
-    server = NatsServer(tmp_path / "nats", "always")
+    server = NatsServer(scratch_dir / "nats", "always")
     starter = threading.Thread(target=server.start)
     starter.start()
     starter.join()

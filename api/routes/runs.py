@@ -1,0 +1,119 @@
+"""Intents, runs and escalation approvals."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.auth import CurrentCaller, ServicesDep
+from api.idempotency import IdempotencyKey, run_once
+from api.routes.identity import Ceremony
+from commands.runs import approvals
+from commands.runs.intents import SubmitIntent, submit_intent
+
+router = APIRouter(prefix="/v1", tags=["runs"])
+
+
+class ApproveIn(BaseModel):
+    ceremony_id: str
+    credential: dict[str, Any]
+
+
+class DenyIn(BaseModel):
+    reason: str = Field(default="denied by the person", max_length=500)
+
+
+class Accepted(BaseModel):
+    run_id: str
+    position: int | None
+
+
+@router.post("/intents", operation_id="submitIntent", status_code=202, response_model=Accepted)
+def post_intent(
+    request: Request,
+    body: SubmitIntent,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """State an intent. Answers 202 with the run id and the store position at once; a model
+    proposes a plan, the policy decides, and the executor acts in the background. Needs an
+    `Idempotency-Key`: the same key and body give the same run, never a second one."""
+
+    def handle(command_id: str) -> dict[str, Any]:
+        result = submit_intent(body, caller, services.runs.app, command_id)
+        services.worker.submit(UUID(result.ids["run_id"]), caller.tenant_id)
+        return {"run_id": result.ids["run_id"], "position": result.position}
+
+    return run_once(request, idempotency_key, body, caller, services, 202, handle)
+
+
+@router.get("/runs/{run_id}", operation_id="getRun")
+def get_run(run_id: str, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
+    """The run with its whole timeline, read from the event store."""
+    run = approvals.load_run(services.runs.app, run_id, caller)
+    app = services.runs.app
+    timeline = []
+    for stored in app.recorder.select_events(run.id):
+        event: Any = app.mapper.to_domain_event(stored)
+        timeline.append(
+            {
+                "type": type(event).__name__,
+                "version": event.originator_version,
+                "at": event.timestamp.isoformat(),
+            }
+        )
+    return {
+        "run_id": str(run.id),
+        "status": run.status.value,
+        "text": run.text,
+        "channel": run.channel,
+        "plan": run.plan,
+        "plan_hash": run.plan_hash,
+        "decision": run.decision,
+        "steps": run.steps,
+        "failure": run.failure,
+        "escalation_expires_at": run.escalation_expires_at.isoformat()
+        if run.escalation_expires_at
+        else None,
+        "timeline": timeline,
+    }
+
+
+@router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=Accepted)
+def cancel_run(run_id: str, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+    """Cancel a run that has not started executing."""
+    result = approvals.cancel(run_id, caller, services.runs.app)
+    return Accepted(run_id=run_id, position=result.position)
+
+
+@router.post(
+    "/approvals/{run_id}/approve/begin", operation_id="beginApproval", response_model=Ceremony
+)
+def begin_approval(run_id: str, caller: CurrentCaller, services: ServicesDep) -> Ceremony:
+    """Start approving an escalated run: the passkey challenge is bound to its exact plan."""
+    start = approvals.begin_approval(run_id, caller, services.runs.app, services.identity)
+    return Ceremony(ceremony_id=start.ceremony_id, options=start.options)
+
+
+@router.post(
+    "/approvals/{run_id}/approve", operation_id="approveEscalation", response_model=Accepted
+)
+def approve(run_id: str, body: ApproveIn, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+    """Approve with the passkey assertion; the run then executes that plan, once."""
+    result = approvals.approve(
+        run_id, body.ceremony_id, body.credential, caller, services.runs.app, services.identity
+    )
+    services.worker.submit(UUID(run_id), caller.tenant_id)
+    return Accepted(run_id=run_id, position=result.position)
+
+
+@router.post("/approvals/{run_id}/deny", operation_id="denyEscalation", response_model=Accepted)
+def deny(run_id: str, body: DenyIn, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+    """Deny the escalation: the plan is never executed."""
+    result = approvals.deny(run_id, body.reason, caller, services.runs.app, services.identity)
+    return Accepted(run_id=run_id, position=result.position)

@@ -1,0 +1,46 @@
+"""Submitting an intent: the first event of a run. Planning and deciding happen after the 202."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from pydantic import Field
+
+from commands.base import Caller, Command, CommandResult
+from commands.runs.policies import RunsApplication
+from domain.event_context import event_context
+from domain.runs.run import Run
+
+
+class SubmitIntent(Command):
+    text: str = Field(min_length=1, max_length=4000)
+    channel: Literal["app", "voice", "glasses", "schedule", "api"] = "app"
+
+
+def run_id_for(tenant_id: UUID, command_id: str) -> UUID:
+    """Derived from the command id, so a retried submission names the same run."""
+    return uuid5(NAMESPACE_URL, f"cairn:run:{tenant_id}:{command_id}")
+
+
+def submit_intent(
+    command: SubmitIntent, caller: Caller, app: RunsApplication, command_id: str
+) -> CommandResult:
+    run = Run(
+        run_id_for(caller.tenant_id, command_id),
+        command.text,
+        caller.user_id,
+        caller.device_id,
+        command.channel,
+    )
+    with event_context(
+        tenant=str(caller.tenant_id),
+        actor=caller.user_id,
+        device=caller.device_id,
+        correlation_id=str(run.id),
+        causation_id=caller.request_id,
+        command_id=command_id,
+    ):
+        recordings = app.save(run)
+    position = max((r.notification.id for r in recordings), default=None)
+    return CommandResult({"run_id": str(run.id)}, position)
