@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from commands.ports.passkeys import b64url
+from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
 from tests.support.cairn_client import Cairn
 
 pytestmark = pytest.mark.e2e
@@ -88,3 +90,34 @@ def test_stale_session_must_step_up_before_revoking_a_device(
         f"/v1/devices/{laptop.session['device_id']}/revoke", headers=ada.headers
     )
     assert done.status_code == 200, done.text
+
+
+def test_a_second_passkey_can_log_in_and_the_last_one_cannot_be_removed(cairn: Cairn) -> None:
+    ada = cairn.sign_up("passkeys")
+    begun = cairn.client.post("/v1/passkeys/begin", headers=ada.headers)
+    assert begun.status_code == 200, begun.text
+    laptop_key = SoftwareAuthenticator(EXAMPLE_ORIGIN)
+    created = laptop_key.create(begun.json()["options"])
+    added = cairn.client.post(
+        "/v1/passkeys/finish",
+        headers=ada.headers,
+        json={"ceremony_id": begun.json()["ceremony_id"], "credential": created, "name": "laptop"},
+    )
+    assert added.status_code == 201, added.text
+    laptop = cairn.log_in(laptop_key)
+    assert laptop.session["user_id"] == ada.session["user_id"]
+    first = b64url(ada.authenticator.credentials[0].credential_id)
+    removed = cairn.client.delete(f"/v1/passkeys/{first}", headers=ada.headers)
+    assert removed.status_code == 200, removed.text
+    # The removed passkey no longer logs in; the last one cannot be removed.
+    begun_login = cairn.begin_login()
+    assertion = ada.authenticator.get(begun_login["options"])
+    refused = cairn.client.post(
+        "/v1/auth/login/finish",
+        json={"ceremony_id": begun_login["ceremony_id"], "credential": assertion},
+    )
+    assert refused.status_code == 401
+    last = added.json()["ids"]["credential_id"]
+    kept = cairn.client.delete(f"/v1/passkeys/{last}", headers=ada.headers)
+    assert kept.status_code == 409
+    assert kept.json()["error"]["code"] == "invalid_transition"

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.e2e
 
 BODIES: dict[str, dict[str, Any]] = {
     "grantCapability": {"capability": "email.send"},
+    "approveEscalation": {"ceremony_id": "x", "credential": {}},
+    "denyEscalation": {},
 }
 
 
@@ -25,11 +27,16 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
     ada = cairn.sign_up("tenant-a")
     eve = cairn.sign_up("tenant-b", email="eve@example.com", name="Eve")
     cairn.step_up(eve)  # fresh, and an admin: nothing but the tenant boundary can stop her
+    submitted = cairn.client.post(
+        "/v1/intents", headers={**ada.headers, "Idempotency-Key": "a-1"}, json={"text": "hi"}
+    )
+    assert submitted.status_code == 202, submitted.text
     ids = {
         "user_id": ada.session["user_id"],
         "device_id": ada.session["device_id"],
         "credential_id": b64url(ada.authenticator.credentials[0].credential_id),
         "capability": "tenant.admin",
+        "run_id": submitted.json()["run_id"],
     }
     spec = cairn.client.get("/openapi.json").json()
     checked = 0
