@@ -111,12 +111,19 @@ class RetryPolicy:
     # A step started this many times (across crashes and workers) without an outcome fails
     # the run: a step that kills its worker every time must not be tried for ever.
     max_starts: int = 10
+    # Seconds to keep asking (at the backoff pace, within one attempt) while the provider
+    # answers that the same key is still being processed: another worker's request, or one of a
+    # crashed worker, is being performed, and its result is what this attempt will get. Not a
+    # failure, so it does not use up `attempts`; after this long it counts as one.
+    in_flight_patience: float = 60.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.max_starts < 1:
             raise ValueError("attempts and max_starts must be at least 1")
         if self.initial_backoff < 0 or self.multiplier < 1 or self.max_backoff < 0:
             raise ValueError("backoff must be non-negative and must not shrink")
+        if self.in_flight_patience < 0:
+            raise ValueError("in_flight_patience must be non-negative")
         if not self.retry_on <= RETRYABLE_KINDS:
             # Retrying a rejection or an unparseable 2xx could only repeat the same answer.
             raise ValueError(f"only {sorted(RETRYABLE_KINDS)} can be retried")

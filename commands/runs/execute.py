@@ -23,7 +23,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
-from commands.ports.integrations import ActionHandlers, IntegrationError, Integrations
+from commands.ports.integrations import (
+    ActionHandler,
+    ActionHandlers,
+    ErrorKind,
+    IntegrationError,
+    Integrations,
+)
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.event_context import current_event_context, event_context
 from domain.runs.plan import Plan, PlanStep
@@ -139,7 +145,10 @@ class _Execution:
         sid = step.step_id
         started = int(run.steps.get(sid, {}).get("attempts", 0))
         if started >= policy.max_starts:
-            self._fail_run(run, _reason(step, f"started {started} times without an outcome"))
+            # The provider may have acted: the reason names the key to look it up by.
+            unknown = f"started {started} times without an outcome (key {run.steps[sid]['key']})"
+            untouched = run.steps[sid].copy()
+            self._fail_run(run, _reason(step, unknown), still=lambda r: r.steps[sid] == untouched)
             return True
         key = run.start_step(sid)
         self._save(run)  # recorded before acting: a crash from here on is resumed with `key`
@@ -151,9 +160,7 @@ class _Execution:
             return s.get("state") == "started" and s.get("attempts") == attempt
 
         try:
-            result = handler.perform(
-                self.integrations, self.tenant, step.provider, step.parameters, key
-            )
+            result = self._perform(handler, step, key)
         except (IntegrationError, InvalidInput) as exc:
             self.failures[sid] += 1
             failures = self.failures[sid]
@@ -165,8 +172,7 @@ class _Execution:
             # execution knows a non-retryable failure still has to fail the run.
             run = self._change(run, lambda r: r.fail_step(sid, error, retryable=retry), still=ours)
             if not retry:
-                reason = _reason(step, error, failures)
-                self._change(run, lambda r: r.fail(reason), still=_not_final)
+                self._fail_run(run, _reason(step, error, failures))
                 return True
             self.sleep(policy.backoff(failures))
             return False
@@ -178,8 +184,25 @@ class _Execution:
         )
         return False
 
-    def _fail_run(self, run: Run, reason: str) -> None:
-        self._change(run, lambda r: r.fail(reason), still=_not_final)
+    def _perform(self, handler: ActionHandler, step: PlanStep, key: str) -> dict[str, Any]:
+        """Call the provider; while it says the key is in flight, ask again (same attempt)."""
+        policy = handler.retry
+        deadline = time.monotonic() + policy.in_flight_patience
+        polls = 0
+        while True:
+            try:
+                return handler.perform(
+                    self.integrations, self.tenant, step.provider, step.parameters, key
+                )
+            except IntegrationError as exc:
+                if exc.kind is not ErrorKind.IN_FLIGHT or time.monotonic() >= deadline:
+                    raise
+            polls += 1
+            self.sleep(policy.backoff(polls))
+
+    def _fail_run(self, run: Run, reason: str, still: Callable[[Run], bool] | None = None) -> None:
+        """Record the run's failure; after a concurrent change only if it still holds."""
+        self._change(run, lambda r: r.fail(reason), still=still or _not_final)
 
     def _change(
         self, run: Run, change: Callable[[Run], None], *, still: Callable[[Run], bool]
