@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import redis
 from psycopg_pool import ConnectionPool
 
+from adapters.executor.handlers import default_registry
+from adapters.executor.http_client import HttpIntegrations
 from adapters.idempotency import IdempotencyStore
 from adapters.llm.context import ClockContextProvider
 from adapters.llm.planner import LiteLLMPlanner
@@ -20,6 +23,7 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.ports.policy import PolicyEngine
 from commands.ports.ratelimit import RateLimiter
+from commands.runs.execute import execute_run
 from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
 from commands.runs.worker import RunWorker
@@ -89,12 +93,19 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
+    integrations = HttpIntegrations(settings.provider_urls)
+    registry = default_registry()
+
+    def execute(run_id: UUID, tenant_id: UUID) -> int | None:
+        return execute_run(run_id, runs.app, registry, integrations, str(tenant_id))
+
     pipeline = PipelinePorts(
         runs=runs.app,
         identity=identity,
         planner=LiteLLMPlanner(),
         policy=runs.policy,
         context=ClockContextProvider(),
+        execute=execute,
     )
     return Services(
         settings=settings,

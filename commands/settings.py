@@ -28,6 +28,9 @@ class CairnSettings:
     origins: tuple[str, ...] = ("http://localhost:8000",)
     # How long a passkey login/registration ceremony may take, in seconds.
     passkey_ttl_s: int = 120
+    # Where each provider's API lives, e.g. {"google": "https://..."} (CAIRN_PROVIDER_URLS as
+    # "google=https://...,bank=https://...").
+    provider_urls: Mapping[str, str] = field(default_factory=dict)
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
     env: Mapping[str, str] = field(default_factory=dict)
@@ -41,6 +44,11 @@ class CairnSettings:
             raise InvalidInput(
                 f"missing configuration: {', '.join(missing)} (or start Cairn with `cairn up`)"
             )
+        provider_urls = dict(
+            item.split("=", 1)
+            for item in env.get("CAIRN_PROVIDER_URLS", "").split(",")
+            if "=" in item
+        )
         origins = tuple(o.strip() for o in env.get("CAIRN_ORIGINS", "").split(",") if o.strip())
         return cls(
             nats_url=env["CAIRN_NATS_URL"],
@@ -56,6 +64,7 @@ class CairnSettings:
             origins=origins or ("http://localhost:8000",),
             redis_prefix=env.get("CAIRN_REDIS_PREFIX", "cairn"),
             passkey_ttl_s=int(env.get("CAIRN_PASSKEY_TTL_S", "120")),
+            provider_urls={k.strip(): v.strip() for k, v in provider_urls.items()},
             env=env,
         )
 

@@ -16,11 +16,23 @@ from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
 from tests.support.cairn_client import Cairn
+from tests.support.provider_server import FakeProvider
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """The person's connected services: one local fake provider for every provider name."""
+    with FakeProvider() as fake:
+        yield fake
 
 
 @pytest.fixture
 def cairn_settings(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints,
+    fresh_database_url: str,
+    unique_name: str,
+    tmp_path: Path,
+    provider: FakeProvider,
 ) -> CairnSettings:
     migrate(fresh_database_url)
     return CairnSettings(
@@ -35,6 +47,7 @@ def cairn_settings(
         origins=(EXAMPLE_ORIGIN,),
         redis_prefix=unique_name,
         passkey_ttl_s=2,
+        provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
     )
 
 
