@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.health import nats_probe, postgres_probe, redis_probe
 from api.errors import ErrorResponse, install_error_handlers
 from api.middleware import RequestIdMiddleware
-from api.routes import account, health, identity, policies, runs
+from api.routes import account, audit, health, identity, policies, runs, stream
 from api.settings import ServiceUrls
 from commands.bootstrap import Services, bootstrap
 from commands.settings import CairnSettings
@@ -47,11 +47,13 @@ def create_app(
         if with_services:
             config = settings or CairnSettings.from_env()
             services = await run_in_threadpool(bootstrap, config)
+            await stream.start_push(app.state, config)
         app.state.services = services
         try:
             yield
         finally:
             if services is not None:
+                await stream.stop_push(app.state)
                 await run_in_threadpool(services.close)
 
     app = FastAPI(
@@ -71,4 +73,6 @@ def create_app(
     app.include_router(account.router)
     app.include_router(policies.router)
     app.include_router(runs.router)
+    app.include_router(stream.router)
+    app.include_router(audit.router)
     return app

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from clients import stack_commands
+from clients.audit_cli import audit_app
 from domain.errors import DomainError
 from infra.stack import StackError, StackSettings
 
@@ -24,6 +25,7 @@ stack_app = typer.Typer(help="The local servers: NATS JetStream, PostgreSQL, Red
 app.add_typer(stack_app, name="stack")
 vault_app = typer.Typer(help="The vault of secrets and personal-data keys.")
 app.add_typer(vault_app, name="vault")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 

@@ -79,6 +79,8 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             port=port,
             log_level="info",
             access_log=False,
+            # Open SSE streams must not hold Ctrl-C hostage.
+            timeout_graceful_shutdown=5,
             lifespan="on",
         )
         server = uvicorn.Server(config)

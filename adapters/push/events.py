@@ -1,0 +1,150 @@
+"""What a subscriber or an auditor sees of one stored event, built from the stream's message.
+
+The same JSON is the SSE ``data:``, the WebSocket text frame and an item of the audit API, so
+a client parses one shape everywhere. The event's state is the library's stored JSON with its
+type markers (``{"_type_": "uuid_hex", "_data_": ...}``) collapsed to plain values: clients
+should not need the eventsourcing transcoder to read it. State that is not JSON (compressed or
+encrypted by the library's mapper) is passed on as base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from adapters.jetstream import headers as h
+
+_NANOS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One message of the events stream, as read by the consumer or by direct get."""
+
+    seq: int
+    subject: str
+    headers: Mapping[str, str]
+    data: bytes
+    time_ns: int  # when the stream stored it, nanoseconds since the epoch (UTC)
+
+
+def parse_nats_time(text: str) -> int:
+    """``2026-01-02T03:04:05.123456789Z`` (Go's RFC 3339 with nanoseconds) -> ns since epoch."""
+    main, _, rest = text.rstrip("Z").partition(".")
+    seconds = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+    fraction = (rest + "000000000")[:9] if rest else "0"
+    return int(seconds) * _NANOS + int(fraction)
+
+
+def format_time(time_ns: int) -> str:
+    """Microsecond ISO 8601 in UTC: the same text whether the event came live or from a read."""
+    moment = datetime.fromtimestamp(time_ns // _NANOS, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{time_ns % _NANOS // 1000:06d}Z"
+
+
+def _plain(obj: dict[str, Any]) -> Any:
+    if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+        data = obj["_data_"]
+        if obj["_type_"] == "uuid_hex" and isinstance(data, str):
+            try:
+                return str(UUID(hex=data))
+            except ValueError:
+                return data
+        return data
+    return obj
+
+
+def decode_state(data: bytes) -> tuple[Any, str | None]:
+    """(plain JSON value, None), or (None, base64) when the stored state is not JSON."""
+    try:
+        return json.loads(data, object_hook=_plain), None
+    except (UnicodeDecodeError, ValueError):
+        return None, base64.b64encode(data).decode()
+
+
+class PushEvent:
+    """One event of the stream with its subject parsed; renders its JSON once, on demand (most
+    events reach no subscriber of this process, and the rest reach many)."""
+
+    __slots__ = (
+        "_json",
+        "_sse",
+        "aggregate_id",
+        "aggregate_type",
+        "message",
+        "tenant",
+        "topic",
+        "version",
+    )
+
+    def __init__(self, message: StoredMessage, prefix: str) -> None:
+        tokens = message.subject[len(prefix) + 1 :].split(".")
+        if len(tokens) != 3 or not message.subject.startswith(prefix + "."):
+            raise ValueError(f"{message.subject!r} is not an event subject under {prefix!r}")
+        headers = message.headers
+        self.message = message
+        self.tenant = tokens[0]
+        self.aggregate_type = tokens[1]
+        self.aggregate_id = str(h.decode_id(tokens[2], headers.get(h.ID_TYPE)))
+        self.topic = headers.get(h.TOPIC, "")
+        self.version = int(headers.get(h.VERSION, "0"))
+        self._json: str | None = None
+        self._sse: bytes | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.message.seq
+
+    @property
+    def event_type(self) -> str:
+        """``Aggregate.Event``: the event class's qualified name, without its module."""
+        return self.topic.rpartition(":")[2] or self.topic
+
+    def header(self, name: str) -> str | None:
+        return self.message.headers.get(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        state, state_b64 = decode_state(self.message.data)
+        body: dict[str, Any] = {
+            "type": "event",
+            "position": self.seq,
+            "event": self.event_type,
+            "topic": self.topic,
+            "tenant": self.tenant,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "recorded_at": format_time(self.message.time_ns),
+            "actor": self.header(h.ACTOR),
+            "device": self.header(h.DEVICE),
+            "correlation_id": self.header(h.CORRELATION_ID),
+            "causation_id": self.header(h.CAUSATION_ID),
+            "command_id": self.header(h.COMMAND_ID),
+            "state": state,
+        }
+        if state_b64 is not None:
+            body["state_b64"] = state_b64
+        return body
+
+    def json(self) -> str:
+        if self._json is None:
+            self._json = json.dumps(self.as_dict(), separators=(",", ":"), default=str)
+        return self._json
+
+    def sse(self) -> bytes:
+        """The whole SSE frame; shared by every subscriber that gets this event."""
+        if self._sse is None:
+            self._sse = (
+                f"id: {self.seq}\nevent: {_sse_safe(self.event_type)}\ndata: {self.json()}\n\n"
+            ).encode()
+        return self._sse
+
+
+def _sse_safe(text: str) -> str:
+    # A line break would end the field early and let stored text forge SSE fields.
+    return text.replace("\r", " ").replace("\n", " ")

@@ -1,0 +1,230 @@
+"""The one JetStream consumer of an API process: an ephemeral pull consumer on the events.
+
+Why pull and not an ordered push consumer: a pull consumer only sends what was asked for, so
+the process can never be flooded into dropping messages (a core-NATS slow consumer), and the
+feed always knows the last stream sequence it handed on. Whenever anything looks wrong — a
+consumer sequence gap, no heartbeat for three intervals, a reconnect, the consumer deleted on
+the server — it throws the consumer away and creates a new one that starts right after that
+sequence: never a gap, never a replay from the stream's beginning.
+
+Credits work as in the official clients' "consume": ``batch`` messages are asked for; when
+fewer than half are still owed (delivered, or released by an expiry status), more are asked
+for, so the server always has a request to deliver into and latency stays one hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+
+from nats.aio.client import Client as NatsConnection
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from adapters.jetstream import headers as h
+from adapters.push.events import StoredMessage
+
+logger = logging.getLogger("cairn.push")
+
+_NANOS = 1_000_000_000
+Deliver = Callable[[StoredMessage], None]
+
+
+def ack_metadata(reply: str) -> tuple[int, int, int]:
+    """(stream sequence, consumer sequence, timestamp ns) from a ``$JS.ACK...`` reply subject
+    (the 9-token form and the 12-token form with domain and account hash)."""
+    tokens = reply.split(".")
+    base = 2 if len(tokens) == 9 else 4
+    return int(tokens[base + 3]), int(tokens[base + 4]), int(tokens[base + 5])
+
+
+class ConsumerFeed:
+    def __init__(
+        self,
+        nc: NatsConnection,
+        stream: str,
+        subject_filter: str,
+        deliver: Deliver,
+        *,
+        batch: int = 256,
+        idle_heartbeat: float = 1.0,
+        expires: float = 30.0,
+    ) -> None:
+        self.nc = nc
+        self.stream = stream
+        self.subject_filter = subject_filter
+        self.deliver = deliver
+        self.batch = batch
+        self.idle_heartbeat = idle_heartbeat
+        self.expires = expires
+        self.position = 0  # last stream sequence handed to `deliver`
+        self.resets = 0  # consumers thrown away (for tests and metrics)
+        self._consumer: str | None = None
+        self._sub: Subscription | None = None
+        self._cseq = 0
+        self._credit = 0
+        self._generation = 0
+        self._last_activity = time.monotonic()
+        self._broken = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self, after: int) -> None:
+        """Deliver every event stored after sequence ``after``; returns once consuming."""
+        self.position = after
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="cairn-push-feed")
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), 10)
+
+    def reset(self, why: str) -> None:
+        """Replace the consumer (from the last delivered sequence on); safe to call anytime."""
+        if not self._broken.is_set():
+            logger.info("push feed: replacing its consumer (%s)", why)
+            self._broken.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        await self._teardown()
+
+    async def _run(self) -> None:
+        delay = 0.05
+        while True:
+            self._broken.clear()
+            try:
+                await self._create()
+                self._ready.set()
+                delay = 0.05
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("push feed: consumer failed (%r); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                await self._teardown()
+            self.resets += 1
+
+    async def _create(self) -> None:
+        name = f"cairn_push_{uuid.uuid4().hex[:16]}"
+        config = {
+            "name": name,
+            "deliver_policy": "by_start_sequence",
+            "opt_start_seq": self.position + 1,
+            "ack_policy": "none",
+            "filter_subject": self.subject_filter,
+            # The server removes it if this process dies without deleting it.
+            "inactive_threshold": int(max(30.0, self.expires * 2) * _NANOS),
+            "mem_storage": True,
+            "num_replicas": 1,
+        }
+        reply = await self.nc.request(
+            f"$JS.API.CONSUMER.CREATE.{self.stream}.{name}",
+            json.dumps({"stream_name": self.stream, "config": config}).encode(),
+            timeout=5,
+        )
+        response = json.loads(reply.data or b"{}")
+        if "error" in response:
+            raise RuntimeError(f"cannot create the push consumer: {response['error']}")
+        self._consumer, self._cseq, self._credit = name, 0, 0
+        self._generation += 1
+        generation = self._generation
+
+        async def on_message(msg: Msg) -> None:
+            # Data messages keep their own subject, so the generation tells which consumer
+            # they come from: a late message of a replaced consumer is dropped.
+            if generation == self._generation and self._sub is not None:
+                await self._on_message(msg)
+
+        self._sub = await self.nc.subscribe(self.nc.new_inbox(), cb=on_message)
+        self._last_activity = time.monotonic()
+        await self._pull()
+
+    async def _pull(self) -> None:
+        if self._sub is None or self._consumer is None:
+            return
+        request = {
+            "batch": self.batch,
+            "expires": int(self.expires * _NANOS),
+            "idle_heartbeat": int(self.idle_heartbeat * _NANOS),
+        }
+        self._credit += self.batch
+        await self.nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self._consumer}",
+            json.dumps(request).encode(),
+            reply=self._sub.subject,
+        )
+
+    async def _watch(self) -> None:
+        while not self._broken.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._broken.wait(), self.idle_heartbeat)
+            if time.monotonic() - self._last_activity > 3 * self.idle_heartbeat:
+                self.reset("no message or heartbeat for three intervals")
+
+    async def _teardown(self) -> None:
+        self._generation += 1
+        sub, self._sub = self._sub, None
+        name, self._consumer = self._consumer, None
+        if sub is not None:
+            with suppress(Exception):
+                await sub.unsubscribe()
+        if name is not None and self.nc.is_connected:
+            with suppress(Exception):
+                await self.nc.request(
+                    f"$JS.API.CONSUMER.DELETE.{self.stream}.{name}", b"", timeout=2
+                )
+
+    async def _on_message(self, msg: Msg) -> None:
+        if self._broken.is_set():
+            return  # being replaced: its successor starts after the last delivered sequence
+        self._last_activity = time.monotonic()
+        headers = msg.headers or {}
+        status = headers.get(h.STATUS)
+        if status is not None:
+            await self._on_status(status, headers)
+            return
+        seq, cseq, time_ns = ack_metadata(msg.reply)
+        if cseq != self._cseq + 1:
+            self.reset(f"consumer sequence {cseq} after {self._cseq}")
+            return
+        self._cseq = cseq
+        self._credit -= 1
+        if seq > self.position:
+            self.position = seq
+            try:
+                self.deliver(StoredMessage(seq, msg.subject, headers, msg.data, time_ns))
+            except Exception:
+                logger.exception("push feed: delivering event %d failed", seq)
+        if self._credit <= self.batch // 2:
+            await self._pull()
+
+    async def _on_status(self, status: str, headers: dict[str, str]) -> None:
+        if status == "100":
+            last = headers.get("Nats-Last-Consumer")
+            if last is not None and int(last) > self._cseq:
+                self.reset(f"heartbeat says consumer sequence {last}, have {self._cseq}")
+            return
+        description = headers.get("Description", "")
+        if status in ("408", "409"):
+            # A pull request ended (expired, or interrupted): release what it still owed.
+            owed = int(headers.get("Nats-Pending-Messages", "0") or 0)
+            self._credit -= owed
+            if status == "409" and "deleted" in description.lower():
+                self.reset(f"consumer deleted on the server ({description})")
+                return
+            if self._credit <= self.batch // 2:
+                await self._pull()
+            return
+        if status == "404":
+            return
+        self.reset(f"status {status} {description}")

@@ -1,0 +1,102 @@
+"""Audit replay: ``GET /v1/audit/events``, the caller's tenant's events from the store itself.
+
+Needs the capability ``audit.read`` (or ``tenant.admin``). Filters combine (AND); pages follow
+stream positions: pass ``next_after`` of one page as ``after`` of the next. See docs/audit.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from adapters.push import AuditFilter, PushService, audit_page
+from api.auth import CurrentCaller
+from api.errors import ErrorResponse
+from api.routes.stream import get_push
+from domain.errors import Forbidden
+from domain.identity.capabilities import TENANT_ADMIN, holds
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+AUDIT_READ = "audit.read"
+MAX_LIMIT = 1000
+
+PushDep = Annotated[PushService, Depends(get_push)]
+
+
+class AuditEventsPage(BaseModel):
+    events: list[dict[str, Any]] = Field(
+        description="Events in stream order, the same JSON as a push event."
+    )
+    next_after: int | None = Field(
+        description="Pass as `after` for the next page; null when nothing more matches now."
+    )
+    examined_to: int = Field(description="The last stream position this page examined.")
+
+
+class AuditForbidden(Forbidden):
+    code = "audit_forbidden"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # a time without a zone is taken as UTC
+
+
+@router.get(
+    "/events",
+    operation_id="listAuditEvents",
+    response_model=AuditEventsPage,
+    responses={
+        401: {"model": ErrorResponse, "description": "No valid access token"},
+        403: {"model": ErrorResponse, "description": "No audit.read / another tenant"},
+        404: {"model": ErrorResponse, "description": "No such aggregate in your tenant"},
+    },
+)
+async def list_audit_events(
+    caller: CurrentCaller,
+    push: PushDep,
+    aggregate_id: Annotated[str | None, Query(max_length=200)] = None,
+    aggregate_type: Annotated[str | None, Query(max_length=100)] = None,
+    correlation_id: Annotated[str | None, Query(max_length=200)] = None,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    event_type: Annotated[
+        str | None, Query(max_length=300, description="`Aggregate.Event`, `Event` or a topic")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="stored at or after (ISO 8601)")] = None,
+    until: Annotated[datetime | None, Query(description="stored before (ISO 8601)")] = None,
+    after: Annotated[int, Query(ge=0, description="stream position to continue after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    tenant: Annotated[
+        str | None, Query(description="optional; must be the caller's own tenant")
+    ] = None,
+) -> AuditEventsPage:
+    """The caller's tenant's events, filtered, in stream order (needs `audit.read`)."""
+    own = str(caller.tenant_id)
+    if tenant is not None and tenant != own:
+        raise AuditForbidden("audit queries cover your own tenant only", {"tenant": tenant})
+    if not (holds(caller.capabilities, AUDIT_READ) or holds(caller.capabilities, TENANT_ADMIN)):
+        raise AuditForbidden(
+            f"reading the audit trail needs the capability {AUDIT_READ} or {TENANT_ADMIN}",
+            {"required": [AUDIT_READ, TENANT_ADMIN]},
+        )
+    flt = AuditFilter(
+        aggregate_id=aggregate_id,
+        aggregate_type=aggregate_type,
+        correlation_id=correlation_id,
+        actor=actor,
+        event_type=event_type,
+        since=_utc(since),
+        until=_utc(until),
+    )
+    page = await audit_page(
+        push.reader, own, flt, after=after, limit=limit, max_scan=push.settings.audit_max_scan
+    )
+    return AuditEventsPage(
+        events=[event.as_dict() for event in page.events],
+        next_after=page.next_after,
+        examined_to=page.examined_to,
+    )

@@ -1,0 +1,265 @@
+"""A real Cairn API (uvicorn on a free port, own stream/database/prefix) for push and audit
+tests, people signed up with software passkeys, and a small SSE reader."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from nats.aio.msg import Msg
+
+from adapters.jetstream import headers as h
+from adapters.jetstream.recorders import JetStreamApplicationRecorder
+from adapters.postgres.migrations import migrate
+from api.app import create_app
+from api.routes import audit, stream
+from api.settings import ServiceUrls
+from commands.bootstrap import Services
+from commands.settings import CairnSettings
+from domain.event_context import event_context
+from infra.stack import StackEndpoints
+from infra.stack.ports import free_port
+from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID, SoftwareAuthenticator
+
+PUSH_ENV = {"CAIRN_PUSH_HEARTBEAT_S": "0.5", "CAIRN_PUSH_FEED_HEARTBEAT_S": "0.5"}
+
+
+def with_push(app: FastAPI, settings: CairnSettings) -> FastAPI:
+    """What api/app.py is asked to wire (docs/push.md), done here until it is; a no-op after."""
+    if not any(getattr(route, "path", "") == "/v1/stream" for route in app.routes):
+        app.include_router(stream.router)
+        app.include_router(audit.router)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            started = getattr(app.state, "push", None) is None
+            if started:
+                await stream.start_push(app.state, settings)
+            try:
+                yield state
+            finally:
+                if started:
+                    await stream.stop_push(app.state)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+@dataclass
+class Member:
+    authenticator: SoftwareAuthenticator
+    session: dict[str, Any]
+
+    @property
+    def token(self) -> str:
+        return str(self.session["access_token"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def tenant(self) -> str:
+        return str(self.session["tenant_id"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.session["user_id"])
+
+
+class HttpCairn:
+    """People signed up and invited over HTTP, against any running Cairn."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def _finish_ceremony(self, path: str, body: dict[str, Any], **extra: Any) -> Member:
+        authenticator = SoftwareAuthenticator(EXAMPLE_ORIGIN)
+        begun = self.http.post(f"{path}/begin", json=body)
+        assert begun.status_code == 200, begun.text
+        credential = authenticator.create(begun.json()["options"])
+        ceremony = {"ceremony_id": begun.json()["ceremony_id"], "credential": credential}
+        done = self.http.post(f"{path}/finish", json={**body, **extra, **ceremony})
+        assert done.status_code == 201, done.text
+        return Member(authenticator, done.json())
+
+    def sign_up(self, slug: str) -> Member:
+        body = {
+            "tenant_slug": slug,
+            "tenant_name": slug.title(),
+            "display_name": "Ada Lovelace",
+            "email": f"ada@{slug}.example.com",
+        }
+        return self._finish_ceremony("/v1/signup", body, device_name="phone")
+
+    def invite(self, admin: Member, name: str) -> Member:
+        invited = self.http.post(
+            "/v1/invitations", headers=admin.headers, json={"email": f"{name}@example.com"}
+        )
+        assert invited.status_code == 201, invited.text
+        body = {"invitation_token": invited.json()["invitation_token"], "display_name": name}
+        return self._finish_ceremony("/v1/invitations/accept", body)
+
+
+class LiveCairn(HttpCairn):
+    """The API in a uvicorn thread of the test process (so tests can look behind it)."""
+
+    def __init__(self, settings: CairnSettings) -> None:
+        self.settings = settings
+        urls = ServiceUrls(
+            settings.nats_url, settings.database_url, settings.redis_url, settings.nats_monitor_url
+        )
+        self.app = with_push(create_app(urls, settings=settings), settings)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="cairn-api", daemon=True)
+        super().__init__(httpx.Client(base_url=self.base_url, timeout=10))
+
+    def start(self) -> LiveCairn:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.http.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    @property
+    def recorder(self) -> JetStreamApplicationRecorder:
+        recorder = self.services.identity.app.recorder
+        assert isinstance(recorder, JetStreamApplicationRecorder)
+        return recorder
+
+    def record(self, tenant: str, n: int, **context: str) -> int:
+        """Append one event (a SecurityEvent) to the tenant's stream; returns its position."""
+        with event_context(**context):
+            position = self.services.identity.record_security_event(
+                "push.test", "ok", tenant_id=UUID(tenant), details={"n": n}
+            )
+        assert position is not None
+        return position
+
+    def store_messages(self, tenant: str, after: int = 0) -> list[Msg]:
+        """The tenant's events as the store holds them (the event store's own reader)."""
+        reader = self.recorder.events.reader
+        subjects = f"{self.settings.subject_prefix}.{tenant}.*.*"
+        return [m for m in reader.scan(subjects, after + 1) if _seq(m) > after]
+
+
+def _seq(msg: Msg) -> int:
+    return int((msg.headers or {})[h.NATS_SEQUENCE])
+
+
+def store_positions(messages: list[Msg]) -> list[int]:
+    return [_seq(m) for m in messages]
+
+
+def live_settings(
+    stack: StackEndpoints, database_url: str, name: str, data_dir: Path
+) -> CairnSettings:
+    migrate(database_url)
+    return CairnSettings(
+        nats_url=stack.nats_url,
+        database_url=database_url,
+        redis_url=stack.redis_url,
+        nats_monitor_url=stack.nats_monitor_url,
+        data_dir=data_dir,
+        stream=name,
+        subject_prefix=name,
+        rp_id=EXAMPLE_RP_ID,
+        origins=(EXAMPLE_ORIGIN,),
+        redis_prefix=name,
+        env=dict(PUSH_ENV),
+    )
+
+
+@pytest.fixture
+def live(
+    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+) -> Iterator[LiveCairn]:
+    cairn = LiveCairn(live_settings(stack, fresh_database_url, unique_name, tmp_path)).start()
+    try:
+        yield cairn
+    finally:
+        cairn.stop()
+
+
+def serve() -> None:
+    """`python -m tests.e2e.push.harness`: the API with push, configured by CAIRN_* variables
+    (the benchmark runs it in its own process, beside its clients)."""
+    settings = CairnSettings.from_env()
+    app = with_push(create_app(ServiceUrls.from_env(), settings=settings), settings)
+    port = int(os.environ["CAIRN_API_PORT"])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
+
+
+if __name__ == "__main__":
+    serve()
+
+
+# ---- Server-Sent Events reading ----------------------------------------------------------
+
+
+@dataclass
+class SseFrame:
+    id: str | None = None
+    event: str | None = None
+    data: str = ""
+    comments: list[str] = field(default_factory=list)
+
+    @property
+    def position(self) -> int:
+        assert self.id is not None
+        return int(self.id)
+
+
+def sse_frames(lines: Iterator[str]) -> Iterator[SseFrame]:
+    frame = SseFrame()
+    for line in lines:
+        if line == "":
+            if frame.id is not None or frame.event is not None or frame.data or frame.comments:
+                yield frame
+            frame = SseFrame()
+        elif line.startswith(":"):
+            frame.comments.append(line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "id":
+                frame.id = value
+            elif name == "event":
+                frame.event = value
+            elif name == "data":
+                frame.data = f"{frame.data}\n{value}" if frame.data else value

@@ -1,0 +1,115 @@
+"""Event views, SSE/WebSocket encoding, consumer metadata and settings (no I/O)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from adapters.jetstream import headers as h
+from adapters.push.events import (
+    PushEvent,
+    StoredMessage,
+    decode_state,
+    format_time,
+    parse_nats_time,
+)
+from adapters.push.feed import ack_metadata
+from adapters.push.session import Frame
+from adapters.push.settings import PushSettings
+from adapters.push.wire import sse, ws_close_code, ws_texts
+from domain.errors import InvalidInput
+
+pytestmark = pytest.mark.unit
+
+
+def test_store_timestamps_round_trip_to_microseconds() -> None:
+    ns = parse_nats_time("2026-01-02T03:04:05.123456789Z")
+    assert ns % 1_000_000_000 == 123_456_789
+    assert format_time(ns) == "2026-01-02T03:04:05.123456Z"
+    assert parse_nats_time("2026-01-02T03:04:05Z") % 1_000_000_000 == 0
+    assert format_time(parse_nats_time("2026-01-02T03:04:05.5Z")) == "2026-01-02T03:04:05.500000Z"
+
+
+def test_state_loses_the_transcoders_type_markers() -> None:
+    aggregate = uuid.uuid4()
+    stored = json.dumps(
+        {
+            "originator_id": {"_type_": "uuid_hex", "_data_": aggregate.hex},
+            "timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-02T03:04:05+00:00"},
+            "nested": [{"_type_": "decimal_str", "_data_": "1.50"}],
+        }
+    ).encode()
+    state, raw = decode_state(stored)
+    assert raw is None
+    assert state == {
+        "originator_id": str(aggregate),
+        "timestamp": "2026-01-02T03:04:05+00:00",
+        "nested": ["1.50"],
+    }
+    assert decode_state(b"\x78\x9c\x01binary") == (None, "eJwBYmluYXJ5")
+
+
+def _event(subject: str, **headers: str) -> PushEvent:
+    base = {h.TOPIC: "domain.x:Run.Started", h.VERSION: "3", h.ACTOR: "u1"}
+    message = StoredMessage(9, subject, {**base, **headers}, b'{"a": 1}', 1_000_000_000)
+    return PushEvent(message, "cairn.eu")
+
+
+def test_an_event_view_parses_its_subject_and_renders_once() -> None:
+    event = _event("cairn.eu.acme.Run.order%2E7", **{h.ID_TYPE: "str", h.CORRELATION_ID: "c1"})
+    body = event.as_dict()
+    assert (body["tenant"], body["aggregate_type"], body["aggregate_id"]) == (
+        "acme",
+        "Run",
+        "order.7",
+    )
+    assert body["event"] == "Run.Started" and body["version"] == 3 and body["position"] == 9
+    assert body["correlation_id"] == "c1" and body["actor"] == "u1" and body["state"] == {"a": 1}
+    assert event.sse() is event.sse()
+    assert event.sse().decode() == f"id: 9\nevent: Run.Started\ndata: {event.json()}\n\n"
+    with pytest.raises(ValueError, match="not an event subject"):
+        _event("cairn.eu._commands.x")
+
+
+def test_stored_text_cannot_forge_sse_fields() -> None:
+    event = _event("cairn.eu.acme.Run.x", **{h.TOPIC: "m:Run.A\ndata: forged", h.ID_TYPE: "str"})
+    frame = event.sse().decode()
+    assert frame.count("\n") == 4 and "\ndata: forged" not in frame
+
+
+def test_control_frames_on_both_wires() -> None:
+    ready = Frame("ready", 12)
+    assert sse(ready) == b'id: 12\nevent: ready\ndata: {"type":"ready","position":12}\n\n'
+    assert sse(Frame("heartbeat", 12)) == b": heartbeat 12\n\n"
+    resync = Frame("resync_required", 3, status=409, error={"code": "resync_required"})
+    assert sse(resync).startswith(b"event: resync_required\ndata: {")
+    assert json.loads(ws_texts(resync)[0])["error"]["code"] == "resync_required"
+    assert ws_close_code(resync) == 4409
+    assert ws_close_code(Frame("closed", 0, status=401)) == 4401
+    assert ws_close_code(Frame("closed", 0)) == 4503
+    assert ws_close_code(ready) is None
+
+
+def test_consumer_metadata_in_both_ack_subject_forms() -> None:
+    assert ack_metadata("$JS.ACK.S.c.1.20.7.1700000000000000000.0") == (
+        20,
+        7,
+        1_700_000_000_000_000_000,
+    )
+    assert ack_metadata("$JS.ACK.dom.acc.S.c.1.21.8.1700000000000000001.4.tok") == (
+        21,
+        8,
+        1_700_000_000_000_000_001,
+    )
+
+
+def test_settings_from_the_environment() -> None:
+    settings = PushSettings.from_env({"CAIRN_PUSH_HEARTBEAT_S": "2.5", "CAIRN_PUSH_BUFFER": "8"})
+    assert settings.heartbeat_s == 2.5 and settings.buffer == 8
+    assert settings.reauth_s == PushSettings().reauth_s
+    with pytest.raises(InvalidInput, match="CAIRN_PUSH_BUFFER"):
+        PushSettings.from_env({"CAIRN_PUSH_BUFFER": "lots"})
+    with pytest.raises(InvalidInput, match="positive"):
+        PushSettings.from_env({"CAIRN_PUSH_HEARTBEAT_S": "0"})
