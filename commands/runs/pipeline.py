@@ -108,7 +108,8 @@ def advance(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> RunStatus:
         elif run.status is RunStatus.ESCALATED and ports.clock() >= _expiry(run):
             run.expire_escalation(ports.clock())
         elif run.status in (RunStatus.APPROVED, RunStatus.EXECUTING) and ports.execute:
-            ports.execute(run_id, tenant_id)
+            with event_context(tenant=str(tenant_id), correlation_id=str(run_id)):
+                ports.execute(run_id, tenant_id)
             return _load(ports, run_id).status
         else:
             return run.status

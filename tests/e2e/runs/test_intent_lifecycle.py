@@ -110,6 +110,17 @@ def test_meeting_with_sarah_is_planned_approved_executed_and_completed(
         "RunCompleted",
     ]
     assert provider.performed("calendar.create_event") == 1
+    audit = cairn.client.get(
+        "/v1/audit/events",
+        headers=ada.headers,
+        params={"correlation_id": accepted["run_id"], "limit": 100},
+    )
+    assert audit.status_code == 200, audit.text
+    replayed = [event for event in audit.json()["events"]]
+    positions = [event["position"] for event in replayed]
+    assert positions == sorted(positions)
+    names = [event["topic"].rsplit(".", 1)[-1] for event in replayed]
+    assert names == types, names
 
 
 def test_one_idempotency_key_gives_one_run(cairn: Cairn) -> None:
