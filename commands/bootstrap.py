@@ -111,7 +111,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         settings=settings,
         identity=identity,
         runs=runs,
-        worker=RunWorker(pipeline),
+        worker=RunWorker(pipeline, threads=settings.run_workers),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,

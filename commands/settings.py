@@ -31,6 +31,8 @@ class CairnSettings:
     # Where each provider's API lives, e.g. {"google": "https://..."} (CAIRN_PROVIDER_URLS as
     # "google=https://...,bank=https://...").
     provider_urls: Mapping[str, str] = field(default_factory=dict)
+    # Threads advancing runs (planning, deciding, executing) in this process.
+    run_workers: int = 16
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
     env: Mapping[str, str] = field(default_factory=dict)
@@ -64,6 +66,7 @@ class CairnSettings:
             origins=origins or ("http://localhost:8000",),
             redis_prefix=env.get("CAIRN_REDIS_PREFIX", "cairn"),
             passkey_ttl_s=int(env.get("CAIRN_PASSKEY_TTL_S", "120")),
+            run_workers=int(env.get("CAIRN_RUN_WORKERS", "16")),
             provider_urls={k.strip(): v.strip() for k, v in provider_urls.items()},
             env=env,
         )
