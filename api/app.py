@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.health import nats_probe, postgres_probe, redis_probe
 from api.errors import ErrorResponse, install_error_handlers
 from api.middleware import RequestIdMiddleware
-from api.routes import account, audit, health, identity, policies, runs, stream
+from api.routes import account, audit, directory, health, identity, policies, runs, stream
 from api.settings import ServiceUrls
 from commands.bootstrap import Services, bootstrap
 from commands.settings import CairnSettings
@@ -75,4 +75,5 @@ def create_app(
     app.include_router(runs.router)
     app.include_router(stream.router)
     app.include_router(audit.router)
+    app.include_router(directory.router)
     return app

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from clients import stack_commands
 from clients.audit_cli import audit_app
+from clients.projector_cli import projector_app
 from domain.errors import DomainError
 from infra.stack import StackError, StackSettings
 
@@ -26,6 +27,7 @@ app.add_typer(stack_app, name="stack")
 vault_app = typer.Typer(help="The vault of secrets and personal-data keys.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(audit_app, name="audit")
+app.add_typer(projector_app, name="projector")
 
 err = Console(stderr=True)
 

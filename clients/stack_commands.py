@@ -15,6 +15,7 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
+from clients.projector_cli import ProjectorWorkers, start_projector_workers
 from commands.settings import CairnSettings
 from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
 from infra.stack.launcher import iter_state_servers, read_state
@@ -57,6 +58,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
     settings = _settings(data_dir)
     ensure_port_free(port, host, hint="choose another with --port or CAIRN_API_PORT")
     stack = LocalStack(settings)
+    workers: ProjectorWorkers | None = None
     try:
         with out.status("starting the stack…") as status:
             endpoints = stack.start(progress=lambda msg: status.update(f"{msg}…"))
@@ -73,6 +75,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         cairn_settings = CairnSettings.from_env(
             {**os.environ, **endpoints.as_env(), "CAIRN_DATA_DIR": str(endpoints.data_dir)}
         )
+        workers = start_projector_workers(cairn_settings)
         config = uvicorn.Config(
             create_app(urls, settings=cairn_settings),
             host=host,
@@ -92,6 +95,8 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             raise StackError(f"the API could not start on {api_url} (see the log above)")
     finally:
         with out.status("stopping the stack…"):
+            if workers is not None:
+                workers.stop()
             stack.stop()
         out.print("stopped: no server of the stack is left running")
         logging.shutdown()

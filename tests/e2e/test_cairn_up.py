@@ -76,6 +76,10 @@ def test_up_is_ready_then_ctrl_c_stops_every_server(
     pids = [server["pid"] for server in state["servers"]]
     pids += [c.pid for pid in pids for c in psutil.Process(pid).children(recursive=True)]
     assert len(state["servers"]) == 3
+    # Projector workers run as children of `cairn up` too.
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert any("projector_cli" in " ".join(c.cmdline()) for c in children)
+    pids += [c.pid for c in children]
 
     status = subprocess.run(
         [*CAIRN, "stack", "status", "--data-dir", str(data)],

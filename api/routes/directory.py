@@ -1,0 +1,129 @@
+"""Query routes of the directory views: the tenant's users and its security events.
+
+Every query takes `?after=<position>` (a command's answer): it waits up to 2 s until the view
+has applied that position, else 409 `projection_behind`. Rows come from PostgreSQL under the
+application role with the caller's tenant set: row-level security, not only WHERE clauses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.auth import CurrentCaller, ServicesDep
+from api.errors import ErrorResponse
+from domain.errors import Forbidden
+from domain.identity.capabilities import TENANT_ADMIN, holds
+from projections.directory import queries
+
+router = APIRouter(prefix="/v1", tags=["directory"])
+
+After = Annotated[
+    int | None,
+    Query(ge=0, description="Wait (up to 2 s) until the view has applied this store position."),
+]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of a page.")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "Not allowed for this caller"},
+    409: {"model": ErrorResponse, "description": "projection_behind: `after` not reached"},
+    503: {"model": ErrorResponse, "description": "projection_not_built"},
+}
+
+
+class DirectoryUser(BaseModel):
+    user_id: str
+    capabilities: list[str]
+    device_count: int
+    passkey_count: int
+    totp_enabled: bool
+    erased: bool
+    registered_at: datetime
+    last_login_at: datetime | None
+    updated_at: datetime
+
+
+class UserPage(BaseModel):
+    items: list[DirectoryUser]
+    next_cursor: str | None
+    position: int | None
+
+
+class SecurityEventOut(BaseModel):
+    position: int
+    event_id: str
+    kind: str
+    outcome: str
+    user_id: str | None
+    device_id: str | None
+    occurred_at: datetime
+    details: dict[str, Any]
+
+
+class SecurityEventPage(BaseModel):
+    items: list[SecurityEventOut]
+    next_cursor: str | None
+    position: int | None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@router.get("/users", operation_id="listUsers", response_model=UserPage, responses=ERRORS)
+def list_users(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    after: After = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> UserPage:
+    """The tenant's users with capabilities, device and passkey counts, erased flag (needs
+    `tenant.admin`). No personal fields: `GET /v1/users/{user_id}` opens those."""
+    if not holds(caller.capabilities, TENANT_ADMIN):
+        raise Forbidden("listing the users needs the tenant.admin capability")
+    page = queries.list_users(
+        services.pool, caller.tenant_id, after=after, cursor=cursor, limit=limit
+    )
+    items = [DirectoryUser(**{**row, "user_id": str(row["user_id"])}) for row in page.items]
+    return UserPage(items=items, next_cursor=page.next_cursor, position=page.position)
+
+
+@router.get(
+    "/security-events",
+    operation_id="listSecurityEvents",
+    response_model=SecurityEventPage,
+    responses=ERRORS,
+)
+def list_security_events(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    after: After = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    user_id: Annotated[str | None, Query(description="Only this user's (tenant.admin).")] = None,
+) -> SecurityEventPage:
+    """Security events, newest first: the caller's own, or the whole tenant's (or one user's)
+    for a `tenant.admin`."""
+    if not holds(caller.capabilities, TENANT_ADMIN):
+        if user_id is not None and user_id != caller.user_id:
+            raise Forbidden("other users' security events need the tenant.admin capability")
+        user_id = caller.user_id
+    page = queries.list_security_events(
+        services.pool, caller.tenant_id, user_id=user_id, after=after, cursor=cursor, limit=limit
+    )
+    items = [
+        SecurityEventOut(
+            **{
+                **row,
+                "event_id": str(row["event_id"]),
+                "user_id": _text(row["user_id"]),
+            }
+        )
+        for row in page.items
+    ]
+    return SecurityEventPage(items=items, next_cursor=page.next_cursor, position=page.position)

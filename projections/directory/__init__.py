@@ -1,0 +1,1 @@
+"""The first views: the tenant user directory and the security events."""

@@ -1,0 +1,121 @@
+"""Queries of the directory views, one tenant at a time (row-level security), paginated by
+keyset cursors, optionally after waiting for a position (read-your-writes)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from domain.errors import InvalidInput
+from projections.queries import current_position, tenant_reader, wait_for
+
+USERS = "directory_users"
+SECURITY_EVENTS = "security_events"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    # The store position the view had applied when it was read.
+    position: int | None
+
+
+def _encode(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, size: int) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor}) from error
+    if not isinstance(values, list) or len(values) != size:
+        raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor})
+    return values
+
+
+def list_users(
+    pool: ConnectionPool[Any],
+    tenant_id: UUID,
+    *,
+    after: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """The tenant's users, oldest registration first."""
+    if after is not None:
+        wait_for(pool, USERS, after)
+    query = (
+        "SELECT user_id, capabilities, device_count, passkey_count, totp_enabled, erased,"
+        " registered_at, last_login_at, updated_at FROM directory_users WHERE tenant_id = %s"
+    )
+    params: list[Any] = [tenant_id]
+    if cursor is not None:
+        registered_at, user_id = _decode(cursor, 2)
+        query += " AND (registered_at, user_id) > (%s::timestamptz, %s::uuid)"
+        params += [registered_at, user_id]
+    query += " ORDER BY registered_at, user_id LIMIT %s"
+    params.append(limit + 1)
+    with tenant_reader(pool, tenant_id) as cur:
+        rows = cur.execute(query, params).fetchall()
+        position = current_position(cur.connection, USERS)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        stamp: datetime = last["registered_at"]
+        next_cursor = _encode([stamp.isoformat(), str(last["user_id"])])
+    return Page(rows, next_cursor, position)
+
+
+def list_security_events(
+    pool: ConnectionPool[Any],
+    tenant_id: UUID,
+    *,
+    user_id: str | None = None,
+    after: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """The tenant's security events (of one user if given), newest first."""
+    if after is not None:
+        wait_for(pool, SECURITY_EVENTS, after)
+    query = (
+        "SELECT position, event_id, kind, outcome, user_id, device_id, occurred_at, details"
+        " FROM security_events WHERE tenant_id = %s"
+    )
+    params: list[Any] = [tenant_id]
+    if user_id is not None:
+        query += " AND user_id = %s"
+        params.append(_uuid(user_id))
+    if cursor is not None:
+        (before,) = _decode(cursor, 1)
+        if not isinstance(before, int):
+            raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor})
+        query += " AND position < %s"
+        params.append(before)
+    query += " ORDER BY position DESC LIMIT %s"
+    params.append(limit + 1)
+    with tenant_reader(pool, tenant_id) as cur:
+        rows = cur.execute(query, params).fetchall()
+        position = current_position(cur.connection, SECURITY_EVENTS)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode([rows[-1]["position"]]) if more else None
+    return Page(rows, next_cursor, position)
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError as error:
+        raise InvalidInput("user_id is not a user id", {"user_id": value}) from error

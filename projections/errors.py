@@ -1,0 +1,43 @@
+"""Errors of the read side, in the domain error family (so the API maps them in one place)."""
+
+from __future__ import annotations
+
+from domain.errors import Conflict, InvalidTransition, NotFound, Unavailable
+
+
+class ProjectionBehind(Conflict):
+    """A query asked for `?after=<position>` and the view did not reach it in time (409)."""
+
+    code = "projection_behind"
+
+
+class ProjectionNotBuilt(Unavailable):
+    """The view has never been built: its projector has not run yet (503)."""
+
+    code = "projection_not_built"
+
+
+class UnknownProjector(NotFound):
+    code = "unknown_projector"
+
+
+class SchemaMissing(Unavailable):
+    """The projector's view schema for its version is not in the database: migrate first."""
+
+    code = "projection_schema_missing"
+
+
+class BuildInProgress(Conflict):
+    code = "projection_build_in_progress"
+
+
+class ProjectorStopped(InvalidTransition):
+    """A poison event stopped the projector (stop mode); `retry` after fixing the cause."""
+
+    code = "projector_stopped"
+
+
+class SourceMismatch(InvalidTransition):
+    """The view was built from another event store (stream) than the one configured."""
+
+    code = "projection_source_mismatch"

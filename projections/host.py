@@ -1,0 +1,66 @@
+"""Projector workers in this process, one thread each, sharing one event-store connection."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+from projections.projector import Projector
+from projections.settings import ProjectionSettings
+from projections.source import EventSource
+from projections.worker import Worker
+
+logger = logging.getLogger("cairn.projections")
+
+
+class ProjectorHost:
+    def __init__(self, settings: ProjectionSettings, projectors: Sequence[type[Projector]]):
+        self.settings = settings
+        self.projectors = list(projectors)
+        self.stopping = threading.Event()
+        self.workers: dict[str, Worker] = {}
+        self._threads: list[threading.Thread] = []
+        self._source: EventSource | None = None
+
+    def start(self) -> ProjectorHost:
+        self._source = EventSource(self.settings.event_store_env)
+        for cls in self.projectors:
+            worker = Worker(cls, self.settings, self._source)
+            self.workers[cls.name] = worker
+            thread = threading.Thread(
+                target=worker.run, args=(self.stopping,), name=f"projector-{cls.name}"
+            )
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+        logger.info("projectors running: %s", ", ".join(self.workers))
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Finish the batch in hand, then stop (a batch is one transaction either way)."""
+        self.stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        for worker in self.workers.values():
+            worker.close()
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def wait(self) -> None:
+        """Block until stop() is called from elsewhere (e.g. a signal handler)."""
+        while not self.stopping.wait(1.0):
+            pass
+
+    def __enter__(self) -> ProjectorHost:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

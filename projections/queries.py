@@ -1,0 +1,79 @@
+"""How queries read views: as the application role, one tenant per transaction, and after
+waiting (bounded) for a position the caller has written (read-your-writes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from projections.errors import ProjectionBehind, ProjectionNotBuilt
+
+DEFAULT_WAIT = 2.0
+_POSITION = (
+    "SELECT t.notification_id FROM projection_generations g JOIN projection_tracking t"
+    " ON t.application_name = g.projector || '@g' || g.generation"
+    " WHERE g.projector = %s AND g.status = 'active'"
+)
+
+
+@contextmanager
+def tenant_reader(
+    pool: ConnectionPool[Any], tenant_id: UUID | str
+) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    """A read-only transaction as `cairn_app` (not the owner, no BYPASSRLS) with the tenant set
+    for this transaction only: row-level security decides what is visible. Both settings end
+    with the transaction, so nothing leaks to the next user of the pooled connection."""
+    tenant = str(UUID(str(tenant_id)))
+    with (
+        pool.connection() as conn,
+        conn.transaction(),
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
+        # One snapshot for the rows and the position they are as of.
+        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cur.execute("SET LOCAL ROLE cairn_app")
+        cur.execute("SELECT set_config('cairn.tenant_id', %s, true)", (tenant,))
+        try:
+            yield cur
+        except psycopg.errors.UndefinedTable as error:
+            raise ProjectionNotBuilt(
+                "this view has not been built yet: start its projector (cairn projector run all)"
+            ) from error
+
+
+def current_position(conn: psycopg.Connection[Any], projection: str) -> int | None:
+    row = conn.execute(_POSITION, (projection,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def wait_for(
+    pool: ConnectionPool[Any], projection: str, position: int, timeout: float = DEFAULT_WAIT
+) -> int:
+    """Block until the active view of `projection` has applied the store position `position`
+    (a command's answer); returns the view's position. ProjectionBehind (409) after `timeout`."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    reached: int | None = None
+    while True:
+        with pool.connection() as conn:
+            reached = current_position(conn, projection)
+            conn.rollback()
+        if reached is not None and reached >= position:
+            return reached
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.025)
+    raise ProjectionBehind(
+        f"the {projection} view has not reached position {position} within {timeout:g}s "
+        f"(it is at {reached if reached is not None else 'nothing yet'}); retry the query",
+        {"projection": projection, "position": position, "reached": reached},
+    )

@@ -1,0 +1,114 @@
+"""Writing view rows and the tracking position in ONE transaction: the library's
+`PostgresTrackingRecorder`, with Cairn's tracking table and batches of statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    Tracking,
+)
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.conninfo import conninfo_to_dict
+
+from projections import deadletters
+from projections.projector import Writes
+
+TRACKING_TABLE = "projection_tracking"
+_CURRENT = "SELECT notification_id FROM projection_tracking WHERE application_name = %s FOR UPDATE"
+
+
+class TrackingConflict(Exception):
+    """The tracking position is not where this writer left it: another writer advanced it.
+    Nothing of the batch was written; start again from the recorded position."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Connection trouble and the like: retry later, the event is not to blame."""
+    return isinstance(error, OperationalError | InterfaceError | TrackingConflict)
+
+
+def is_poison(error: BaseException) -> bool:
+    """The database refused what the handler wrote (constraint, type, syntax...)."""
+    return isinstance(error, PersistenceError) and not is_transient(error)
+
+
+def datastore(database_url: str) -> PostgresDatastore:
+    params = conninfo_to_dict(database_url)
+    return PostgresDatastore(
+        dbname=str(params.get("dbname") or params.get("user") or "postgres"),
+        host=str(params.get("host") or "localhost"),
+        port=str(params.get("port") or "5432"),
+        user=str(params.get("user") or "postgres"),
+        password=str(params.get("password") or ""),
+        pre_ping=True,  # survive a PostgreSQL restart between batches
+    )
+
+
+class ViewRecorder(PostgresTrackingRecorder):
+    def __init__(self, store: PostgresDatastore) -> None:
+        super().__init__(store, tracking_table_name=TRACKING_TABLE)
+
+    def commit(self, writes: Writes, name: str, expected: int | None, position: int | None) -> None:
+        """Run the statements and move the tracking from `expected` to `position`, atomically.
+
+        The library's insert only refuses a position not above the recorded one; checking the
+        position this writer started from as well (under a row lock) also refuses a batch that
+        overlaps one another writer has committed.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL ROLE cairn_owner")
+            curs.execute(_CURRENT, (name,))
+            row = curs.fetchone()
+            current = row["notification_id"] if row is not None else None
+            if current != expected:
+                raise TrackingConflict(f"{name} is at {current}, this writer expected {expected}")
+            if writes.statements:
+                with curs.connection.pipeline():  # no round trip per statement
+                    _execute_all(curs, writes)
+            if position is not None and position != expected:
+                self._insert_tracking(curs, Tracking(name, position))
+
+    def resolve(self, writes: Writes, name: str, letter: deadletters.DeadLetter) -> bool:
+        """Apply a retried event and mark it resolved in one transaction; a projector stopped
+        at it moves past it. False if someone else resolved it first."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL ROLE cairn_owner")
+            curs.execute(_CURRENT, (name,))
+            row = curs.fetchone()
+            current = row["notification_id"] if row is not None else None
+            key = (letter.projector, letter.generation, letter.position)
+            curs.execute(deadletters.RESOLVE, key)
+            if curs.rowcount != 1:
+                return False  # nothing was written: the transaction only took a row lock
+            _execute_all(curs, writes)
+            if current is None or current < letter.position:
+                self._insert_tracking(curs, Tracking(name, letter.position))
+            return True
+
+    def position(self, name: str) -> int | None:
+        found: Any = self.max_tracking_id(name)
+        return None if found is None else int(found)
+
+
+def _execute_all(curs: Any, writes: Writes) -> None:
+    """In order; a run of bulk rows for one statement as one execution with a column array
+    each, a run of the same statement as one (pipelined) executemany."""
+    statements = writes.statements
+    i = 0
+    while i < len(statements):
+        query, params, is_bulk = statements[i]
+        j = i + 1
+        while j < len(statements) and statements[j][0] is query:
+            j += 1
+        if is_bulk:
+            rows = [row for _, row, _ in statements[i:j]]
+            curs.execute(query, [list(column) for column in zip(*rows, strict=True)])
+        elif j - i == 1:
+            curs.execute(query, params)
+        else:
+            curs.executemany(query, [p for _, p, _ in statements[i:j]])
+        i = j

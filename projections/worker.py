@@ -1,0 +1,254 @@
+"""One projector's worker: keeps the active generation up to date, builds new ones beside it.
+
+A generation has one writer at a time: a session advisory lock on a connection of its own
+(released by PostgreSQL when the process dies, even by `kill -9`). The tracking check of each
+batch (views.commit) keeps exactly-once even if two writers ever overlapped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from domain.errors import DomainError
+from projections import catalog, deadletters
+from projections.errors import ProjectorStopped, SourceMismatch
+from projections.feed import Feed
+from projections.projector import Projector
+from projections.runner import BatchProcessor, Stopped
+from projections.settings import ProjectionSettings
+from projections.source import EventSource
+from projections.views import ViewRecorder, datastore, is_transient
+
+logger = logging.getLogger("cairn.projections")
+
+Progress = Callable[[int, int], None]  # (position reached, store position)
+_CHECK_EVERY = 1.0  # seconds between checks that the followed generation is still active
+
+
+class GenerationLock:
+    def __init__(self, database_url: str, projector: str, generation: int) -> None:
+        self._url = database_url
+        self._key = (catalog.lock_key(projector), generation)
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def acquire(self, stop: threading.Event) -> bool:
+        conn = psycopg.connect(self._url, autocommit=True)
+        waited = False
+        while not stop.is_set():
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", self._key).fetchone()
+            if row is not None and row[0]:
+                self._conn = conn
+                return True
+            if not waited:
+                logger.info("generation %s is written by another worker; waiting", self._key)
+                waited = True
+            stop.wait(0.1)
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        if self._conn is not None:
+            # If the connection died, the lock went with it.
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", self._key)
+            self._conn.close()
+            self._conn = None
+
+
+class Worker:
+    def __init__(
+        self,
+        cls: type[Projector],
+        settings: ProjectionSettings,
+        source: EventSource,
+        *,
+        pause_on_poison: bool = True,
+    ) -> None:
+        self.cls = cls
+        self.settings = settings
+        self.source = source
+        self.on_error = settings.on_error_for(cls)
+        self.pause_on_poison = pause_on_poison
+        self.views = ViewRecorder(datastore(settings.database_url))
+        self.state = "starting"  # for logs and in-process observers
+        self.generation = 0  # the one being written
+        self.position = 0
+        self._admin: psycopg.Connection[Any] | None = None
+
+    @contextmanager
+    def admin(self) -> Iterator[psycopg.Connection[Any]]:
+        """The worker's connection for bookkeeping (checked every second: kept open)."""
+        if self._admin is None or self._admin.closed:
+            self._admin = psycopg.connect(self.settings.database_url, autocommit=True)
+        try:
+            yield self._admin
+        except psycopg.OperationalError:
+            self._admin.close()  # broken: the next use connects again
+            raise
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+        self.views.datastore.close()
+
+    # ---- the long-running worker -----------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop`: follow the active generation; build a newer version first."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                self._run_once(stop)
+                delay = 0.5
+            except Exception as error:
+                expected = is_transient(error) or isinstance(error, DomainError)
+                level = logging.WARNING if is_transient(error) else logging.ERROR
+                logger.log(
+                    level,
+                    "projector %s: %s; again in %.1fs",
+                    self.cls.name,
+                    error,
+                    delay,
+                    exc_info=not expected,
+                )
+                self.state = f"error: {error}"
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _run_once(self, stop: threading.Event) -> None:
+        with self.admin() as conn:
+            active = catalog.ensure_active(conn, self.cls, self.settings.source)
+            if active.source != self.settings.source:
+                raise SourceMismatch(
+                    f"the {self.cls.name} view in this database was built from {active.source},"
+                    f" not {self.settings.source}: give each event store its own database, or"
+                    f" `cairn projector rebuild {self.cls.name}` to rebuild it from this one",
+                    {"projector": self.cls.name},
+                )
+            if active.version > self.cls.version:
+                self.state = f"waiting: the active view is version {active.version}"
+                logger.error(
+                    "projector %s v%d is older than the active view v%d; not running",
+                    self.cls.name,
+                    self.cls.version,
+                    active.version,
+                )
+                stop.wait(30)
+                return
+            target = None
+            if active.version < self.cls.version:
+                target = catalog.building(conn, self.cls, self.settings.source, fresh=False)
+        if target is not None:
+            logger.info(
+                "projector %s: building version %d beside version %d",
+                self.cls.name,
+                self.cls.version,
+                active.version,
+            )
+            self.build(target.generation, stop)
+            return
+        self.follow(active.generation, stop)
+
+    # ---- building and following ------------------------------------------------------------
+
+    def build(self, number: int, stop: threading.Event, progress: Progress | None = None) -> bool:
+        """Catch generation `number` up with the store, then make it the active one."""
+        if not self.follow(number, stop, until_caught_up=True, progress=progress):
+            return False
+        with self.admin() as conn:
+            catalog.switch(conn, self.cls, number)
+        return True
+
+    def follow(
+        self,
+        number: int,
+        stop: threading.Event,
+        *,
+        until_caught_up: bool = False,
+        progress: Progress | None = None,
+    ) -> bool:
+        """Apply events to generation `number` until stopped, until it is no longer the active
+        one, or (`until_caught_up`) until it reached the end of the store: then True."""
+        lock = GenerationLock(self.settings.database_url, self.cls.name, number)
+        if not lock.acquire(stop):
+            return False
+        projector = self.cls(number)
+        feed: Feed | None = None
+        try:
+            start = self.views.position(projector.tracking_name) or 0
+            processor = BatchProcessor(
+                projector, self.source.decode, self.views, self.on_error, start
+            )
+            target = self.source.max_position() if until_caught_up else 0
+            self.state, self.generation, self.position = "running", number, start
+            feed = Feed(self.source, start)
+            checked = time.monotonic()
+            while not stop.is_set():
+                if until_caught_up and processor.position >= target:
+                    target = self.source.max_position()
+                    if processor.position >= target:
+                        return True
+                batch = feed.take(self.settings.batch_size, 0.2)
+                if batch:
+                    stopped = processor.process(batch)
+                    self.position = processor.position
+                    if progress is not None:
+                        progress(processor.position, max(target, processor.position))
+                    if stopped is not None:
+                        feed.close()
+                        if not self._paused(projector, stopped, stop, until_caught_up):
+                            return False
+                        processor.position = self.views.position(projector.tracking_name) or 0
+                        feed = Feed(self.source, processor.position)
+                if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
+                    checked = time.monotonic()
+                    if not self._still_active(number):
+                        logger.info(
+                            "projector %s: generation %d was switched away from",
+                            self.cls.name,
+                            number,
+                        )
+                        return False
+            return False
+        finally:
+            if feed is not None:
+                feed.close()
+            lock.release()
+
+    def _still_active(self, number: int) -> bool:
+        with self.admin() as conn:
+            current = catalog.active(conn, self.cls.name)
+        return current is not None and current.generation == number
+
+    def _paused(
+        self, projector: Projector, stopped: Stopped, stop: threading.Event, building: bool
+    ) -> bool:
+        """Stop mode: wait until `retry` resolved the event (True), or stop / a switch."""
+        self.state = f"stopped at {stopped.position}: {stopped.error}"
+        if not self.pause_on_poison:
+            raise ProjectorStopped(
+                f"projector {projector.name} stopped at position {stopped.position}: "
+                f"{stopped.error} (parked; fix the cause, then `cairn projector retry "
+                f"{projector.name}`)",
+                {"position": stopped.position},
+            )
+        logger.error(
+            "projector %s: %s; waiting for `cairn projector retry`", projector.name, self.state
+        )
+        with self.admin() as conn:
+            while not stop.wait(1.0):
+                name, number = projector.name, projector.generation
+                if not deadletters.is_parked(conn, name, number, stopped.position):
+                    self.state = "running"
+                    return True
+                if not building and not self._still_active(number):
+                    return False
+        return False

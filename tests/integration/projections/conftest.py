@@ -1,0 +1,40 @@
+"""Projection tests on the real stack: a stream, a prefix and a migrated database of their own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.application import Application
+
+from adapters.postgres.migrations import migrate
+from infra.stack import StackEndpoints
+from projections.settings import ProjectionSettings
+from projections.source import EventSource
+from tests.integration.projections.support import event_store_env, projection_settings
+
+
+@pytest.fixture
+def database(fresh_database_url: str) -> str:
+    migrate(fresh_database_url)
+    return fresh_database_url
+
+
+@pytest.fixture
+def store(stack: StackEndpoints, unique_name: str) -> Iterator[Application[uuid.UUID]]:
+    app: Application[uuid.UUID] = Application(env=event_store_env(stack, unique_name))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def settings(stack: StackEndpoints, database: str, unique_name: str) -> ProjectionSettings:
+    return projection_settings(stack, database, unique_name)
+
+
+@pytest.fixture
+def source(settings: ProjectionSettings) -> Iterator[EventSource]:
+    found = EventSource(settings.event_store_env)
+    yield found
+    found.close()

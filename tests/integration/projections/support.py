@@ -1,0 +1,146 @@
+"""Shared by the projection tests and benchmark: settings on a test's own stream and database,
+fast generation of real identity events, and row-for-row comparison of two generations."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from psycopg import sql
+
+from domain.event_context import event_context
+from domain.identity.credential import SecurityEvent
+from domain.identity.user import User
+from infra.stack import StackEndpoints
+from projections.projector import Projector, physical_table
+from projections.settings import ProjectionSettings
+
+MAX_SAVE = 500  # events per save: well under JetStream's 1,000 messages per atomic batch
+
+
+def event_store_env(stack: StackEndpoints, name: str) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "adapters.jetstream",
+        "NATS_URL": stack.nats_url,
+        "NATS_MONITOR_URL": stack.nats_monitor_url or "",
+        "NATS_STREAM": name,
+        "NATS_SUBJECT_PREFIX": name,
+    }
+
+
+def cairn_env(stack: StackEndpoints, database_url: str, name: str) -> dict[str, str]:
+    """The environment of a `cairn projector ...` process on this test's stream and database."""
+    env = {
+        **stack.as_env(),
+        "CAIRN_DATABASE_URL": database_url,
+        "CAIRN_STREAM": name,
+        "CAIRN_SUBJECT_PREFIX": name,
+    }
+    return env
+
+
+def projection_settings(
+    stack: StackEndpoints, database_url: str, name: str, **kwargs: Any
+) -> ProjectionSettings:
+    return ProjectionSettings(database_url, event_store_env(stack, name), **kwargs)
+
+
+@dataclass
+class Generator:
+    """Real identity events (User and SecurityEvent aggregates) for a few tenants, saved in
+    large batches: registrations, devices, passkeys, capabilities, erasures, security facts."""
+
+    app: Application[uuid.UUID]
+    tenants: list[uuid.UUID] = field(default_factory=lambda: [uuid.uuid4(), uuid.uuid4()])
+    seed: int = 7
+    users: dict[uuid.UUID, list[User]] = field(default_factory=dict)
+    written: int = 0
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+        self.users = {tenant: [] for tenant in self.tenants}
+
+    def _one(self, tenant: uuid.UUID, n: int) -> Aggregate:
+        users = self.users[tenant]
+        kind = self.random.random()
+        live = [u for u in users if not u.erased]
+        if kind < 0.25 or not live:
+            user = User(uuid.uuid4(), tenant, "sealed-name", "sealed-email", ["calendar.read"])
+            users.append(user)
+            return user
+        if kind < 0.55:
+            return SecurityEvent(
+                "login", tenant, self.random.choice(users).id, f"d{n}", "succeeded", {"n": n}
+            )
+        user = self.random.choice(live)
+        if kind < 0.65:
+            user.register_device(f"d{n}", "phone")
+        elif kind < 0.72 and any(not d["revoked"] for d in user.devices.values()):
+            device = next(k for k, d in user.devices.items() if not d["revoked"])
+            user.revoke_device(device, "lost")
+        elif kind < 0.80:
+            user.add_passkey(f"c{n}", "key", 0, "aaguid", True, "key")
+        elif kind < 0.90:
+            user.grant(f"cap.c{n % 7}", "admin")
+        elif kind < 0.96 and "calendar.read" in user.capabilities:
+            user.revoke("calendar.read", "admin")
+        elif kind > 0.995:
+            user.erase("admin")
+        elif user.totp_secret_ref is None:
+            user.enable_totp("ref")
+        return user
+
+    def batch(self, events: int) -> int:
+        """Save about `events` new events of one tenant in one append; returns the position."""
+        tenant = self.tenants[self.written // MAX_SAVE % len(self.tenants)]
+        touched: dict[uuid.UUID, Aggregate] = {}
+        pending = 0
+        while pending < min(events, MAX_SAVE):
+            aggregate = self._one(tenant, self.written + pending)
+            touched[aggregate.id] = aggregate
+            pending = sum(len(a.pending_events) for a in touched.values())
+        with event_context(tenant=str(tenant), actor="generator"):
+            recordings = self.app.save(*touched.values())
+        self.written += pending
+        return max(r.notification.id for r in recordings)
+
+    def write(self, events: int) -> int:
+        position = 0
+        while self.written < events:
+            position = self.batch(events - self.written)
+        return position
+
+
+@contextmanager
+def admin(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """As the test's login (a superuser here): sees every row, whatever RLS says."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+def rows_of(
+    conn: psycopg.Connection[Any], cls: type[Projector], generation: int, table: str
+) -> list[tuple[Any, ...]]:
+    ident = sql.Identifier(physical_table(table, generation))
+    query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(ident)
+    return list(conn.execute(query).fetchall())
+
+
+def differences(
+    conn: psycopg.Connection[Any], cls: type[Projector], one: int, other: int
+) -> dict[str, tuple[int, int, int]]:
+    """Per table: (rows in `one`, rows in `other`, rows that differ), comparing row i of
+    each (both are in primary-key order)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for table in cls.tables:
+        a, b = rows_of(conn, cls, one, table), rows_of(conn, cls, other, table)
+        differ = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
+        found[table] = (len(a), len(b), differ)
+    return found

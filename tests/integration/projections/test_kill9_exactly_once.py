@@ -1,0 +1,140 @@
+"""`kill -9` a projector worker (`cairn projector run all`) at 20 random points while it
+projects 20,000 events, some already stored and some arriving: the views then equal a rebuild
+from zero, row for row. Counters (device and passkey counts) would drift on a doubled or lost
+event; a doubled security event would break a unique key (and be parked)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from eventsourcing.application import Application
+
+from infra.stack import StackEndpoints
+from projections import operations, registry
+from projections.queries import current_position
+from projections.settings import ProjectionSettings
+from projections.source import EventSource
+from tests.integration.projections.support import Generator, admin, cairn_env, differences
+
+pytestmark = pytest.mark.integration
+
+BACKLOG = 14_000  # stored before the first worker starts: the first kills land in catch-up
+LIVE = 6_000  # written while the worker is being killed: later kills land in live mode
+KILLS = 20
+SECURITY_EVENT = "domain.identity.credential:SecurityEvent.SecurityEventRecorded"
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_kill9_at_20_random_points_loses_and_doubles_nothing(
+    stack: StackEndpoints,
+    database: str,
+    unique_name: str,
+    store: Application[uuid.UUID],
+    settings: ProjectionSettings,
+    source: EventSource,
+    tmp_path: Path,
+) -> None:
+    generator = Generator(store)
+    generator.write(BACKLOG)
+    writer_error: list[BaseException] = []
+
+    def keep_writing() -> None:
+        try:
+            while generator.written < BACKLOG + LIVE:
+                generator.batch(100)
+                time.sleep(0.15)  # spread over the rounds: kills keep landing mid-projection
+        except BaseException as error:
+            writer_error.append(error)
+
+    writer = threading.Thread(target=keep_writing)
+    env = {**os.environ, **cairn_env(stack, database, unique_name)}
+    argv = [sys.executable, "-m", "clients.projector_cli", "run", "all"]
+    names = list(registry.PROJECTORS)
+    rng = random.Random()
+    log = (tmp_path / "worker.log").open("ab")
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    with admin(database) as conn:
+
+        def total() -> int:
+            return sum(current_position(conn, name) or 0 for name in names)
+
+        def beyond(position: int) -> Callable[[], bool]:
+            return lambda: total() > position
+
+        last = 0
+        kill_points: list[int] = []
+        worker = spawn()
+        for round_ in range(KILLS):
+            # The next worker starts now and waits for the generation locks: it takes over as
+            # soon as PostgreSQL ends the killed worker's sessions (as a supervisor would).
+            standby = spawn()
+            try:
+                _wait(beyond(last), 30, f"progress in round {round_}")
+                if round_ == 0:
+                    writer.start()
+                time.sleep(rng.uniform(0.0, 0.3))
+            finally:
+                os.kill(worker.pid, signal.SIGKILL)
+                worker.wait()
+            last = total()
+            kill_points.append(last)
+            worker = standby
+        writer.join()
+        assert not writer_error, writer_error
+        end = source.max_position()
+
+        # The last one runs until it has everything, and is stopped politely.
+        try:
+            _wait(
+                lambda: all((current_position(conn, n) or 0) >= end for n in names),
+                60,
+                "the final catch-up",
+            )
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(15) == 0
+        assert len(set(kill_points)) == KILLS, f"no progress between kills: {kill_points}"
+
+        for cls in registry.PROJECTORS.values():
+            killed = conn.execute(
+                "SELECT generation FROM projection_generations"
+                " WHERE projector = %s AND status = 'active'",
+                (cls.name,),
+            ).fetchone()
+            assert killed is not None
+            rebuilt = operations.rebuild(settings, source, cls, threading.Event())
+            assert rebuilt is not None and rebuilt != killed[0]
+            for table, (ours, theirs, differ) in differences(conn, cls, killed[0], rebuilt).items():
+                assert ours > 0 and ours == theirs and differ == 0, (
+                    f"{table}: {ours} rows after the kills, {theirs} rebuilt, {differ} differ"
+                )
+        parked = conn.execute("SELECT count(*) FROM projection_dead_letters").fetchone()
+        assert parked == (0,)
+        users = sum(len(u) for u in generator.users.values())
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM directory_users), (SELECT count(*) FROM security_events)"
+        ).fetchone()
+        assert counts is not None and counts[0] == users
+        facts = source.recorder.select_notifications(0, 10**6, topics=[SECURITY_EVENT])
+        assert counts[1] == len(facts)
+        assert generator.written >= BACKLOG + LIVE
