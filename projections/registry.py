@@ -6,8 +6,11 @@ from projections.directory.security_events import SecurityEvents
 from projections.directory.users import DirectoryUsers
 from projections.errors import UnknownProjector
 from projections.projector import Projector
+from projections.runs import Runs
 
-PROJECTORS: dict[str, type[Projector]] = {cls.name: cls for cls in (DirectoryUsers, SecurityEvents)}
+PROJECTORS: dict[str, type[Projector]] = {
+    cls.name: cls for cls in (DirectoryUsers, SecurityEvents, Runs)
+}
 
 
 def get(name: str) -> type[Projector]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from api.idempotency import IdempotencyKey, run_once
 from api.routes.identity import Ceremony
 from commands.runs import approvals
 from commands.runs.intents import SubmitIntent, submit_intent
+from projections import runs_queries
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 
@@ -50,6 +51,61 @@ def post_intent(
         return {"run_id": result.ids["run_id"], "position": result.position}
 
     return run_once(request, idempotency_key, body, caller, services, 202, handle)
+
+
+class RunsPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    position: int | None = Field(description="The store position the view had applied.")
+
+
+def _page(page: Any) -> RunsPage:
+    items = [{k: (str(v) if k == "run_id" else v) for k, v in row.items()} for row in page.items]
+    return RunsPage(items=items, next_cursor=page.next_cursor, position=page.position)
+
+
+@router.get("/runs", operation_id="listRuns", response_model=RunsPage)
+def list_runs(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RunsPage:
+    """The caller's runs, newest first, from the runs view. With `after` (a position from a
+    command's answer) it waits until the view has applied it (409 `projection_behind`)."""
+    page = runs_queries.list_runs(
+        services.pool,
+        caller.tenant_id,
+        caller.user_id,
+        status=status,
+        after=after,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _page(page)
+
+
+@router.get("/approvals", operation_id="listApprovals", response_model=RunsPage)
+def list_approvals(
+    caller: CurrentCaller,
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RunsPage:
+    """The escalation inbox: the caller's runs waiting for their plan-bound approval."""
+    page = runs_queries.list_runs(
+        services.pool,
+        caller.tenant_id,
+        caller.user_id,
+        status="escalated",
+        after=after,
+        cursor=cursor,
+        limit=limit,
+    )
+    return _page(page)
 
 
 @router.get("/runs/{run_id}", operation_id="getRun")

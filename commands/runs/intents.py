@@ -32,6 +32,7 @@ def submit_intent(
         caller.user_id,
         caller.device_id,
         command.channel,
+        tenant_id=caller.tenant_id,
     )
     with event_context(
         tenant=str(caller.tenant_id),

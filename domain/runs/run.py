@@ -49,8 +49,15 @@ class Run(Aggregate):
 
     @event("IntentSubmitted")
     def __init__(
-        self, run_id: UUID, text: str, user_id: str, device_id: str | None, channel: str
+        self,
+        run_id: UUID,
+        text: str,
+        user_id: str,
+        device_id: str | None,
+        channel: str,
+        tenant_id: UUID | None = None,
     ) -> None:
+        self.tenant_id = tenant_id
         self.text = text
         self.user_id = user_id
         self.device_id = device_id

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -18,10 +19,25 @@ from psycopg import sql
 from domain.event_context import event_context
 from domain.identity.credential import SecurityEvent
 from domain.identity.user import User
+from domain.runs.plan import Plan
+from domain.runs.run import FINAL, Run, RunStatus
 from infra.stack import StackEndpoints
 from projections.projector import Projector, physical_table
 from projections.settings import ProjectionSettings
 
+NOTE_PLAN = Plan.model_validate(
+    {
+        "summary": "n",
+        "steps": [
+            {
+                "step_id": "s1",
+                "action": "notes.create",
+                "provider": "local",
+                "parameters": {"title": "t", "body": "b"},
+            }
+        ],
+    }
+)
 MAX_SAVE = 500  # events per save: well under JetStream's 1,000 messages per atomic batch
 
 
@@ -61,6 +77,7 @@ class Generator:
     tenants: list[uuid.UUID] = field(default_factory=lambda: [uuid.uuid4(), uuid.uuid4()])
     seed: int = 7
     users: dict[uuid.UUID, list[User]] = field(default_factory=dict)
+    runs: dict[uuid.UUID, list[Run]] = field(default_factory=dict)
     written: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +92,8 @@ class Generator:
             user = User(uuid.uuid4(), tenant, "sealed-name", "sealed-email", ["calendar.read"])
             users.append(user)
             return user
+        if 0.47 <= kind < 0.55:
+            return self._run_activity(tenant, n)
         if kind < 0.55:
             return SecurityEvent(
                 "login", tenant, self.random.choice(users).id, f"d{n}", "succeeded", {"n": n}
@@ -96,6 +115,33 @@ class Generator:
         elif user.totp_secret_ref is None:
             user.enable_totp("ref")
         return user
+
+    def _run_activity(self, tenant: uuid.UUID, n: int) -> Aggregate:
+        """A new run, or the next step of an open one (so the runs view gets every kind)."""
+        runs = self.runs.setdefault(tenant, [])
+        open_runs = [r for r in runs if r.status not in FINAL]
+        if not open_runs or self.random.random() < 0.3:
+            run = Run(uuid.uuid4(), f"intent {n}", str(uuid.uuid4()), None, "app", tenant_id=tenant)
+            runs.append(run)
+            return run
+        run = self.random.choice(open_runs)
+        if run.status is RunStatus.SUBMITTED:
+            run.propose_plan(NOTE_PLAN.model_dump(mode="json"), NOTE_PLAN.plan_hash(), {})
+        elif run.status is RunStatus.PLANNED and run.decision is None:
+            outcome = self.random.choice(["APPROVE", "DENY", "ESCALATE"])
+            run.decide(outcome, {"n": n}, NOTE_PLAN.plan_hash())
+        elif run.status is RunStatus.PLANNED:
+            run.request_escalation(datetime(2030, 1, 1, tzinfo=UTC))
+        elif run.status is RunStatus.ESCALATED:
+            run.approve_escalation(
+                NOTE_PLAN.plan_hash(), "u", "c", {}, datetime(2029, 1, 1, tzinfo=UTC)
+            )
+        elif run.status is RunStatus.APPROVED:
+            run.start_step("s1")
+        else:
+            run.succeed_step("s1", {"n": n})
+            run.complete()
+        return run
 
     def batch(self, events: int) -> int:
         """Save about `events` new events of one tenant in one append; returns the position."""
