@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -46,3 +47,18 @@ def run_once(
         raise
     store.complete(scope, command_id, print_, StoredResponse(status, answer))
     return JSONResponse(answer, status_code=status)
+
+
+def maybe_once(
+    request: Request,
+    key: str | None,
+    body: BaseModel | None,
+    caller: Caller,
+    services: Services,
+    status: int,
+    handle: Callable[[str], dict[str, Any]],
+) -> JSONResponse:
+    """Like `run_once` when the client sent an Idempotency-Key; without one, just run."""
+    if key is None:
+        return JSONResponse(handle(uuid.uuid4().hex), status_code=status)
+    return run_once(request, key, body, caller, services, status, handle)

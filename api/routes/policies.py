@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
+from api.idempotency import IdempotencyKey, maybe_once
 from commands.runs import policies
 from domain.runs.plan import Plan
 
@@ -41,11 +43,23 @@ def get_policies(caller: CurrentCaller, services: ServicesDep) -> PoliciesOut:
 
 
 @router.put("", operation_id="putPolicies", response_model=PoliciesChanged)
-def put_policies(body: PoliciesIn, caller: CurrentCaller, services: ServicesDep) -> PoliciesChanged:
+def put_policies(
+    request: Request,
+    body: PoliciesIn,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Replace the caller's policies. The text is validated against the Cedar schema first;
     invalid text is refused with `invalid_policies` and every problem listed."""
-    result = policies.change_policies(body.text, caller, services.runs.app, services.runs.policy)
-    return PoliciesChanged(version=result.ids["policy_version"], position=result.position)
+
+    def handle(_: str) -> dict[str, Any]:
+        result = policies.change_policies(
+            body.text, caller, services.runs.app, services.runs.policy
+        )
+        return {"version": result.ids["policy_version"], "position": result.position}
+
+    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)
 
 
 @router.post("/evaluate", operation_id="evaluatePolicies")

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
-from api.idempotency import IdempotencyKey, run_once
+from api.idempotency import IdempotencyKey, maybe_once, run_once
 from api.routes.identity import Ceremony
 from commands.runs import approvals
 from commands.runs.intents import SubmitIntent, submit_intent
@@ -141,10 +141,20 @@ def get_run(run_id: str, caller: CurrentCaller, services: ServicesDep) -> dict[s
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=Accepted)
-def cancel_run(run_id: str, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+def cancel_run(
+    request: Request,
+    run_id: str,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Cancel a run that has not started executing."""
-    result = approvals.cancel(run_id, caller, services.runs.app)
-    return Accepted(run_id=run_id, position=result.position)
+
+    def handle(_: str) -> dict[str, Any]:
+        result = approvals.cancel(run_id, caller, services.runs.app)
+        return {"run_id": run_id, "position": result.position}
+
+    return maybe_once(request, idempotency_key, None, caller, services, 200, handle)
 
 
 @router.post(
@@ -159,17 +169,39 @@ def begin_approval(run_id: str, caller: CurrentCaller, services: ServicesDep) ->
 @router.post(
     "/approvals/{run_id}/approve", operation_id="approveEscalation", response_model=Accepted
 )
-def approve(run_id: str, body: ApproveIn, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+def approve(
+    request: Request,
+    run_id: str,
+    body: ApproveIn,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Approve with the passkey assertion; the run then executes that plan, once."""
-    result = approvals.approve(
-        run_id, body.ceremony_id, body.credential, caller, services.runs.app, services.identity
-    )
-    services.worker.submit(UUID(run_id), caller.tenant_id)
-    return Accepted(run_id=run_id, position=result.position)
+
+    def handle(_: str) -> dict[str, Any]:
+        result = approvals.approve(
+            run_id, body.ceremony_id, body.credential, caller, services.runs.app, services.identity
+        )
+        services.worker.submit(UUID(run_id), caller.tenant_id)
+        return {"run_id": run_id, "position": result.position}
+
+    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)
 
 
 @router.post("/approvals/{run_id}/deny", operation_id="denyEscalation", response_model=Accepted)
-def deny(run_id: str, body: DenyIn, caller: CurrentCaller, services: ServicesDep) -> Accepted:
+def deny(
+    request: Request,
+    run_id: str,
+    body: DenyIn,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Deny the escalation: the plan is never executed."""
-    result = approvals.deny(run_id, body.reason, caller, services.runs.app, services.identity)
-    return Accepted(run_id=run_id, position=result.position)
+
+    def handle(_: str) -> dict[str, Any]:
+        result = approvals.deny(run_id, body.reason, caller, services.runs.app, services.identity)
+        return {"run_id": run_id, "position": result.position}
+
+    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)

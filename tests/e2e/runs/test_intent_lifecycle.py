@@ -17,6 +17,7 @@ from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
+from domain.policy.model import DecisionInput
 from tests.support.cairn_client import Cairn, Person
 from tests.support.provider_server import FakeProvider
 
@@ -110,6 +111,12 @@ def test_meeting_with_sarah_is_planned_approved_executed_and_completed(
         "RunCompleted",
     ]
     assert provider.performed("calendar.create_event") == 1
+    # The recorded decision replays to the same outcome and policies from its inputs alone.
+    engine = cairn.services.runs.policy
+    recorded = DecisionInput.model_validate(run["decision"]["input"])
+    replayed_decision = engine.replay(recorded)
+    assert replayed_decision.outcome.value == run["decision"]["outcome"]
+    assert list(replayed_decision.policies) == list(run["decision"]["policies"])
     audit = cairn.client.get(
         "/v1/audit/events",
         headers=ada.headers,
@@ -168,8 +175,16 @@ def test_denied_escalation_never_executes(cairn: Cairn, provider: FakeProvider) 
     with_model_answering(cairn, ada, payment("20.00"))
     run_id = submit(cairn, ada, "Pay Bob 20 euros")["run_id"]
     wait_status(cairn, ada, run_id, "escalated")
-    denied = cairn.client.post(f"/v1/approvals/{run_id}/deny", headers=ada.headers, json={})
+    headers = {**ada.headers, "Idempotency-Key": "deny-1"}
+    denied = cairn.client.post(f"/v1/approvals/{run_id}/deny", headers=headers, json={})
     assert denied.status_code == 200, denied.text
+    again = cairn.client.post(f"/v1/approvals/{run_id}/deny", headers=headers, json={})
+    assert again.status_code == 200 and again.json() == denied.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    other = cairn.client.post(
+        f"/v1/approvals/{run_id}/deny", headers=headers, json={"reason": "changed my mind"}
+    )
+    assert other.status_code == 422
     run = wait_status(cairn, ada, run_id, "denied")
     assert not run["steps"]
     assert provider.received() == 0
