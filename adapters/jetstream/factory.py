@@ -36,6 +36,7 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
             name=f"cairn-{self.env.name or 'eventstore'}",
             connect_timeout=self.settings.connect_timeout,
             request_timeout=self.settings.request_timeout,
+            group_commit=self.settings.group_commit,
         )
         try:
             check_server(self.client, self.settings)

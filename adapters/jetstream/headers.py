@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Final
 from urllib.parse import quote, unquote
 from uuid import UUID
@@ -78,6 +79,7 @@ def decode_id(token: str, id_type: str | None) -> UUID | str:
     return decode_token(token) if id_type == "str" else UUID(token)
 
 
+@lru_cache(maxsize=4096)
 def type_token(topic: str) -> str:
     """Aggregate type from an event topic ``module:Aggregate.Event`` -> ``Aggregate``."""
     qualname = topic.rpartition(":")[2]
@@ -113,6 +115,26 @@ def context_headers(context: EventContext) -> dict[str, str]:
         if value is not None:
             headers[name] = _check_header_value(name, value)
     return headers
+
+
+def header_line(name: str, value: str) -> bytes:
+    """One encoded header line ``Name: value\\r\\n`` (value stripped, as nats-py does)."""
+    return f"{name}: {_check_header_value(name, value).strip()}\r\n".encode()
+
+
+def context_lines(context: EventContext) -> bytes:
+    """The encoded metadata header lines of every message recorded under the given context."""
+    return b"".join(header_line(name, value) for name, value in context_headers(context).items())
+
+
+@lru_cache(maxsize=4096)
+def topic_line(topic: str) -> bytes:
+    """The encoded ``Cairn-Topic`` line of an event topic (validated once per topic)."""
+    return header_line(TOPIC, topic)
+
+
+VERSION_LINE: Final = VERSION.encode() + b": %d\r\n"
+STR_ID_LINE: Final = ID_TYPE.encode() + b": str\r\n"
 
 
 def event_headers(event: StoredEvent, base: Mapping[str, str]) -> dict[str, str]:

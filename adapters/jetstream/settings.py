@@ -17,6 +17,9 @@ NATS_DUPLICATE_WINDOW = "NATS_DUPLICATE_WINDOW"
 NATS_MONITOR_URL = "NATS_MONITOR_URL"
 NATS_REQUEST_TIMEOUT = "NATS_REQUEST_TIMEOUT"
 NATS_CONNECT_TIMEOUT = "NATS_CONNECT_TIMEOUT"
+# Combine concurrent saves (on disjoint aggregates) into one atomic batch; each save stays
+# all or nothing. "no": one atomic batch per save.
+NATS_GROUP_COMMIT = "NATS_GROUP_COMMIT"
 # Lets a stream or a server that can lose acknowledged events through (with a loud warning).
 NATS_UNSAFE_ACCEPT_EVENT_LOSS = "NATS_UNSAFE_ACCEPT_EVENT_LOSS"
 CREATE_TABLE = "CREATE_TABLE"  # the library's setting: create the stream if it is missing
@@ -37,6 +40,7 @@ class JetStreamSettings:
     create_stream: bool = True
     request_timeout: float = 5.0
     connect_timeout: float = 5.0
+    group_commit: bool = True
 
     @property
     def snapshot_stream(self) -> str:
@@ -69,6 +73,7 @@ class JetStreamSettings:
             create_stream=strtobool(env.get(CREATE_TABLE) or "yes"),
             request_timeout=float(env.get(NATS_REQUEST_TIMEOUT) or cls.request_timeout),
             connect_timeout=float(env.get(NATS_CONNECT_TIMEOUT) or cls.connect_timeout),
+            group_commit=strtobool(env.get(NATS_GROUP_COMMIT) or "yes"),
         )
         settings.validate()
         return settings

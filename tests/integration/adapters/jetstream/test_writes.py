@@ -102,19 +102,19 @@ def test_more_than_one_batch_is_refused_before_anything_is_sent(
 
 
 def lose_acks(factory: Factory, count: int) -> list[Any]:
-    """Make the next ``count`` atomic publishes store their batch, then lose the answer."""
+    """Make the next ``count`` appends store their messages, then lose the answer."""
     client = factory.client
-    original = client.publish_atomic
+    original = client.append
     acks: list[Any] = []
 
-    def publish_atomic(*args: Any, **kwargs: Any) -> Any:
+    def append(*args: Any, **kwargs: Any) -> Any:
         reply = original(*args, **kwargs)
         if len(acks) < count:
             acks.append(reply)
             raise EventStoreOutcomeUnknown("simulated: the ack was lost")
         return reply
 
-    client.publish_atomic = publish_atomic  # type: ignore[method-assign]
+    client.append = append  # type: ignore[method-assign]
     return acks
 
 
