@@ -12,7 +12,17 @@ from starlette.concurrency import run_in_threadpool
 from adapters.health import nats_probe, postgres_probe, redis_probe
 from api.errors import ErrorResponse, install_error_handlers
 from api.middleware import RequestIdMiddleware
-from api.routes import account, audit, directory, health, identity, policies, runs, stream
+from api.routes import (
+    account,
+    audit,
+    directory,
+    health,
+    identity,
+    policies,
+    provider_keys,
+    runs,
+    stream,
+)
 from api.settings import ServiceUrls
 from commands.bootstrap import Services, bootstrap
 from commands.runs.worker import resume_unfinished
@@ -85,4 +95,5 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(audit.router)
     app.include_router(directory.router)
+    app.include_router(provider_keys.router)
     return app
