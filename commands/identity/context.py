@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from commands.application import CairnApplication
 from commands.ports.passkeys import PasskeyCeremonies
 from commands.ports.ratelimit import LoginGuard
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
@@ -23,13 +23,8 @@ from domain.identity.tenant import Tenant
 from domain.identity.user import User
 
 
-class IdentityApplication(Application[UUID]):
+class IdentityApplication(CairnApplication):
     """Tenants, users, passkey index and security events, stored in the event store."""
-
-    def save_atomically(self, *aggregates: Aggregate) -> int | None:
-        """Save in one append (one atomic batch); return the position of the last event."""
-        recordings = self.save(*aggregates)
-        return max((r.notification.id for r in recordings), default=None)
 
 
 def utcnow() -> datetime:
@@ -103,8 +98,3 @@ def conflicts_as_409(what: str) -> Iterator[None]:
         yield
     except IntegrityError as exc:
         raise Conflict(f"{what} changed at the same time; retry", {}) from exc
-
-
-def all_saved(*positions: int | None) -> int | None:
-    present: Sequence[int] = [p for p in positions if p is not None]
-    return max(present) if present else None

@@ -89,6 +89,5 @@ def _save(run: Run, caller: Caller, app: RunsApplication) -> CommandResult:
         correlation_id=str(run.id),
         causation_id=caller.request_id,
     ):
-        recordings = app.save(run)
-    position = max((r.notification.id for r in recordings), default=None)
+        position = app.save_atomically(run)
     return CommandResult({"run_id": str(run.id)}, position)

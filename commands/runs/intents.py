@@ -42,6 +42,5 @@ def submit_intent(
         causation_id=caller.request_id,
         command_id=command_id,
     ):
-        recordings = app.save(run)
-    position = max((r.notification.id for r in recordings), default=None)
+        position = app.save_atomically(run)
     return CommandResult({"run_id": str(run.id)}, position)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from commands.application import CairnApplication
 from commands.base import Caller, CommandResult
 from commands.ports.policy import PolicyEngine
 from domain.errors import Conflict
@@ -18,7 +18,7 @@ from domain.runs.plan import Plan
 from domain.runs.policies import PolicySet
 
 
-class RunsApplication(Application[UUID]):
+class RunsApplication(CairnApplication):
     """Runs and policy sets, stored in the event store."""
 
 
@@ -59,10 +59,9 @@ def change_policies(
         correlation_id=caller.correlation_id,
     ):
         try:
-            recordings = app.save(policies)
+            position = app.save_atomically(policies)
         except IntegrityError as exc:
             raise Conflict("the policies changed at the same time; retry") from exc
-    position = max((r.notification.id for r in recordings), default=None)
     return CommandResult({"policy_version": version}, position)
 
 
