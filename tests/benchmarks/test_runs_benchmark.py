@@ -23,16 +23,14 @@ from pydantic import SecretStr
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
-from adapters.postgres.migrations import migrate
 from adapters.ratelimit import RedisRateLimiter, RouteLimit
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
-from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
 from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement
 from tests.e2e.push.harness import LiveCairn, Member
-from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
+from tests.support.cairn_client import isolated_settings
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.benchmark
@@ -100,19 +98,12 @@ def test_intent_to_completed_latency(
     stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
 ) -> None:
     global live
-    migrate(fresh_database_url)
     with FakeProvider() as provider:
-        settings = CairnSettings(
-            nats_url=stack.nats_url,
-            database_url=fresh_database_url,
-            redis_url=stack.redis_url,
-            nats_monitor_url=stack.nats_monitor_url,
-            data_dir=tmp_path,
-            stream=unique_name,
-            subject_prefix=unique_name,
-            rp_id=EXAMPLE_RP_ID,
-            origins=(EXAMPLE_ORIGIN,),
-            redis_prefix=unique_name,
+        settings = isolated_settings(
+            stack,
+            fresh_database_url,
+            unique_name,
+            tmp_path,
             provider_urls={"local": provider.base_url},
         )
         live = LiveCairn(settings).start()

@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
-from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
-from tests.support.cairn_client import Cairn
+from tests.support.cairn_client import Cairn, isolated_settings
 from tests.support.provider_server import FakeProvider
 
 
@@ -34,18 +32,11 @@ def cairn_settings(
     tmp_path: Path,
     provider: FakeProvider,
 ) -> CairnSettings:
-    migrate(fresh_database_url)
-    return CairnSettings(
-        nats_url=stack.nats_url,
-        database_url=fresh_database_url,
-        redis_url=stack.redis_url,
-        nats_monitor_url=stack.nats_monitor_url,
-        data_dir=tmp_path,
-        stream=unique_name,
-        subject_prefix=unique_name,
-        rp_id=EXAMPLE_RP_ID,
-        origins=(EXAMPLE_ORIGIN,),
-        redis_prefix=unique_name,
+    return isolated_settings(
+        stack,
+        fresh_database_url,
+        unique_name,
+        tmp_path,
         passkey_ttl_s=2,
         provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
     )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from adapters.postgres.migrations import migrate
 from commands.bootstrap import Services
-from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
+from commands.settings import CairnSettings
+from infra.stack import StackEndpoints
+from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID, SoftwareAuthenticator
 
 
 @dataclass
@@ -101,3 +106,24 @@ class Cairn:
         )
         assert done.status_code == 200, done.text
         person.session["access_token"] = done.json()["access_token"]
+
+
+def isolated_settings(
+    stack: StackEndpoints, database_url: str, name: str, data_dir: Path, **overrides: Any
+) -> CairnSettings:
+    """Settings for one Cairn on the shared stack with a stream, Redis prefix and (migrated)
+    database of its own, and the test relying party of the software authenticator."""
+    migrate(database_url)
+    settings = CairnSettings(
+        nats_url=stack.nats_url,
+        database_url=database_url,
+        redis_url=stack.redis_url,
+        nats_monitor_url=stack.nats_monitor_url,
+        data_dir=data_dir,
+        stream=name,
+        subject_prefix=name,
+        rp_id=EXAMPLE_RP_ID,
+        origins=(EXAMPLE_ORIGIN,),
+        redis_prefix=name,
+    )
+    return dataclasses.replace(settings, **overrides)

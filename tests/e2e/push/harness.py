@@ -21,7 +21,6 @@ from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
 from adapters.jetstream.recorders import JetStreamApplicationRecorder
-from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.routes import audit, stream
 from api.settings import ServiceUrls
@@ -30,7 +29,8 @@ from commands.settings import CairnSettings
 from domain.event_context import event_context
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
-from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID, SoftwareAuthenticator
+from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
+from tests.support.cairn_client import isolated_settings
 
 PUSH_ENV = {"CAIRN_PUSH_HEARTBEAT_S": "0.5", "CAIRN_PUSH_FEED_HEARTBEAT_S": "0.5"}
 
@@ -189,20 +189,7 @@ def store_positions(messages: list[Msg]) -> list[int]:
 def live_settings(
     stack: StackEndpoints, database_url: str, name: str, data_dir: Path
 ) -> CairnSettings:
-    migrate(database_url)
-    return CairnSettings(
-        nats_url=stack.nats_url,
-        database_url=database_url,
-        redis_url=stack.redis_url,
-        nats_monitor_url=stack.nats_monitor_url,
-        data_dir=data_dir,
-        stream=name,
-        subject_prefix=name,
-        rp_id=EXAMPLE_RP_ID,
-        origins=(EXAMPLE_ORIGIN,),
-        redis_prefix=name,
-        env=dict(PUSH_ENV),
-    )
+    return isolated_settings(stack, database_url, name, data_dir, env=dict(PUSH_ENV))
 
 
 @pytest.fixture
