@@ -142,6 +142,7 @@ class NatsClient(JetStreamCalls):
         self._max_group = MAX_BATCH if group_commit else 0
         self._linger_for = group_linger if group_commit else 0.0
         self._queues: dict[str, _StreamQueue] = {}
+        self._signals: dict[str, bytes] = {}  # stream -> subject announcing its stored batches
         self._tasks: set[asyncio.Task[None]] = set()
         self._inflight: dict[str, _Reply] = {}
         self._tokens = itertools.count()
@@ -394,6 +395,20 @@ class NatsClient(JetStreamCalls):
                 "stored: retry with the same command id"
             ) from None
 
+    def signal_stored(self, stream: str, subject: str) -> None:
+        """After each batch appended to ``stream`` is acknowledged, announce it on ``subject``
+        (its last sequence as the payload): subscriptions wake up on it (decision 0005)."""
+        self._signals[stream] = subject.encode()
+
+    async def _announce(self, stream: str, ack: dict[str, Any]) -> None:
+        subject = self._signals.get(stream)
+        if subject is None or ack.get("error") or "seq" not in ack:
+            return
+        payload = str(ack["seq"]).encode()
+        # Best effort: a lost signal only delays subscribers until their next poll.
+        with suppress(Exception):
+            await _write(self._nc, b"PUB %s %d\r\n%s\r\n" % (subject, len(payload), payload))
+
     def _enqueue(self, save: _Save) -> None:
         if self._closed or not self._nc.is_connected:
             save.fail(
@@ -478,7 +493,9 @@ class NatsClient(JetStreamCalls):
     async def _commit(self, queue: _StreamQueue, group: list[_Save]) -> None:
         try:
             if len(group) == 1:
-                group[0].resolve(_ack_of(await self._send_frames(group[0].frames)))
+                ack = _ack_of(await self._send_frames(group[0].frames))
+                group[0].resolve(ack)
+                await self._announce(group[0].stream, ack)
             else:
                 await self._commit_group(group)
         except Exception as e:
@@ -508,10 +525,13 @@ class NatsClient(JetStreamCalls):
         for save in group:
             seq += len(save.frames)
             save.resolve({"stream": ack.get("stream"), "seq": seq})
+        await self._announce(group[0].stream, ack)
 
     async def _commit_alone(self, save: _Save) -> None:
         try:
-            save.resolve(_ack_of(await self._send_frames(save.frames)))
+            ack = _ack_of(await self._send_frames(save.frames))
+            save.resolve(ack)
+            await self._announce(save.stream, ack)
         except Exception as e:
             save.fail(e)
 

@@ -21,7 +21,7 @@ from adapters.jetstream.recorders import (
     JetStreamTrackingRecorder,
 )
 from adapters.jetstream.settings import JetStreamSettings
-from adapters.jetstream.stream import StreamSpec, check_server, ensure_stream, republish_prefix
+from adapters.jetstream.stream import StreamSpec, check_server, ensure_stream, signal_subject
 
 
 class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
@@ -51,10 +51,11 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
         with self._lock:
             if self._events is None:
                 s = self.settings
-                spec = StreamSpec(s.stream, s.subject_prefix, republish_prefix(s.stream))
-                ensure_stream(self.client, spec, s)
+                ensure_stream(self.client, StreamSpec(s.stream, s.subject_prefix), s)
+                signals = signal_subject(s.stream)
+                self.client.signal_stored(s.stream, signals)
                 self._events = EventStream(
-                    self.client, s.stream, s.subject_prefix, signal_prefix=spec.republish_prefix
+                    self.client, s.stream, s.subject_prefix, signal_subject=signals
                 )
             return self._events
 

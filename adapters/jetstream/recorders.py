@@ -34,13 +34,13 @@ class EventStream:
         stream: str,
         prefix: str,
         *,
-        signal_prefix: str | None = None,
+        signal_subject: str | None = None,
         snapshots_of: EventStream | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
         self.prefix = prefix
-        self.signal_prefix = signal_prefix
+        self.signal_subject = signal_subject
         anchors = snapshots_of.reader.index if snapshots_of is not None else None
         self.reader: StreamReader = StreamReader(client, stream, prefix, PositionIndex(), anchors)
         self.writer = StreamWriter(
@@ -102,10 +102,10 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        if self.events.signal_prefix is None:
+        signals = self.events.signal_subject
+        if signals is None:
             raise NotImplementedError("this stream has no post-commit signals to subscribe to")
-        signal_subject = f"{self.events.signal_prefix}.*.*.*"
-        return JetStreamSubscription(self, self.events.client, signal_subject, gt=gt, topics=topics)
+        return JetStreamSubscription(self, self.events.client, signals, gt=gt, topics=topics)
 
 
 class JetStreamTrackingRecorder(JetStreamRecorder, TrackingRecorder):

@@ -38,14 +38,14 @@ _NANOS = 1_000_000_000
 class StreamSpec:
     name: str
     subject_prefix: str
-    republish_prefix: str | None = None  # post-commit signals for subscriptions
 
     @property
     def subjects(self) -> list[str]:
         return [f"{self.subject_prefix}.>"]
 
 
-def republish_prefix(stream: str) -> str:
+def signal_subject(stream: str) -> str:
+    """Where writers announce each stored batch (see decision 0005): subscriptions wake up."""
     return f"_cairn_stored.{stream}"
 
 
@@ -71,15 +71,14 @@ def desired_config(spec: StreamSpec, settings: JetStreamSettings) -> dict[str, A
         "allow_atomic": True,
         "allow_direct": True,
     }
-    if spec.republish_prefix:
-        config["republish"] = _republish(spec)
     return config
 
 
-def _republish(spec: StreamSpec) -> dict[str, Any]:
+def _former_republish(spec: StreamSpec) -> dict[str, Any]:
+    """What earlier versions configured for subscriptions' wake-ups (before decision 0005)."""
     return {
         "src": f"{spec.subject_prefix}.>",
-        "dest": f"{spec.republish_prefix}.>",
+        "dest": f"{signal_subject(spec.name)}.>",
         "headers_only": True,
     }
 
@@ -217,12 +216,9 @@ def ensure_stream(client: NatsClient, spec: StreamSpec, settings: JetStreamSetti
     if problems:
         raise StreamConfigurationError(f"stream {spec.name} does not fit: " + "; ".join(problems))
     _refuse_or_warn(loss_risks(config), f"stream {spec.name}", settings)
-    if spec.republish_prefix and config.get("republish") != _republish(spec):
-        if config.get("republish"):
-            raise StreamConfigurationError(
-                f"stream {spec.name} republishes to {config['republish']}, expected "
-                f"{_republish(spec)}"
-            )
-        updated = dict(config, republish=_republish(spec))
+    if config.get("republish") == _former_republish(spec):
+        # The server republished every stored message for subscriptions, which cost it about
+        # a third of its append throughput; writers now signal each stored batch instead.
+        updated = {key: value for key, value in config.items() if key != "republish"}
         client.api(f"STREAM.UPDATE.{spec.name}", updated)
-        logger.info("stream %s now republishes stored headers for subscriptions", spec.name)
+        logger.info("stream %s: dropped the per-message republish (decision 0005)", spec.name)

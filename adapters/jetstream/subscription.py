@@ -1,10 +1,11 @@
 """``subscribe()``: catch up with direct get, then follow post-commit signals.
 
-The events stream republishes the headers of every stored message (after it is stored) to
-``_cairn_stored.<stream>.<tenant>.<type>.<id>``. A subscription listens there only to wake up;
+Every Cairn writer announces each batch it stored (after JetStream acknowledged it) on
+``_cairn_stored.<stream>`` (decision 0005). A subscription listens there only to wake up;
 what it yields is always read from the stream in order with ``select_notifications``, through
 the library's bounded queue (so a slow reader never makes it buffer without limit). Signals
-lost while disconnected are made up for by a poll every second, and an outage only pauses it.
+lost (while disconnected, or a writer that died between its ack and its signal) are made up
+for by a poll every second, and an outage only pauses it.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ async def raw_atomic_batches(
     from adapters.jetstream import framing
     from adapters.jetstream import headers as h
     from adapters.jetstream.settings import JetStreamSettings
-    from adapters.jetstream.stream import StreamSpec, desired_config, republish_prefix
+    from adapters.jetstream.stream import StreamSpec, desired_config
 
     url = urlparse(nats_url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port or 4222)
@@ -188,8 +188,8 @@ async def raw_atomic_batches(
         writer.write(data)
         return await asyncio.wait_for(future, 30)
 
-    # The stream exactly as Cairn creates its events stream (republish for subscriptions too).
-    spec = StreamSpec(stream, stream, republish_prefix(stream))
+    # The stream exactly as Cairn creates its events stream.
+    spec = StreamSpec(stream, stream)
     config = desired_config(spec, JetStreamSettings(url=nats_url))
     body = json.dumps(config).encode()
     created = await request(
