@@ -206,3 +206,31 @@ def test_group_commit_can_be_switched_off(make_factory: FactoryMaker) -> None:
     assert all(isinstance(r, list) for r in results), results
     assert groups and all(len(group) == 1 for group in groups)
     assert len(recorder.select_notifications(None, 100)) == 16
+
+
+def test_only_a_full_batch_is_sent_while_another_is_in_flight(make_factory: FactoryMaker) -> None:
+    factory = make_factory()
+    recorder = recorder_of(factory)
+    client = factory.client
+    taken: list[tuple[int, int]] = []  # (saves in the batch, batches in flight when taken)
+    original = client._take_group
+
+    def take_group(pending: Any) -> Any:
+        group = original(pending)
+        if group:
+            taken.append((len(group), client._queues[factory.settings.stream].inflight))
+        return group
+
+    client._take_group = take_group  # type: ignore[method-assign]
+    aggregates = [uuid.uuid4() for _ in range(12)]
+    sizes = [1] + [100] * 11  # a lone save, then 1,100 messages: one full batch and a rest
+
+    def save(aggregate: UUID, size: int) -> Callable[[], Any]:
+        return lambda: recorder.insert_events([stored(aggregate, v) for v in range(1, size + 1)])
+
+    results = save_together(client, [save(a, n) for a, n in zip(aggregates, sizes, strict=True)])
+    assert all(isinstance(r, list) for r in results), results
+    # The full batch went while the lone save was still in flight; the rest, not a full
+    # batch, waited until nothing was in flight (and could take later saves along).
+    assert taken == [(1, 0), (10, 1), (1, 0)]
+    assert len(recorder.select_notifications(None, 2000)) == 1 + 1100
