@@ -42,6 +42,7 @@ from nats.aio.msg import Msg
 
 from adapters.jetstream import framing
 from adapters.jetstream import headers as h
+from adapters.jetstream.bulk import BulkReads, PageRequest
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.framing import Frame
 from adapters.jetstream.jsapi import JetStreamCalls, status_of
@@ -151,6 +152,8 @@ class NatsClient(JetStreamCalls):
         self._inbox = f"_INBOX.{uuid.uuid4().hex}."
         self._closed = False
         self._loop = asyncio.new_event_loop()
+        # Bulk reads (batched direct gets, consumer fetches), answered raw under the inbox.
+        self._pages = BulkReads(self._inbox + "b", self._loop, self._count_fetched)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"cairn-nats-{name}", daemon=True
         )
@@ -193,7 +196,8 @@ class NatsClient(JetStreamCalls):
             raise EventStoreUnavailable(
                 f"cannot connect to NATS at {self.url} ({e!r}); retry when it is reachable"
             ) from e
-        await nc.subscribe(self._inbox + "*", cb=self._on_reply)
+        inbox = await nc.subscribe(self._inbox + "*", cb=self._on_reply)
+        self._pages.route(nc, inbox._id)  # nats-py 2.x: a subscription's sid (test_inbound.py)
         return nc
 
     def close(self) -> None:
@@ -246,6 +250,9 @@ class NatsClient(JetStreamCalls):
         self._fail_inflight()
 
     def _fail_inflight(self) -> None:
+        self._pages.fail_all(
+            EventStoreUnavailable("the NATS connection was lost before the answer arrived; retry")
+        )
         inflight, self._inflight = self._inflight, {}
         for reply in inflight.values():
             if not reply.future.done():
@@ -325,6 +332,35 @@ class NatsClient(JetStreamCalls):
                 raise cls(f"no answer from NATS within {limit:.1f}s for {subject}") from None
 
         return wait
+
+    def request_page(
+        self, stream: str, body: dict[str, Any], decode: Callable[[list[Any]], list[T]]
+    ) -> PageRequest[T]:
+        """Send a batched direct get (``body``: ``seq``, ``batch``, ``next_by_subj``) and return
+        at once; ``.result()`` waits for its page, decoded by ``decode`` (``bulk``)."""
+        self._check_open()
+        return self._pages.request(self._nc, stream, body, self.request_timeout, decode)
+
+    def fetch_page(
+        self, stream: str, consumer: str, batch: int, decode: Callable[[list[Any]], list[T]]
+    ) -> PageRequest[T]:
+        """Ask a pull consumer for up to ``batch`` messages stored now, like ``request_page``."""
+        self._check_open()
+        return self._pages.fetch(self._nc, stream, consumer, batch, self.request_timeout, decode)
+
+    def api_nowait(self, subject: str) -> None:
+        """Send a JetStream API request without a body and without waiting for its answer
+        (cleaning up, where a failure changes nothing)."""
+        self._request(f"$JS.API.{subject}", b"", None, write=False, multi=False, count=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EventStoreUnavailable("the event store connection is closed")
+        if not self._nc.is_connected:
+            raise EventStoreUnavailable(f"NATS at {self.url} is unreachable (reconnecting); retry")
+
+    def _count_fetched(self, count: int) -> None:
+        self.messages_fetched += count  # on the loop, like the count in _on_reply
 
     def _send(
         self, token: str, subject: str, payload: bytes, hdrs: dict[str, str] | None, reply: _Reply

@@ -52,3 +52,14 @@ class JetStreamApiError(OperationalError):
         self.description = description
         self.code = code
         self.err_code = err_code
+
+
+def direct_get_error(
+    stream: str, status: str | None, description: str, what: str = "direct get"
+) -> OperationalError:
+    """The error of a read answered with a status other than those that end it normally
+    (404 none, 204 end of a batch): 503 (no responders) and 408 (timed out) mean the stream
+    (or the consumer read) is not available now."""
+    if status in ("503", "408"):
+        return EventStoreUnavailable(f"JetStream stream {stream} is not available ({status})")
+    return JetStreamApiError(f"{what} on {stream} failed: {status} {description}")

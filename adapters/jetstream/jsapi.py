@@ -10,7 +10,7 @@ from typing import Any
 from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
-from adapters.jetstream.errors import EventStoreUnavailable, JetStreamApiError
+from adapters.jetstream.errors import EventStoreUnavailable, JetStreamApiError, direct_get_error
 
 
 def status_of(msg: Msg) -> str | None:
@@ -18,11 +18,8 @@ def status_of(msg: Msg) -> str | None:
 
 
 def _status_error(msg: Msg, stream: str) -> Exception:
-    status = status_of(msg)
     description = msg.headers.get("Description", "") if msg.headers else ""
-    if status in ("503", "408"):
-        return EventStoreUnavailable(f"JetStream stream {stream} is not available ({status})")
-    return JetStreamApiError(f"direct get on {stream} failed: {status} {description}")
+    return direct_get_error(stream, status_of(msg), description)
 
 
 class JetStreamCalls(ABC):
@@ -73,7 +70,8 @@ class JetStreamCalls(ABC):
         raise _status_error(msg, stream)
 
     def direct_get_batch(self, stream: str, body: Mapping[str, Any]) -> tuple[list[Msg], int]:
-        """Up to ``body["batch"]`` messages; returns them and how many more match after them."""
+        """Up to ``body["batch"]`` messages; returns them and how many more match after them.
+        (Through nats-py's dispatch: bulk reads use ``request_page``, which is much faster.)"""
         payload = json.dumps(body).encode()
         msgs, end = self._request(
             f"$JS.API.DIRECT.GET.{stream}", payload, None, write=False, multi=True, count=True
