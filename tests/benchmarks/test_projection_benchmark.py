@@ -358,13 +358,16 @@ def test_projection_benchmark(
         "",
         f"- The projector reads through the event store's `select_notifications` "
         f"({reads:,.0f} events/s alone here) and projects at {rate / reads:.0%} of that. "
-        "Reads, decoding and SQL share one Python process (one GIL): the catch-up rate is "
-        "bounded by the store's read path and the interpreter the reader shares with the "
-        "writer, not by PostgreSQL, whose bulk statement alone takes "
+        "Reads, decoding and SQL share one Python process (one GIL), and the reads are no "
+        "longer the bound: a py-spy profile of this rebuild (--gil, 2026-11-24) put the "
+        "process's ~65 us of CPU per event at ~20 us decoding (the library's mapper: JSON with "
+        "an object hook, UUIDs, datetimes), ~18 us writing (column arrays dumped by psycopg, "
+        "the transaction), ~17 us reading (on the NATS connection's loop) and ~8 us in the "
+        "batch loop and handler; the feed thread spent its time waiting for room in its "
+        "buffer. PostgreSQL's bulk statement alone takes "
         f"{references[3].events_per_second:,.0f} rows/s.",
         "- nats-py's ordered push consumer reads the same stream at "
-        f"{references[0].events_per_second:,.0f} events/s: the headroom of a faster read path "
-        "in adapters/jetstream (the projector only uses the library's recorder interface).",
+        f"{references[0].events_per_second:,.0f} events/s (the reference for the read path).",
         "- Rows go in as one `INSERT ... SELECT FROM unnest(<binary column arrays>)` per batch "
         "(PostgreSQL refuses COPY into tables with row-level security); updates are pipelined.",
         "- End to end: the projector runs as its own process (`cairn projector run all`) and "

@@ -42,6 +42,12 @@ class Measurement:
         return self.percentile(99)
 
 
+def median_of(runs: int, measure: Callable[[], Measurement]) -> Measurement:
+    """The run with the median rate of `runs` runs of the same workload."""
+    measured = sorted((measure() for _ in range(runs)), key=lambda m: m.events_per_second)
+    return measured[len(measured) // 2]
+
+
 def events_for(aggregate: uuid.UUID, first_version: int, count: int) -> list[StoredEvent]:
     return [
         StoredEvent(aggregate, version, TOPIC, PAYLOAD)
