@@ -2,8 +2,8 @@
 consumer reads, the store's read path, a bare PostgreSQL insert loop), a rebuild, and the
 delay from a command's answer to its row in a query. Writes docs/benchmarks/projections.md.
 
-CAIRN_BENCH_REBUILD_EVENTS sets the rebuild's size (default 100,000; the issue asks for
-1,000,000: set it to 1000000, about 8 minutes here, most of it writing the events first).
+CAIRN_BENCH_REBUILD_EVENTS sets the rebuild's size (default 1,000,000, the issue's: about 7
+minutes here, most of it writing the events first; 100000 for a quick look).
 CAIRN_BENCH_COMMANDS: commands timed end to end (default 200).
 """
 
@@ -55,9 +55,10 @@ from tests.integration.projections.support import (
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
 from tests.support.cairn_client import Cairn
 
-pytestmark = pytest.mark.benchmark
+# A 1,000,000-event run takes several minutes: more than the suite's default timeout.
+pytestmark = [pytest.mark.benchmark, pytest.mark.timeout(3600)]
 
-EVENTS = int(os.environ.get("CAIRN_BENCH_REBUILD_EVENTS", "100000"))
+EVENTS = int(os.environ.get("CAIRN_BENCH_REBUILD_EVENTS", "1000000"))
 COMMANDS = int(os.environ.get("CAIRN_BENCH_COMMANDS", "200"))
 MIXED = 20_000  # identity events of every kind, for the update-heavy directory view
 TENANT = uuid.uuid4()
@@ -335,11 +336,17 @@ def test_projection_benchmark(
     delays = _end_to_end(stack, cairn, cairn_settings, tmp_path)
 
     rate = projected.events_per_second
+    if EVENTS >= 1_000_000:
+        rebuild_time = f"{projected.seconds:,.0f} s measured ({EVENTS:,} events)"
+    else:
+        rebuild_time = (
+            f"{1_000_000 / rate:,.0f} s extrapolated ({EVENTS:,} measured: "
+            f"{projected.seconds:,.1f} s)"
+        )
     reads = references[1].events_per_second
     lines = [
-        f"Rebuild size: {EVENTS:,} events, the default (the issue's 1,000,000: "
-        "CAIRN_BENCH_REBUILD_EVENTS=1000000; the rebuild alone would take about "
-        f"{1_000_000 / rate / 60:.1f} minutes at this rate). One stack, one run, one machine.",
+        f"Rebuild size: {EVENTS:,} events (CAIRN_BENCH_REBUILD_EVENTS; the default is the "
+        "issue's 1,000,000). One stack, one run, one machine.",
         "",
         *report.table([written, *references, projected, mixed, *delays]),
         "",
@@ -349,10 +356,7 @@ def test_projection_benchmark(
         "|---|---|---|",
         f"| catch-up >= {GOAL:,} events/s (simple view, with tracking) | {rate:,.0f} events/s "
         f"| {'yes' if rate >= GOAL else 'no'} |",
-        f"| 1,000,000-event rebuild | {1_000_000 / rate:,.0f} s extrapolated "
-        f"({EVENTS:,} measured: {projected.seconds:,.1f} s) | - |",
-        f"| command answered -> visible, p50 / p99 | {delays[0].p50:.1f} / {delays[0].p99:.1f} ms "
-        "| - |",
+        f"| 1,000,000-event rebuild | {rebuild_time} | - |",
         "",
         "## Reading it",
         "",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import Notification, StoredEvent
@@ -26,26 +27,29 @@ def test_a_new_events_stream_has_no_republish(make_factory: FactoryMaker, unique
     assert "republish" not in config
 
 
-def test_the_former_per_message_republish_is_dropped_at_start(
-    make_factory: FactoryMaker, nats_url: str, unique_name: str
+@pytest.mark.parametrize(
+    ("dest", "headers_only", "kept"),
+    [
+        ("_cairn_stored.{stream}.>", True, False),  # the former per-message republish: dropped
+        ("audit_copy.{stream}.>", False, True),  # someone else's: left alone
+    ],
+)
+def test_only_the_former_per_message_republish_is_dropped_at_start(
+    make_factory: FactoryMaker,
+    nats_url: str,
+    unique_name: str,
+    dest: str,
+    headers_only: bool,
+    kept: bool,
 ) -> None:
-    former = {"src": f"{unique_name}.>", "dest": f"_cairn_stored.{unique_name}.>"}
-    create_stream(nats_url, unique_name, republish={**former, "headers_only": True})
+    republish: dict[str, Any] = {"src": f"{unique_name}.>", "dest": dest.format(stream=unique_name)}
+    if headers_only:
+        republish["headers_only"] = True
+    create_stream(nats_url, unique_name, republish=republish)
     factory = make_factory()
     factory.application_recorder()
     config = factory.client.api(f"STREAM.INFO.{unique_name}")["config"]
-    assert "republish" not in config
-
-
-def test_a_republish_of_someone_else_is_left_alone(
-    make_factory: FactoryMaker, nats_url: str, unique_name: str
-) -> None:
-    theirs = {"src": f"{unique_name}.>", "dest": f"audit_copy.{unique_name}.>"}
-    create_stream(nats_url, unique_name, republish=theirs)
-    factory = make_factory()
-    factory.application_recorder()
-    config = factory.client.api(f"STREAM.INFO.{unique_name}")["config"]
-    assert config["republish"]["dest"] == theirs["dest"]
+    assert (config.get("republish", {}).get("dest") == republish["dest"]) is kept
 
 
 def test_a_subscriber_on_another_connection_wakes_on_the_writers_signal(
