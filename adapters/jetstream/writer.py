@@ -16,7 +16,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from adapters.jetstream import headers as h
-from adapters.jetstream.client import MAX_BATCH, NatsClient
+from adapters.jetstream.appends import MAX_BATCH
+from adapters.jetstream.client import NatsClient
 from adapters.jetstream.errors import BatchTooLarge, CommandAlreadyApplied, JetStreamApiError
 from adapters.jetstream.framing import Frame
 from adapters.jetstream.positions import PositionIndex

@@ -132,7 +132,7 @@ def test_the_overhead_bound_covers_the_batch_headers() -> None:
 
 
 def test_the_nats_py_internals_used_for_raw_writes_exist() -> None:
-    """client._write queues bytes the way nats-py's publish() does; fail loudly on upgrades."""
+    """appends._write queues bytes the way nats-py's publish() does; fail loudly on upgrades."""
     nc = NatsConnection()
     assert callable(nc._send_command)
     assert callable(nc._flush_pending)

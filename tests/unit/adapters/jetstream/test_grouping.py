@@ -7,7 +7,8 @@ from collections import deque
 
 import pytest
 
-from adapters.jetstream.client import MAX_BATCH, NatsClient, _Save
+from adapters.jetstream.appends import MAX_BATCH, _Save
+from adapters.jetstream.client import NatsClient
 
 pytestmark = pytest.mark.unit
 
