@@ -265,9 +265,7 @@ class GroupCommit:
     async def _commit(self, queue: _StreamQueue, group: list[_Save]) -> None:
         try:
             if len(group) == 1:
-                ack = _ack_of(await self._send_frames(group[0].frames))
-                group[0].resolve(ack)
-                await self._announce(group[0].stream, ack)
+                await self._commit_alone(group[0])
             else:
                 await self._commit_group(group)
         except Exception as e:
@@ -282,7 +280,7 @@ class GroupCommit:
 
     async def _commit_group(self, group: list[_Save]) -> None:
         frames = [frame for save in group for frame in save.frames]
-        ack = _ack_of(await self._send_frames(frames))
+        ack = await self._store(group[0].stream, frames)
         if ack.get("error"):
             # One save's check (or id) refused the combined batch, so nothing of it was
             # stored: send each save alone, so that each gets its own answer.
@@ -297,15 +295,18 @@ class GroupCommit:
         for save in group:
             seq += len(save.frames)
             save.resolve({"stream": ack.get("stream"), "seq": seq})
-        await self._announce(group[0].stream, ack)
 
     async def _commit_alone(self, save: _Save) -> None:
         try:
-            ack = _ack_of(await self._send_frames(save.frames))
-            save.resolve(ack)
-            await self._announce(save.stream, ack)
+            save.resolve(await self._store(save.stream, save.frames))
         except Exception as e:
             save.fail(e)
+
+    async def _store(self, stream: str, frames: Sequence[Frame]) -> dict[str, Any]:
+        """Send one message or atomic batch; JetStream's answer, announced if it stored it."""
+        ack = _ack_of(await self._send_frames(frames))
+        await self._announce(stream, ack)
+        return ack
 
     async def _send_frames(self, frames: Sequence[Frame]) -> Msg:
         """One message, or one atomic batch (sent again while the server reports it incomplete:

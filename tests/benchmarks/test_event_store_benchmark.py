@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from eventsourcing.persistence import (
@@ -85,6 +86,12 @@ def _postgres_factory(
     return InfrastructureFactory.construct(env)
 
 
+def _ceiling(url: str, stream: str, in_flight: int, calls: int, saves: int) -> Measurement:
+    """One run of raw atomic batches, on a stream of its own."""
+    own_stream = f"{stream}x{uuid.uuid4().hex[:6]}"
+    return asyncio.run(raw_atomic_batches(url, own_stream, in_flight, calls, saves))
+
+
 def _workloads(
     label: str, recorder: ApplicationRecorder, *, replayed: bool = True
 ) -> list[Measurement]:
@@ -158,9 +165,7 @@ def test_event_store_throughput(
         stream = f"CEIL{number}{unique_name}"
         measured = median_of(
             REPEATS,
-            lambda s=stream, f=in_flight, c=calls, n=saves: asyncio.run(  # type: ignore[misc]
-                raw_atomic_batches(stack.nats_url, f"{s}x{uuid.uuid4().hex[:6]}", f, c, n)
-            ),
+            partial(_ceiling, stack.nats_url, stream, in_flight, calls, saves),
         )
         name = (
             f"(c) ceiling: raw atomic batches of {size} (prebuilt frames), {in_flight} in flight"

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,45 @@ def _read_all(recorder: ApplicationRecorder) -> list[tuple[uuid.UUID, int, int]]
             time.sleep(0.1)
 
 
+def _insert_retrying(
+    recorder: ApplicationRecorder,
+    events: list[StoredEvent],
+    command_id: str,
+    on_retry: Callable[[EventStoreUnavailable], None],
+) -> Sequence[int]:
+    """Saves `events`, retrying while the server is down (the same command id, so a retried
+    save whose acknowledgement was lost is not stored twice)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with event_context(command_id=command_id):
+                ids = recorder.insert_events(events)
+            assert ids is not None and len(ids) == len(events)
+            return ids
+        except EventStoreUnavailable as e:
+            on_retry(e)
+            assert time.monotonic() < deadline, "no recovery within 60 s"
+            time.sleep(0.02)
+
+
+def _assert_stored_exactly(
+    server: NatsServer,
+    recorder: ApplicationRecorder,
+    acknowledged: dict[tuple[uuid.UUID, int], int],
+) -> None:
+    """Restarts the server from this thread (see _kill_and_restart), reads everything back:
+    every acknowledged event at its acknowledged position, none twice, nothing else."""
+    assert server.process is not None
+    server.process.stop()
+    server.start()
+    assert wait_until(server.healthy, 20)
+    stored = _read_all(recorder)
+    keys = [(aggregate, version) for aggregate, version, _ in stored]
+    assert len(keys) == len(set(keys)), "an event was stored twice"
+    assert {(a, v): i for a, v, i in stored} == acknowledged
+    assert len(stored) == len(acknowledged)
+
+
 def test_every_acknowledged_event_survives_kill9_exactly_once(
     private_nats: NatsServer, unique_name: str
 ) -> None:
@@ -108,11 +147,10 @@ def test_every_acknowledged_event_survives_kill9_exactly_once(
     aggregates = [uuid.uuid4() for _ in range(AGGREGATES)]
     versions = dict.fromkeys(aggregates, 0)
     acknowledged: dict[tuple[uuid.UUID, int], int] = {}
-    retries = 0
+    retries: list[EventStoreUnavailable] = []
     kills_done, stop = threading.Event(), threading.Event()
     killer = threading.Thread(target=_kill_and_restart, args=(private_nats, rng, kills_done, stop))
     killer.start()
-    saves = 0
     try:
         for index in range(MAX_SAVES):
             if index >= MIN_SAVES and kills_done.is_set():
@@ -120,37 +158,17 @@ def test_every_acknowledged_event_survives_kill9_exactly_once(
             aggregate = aggregates[index % AGGREGATES]
             version = versions[aggregate] + 1
             event = StoredEvent(aggregate, version, TOPIC, f'{{"i":{index}}}'.encode())
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with event_context(command_id=f"{unique_name}-{index}"):
-                        ids = recorder.insert_events([event])
-                    break
-                except EventStoreUnavailable:
-                    retries += 1
-                    assert time.monotonic() < deadline, "no recovery within 60 s"
-                    time.sleep(0.05)
-            assert ids is not None and len(ids) == 1
+            ids = _insert_retrying(recorder, [event], f"{unique_name}-{index}", retries.append)
             acknowledged[(aggregate, version)] = ids[0]
             versions[aggregate] = version
-            saves += 1
     finally:
         stop.set()
         killer.join()
 
-    # Restart from this thread (see _kill_and_restart) to read everything back.
-    assert private_nats.process is not None
-    private_nats.process.stop()
-    private_nats.start()
-    assert wait_until(private_nats.healthy, 20)
-    stored = _read_all(recorder)
-    keys = [(aggregate, version) for aggregate, version, _ in stored]
-    assert len(keys) == len(set(keys)), "an event was stored twice"
-    assert {(a, v): i for a, v, i in stored} == acknowledged
     assert kills_done.is_set(), "the writer stopped before every kill happened"
     assert retries, "the kills interrupted no save"
-    assert len(stored) == saves
-    print(f"{saves} saves, {retries} retried attempts, {KILLS} kill -9 + restart")
+    _assert_stored_exactly(private_nats, recorder, acknowledged)
+    print(f"{len(acknowledged)} saves, {len(retries)} retried attempts, {KILLS} kill -9 + restart")
     factory.close()
 
 
@@ -194,17 +212,12 @@ def test_concurrent_saves_in_combined_batches_survive_kill9_exactly_once(
                     StoredEvent(aggregate, version * 2 - 1, TOPIC, b"{}"),
                     StoredEvent(aggregate, version * 2, TOPIC, b"{}"),
                 ]
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        with event_context(command_id=f"{unique_name}-{number}-{version}"):
-                            ids = recorder.insert_events(events)
-                        break
-                    except EventStoreUnavailable as e:
-                        retries.append(type(e).__name__)
-                        assert time.monotonic() < deadline, "no recovery within 60 s"
-                        time.sleep(0.02)
-                assert ids is not None and len(ids) == 2
+                ids = _insert_retrying(
+                    recorder,
+                    events,
+                    f"{unique_name}-{number}-{version}",
+                    lambda e: retries.append(type(e).__name__),
+                )
                 with lock:
                     acknowledged[(aggregate, version * 2 - 1)] = ids[0]
                     acknowledged[(aggregate, version * 2)] = ids[1]
@@ -228,13 +241,5 @@ def test_concurrent_saves_in_combined_batches_survive_kill9_exactly_once(
     assert retries, "the kills interrupted no save"
     print(f"{len(retries)} retried attempts ({sorted(set(retries))}), {len(sizes)} batches")
 
-    assert private_nats.process is not None
-    private_nats.process.stop()
-    private_nats.start()
-    assert wait_until(private_nats.healthy, 20)
-    stored = _read_all(recorder)
-    keys = [(aggregate, version) for aggregate, version, _ in stored]
-    assert len(keys) == len(set(keys)), "an event was stored twice"
-    assert {(a, v): i for a, v, i in stored} == acknowledged
-    assert len(stored) == len(acknowledged)
+    _assert_stored_exactly(private_nats, recorder, acknowledged)
     factory.close()
