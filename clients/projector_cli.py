@@ -23,7 +23,7 @@ from rich.table import Table
 
 from commands.settings import CairnSettings
 from domain.errors import DomainError
-from projections import operations, registry
+from projections import operations, registry, tuning
 from projections.host import ProjectorHost
 from projections.settings import ProjectionSettings
 from projections.source import EventSource
@@ -63,11 +63,12 @@ def run(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    host.start()
-    try:
-        host.wait()
-    finally:
-        host.stop()
+    with tuning.projector_process():
+        host.start()
+        try:
+            host.wait()
+        finally:
+            host.stop()
 
 
 @projector_app.command("rebuild")
@@ -100,7 +101,10 @@ def rebuild(
                 rate = position / max(time.monotonic() - began, 1e-6)
                 bar.update(task, completed=position, total=target, rate=f"{rate:,.0f} pos/s")
 
-            generation = operations.rebuild(settings, source, cls, stop, progress, resume=resume)
+            with tuning.projector_process():
+                generation = operations.rebuild(
+                    settings, source, cls, stop, progress, resume=resume
+                )
     except KeyboardInterrupt:
         stop.set()
         out.print("interrupted: the old view stays active; `--resume` continues this build")

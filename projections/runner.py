@@ -30,6 +30,16 @@ class Stopped:
     error: str
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch decoded and handled, not yet committed."""
+
+    writes: Writes
+    spans: list[tuple[Notification, int, int]]  # handled events and their statements
+    end: int | None  # the position it commits up to (None: nothing before a poison event)
+    poison: tuple[Notification, BaseException] | None  # stop mode: the event that failed
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -51,11 +61,16 @@ class BatchProcessor:
         self.position = target
 
     def process(self, batch: Sequence[Notification]) -> Stopped | None:
+        """Prepare and apply one batch."""
+        return self.apply(self.prepare(batch))
+
+    def prepare(self, batch: Sequence[Notification]) -> Prepared:
+        """Decode and handle the batch: its statements, nothing written yet. A handler failure
+        in stop mode ends the batch before that event."""
         projector, topics = self.projector, self.projector.topics
         writes = Writes()
         spans: list[tuple[Notification, int, int]] = []
         end: int | None = None  # the position this batch commits up to
-        poison: tuple[Notification, BaseException] | None = None
         for n in batch:
             if n.topic in topics:
                 start = len(writes)
@@ -67,17 +82,21 @@ class BatchProcessor:
                         "projector %s: poison event at %d: %r", projector.name, n.id, error
                     )
                     if self.on_error == "stop":
-                        poison = (n, error)
-                        break
+                        return Prepared(writes, spans, end, (n, error))
                     self._park(writes, n, error)
                 spans.append((n, start, len(writes)))
             end = n.id
-        if end is not None:
-            stopped = self._commit_batch(writes, spans, end)
+        return Prepared(writes, spans, end, None)
+
+    def apply(self, prepared: Prepared) -> Stopped | None:
+        """Commit a prepared batch after the previous one (one transaction with the tracking
+        position); the Stopped of a poison event in stop mode."""
+        if prepared.end is not None:
+            stopped = self._commit_batch(prepared.writes, prepared.spans, prepared.end)
             if stopped is not None:
                 return stopped
-        if poison is not None:
-            return self._stop(*poison)
+        if prepared.poison is not None:
+            return self._stop(*prepared.poison)
         return None
 
     def _park(self, writes: Writes, n: Notification, error: BaseException) -> None:

@@ -19,6 +19,7 @@ import psycopg
 
 from domain.errors import DomainError
 from projections import catalog, deadletters
+from projections.commits import CommitPipeline
 from projections.errors import ProjectorStopped, SourceMismatch
 from projections.feed import Feed
 from projections.projector import Projector
@@ -190,33 +191,36 @@ class Worker:
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
             feed = Feed(self.source, start)
-            checked = time.monotonic()
-            while not stop.is_set():
-                if until_caught_up and processor.position >= target:
-                    target = self.source.max_position()
-                    if processor.position >= target:
-                        return True
-                batch = feed.take(self.settings.batch_size, 0.2)
-                if batch:
-                    stopped = processor.process(batch)
-                    self.position = processor.position
-                    if progress is not None:
-                        progress(processor.position, max(target, processor.position))
+            with CommitPipeline(processor) as commits:
+                checked = time.monotonic()
+                while not stop.is_set():
+                    if until_caught_up and commits.position >= target:
+                        target = self.source.max_position()
+                        if commits.position >= target:
+                            return True
+                    # The next batch is decoded and handled while the previous one commits;
+                    # with nothing arrived yet, the commit is waited for first.
+                    batch = feed.take(self.settings.batch_size, 0.0 if commits.busy else 0.2)
+                    prepared = processor.prepare(batch) if batch else None
+                    stopped = commits.submit(prepared) if prepared else commits.drain()
+                    self.position = commits.position
+                    if progress is not None and batch:
+                        progress(commits.position, max(target, commits.position))
                     if stopped is not None:
                         feed.close()
                         if not self._paused(projector, stopped, stop, until_caught_up):
                             return False
                         processor.position = self.views.position(projector.tracking_name) or 0
                         feed = Feed(self.source, processor.position)
-                if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
-                    checked = time.monotonic()
-                    if not self._still_active(number):
-                        logger.info(
-                            "projector %s: generation %d was switched away from",
-                            self.cls.name,
-                            number,
-                        )
-                        return False
+                    if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
+                        checked = time.monotonic()
+                        if not self._still_active(number):
+                            logger.info(
+                                "projector %s: generation %d was switched away from",
+                                self.cls.name,
+                                number,
+                            )
+                            return False
             return False
         finally:
             if feed is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -16,7 +15,8 @@ _INSERT = (
     " device_id, occurred_at, details) SELECT * FROM unnest(%b::uuid[], %b::bigint[],"
     " %b::uuid[], %b::text[], %b::text[], %b::uuid[], %b::text[], %b::timestamptz[], %b::jsonb[])"
 )
-_dumps = partial(json.dumps, default=str, sort_keys=True)
+# One encoder for every row: json.dumps() with options builds a new one per call.
+_dumps = json.JSONEncoder(default=str, sort_keys=True).encode
 
 
 class SecurityEvents(Projector):

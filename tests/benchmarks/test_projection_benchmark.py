@@ -39,10 +39,12 @@ from commands.settings import CairnSettings
 from domain.event_context import event_context
 from domain.identity.credential import SecurityEvent
 from infra.stack import StackEndpoints
-from projections import operations
+from projections import operations, tuning
 from projections.directory.queries import list_users
 from projections.directory.security_events import SecurityEvents
 from projections.directory.users import DirectoryUsers
+from projections.projector import Projector
+from projections.settings import ProjectionSettings
 from projections.source import EventSource
 from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement
@@ -76,6 +78,12 @@ def _security_events(store: Application[uuid.UUID], count: int) -> int:
             ]
             position = max(r.notification.id for r in store.save(*facts))
     return position
+
+
+def _rebuild(settings: ProjectionSettings, source: EventSource, cls: type[Projector]) -> None:
+    """As `cairn projector rebuild` does it (with its process settings)."""
+    with tuning.projector_process():
+        operations.rebuild(settings, source, cls, threading.Event())
 
 
 def _timed(name: str, events: int, work: Any) -> Measurement:
@@ -309,7 +317,7 @@ def test_projection_benchmark(
         projected = _timed(
             f"rebuild of security_events from 0: catch-up with tracking ({EVENTS:,} events)",
             EVENTS,
-            lambda: operations.rebuild(settings, source, SecurityEvents, threading.Event()),
+            lambda: _rebuild(settings, source, SecurityEvents),
         )
         with psycopg.connect(bench_db) as conn:
             assert conn.execute("SELECT count(*) FROM security_events").fetchone() == (EVENTS,)
@@ -324,9 +332,7 @@ def test_projection_benchmark(
         mixed = _timed(
             f"rebuild of directory_users from 0 ({MIXED:,} mixed identity events, updates)",
             MIXED,
-            lambda: operations.rebuild(
-                mixed_settings, mixed_source, DirectoryUsers, threading.Event()
-            ),
+            lambda: _rebuild(mixed_settings, mixed_source, DirectoryUsers),
         )
         mixed_source.close()
     finally:

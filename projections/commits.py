@@ -1,0 +1,69 @@
+"""Committing one batch while the next is prepared.
+
+A batch's commit mostly waits for PostgreSQL (inserting the rows, the tracking update, the
+commit), and decoding and handling the next batch needs only Python: done at the same time,
+the projector's one process does both. Commits stay one at a time and in order (each
+checks the tracking position the previous one left), so exactly-once and the poison rules
+of :class:`~projections.runner.BatchProcessor` are unchanged; at most one batch is prepared
+ahead, and a batch after a stop or a failed commit is dropped, never applied.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+
+from projections.runner import BatchProcessor, Prepared, Stopped
+
+
+class CommitPipeline:
+    def __init__(self, processor: BatchProcessor) -> None:
+        self.processor = processor
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="cairn-projection-commit")
+        self._in_flight: Future[Stopped | None] | None = None
+
+    def submit(self, prepared: Prepared) -> Stopped | None:
+        """Wait for the batch in flight, then start committing `prepared`. Returns what the
+        previous batch stopped at (then `prepared` is dropped) and raises its error; a batch
+        that ends at a poison event (stop mode) is committed before this returns."""
+        stopped = self.drain()
+        if stopped is not None:
+            return stopped
+        self._in_flight = self._committer.submit(self.processor.apply, prepared)
+        if prepared.poison is not None:
+            return self.drain()  # nothing after the poison event may be prepared
+        return None
+
+    def drain(self) -> Stopped | None:
+        """Wait for the batch in flight: its outcome (or error)."""
+        in_flight, self._in_flight = self._in_flight, None
+        return in_flight.result() if in_flight is not None else None
+
+    @property
+    def busy(self) -> bool:
+        """A batch is being committed."""
+        return self._in_flight is not None
+
+    @property
+    def position(self) -> int:
+        """The last position committed (a commit in flight is not counted)."""
+        return self.processor.position
+
+    def close(self) -> None:
+        """Finish the commit in flight (its error is dropped here: the tracking position
+        shows what was committed), then stop the committer."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.exception()
+        self._committer.shutdown(wait=True)
+
+    def __enter__(self) -> CommitPipeline:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,108 @@
+"""Committing one batch while the next is prepared: order, stops and failures, with the
+database faked (the worker's integration tests run it against PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, cast
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from projections.commits import CommitPipeline
+from projections.projector import Writes
+from projections.runner import Stopped
+from tests.unit.projections.test_batch_processor import FakeViews, _n, _processor
+
+pytestmark = pytest.mark.unit
+
+
+class GatedViews(FakeViews):
+    """Commits wait for `gate` (a slow PostgreSQL), and say when they started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def commit(self, writes: Writes, name: str, expected: int | None, position: int | None) -> None:
+        self.started.set()
+        assert self.gate.wait(10)
+        super().commit(writes, name, expected, position)
+
+
+def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
+    views = GatedViews()
+    processor = _processor(cast(Any, views), "stop")
+    with CommitPipeline(processor) as commits:
+        assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"")])) is None
+        assert views.started.wait(10)
+        # The first commit is blocked, and yet the next batch is decoded and handled.
+        following = processor.prepare([_n(13, b"")])
+        assert commits.busy and views.commits == [] and commits.position == 10
+        views.gate.set()
+        assert commits.submit(following) is None
+        assert commits.drain() is None
+    # In order, each expecting the position the one before it left.
+    assert views.commits == [
+        (["first part", "row", "first part", "row"], 10, 12),
+        (["first part", "row"], 12, 13),
+    ]
+    assert processor.position == 13
+
+
+def test_a_batch_ending_at_a_poison_event_is_committed_before_submit_returns() -> None:
+    views = FakeViews()
+    processor = _processor(cast(Any, views), "stop")
+    with CommitPipeline(processor) as commits:
+        stopped = commits.submit(processor.prepare([_n(11, b""), _n(12, b"raise"), _n(13, b"")]))
+        assert stopped is not None and stopped.position == 12
+        assert not commits.busy
+    # The event before the poison one is committed, the tracking stays before the poison one.
+    assert views.commits[0] == (["first part", "row"], 10, 11)
+    assert processor.position == 11
+
+
+def test_a_batch_prepared_after_a_refused_one_is_dropped() -> None:
+    views = FakeViews()
+    processor = _processor(cast(Any, views), "stop")
+    with CommitPipeline(processor) as commits:
+        # The database refuses event 12: found when the batch commits, one by one.
+        assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"bad-sql")])) is None
+        later = processor.prepare([_n(13, b"")])
+        stopped = commits.submit(later)
+        assert isinstance(stopped, Stopped) and stopped.position == 12
+        assert commits.drain() is None  # `later` was never started
+    assert all(position != 13 for _, _, position in views.commits)
+    assert processor.position == 11
+
+
+def test_a_failed_commit_is_raised_and_nothing_after_it_is_applied() -> None:
+    views = FakeViews(transient=True)
+    processor = _processor(cast(Any, views), "stop")
+    commits = CommitPipeline(processor)
+    assert commits.submit(processor.prepare([_n(11, b"bad-sql")])) is None
+    with pytest.raises(OperationalError):
+        commits.submit(processor.prepare([_n(12, b"")]))
+    commits.close()
+    assert views.commits == [] and processor.position == 10
+
+
+def test_close_waits_for_the_commit_in_flight() -> None:
+    views = GatedViews()
+    processor = _processor(cast(Any, views), "stop")
+    commits = CommitPipeline(processor)
+    commits.submit(processor.prepare([_n(11, b"")]))
+    assert views.started.wait(10)
+    threading.Timer(0.05, views.gate.set).start()
+    commits.close()
+    assert views.commits == [(["first part", "row"], 10, 11)]
+
+
+def test_prepare_writes_nothing_until_applied() -> None:
+    views = FakeViews()
+    processor = _processor(cast(Any, views), "skip")
+    prepared = processor.prepare([_n(11, b""), _n(12, b"raise")])
+    assert views.commits == [] and processor.position == 10
+    assert processor.apply(prepared) is None
+    assert len(views.commits) == 1 and processor.position == 12
