@@ -11,7 +11,6 @@ ahead, and a batch after a stop or a failed commit is dropped, never applied.
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
-from types import TracebackType
 
 from projections.runner import BatchProcessor, Prepared, Stopped
 
@@ -56,14 +55,3 @@ class CommitPipeline:
         if in_flight is not None:
             in_flight.exception()
         self._committer.shutdown(wait=True)
-
-    def __enter__(self) -> CommitPipeline:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import psycopg
@@ -191,7 +191,7 @@ class Worker:
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
             feed = Feed(self.source, start)
-            with CommitPipeline(processor) as commits:
+            with closing(CommitPipeline(processor)) as commits:
                 checked = time.monotonic()
                 while not stop.is_set():
                     if until_caught_up and commits.position >= target:

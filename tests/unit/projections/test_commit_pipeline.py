@@ -4,6 +4,7 @@ database faked (the worker's integration tests run it against PostgreSQL)."""
 from __future__ import annotations
 
 import threading
+from contextlib import closing
 from typing import Any, cast
 
 import pytest
@@ -34,7 +35,7 @@ class GatedViews(FakeViews):
 def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
     views = GatedViews()
     processor = _processor(cast(Any, views), "stop")
-    with CommitPipeline(processor) as commits:
+    with closing(CommitPipeline(processor)) as commits:
         assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"")])) is None
         assert views.started.wait(10)
         # The first commit is blocked, and yet the next batch is decoded and handled.
@@ -54,7 +55,7 @@ def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
 def test_a_batch_ending_at_a_poison_event_is_committed_before_submit_returns() -> None:
     views = FakeViews()
     processor = _processor(cast(Any, views), "stop")
-    with CommitPipeline(processor) as commits:
+    with closing(CommitPipeline(processor)) as commits:
         stopped = commits.submit(processor.prepare([_n(11, b""), _n(12, b"raise"), _n(13, b"")]))
         assert stopped is not None and stopped.position == 12
         assert not commits.busy
@@ -66,7 +67,7 @@ def test_a_batch_ending_at_a_poison_event_is_committed_before_submit_returns() -
 def test_a_batch_prepared_after_a_refused_one_is_dropped() -> None:
     views = FakeViews()
     processor = _processor(cast(Any, views), "stop")
-    with CommitPipeline(processor) as commits:
+    with closing(CommitPipeline(processor)) as commits:
         # The database refuses event 12: found when the batch commits, one by one.
         assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"bad-sql")])) is None
         later = processor.prepare([_n(13, b"")])
