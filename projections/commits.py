@@ -43,11 +43,6 @@ class CommitPipeline:
         """A batch is being committed."""
         return self._in_flight is not None
 
-    @property
-    def position(self) -> int:
-        """The last position committed (a commit in flight is not counted)."""
-        return self.processor.position
-
     def close(self) -> None:
         """Finish the commit in flight (its error is dropped here: the tracking position
         shows what was committed), then stop the committer."""

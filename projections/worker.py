@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -183,6 +183,7 @@ class Worker:
             return False
         projector = self.cls(number)
         feed: Feed | None = None
+        commits: CommitPipeline | None = None
         try:
             start = self.views.position(projector.tracking_name) or 0
             processor = BatchProcessor(
@@ -191,38 +192,42 @@ class Worker:
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
             feed = Feed(self.source, start)
-            with closing(CommitPipeline(processor)) as commits:
-                checked = time.monotonic()
-                while not stop.is_set():
-                    if until_caught_up and commits.position >= target:
-                        target = self.source.max_position()
-                        if commits.position >= target:
-                            return True
-                    # The next batch is decoded and handled while the previous one commits;
-                    # with nothing arrived yet, the commit is waited for first.
-                    batch = feed.take(self.settings.batch_size, 0.0 if commits.busy else 0.2)
-                    prepared = processor.prepare(batch) if batch else None
-                    stopped = commits.submit(prepared) if prepared else commits.drain()
-                    self.position = commits.position
-                    if progress is not None and batch:
-                        progress(commits.position, max(target, commits.position))
-                    if stopped is not None:
-                        feed.close()
-                        if not self._paused(projector, stopped, stop, until_caught_up):
-                            return False
-                        processor.position = self.views.position(projector.tracking_name) or 0
-                        feed = Feed(self.source, processor.position)
-                    if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
-                        checked = time.monotonic()
-                        if not self._still_active(number):
-                            logger.info(
-                                "projector %s: generation %d was switched away from",
-                                self.cls.name,
-                                number,
-                            )
-                            return False
+            commits = CommitPipeline(processor)
+            checked = time.monotonic()
+            while not stop.is_set():
+                if until_caught_up and processor.position >= target:
+                    target = self.source.max_position()
+                    if processor.position >= target:
+                        return True
+                # The next batch is decoded and handled while the previous one commits; with
+                # nothing arrived yet, the commit is waited for first.
+                batch = feed.take(self.settings.batch_size, 0.0 if commits.busy else 0.2)
+                if batch:
+                    stopped = commits.submit(processor.prepare(batch))
+                    if progress is not None:
+                        progress(processor.position, max(target, processor.position))
+                else:
+                    stopped = commits.drain()
+                self.position = processor.position
+                if stopped is not None:
+                    feed.close()
+                    if not self._paused(projector, stopped, stop, until_caught_up):
+                        return False
+                    processor.position = self.views.position(projector.tracking_name) or 0
+                    feed = Feed(self.source, processor.position)
+                if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
+                    checked = time.monotonic()
+                    if not self._still_active(number):
+                        logger.info(
+                            "projector %s: generation %d was switched away from",
+                            self.cls.name,
+                            number,
+                        )
+                        return False
             return False
         finally:
+            if commits is not None:
+                commits.close()  # the batch in flight is finished before the lock goes
             if feed is not None:
                 feed.close()
             lock.release()

@@ -40,7 +40,7 @@ def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
         assert views.started.wait(10)
         # The first commit is blocked, and yet the next batch is decoded and handled.
         following = processor.prepare([_n(13, b"")])
-        assert commits.busy and views.commits == [] and commits.position == 10
+        assert commits.busy and views.commits == [] and processor.position == 10
         views.gate.set()
         assert commits.submit(following) is None
         assert commits.drain() is None
