@@ -96,6 +96,11 @@ def tenant_token(tenant: str) -> str:
 def _check_header_value(name: str, value: str) -> str:
     if "\r" in value or "\n" in value:
         raise DataError(f"{name} must not contain line breaks: {value!r}")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate (JSON can carry one): not UTF-8
+            raise DataError(f"{name} is not valid UTF-8 text: {value!r}") from None
     return value
 
 

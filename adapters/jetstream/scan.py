@@ -81,6 +81,7 @@ class Cursor(Generic[T]):
         self.next_batch = READ_BATCH  # of the requests after it
         self.pipeline = False
         self.stop: int | None = None  # the caller reads no sequence above this one
+        self.asked = 0  # the consumer's next sequence not asked for yet (at least)
         self.rest: list[tuple[int, T]] = []  # of the page where the last call stopped
         self.inflight: deque[_Sent[T]] = deque()  # oldest first
         self.exhausted = False  # a page read during the current call found nothing more
@@ -91,7 +92,7 @@ class Cursor(Generic[T]):
             yield rest
         while True:
             if not self.inflight:
-                if self.exhausted:
+                if self.exhausted or (self.stop is not None and self.seq > self.stop):
                     return
                 self._send()
             sent = self.inflight.popleft()
@@ -116,19 +117,37 @@ class Cursor(Generic[T]):
             yield items
 
     def _fill(self, pending: int) -> None:
+        if self.stop is not None:
+            pending = min(pending, self.stop - self.seq + 1)
         long = pending >= CONSUMER_AFTER and not self.inflight
         if long and self.consumer is None and self.deliveries is not None:
             self._open_consumer()
         depth = PIPELINE_DEPTH if self.consumer is not None else 1
-        while len(self.inflight) < depth and (self.stop is None or self.seq <= self.stop):
+        while len(self.inflight) < depth and self._wanted(self._next()) > 0:
             self._send()
+
+    def _next(self) -> int:
+        """The first sequence the next request would read."""
+        return max(self.asked, self.seq) if self.consumer is not None else self.seq
+
+    def _wanted(self, first: int) -> int:
+        """How many messages a request from `first` may ask for: none beyond `stop` (reading
+        past it costs the server as much as reading what the caller wants)."""
+        if self.stop is None:
+            return READ_BATCH
+        return min(READ_BATCH, self.stop - first + 1)
 
     def _send(self) -> None:
         if self.consumer is not None and self.deliveries is not None:
-            fetch = self.client.fetch_page(self.stream, self.consumer, READ_BATCH, self.deliveries)
+            first = self._next()
+            # A fetch of n messages covers at least n sequences, so this never asks too few.
+            size = max(1, self._wanted(first))
+            self.asked = first + size
+            fetch = self.client.fetch_page(self.stream, self.consumer, size, self.deliveries)
             self.inflight.append(_Sent(fetch, fetch=True))
             return
-        body = {"seq": self.seq, "batch": self.batch, "next_by_subj": self.filter}
+        batch = max(1, min(self.batch, self._wanted(self.seq)))
+        body = {"seq": self.seq, "batch": batch, "next_by_subj": self.filter}
         self.batch = self.next_batch
         request = self.client.request_page(self.stream, body, self.decode)
         self.inflight.append(_Sent(request, fetch=False))
@@ -148,6 +167,7 @@ class Cursor(Generic[T]):
                 f"CONSUMER.CREATE.{self.stream}", {"stream_name": self.stream, "config": config}
             )
             self.consumer = str(answer["name"])
+            self.asked = self.seq
         except (EventStoreUnavailable, JetStreamApiError, KeyError) as error:
             logger.warning("replays of %s read by direct get (no consumer: %s)", self.stream, error)
             self.deliveries = None

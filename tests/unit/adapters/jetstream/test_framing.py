@@ -88,7 +88,9 @@ def test_an_atomic_batch_numbers_its_messages_and_commits_the_last() -> None:
 
 @given(
     payloads=st.lists(st.binary(max_size=300), min_size=1, max_size=30),
-    value=st.text(alphabet=st.characters(exclude_characters="\r\n"), max_size=40),
+    value=st.text(
+        alphabet=st.characters(exclude_characters="\r\n", exclude_categories=["Cs"]), max_size=40
+    ),
 )
 def test_any_payload_and_header_value_survive_framing(payloads: list[bytes], value: str) -> None:
     lines = h.header_line(h.ACTOR, value)
@@ -114,6 +116,12 @@ def test_header_lines_refuse_line_breaks() -> None:
         h.topic_line("m:A.B\nX")
     with pytest.raises(DataError):
         h.context_lines(EventContext(actor="a\nb"))
+
+
+def test_header_lines_refuse_text_that_is_not_utf8() -> None:
+    with pytest.raises(DataError, match="UTF-8"):
+        h.header_line(h.ACTOR, "ok\ud800")
+    assert h.header_line(h.ACTOR, "Zoë") == "Actor: Zoë\r\n".replace("Actor", h.ACTOR).encode()
 
 
 def test_context_lines_encode_the_context_headers() -> None:

@@ -238,3 +238,44 @@ def test_kept_cursors_are_found_by_where_the_next_call_starts() -> None:
         kept.keep(100 + number, 100 + number, made)
     assert stream.deleted == ["old0"]  # the oldest was let go (second was first in line)
     assert kept.take("e", 3) is None
+
+
+class Counted(Stream):
+    """Remembers every message a read asked the server for."""
+
+    def __init__(self, kinds: list[bool]) -> None:
+        super().__init__(kinds)
+        self.asked: list[int] = []
+
+    def request_page(self, stream: str, body: dict[str, Any], decode: Any) -> Answered:
+        answered = super().request_page(stream, body, decode)
+        self.asked.extend(seq for seq, _ in answered.result().items)
+        return answered
+
+    def fetch_page(self, stream: str, consumer: str, batch: int, decode: Any) -> Answered:
+        answered = super().fetch_page(stream, consumer, batch, decode)
+        self.asked.extend(seq for seq, _ in answered.result().items)
+        return answered
+
+
+@settings(max_examples=200)
+@given(
+    size=st.integers(0, 80),
+    start=st.integers(1, 40),
+    span=st.integers(1, 60),
+    consumer=st.booleans(),
+)
+def test_a_scan_with_a_stop_asks_for_nothing_beyond_it(
+    size: int, start: int, span: int, consumer: bool
+) -> None:
+    """Every message is asked for at most once and none after `stop` (what the server
+    reads past it is work for nothing); what the caller keeps is exactly the range."""
+    stream = Counted([True] * size)
+    stop = start + span - 1
+    made = cursor(stream, start, min(5, span), consumer=consumer)
+    made.stop = stop
+    kept = [seq for page in made.pages() for seq, _ in page if seq <= stop]
+    made.close()
+    assert kept == list(range(start, min(stop, size) + 1))
+    assert sorted(stream.asked) == sorted(set(stream.asked))
+    assert all(seq <= stop for seq in stream.asked)
