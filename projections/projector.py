@@ -9,11 +9,12 @@ that also records the tracking position (the library's projection pattern, batch
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
 
 OnError = Literal["stop", "skip"]
 Params = Sequence[Any] | Mapping[str, Any]
+Statement = tuple[str, Params, bool]  # query, parameters or row, is a bulk row
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -50,8 +51,7 @@ class Writes:
     __slots__ = ("statements",)
 
     def __init__(self) -> None:
-        # (query, parameters or row, is a bulk row)
-        self.statements: list[tuple[str, Params, bool]] = []
+        self.statements: list[Statement] = []
 
     def execute(self, query: str, params: Params = ()) -> None:
         self.statements.append((query, params, False))
@@ -63,6 +63,19 @@ class Writes:
 
     def __len__(self) -> int:
         return len(self.statements)
+
+    def runs(self) -> Iterator[tuple[str, bool, list[Statement]]]:
+        """Consecutive statements of the same query (the same object: handlers pass the
+        cached `Projector.sql`), in order: each run goes to the database as one execution."""
+        statements = self.statements
+        i = 0
+        while i < len(statements):
+            query, _, is_bulk = statements[i]
+            j = i + 1
+            while j < len(statements) and statements[j][0] is query:
+                j += 1
+            yield query, is_bulk, statements[i:j]
+            i = j
 
     def truncate(self, length: int) -> None:
         del self.statements[length:]

@@ -40,6 +40,34 @@ class Prepared:
     poison: tuple[Notification, BaseException] | None  # stop mode: the event that failed
 
 
+def prepare(
+    projector: Projector,
+    decode: Callable[[Notification], Any],
+    on_error: OnError,
+    batch: Sequence[Notification],
+) -> Prepared:
+    """Decode and handle a batch: its statements, nothing written yet. A handler failure in
+    stop mode ends the batch before that event; in skip mode the event is parked in it."""
+    topics = projector.topics
+    writes = Writes()
+    spans: list[tuple[Notification, int, int]] = []
+    end: int | None = None  # the position this batch commits up to
+    for n in batch:
+        if n.topic in topics:
+            start = len(writes)
+            try:
+                projector.handle(n.topic, decode(n), n.id, writes)
+            except Exception as error:  # any handler failure is poison
+                writes.truncate(start)
+                logger.error("projector %s: poison event at %d: %r", projector.name, n.id, error)
+                if on_error == "stop":
+                    return Prepared(writes, spans, end, (n, error))
+                deadletters.park_into(writes, projector.name, projector.generation, n, error)
+            spans.append((n, start, len(writes)))
+        end = n.id
+    return Prepared(writes, spans, end, None)
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -65,28 +93,8 @@ class BatchProcessor:
         return self.apply(self.prepare(batch))
 
     def prepare(self, batch: Sequence[Notification]) -> Prepared:
-        """Decode and handle the batch: its statements, nothing written yet. A handler failure
-        in stop mode ends the batch before that event."""
-        projector, topics = self.projector, self.projector.topics
-        writes = Writes()
-        spans: list[tuple[Notification, int, int]] = []
-        end: int | None = None  # the position this batch commits up to
-        for n in batch:
-            if n.topic in topics:
-                start = len(writes)
-                try:
-                    projector.handle(n.topic, self.decode(n), n.id, writes)
-                except Exception as error:  # any handler failure is poison
-                    writes.truncate(start)
-                    logger.error(
-                        "projector %s: poison event at %d: %r", projector.name, n.id, error
-                    )
-                    if self.on_error == "stop":
-                        return Prepared(writes, spans, end, (n, error))
-                    self._park(writes, n, error)
-                spans.append((n, start, len(writes)))
-            end = n.id
-        return Prepared(writes, spans, end, None)
+        """Decode and handle the batch: its statements, nothing written yet."""
+        return prepare(self.projector, self.decode, self.on_error, batch)
 
     def apply(self, prepared: Prepared) -> Stopped | None:
         """Commit a prepared batch after the previous one (one transaction with the tracking
@@ -98,6 +106,18 @@ class BatchProcessor:
         if prepared.poison is not None:
             return self._stop(*prepared.poison)
         return None
+
+    def apply_whole(self, writes: Writes, end: int) -> bool:
+        """Commit a batch prepared elsewhere, which cannot be split per event: False if the
+        database refused it (nothing was written; the caller prepares it again here)."""
+        try:
+            self._commit(writes, end)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            logger.warning("projector %s: batch refused (%s)", self.projector.name, error)
+            return False
+        return True
 
     def _park(self, writes: Writes, n: Notification, error: BaseException) -> None:
         deadletters.park_into(writes, self.projector.name, self.projector.generation, n, error)

@@ -23,14 +23,19 @@ YOUNG_COLLECTION_EVERY = 10_000  # allocations (CPython's default: 700)
 SWITCH_INTERVAL = 0.0005  # seconds (CPython's default: 0.005)
 
 
+def settle() -> None:
+    """The settings above for the rest of this process (catch-up worker processes)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 @contextmanager
 def projector_process() -> Iterator[None]:
     """The settings above while the block runs; the previous ones after it."""
     thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *thresholds[1:])
-    sys.setswitchinterval(SWITCH_INTERVAL)
+    settle()
     try:
         yield
     finally:

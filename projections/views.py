@@ -97,18 +97,11 @@ class ViewRecorder(PostgresTrackingRecorder):
 def _execute_all(curs: Any, writes: Writes) -> None:
     """In order; a run of bulk rows for one statement as one execution with a column array
     each, a run of the same statement as one (pipelined) executemany."""
-    statements = writes.statements
-    i = 0
-    while i < len(statements):
-        query, params, is_bulk = statements[i]
-        j = i + 1
-        while j < len(statements) and statements[j][0] is query:
-            j += 1
+    for query, is_bulk, run in writes.runs():
         if is_bulk:
-            rows = [row for _, row, _ in statements[i:j]]
+            rows = [row for _, row, _ in run]
             curs.execute(query, [list(column) for column in zip(*rows, strict=True)])
-        elif j - i == 1:
-            curs.execute(query, params)
+        elif len(run) == 1:
+            curs.execute(query, run[0][1])
         else:
-            curs.executemany(query, [p for _, p, _ in statements[i:j]])
-        i = j
+            curs.executemany(query, [params for _, params, _ in run])

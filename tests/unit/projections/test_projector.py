@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -101,3 +102,19 @@ def test_settings_from_the_environment() -> None:
         ProjectionSettings.from_env("u", {}, {"CAIRN_PROJECTOR_X_ON_ERROR": "ignore"})
     with pytest.raises(InvalidInput, match="BATCH"):
         ProjectionSettings.from_env("u", {}, {"CAIRN_PROJECTOR_BATCH": "0"})
+
+
+def test_catch_up_processes_from_the_environment() -> None:
+    default = ProjectionSettings.from_env("u", {}, {})
+    assert default.catch_up_processes == min(4, os.cpu_count() or 1)
+    assert default.catch_up_after == 50_000
+    env = {"CAIRN_PROJECTOR_PROCESSES": "0", "CAIRN_PROJECTOR_CATCH_UP_AFTER": "2000"}
+    chosen = ProjectionSettings.from_env("u", {}, env)
+    assert (chosen.catch_up_processes, chosen.catch_up_after) == (0, 2000)
+    for key, value, message in [
+        ("CAIRN_PROJECTOR_PROCESSES", "two", "whole number"),
+        ("CAIRN_PROJECTOR_PROCESSES", "33", "between 0 and 32"),
+        ("CAIRN_PROJECTOR_CATCH_UP_AFTER", "0", "between 1"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            ProjectionSettings.from_env("u", {}, {key: value})
