@@ -18,6 +18,7 @@ import psycopg
 from psycopg import abc, pq
 from psycopg.adapt import Dumper, PyFormat, Transformer
 
+from projections.arrays import binary_array
 from projections.projector import Writes
 
 logger = logging.getLogger("cairn.projections")
@@ -55,17 +56,27 @@ class DumpedDumper(Dumper):
 psycopg.adapters.register_dumper(Dumped, DumpedDumper)
 
 
+def bulk_parameters(columns: Sequence[list[Any]]) -> list[Any]:
+    """One parameter per column: a binary array built in one pass where the type allows
+    (projections.arrays), else the list for psycopg to dump."""
+    params: list[Any] = []
+    for column in columns:
+        built = binary_array(column)
+        params.append(column if built is None else Dumped(*built))
+    return params
+
+
 def dump_bulk(writes: Writes) -> Writes:
     """The same statements, each run of bulk rows as one statement with its column arrays
-    dumped in binary. A run psycopg cannot dump without a connection (a type registered only on one)
-    stays as it is: the committing process dumps it."""
+    dumped in binary. A run psycopg cannot dump without a connection (a type registered only
+    on one) stays as it is: the committing process dumps it."""
     out = Writes()
     transformer: abc.Transformer = Transformer()
     for query, is_bulk, run in writes.runs():
         if is_bulk and "%t" not in query:  # text placeholders want text: left as they are
             columns = [list(column) for column in zip(*(row for _, row, _ in run), strict=True)]
             try:
-                out.execute(query, _dumped(transformer, columns))
+                out.execute(query, [_dumped(transformer, p) for p in bulk_parameters(columns)])
                 continue
             except psycopg.Error as error:
                 logger.debug("bulk rows left to the committing process: %s", error)
@@ -73,7 +84,9 @@ def dump_bulk(writes: Writes) -> Writes:
     return out
 
 
-def _dumped(transformer: abc.Transformer, columns: Sequence[list[Any]]) -> list[Dumped]:
-    data = transformer.dump_sequence(columns, [PyFormat.BINARY] * len(columns))
-    oids = transformer.types or ()
-    return [Dumped(None if d is None else bytes(d), oid) for d, oid in zip(data, oids, strict=True)]
+def _dumped(transformer: abc.Transformer, param: Any) -> Dumped:
+    if isinstance(param, Dumped):
+        return param
+    (data,) = transformer.dump_sequence([param], [PyFormat.BINARY])
+    (oid,) = transformer.types or (0,)
+    return Dumped(None if data is None else bytes(data), oid)

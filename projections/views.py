@@ -14,7 +14,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.conninfo import conninfo_to_dict
 
-from projections import deadletters
+from projections import deadletters, dumped
 from projections.projector import Writes
 
 TRACKING_TABLE = "projection_tracking"
@@ -100,7 +100,8 @@ def _execute_all(curs: Any, writes: Writes) -> None:
     for query, is_bulk, run in writes.runs():
         if is_bulk:
             rows = [row for _, row, _ in run]
-            curs.execute(query, [list(column) for column in zip(*rows, strict=True)])
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            curs.execute(query, dumped.bulk_parameters(columns))
         elif len(run) == 1:
             curs.execute(query, run[0][1])
         else:

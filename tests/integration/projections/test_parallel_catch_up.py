@@ -58,8 +58,9 @@ class Facts(Projector):
 
 @pytest.fixture
 def parallel(settings: ProjectionSettings, monkeypatch: pytest.MonkeyPatch) -> ProjectionSettings:
-    """Worker processes for any lag, small batches and ranges: many of each."""
-    monkeypatch.setattr(catchup, "RANGE", 900)
+    """Worker processes for any lag; small chunks, reads and batches: many of each."""
+    monkeypatch.setattr(catchup, "MIN_CHUNK", 1200)
+    monkeypatch.setattr(catchup, "READ", 500)
     return replace(settings, catch_up_processes=2, catch_up_after=1, batch_size=250)
 
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from projections import catchup, registry
 from projections.dumped import Dumped, dump_bulk
-from projections.projector import Projector, Writes
+from projections.projector import Writes
 
 pytestmark = pytest.mark.unit
 
@@ -53,13 +52,3 @@ def test_text_placeholders_and_values_without_a_dumper_are_left_as_they_are() ->
     writes.bulk(BULK, (uuid.uuid4(), 1, "k", object()))  # psycopg cannot dump an object
     before = list(writes.statements)
     assert dump_bulk(writes).statements == before
-
-
-def test_worker_processes_need_a_projector_importable_by_name() -> None:
-    assert all(catchup.importable(cls) for cls in registry.PROJECTORS.values())
-
-    class Local(Projector):
-        name = "local"
-        tables = ("local",)
-
-    assert not catchup.importable(Local)
