@@ -22,15 +22,19 @@ order, so the next chunk is being prepared while the current one is committed.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import logging
 import multiprocessing
 import os
 import pickle
 import queue
 import signal
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -38,13 +42,17 @@ from typing import Any
 from projections import tuning
 from projections.dumped import dump_bulk
 from projections.projector import OnError, Projector, Writes
-from projections.runner import prepare
+from projections.runner import BatchProcessor, prepare
+from projections.settings import ProjectionSettings
 from projections.source import EventSource
+
+logger = logging.getLogger("cairn.projections")
 
 READ = 5000  # notifications per read within a chunk (the read goes on with one consumer)
 CHUNKS_PER_PROCESS = 4
 MIN_CHUNK, MAX_CHUNK = 20_000, 200_000  # positions
 _POLL = 1.0  # seconds between checks that a process waited for is alive
+_CHECK_EVERY = 1.0  # seconds between checks that the generation is still the active one
 
 _PR_SET_PDEATHSIG = 1
 
@@ -222,3 +230,50 @@ class CatchUp:
         """Stop the worker processes."""
         for lane in self._lanes:
             lane.close()
+
+
+def catch_up(
+    settings: ProjectionSettings,
+    source: EventSource,
+    cls: type[Projector],
+    processor: BatchProcessor,
+    stop: threading.Event,
+    advanced: Callable[[int, int], None],
+    still_active: Callable[[], bool] | None = None,
+) -> bool:
+    """Far behind the store: apply what worker processes prepare, up to where the store is
+    now. Stops early, leaving the rest to the in-process path, at a poison event or a batch
+    the database refused. False: stopped, or (`still_active` said so) switched away."""
+    target = source.max_position()
+    if settings.catch_up_processes < 2 or target - processor.position < settings.catch_up_after:
+        return True
+    if not importable(cls):
+        logger.warning("projector %s: not importable by name; catching up alone", cls.name)
+        return True
+    logger.info(
+        "projector %s: %d events behind; catching up with %d processes",
+        cls.name,
+        target - processor.position,
+        settings.catch_up_processes,
+    )
+    pool = CatchUp(
+        settings.event_store_env,
+        cls,
+        processor.projector.generation,
+        settings.on_error_for(cls),
+        settings.catch_up_processes,
+        settings.batch_size,
+    )
+    with contextlib.closing(pool):
+        checked = time.monotonic()
+        for ready in pool.batches(processor.position, target):
+            if stop.is_set():
+                return False
+            if ready.end is not None and not processor.apply_whole(ready.writes, ready.end):
+                break  # refused: the in-process path finds the event to blame
+            advanced(processor.position, target)
+            if still_active is not None and time.monotonic() - checked >= _CHECK_EVERY:
+                checked = time.monotonic()
+                if not still_active():
+                    return False
+    return True

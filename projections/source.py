@@ -7,19 +7,75 @@ library's `ApplicationSubscription` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    DatetimeAsISO,
+    JSONTranscoder,
+    Notification,
+    Subscription,
+    Transcoder,
+    Transcoding,
+    UUIDAsHex,
+)
+
+_new, _set, _UNKNOWN = object.__new__, object.__setattr__, SafeUUID.unknown
+
+
+def _uuid_from_hex(text: str) -> UUID:
+    """UUID(text) for the 32 hex digits the library writes, in a third of the time."""
+    if len(text) != 32 or not text.isalnum():
+        return UUID(text)
+    made = _new(UUID)
+    _set(made, "int", int(text, 16))
+    _set(made, "is_safe", _UNKNOWN)
+    return made
+
+
+# The library's own transcodings, decoded without its per-object method dispatch.
+_FAST: dict[str, tuple[type[Transcoding], Callable[[Any], Any]]] = {
+    "uuid_hex": (UUIDAsHex, _uuid_from_hex),
+    "datetime_iso": (DatetimeAsISO, datetime.fromisoformat),
+}
+
+
+def _faster_decoding(transcoder: JSONTranscoder) -> None:
+    """The object hook runs for every JSON object of every event a projector reads: the
+    library's names go straight to their decoder, others through the transcoder as before."""
+    own = transcoder._decode_obj  # the library's hook, for every other name
+    fast = {
+        name: decode
+        for name, (library, decode) in _FAST.items()
+        if type(transcoder.names.get(name)) is library  # not replaced by an application
+    }
+
+    def hook(obj: dict[str, Any]) -> Any:
+        if len(obj) == 2:
+            decode = fast.get(obj.get("_type_", ""))
+            if decode is not None and "_data_" in obj:
+                return decode(obj["_data_"])
+            return own(obj)
+        return obj
+
+    transcoder.decoder = json.JSONDecoder(object_hook=hook)
 
 
 class EventLog(Application[UUID]):
     """Reads only: never saves. The default transcodings are those of Cairn's applications."""
 
     name = "EventLog"
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = super().construct_transcoder()
+        if type(transcoder) is JSONTranscoder:
+            _faster_decoding(transcoder)
+        return transcoder
 
 
 class EventSource:

@@ -191,7 +191,11 @@ class Worker:
             )
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
-            if not self._catch_up(projector, processor, stop, progress, until_caught_up):
+            still_active = None if until_caught_up else lambda: self._still_active(number)
+            advanced = self._advanced(progress)
+            if not catchup.catch_up(
+                self.settings, self.source, self.cls, processor, stop, advanced, still_active
+            ):
                 return False
             feed = Feed(self.source, processor.position)
             commits = CommitPipeline(processor)
@@ -234,53 +238,13 @@ class Worker:
                 feed.close()
             lock.release()
 
-    def _catch_up(
-        self,
-        projector: Projector,
-        processor: BatchProcessor,
-        stop: threading.Event,
-        progress: Progress | None,
-        building: bool,
-    ) -> bool:
-        """Far behind the store: apply what worker processes prepare, up to where the store
-        is now (projections.catchup). Stops early, leaving the rest to the in-process path,
-        at a poison event or a batch the database refused. False: stopped, or switched away."""
-        settings = self.settings
-        target = self.source.max_position()
-        if settings.catch_up_processes < 2 or target - processor.position < settings.catch_up_after:
-            return True
-        if not catchup.importable(self.cls):
-            logger.warning("projector %s: not importable by name; catching up alone", self.cls.name)
-            return True
-        logger.info(
-            "projector %s: %d events behind; catching up with %d processes",
-            projector.name,
-            target - processor.position,
-            settings.catch_up_processes,
-        )
-        pool = catchup.CatchUp(
-            settings.event_store_env,
-            self.cls,
-            projector.generation,
-            self.on_error,
-            settings.catch_up_processes,
-            settings.batch_size,
-        )
-        with contextlib.closing(pool):
-            checked = time.monotonic()
-            for ready in pool.batches(processor.position, target):
-                if stop.is_set():
-                    return False
-                if ready.end is not None and not processor.apply_whole(ready.writes, ready.end):
-                    break  # refused: the in-process path finds the event to blame
-                self.position = processor.position
-                if progress is not None:
-                    progress(processor.position, target)
-                if not building and time.monotonic() - checked >= _CHECK_EVERY:
-                    checked = time.monotonic()
-                    if not self._still_active(projector.generation):
-                        return False
-        return True
+    def _advanced(self, progress: Progress | None) -> Progress:
+        def advanced(position: int, target: int) -> None:
+            self.position = position
+            if progress is not None:
+                progress(position, target)
+
+        return advanced
 
     def _still_active(self, number: int) -> bool:
         with self.admin() as conn:
