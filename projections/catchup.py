@@ -1,4 +1,4 @@
-"""Catching up with worker processes: they read, decode and handle ranges of the store; the
+"""Catching up with worker processes: they read, decode and handle chunks of the store; the
 projector's own process commits their batches, one at a time and in order.
 
 Why (decision 0007): one process projects ~12-15k events/s, bound by its interpreter lock

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import psutil
 import pytest
 from eventsourcing.application import Application
 from psycopg.types.json import Jsonb
@@ -56,12 +58,31 @@ class Facts(Projector):
         writes.bulk(self.sql(_INSERT), (*row, Jsonb(event.details)))
 
 
+class SlowFacts(Facts):
+    """The same rows, a millisecond per event: a catch-up long enough to be interrupted."""
+
+    name = "test_slow_facts"
+
+    @handles(SECURITY_EVENT)
+    def recorded(self, event: Any, position: int, writes: Writes) -> None:
+        time.sleep(0.001)
+        super().recorded(event, position, writes)
+
+
 @pytest.fixture
 def parallel(settings: ProjectionSettings, monkeypatch: pytest.MonkeyPatch) -> ProjectionSettings:
     """Worker processes for any lag; small chunks, reads and batches: many of each."""
     monkeypatch.setattr(catchup, "MIN_CHUNK", 1200)
     monkeypatch.setattr(catchup, "READ", 500)
     return replace(settings, catch_up_processes=2, catch_up_after=1, batch_size=250)
+
+
+def _catch_up_processes() -> list[psutil.Process]:
+    return [
+        child
+        for child in psutil.Process().children()
+        if "multiprocessing.spawn" in " ".join(child.cmdline())
+    ]
 
 
 def _save(store: Application[uuid.UUID], kinds: list[str]) -> list[int]:
@@ -142,3 +163,34 @@ def test_stop_mode_stops_at_the_poison_event_with_everything_before_it(
             (tracking_name(Facts.name, generation.generation),),
         ).fetchone()
         assert tracking == (positions[2099],)
+
+
+def test_a_catch_up_process_that_dies_fails_the_run_and_a_resume_finishes_exactly(
+    store: Application[uuid.UUID], parallel: ProjectionSettings, source: EventSource
+) -> None:
+    positions = _save(store, ["ok"] * 4000)
+    outcome: list[BaseException | int | None] = []
+
+    def rebuild() -> None:
+        try:
+            outcome.append(operations.rebuild(parallel, source, SlowFacts, threading.Event()))
+        except BaseException as error:
+            outcome.append(error)
+
+    builder = threading.Thread(target=rebuild)
+    builder.start()
+    deadline = time.monotonic() + 30
+    while not (lanes := _catch_up_processes()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1.0)  # mid-way: started, some batches committed
+    lanes[0].kill()
+    builder.join(60)
+    assert len(outcome) == 1 and isinstance(outcome[0], catchup.CatchUpFailed), outcome
+    assert "died" in str(outcome[0])
+    assert not _catch_up_processes()  # the others were stopped
+
+    resumed = operations.rebuild(parallel, source, SlowFacts, threading.Event(), resume=True)
+    assert resumed is not None
+    with admin(parallel.database_url) as conn:
+        rows = conn.execute("SELECT position FROM test_facts ORDER BY position").fetchall()
+        assert [p for (p,) in rows] == positions  # each event once, none lost
