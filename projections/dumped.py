@@ -19,7 +19,7 @@ from psycopg import abc, pq
 from psycopg.adapt import Dumper, PyFormat, Transformer
 
 from projections.arrays import binary_array
-from projections.projector import Writes
+from projections.projector import Statement, Writes
 
 logger = logging.getLogger("cairn.projections")
 
@@ -56,9 +56,17 @@ class DumpedDumper(Dumper):
 psycopg.adapters.register_dumper(Dumped, DumpedDumper)
 
 
-def bulk_parameters(columns: Sequence[list[Any]]) -> list[Any]:
-    """One parameter per column: a binary array built in one pass where the type allows
-    (projections.arrays), else the list for psycopg to dump."""
+def _binary(query: str) -> bool:
+    return "%t" not in query  # text placeholders want text: their columns stay lists
+
+
+def bulk_parameters(query: str, run: Sequence[Statement]) -> list[Any]:
+    """One parameter per column of a run of bulk rows: a binary array built in one pass
+    where the type and the placeholders allow (projections.arrays), else the column's list
+    for psycopg to dump."""
+    columns = [list(column) for column in zip(*(row for _, row, _ in run), strict=True)]
+    if not _binary(query):
+        return columns
     params: list[Any] = []
     for column in columns:
         built = binary_array(column)
@@ -73,10 +81,10 @@ def dump_bulk(writes: Writes) -> Writes:
     out = Writes()
     transformer: abc.Transformer = Transformer()
     for query, is_bulk, run in writes.runs():
-        if is_bulk and "%t" not in query:  # text placeholders want text: left as they are
-            columns = [list(column) for column in zip(*(row for _, row, _ in run), strict=True)]
+        if is_bulk and _binary(query):
             try:
-                out.execute(query, [_dumped(transformer, p) for p in bulk_parameters(columns)])
+                params = [_dumped(transformer, p) for p in bulk_parameters(query, run)]
+                out.execute(query, params)
                 continue
             except psycopg.Error as error:
                 logger.debug("bulk rows left to the committing process: %s", error)

@@ -99,9 +99,7 @@ def _execute_all(curs: Any, writes: Writes) -> None:
     each, a run of the same statement as one (pipelined) executemany."""
     for query, is_bulk, run in writes.runs():
         if is_bulk:
-            rows = [row for _, row, _ in run]
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            curs.execute(query, dumped.bulk_parameters(columns))
+            curs.execute(query, dumped.bulk_parameters(query, run))
         elif len(run) == 1:
             curs.execute(query, run[0][1])
         else:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from projections.dumped import Dumped, dump_bulk
+from projections.dumped import Dumped, bulk_parameters, dump_bulk
 from projections.projector import Writes
 
 pytestmark = pytest.mark.unit
@@ -52,3 +52,21 @@ def test_text_placeholders_and_values_without_a_dumper_are_left_as_they_are() ->
     writes.bulk(BULK, (uuid.uuid4(), 1, "k", object()))  # psycopg cannot dump an object
     before = list(writes.statements)
     assert dump_bulk(writes).statements == before
+
+
+def test_the_committing_process_gets_binary_arrays_only_for_binary_placeholders() -> None:
+    """What `views` executes in process: the same rule as the worker processes' dumping."""
+    writes = Writes()
+    for n in range(2):
+        writes.bulk(BULK, (uuid.UUID(int=n), n, "k", 1.5))
+    ((_, _, run),) = writes.runs()
+    params = bulk_parameters(BULK, run)
+    assert [type(p) for p in params] == [Dumped, Dumped, Dumped, list]
+    assert params[3] == [1.5, 1.5]  # no fast path for floats: psycopg dumps the list
+    text_query = BULK.replace("%b", "%t")
+    assert bulk_parameters(text_query, run) == [
+        [uuid.UUID(int=0), uuid.UUID(int=1)],
+        [0, 1],
+        ["k", "k"],
+        [1.5, 1.5],
+    ]
