@@ -32,7 +32,6 @@ import queue
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -52,7 +51,6 @@ READ = 5000  # notifications per read within a chunk (the read goes on with one 
 CHUNKS_PER_PROCESS = 4
 MIN_CHUNK, MAX_CHUNK = 20_000, 200_000  # positions
 _POLL = 1.0  # seconds between checks that a process waited for is alive
-_CHECK_EVERY = 1.0  # seconds between checks that the generation is still the active one
 
 _PR_SET_PDEATHSIG = 1
 
@@ -243,7 +241,8 @@ def catch_up(
 ) -> bool:
     """Far behind the store: apply what worker processes prepare, up to where the store is
     now. Stops early, leaving the rest to the in-process path, at a poison event or a batch
-    the database refused. False: stopped, or (`still_active` said so) switched away."""
+    the database refused. False: stopped, or switched away (`still_active`, asked after each
+    batch, said so)."""
     target = source.max_position()
     if settings.catch_up_processes < 2 or target - processor.position < settings.catch_up_after:
         return True
@@ -265,15 +264,12 @@ def catch_up(
         settings.batch_size,
     )
     with contextlib.closing(pool):
-        checked = time.monotonic()
         for ready in pool.batches(processor.position, target):
             if stop.is_set():
                 return False
             if ready.end is not None and not processor.apply_whole(ready.writes, ready.end):
                 break  # refused: the in-process path finds the event to blame
             advanced(processor.position, target)
-            if still_active is not None and time.monotonic() - checked >= _CHECK_EVERY:
-                checked = time.monotonic()
-                if not still_active():
-                    return False
+            if still_active is not None and not still_active():
+                return False
     return True

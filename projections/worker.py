@@ -191,7 +191,7 @@ class Worker:
             )
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
-            still_active = None if until_caught_up else lambda: self._still_active(number)
+            still_active = None if until_caught_up else self._active_check(number)
             advanced = self._advanced(progress)
             if not catchup.catch_up(
                 self.settings, self.source, self.cls, processor, stop, advanced, still_active
@@ -199,7 +199,6 @@ class Worker:
                 return False
             feed = Feed(self.source, processor.position)
             commits = CommitPipeline(processor)
-            checked = time.monotonic()
             while not stop.is_set():
                 if until_caught_up and processor.position >= target:
                     target = self.source.max_position()
@@ -221,15 +220,8 @@ class Worker:
                         return False
                     processor.position = self.views.position(projector.tracking_name) or 0
                     feed = Feed(self.source, processor.position)
-                if not until_caught_up and time.monotonic() - checked >= _CHECK_EVERY:
-                    checked = time.monotonic()
-                    if not self._still_active(number):
-                        logger.info(
-                            "projector %s: generation %d was switched away from",
-                            self.cls.name,
-                            number,
-                        )
-                        return False
+                if still_active is not None and not still_active():
+                    return False
             return False
         finally:
             if commits is not None:
@@ -245,6 +237,23 @@ class Worker:
                 progress(position, target)
 
         return advanced
+
+    def _active_check(self, number: int) -> Callable[[], bool]:
+        """Whether generation `number` is still the active one, asked of the database at most
+        every `_CHECK_EVERY` seconds (True in between)."""
+        checked = time.monotonic()
+
+        def still_active() -> bool:
+            nonlocal checked
+            if time.monotonic() - checked < _CHECK_EVERY:
+                return True
+            checked = time.monotonic()
+            if self._still_active(number):
+                return True
+            logger.info("projector %s: generation %d was switched away from", self.cls.name, number)
+            return False
+
+        return still_active
 
     def _still_active(self, number: int) -> bool:
         with self.admin() as conn:
