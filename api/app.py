@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,7 +24,6 @@ from api.routes import (
 )
 from api.settings import ServiceUrls
 from commands.bootstrap import Services, bootstrap
-from commands.runs.worker import resume_unfinished
 from commands.settings import CairnSettings
 
 DESCRIPTION = """\
@@ -60,13 +58,6 @@ def create_app(
             config = settings or CairnSettings.from_env()
             services = await run_in_threadpool(bootstrap, config)
             await stream.start_push(app.state, config)
-            # In the background: a long history must not delay the API's start.
-            threading.Thread(
-                target=resume_unfinished,
-                args=(services.worker,),
-                name="cairn-resume",
-                daemon=True,
-            ).start()
         app.state.services = services
         try:
             yield

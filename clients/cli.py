@@ -47,6 +47,16 @@ def up(
     stack_commands.run_up(data_dir, host, port)
 
 
+@app.command("worker")
+def worker() -> None:
+    """Advance runs: plan, decide, expire and execute, one step per run event, acknowledged
+    only once the step is stored. Start as many as you like, on any host; SIGTERM or Ctrl-C
+    finish the steps in hand. Needs CAIRN_NATS_URL, CAIRN_DATABASE_URL, CAIRN_REDIS_URL."""
+    from clients.worker_cli import run_worker
+
+    run_worker()
+
+
 @stack_app.command("status")
 def stack_status(data_dir: DataDir = None) -> None:
     """Show the local stack's servers: pid, address, health. Exit 1 if any is down."""

@@ -3,16 +3,11 @@ and the worker processes `cairn up` runs (`start_projector_workers`)."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -21,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from clients.children import ChildProcesses, child_env
 from commands.settings import CairnSettings
 from domain.errors import DomainError
 from projections import operations, registry, tuning
@@ -164,92 +160,14 @@ def retry(name: Name) -> None:
     raise typer.Exit(1 if report.failed else 0)
 
 
-class ProjectorWorkers:
-    """For `cairn up`: one worker process per projector (`cairn projector run NAME`), each
-    restarted if it dies (backoff up to 30 s), all stopped with `stop()` or with the parent."""
-
-    def __init__(self, env: Mapping[str, str], names: list[str], log_dir: Path) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.env = dict(env)
-        self.log_dir = log_dir
-        self.names = names
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._stopping = threading.Event()
-        self._started = threading.Event()
-        # The parent-death signal follows the forking thread: every worker is forked by this
-        # thread, which lives until stop().
-        self._monitor = threading.Thread(target=self._watch, name="projector-workers", daemon=True)
-
-    def start(self) -> ProjectorWorkers:
-        self._monitor.start()
-        self._started.wait(30)
-        return self
-
-    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
-        with (self.log_dir / f"projector-{name}.log").open("ab") as log:
-            return subprocess.Popen(
-                [sys.executable, "-m", "clients.projector_cli", "run", name],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                start_new_session=True,  # Ctrl-C reaches `cairn up`, which stops them in order
-                preexec_fn=_die_with_parent,
-            )
-
-    def _watch(self) -> None:
-        for name in self.names:
-            self.processes[name] = self._spawn(name)
-        self._started.set()
-        delay = dict.fromkeys(self.names, 1.0)
-        while not self._stopping.wait(1.0):
-            for name, process in list(self.processes.items()):
-                code = process.poll()
-                if code is None:
-                    continue
-                logger.error(
-                    "projector %s exited with %s; restarting in %.0fs", name, code, delay[name]
-                )
-                if self._stopping.wait(delay[name]):
-                    return
-                delay[name] = min(delay[name] * 2, 30.0)
-                self.processes[name] = self._spawn(name)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stopping.set()
-        self._monitor.join(timeout)
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout)
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-
-
-def start_projector_workers(settings: CairnSettings) -> ProjectorWorkers:
+def start_projector_workers(settings: CairnSettings) -> ChildProcesses:
     """Start every projector as its own worker process; call `.stop()` on shutdown."""
-    env = {
-        **os.environ,
-        **settings.env,
-        "CAIRN_NATS_URL": settings.nats_url,
-        "CAIRN_DATABASE_URL": settings.database_url,
-        "CAIRN_REDIS_URL": settings.redis_url,
-        "CAIRN_NATS_MONITOR_URL": settings.nats_monitor_url or "",
-        "CAIRN_STREAM": settings.stream,
-        "CAIRN_SUBJECT_PREFIX": settings.subject_prefix,
-        "CAIRN_NATS_REPLICAS": str(settings.nats_replicas),
+    env = child_env(settings)
+    commands = {
+        f"projector-{name}": [sys.executable, "-m", "clients.projector_cli", "run", name]
+        for name in registry.PROJECTORS
     }
-    log_dir = settings.data_dir / "logs"
-    return ProjectorWorkers(env, list(registry.PROJECTORS), log_dir).start()
+    return ChildProcesses(env, commands, settings.data_dir / "logs").start()
 
 
 def main() -> None:

@@ -15,7 +15,9 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
-from clients.projector_cli import ProjectorWorkers, start_projector_workers
+from clients.children import ChildProcesses
+from clients.projector_cli import start_projector_workers
+from clients.worker_cli import start_run_workers
 from commands.settings import CairnSettings
 from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
 from infra.stack.launcher import iter_state_servers, read_state
@@ -50,6 +52,7 @@ def banner(endpoints: StackEndpoints, api_url: str) -> str:
     if endpoints.nats_monitor_url:
         lines.append(f"  {'NATS monitoring':<22} {endpoints.nats_monitor_url}")
     lines.append(f"  {'data folder':<22} {endpoints.data_dir}")
+    lines.append(f"  {'logs of the workers':<22} {endpoints.data_dir / 'logs'}")
     lines.append("  Ctrl-C stops the API and every server above.")
     return "\n".join(lines)
 
@@ -58,7 +61,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
     settings = _settings(data_dir)
     ensure_port_free(port, host, hint="choose another with --port or CAIRN_API_PORT")
     stack = LocalStack(settings)
-    workers: ProjectorWorkers | None = None
+    workers: list[ChildProcesses] = []
     try:
         with out.status("starting the stack…") as status:
             endpoints = stack.start(progress=lambda msg: status.update(f"{msg}…"))
@@ -75,7 +78,8 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         cairn_settings = CairnSettings.from_env(
             {**os.environ, **endpoints.as_env(), "CAIRN_DATA_DIR": str(endpoints.data_dir)}
         )
-        workers = start_projector_workers(cairn_settings)
+        workers.append(start_projector_workers(cairn_settings))
+        workers.append(start_run_workers(cairn_settings))
         config = uvicorn.Config(
             create_app(urls, settings=cairn_settings),
             host=host,
@@ -95,8 +99,8 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             raise StackError(f"the API could not start on {api_url} (see the log above)")
     finally:
         with out.status("stopping the stack…"):
-            if workers is not None:
-                workers.stop()
+            for children in workers:
+                children.stop()
             stack.stop()
         out.print("stopped: no server of the stack is left running")
         logging.shutdown()

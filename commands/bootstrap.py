@@ -11,8 +11,11 @@ from psycopg_pool import ConnectionPool
 
 from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
+from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
 from adapters.llm.context import ClockContextProvider
+from adapters.llm.gateway import LiteLLMGateway
+from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
@@ -21,12 +24,12 @@ from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.identity.context import IdentityApplication, IdentityPorts
+from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
 from commands.ports.ratelimit import RateLimiter
 from commands.runs.execute import execute_run
 from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
-from commands.runs.worker import RunWorker
 from commands.settings import CairnSettings
 
 
@@ -41,14 +44,12 @@ class Services:
     settings: CairnSettings
     identity: IdentityPorts
     runs: RunsPorts
-    worker: RunWorker
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     pool: ConnectionPool[Any]
     redis: redis.Redis
 
     def close(self) -> None:
-        self.worker.close()
         self.identity.app.close()
         self.runs.app.close()
         self.pool.close()
@@ -93,27 +94,37 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
-    integrations = HttpIntegrations(settings.provider_urls)
+    return Services(
+        settings=settings,
+        identity=identity,
+        runs=runs,
+        rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
+        idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
+        pool=pool,
+        redis=client,
+    )
+
+
+def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> PipelinePorts:
+    """What a worker needs to move runs: the planner, the policy and the executor."""
+    settings = services.settings
+    runs = services.runs
+    integrations: Integrations = HttpIntegrations(settings.provider_urls)
+    if failpoints is not None:
+        integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()
 
     def execute(run_id: UUID, tenant_id: UUID) -> int | None:
         return execute_run(run_id, runs.app, registry, integrations, str(tenant_id))
 
-    pipeline = PipelinePorts(
+    text = settings.llm_mock_answer_text()
+    mock = MockAnswer.text(text) if text is not None else None
+    gateway = LiteLLMGateway(lambda _model: mock) if mock is not None else LiteLLMGateway()
+    return PipelinePorts(
         runs=runs.app,
-        identity=identity,
-        planner=LiteLLMPlanner(),
+        identity=services.identity,
+        planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
         context=ClockContextProvider(),
         execute=execute,
-    )
-    return Services(
-        settings=settings,
-        identity=identity,
-        runs=runs,
-        worker=RunWorker(pipeline, threads=settings.run_workers),
-        rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
-        idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
-        pool=pool,
-        redis=client,
     )

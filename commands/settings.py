@@ -31,8 +31,17 @@ class CairnSettings:
     # Where each provider's API lives, e.g. {"google": "https://..."} (CAIRN_PROVIDER_URLS as
     # "google=https://...,bank=https://...").
     provider_urls: Mapping[str, str] = field(default_factory=dict)
-    # Threads advancing runs (planning, deciding, executing) in this process.
-    run_workers: int = 16
+    # `cairn worker` processes `cairn up` starts (CAIRN_WORKERS), and the runs each of them
+    # advances at once (CAIRN_WORKER_CONCURRENCY: threads, as planning waits on a model).
+    workers: int = 2
+    worker_concurrency: int = 16
+    # Seconds a run event stays with a worker that stopped answering (killed, frozen) before
+    # another worker gets it (CAIRN_WORKER_ACK_WAIT). Live workers renew it while they work.
+    worker_ack_wait_s: float = 30.0
+    # A file whose text every model call answers with, through litellm's mock response
+    # (CAIRN_LLM_MOCK_ANSWER_FILE): for demos, tests and benchmarks without a model provider.
+    # Never set in production.
+    llm_mock_answer_file: Path | None = None
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
     env: Mapping[str, str] = field(default_factory=dict)
@@ -66,10 +75,50 @@ class CairnSettings:
             origins=origins or ("http://localhost:8000",),
             redis_prefix=env.get("CAIRN_REDIS_PREFIX", "cairn"),
             passkey_ttl_s=int(env.get("CAIRN_PASSKEY_TTL_S", "120")),
-            run_workers=int(env.get("CAIRN_RUN_WORKERS", "16")),
+            workers=_count(env, "CAIRN_WORKERS", 2, minimum=0),
+            worker_concurrency=_count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
+            worker_ack_wait_s=float(_count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
+            llm_mock_answer_file=Path(env["CAIRN_LLM_MOCK_ANSWER_FILE"])
+            if env.get("CAIRN_LLM_MOCK_ANSWER_FILE")
+            else None,
             provider_urls={k.strip(): v.strip() for k, v in provider_urls.items()},
             env=env,
         )
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as the environment `from_env` reads them back from (for the worker
+        processes `cairn up` starts)."""
+        env = {
+            **self.env,
+            "CAIRN_NATS_URL": self.nats_url,
+            "CAIRN_DATABASE_URL": self.database_url,
+            "CAIRN_REDIS_URL": self.redis_url,
+            "CAIRN_NATS_MONITOR_URL": self.nats_monitor_url or "",
+            "CAIRN_DATA_DIR": str(self.data_dir),
+            "CAIRN_STREAM": self.stream,
+            "CAIRN_SUBJECT_PREFIX": self.subject_prefix,
+            "CAIRN_NATS_REPLICAS": str(self.nats_replicas),
+            "CAIRN_RP_ID": self.rp_id,
+            "CAIRN_RP_NAME": self.rp_name,
+            "CAIRN_ORIGINS": ",".join(self.origins),
+            "CAIRN_REDIS_PREFIX": self.redis_prefix,
+            "CAIRN_PASSKEY_TTL_S": str(self.passkey_ttl_s),
+            "CAIRN_PROVIDER_URLS": ",".join(f"{k}={v}" for k, v in self.provider_urls.items()),
+            "CAIRN_WORKERS": str(self.workers),
+            "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),
+        }
+        if self.llm_mock_answer_file is not None:
+            env["CAIRN_LLM_MOCK_ANSWER_FILE"] = str(self.llm_mock_answer_file)
+        return env
+
+    def llm_mock_answer_text(self) -> str | None:
+        if self.llm_mock_answer_file is None:
+            return None
+        try:
+            return self.llm_mock_answer_file.read_text()
+        except OSError as exc:
+            raise InvalidInput(f"CAIRN_LLM_MOCK_ANSWER_FILE cannot be read: {exc}") from exc
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's settings selecting the JetStream persistence module."""
@@ -81,3 +130,16 @@ class CairnSettings:
             "NATS_SUBJECT_PREFIX": self.subject_prefix,
             "NATS_REPLICAS": str(self.nats_replicas),
         }
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise InvalidInput(f"{name} must be at least {minimum}, not {value}")
+    return value

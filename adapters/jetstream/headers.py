@@ -168,3 +168,18 @@ def notification(headers: Mapping[str, str], data: bytes, subject: str, seq: int
         topic=headers[TOPIC],
         state=data,
     )
+
+
+def aggregate_type_filter(prefix: str, topic: str) -> str:
+    """The subject filter of every event of one aggregate type (all tenants), given the topic
+    of one of its events."""
+    return f"{prefix}.*.{type_token(topic)}.*"
+
+
+def event_origin(subject: str, headers: Mapping[str, str]) -> tuple[str, str, UUID | str]:
+    """(tenant, topic, originator id) of an event message."""
+    return (
+        headers[TENANT],
+        headers[TOPIC],
+        decode_id(subject.rpartition(".")[2], headers.get(ID_TYPE)),
+    )

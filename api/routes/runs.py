@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -42,12 +41,11 @@ def post_intent(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """State an intent. Answers 202 with the run id and the store position at once; a model
-    proposes a plan, the policy decides, and the executor acts in the background. Needs an
+    proposes a plan, the policy decides, and the executor acts in `cairn worker` processes. Needs an
     `Idempotency-Key`: the same key and body give the same run, never a second one."""
 
     def handle(command_id: str) -> dict[str, Any]:
         result = submit_intent(body, caller, services.runs.app, command_id)
-        services.worker.submit(UUID(result.ids["run_id"]), caller.tenant_id)
         return {"run_id": result.ids["run_id"], "position": result.position}
 
     return run_once(request, idempotency_key, body, caller, services, 202, handle)
@@ -183,7 +181,6 @@ def approve(
         result = approvals.approve(
             run_id, body.ceremony_id, body.credential, caller, services.runs.app, services.identity
         )
-        services.worker.submit(UUID(run_id), caller.tenant_id)
         return {"run_id": run_id, "position": result.position}
 
     return maybe_once(request, idempotency_key, body, caller, services, 200, handle)

@@ -1,8 +1,8 @@
 """Moves a run forward: the model proposes, the policy decides, the executor acts.
 
-`advance` is safe to call any number of times, from any worker: each step looks at the run's
-stored state, does the one thing that state allows, and saves; the store's optimistic
-concurrency makes a second worker's identical step fail instead of doubling it.
+`take_step` is safe to call any number of times, from any worker: it loads the run once, does
+the one thing its stored state allows, and saves; the store's optimistic concurrency makes a
+second worker's identical step fail instead of doubling it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -41,12 +42,12 @@ class PipelinePorts:
     escalation_ttl: timedelta = timedelta(minutes=15)
 
 
-def _save(ports: PipelinePorts, run: Run, tenant_id: UUID) -> None:
+def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID) -> None:
     with event_context(tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id)):
         ports.runs.save(run)
 
 
-def _load(ports: PipelinePorts, run_id: UUID) -> Run:
+def load_run(ports: PipelinePorts, run_id: UUID) -> Run:
     run: object = ports.runs.repository.get(run_id)
     assert isinstance(run, Run)
     return run
@@ -97,27 +98,57 @@ def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
         run.request_escalation(moment + ports.escalation_ttl)
 
 
-def advance(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> RunStatus:
-    """Take every step the run's state allows now; return where it stopped."""
-    for _ in range(4):
-        run = _load(ports, run_id)
-        if run.status is RunStatus.SUBMITTED:
-            plan(run, tenant_id, ports)
-        elif run.status is RunStatus.PLANNED and run.decision is None:
-            decide(run, tenant_id, ports)
-        elif run.status is RunStatus.ESCALATED and ports.clock() >= _expiry(run):
-            run.expire_escalation(ports.clock())
-        elif run.status in (RunStatus.APPROVED, RunStatus.EXECUTING) and ports.execute:
-            with event_context(tenant=str(tenant_id), correlation_id=str(run_id)):
-                ports.execute(run_id, tenant_id)
-            return _load(ports, run_id).status
-        else:
-            return run.status
-        try:
-            _save(ports, run, tenant_id)
-        except IntegrityError:
-            continue  # another worker moved it first: look again
-    return _load(ports, run_id).status
+class Step(StrEnum):
+    PLAN = "plan"
+    DECIDE = "decide"
+    EXPIRE = "expire"
+    EXECUTE = "execute"
+
+
+def next_step(run: Run, now: datetime) -> Step | None:
+    """The one step the run's state allows now, if any (an escalation waits for the person
+    until it expires)."""
+    if run.status is RunStatus.SUBMITTED:
+        return Step.PLAN
+    if run.status is RunStatus.PLANNED and run.decision is None:
+        return Step.DECIDE
+    if run.status is RunStatus.ESCALATED and now >= _expiry(run):
+        return Step.EXPIRE
+    if run.status in (RunStatus.APPROVED, RunStatus.EXECUTING):
+        return Step.EXECUTE
+    return None
+
+
+@dataclass(frozen=True)
+class StepTaken:
+    step: Step | None
+    # True when another worker (or the person) changed the run first: its event moves the run
+    # on, so this worker has nothing left to do.
+    raced: bool = False
+
+
+def take_step(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> StepTaken:
+    """Load the run once and take the one step its state allows now."""
+    run = load_run(ports, run_id)
+    now = ports.clock()
+    step = next_step(run, now)
+    if step is Step.EXECUTE and ports.execute is not None:
+        with event_context(tenant=str(tenant_id), correlation_id=str(run_id)):
+            ports.execute(run_id, tenant_id)
+        return StepTaken(step)
+    if step is Step.PLAN:
+        plan(run, tenant_id, ports)
+    elif step is Step.DECIDE:
+        decide(run, tenant_id, ports)
+    elif step is Step.EXPIRE:
+        run.expire_escalation(now)
+    else:
+        return StepTaken(None)
+    try:
+        save_run(ports, run, tenant_id)
+    except IntegrityError:
+        return StepTaken(step, raced=True)
+    return StepTaken(step)
 
 
 def _expiry(run: Run) -> datetime:

@@ -1,65 +1,71 @@
-"""Runs the pipeline off the request path: the API answers 202 and a worker advances the run."""
+"""What a run event or a due timer asks a worker to do: one step of the run, at most.
+
+`cairn worker` processes follow the run events through one durable consumer they share
+(adapters/jetstream/work.py); each event is handed to `RunWorker.on_event`, and its message is
+acknowledged only after this returns, so a worker killed anywhere leaves the event to be
+delivered again. Events that record a step in progress or an end ask for nothing and cost no
+load. docs/decisions/0008-run-workers-and-timers.md has the reasons.
+"""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from dataclasses import dataclass
 from uuid import UUID
 
-from commands.runs.pipeline import PipelinePorts, advance
-from domain.runs.run import RunStatus
+from commands.ports.timers import ESCALATION_EXPIRY, Timer, Timers
+from commands.runs.pipeline import PipelinePorts, StepTaken, load_run, save_run, take_step
+from domain.runs.run import FINAL, RunStatus
 
 logger = logging.getLogger("cairn.runs")
 
+# Events after which the run's state may allow a step; every other event records a step in
+# progress (whose worker holds the event that started it) or an end.
+WAKING = frozenset({"IntentSubmitted", "PlanProposed", "PolicyDecided", "EscalationApproved"})
+ESCALATED = "EscalationRequested"
+RUN_TOPIC_PREFIX = "domain.runs.run:Run."
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    tenant_id: UUID
+    run_id: UUID
+    name: str  # the event's class name, e.g. "PlanProposed"
+
 
 class RunWorker:
-    def __init__(self, ports: PipelinePorts, threads: int = 4) -> None:
+    def __init__(self, ports: PipelinePorts, timers: Timers) -> None:
         self.ports = ports
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cairn-run")
+        self.timers = timers
 
-    def submit(self, run_id: UUID, tenant_id: UUID) -> Future[RunStatus | None]:
-        return self._pool.submit(self._advance, run_id, tenant_id)
-
-    def _advance(self, run_id: UUID, tenant_id: UUID) -> RunStatus | None:
-        try:
-            return advance(run_id, tenant_id, self.ports)
-        except Exception:
-            # The run stays where it is; a later submit (or restart recovery) tries again.
-            logger.exception("advancing run %s failed", run_id)
+    def on_event(self, event: RunEvent) -> StepTaken | None:
+        """Take the step this event may allow; None when the event asks for nothing."""
+        if event.name == ESCALATED:
+            self._set_expiry_timer(event)
             return None
+        if event.name not in WAKING:
+            return None
+        return take_step(event.run_id, event.tenant_id, self.ports)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=False)
+    def on_timer(self, timer: Timer) -> StepTaken | None:
+        if timer.kind != ESCALATION_EXPIRY:
+            logger.error("unknown timer kind %r for %s: dropped", timer.kind, timer.subject_id)
+            return None
+        return take_step(timer.subject_id, timer.tenant_id, self.ports)
 
+    def _set_expiry_timer(self, event: RunEvent) -> None:
+        run = load_run(self.ports, event.run_id)
+        if run.status is not RunStatus.ESCALATED or run.escalation_expires_at is None:
+            return  # answered (or cancelled) before this event reached a worker
+        self.timers.schedule(
+            Timer(ESCALATION_EXPIRY, run.id, event.tenant_id, run.escalation_expires_at)
+        )
 
-INTENT_TOPIC = "domain.runs.run:Run.IntentSubmitted"
-# States a worker moves on by itself; an escalation waits for the person (or its expiry).
-_RESUMABLE = {RunStatus.SUBMITTED, RunStatus.PLANNED, RunStatus.APPROVED, RunStatus.EXECUTING}
-
-
-def resume_unfinished(worker: RunWorker, page: int = 500) -> int:
-    """After a restart, hand every run that stopped mid-way (crash, deploy) back to the
-    worker; its steps' idempotency keys make a resumed step act at most once. Returns how
-    many were resumed."""
-    app = worker.ports.runs
-    resumed = 0
-    start = 1
-    while notifications := app.recorder.select_notifications(
-        start=start, limit=page, topics=[INTENT_TOPIC]
-    ):
-        for notification in notifications:
-            submitted: Any = app.mapper.to_domain_event(notification)
-            if submitted.tenant_id is None:
-                continue
-            run: Any = app.repository.get(submitted.originator_id)
-            if run.status in _RESUMABLE:
-                try:
-                    worker.submit(run.id, submitted.tenant_id)
-                except RuntimeError:
-                    return resumed  # the worker is shutting down: the next start resumes
-                resumed += 1
-        start = notifications[-1].id + 1
-    if resumed:
-        logger.info("resumed %d unfinished runs", resumed)
-    return resumed
+    def fail_stuck(self, event: RunEvent, attempts: int, error: str) -> None:
+        """After an event failed `attempts` times for a reason no retry will cure (a bug, or
+        data no step can handle), fail its run with the reason instead of trying forever."""
+        run = load_run(self.ports, event.run_id)
+        if run.status in FINAL:
+            return
+        run.fail(f"internal_error: advancing the run failed {attempts} times ({error})")
+        save_run(self.ports, run, event.tenant_id)

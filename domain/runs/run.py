@@ -26,9 +26,16 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     DENIED = "denied"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
-FINAL = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.DENIED, RunStatus.CANCELLED}
+FINAL = {
+    RunStatus.COMPLETED,
+    RunStatus.FAILED,
+    RunStatus.DENIED,
+    RunStatus.CANCELLED,
+    RunStatus.EXPIRED,
+}
 
 
 class PlanMismatch(Unprocessable):
@@ -174,7 +181,7 @@ class Run(Aggregate):
 
     @event("EscalationExpired")
     def _escalation_expired(self, at: datetime) -> None:
-        self.status = RunStatus.DENIED
+        self.status = RunStatus.EXPIRED
 
     # Execution
 

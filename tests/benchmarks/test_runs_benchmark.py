@@ -121,7 +121,8 @@ def test_intent_to_completed_latency(
             )
             gateway = LiteLLMGateway(lambda model: MockAnswer.text(json.dumps(NOTE)))
             gateway.warm_up()
-            worker = services.worker
+            assert live.worker is not None
+            worker = live.worker.runs
             worker.ports = dataclasses.replace(
                 worker.ports, planner=LiteLLMPlanner(gateway=gateway)
             )

@@ -15,6 +15,7 @@ from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
 from tests.support.cairn_client import Cairn, isolated_settings
 from tests.support.provider_server import FakeProvider
+from tests.support.workers import worker_thread
 
 
 @pytest.fixture
@@ -47,4 +48,7 @@ def cairn(cairn_settings: CairnSettings) -> Iterator[Cairn]:
     s = cairn_settings
     urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
     with TestClient(create_app(urls, settings=s)) as client:
-        yield Cairn(client)
+        cairn = Cairn(client)
+        with worker_thread(s, cairn.services) as worker:
+            cairn.worker = worker
+            yield cairn

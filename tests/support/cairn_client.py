@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from adapters.postgres.migrations import migrate
 from commands.bootstrap import Services
+from commands.runs.worker import RunWorker
 from commands.settings import CairnSettings
+from commands.worker_service import WorkerService
 from infra.stack import StackEndpoints
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID, SoftwareAuthenticator
 
@@ -31,6 +33,13 @@ class Cairn:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
+        # The run worker beside the API (tests/support/workers.py), when the fixture runs one.
+        self.worker: WorkerService | None = None
+
+    @property
+    def runs_worker(self) -> RunWorker:
+        assert self.worker is not None, "this Cairn runs no worker"
+        return self.worker.runs
 
     @property
     def services(self) -> Services:
@@ -125,5 +134,8 @@ def isolated_settings(
         rp_id=EXAMPLE_RP_ID,
         origins=(EXAMPLE_ORIGIN,),
         redis_prefix=name,
+        # A killed worker's run events come back to another worker after this long.
+        worker_ack_wait_s=3.0,
+        worker_concurrency=8,
     )
     return dataclasses.replace(settings, **overrides)

@@ -39,11 +39,11 @@ def test_every_projector_runs_as_its_own_process_and_comes_back(
 
     workers = start_projector_workers(cairn_settings)
     try:
-        assert set(workers.processes) == set(registry.PROJECTORS)
+        assert set(workers.processes) == {f"projector-{name}" for name in registry.PROJECTORS}
         _until(all_running, "every projector to run")
-        first = workers.processes["directory_users"]
+        first = workers.processes["projector-directory_users"]
         os.kill(first.pid, signal.SIGKILL)
-        _until(lambda: workers.processes["directory_users"] is not first, "a restart")
+        _until(lambda: workers.processes["projector-directory_users"] is not first, "a restart")
         _until(all_running, "the restarted projector")
     finally:
         workers.stop()

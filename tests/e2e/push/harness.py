@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,13 @@ from api.routes import audit, stream
 from api.settings import ServiceUrls
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
+from commands.worker_service import WorkerService
 from domain.event_context import event_context
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
 from tests.support.cairn_client import isolated_settings
+from tests.support.workers import worker_thread
 
 PUSH_ENV = {"CAIRN_PUSH_HEARTBEAT_S": "0.5", "CAIRN_PUSH_FEED_HEARTBEAT_S": "0.5"}
 
@@ -135,6 +137,8 @@ class LiveCairn(HttpCairn):
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="cairn-api", daemon=True)
+        self._worker: AbstractContextManager[WorkerService] | None = None
+        self.worker: WorkerService | None = None
         super().__init__(httpx.Client(base_url=self.base_url, timeout=10))
 
     def start(self) -> LiveCairn:
@@ -144,9 +148,13 @@ class LiveCairn(HttpCairn):
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API did not start")
             time.sleep(0.02)
+        self._worker = worker_thread(self.settings, self.services)
+        self.worker = self._worker.__enter__()
         return self
 
     def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.__exit__(None, None, None)
         self.http.close()
         self.server.should_exit = True
         self.thread.join(timeout=15)

@@ -35,9 +35,9 @@ def test_sse_shows_the_run_from_intent_to_decision(live: LiveCairn) -> None:
     ada = live.sign_up("progress")
     services = live.services
     gateway = LiteLLMGateway(lambda model: MockAnswer.text(json.dumps(NOTE)))
-    services.worker.ports = dataclasses.replace(
-        services.worker.ports, planner=LiteLLMPlanner(gateway=gateway)
-    )
+    assert live.worker is not None
+    runs = live.worker.runs
+    runs.ports = dataclasses.replace(runs.ports, planner=LiteLLMPlanner(gateway=gateway))
     store_provider_key(
         services.identity.vault,
         uuid.UUID(ada.tenant),

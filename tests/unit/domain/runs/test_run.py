@@ -85,14 +85,16 @@ def test_escalation_needs_an_approval_for_this_exact_plan() -> None:
     assert run.start_step("s1")
 
 
-def test_expired_escalation_cannot_be_approved_and_expires_to_denied() -> None:
+def test_expired_escalation_cannot_be_approved_and_expires() -> None:
     run = given_planned()
     run.decide("ESCALATE", {}, PLAN.plan_hash())
     run.request_escalation(NOW)
     with pytest.raises(InvalidTransition, match="expired"):
         run.approve_escalation(PLAN.plan_hash(), "user-1", "cred", {}, NOW)
     run.expire_escalation(NOW)
-    assert run.status is RunStatus.DENIED
+    assert run.status is RunStatus.EXPIRED
+    with pytest.raises(InvalidTransition):
+        run.cancel("user-1")
 
 
 def test_completion_needs_every_step_succeeded() -> None:

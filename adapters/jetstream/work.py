@@ -1,0 +1,147 @@
+"""Competing consumers: any number of processes share one durable JetStream pull consumer.
+
+Each message is handed to a synchronous handler in a thread of this process; it is
+acknowledged only after the handler returned (so whatever the handler stored is stored), put
+back with a delay when the handler asks for it, and kept alive with progress acks while the
+handler works. A process killed at any point leaves its unacknowledged messages to be
+delivered again after `ack_wait`, to whichever process asks first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
+
+import nats
+import nats.errors
+from nats.aio.client import Client as NatsConnection
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+
+logger = logging.getLogger("cairn.work")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    subject: str
+    headers: Mapping[str, str]
+    stream_sequence: int
+    deliveries: int  # 1 on the first delivery
+
+
+# None: done, acknowledge. A number: not done, deliver again after that many seconds.
+Handler = Callable[[WorkItem], float | None]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    stream: str
+    durable: str
+    subject_filter: str
+    # Seconds without an ack or a progress ack before the server hands a message to another
+    # process: how long a killed worker's messages wait.
+    ack_wait: float = 30.0
+    # Messages handed out and not acknowledged yet, over all processes.
+    max_ack_pending: int = 1000
+
+
+class DurableWork:
+    def __init__(
+        self,
+        url: str,
+        spec: ConsumerSpec,
+        handle: Handler,
+        *,
+        concurrency: int = 8,
+        name: str = "cairn-worker",
+    ) -> None:
+        self.url = url
+        self.spec = spec
+        self.handle = handle
+        self.concurrency = concurrency
+        self.name = name
+        self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.handled = 0  # messages acknowledged (for tests and metrics)
+
+    async def run(self, stopping: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Consume until `stopping` is set; then finish the messages in hand."""
+        nc: NatsConnection = await nats.connect(
+            self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
+        try:
+            js = nc.jetstream()
+            await js.add_consumer(self.spec.stream, self._config())
+            sub = await js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
+            if ready is not None:
+                ready.set()
+            while not stopping.is_set():
+                free = self.concurrency - len(self._tasks)
+                if free <= 0:
+                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                for msg in await self._fetch(sub, free):
+                    task = asyncio.get_running_loop().create_task(self._work(msg))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=self.spec.ack_wait)
+        finally:
+            with suppress(Exception):
+                await nc.close()
+            self._threads.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
+        try:
+            return await sub.fetch(batch, timeout=1.0)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except (nats.errors.Error, OSError) as exc:
+            logger.warning("fetching work failed (%r); trying again", exc)
+            await asyncio.sleep(0.5)
+            return []
+
+    def _config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            name=self.spec.durable,
+            durable_name=self.spec.durable,
+            filter_subject=self.spec.subject_filter,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.spec.ack_wait,
+            max_deliver=-1,
+            max_ack_pending=self.spec.max_ack_pending,
+        )
+
+    async def _work(self, msg: Msg) -> None:
+        try:
+            meta = msg.metadata
+            item = WorkItem(
+                msg.subject, dict(msg.headers or {}), meta.sequence.stream, meta.num_delivered
+            )
+            loop = asyncio.get_running_loop()
+            progress = loop.create_task(self._keep_alive(msg))
+            try:
+                again = await loop.run_in_executor(self._threads, self.handle, item)
+            finally:
+                progress.cancel()
+            if again is None:
+                await msg.ack_sync(timeout=5)
+                self.handled += 1
+            else:
+                await msg.nak(delay=again)
+        except Exception as exc:
+            # Not acknowledged: the server delivers it again after ack_wait.
+            logger.warning("message %s left for redelivery (%r)", msg.subject, exc)
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        while True:
+            await asyncio.sleep(self.spec.ack_wait / 3)
+            with suppress(Exception):
+                await msg.in_progress()

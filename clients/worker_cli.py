@@ -1,0 +1,42 @@
+"""`cairn worker`: advance runs from their events (any number of these, on any host); and the
+worker processes `cairn up` runs (`start_run_workers`)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+from clients.children import ChildProcesses, child_env
+from commands.settings import CairnSettings
+from commands.worker_service import WorkerService
+
+
+def run_worker() -> None:
+    """Follow the run events until SIGTERM / Ctrl-C, which finish the steps in hand."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    service = WorkerService(CairnSettings.from_env())
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        service.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    service.run()
+
+
+def start_run_workers(settings: CairnSettings) -> ChildProcesses:
+    """Start `settings.workers` run worker processes; call `.stop()` on shutdown."""
+    commands = {
+        f"worker-{n}": [sys.executable, "-m", "clients.worker_cli"]
+        for n in range(1, settings.workers + 1)
+    }
+    return ChildProcesses(child_env(settings), commands, settings.data_dir / "logs").start()
+
+
+if __name__ == "__main__":
+    from clients.cli import main
+
+    sys.argv[1:1] = ["worker"]
+    main()

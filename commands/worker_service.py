@@ -1,0 +1,152 @@
+"""The `cairn worker` process: run events in, steps out; and the timers that come due.
+
+The second composition root beside `bootstrap` (which it uses): it wires the run pipeline to a
+durable consumer of run events shared by every worker process, and fires due timers. The same
+class runs in a thread for in-process tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from uuid import UUID
+
+import psycopg
+import redis
+from eventsourcing.persistence import OperationalError
+
+from adapters.failpoints import Failpoints
+from adapters.jetstream import headers as h
+from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
+from adapters.postgres.timers import PostgresTimers
+from commands.bootstrap import Services, bootstrap, pipeline_ports
+from commands.ports.timers import Timer
+from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker
+from commands.settings import CairnSettings
+from domain.errors import Unavailable
+
+logger = logging.getLogger("cairn.worker")
+
+# Deliveries of one event that failed for a reason retrying does not cure, before its run is
+# failed with the reason (a dependency that is down is retried without limit).
+GIVE_UP_AFTER = 5
+MAX_BACKOFF_S = 30.0
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,  # includes the event store's EventStoreUnavailable
+    psycopg.OperationalError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    Unavailable,
+)
+
+
+def backoff(deliveries: int) -> float:
+    return min(0.25 * 2.0 ** min(deliveries, 10), MAX_BACKOFF_S)
+
+
+class WorkerService:
+    def __init__(self, settings: CairnSettings, services: Services | None = None) -> None:
+        self.settings = settings
+        self._own_services = services is None
+        self.services = services if services is not None else bootstrap(settings)
+        self.timers = PostgresTimers(self.services.pool)
+        self.failpoints = Failpoints.from_env(settings.env)
+        self.runs = RunWorker(pipeline_ports(self.services, self.failpoints), self.timers)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.stopping = threading.Event()
+        spec = ConsumerSpec(
+            stream=settings.stream,
+            durable=f"{settings.stream}_run_workers",
+            subject_filter=h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC_PREFIX),
+            ack_wait=settings.worker_ack_wait_s,
+        )
+        self.work = DurableWork(
+            settings.nats_url, spec, self.handle, concurrency=settings.worker_concurrency
+        )
+
+    def handle(self, item: WorkItem) -> float | None:
+        """One run event: None once its step is stored, else seconds until it comes again."""
+        try:
+            tenant, topic, run_id = h.event_origin(item.subject, item.headers)
+            event = RunEvent(UUID(tenant), UUID(str(run_id)), topic.rpartition(".")[2])
+        except (KeyError, ValueError):
+            logger.error(
+                "not a run event: %s (seq %d); skipped", item.subject, item.stream_sequence
+            )
+            return None
+        try:
+            self.runs.on_event(event)
+        except TRANSIENT as exc:
+            logger.warning("run %s: %s waits for a dependency (%r)", event.run_id, event.name, exc)
+            return backoff(item.deliveries)
+        except Exception as exc:
+            if item.deliveries < GIVE_UP_AFTER:
+                logger.exception("run %s: %s failed; will retry", event.run_id, event.name)
+                return backoff(item.deliveries)
+            logger.exception(
+                "run %s: %s failed %d times; failing the run",
+                event.run_id,
+                event.name,
+                item.deliveries,
+            )
+            try:
+                self.runs.fail_stuck(event, item.deliveries, type(exc).__name__)
+            except Exception:
+                logger.exception("run %s could not be failed; will retry", event.run_id)
+                return MAX_BACKOFF_S
+            return None
+        self.failpoints.reach(f"before-ack:{event.name}")
+        return None
+
+    def _fire(self, timer: Timer) -> None:
+        self.runs.on_timer(timer)
+
+    def fire_timers(self) -> None:
+        """Fire due timers until stopped; sleep until the next one is due (at most a second,
+        so a timer set by another process is seen within one)."""
+        while not self.stopping.is_set():
+            pause = 1.0
+            try:
+                self.timers.fire_due(self.clock(), self._fire)
+                due = self.timers.next_due()
+                if due is not None:
+                    pause = min(pause, (due - self.clock()).total_seconds())
+            except Exception as exc:
+                logger.warning("timers paused (%r)", exc)
+            self.stopping.wait(max(pause, 0.01))
+
+    def run(self, ready: threading.Event | None = None) -> None:
+        """Consume run events and fire timers until `stop()`."""
+        timers = threading.Thread(target=self.fire_timers, name="cairn-timers", daemon=True)
+        timers.start()
+        try:
+            asyncio.run(self._consume(ready))
+        finally:
+            self.stopping.set()
+            timers.join(5)
+            if self._own_services:
+                self.services.close()
+
+    async def _consume(self, ready: threading.Event | None) -> None:
+        stopping = asyncio.Event()
+        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def watch() -> None:
+            self.stopping.wait()
+            loop.call_soon_threadsafe(stopping.set)
+
+        threading.Thread(target=watch, name="cairn-worker-stop", daemon=True).start()
+        consumer = loop.create_task(self.work.run(stopping, started))
+        await asyncio.wait(
+            {consumer, loop.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready is not None and started.is_set():
+            ready.set()
+        await consumer
+
+    def stop(self) -> None:
+        self.stopping.set()
