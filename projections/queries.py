@@ -46,6 +46,12 @@ def tenant_reader(
             raise ProjectionNotBuilt(
                 "this view has not been built yet: start its projector (cairn projector run all)"
             ) from error
+        except psycopg.errors.UndefinedColumn as error:
+            # The active generation is an older version than this code reads: the projector
+            # is building the new one beside it and switches when it is current.
+            raise ProjectionNotBuilt(
+                "this view is being rebuilt for a newer version; retry shortly"
+            ) from error
 
 
 def current_position(conn: psycopg.Connection[Any], projection: str) -> int | None:

@@ -1,34 +1,102 @@
-"""The runs view: each run's status as its events arrive; escalated rows are the inbox."""
+"""The runs view: one row per run with everything `GET /v1/runs/{id}` shows (status, plan,
+decision record, steps, failure, timeline), so reading a run never replays it from the event
+store. Escalated rows are the approvals inbox.
+
+Each handler mirrors the Run aggregate's own mutator for its event (domain/runs/run.py), and
+every event of a run appends `{type, version, at}` to its timeline.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from projections.projector import Projector, Writes, handles
 
 _RUN = "domain.runs.run:Run."
 _INSERT = (
-    "INSERT INTO {runs} (tenant_id, run_id, user_id, channel, text, status, created_at,"
-    " updated_at, version, position) VALUES (%s, %s, %s, %s, %s, 'submitted', %s, %s, %s, %s)"
+    "INSERT INTO {runs} (tenant_id, run_id, user_id, channel, text, status, timeline,"
+    " created_at, updated_at, version, position)"
+    " VALUES (%s, %s, %s, %s, %s, 'submitted', %s::jsonb, %s, %s, %s, %s)"
 )
-_TAIL = ", updated_at = %s, version = %s, position = %s WHERE run_id = %s"
+_TAIL = (
+    ", timeline = timeline || %s::jsonb, updated_at = %s, version = %s, position = %s"
+    " WHERE run_id = %s"
+)
 # Status each event leaves the run in (PolicyDecided depends on its outcome).
 _STATUS = {
-    "PlanProposed": "planned",
-    "EscalationRequested": "escalated",
     "EscalationApproved": "approved",
     "EscalationDenied": "denied",
-    "EscalationExpired": "denied",
-    "StepStarted": "executing",
+    "EscalationExpired": "expired",
     "RunCompleted": "completed",
     "RunCancelled": "cancelled",
 }
 _DECIDED = {"APPROVE": "approved", "DENY": "denied", "ESCALATE": "planned"}
+# A step's entry as the aggregate keeps it: a (re)start replaces it, an outcome adds to it.
+_STEP_STARTED = (
+    "status = 'executing', steps = jsonb_set(steps, ARRAY[%s::text], jsonb_build_object("
+    "'state', 'started', 'key', %s::text,"
+    " 'attempts', coalesce((steps #>> ARRAY[%s::text, 'attempts'])::int, 0) + 1))"
+)
+_STEP_OUTCOME = (
+    "steps = jsonb_set(steps, ARRAY[%s::text], coalesce(steps -> %s::text, '{}') || %s::jsonb)"
+)
+
+
+def _plain(value: Any) -> Any:
+    """What FastAPI's encoder would have made of a decoded value (the route answered with the
+    aggregate's attributes before)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nul(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    """JSON text PostgreSQL's jsonb accepts: it refuses the NUL character (`\\u0000`), which
+    a model's plan or a provider's answer may hold; the view shows U+FFFD there instead of
+    stopping the shared projector (the event store keeps the original)."""
+    text = json.dumps(value, default=_plain, separators=(",", ":"))
+    if "\\u0000" in text:  # rare: only then walk the value
+        text = json.dumps(_no_nul(value), default=_plain, separators=(",", ":"))
+    return text
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def _entry(event: Any) -> str:
+    return as_json(
+        [
+            {
+                "type": type(event).__name__,
+                "version": event.originator_version,
+                "at": event.timestamp.isoformat(),
+            }
+        ]
+    )
 
 
 class Runs(Projector):
     name = "runs"
-    version = 1
+    version = 2
     tables = ("runs",)
     on_error = "stop"
 
@@ -36,7 +104,14 @@ class Runs(Projector):
         writes.execute(
             # `sets` is one of this module's constants, never input.
             self.sql("UPDATE {runs} SET " + sets + _TAIL),  # noqa: S608
-            (*params, event.timestamp, event.originator_version, position, event.originator_id),
+            (
+                *params,
+                _entry(event),
+                event.timestamp,
+                event.originator_version,
+                position,
+                event.originator_id,
+            ),
         )
 
     @handles(_RUN + "IntentSubmitted")
@@ -50,7 +125,8 @@ class Runs(Projector):
                 event.originator_id,
                 event.user_id,
                 event.channel,
-                event.text,
+                _text(event.text),
+                _entry(event),
                 event.timestamp,
                 event.timestamp,
                 event.originator_version,
@@ -60,34 +136,60 @@ class Runs(Projector):
 
     @handles(*(_RUN + name for name in _STATUS))
     def moved(self, event: Any, position: int, writes: Writes) -> None:
-        status = _STATUS[type(event).__name__]
-        if type(event).__name__ == "PlanProposed":
-            self._update(
-                "status = %s, plan_hash = %s", event, position, writes, status, event.plan_hash
-            )
-        elif type(event).__name__ == "EscalationRequested":
-            self._update(
-                "status = %s, escalation_expires_at = %s",
-                event,
-                position,
-                writes,
-                status,
-                event.expires_at,
-            )
-        else:
-            self._update("status = %s", event, position, writes, status)
+        self._update("status = %s", event, position, writes, _STATUS[type(event).__name__])
+
+    @handles(_RUN + "PlanProposed")
+    def planned(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(
+            "status = 'planned', plan_hash = %s, plan = %s::jsonb",
+            event,
+            position,
+            writes,
+            event.plan_hash,
+            as_json(event.plan),
+        )
 
     @handles(_RUN + "PolicyDecided")
     def decided(self, event: Any, position: int, writes: Writes) -> None:
         self._update(
-            "status = %s, outcome = %s",
+            "status = %s, outcome = %s, decision = %s::jsonb",
             event,
             position,
             writes,
             _DECIDED[event.outcome],
             event.outcome,
+            as_json({"outcome": event.outcome, **event.decision}),
         )
+
+    @handles(_RUN + "EscalationRequested")
+    def escalated(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(
+            "status = 'escalated', escalation_expires_at = %s",
+            event,
+            position,
+            writes,
+            event.expires_at,
+        )
+
+    @handles(_RUN + "StepStarted")
+    def step_started(self, event: Any, position: int, writes: Writes) -> None:
+        step = _text(event.step_id)
+        self._update(_STEP_STARTED, event, position, writes, step, event.idempotency_key, step)
+
+    @handles(_RUN + "StepSucceeded")
+    def step_succeeded(self, event: Any, position: int, writes: Writes) -> None:
+        outcome = as_json({"state": "succeeded", "result": event.result})
+        step = _text(event.step_id)
+        self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
+
+    @handles(_RUN + "StepFailed")
+    def step_failed(self, event: Any, position: int, writes: Writes) -> None:
+        outcome = as_json({"state": "failed", "error": event.error, "retryable": event.retryable})
+        step = _text(event.step_id)
+        self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
 
     @handles(_RUN + "RunFailed")
     def failed(self, event: Any, position: int, writes: Writes) -> None:
-        self._update("status = 'failed', failure = %s", event, position, writes, event.reason)
+        self._update(
+            "status = 'failed', failure = %s", event, position, writes, _text(event.reason)
+        )

@@ -1,13 +1,15 @@
-"""Queries of the runs view: a person's runs and their approvals inbox (escalated runs)."""
+"""Queries of the runs view: a person's runs, one run in detail, and their approvals inbox
+(escalated runs)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
+from domain.errors import NotFound
 from projections.directory.queries import Page, _decode, _encode
 from projections.queries import current_position, tenant_reader, wait_for
 
@@ -52,3 +54,41 @@ def list_runs(
         stamp: datetime = rows[-1]["created_at"]
         next_cursor = _encode([stamp.isoformat(), str(rows[-1]["run_id"])])
     return Page(rows, next_cursor, position)
+
+
+_DETAIL = (
+    "SELECT run_id, status, text, channel, plan, plan_hash, decision, steps, failure,"
+    " escalation_expires_at, timeline FROM runs"
+    " WHERE tenant_id = %s AND user_id = %s AND run_id = %s"
+)
+
+
+def get_run(
+    pool: ConnectionPool[Any],
+    tenant_id: UUID,
+    user_id: str,
+    run_id: str,
+    *,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """One of the person's runs with its plan, decision, steps and timeline, as the runs view
+    has it (after waiting for `after`). NotFound for an unknown id and for another person's
+    or tenant's run alike."""
+    try:
+        parsed = UUID(run_id)
+    except ValueError as error:
+        raise NotFound("no such run", {"run_id": run_id}) from error
+    if after is not None:
+        wait_for(pool, RUNS, after)
+    with tenant_reader(pool, tenant_id) as cur:
+        row = cur.execute(_DETAIL, (tenant_id, user_id, parsed)).fetchone()
+        position = current_position(cur.connection, RUNS)
+    if row is None:
+        raise NotFound("no such run", {"run_id": run_id})
+    expires: datetime | None = row["escalation_expires_at"]
+    return {
+        **row,
+        "run_id": str(row["run_id"]),
+        "escalation_expires_at": expires.astimezone(UTC).isoformat() if expires else None,
+        "position": position,
+    }

@@ -106,36 +106,41 @@ def list_approvals(
     return _page(page)
 
 
-@router.get("/runs/{run_id}", operation_id="getRun")
-def get_run(run_id: str, caller: CurrentCaller, services: ServicesDep) -> dict[str, Any]:
-    """The run with its whole timeline, read from the event store."""
-    run = approvals.load_run(services.runs.app, run_id, caller)
-    app = services.runs.app
-    timeline = []
-    for stored in app.recorder.select_events(run.id):
-        event: Any = app.mapper.to_domain_event(stored)
-        timeline.append(
-            {
-                "type": type(event).__name__,
-                "version": event.originator_version,
-                "at": event.timestamp.isoformat(),
-            }
-        )
-    return {
-        "run_id": str(run.id),
-        "status": run.status.value,
-        "text": run.text,
-        "channel": run.channel,
-        "plan": run.plan,
-        "plan_hash": run.plan_hash,
-        "decision": run.decision,
-        "steps": run.steps,
-        "failure": run.failure,
-        "escalation_expires_at": run.escalation_expires_at.isoformat()
-        if run.escalation_expires_at
-        else None,
-        "timeline": timeline,
-    }
+class TimelineEntry(BaseModel):
+    type: str
+    version: int
+    at: str
+
+
+class RunDetail(BaseModel):
+    run_id: str
+    status: str
+    text: str
+    channel: str
+    plan: dict[str, Any] | None
+    plan_hash: str | None
+    decision: dict[str, Any] | None
+    steps: dict[str, dict[str, Any]]
+    failure: str | None
+    escalation_expires_at: str | None
+    timeline: list[TimelineEntry]
+    position: int | None = Field(description="The store position the view had applied.")
+
+
+@router.get("/runs/{run_id}", operation_id="getRun", response_model=RunDetail)
+def get_run(
+    run_id: str,
+    caller: CurrentCaller,
+    services: ServicesDep,
+    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
+) -> dict[str, Any]:
+    """One of the caller's runs with its plan, decision, steps and timeline, from the runs
+    view. With `after` (a position from a command's answer or a pushed event) it waits until
+    the view has applied it (409 `projection_behind`): follow a run by waiting on the SSE
+    stream filtered to it (`GET /v1/stream?run_id=`), then read it here once, no polling."""
+    return runs_queries.get_run(
+        services.pool, caller.tenant_id, caller.user_id, run_id, after=after
+    )
 
 
 @router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=Accepted)

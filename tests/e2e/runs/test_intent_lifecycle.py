@@ -82,8 +82,13 @@ def submit(cairn: Cairn, person: Person, text: str, key: str | None = None) -> d
 
 def wait_status(cairn: Cairn, person: Person, run_id: str, *wanted: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
+    recorder = cairn.services.runs.app.recorder
     while time.monotonic() < deadline:
-        run: dict[str, Any] = cairn.client.get(f"/v1/runs/{run_id}", headers=person.headers).json()
+        # The runs view as of everything stored so far (read-your-writes for the test).
+        after = {"after": recorder.max_notification_id() or 0}
+        run: dict[str, Any] = cairn.client.get(
+            f"/v1/runs/{run_id}", headers=person.headers, params=after
+        ).json()
         assert "status" in run, run
         if run["status"] in wanted:
             return run
@@ -255,3 +260,7 @@ def test_expired_escalation_cannot_be_approved_and_never_executes(
     run = wait_status(cairn, ada, run_id, "expired")
     assert "EscalationExpired" in [entry["type"] for entry in run["timeline"]]
     assert provider.received() == 0
+    inbox = cairn.client.get(
+        "/v1/approvals", headers=ada.headers, params={"after": run["position"]}
+    )
+    assert inbox.status_code == 200 and inbox.json()["items"] == []

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+import uuid
+from typing import Any
 
 import pytest
 
-from clients.projector_cli import projection_settings
-from commands.settings import CairnSettings
-from projections import registry
-from projections.host import ProjectorHost
 from tests.e2e.runs.test_intent_lifecycle import (
     SARAH,
     payment,
@@ -18,15 +15,14 @@ from tests.e2e.runs.test_intent_lifecycle import (
     wait_status,
     with_model_answering,
 )
-from tests.support.cairn_client import Cairn
+from tests.support.cairn_client import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def projected(cairn: Cairn, cairn_settings: CairnSettings) -> Iterator[Cairn]:
-    with ProjectorHost(projection_settings(cairn_settings), list(registry.PROJECTORS.values())):
-        yield cairn
+def projected(cairn: Cairn) -> Cairn:
+    return cairn  # the runs tests' Cairn runs its projectors (conftest.py)
 
 
 def test_runs_list_sees_a_new_run_at_once_with_after(projected: Cairn) -> None:
@@ -67,3 +63,121 @@ def test_escalated_run_is_in_the_inbox_until_decided(projected: Cairn) -> None:
         "/v1/runs", headers=ada.headers, params={"after": denied.json()["position"]}
     ).json()["items"]
     assert runs[0]["status"] == "denied"
+
+
+def _from_the_store(cairn: Cairn, run_id: str) -> dict[str, Any]:
+    """What `GET /v1/runs/{id}` answered when it replayed the run from the event store."""
+    app = cairn.services.runs.app
+    run: Any = app.repository.get(uuid.UUID(run_id))
+    timeline = []
+    for stored in app.recorder.select_events(run.id):
+        event: Any = app.mapper.to_domain_event(stored)
+        at = event.timestamp.isoformat()
+        timeline.append(
+            {"type": type(event).__name__, "version": event.originator_version, "at": at}
+        )
+    expires = run.escalation_expires_at
+    return {
+        "run_id": str(run.id),
+        "status": run.status.value,
+        "text": run.text,
+        "channel": run.channel,
+        "plan": run.plan,
+        "plan_hash": run.plan_hash,
+        "decision": run.decision,
+        "steps": run.steps,
+        "failure": run.failure,
+        "escalation_expires_at": expires.isoformat() if expires else None,
+        "timeline": timeline,
+    }
+
+
+def _read(cairn: Cairn, person: Person, run_id: str, after: int) -> dict[str, Any]:
+    response = cairn.client.get(
+        f"/v1/runs/{run_id}", headers=person.headers, params={"after": after}
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    assert found["position"] >= after
+    return found
+
+
+def test_a_run_read_from_the_view_is_what_the_store_says(projected: Cairn) -> None:
+    cairn = projected
+    ada = cairn.sign_up("viewdetail")
+    with_model_answering(cairn, ada, payment("20.00"))
+    accepted = submit(cairn, ada, "Pay Bob 20 euros")
+    run_id = accepted["run_id"]
+    # At once with `after`: the view has the run the command answered with.
+    first = _read(cairn, ada, run_id, accepted["position"])
+    assert first["timeline"][0]["type"] == "IntentSubmitted"
+    escalated = wait_status(cairn, ada, run_id, "escalated")
+    assert escalated["escalation_expires_at"] is not None
+    begun = cairn.client.post(f"/v1/approvals/{run_id}/approve/begin", headers=ada.headers)
+    approved = cairn.client.post(
+        f"/v1/approvals/{run_id}/approve",
+        headers=ada.headers,
+        json={
+            "ceremony_id": begun.json()["ceremony_id"],
+            "credential": ada.authenticator.get(begun.json()["options"]),
+        },
+    )
+    assert approved.status_code == 200, approved.text
+    done = wait_status(cairn, ada, run_id, "completed", "failed")
+    store = cairn.services.runs.app.recorder.max_notification_id() or 0
+    view = _read(cairn, ada, run_id, store)
+    assert view["status"] == "completed"
+    assert {k: v for k, v in view.items() if k != "position"} == _from_the_store(cairn, run_id)
+    assert [entry["type"] for entry in done["timeline"]][-3:] == [
+        "StepStarted",
+        "StepSucceeded",
+        "RunCompleted",
+    ]
+
+
+def test_a_failed_run_in_the_view_is_what_the_store_says(projected: Cairn) -> None:
+    cairn = projected
+    ada = cairn.sign_up("viewfailed")
+    step = {"step_id": "s1", "action": "shell.exec", "provider": "x", "parameters": {}}
+    with_model_answering(cairn, ada, {"summary": "x", "steps": [step]})
+    run_id = submit(cairn, ada, "run rm -rf /")["run_id"]
+    wait_status(cairn, ada, run_id, "failed")
+    view = _read(cairn, ada, run_id, cairn.services.runs.app.recorder.max_notification_id() or 0)
+    assert {k: v for k, v in view.items() if k != "position"} == _from_the_store(cairn, run_id)
+
+
+def test_another_persons_run_is_not_found_even_once_projected(projected: Cairn) -> None:
+    cairn = projected
+    ada = cairn.sign_up("viewowner")
+    eve = cairn.sign_up("viewstranger", email="eve@example.com", name="Eve")
+    invite = cairn.client.post(
+        "/v1/invitations", headers=ada.headers, json={"email": "bob@example.com"}
+    )
+    assert invite.status_code == 201, invite.text
+    bob = cairn.accept(invite.json()["invitation_token"], "Bob")
+    with_model_answering(cairn, ada, SARAH)
+    accepted = submit(cairn, ada, "Schedule a meeting with Sarah")
+    after = {"after": accepted["position"]}
+    path = f"/v1/runs/{accepted['run_id']}"
+    assert cairn.client.get(path, headers=ada.headers, params=after).status_code == 200
+    for stranger in (eve, bob):  # another tenant; the same tenant, another person
+        response = cairn.client.get(path, headers=stranger.headers, params=after)
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "not_found"
+    malformed = cairn.client.get("/v1/runs/not-a-run", headers=ada.headers)
+    assert malformed.status_code == 404
+
+
+def test_waiting_for_a_position_the_view_never_reaches_is_409(projected: Cairn) -> None:
+    cairn = projected
+    ada = cairn.sign_up("viewbehind")
+    with_model_answering(cairn, ada, SARAH)
+    accepted = submit(cairn, ada, "Schedule a meeting with Sarah")
+    beyond = accepted["position"] + 1_000_000
+    response = cairn.client.get(
+        f"/v1/runs/{accepted['run_id']}", headers=ada.headers, params={"after": beyond}
+    )
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "projection_behind"
+    assert error["details"]["position"] == beyond
