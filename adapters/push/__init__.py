@@ -9,12 +9,13 @@ from adapters.push.service import PushService
 from adapters.push.session import Frame, PushSession
 from adapters.push.settings import PushSettings
 from adapters.push.store import RawMessage, StoreReader
-from adapters.push.visibility import Viewer, Visibility, same_tenant
+from adapters.push.visibility import Focus, Viewer, Visibility, same_tenant
 
 __all__ = [
     "AuditFilter",
     "AuditPage",
     "ExportSummary",
+    "Focus",
     "Frame",
     "Hub",
     "PushEvent",

@@ -13,16 +13,17 @@ import logging
 from collections import deque
 
 from adapters.push.events import PushEvent, StoredMessage
-from adapters.push.visibility import Viewer, Visibility, same_tenant
+from adapters.push.visibility import Focus, Viewer, Visibility, same_tenant
 
 logger = logging.getLogger("cairn.push")
 
 
 class Subscriber:
-    __slots__ = ("buffer", "capacity", "closed", "overflowed", "viewer", "wakeup")
+    __slots__ = ("buffer", "capacity", "closed", "focus", "overflowed", "viewer", "wakeup")
 
-    def __init__(self, viewer: Viewer, capacity: int) -> None:
+    def __init__(self, viewer: Viewer, capacity: int, focus: Focus | None = None) -> None:
         self.viewer = viewer
+        self.focus = focus
         self.capacity = capacity
         self.buffer: deque[PushEvent] = deque()
         self.overflowed = False
@@ -93,12 +94,13 @@ class Hub:
     def subscribers(self) -> int:
         return self._count
 
-    def register(self, viewer: Viewer) -> Subscriber:
-        """Start buffering the viewer's events. Everything fanned out after this call reaches
-        the subscriber; everything before it is at or below the current ``position``."""
+    def register(self, viewer: Viewer, focus: Focus | None = None) -> Subscriber:
+        """Start buffering the viewer's events (only those of `focus`, if given). Everything
+        fanned out after this call reaches the subscriber; everything before it is at or below
+        the current ``position``."""
         if self._count >= self.max_subscribers:
             raise OverflowError(f"this process already serves {self._count} subscribers")
-        subscriber = Subscriber(viewer, self.capacity)
+        subscriber = Subscriber(viewer, self.capacity, focus)
         self._by_tenant.setdefault(viewer.tenant, set()).add(subscriber)
         self._count += 1
         return subscriber
@@ -119,6 +121,9 @@ class Hub:
             event = PushEvent(message, self.prefix)
             offered = False
             for subscriber in group:
+                focus = subscriber.focus
+                if focus is not None and not focus.matches(event):
+                    continue
                 if self.visible(subscriber.viewer, event):
                     subscriber.offer(event)
                     offered = True

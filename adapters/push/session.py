@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 from adapters.push.events import PushEvent
 from adapters.push.hub import Hub, Subscriber
 from adapters.push.store import StoreReader
-from adapters.push.visibility import Viewer
+from adapters.push.visibility import Focus, Viewer
 from domain.errors import DomainError, Forbidden, NotAuthenticated
 
 RESYNC_REQUIRED: Final = "resync_required"
@@ -66,6 +66,7 @@ class PushSession:
         reauthorize: Reauthorize | None = None,
         reauth_s: float = 60.0,
         expires_at: float | None = None,
+        focus: Focus | None = None,
     ) -> None:
         self.hub = hub
         self.reader = reader
@@ -78,7 +79,8 @@ class PushSession:
         self._next_reauth = time.monotonic() + reauth_s
         # Registered at once, before anything is read from the store (see the module doc);
         # OverflowError when the process has no room for another subscriber.
-        self._subscriber: Subscriber | None = hub.register(viewer)
+        self.focus = focus
+        self._subscriber: Subscriber | None = hub.register(viewer, focus)
         self.position = hub.position if last_event_id is None else last_event_id
 
     def close(self) -> None:
@@ -161,12 +163,22 @@ class PushSession:
             )
             return
         self.position = after
-        tenant_filter = self.reader.tenant_filter(self.viewer.tenant)
+        focus = self.focus
+        if focus is None:
+            subject_filter = self.reader.tenant_filter(self.viewer.tenant)
+        else:  # one subject: the server reads only that aggregate's messages
+            subject_filter = self.reader.aggregate_filter(
+                self.viewer.tenant, focus.aggregate_type, focus.aggregate_id
+            )
         while True:
-            async for page in self.reader.scan(tenant_filter, self.position + 1):
+            async for page in self.reader.scan(subject_filter, self.position + 1):
                 events = [PushEvent(message, self.reader.prefix) for message in page]
                 self.position = max(self.position, page[-1].seq)
-                visible = tuple(e for e in events if self.hub.visible(self.viewer, e))
+                visible = tuple(
+                    e
+                    for e in events
+                    if (focus is None or focus.matches(e)) and self.hub.visible(self.viewer, e)
+                )
                 if visible:
                     yield Frame("event", visible[-1].seq, events=visible)
             # Everything stored up to `last` was stored before this pass began: examined.

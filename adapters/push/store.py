@@ -79,6 +79,11 @@ class StoreReader:
     def tenant_filter(self, tenant: str) -> str:
         return f"{self.prefix}.{h.tenant_token(tenant)}.*.*"
 
+    def aggregate_filter(self, tenant: str, aggregate_type: str, aggregate_id: str) -> str:
+        """The one subject of an aggregate's events (UUID ids are their own token)."""
+        tenant, aggregate_id = h.tenant_token(tenant), h.encode_token(aggregate_id)
+        return f"{self.prefix}.{tenant}.{aggregate_type}.{aggregate_id}"
+
     @property
     def events_filter(self) -> str:
         return f"{self.prefix}.*.*.*"

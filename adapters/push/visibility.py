@@ -24,6 +24,20 @@ class Viewer:
     capabilities: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """One aggregate a subscription asked to follow (e.g. one run): only its events are sent.
+    It narrows what the viewer may see, never widens it (the visibility rule still applies)."""
+
+    aggregate_type: str  # the subject token, e.g. "Run"
+    aggregate_id: str
+
+    def matches(self, event: PushEvent) -> bool:
+        return event.aggregate_id == self.aggregate_id and event.aggregate_type == (
+            self.aggregate_type
+        )
+
+
 class Visibility(Protocol):
     def __call__(self, viewer: Viewer, event: PushEvent) -> bool:
         """True if the viewer may receive the event (always of the viewer's tenant)."""

@@ -11,6 +11,7 @@ import json
 import logging
 from contextlib import aclosing, suppress
 from typing import Annotated, Any
+from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from adapters.push import (
+    Focus,
     PushService,
     PushSession,
     PushSettings,
@@ -40,6 +42,18 @@ from domain.errors import DomainError, InvalidInput, NotAuthenticated, RateLimit
 router = APIRouter(prefix="/v1", tags=["push"])
 logger = logging.getLogger("cairn.push")
 AUTH_MESSAGE_TIMEOUT_S = 10.0
+RUN_AGGREGATE = "Run"  # the subject token of the Run aggregate's events
+
+
+def _run_focus(run_id: str | None) -> Focus | None:
+    if run_id in (None, ""):
+        return None
+    try:
+        return Focus(RUN_AGGREGATE, str(UUID(str(run_id))))
+    except ValueError as exc:
+        raise InvalidInput(
+            "run_id must be a run's id (a UUID)", {"run_id": str(run_id)[:40]}
+        ) from exc
 
 
 # ---- lifecycle (called from the app's lifespan) ------------------------------------------
@@ -108,7 +122,12 @@ def _position(header: str | None, query: str | None) -> int | None:
 
 
 async def _open(
-    push: PushService, request: Request, services: Services, token: str, position: int | None
+    push: PushService,
+    request: Request,
+    services: Services,
+    token: str,
+    position: int | None,
+    focus: Focus | None = None,
 ) -> PushSession:
     caller, claims = await run_in_threadpool(_authenticate, request, services, token)
 
@@ -131,6 +150,7 @@ async def _open(
             reauthorize=reauthorize,
             reauth_s=push.settings.reauth_s,
             expires_at=float(claims.expires_at),
+            focus=focus,
         )
     except OverflowError as exc:
         raise Unavailable("this server has no room for another subscriber; retry") from exc
@@ -194,7 +214,7 @@ class EventStreamResponse(Response):
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "SSE stream of the caller's tenant's events (docs/push.md)",
         },
-        400: {"model": ErrorResponse, "description": "Invalid Last-Event-ID"},
+        400: {"model": ErrorResponse, "description": "Invalid Last-Event-ID or run_id"},
         401: {"model": ErrorResponse, "description": "No valid access token"},
         503: {"model": ErrorResponse, "description": "Push not running here, or full"},
     },
@@ -206,16 +226,20 @@ async def stream_events(
         str | None, Query(description="For EventSource, which cannot send headers.")
     ] = None,
     last_event_id: Annotated[str | None, Query(description="Resume after this position.")] = None,
+    run_id: Annotated[str | None, Query(description="Only the events of this run.")] = None,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> EventStreamResponse:
-    """Events of the caller's tenant as Server-Sent Events (`id:` = stream position)."""
+    """Events of the caller's tenant as Server-Sent Events (`id:` = stream position). With
+    `run_id`, only that run's events: follow one run without polling, then read it once with
+    `GET /v1/runs/{id}?after=<the last event's id>`."""
     push = get_push(request)
     token = _bearer(authorization) or access_token
     if not token:
         raise TokenMissing("send an access token: Authorization: Bearer, or ?access_token=")
     position = _position(last_event_id_header, last_event_id)
-    return EventStreamResponse(await _open(push, request, services, token, position))
+    focus = _run_focus(run_id)
+    return EventStreamResponse(await _open(push, request, services, token, position, focus))
 
 
 # ---- WebSocket ---------------------------------------------------------------------------
@@ -253,8 +277,9 @@ async def websocket_events(
     websocket: WebSocket,
     access_token: str | None = None,
     last_event_id: str | None = None,
+    run_id: str | None = None,
 ) -> None:
-    """The same events as /v1/stream, one JSON text message each."""
+    """The same events as /v1/stream, one JSON text message each (`run_id`: one run's)."""
     await websocket.accept()
     try:
         push = get_push(websocket)
@@ -268,7 +293,8 @@ async def websocket_events(
         position = _position(websocket.headers.get("last-event-id"), last_event_id)
         if position is None and first_position is not None:
             position = _position(None, str(first_position))
-        session = await _open(push, _http_view(websocket), services, token, position)
+        focus = _run_focus(run_id)
+        session = await _open(push, _http_view(websocket), services, token, position, focus)
     except DomainError as exc:
         await _refuse(websocket, exc)
         return

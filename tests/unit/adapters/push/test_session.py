@@ -10,7 +10,7 @@ import pytest
 
 from adapters.push.hub import Hub
 from adapters.push.session import Frame, PushSession
-from adapters.push.visibility import Viewer
+from adapters.push.visibility import Focus, Viewer
 from adapters.push.wire import sse, ws_texts
 from domain.errors import NotAuthenticated
 from tests.unit.adapters.push.fakes import PREFIX, FakeReader, message
@@ -215,5 +215,26 @@ def test_with_the_hubs_ticker_idle_subscribers_still_get_heartbeats_and_events()
         kinds = [f.kind for f in got]
         assert kinds[:3] == ["ready", "heartbeat", "heartbeat"] and kinds[-1] == "closed"
         assert _events(got) == [1] and not hub.ticking
+
+    asyncio.run(scenario())
+
+
+def test_a_focused_session_sends_one_aggregate_in_catch_up_and_live() -> None:
+    async def scenario() -> None:
+        reader, hub = _setup()
+        for seq, aggregate in enumerate(["run-a", "run-b", "run-a", "run-b"], start=1):
+            reader.append(message(seq, "ada", aggregate))
+            hub.dispatch(reader.messages[-1])
+        focus = Focus("SecurityEvent", "run-a")
+        session = PushSession(hub, reader, ADA, last_event_id=0, heartbeat_s=5, focus=focus)
+        frames = session.frames()
+        got = await _take(frames, 3)  # 1 and 3 from the store, then ready
+        for seq, aggregate in ((5, "run-b"), (6, "run-a")):
+            reader.append(message(seq, "ada", aggregate))
+            hub.dispatch(reader.messages[-1])
+        got += await _take(frames, 1)
+        await frames.aclose()
+        assert _events(got) == [1, 3, 6]
+        assert [f.position for f in got if f.kind == "ready"] == [4]
 
     asyncio.run(scenario())
