@@ -57,7 +57,10 @@ def create_app(
         if with_services:
             config = settings or CairnSettings.from_env()
             services = await run_in_threadpool(bootstrap, config)
-            await stream.start_push(app.state, config)
+            push = await stream.start_push(app.state, config)
+            # Other processes' changes to users and sessions reach this one's auth cache
+            # through the push feed, which sees every event (decision 0010).
+            push.hub.watchers.append(services.principals.forget_event)
         app.state.services = services
         try:
             yield

@@ -24,6 +24,7 @@ from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.identity.context import IdentityApplication, IdentityPorts
+from commands.identity.principals import PrincipalCache
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
 from commands.ports.ratelimit import RateLimiter
@@ -48,6 +49,7 @@ class Services:
     idempotency: IdempotencyStore
     pool: ConnectionPool[Any]
     redis: redis.Redis
+    principals: PrincipalCache
 
     def close(self) -> None:
         self.identity.app.close()
@@ -81,11 +83,16 @@ def bootstrap(settings: CairnSettings) -> Services:
         registration_ttl_s=settings.passkey_ttl_s,
         authentication_ttl_s=settings.passkey_ttl_s,
     )
+    principals = PrincipalCache(settings.auth_cache_s)
+    sessions = PostgresSessions(pool, tokens)
+    sessions.on_revoked.append(lambda _tenant, ids: principals.forget_sessions(ids))
+    identity_app = IdentityApplication(env=settings.event_store_env())
+    identity_app.on_saved.append(principals.forget_recorded)
     identity = IdentityPorts(
-        app=IdentityApplication(env=settings.event_store_env()),
+        app=identity_app,
         vault=vault,
         passkeys=passkeys,
-        sessions=PostgresSessions(pool, tokens),
+        sessions=sessions,
         tokens=tokens,
         login_guard=RedisLoginGuard(client, prefix=f"{prefix}:login"),
         totp=RedisTotp(client, prefix=f"{prefix}:totp"),
@@ -102,6 +109,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,
         redis=client,
+        principals=principals,
     )
 
 

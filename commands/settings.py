@@ -44,6 +44,10 @@ class CairnSettings:
     llm_mock_answer_file: Path | None = None
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
+    # How long an API process may answer "this session is live" without asking PostgreSQL and
+    # the event store again (decision 0010): the longest a revocation made elsewhere can go
+    # unnoticed if its event never reaches this process. 0 checks on every request.
+    auth_cache_s: float = 5.0
     env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -81,6 +85,7 @@ class CairnSettings:
             llm_mock_answer_file=Path(env["CAIRN_LLM_MOCK_ANSWER_FILE"])
             if env.get("CAIRN_LLM_MOCK_ANSWER_FILE")
             else None,
+            auth_cache_s=_auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls={k.strip(): v.strip() for k, v in provider_urls.items()},
             env=env,
         )
@@ -143,3 +148,13 @@ def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     if value < minimum:
         raise InvalidInput(f"{name} must be at least {minimum}, not {value}")
     return value
+
+
+def _auth_cache_s(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 60:
+        raise InvalidInput(f"CAIRN_AUTH_CACHE_S must be 0..60 seconds, not {text!r}")
+    return seconds

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from adapters.push.events import PushEvent, StoredMessage
 from adapters.push.visibility import Focus, Viewer, Visibility, same_tenant
 
 logger = logging.getLogger("cairn.push")
+# Told of every event the feed hands on: (tenant, aggregate type, aggregate id token).
+Watcher = Callable[[str, str, str], None]
 
 
 class Subscriber:
@@ -63,6 +66,7 @@ class Hub:
         self.delivered = 0  # events offered to at least one subscriber (metrics)
         self._by_tenant: dict[str, set[Subscriber]] = {}
         self._count = 0
+        self.watchers: list[Watcher] = []
         self._ticker: asyncio.Task[None] | None = None
 
     # Heartbeats: one ticker wakes every subscriber now and then, so an idle subscriber waits
@@ -115,7 +119,10 @@ class Hub:
 
     def dispatch(self, message: StoredMessage) -> None:
         """Called by the feed for every event, in stream order."""
-        tenant = message.subject[len(self.prefix) + 1 :].partition(".")[0]
+        tokens = message.subject[len(self.prefix) + 1 :]
+        tenant = tokens.partition(".")[0]
+        if self.watchers:
+            self._tell_watchers(tokens)
         group = self._by_tenant.get(tenant)
         if group:
             event = PushEvent(message, self.prefix)
@@ -129,6 +136,16 @@ class Hub:
                     offered = True
             self.delivered += offered
         self.position = max(self.position, message.seq)
+
+    def _tell_watchers(self, tokens: str) -> None:
+        parts = tokens.split(".")
+        if len(parts) != 3:
+            return
+        for watcher in self.watchers:
+            try:
+                watcher(*parts)
+            except Exception:  # one watcher must not stop the fan-out
+                logger.exception("push watcher %r failed", watcher)
 
     def visible(self, viewer: Viewer, event: PushEvent) -> bool:
         """The hook's answer; a hook that fails hides the event (fails closed) for that

@@ -4,7 +4,9 @@ Every refresh spends the presented token (`UPDATE ... WHERE used_at IS NULL RETU
 two concurrent refreshes exactly one wins) and issues its successor in the same family. A
 token presented again means two parties hold it — the client and a thief, and the store
 cannot tell which is which — so the whole family is revoked. Revocation is a column read on
-every request (`check_session_active`), never cached: it holds from the next request on.
+every request that checks (`check_session_active`). The API keeps a check's answer for a few
+seconds (decision 0010): listeners in `on_revoked` hear of every revocation committed here, so
+the process that revoked forgets it at once.
 
 Each statement names its tenant in the WHERE clause as well as through row-level security:
 a superuser or table-owner connection bypasses RLS, and the WHERE clause still holds then.
@@ -13,7 +15,7 @@ a superuser or table-owner connection bypasses RLS, and the WHERE clause still h
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +74,12 @@ class PostgresSessions:
         self.refresh_ttl = timedelta(seconds=refresh_ttl_s)
         # last_seen is written at most this often per session, not on every request.
         self.last_seen_resolution = timedelta(seconds=last_seen_resolution_s)
+        # Called with (tenant, session ids) after a revocation has committed.
+        self.on_revoked: list[Callable[[str, Sequence[str]], None]] = []
+
+    def _revoked(self, tenant: str, session_ids: Sequence[str]) -> None:
+        for listener in self.on_revoked:
+            listener(tenant, session_ids)
 
     def _now(self) -> datetime:
         # One clock for token claims and rows, so that both move together (tests move it).
@@ -167,6 +175,7 @@ class PostgresSessions:
         if spent is None:
             # Raised after the transaction committed: the family's revocation must persist.
             if reused is not None:
+                self._revoked(tenant, reused.session_ids)
                 raise RefreshTokenReused(reused)
             raise RefreshTokenInvalid("the refresh token is not valid, expired or revoked")
         access = self._access_token(tenant, user_id, str(session_id), device_id, auth_time)
@@ -252,7 +261,10 @@ class PostgresSessions:
                 f" WHERE tenant_id = %s AND {condition} = %s AND revoked_at IS NULL RETURNING id",
                 (self._now(), reason, tenant, value),
             ).fetchall()
-        return sorted(str(row[0]) for row in rows)
+        ended = sorted(str(row[0]) for row in rows)
+        if ended:
+            self._revoked(tenant, ended)
+        return ended
 
     def revoke_session(self, tenant: str, session_id: str, reason: str = "logout") -> bool:
         parsed = _as_uuid(session_id)

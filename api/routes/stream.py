@@ -31,11 +31,9 @@ from adapters.push import (
     same_tenant,
     wire,
 )
-from api.auth import ServicesDep, TokenMissing, get_caller, get_services
+from api.auth import ServicesDep, TokenMissing, authenticate_token, get_services
 from api.errors import ErrorResponse, status_for
-from commands.base import Caller
 from commands.bootstrap import Services
-from commands.ports.sessions import AccessClaims
 from commands.settings import CairnSettings
 from domain.errors import DomainError, InvalidInput, NotAuthenticated, RateLimited, Unavailable
 
@@ -97,13 +95,6 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authenticate(request: Request, services: Services, token: str) -> tuple[Caller, AccessClaims]:
-    """The same checks as every other route (token, live session, user, device, rate limit)."""
-    claims = services.identity.tokens.verify_access_token(token)
-    services.identity.sessions.check_session_active(claims)
-    return get_caller(request, claims, services), claims
-
-
 def _position(header: str | None, query: str | None) -> int | None:
     # The header wins: a browser's EventSource sends it on reconnect, with the URL unchanged.
     raw = header if header not in (None, "") else query
@@ -129,11 +120,11 @@ async def _open(
     position: int | None,
     focus: Focus | None = None,
 ) -> PushSession:
-    caller, claims = await run_in_threadpool(_authenticate, request, services, token)
+    caller, claims = await run_in_threadpool(authenticate_token, request, services, token)
 
     async def reauthorize() -> None:
         try:
-            await run_in_threadpool(_authenticate, request, services, token)
+            await run_in_threadpool(authenticate_token, request, services, token)
         except RateLimited:
             pass  # only raised once the session, user and device checks have passed
         except Unavailable as exc:  # cannot check now; the token's expiry still ends it

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Recording
 
 from commands.application import CairnApplication
 from commands.ports.passkeys import PasskeyCeremonies
@@ -25,6 +26,17 @@ from domain.identity.user import User
 
 class IdentityApplication(CairnApplication):
     """Tenants, users, passkey index and security events, stored in the event store."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        # Called with the events of each save once they are stored (e.g. to forget cached
+        # authentication answers they may change).
+        self.on_saved: list[Callable[[Sequence[DomainEventProtocol[UUID]]], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        events = [recording.domain_event for recording in recordings]
+        for listener in self.on_saved:
+            listener(events)
 
 
 def utcnow() -> datetime:

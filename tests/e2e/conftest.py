@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ServiceUrls
+from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
+from projections import registry
+from projections.host import ProjectorHost
 from tests.support.cairn_client import Cairn, isolated_settings
 from tests.support.provider_server import FakeProvider
 from tests.support.workers import worker_thread
@@ -45,9 +48,12 @@ def cairn_settings(
 
 @pytest.fixture
 def cairn(cairn_settings: CairnSettings) -> Iterator[Cairn]:
+    """The API with its projectors running beside it, as `cairn up` runs them (queries such
+    as `GET /v1/runs/{id}` answer from their views)."""
     s = cairn_settings
     urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
-    with TestClient(create_app(urls, settings=s)) as client:
+    projectors = ProjectorHost(projection_settings(s), list(registry.PROJECTORS.values()))
+    with TestClient(create_app(urls, settings=s)) as client, projectors:
         cairn = Cairn(client)
         with worker_thread(s, cairn.services) as worker:
             cairn.worker = worker

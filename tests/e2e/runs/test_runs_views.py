@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def projected(cairn: Cairn) -> Cairn:
-    return cairn  # the runs tests' Cairn runs its projectors (conftest.py)
+    return cairn  # the e2e Cairn runs its projectors (tests/e2e/conftest.py)
 
 
 def test_runs_list_sees_a_new_run_at_once_with_after(projected: Cairn) -> None:
