@@ -57,6 +57,11 @@ class AccessTokens:
         self.ttl_s = ttl_s
         self.leeway_s = leeway_s
         self.clock = clock
+        # Tokens whose signature and claims were checked, by their exact text: a client sends
+        # the same token for its whole lifetime, and the signature check was most of the
+        # CPU a cached authentication costs (decision 0010). Only expiry changes with time.
+        self._verified: dict[str, AccessClaims] = {}
+        self.verified_max = 10_000
 
     def issue(
         self, *, tenant: str, user_id: str, session_id: str, device_id: str, auth_time: int
@@ -93,6 +98,21 @@ class AccessTokens:
         return entry.key
 
     def verify_access_token(self, token: str) -> AccessClaims:
+        known = self._verified.get(token)
+        if known is not None:  # the time checks of `_verify` again, with today's time
+            now = int(self.clock())
+            if now >= known.expires_at + self.leeway_s:
+                raise TokenExpired("the access token has expired; refresh it")
+            if known.issued_at > now + self.leeway_s:
+                raise TokenInvalid("the access token is not valid")
+            return known
+        claims = self._verify(token)
+        if len(self._verified) >= self.verified_max:
+            self._verified.clear()  # crude, but bounded: each token is verified again once
+        self._verified[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             decoded = jwt.decode(token, self._key_for, registry=_REGISTRY)
         except (JoseError, _KidNotAccepted, ValueError) as exc:

@@ -297,3 +297,20 @@ def test_freshness_for_step_up(tokens: AccessTokens, clock: Clock) -> None:
         tokens.require_fresh(claims)
     assert caught.value.code == "step_up_required"
     assert caught.value.details == {"max_age_s": 300}
+
+
+def test_a_token_verified_before_is_checked_for_time_again(
+    tokens: AccessTokens, clock: Clock
+) -> None:
+    token = _issue(tokens)
+    assert tokens.verify_access_token(token).user_id  # verified once, then remembered
+    clock.now = T0 - tokens.leeway_s - 1
+    with pytest.raises(TokenInvalid):
+        tokens.verify_access_token(token)
+    clock.now = T0 + 600 + tokens.leeway_s
+    with pytest.raises(TokenExpired):
+        tokens.verify_access_token(token)
+    clock.now = T0 + 1
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(TokenInvalid):
+        tokens.verify_access_token(tampered)  # another text: verified on its own
