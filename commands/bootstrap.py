@@ -73,7 +73,11 @@ def bootstrap(settings: CairnSettings) -> Services:
     )
     prefix = settings.redis_prefix
     keys_dir = settings.data_dir / "keys"
-    tokens = AccessTokens(TokenKeys.from_env(settings.env, keys_dir / "jwt-signing.pem"))
+    tokens = AccessTokens(
+        TokenKeys.from_env(settings.env, keys_dir / "jwt-signing.pem"),
+        # No authentication cache at all with CAIRN_AUTH_CACHE_S=0 (decision 0010).
+        remember=10_000 if settings.auth_cache_s > 0 else 0,
+    )
     vault = PostgresVault(pool, KeyRing.from_env(settings.env, keys_dir / "vault-keks"))
     passkeys = PasskeyRelyingParty(
         settings.rp_id,

@@ -50,6 +50,7 @@ class AccessTokens:
         ttl_s: int = DEFAULT_ACCESS_TTL_S,
         leeway_s: int = 5,
         clock: Callable[[], float] = time.time,
+        remember: int = 10_000,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
@@ -60,8 +61,9 @@ class AccessTokens:
         # Tokens whose signature and claims were checked, by their exact text: a client sends
         # the same token for its whole lifetime, and the signature check was most of the
         # CPU a cached authentication costs (decision 0010). Only expiry changes with time.
+        # At most `remember` of them (0: verify every time).
         self._verified: dict[str, AccessClaims] = {}
-        self.verified_max = 10_000
+        self.remember = remember
 
     def issue(
         self, *, tenant: str, user_id: str, session_id: str, device_id: str, auth_time: int
@@ -107,9 +109,10 @@ class AccessTokens:
                 raise TokenInvalid("the access token is not valid")
             return known
         claims = self._verify(token)
-        if len(self._verified) >= self.verified_max:
-            self._verified.clear()  # crude, but bounded: each token is verified again once
-        self._verified[token] = claims
+        if self.remember > 0:
+            if len(self._verified) >= self.remember:
+                self._verified.clear()  # crude, but bounded: each token is verified again once
+            self._verified[token] = claims
         return claims
 
     def _verify(self, token: str) -> AccessClaims:
