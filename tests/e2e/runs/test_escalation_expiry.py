@@ -6,17 +6,12 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from clients.projector_cli import projection_settings
-from commands.settings import CairnSettings
 from domain.runs.run import Run, RunStatus
-from projections import registry
-from projections.host import ProjectorHost
 from tests.e2e.runs.test_intent_lifecycle import payment, submit, wait_status, with_model_answering
 from tests.support.cairn_client import Cairn
 from tests.support.provider_server import FakeProvider
@@ -25,9 +20,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def projected(cairn: Cairn, cairn_settings: CairnSettings) -> Iterator[Cairn]:
-    with ProjectorHost(projection_settings(cairn_settings), list(registry.PROJECTORS.values())):
-        yield cairn
+def projected(cairn: Cairn) -> Cairn:
+    return cairn  # the e2e Cairn runs its projectors (tests/e2e/conftest.py)
 
 
 def test_an_unanswered_escalation_expires_on_time_and_leaves_the_inbox(

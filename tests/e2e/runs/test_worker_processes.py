@@ -26,9 +26,12 @@ from adapters.ratelimit import RedisRateLimiter
 from adapters.ratelimit.sliding_window import RouteLimit
 from api.app import create_app
 from api.settings import ServiceUrls
+from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from commands.settings import CairnSettings
+from projections.host import ProjectorHost
+from projections.runs import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH
 from tests.support.cairn_client import Cairn, Person
 from tests.support.provider_server import FakeProvider
@@ -108,7 +111,8 @@ def api_only(cairn_settings: CairnSettings, tmp_path: Path) -> Iterator[Cairn]:
     answer.write_text(json.dumps(SARAH))
     s = dataclasses.replace(cairn_settings, llm_mock_answer_file=answer)
     urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
-    with TestClient(create_app(urls, settings=s)) as client:
+    projectors = ProjectorHost(projection_settings(s), [Runs])  # runs are read from the view
+    with TestClient(create_app(urls, settings=s)) as client, projectors:
         cairn = Cairn(client)
         services = cairn.services
         # Twenty sign-ups from one address and a poll of every run: lift the request limits.
@@ -168,7 +172,7 @@ def test_killed_workers_lose_no_run_and_act_once(
                     if statuses.get(run_id) in FINAL:
                         continue
                     got = api_only.client.get(f"/v1/runs/{run_id}", headers=person.headers)
-                    statuses[run_id] = got.json()["status"]
+                    statuses[run_id] = got.json().get("status", "not in the view yet")
             if all(statuses.get(r) in FINAL for _, ids in runs for r in ids):
                 break
             time.sleep(0.5)
