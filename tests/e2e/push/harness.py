@@ -119,8 +119,9 @@ class HttpCairn:
 class LiveCairn(HttpCairn):
     """The API in a uvicorn thread of the test process (so tests can look behind it)."""
 
-    def __init__(self, settings: CairnSettings) -> None:
+    def __init__(self, settings: CairnSettings, *, with_worker: bool = True) -> None:
         self.settings = settings
+        self.with_worker = with_worker  # False: runs written by a test stay as written
         urls = ServiceUrls(
             settings.nats_url, settings.database_url, settings.redis_url, settings.nats_monitor_url
         )
@@ -148,8 +149,9 @@ class LiveCairn(HttpCairn):
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API did not start")
             time.sleep(0.02)
-        self._worker = worker_thread(self.settings, self.services)
-        self.worker = self._worker.__enter__()
+        if self.with_worker:
+            self._worker = worker_thread(self.settings, self.services)
+            self.worker = self._worker.__enter__()
         return self
 
     def stop(self) -> None:

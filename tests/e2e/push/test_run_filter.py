@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +15,26 @@ from websockets.sync.client import connect
 
 from domain.event_context import event_context
 from domain.runs.run import Run
-from tests.e2e.push.harness import LiveCairn, Member, SseFrame, sse_frames
+from infra.stack import StackEndpoints
+from tests.e2e.push.harness import LiveCairn, Member, SseFrame, live_settings, sse_frames
 
 pytestmark = pytest.mark.e2e
 
 HASH = "ab" * 32
 PLAN = {"summary": "n", "steps": []}
+
+
+@pytest.fixture
+def live(
+    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+) -> Iterator[LiveCairn]:
+    """Without a run worker: these runs are written by the test and must stay as written."""
+    settings = live_settings(stack, fresh_database_url, unique_name, tmp_path)
+    cairn = LiveCairn(settings, with_worker=False).start()
+    try:
+        yield cairn
+    finally:
+        cairn.stop()
 
 
 def _new_run(member: Member) -> Run:
