@@ -77,7 +77,7 @@ def get_run(
     try:
         parsed = UUID(run_id)
     except ValueError as error:
-        raise NotFound("no such run", {"run_id": run_id}) from error
+        raise NotFound("no such run", {"run_id": run_id[:100]}) from error
     if after is not None:
         wait_for(pool, RUNS, after)
     with tenant_reader(pool, tenant_id) as cur:
