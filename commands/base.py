@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.event_context import EventContext
+
 
 class Command(BaseModel):
     """An imperative request to change state. Never carries tenant, role or owner: those come
@@ -26,6 +28,20 @@ class Caller:
     capabilities: tuple[str, ...] = ()
     correlation_id: str | None = None
     request_id: str | None = None
+
+    def event_context(
+        self, *, correlation_id: str | None = None, command_id: str | None = None
+    ) -> EventContext:
+        """Whose events these are: the caller's tenant, user and device; caused by the
+        request; correlated with `correlation_id` (default: the request's correlation id)."""
+        return EventContext(
+            tenant=str(self.tenant_id),
+            actor=self.user_id,
+            device=self.device_id,
+            correlation_id=correlation_id or self.correlation_id,
+            causation_id=self.request_id,
+            command_id=command_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     Notification,
     ProcessRecorder,
+    ProgrammingError,
     StoredEvent,
     Subscription,
     Tracking,
@@ -23,6 +24,7 @@ from adapters.jetstream.positions import PositionIndex
 from adapters.jetstream.reader import StreamReader
 from adapters.jetstream.subscription import JetStreamSubscription
 from adapters.jetstream.writer import StreamWriter
+from domain.event_context import EventContext
 
 
 class EventStream:
@@ -51,6 +53,15 @@ class EventStream:
         )
 
 
+def _context(kwargs: dict[str, Any]) -> EventContext | None:
+    """The event context a save passed on (``app.save(..., context=...)``); a wrong type is a
+    programming error, refused rather than recorded as the system's."""
+    context = kwargs.get("context")
+    if context is not None and not isinstance(context, EventContext):
+        raise ProgrammingError(f"context must be an EventContext, not {type(context).__name__}")
+    return context
+
+
 class JetStreamRecorder:
     def __init__(self, events: EventStream) -> None:
         self.events = events
@@ -60,7 +71,7 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        self.events.writer.insert(stored_events)
+        self.events.writer.insert(stored_events, context=_context(kwargs))
         return None
 
     def select_events(
@@ -81,7 +92,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        return self.events.writer.insert(stored_events)
+        return self.events.writer.insert(stored_events, context=_context(kwargs))
 
     def select_notifications(
         self,
@@ -127,4 +138,4 @@ class JetStreamProcessRecorder(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
-        return self.events.writer.insert(stored_events, tracking=tracking)
+        return self.events.writer.insert(stored_events, tracking=tracking, context=_context(kwargs))

@@ -22,7 +22,7 @@ from adapters.jetstream.errors import BatchTooLarge, CommandAlreadyApplied, JetS
 from adapters.jetstream.framing import Frame
 from adapters.jetstream.positions import PositionIndex
 from adapters.jetstream.reader import StreamReader, seq_of
-from domain.event_context import current_event_context
+from domain.event_context import SYSTEM_CONTEXT, EventContext
 
 ERR_WRONG_LAST_SEQUENCE = 10071
 ERR_DUPLICATE_MSG_ID_IN_BATCH = 10201
@@ -67,11 +67,20 @@ class StreamWriter:
     def tracking_subject(self, application_name: str) -> str:
         return f"{self.prefix}.{h.TRACKING}.{h.encode_token(application_name)}"
 
-    def insert(self, events: Sequence[StoredEvent], tracking: Tracking | None = None) -> list[int]:
-        """Append events (and a tracking record) atomically; returns their notification ids."""
+    def insert(
+        self,
+        events: Sequence[StoredEvent],
+        tracking: Tracking | None = None,
+        context: EventContext | None = None,
+    ) -> list[int]:
+        """Append events (and a tracking record) atomically; returns their notification ids.
+
+        The events are recorded under `context` (tenant, actor, ids); without one, as the
+        system's."""
         if not events and tracking is None:
             return []
-        context = current_event_context()
+        if context is None:
+            context = SYSTEM_CONTEXT
         tenant = h.tenant_token(context.tenant)
         base = h.context_lines(context)
         command_id = context.command_id

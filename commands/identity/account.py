@@ -14,23 +14,14 @@ from commands.identity.models import ConfirmTotp, FinishAddPasskey, GrantCapabil
 from commands.ports.passkeys import CeremonyStart, b64url
 from commands.ports.sessions import AccessClaims, TotpEnrolment
 from domain.errors import Forbidden, NotFound
-from domain.event_context import event_context
 from domain.identity.capabilities import TENANT_ADMIN, holds
 from domain.identity.credential import PasskeyCredential
 from domain.identity.user import User
 
 
 def _save(ports: IdentityPorts, caller: Caller, *aggregates: Any) -> int | None:
-    with (
-        event_context(
-            tenant=str(caller.tenant_id),
-            actor=caller.user_id,
-            device=caller.device_id,
-            correlation_id=caller.correlation_id,
-        ),
-        conflicts_as_409("the account"),
-    ):
-        return ports.app.save_atomically(*aggregates)
+    with conflicts_as_409("the account"):
+        return ports.app.save_atomically(*aggregates, context=caller.event_context())
 
 
 def _self_or_admin(caller: Caller, user_id: UUID | str) -> None:

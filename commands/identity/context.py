@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from commands.ports.ratelimit import LoginGuard
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
 from commands.ports.vault import Vault
 from domain.errors import Conflict, NotFound
-from domain.event_context import event_context
+from domain.event_context import SYSTEM_CONTEXT, EventContext
 from domain.identity.credential import InvitationIndex, PasskeyCredential, SecurityEvent
 from domain.identity.tenant import Tenant
 from domain.identity.user import User
@@ -97,10 +97,15 @@ class IdentityPorts:
         user_id: UUID | None = None,
         device_id: str | None = None,
         details: dict[str, object] | None = None,
+        context: EventContext | None = None,
     ) -> int | None:
+        """Record a security fact under the context of what caused it (default: the
+        system's), in the tenant it concerns. Never with the command's id: the fact is a save
+        of its own, beside the command's."""
         fact = SecurityEvent(kind, tenant_id, user_id, device_id, outcome, details or {})
-        with event_context(tenant=str(tenant_id) if tenant_id else None, command_id=None):
-            return self.app.save_atomically(fact)
+        base = context or SYSTEM_CONTEXT
+        tenant = str(tenant_id) if tenant_id else base.tenant
+        return self.app.save_atomically(fact, context=replace(base, tenant=tenant, command_id=None))
 
 
 @contextmanager

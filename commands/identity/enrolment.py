@@ -21,7 +21,7 @@ from commands.identity.models import (
 from commands.ports.passkeys import CeremonyStart, CredentialExists, RegisteredPasskey, b64url
 from commands.ports.sessions import TokenPair
 from domain.errors import Conflict, Forbidden, NotFound
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.capabilities import TENANT_ADMIN, holds
 from domain.identity.credential import InvitationIndex, PasskeyCredential
 from domain.identity.tenant import Tenant, check_slug
@@ -105,11 +105,9 @@ def finish_sign_up(command: FinishSignUp, ports: IdentityPorts) -> SessionOpened
         device_id,
         command.device_name,
     )
-    with (
-        event_context(tenant=str(tenant.id), actor=str(user.id), device=device_id),
-        conflicts_as_409("the tenant slug or the passkey"),
-    ):
-        position = ports.app.save_atomically(tenant, user, index)
+    context = EventContext(tenant=str(tenant.id), actor=str(user.id), device=device_id)
+    with conflicts_as_409("the tenant slug or the passkey"):
+        position = ports.app.save_atomically(tenant, user, index, context=context)
     tokens = ports.sessions.create_session(str(tenant.id), str(user.id), device_id)
     ports.record_security_event(
         "signup", "succeeded", tenant_id=tenant.id, user_id=user.id, device_id=device_id
@@ -137,7 +135,7 @@ def invite_user(
     )
     index = InvitationIndex(invitation_id, tenant.id)
     with conflicts_as_409("the tenant"):
-        position = ports.app.save_atomically(tenant, index)
+        position = ports.app.save_atomically(tenant, index, context=caller.event_context())
     return CommandResult({"invitation_id": invitation_id}, position), token
 
 
@@ -189,11 +187,9 @@ def finish_accept_invitation(
         command.device_name,
     )
     tenant.accept_invitation(invitation_id, user.id, ports.clock())
-    with (
-        event_context(tenant=str(tenant.id), actor=str(user.id), device=device_id),
-        conflicts_as_409("the invitation"),
-    ):
-        position = ports.app.save_atomically(tenant, user, index)
+    context = EventContext(tenant=str(tenant.id), actor=str(user.id), device=device_id)
+    with conflicts_as_409("the invitation"):
+        position = ports.app.save_atomically(tenant, user, index, context=context)
     tokens = ports.sessions.create_session(str(tenant.id), str(user.id), device_id)
     ports.record_security_event(
         "invitation_accepted",

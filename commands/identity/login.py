@@ -19,7 +19,7 @@ from commands.ports.passkeys import (
 )
 from commands.ports.sessions import AccessClaims, TokenPair
 from domain.errors import DomainError, NotAuthenticated
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.user import User
 
 
@@ -87,11 +87,9 @@ def finish_login(command: FinishLogin, ports: IdentityPorts, address: str) -> Se
         device_id = uuid4().hex
         user.register_device(device_id, command.device_name)
     user.record_passkey_use(verified.credential_id_b64, verified.new_sign_count)
-    with (
-        event_context(tenant=str(user.tenant_id), actor=str(user.id), device=device_id),
-        conflicts_as_409("the user"),
-    ):
-        position = ports.app.save_atomically(user)
+    context = EventContext(tenant=str(user.tenant_id), actor=str(user.id), device=device_id)
+    with conflicts_as_409("the user"):
+        position = ports.app.save_atomically(user, context=context)
     tokens = ports.sessions.create_session(str(user.tenant_id), str(user.id), device_id)
     ports.login_guard.record_success(str(user.id))
     ports.record_security_event(
@@ -156,8 +154,7 @@ def finish_step_up(
         raise
     user = ports.get_user(caller.user_id, caller.tenant_id)
     user.record_passkey_use(verified.credential_id_b64, verified.new_sign_count)
-    with event_context(tenant=str(user.tenant_id), actor=str(user.id), device=caller.device_id):
-        ports.app.save_atomically(user)
+    ports.app.save_atomically(user, context=caller.event_context())
     access_token = ports.sessions.step_up(claims)
     ports.record_security_event(
         "step_up",

@@ -12,7 +12,6 @@ from commands.identity.login import _unb64, passkey_lookup
 from commands.ports.passkeys import CeremonyStart, JsonCredential
 from commands.runs.policies import RunsApplication
 from domain.errors import NotFound
-from domain.event_context import event_context
 from domain.runs.run import Run
 
 
@@ -82,12 +81,5 @@ def cancel(run_id: str, caller: Caller, app: RunsApplication) -> CommandResult:
 
 
 def _save(run: Run, caller: Caller, app: RunsApplication) -> CommandResult:
-    with event_context(
-        tenant=str(caller.tenant_id),
-        actor=caller.user_id,
-        device=caller.device_id,
-        correlation_id=str(run.id),
-        causation_id=caller.request_id,
-    ):
-        position = app.save_atomically(run)
+    position = app.save_atomically(run, context=caller.event_context(correlation_id=str(run.id)))
     return CommandResult({"run_id": str(run.id)}, position)

@@ -31,7 +31,7 @@ from commands.ports.integrations import (
     Integrations,
 )
 from domain.errors import Conflict, DomainError, InvalidInput, NotFound
-from domain.event_context import current_event_context, event_context
+from domain.event_context import EventContext
 from domain.runs.plan import Plan, PlanStep
 from domain.runs.run import FINAL, PlanMismatch, Run, RunStatus
 
@@ -54,6 +54,7 @@ def execute_run(
     *,
     actor: str = ACTOR,
     sleep: Callable[[float], None] = time.sleep,
+    context: EventContext | None = None,
 ) -> int | None:
     """Execute the run's remaining steps and complete it, or fail it with a reason.
 
@@ -63,13 +64,13 @@ def execute_run(
     not the one that was decided, `NotFound` for an unknown run; nothing is called then.
     Event-store outages propagate (`EventStoreUnavailable`): executing again later is safe.
 
-    Events are recorded under the current event context (correlation id, device...) with this
-    tenant and actor. Its command id is dropped: one execution records many separate saves.
+    Events are recorded under `context` (correlation id, device...; default: the run's id as
+    correlation id) with this tenant and actor. Its command id is dropped: one execution
+    records many separate saves.
     """
-    context = replace(current_event_context(), tenant=tenant, actor=actor, command_id=None)
-    execution = _Execution(run_id, app, registry, integrations, tenant, sleep)
-    with event_context(context):
-        return execution.run()
+    base = context or EventContext(correlation_id=str(run_id))
+    saved_as = replace(base, tenant=tenant, actor=actor, command_id=None)
+    return _Execution(run_id, app, registry, integrations, tenant, sleep, saved_as).run()
 
 
 class _Execution:
@@ -81,8 +82,10 @@ class _Execution:
         integrations: Integrations,
         tenant: str,
         sleep: Callable[[float], None],
+        context: EventContext,
     ) -> None:
         self.run_id = run_id
+        self.context = context
         self.app = app
         self.registry = registry
         self.integrations = integrations
@@ -222,7 +225,7 @@ class _Execution:
 
     def _save(self, run: Run) -> None:
         try:
-            recordings = self.app.save(run)
+            recordings = self.app.save(run, context=self.context)
         except IntegrityError as exc:
             # Another worker recorded an event first (expected-sequence check of the store).
             raise _Restart from exc

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from commands.base import Caller, Command, CommandResult
 from commands.runs.policies import RunsApplication
-from domain.event_context import event_context
 from domain.runs.run import Run
 
 
@@ -34,13 +33,6 @@ def submit_intent(
         command.channel,
         tenant_id=caller.tenant_id,
     )
-    with event_context(
-        tenant=str(caller.tenant_id),
-        actor=caller.user_id,
-        device=caller.device_id,
-        correlation_id=str(run.id),
-        causation_id=caller.request_id,
-        command_id=command_id,
-    ):
-        position = app.save_atomically(run)
+    context = caller.event_context(correlation_id=str(run.id), command_id=command_id)
+    position = app.save_atomically(run, context=context)
     return CommandResult({"run_id": str(run.id)}, position)

@@ -21,7 +21,7 @@ from commands.ports.planner import ContextProvider, Planner, PlannerFailure, Rou
 from commands.ports.policy import PolicyEngine
 from commands.runs.policies import RunsApplication, current_policies
 from commands.runs.provider_keys import configured_providers, leased_keys
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.policy.model import Principal
 from domain.runs.plan import Plan
 from domain.runs.run import Run, RunStatus
@@ -43,8 +43,8 @@ class PipelinePorts:
 
 
 def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID) -> None:
-    with event_context(tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id)):
-        ports.runs.save(run)
+    context = EventContext(tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id))
+    ports.runs.save(run, context=context)
 
 
 def load_run(ports: PipelinePorts, run_id: UUID) -> Run:
@@ -133,8 +133,7 @@ def take_step(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> StepTaken:
     now = ports.clock()
     step = next_step(run, now)
     if step is Step.EXECUTE and ports.execute is not None:
-        with event_context(tenant=str(tenant_id), correlation_id=str(run_id)):
-            ports.execute(run_id, tenant_id)
+        ports.execute(run_id, tenant_id)
         return StepTaken(step)
     if step is Step.PLAN:
         plan(run, tenant_id, ports)

@@ -12,7 +12,6 @@ from commands.application import CairnApplication
 from commands.base import Caller, CommandResult
 from commands.ports.policy import PolicyEngine
 from domain.errors import Conflict
-from domain.event_context import event_context
 from domain.policy.model import Decision, Principal
 from domain.runs.plan import Plan
 from domain.runs.policies import PolicySet
@@ -52,16 +51,10 @@ def change_policies(
         policies.change(text, version, caller.user_id)
     except AggregateNotFoundError:
         policies = PolicySet(caller.tenant_id, caller.user_id, text, version, caller.user_id)
-    with event_context(
-        tenant=str(caller.tenant_id),
-        actor=caller.user_id,
-        device=caller.device_id,
-        correlation_id=caller.correlation_id,
-    ):
-        try:
-            position = app.save_atomically(policies)
-        except IntegrityError as exc:
-            raise Conflict("the policies changed at the same time; retry") from exc
+    try:
+        position = app.save_atomically(policies, context=caller.event_context())
+    except IntegrityError as exc:
+        raise Conflict("the policies changed at the same time; retry") from exc
     return CommandResult({"policy_version": version}, position)
 
 

@@ -39,7 +39,7 @@ from api.app import create_app
 from api.routes import directory
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from infra.stack import StackEndpoints
 from projections import operations, tuning
@@ -73,13 +73,13 @@ GOAL = 20_000
 def _security_events(store: Application[uuid.UUID], count: int) -> int:
     """`count` SecurityEventRecorded events (the simple view's input), 500 per append."""
     position = 0
-    with event_context(tenant=str(TENANT), actor="bench"):
-        for start in range(0, count, 500):
-            facts = [
-                SecurityEvent("login", TENANT, uuid.uuid4(), "phone", "succeeded", {"n": n})
-                for n in range(start, min(count, start + 500))
-            ]
-            position = max(r.notification.id for r in store.save(*facts))
+    context = EventContext(tenant=str(TENANT), actor="bench")
+    for start in range(0, count, 500):
+        facts = [
+            SecurityEvent("login", TENANT, uuid.uuid4(), "phone", "succeeded", {"n": n})
+            for n in range(start, min(count, start + 500))
+        ]
+        position = max(r.notification.id for r in store.save(*facts, context=context))
     return position
 
 

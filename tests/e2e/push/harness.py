@@ -27,7 +27,7 @@ from api.settings import ServiceUrls
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
@@ -174,10 +174,13 @@ class LiveCairn(HttpCairn):
 
     def record(self, tenant: str, n: int, **context: str) -> int:
         """Append one event (a SecurityEvent) to the tenant's stream; returns its position."""
-        with event_context(**context):
-            position = self.services.identity.record_security_event(
-                "push.test", "ok", tenant_id=UUID(tenant), details={"n": n}
-            )
+        position = self.services.identity.record_security_event(
+            "push.test",
+            "ok",
+            tenant_id=UUID(tenant),
+            details={"n": n},
+            context=EventContext(**context),
+        )
         assert position is not None
         return position
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.runs.run import Run
 from infra.stack import StackEndpoints
 from tests.e2e.push.harness import LiveCairn, Member, SseFrame, live_settings, sse_frames
@@ -44,8 +44,8 @@ def _new_run(member: Member) -> Run:
 
 
 def _save(live: LiveCairn, member: Member, run: Run) -> int:
-    with event_context(tenant=member.tenant, actor=member.user_id):
-        position = live.services.runs.app.save_atomically(run)
+    context = EventContext(tenant=member.tenant, actor=member.user_id)
+    position = live.services.runs.app.save_atomically(run, context=context)
     assert position is not None
     return position
 

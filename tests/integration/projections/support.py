@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from psycopg import sql
 
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from domain.identity.user import User
 from domain.runs.plan import Plan
@@ -152,8 +152,8 @@ class Generator:
             aggregate = self._one(tenant, self.written + pending)
             touched[aggregate.id] = aggregate
             pending = sum(len(a.pending_events) for a in touched.values())
-        with event_context(tenant=str(tenant), actor="generator"):
-            recordings = self.app.save(*touched.values())
+        context = EventContext(tenant=str(tenant), actor="generator")
+        recordings = self.app.save(*touched.values(), context=context)
         self.written += pending
         return max(r.notification.id for r in recordings)
 

@@ -16,7 +16,7 @@ import pytest
 from eventsourcing.application import Application
 from psycopg.types.json import Jsonb
 
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from projections import catalog, catchup, operations, registry
 from projections.errors import ProjectorStopped
@@ -87,13 +87,13 @@ def _catch_up_processes() -> list[psutil.Process]:
 
 def _save(store: Application[uuid.UUID], kinds: list[str]) -> list[int]:
     positions: list[int] = []
-    with event_context(tenant=str(TENANT)):
-        for start in range(0, len(kinds), 400):
-            facts = [
-                SecurityEvent(kind, TENANT, None, "phone", "succeeded", {"n": start + n, "k": kind})
-                for n, kind in enumerate(kinds[start : start + 400])
-            ]
-            positions += [r.notification.id for r in store.save(*facts)]
+    context = EventContext(tenant=str(TENANT))
+    for start in range(0, len(kinds), 400):
+        facts = [
+            SecurityEvent(kind, TENANT, None, "phone", "succeeded", {"n": start + n, "k": kind})
+            for n, kind in enumerate(kinds[start : start + 400])
+        ]
+        positions += [r.notification.id for r in store.save(*facts, context=context)]
     return positions
 
 

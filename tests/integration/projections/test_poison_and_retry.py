@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.application import Application
 
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from projections import operations
 from projections.host import ProjectorHost
@@ -50,8 +50,8 @@ class Ledger(Projector):
 
 def _save(store: Application[uuid.UUID], *kinds: str) -> list[int]:
     facts = [SecurityEvent(kind, TENANT, None, None, "succeeded", {}) for kind in kinds]
-    with event_context(tenant=str(TENANT)):
-        return [r.notification.id for r in store.save(*facts)]
+    context = EventContext(tenant=str(TENANT))
+    return [r.notification.id for r in store.save(*facts, context=context)]
 
 
 def _until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:

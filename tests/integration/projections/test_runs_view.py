@@ -14,7 +14,7 @@ from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
 from domain.errors import NotFound
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.runs.run import Run
 from projections.host import ProjectorHost
 from projections.runs import Runs
@@ -123,8 +123,8 @@ def test_each_run_in_the_view_equals_its_replay(
     store: Application[uuid.UUID], settings: ProjectionSettings, pool: ConnectionPool[Any]
 ) -> None:
     runs = _every_kind()
-    with event_context(tenant=str(TENANT), actor=USER):
-        position = max(r.notification.id for r in store.save(*runs))
+    context = EventContext(tenant=str(TENANT), actor=USER)
+    position = max(r.notification.id for r in store.save(*runs, context=context))
     with ProjectorHost(settings, [Runs]):
         views = {r.id: get_run(pool, TENANT, USER, str(r.id), after=position) for r in runs}
         inbox = list_runs(pool, TENANT, USER, status="escalated", after=position)
@@ -151,8 +151,8 @@ def test_another_persons_or_tenants_run_is_not_found(
     store: Application[uuid.UUID], settings: ProjectionSettings, pool: ConnectionPool[Any]
 ) -> None:
     run = _run()
-    with event_context(tenant=str(TENANT), actor=USER):
-        position = max(r.notification.id for r in store.save(run))
+    context = EventContext(tenant=str(TENANT), actor=USER)
+    position = max(r.notification.id for r in store.save(run, context=context))
     with ProjectorHost(settings, [Runs]):
         assert get_run(pool, TENANT, USER, str(run.id), after=position)["status"] == "submitted"
         for tenant, user in ((TENANT, str(uuid.uuid4())), (uuid.uuid4(), USER)):

@@ -19,7 +19,7 @@ from eventsourcing.utils import Environment
 
 from adapters.jetstream import Factory
 from adapters.jetstream.errors import EventStoreUnavailable
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from infra.stack.ports import wait_until
 from infra.stack.servers import NatsServer
 
@@ -109,8 +109,7 @@ def _insert_retrying(
     deadline = time.monotonic() + 60
     while True:
         try:
-            with event_context(command_id=command_id):
-                ids = recorder.insert_events(events)
+            ids = recorder.insert_events(events, context=EventContext(command_id=command_id))
             assert ids is not None and len(ids) == len(events)
             return ids
         except EventStoreUnavailable as e:

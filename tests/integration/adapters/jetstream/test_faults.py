@@ -21,7 +21,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.utils import Environment
 
 from adapters.jetstream import EventStoreUnavailable, Factory, JetStreamApplicationRecorder
-from domain.event_context import event_context
+from domain.event_context import EventContext
 
 pytestmark = pytest.mark.integration
 
@@ -106,11 +106,12 @@ def test_acknowledged_events_survive_kills_and_none_is_doubled(
             while not stop.is_set() or version < 60:
                 version += 1
                 # Every command retried with its id until acknowledged, as the API will.
-                with event_context(command_id=f"increment-{version}"):
-                    save = functools.partial(
-                        recorder.insert_events, [stored(aggregate_id, version)]
-                    )
-                    ids = retry(save, 30, failures)
+                save = functools.partial(
+                    recorder.insert_events,
+                    [stored(aggregate_id, version)],
+                    context=EventContext(command_id=f"increment-{version}"),
+                )
+                ids = retry(save, 30, failures)
                 acknowledged[version] = list(ids)
         except BaseException as e:
             errors.append(e)

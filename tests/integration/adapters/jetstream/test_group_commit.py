@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from adapters.jetstream import Factory, JetStreamApplicationRecorder
 from adapters.jetstream.client import NatsClient
-from domain.event_context import event_context
+from domain.event_context import EventContext
 
 FactoryMaker = Callable[..., Factory]
 
@@ -169,19 +169,21 @@ def test_a_retried_command_in_a_combined_batch_is_not_applied_twice(
     make_factory: FactoryMaker,
 ) -> None:
     retried = uuid.uuid4()
-    with event_context(command_id="cmd-once"):  # applied by another process, whose ack was lost
-        first = recorder_of(make_factory()).insert_events([stored(retried, 1)])
+    once = EventContext(command_id="cmd-once")
+    # Applied by another process, whose ack was lost:
+    first = recorder_of(make_factory()).insert_events([stored(retried, 1)], context=once)
     factory = make_factory()
     recorder = recorder_of(factory)
     groups = spy_groups(factory.client)
 
     def again() -> Any:
-        with event_context(command_id="cmd-once"):
-            return recorder.insert_events([stored(retried, 1)])
+        return recorder.insert_events([stored(retried, 1)], context=once)
 
     def other(n: int) -> Any:
-        with event_context(command_id=f"cmd-other-{n}"):
-            return recorder.insert_events([stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)])
+        return recorder.insert_events(
+            [stored(uuid.uuid4(), 1), stored(uuid.uuid4(), 1)],
+            context=EventContext(command_id=f"cmd-other-{n}"),
+        )
 
     saves: list[Callable[[], Any]] = [lambda: other(0), again]
     saves += [lambda n=n: other(n) for n in range(1, 5)]  # type: ignore[misc]

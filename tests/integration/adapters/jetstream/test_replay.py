@@ -13,7 +13,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 
 from adapters.jetstream import EventStoreUnavailable, Factory, JetStreamApplicationRecorder, scan
 from adapters.jetstream import headers as h
-from domain.event_context import event_context
+from domain.event_context import EventContext
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +37,7 @@ def append(recorder: JetStreamApplicationRecorder, saves: int, size: int, tag: s
             StoredEvent(originator, version, OTHER if version % 7 == 0 else TOPIC, b'{"n":1}')
             for version in range(1, size + 1)
         ]
-        with event_context(command_id=f"{tag}-{number}"):
-            recorder.insert_events(events)
+        recorder.insert_events(events, context=EventContext(command_id=f"{tag}-{number}"))
 
 
 def reference(recorder: JetStreamApplicationRecorder) -> list[Notification]:

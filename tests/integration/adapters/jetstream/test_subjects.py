@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import DataError, IntegrityError, StoredEvent
 
 from adapters.jetstream import Factory, JetStreamApplicationRecorder
-from domain.event_context import event_context
+from domain.event_context import EventContext
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +34,16 @@ def test_events_carry_tenant_kind_and_metadata(
     factory = make_factory()
     app = Application[UUID](env=dict(factory.env))
     try:
-        with event_context(
+        context = EventContext(
             tenant="acme",
             actor="user-7",
             device="glasses-1",
             correlation_id="corr-1",
             causation_id="cause-1",
-        ):
-            intent = Intent("book a table")
-            intent.refine("book a table for two")
-            app.save(intent)
+        )
+        intent = Intent("book a table")
+        intent.refine("book a table for two")
+        app.save(intent, context=context)
         msg = factory.client.direct_get(unique_name, {"last_by_subj": f"{unique_name}.>"})
         assert msg is not None and msg.headers is not None
         assert msg.headers["Nats-Subject"] == f"{unique_name}.acme.Intent.{intent.id}"
@@ -79,10 +79,10 @@ def test_without_a_context_events_belong_to_the_system(
 def test_an_aggregate_id_is_one_aggregate_across_tenants(make_factory: FactoryMaker) -> None:
     recorder = make_factory().application_recorder()
     originator_id = uuid.uuid4()
-    with event_context(tenant="one"):
-        recorder.insert_events([StoredEvent(originator_id, 1, "m:Run.Started", b"{}")])
-    with event_context(tenant="two"), pytest.raises(IntegrityError):
-        recorder.insert_events([StoredEvent(originator_id, 1, "m:Run.Started", b"{}")])
+    event = StoredEvent(originator_id, 1, "m:Run.Started", b"{}")
+    recorder.insert_events([event], context=EventContext(tenant="one"))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event], context=EventContext(tenant="two"))
 
 
 @pytest.mark.parametrize(
@@ -100,6 +100,9 @@ def test_string_ids_round_trip(make_factory: FactoryMaker, originator_id: str) -
 
 def test_invalid_tenants_are_refused(make_factory: FactoryMaker) -> None:
     recorder = make_factory().application_recorder()
-    with event_context(tenant="acme.corp"), pytest.raises(DataError, match="tenant"):
-        recorder.insert_events([StoredEvent(uuid.uuid4(), 1, "m:Run.Started", b"{}")])
+    with pytest.raises(DataError, match="tenant"):
+        recorder.insert_events(
+            [StoredEvent(uuid.uuid4(), 1, "m:Run.Started", b"{}")],
+            context=EventContext(tenant="acme.corp"),
+        )
     assert recorder.max_notification_id() is None

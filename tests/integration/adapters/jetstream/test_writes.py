@@ -21,7 +21,7 @@ from adapters.jetstream import (
     Factory,
     JetStreamApplicationRecorder,
 )
-from domain.event_context import event_context
+from domain.event_context import EventContext
 
 FactoryMaker = Callable[..., Factory]
 
@@ -127,15 +127,17 @@ def test_a_retried_command_never_appends_twice(
     aggregate_id = uuid.uuid4()
     events = [stored(aggregate_id, 1), stored(aggregate_id, 2)]
     lost = lose_acks(factory, 1)
-    with event_context(tenant="acme", command_id="cmd-1"):
-        with pytest.raises(EventStoreOutcomeUnknown):
-            recorder.insert_events(events)
-        assert len(lost) == 1  # it was stored: only the answer was lost
-        if past_the_duplicate_window:
-            time.sleep(1.5)  # the server forgot the Nats-Msg-Id
-        ids = recorder.insert_events(events)
-        # Also from another process, which knows nothing of the first attempt.
-        again = recorder_of(make_factory(NATS_DUPLICATE_WINDOW="1")).insert_events(events)
+    context = EventContext(tenant="acme", command_id="cmd-1")
+    with pytest.raises(EventStoreOutcomeUnknown):
+        recorder.insert_events(events, context=context)
+    assert len(lost) == 1  # it was stored: only the answer was lost
+    if past_the_duplicate_window:
+        time.sleep(1.5)  # the server forgot the Nats-Msg-Id
+    ids = recorder.insert_events(events, context=context)
+    # Also from another process, which knows nothing of the first attempt.
+    again = recorder_of(make_factory(NATS_DUPLICATE_WINDOW="1")).insert_events(
+        events, context=context
+    )
     assert ids == again == [2, 3]  # 1 is the command's marker
     assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1, 2]
     assert [n.id for n in recorder.select_notifications(None, 10)] == [2, 3]
@@ -144,10 +146,10 @@ def test_a_retried_command_never_appends_twice(
 def test_a_command_id_applied_with_other_events_is_reported(make_factory: FactoryMaker) -> None:
     recorder = recorder_of(make_factory())
     aggregate_id = uuid.uuid4()
-    with event_context(command_id="cmd-2"):
-        ids = recorder.insert_events([stored(aggregate_id, 1)])
-        with pytest.raises(CommandAlreadyApplied) as raised:
-            recorder.insert_events([stored(aggregate_id, 2)])
+    context = EventContext(command_id="cmd-2")
+    ids = recorder.insert_events([stored(aggregate_id, 1)], context=context)
+    with pytest.raises(CommandAlreadyApplied) as raised:
+        recorder.insert_events([stored(aggregate_id, 2)], context=context)
     assert raised.value.notification_ids == ids
     assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1]
 
@@ -167,10 +169,10 @@ class Notes(Application[UUID]):
         self.save(note)
         return note.id
 
-    def edit(self, note_id: UUID, text: str) -> None:
+    def edit(self, note_id: UUID, text: str, context: EventContext) -> None:
         note: Note = self.repository.get(note_id)
         note.edit(text)
-        self.save(note)
+        self.save(note, context=context)
 
 
 def test_an_application_command_retried_after_a_lost_ack(make_factory: FactoryMaker) -> None:
@@ -179,13 +181,13 @@ def test_an_application_command_retried_after_a_lost_ack(make_factory: FactoryMa
     try:
         note_id = app.create("first")
         lose_acks(app.factory, 1)  # type: ignore[arg-type]
-        with event_context(tenant="acme", actor="u1", command_id="edit-1"):
-            with pytest.raises(EventStoreOutcomeUnknown):
-                app.edit(note_id, "second")
-            # The retry re-runs the command on the state that now includes its own events:
-            # the store reports it was applied, with the positions of the first attempt.
-            with pytest.raises(CommandAlreadyApplied) as raised:
-                app.edit(note_id, "second")
+        context = EventContext(tenant="acme", actor="u1", command_id="edit-1")
+        with pytest.raises(EventStoreOutcomeUnknown):
+            app.edit(note_id, "second", context)
+        # The retry re-runs the command on the state that now includes its own events:
+        # the store reports it was applied, with the positions of the first attempt.
+        with pytest.raises(CommandAlreadyApplied) as raised:
+            app.edit(note_id, "second", context)
         assert raised.value.notification_ids == [3]
         note: Note = app.repository.get(note_id)
         assert (note.text, note.version) == ("second", 2)

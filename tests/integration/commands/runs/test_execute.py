@@ -16,7 +16,7 @@ from adapters.jetstream import Factory
 from commands.ports.integrations import RetryPolicy
 from commands.runs.execute import execute_run
 from domain.errors import InvalidTransition
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.runs.plan import Plan
 from domain.runs.run import PlanMismatch, Run, RunStatus, step_idempotency_key
 from tests.support.provider_server import FakeProvider
@@ -114,8 +114,7 @@ def approved_run(app: Application[UUID], *actions: str, provider: str = "fake") 
 
 
 def save(app: Application[UUID], run: Run) -> None:
-    with event_context(tenant=TENANT, actor="user-1"):
-        app.save(run)
+    app.save(run, context=EventContext(tenant=TENANT, actor="user-1"))
 
 
 def load(app: Application[UUID], run_id: UUID) -> Run:
@@ -347,8 +346,8 @@ def test_events_are_recorded_for_the_tenant_by_the_executor_in_the_callers_conte
 ) -> None:
     run = approved_run(app, "notes.create", "email.send")
     # A command id in the caller's context must not be reused for the executor's many saves.
-    with event_context(correlation_id="corr-7", command_id="approve-cmd-1"):
-        execute_run(run.id, app, registry, integrations, TENANT)
+    caused_by = EventContext(correlation_id="corr-7", command_id="approve-cmd-1")
+    execute_run(run.id, app, registry, integrations, TENANT, context=caused_by)
     assert load(app, run.id).status is RunStatus.COMPLETED
     factory = app.factory
     assert isinstance(factory, Factory)

@@ -28,7 +28,7 @@ from adapters.executor import ActionRegistry, HttpIntegrations, default_registry
 from adapters.jetstream import Factory
 from commands.ports.integrations import RetryPolicy
 from commands.runs.execute import execute_run
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from domain.runs.plan import Plan
 from domain.runs.run import Run, RunStatus, step_idempotency_key
 from tests.support.provider_server import FakeProvider
@@ -116,8 +116,7 @@ def approved_run(app: Application[UUID], *actions: str) -> Run:
     run = Run(uuid4(), "Schedule a meeting with Sarah next Tuesday", "user-1", None, "app")
     run.propose_plan(plan.model_dump(mode="json"), plan.plan_hash(), {"model": "mock"})
     run.decide("APPROVE", {"policies": ["permit-calendar"]}, plan.plan_hash())
-    with event_context(tenant=TENANT, actor="user-1"):
-        app.save(run)
+    app.save(run, context=EventContext(tenant=TENANT, actor="user-1"))
     return run
 
 
@@ -295,8 +294,7 @@ def test_a_rerun_finishes_what_a_crash_left_without_calling_the_provider(
     else:  # started again and again, never an outcome: each attempt killed its worker
         for _ in range(FAST.max_starts):
             run.start_step("s1")
-    with event_context(tenant=TENANT):
-        app.save(run)
+    app.save(run, context=EventContext(tenant=TENANT))
 
     execute_run(run.id, app, registry(), integrations, TENANT)
 

@@ -1,40 +1,40 @@
-"""The event context: defaults, nesting, restoring, isolation between threads."""
+"""The event context reaches the recorder through the library's save, explicitly."""
 
 from __future__ import annotations
 
-import threading
+from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ProgrammingError
 
-from domain.event_context import EventContext, current_event_context, event_context
+from adapters.jetstream.recorders import _context
+from domain.event_context import SYSTEM_CONTEXT, EventContext
 
 pytestmark = pytest.mark.unit
 
 
-def test_defaults_to_the_system() -> None:
-    assert current_event_context() == EventContext(tenant="system", actor="system")
+def test_the_save_hands_the_context_to_the_recorder(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Application[UUID]()
+    seen: list[Any] = []
+    insert = app.recorder.insert_events
+
+    def spy(stored_events: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("context"))
+        return insert(stored_events, **kwargs)
+
+    monkeypatch.setattr(app.recorder, "insert_events", spy)
+    context = EventContext(tenant="acme", actor="u1", command_id="c1")
+    app.save(Aggregate(), context=context)
+    app.save(Aggregate())
+    assert seen == [context, None]
 
 
-def test_nested_blocks_refine_and_restore() -> None:
-    with event_context(tenant="acme", actor="u1") as outer:
-        assert current_event_context() is outer
-        with event_context(command_id="c1", causation_id="e9") as inner:
-            assert inner == EventContext(
-                tenant="acme", actor="u1", command_id="c1", causation_id="e9"
-            )
-        assert current_event_context() == outer
-    assert current_event_context() == EventContext()
-
-
-def test_a_given_base_replaces_the_current_context() -> None:
-    with event_context(tenant="acme"), event_context(EventContext(actor="a2")) as context:
-        assert context == EventContext(actor="a2")
-
-
-def test_threads_do_not_share_a_context() -> None:
-    seen: list[EventContext] = []
-    with event_context(tenant="acme"):
-        thread = threading.Thread(target=lambda: seen.append(current_event_context()))
-        thread.start()
-        thread.join()
-    assert seen == [EventContext()]
+def test_no_context_is_the_systems_and_a_wrong_one_is_refused() -> None:
+    assert EventContext(tenant="system", actor="system") == SYSTEM_CONTEXT
+    assert _context({}) is None
+    assert _context({"context": SYSTEM_CONTEXT}) is SYSTEM_CONTEXT
+    with pytest.raises(ProgrammingError):
+        _context({"context": {"tenant": "acme"}})
