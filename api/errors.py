@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, ids_of
+from commands.dispatch import RETRY_AFTER_S
 from domain import errors as domain
 
 logger = logging.getLogger("cairn.api")
@@ -84,11 +86,34 @@ def status_for(error: domain.DomainError) -> int:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, domain.DomainError)
+    status = status_for(exc)
     headers = None
-    if isinstance(exc, domain.RateLimited) and "retry_after" in exc.details:
+    if "retry_after" in exc.details and status in (429, 503):
         headers = {"Retry-After": str(int(exc.details["retry_after"]))}
+    elif status == 503:
+        # Whatever is down, the client is told when to try again, never left to guess.
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    return error_response(request, status, exc.code, exc.message, exc.details, headers=headers)
+
+
+async def _store_conflict(request: Request, exc: Exception) -> JSONResponse:
+    """Backstop: a lost optimistic-concurrency race outside the command dispatch."""
     return error_response(
-        request, status_for(exc), exc.code, exc.message, exc.details, headers=headers
+        request, 409, "conflict", "the state changed at the same time as this request; retry"
+    )
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Backstop: the event store down outside the command dispatch (a query, a caller's
+    account being loaded)."""
+    logger.warning("event store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        request,
+        503,
+        "unavailable",
+        "the event store is unavailable; retry shortly",
+        {"retry_after": RETRY_AFTER_S},
+        headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
 
@@ -140,6 +165,9 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(domain.DomainError, _domain_error)
+    app.add_exception_handler(IntegrityError, _store_conflict)
+    app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(InterfaceError, _store_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,64 +1,71 @@
-"""Commands with an Idempotency-Key: the same key and body answer the same, once applied."""
+"""Commands with an Idempotency-Key: the same key and body answer the same, once applied.
+
+Every command route goes through `once`. A completed command's answer is kept and replayed
+for a retry with the same key, except an answer that hands back a credential (tokens, an
+invitation token, a TOTP secret): that is never stored, so a retry after it completed is
+answered with 409 `idempotency_answer_not_kept` and the client starts again.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from adapters.idempotency import IdempotencyStore, StoredResponse, fingerprint
-from commands.base import Caller
-from commands.bootstrap import Services
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Unique per request; a retry reuses it."),
+    Header(
+        alias="Idempotency-Key",
+        description="Unique per request; a retry reuses it and is never applied twice.",
+    ),
 ]
 
+NOT_KEPT = StoredResponse(
+    409,
+    {
+        "error": {
+            "code": "idempotency_answer_not_kept",
+            "message": "a request with this Idempotency-Key was applied; its answer held a "
+            "credential, which is never kept: start again",
+            "details": {"header": "Idempotency-Key"},
+        }
+    },
+)
 
-def run_once(
+Answer = tuple[int, dict[str, Any]]
+
+
+def once(
     request: Request,
     key: str | None,
-    body: BaseModel | None,
-    caller: Caller,
-    services: Services,
-    status: int,
-    handle: Callable[[str], dict[str, Any]],
+    scope: str,
+    payload: bytes,
+    store: IdempotencyStore,
+    run: Callable[[str | None], Answer],
+    *,
+    keep_answer: bool = True,
 ) -> JSONResponse:
-    """Run `handle(command_id)` once per key; replay its answer for a retry with that key."""
-    command_id = IdempotencyStore.check_key(key)
-    payload = body.model_dump_json().encode() if body is not None else b""
-    print_ = fingerprint(request.method, request.url.path, payload)
-    scope = f"{caller.tenant_id}:{caller.user_id}"
-    store = services.idempotency
-    stored = store.begin(scope, command_id, print_)
+    """Run `run(command_id)` once per key (command id None without a key) and replay its
+    answer for a retry with that key. A request that fails keeps nothing: its retry runs."""
+    if key is None:
+        status, body = run(None)
+        return JSONResponse(body, status_code=status)
+    command_key = IdempotencyStore.check_key(key)
+    request_print = fingerprint(request.method, request.url.path, payload)
+    stored = store.begin(scope, command_key, request_print)
     if stored is not None:
         return JSONResponse(
             stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
         )
     try:
-        answer = handle(f"{scope}:{command_id}")
+        status, body = run(f"{scope}:{command_key}")
     except BaseException:
-        store.abandon(scope, command_id)
+        store.abandon(scope, command_key)
         raise
-    store.complete(scope, command_id, print_, StoredResponse(status, answer))
-    return JSONResponse(answer, status_code=status)
-
-
-def maybe_once(
-    request: Request,
-    key: str | None,
-    body: BaseModel | None,
-    caller: Caller,
-    services: Services,
-    status: int,
-    handle: Callable[[str], dict[str, Any]],
-) -> JSONResponse:
-    """Like `run_once` when the client sent an Idempotency-Key; without one, just run."""
-    if key is None:
-        return JSONResponse(handle(uuid.uuid4().hex), status_code=status)
-    return run_once(request, key, body, caller, services, status, handle)
+    kept = StoredResponse(status, body) if keep_answer else NOT_KEPT
+    store.complete(scope, command_key, request_print, kept)
+    return JSONResponse(body, status_code=status)

@@ -23,6 +23,7 @@ from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
+from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
 from commands.ports.integrations import Integrations
@@ -32,6 +33,7 @@ from commands.runs.execute import execute_run
 from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
 from commands.settings import CairnSettings
+from commands.table import HANDLERS
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Services:
     settings: CairnSettings
     identity: IdentityPorts
     runs: RunsPorts
+    commands: Dispatcher
     rate_limiter: RateLimiter
     idempotency: IdempotencyStore
     pool: ConnectionPool[Any]
@@ -109,6 +112,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         settings=settings,
         identity=identity,
         runs=runs,
+        commands=Dispatcher(Ports(identity, runs.app, runs.policy), HANDLERS),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,

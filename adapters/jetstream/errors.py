@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import DataError, IntegrityError, OperationalError
 
+from commands.ports.store import WriteOutcomeUnknown
+
 
 class EventStoreUnavailable(OperationalError):
     """NATS or JetStream cannot be reached now: nothing was written. Retry later."""
@@ -13,7 +15,7 @@ class EventStoreUnavailable(OperationalError):
     retryable = True
 
 
-class EventStoreOutcomeUnknown(EventStoreUnavailable):
+class EventStoreOutcomeUnknown(EventStoreUnavailable, WriteOutcomeUnknown):
     """The connection failed or timed out after the write was sent: it may have been stored.
 
     Retry with the same command id (event context ``command_id``) so that the retry can never

@@ -5,28 +5,52 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import Claims, CurrentCaller, Identity
+from api.dispatch import Accepted, Send, build
 from api.routes.identity import Ceremony
+from commands.base import CommandResult
 from commands.identity import account
-from commands.identity.models import ConfirmTotp, FinishAddPasskey, GrantCapability
+from commands.identity.models import (
+    Capability,
+    ConfirmTotp,
+    EnrolTotp,
+    EraseUser,
+    FinishAddPasskey,
+    GrantCapability,
+    RemovePasskey,
+    RevokeCapability,
+    RevokeDevice,
+)
 
 router = APIRouter(prefix="/v1", tags=["account"])
 
 
-class Accepted(BaseModel):
-    ids: dict[str, str]
-    position: int | None
+class DeviceAccepted(Accepted):
+    device_id: str
+
+
+class PasskeyAccepted(Accepted):
+    credential_id: str
+
+
+class UserAccepted(Accepted):
+    user_id: str
+
+
+class CapabilityIn(BaseModel):
+    capability: str = Capability
 
 
 class TotpEnrolmentOut(BaseModel):
     secret: str
     provisioning_uri: str
 
-
-def _accepted(result: Any) -> Accepted:
-    return Accepted(ids=result.ids, position=result.position)
+    @classmethod
+    def of(cls, enrolled: CommandResult) -> TotpEnrolmentOut:
+        return cls(**enrolled.credentials)
 
 
 @router.get("/me", operation_id="getMe")
@@ -41,12 +65,15 @@ def get_user(user_id: str, caller: CurrentCaller, identity: Identity) -> dict[st
     return account.describe_user(user_id, caller, identity)
 
 
-@router.post("/devices/{device_id}/revoke", operation_id="revokeDevice", response_model=Accepted)
-def revoke_device(
-    device_id: str, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> Accepted:
+@router.post(
+    "/devices/{device_id}/revoke",
+    operation_id="revokeDevice",
+    status_code=202,
+    response_model=DeviceAccepted,
+)
+def revoke_device(device_id: str, send: Send) -> JSONResponse:
     """Revoke one of the caller's devices: its sessions end at once (needs step-up)."""
-    return _accepted(account.revoke_device(device_id, caller, claims, identity))
+    return send.accepted(build(RevokeDevice, device_id=device_id))
 
 
 @router.post("/passkeys/begin", operation_id="beginAddPasskey", response_model=Ceremony)
@@ -57,67 +84,67 @@ def begin_add_passkey(caller: CurrentCaller, claims: Claims, identity: Identity)
 
 
 @router.post(
-    "/passkeys/finish", operation_id="finishAddPasskey", response_model=Accepted, status_code=201
+    "/passkeys/finish",
+    operation_id="finishAddPasskey",
+    status_code=202,
+    response_model=PasskeyAccepted,
 )
-def finish_add_passkey(
-    body: FinishAddPasskey, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> Accepted:
+def finish_add_passkey(body: FinishAddPasskey, send: Send) -> JSONResponse:
     """Verify and add the passkey (needs step-up)."""
-    return _accepted(account.finish_add_passkey(body, caller, claims, identity))
+    return send.accepted(body)
 
 
-@router.delete("/passkeys/{credential_id}", operation_id="removePasskey", response_model=Accepted)
-def remove_passkey(
-    credential_id: str, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> Accepted:
+@router.delete(
+    "/passkeys/{credential_id}",
+    operation_id="removePasskey",
+    status_code=202,
+    response_model=PasskeyAccepted,
+)
+def remove_passkey(credential_id: str, send: Send) -> JSONResponse:
     """Remove one of the caller's passkeys, never the last one (needs step-up)."""
-    return _accepted(account.remove_passkey(credential_id, caller, claims, identity))
+    return send.accepted(build(RemovePasskey, credential_id=credential_id))
 
 
 @router.post(
-    "/users/{user_id}/capabilities", operation_id="grantCapability", response_model=Accepted
+    "/users/{user_id}/capabilities",
+    operation_id="grantCapability",
+    status_code=202,
+    response_model=UserAccepted,
 )
-def grant_capability(
-    user_id: str,
-    body: GrantCapability,
-    caller: CurrentCaller,
-    claims: Claims,
-    identity: Identity,
-) -> Accepted:
+def grant_capability(user_id: str, body: CapabilityIn, send: Send) -> JSONResponse:
     """Grant a capability (needs `tenant.admin` and step-up)."""
-    return _accepted(account.change_capability(user_id, body, True, caller, claims, identity))
+    return send.accepted(build(GrantCapability, user_id=user_id, capability=body.capability))
 
 
 @router.delete(
     "/users/{user_id}/capabilities/{capability}",
     operation_id="revokeCapability",
-    response_model=Accepted,
+    status_code=202,
+    response_model=UserAccepted,
 )
-def revoke_capability(
-    user_id: str, capability: str, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> Accepted:
+def revoke_capability(user_id: str, capability: str, send: Send) -> JSONResponse:
     """Revoke a capability (needs `tenant.admin` and step-up)."""
-    body = GrantCapability(capability=capability)
-    return _accepted(account.change_capability(user_id, body, False, caller, claims, identity))
+    return send.accepted(build(RevokeCapability, user_id=user_id, capability=capability))
 
 
 @router.post("/totp/enrol", operation_id="enrolTotp", response_model=TotpEnrolmentOut)
-def enrol_totp(caller: CurrentCaller, claims: Claims, identity: Identity) -> TotpEnrolmentOut:
+def enrol_totp(send: Send) -> JSONResponse:
     """Start TOTP enrolment: the secret is shown once (needs step-up)."""
-    enrolment = account.enrol_totp(caller, claims, identity)
-    return TotpEnrolmentOut(secret=enrolment.secret, provisioning_uri=enrolment.provisioning_uri)
+    return send.with_credentials(EnrolTotp(), TotpEnrolmentOut.of)
 
 
-@router.post("/totp/confirm", operation_id="confirmTotp", response_model=Accepted)
-def confirm_totp(
-    body: ConfirmTotp, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> Accepted:
+@router.post(
+    "/totp/confirm", operation_id="confirmTotp", status_code=202, response_model=UserAccepted
+)
+def confirm_totp(body: ConfirmTotp, send: Send) -> JSONResponse:
     """Confirm TOTP with a current code; from now on login needs a code too."""
-    return _accepted(account.confirm_totp(body, caller, claims, identity))
+    return send.accepted(body)
 
 
-@router.post("/users/{user_id}/erase", operation_id="eraseUser", response_model=Accepted)
-def erase_user(user_id: str, caller: CurrentCaller, claims: Claims, identity: Identity) -> Accepted:
+@router.post(
+    "/users/{user_id}/erase", operation_id="eraseUser", status_code=202, response_model=UserAccepted
+)
+def erase_user(user_id: str, send: Send) -> JSONResponse:
     """Erase a user (oneself, or anyone for a `tenant.admin`; needs step-up): their personal
     fields become unreadable in every event, and all their sessions end."""
-    return _accepted(account.erase_user(user_id, caller, claims, identity))
+    return send.accepted(build(EraseUser, user_id=user_id))

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.auth import Claims, ClientAddress, CurrentCaller, Identity, ServicesDep
+from api.auth import ClientAddress, CurrentCaller, Identity, ServicesDep
+from api.dispatch import Accepted, Send, SendAnonymous
+from commands.base import CommandResult
 from commands.identity import enrolment, login
 from commands.identity.models import (
     BeginAcceptInvitation,
@@ -17,6 +20,7 @@ from commands.identity.models import (
     FinishSignUp,
     FinishStepUp,
     InviteUser,
+    LogOut,
     RefreshSession,
 )
 from commands.ports.passkeys import CeremonyStart
@@ -48,16 +52,8 @@ class Session(BaseModel):
     position: int | None = None
 
     @classmethod
-    def of(cls, opened: enrolment.SessionOpened) -> Session:
-        return cls(
-            tenant_id=str(opened.tenant_id),
-            user_id=str(opened.user_id),
-            device_id=opened.device_id,
-            session_id=opened.tokens.session_id,
-            access_token=opened.tokens.access_token,
-            refresh_token=opened.tokens.refresh_token,
-            position=opened.position,
-        )
+    def of(cls, opened: CommandResult) -> Session:
+        return cls.model_validate({**opened.ids, **opened.credentials, "position": opened.position})
 
 
 class TokenPairOut(BaseModel):
@@ -66,16 +62,32 @@ class TokenPairOut(BaseModel):
     session_id: str
     token_type: Literal["Bearer"] = BEARER
 
+    @classmethod
+    def of(cls, refreshed: CommandResult) -> TokenPairOut:
+        return cls.model_validate({**refreshed.ids, **refreshed.credentials})
+
 
 class AccessTokenOut(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = BEARER
+
+    @classmethod
+    def of(cls, stepped_up: CommandResult) -> AccessTokenOut:
+        return cls.model_validate(stepped_up.credentials)
 
 
 class Invitation(BaseModel):
     invitation_id: str
     invitation_token: str
     position: int | None
+
+    @classmethod
+    def of(cls, invited: CommandResult) -> Invitation:
+        return cls(**invited.ids, **invited.credentials, position=invited.position)
+
+
+class LoggedOut(Accepted):
+    session_id: str
 
 
 def _limit(services: ServicesDep, address: str) -> None:
@@ -90,20 +102,19 @@ def begin_sign_up(body: BeginSignUp, services: ServicesDep, address: ClientAddre
 
 
 @router.post("/signup/finish", operation_id="finishSignUp", response_model=Session, status_code=201)
-def finish_sign_up(body: FinishSignUp, services: ServicesDep, address: ClientAddress) -> Session:
+def finish_sign_up(
+    body: FinishSignUp, services: ServicesDep, address: ClientAddress, send: SendAnonymous
+) -> JSONResponse:
     """Verify the new passkey, create the tenant, the admin and their device; sign in."""
     _limit(services, address)
-    return Session.of(enrolment.finish_sign_up(body, services.identity))
+    return send.with_credentials(body, Session.of, status=201)
 
 
 @router.post("/invitations", operation_id="inviteUser", response_model=Invitation, status_code=201)
-def invite_user(body: InviteUser, caller: CurrentCaller, identity: Identity) -> Invitation:
+def invite_user(body: InviteUser, send: Send) -> JSONResponse:
     """Invite a person into the caller's tenant (needs `tenant.admin`). The token is shown
     once; only its hash is stored."""
-    result, token = enrolment.invite_user(body, caller, identity)
-    return Invitation(
-        invitation_id=result.ids["invitation_id"], invitation_token=token, position=result.position
-    )
+    return send.with_credentials(body, Invitation.of, status=201)
 
 
 @router.post(
@@ -124,11 +135,11 @@ def begin_accept_invitation(
     status_code=201,
 )
 def finish_accept_invitation(
-    body: FinishAcceptInvitation, services: ServicesDep, address: ClientAddress
-) -> Session:
+    body: FinishAcceptInvitation, services: ServicesDep, address: ClientAddress, send: SendAnonymous
+) -> JSONResponse:
     """Verify the passkey, create the user with the invited capabilities; sign in."""
     _limit(services, address)
-    return Session.of(enrolment.finish_accept_invitation(body, services.identity))
+    return send.with_credentials(body, Session.of, status=201)
 
 
 @router.post("/auth/login/begin", operation_id="beginLogin", response_model=Ceremony)
@@ -139,21 +150,22 @@ def begin_login(services: ServicesDep, address: ClientAddress) -> Ceremony:
 
 
 @router.post("/auth/login/finish", operation_id="finishLogin", response_model=Session)
-def finish_login(body: FinishLogin, services: ServicesDep, address: ClientAddress) -> Session:
+def finish_login(
+    body: FinishLogin, services: ServicesDep, address: ClientAddress, send: SendAnonymous
+) -> JSONResponse:
     """Verify the assertion (and TOTP code, if the account has one); open a session bound
     to the device (a new device is registered when `device_id` is unknown)."""
     _limit(services, address)
-    return Session.of(login.finish_login(body, services.identity, address))
+    return send.with_credentials(body, Session.of)
 
 
 @router.post("/auth/refresh", operation_id="refreshSession", response_model=TokenPairOut)
-def refresh(body: RefreshSession, services: ServicesDep, address: ClientAddress) -> TokenPairOut:
+def refresh(
+    body: RefreshSession, services: ServicesDep, address: ClientAddress, send: SendAnonymous
+) -> JSONResponse:
     """Rotate a refresh token. Presenting a used one ends every session of its family."""
     _limit(services, address)
-    pair = login.refresh_session(body, services.identity)
-    return TokenPairOut(
-        access_token=pair.access_token, refresh_token=pair.refresh_token, session_id=pair.session_id
-    )
+    return send.with_credentials(body, TokenPairOut.of)
 
 
 @router.post("/auth/step-up/begin", operation_id="beginStepUp", response_model=Ceremony)
@@ -163,18 +175,12 @@ def begin_step_up(caller: CurrentCaller, identity: Identity) -> Ceremony:
 
 
 @router.post("/auth/step-up/finish", operation_id="finishStepUp", response_model=AccessTokenOut)
-def finish_step_up(
-    body: FinishStepUp, caller: CurrentCaller, claims: Claims, identity: Identity
-) -> AccessTokenOut:
+def finish_step_up(body: FinishStepUp, send: Send) -> JSONResponse:
     """Verify the assertion; returns an access token that counts as freshly authenticated."""
-    return AccessTokenOut(access_token=login.finish_step_up(body, caller, claims, identity))
+    return send.with_credentials(body, AccessTokenOut.of)
 
 
-@router.post("/auth/logout", operation_id="logout", status_code=204)
-def logout(caller: CurrentCaller, identity: Identity) -> None:
-    """End this session."""
-    assert caller.session_id is not None
-    identity.sessions.revoke_session(str(caller.tenant_id), caller.session_id, "logout")
-    identity.record_security_event(
-        "logout", "succeeded", tenant_id=caller.tenant_id, device_id=caller.device_id
-    )
+@router.post("/auth/logout", operation_id="logout", status_code=202, response_model=LoggedOut)
+def logout(send: Send) -> JSONResponse:
+    """End this session: its tokens are refused from the next request on."""
+    return send.accepted(LogOut())

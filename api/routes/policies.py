@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
-from api.idempotency import IdempotencyKey, maybe_once
+from api.dispatch import Accepted, Send
 from commands.runs import policies
+from commands.runs.policies import ChangePolicies
 from domain.runs.plan import Plan
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -22,13 +23,8 @@ class PoliciesOut(BaseModel):
     is_default: bool
 
 
-class PoliciesIn(BaseModel):
-    text: str = Field(min_length=1, max_length=200_000)
-
-
-class PoliciesChanged(BaseModel):
-    version: str
-    position: int | None
+class PoliciesChanged(Accepted):
+    policy_version: str = Field(description="The new policies' version (sha256 of the text).")
 
 
 class EvaluateIn(BaseModel):
@@ -42,24 +38,11 @@ def get_policies(caller: CurrentCaller, services: ServicesDep) -> PoliciesOut:
     return PoliciesOut(text=found.text, version=found.version, is_default=found.is_default)
 
 
-@router.put("", operation_id="putPolicies", response_model=PoliciesChanged)
-def put_policies(
-    request: Request,
-    body: PoliciesIn,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+@router.put("", operation_id="putPolicies", status_code=202, response_model=PoliciesChanged)
+def put_policies(body: ChangePolicies, send: Send) -> JSONResponse:
     """Replace the caller's policies. The text is validated against the Cedar schema first;
     invalid text is refused with `invalid_policies` and every problem listed."""
-
-    def handle(_: str) -> dict[str, Any]:
-        result = policies.change_policies(
-            body.text, caller, services.runs.app, services.runs.policy
-        )
-        return {"version": result.ids["policy_version"], "position": result.position}
-
-    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)
+    return send.accepted(body)
 
 
 @router.post("/evaluate", operation_id="evaluatePolicies")

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
-from api.idempotency import IdempotencyKey, maybe_once, run_once
+from api.dispatch import Accepted, Send, build
 from api.routes.identity import Ceremony
 from commands.runs import approvals
-from commands.runs.intents import SubmitIntent, submit_intent
+from commands.runs.approvals import ApproveEscalation, CancelRun, DenyEscalation
+from commands.runs.intents import SubmitIntent
 from projections import runs_queries
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -27,28 +28,16 @@ class DenyIn(BaseModel):
     reason: str = Field(default="denied by the person", max_length=500)
 
 
-class Accepted(BaseModel):
+class RunAccepted(Accepted):
     run_id: str
-    position: int | None
 
 
-@router.post("/intents", operation_id="submitIntent", status_code=202, response_model=Accepted)
-def post_intent(
-    request: Request,
-    body: SubmitIntent,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+@router.post("/intents", operation_id="submitIntent", status_code=202, response_model=RunAccepted)
+def post_intent(body: SubmitIntent, send: Send) -> JSONResponse:
     """State an intent. Answers 202 with the run id and the store position at once; a model
-    proposes a plan, the policy decides, and the executor acts in `cairn worker` processes. Needs an
-    `Idempotency-Key`: the same key and body give the same run, never a second one."""
-
-    def handle(command_id: str) -> dict[str, Any]:
-        result = submit_intent(body, caller, services.runs.app, command_id)
-        return {"run_id": result.ids["run_id"], "position": result.position}
-
-    return run_once(request, idempotency_key, body, caller, services, 202, handle)
+    proposes a plan, the policy decides, and the executor acts in `cairn worker` processes.
+    Needs an `Idempotency-Key`: the same key and body give the same run, never a second one."""
+    return send.accepted(body)
 
 
 class RunsPage(BaseModel):
@@ -143,21 +132,12 @@ def get_run(
     )
 
 
-@router.post("/runs/{run_id}/cancel", operation_id="cancelRun", response_model=Accepted)
-def cancel_run(
-    request: Request,
-    run_id: str,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+@router.post(
+    "/runs/{run_id}/cancel", operation_id="cancelRun", status_code=202, response_model=RunAccepted
+)
+def cancel_run(run_id: str, send: Send) -> JSONResponse:
     """Cancel a run that has not started executing."""
-
-    def handle(_: str) -> dict[str, Any]:
-        result = approvals.cancel(run_id, caller, services.runs.app)
-        return {"run_id": run_id, "position": result.position}
-
-    return maybe_once(request, idempotency_key, None, caller, services, 200, handle)
+    return send.accepted(build(CancelRun, run_id=run_id))
 
 
 @router.post(
@@ -170,40 +150,23 @@ def begin_approval(run_id: str, caller: CurrentCaller, services: ServicesDep) ->
 
 
 @router.post(
-    "/approvals/{run_id}/approve", operation_id="approveEscalation", response_model=Accepted
+    "/approvals/{run_id}/approve",
+    operation_id="approveEscalation",
+    status_code=202,
+    response_model=RunAccepted,
 )
-def approve(
-    request: Request,
-    run_id: str,
-    body: ApproveIn,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """Approve with the passkey assertion; the run then executes that plan, once."""
-
-    def handle(_: str) -> dict[str, Any]:
-        result = approvals.approve(
-            run_id, body.ceremony_id, body.credential, caller, services.runs.app, services.identity
-        )
-        return {"run_id": run_id, "position": result.position}
-
-    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)
+def approve(run_id: str, body: ApproveIn, send: Send) -> JSONResponse:
+    """Approve with the passkey assertion; the run then executes that plan, once. Of two
+    answers to one escalation only the first is recorded: the other gets 409 `conflict`."""
+    return send.accepted(build(ApproveEscalation, run_id=run_id, **body.model_dump()))
 
 
-@router.post("/approvals/{run_id}/deny", operation_id="denyEscalation", response_model=Accepted)
-def deny(
-    request: Request,
-    run_id: str,
-    body: DenyIn,
-    caller: CurrentCaller,
-    services: ServicesDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+@router.post(
+    "/approvals/{run_id}/deny",
+    operation_id="denyEscalation",
+    status_code=202,
+    response_model=RunAccepted,
+)
+def deny(run_id: str, body: DenyIn, send: Send) -> JSONResponse:
     """Deny the escalation: the plan is never executed."""
-
-    def handle(_: str) -> dict[str, Any]:
-        result = approvals.deny(run_id, body.reason, caller, services.runs.app, services.identity)
-        return {"run_id": run_id, "position": result.position}
-
-    return maybe_once(request, idempotency_key, body, caller, services, 200, handle)
+    return send.accepted(build(DenyEscalation, run_id=run_id, reason=body.reason))

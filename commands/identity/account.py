@@ -4,24 +4,38 @@ passkey assertion (step-up)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from commands.base import Caller, CommandResult
-from commands.identity.context import IdentityPorts, conflicts_as_409
+from commands.base import Caller, CommandResult, Issued
+from commands.identity.context import IdentityPorts
 from commands.identity.login import _unb64
-from commands.identity.models import ConfirmTotp, FinishAddPasskey, GrantCapability
+from commands.identity.models import (
+    ConfirmTotp,
+    EnrolTotp,
+    EraseUser,
+    FinishAddPasskey,
+    GrantCapability,
+    RemovePasskey,
+    RevokeCapability,
+    RevokeDevice,
+)
 from commands.ports.passkeys import CeremonyStart, b64url
-from commands.ports.sessions import AccessClaims, TotpEnrolment
+from commands.ports.sessions import AccessClaims
 from domain.errors import Forbidden, NotFound
 from domain.identity.capabilities import TENANT_ADMIN, holds
 from domain.identity.credential import PasskeyCredential
 from domain.identity.user import User
 
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
 
-def _save(ports: IdentityPorts, caller: Caller, *aggregates: Any) -> int | None:
-    with conflicts_as_409("the account"):
-        return ports.app.save_atomically(*aggregates, context=caller.event_context())
+
+def _stepped_up(issued: Issued, ports: Ports) -> Caller:
+    """The caller, if they proved presence with a passkey in the last minutes."""
+    caller = issued.signed_in()
+    ports.identity.tokens.require_fresh(issued.access_claims())
+    return caller
 
 
 def _self_or_admin(caller: Caller, user_id: UUID | str) -> None:
@@ -29,26 +43,31 @@ def _self_or_admin(caller: Caller, user_id: UUID | str) -> None:
         raise Forbidden("changing another user needs the tenant.admin capability")
 
 
-def revoke_device(
-    device_id: str, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> CommandResult:
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(caller.user_id, caller.tenant_id)
-    user.revoke_device(device_id, "revoked by the user")
-    position = _save(ports, caller, user)
-    ended = ports.sessions.revoke_device(str(caller.tenant_id), device_id)
-    ports.record_security_event(
+def _save(ports: Ports, issued: Issued, *aggregates: Any) -> int | None:
+    return ports.identity.app.save_atomically(*aggregates, context=issued.event_context())
+
+
+def revoke_device(command: RevokeDevice, issued: Issued, ports: Ports) -> CommandResult:
+    caller = _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(caller.user_id, caller.tenant_id)
+    user.revoke_device(command.device_id, "revoked by the user")
+    position = _save(ports, issued, user)
+    ended = identity.sessions.revoke_device(str(caller.tenant_id), command.device_id)
+    identity.record_security_event(
         "device_revoked",
         "succeeded",
         tenant_id=caller.tenant_id,
         user_id=user.id,
-        device_id=device_id,
+        device_id=command.device_id,
         details={"sessions_ended": ended},
+        context=issued.fact_context(),
     )
-    return CommandResult({"device_id": device_id}, position)
+    return CommandResult({"device_id": command.device_id}, position)
 
 
 def begin_add_passkey(caller: Caller, claims: AccessClaims, ports: IdentityPorts) -> CeremonyStart:
+    """Start registering another passkey (records nothing: not a command)."""
     ports.tokens.require_fresh(claims)
     user = ports.get_user(caller.user_id, caller.tenant_id)
     name = ports.vault.open_personal(str(user.tenant_id), user.email_sealed, "email")
@@ -58,16 +77,15 @@ def begin_add_passkey(caller: Caller, claims: AccessClaims, ports: IdentityPorts
     )
 
 
-def finish_add_passkey(
-    command: FinishAddPasskey, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> CommandResult:
-    ports.tokens.require_fresh(claims)
-    registered = ports.passkeys.finish_registration(
+def finish_add_passkey(command: FinishAddPasskey, issued: Issued, ports: Ports) -> CommandResult:
+    caller = _stepped_up(issued, ports)
+    identity = ports.identity
+    registered = identity.passkeys.finish_registration(
         command.ceremony_id,
         command.credential,
-        lambda raw: ports.find_credential(b64url(raw)) is not None,
+        lambda raw: identity.find_credential(b64url(raw)) is not None,
     )
-    user = ports.get_user(caller.user_id, caller.tenant_id)
+    user = identity.get_user(caller.user_id, caller.tenant_id)
     user.add_passkey(
         registered.credential_id_b64,
         b64url(registered.public_key),
@@ -77,61 +95,68 @@ def finish_add_passkey(
         command.name,
     )
     index = PasskeyCredential(registered.credential_id_b64, user.tenant_id, user.id)
-    position = _save(ports, caller, user, index)
-    ports.record_security_event(
+    position = _save(ports, issued, user, index)
+    identity.record_security_event(
         "passkey_added",
         "succeeded",
         tenant_id=caller.tenant_id,
         user_id=user.id,
         device_id=caller.device_id,
+        context=issued.fact_context(),
     )
     return CommandResult({"credential_id": registered.credential_id_b64}, position)
 
 
-def remove_passkey(
-    credential_id: str, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> CommandResult:
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(caller.user_id, caller.tenant_id)
-    user.remove_passkey(credential_id)
-    index = ports.find_credential(credential_id)
+def remove_passkey(command: RemovePasskey, issued: Issued, ports: Ports) -> CommandResult:
+    caller = _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(caller.user_id, caller.tenant_id)
+    user.remove_passkey(command.credential_id)
+    index = identity.find_credential(command.credential_id)
     if index is None:
-        raise NotFound("no such passkey", {"credential_id": credential_id})
+        raise NotFound("no such passkey", {"credential_id": command.credential_id})
     index.release()
-    position = _save(ports, caller, user, index)
-    ports.record_security_event(
+    position = _save(ports, issued, user, index)
+    identity.record_security_event(
         "passkey_removed",
         "succeeded",
         tenant_id=caller.tenant_id,
         user_id=user.id,
         device_id=caller.device_id,
+        context=issued.fact_context(),
     )
-    return CommandResult({"credential_id": credential_id}, position)
+    return CommandResult({"credential_id": command.credential_id}, position)
 
 
-def change_capability(
-    user_id: str,
-    command: GrantCapability,
-    grant: bool,
-    caller: Caller,
-    claims: AccessClaims,
-    ports: IdentityPorts,
+def grant_capability(command: GrantCapability, issued: Issued, ports: Ports) -> CommandResult:
+    return _change_capability(command.user_id, command.capability, True, issued, ports)
+
+
+def revoke_capability(command: RevokeCapability, issued: Issued, ports: Ports) -> CommandResult:
+    return _change_capability(command.user_id, command.capability, False, issued, ports)
+
+
+def _change_capability(
+    user_id: str, capability: str, grant: bool, issued: Issued, ports: Ports
 ) -> CommandResult:
+    caller = issued.signed_in()
     if not holds(caller.capabilities, TENANT_ADMIN):
         raise Forbidden("changing capabilities needs the tenant.admin capability")
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(user_id, caller.tenant_id)
+    _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(user_id, caller.tenant_id)
     if grant:
-        user.grant(command.capability, caller.user_id)
+        user.grant(capability, caller.user_id)
     else:
-        user.revoke(command.capability, caller.user_id)
-    position = _save(ports, caller, user)
-    ports.record_security_event(
+        user.revoke(capability, caller.user_id)
+    position = _save(ports, issued, user)
+    identity.record_security_event(
         "capability_granted" if grant else "capability_revoked",
         "succeeded",
         tenant_id=caller.tenant_id,
         user_id=user.id,
-        details={"capability": command.capability, "by": caller.user_id},
+        details={"capability": capability, "by": caller.user_id},
+        context=issued.fact_context(),
     )
     return CommandResult({"user_id": str(user.id)}, position)
 
@@ -140,51 +165,60 @@ def _pending_totp_record(user: User) -> str:
     return f"totp-pending:{user.id}"
 
 
-def enrol_totp(caller: Caller, claims: AccessClaims, ports: IdentityPorts) -> TotpEnrolment:
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(caller.user_id, caller.tenant_id)
-    enrolment = ports.totp.enrol(str(user.id))
-    ports.vault.put_secret(
+def enrol_totp(command: EnrolTotp, issued: Issued, ports: Ports) -> CommandResult:
+    """A new secret, kept pending in the vault until confirmed; handed back once."""
+    caller = _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(caller.user_id, caller.tenant_id)
+    enrolment = identity.totp.enrol(str(user.id))
+    identity.vault.put_secret(
         str(user.tenant_id), _pending_totp_record(user), enrolment.secret.encode()
     )
-    return enrolment
+    return CommandResult(
+        {"user_id": str(user.id)},
+        credentials={"secret": enrolment.secret, "provisioning_uri": enrolment.provisioning_uri},
+    )
 
 
-def confirm_totp(
-    command: ConfirmTotp, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> CommandResult:
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(caller.user_id, caller.tenant_id)
+def confirm_totp(command: ConfirmTotp, issued: Issued, ports: Ports) -> CommandResult:
+    caller = _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(caller.user_id, caller.tenant_id)
     tenant = str(user.tenant_id)
-    secret = ports.vault.get_secret(tenant, _pending_totp_record(user))
-    ports.totp.verify(tenant, str(user.id), secret.decode(), command.code)
-    ref = ports.vault.put_secret(tenant, f"totp:{user.id}", secret)
-    ports.vault.delete_secret(tenant, _pending_totp_record(user))
+    secret = identity.vault.get_secret(tenant, _pending_totp_record(user))
+    identity.totp.verify(tenant, str(user.id), secret.decode(), command.code)
+    ref = identity.vault.put_secret(tenant, f"totp:{user.id}", secret)
+    identity.vault.delete_secret(tenant, _pending_totp_record(user))
     user.enable_totp(ref.record_id)
-    position = _save(ports, caller, user)
-    ports.record_security_event(
-        "totp_enabled", "succeeded", tenant_id=caller.tenant_id, user_id=user.id
+    position = _save(ports, issued, user)
+    identity.record_security_event(
+        "totp_enabled",
+        "succeeded",
+        tenant_id=caller.tenant_id,
+        user_id=user.id,
+        context=issued.fact_context(),
     )
     return CommandResult({"user_id": str(user.id)}, position)
 
 
-def erase_user(
-    user_id: str, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> CommandResult:
-    _self_or_admin(caller, user_id)
-    ports.tokens.require_fresh(claims)
-    user = ports.get_user(user_id, caller.tenant_id)
+def erase_user(command: EraseUser, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    _self_or_admin(caller, command.user_id)
+    _stepped_up(issued, ports)
+    identity = ports.identity
+    user = identity.get_user(command.user_id, caller.tenant_id)
     user.erase(caller.user_id)
-    position = _save(ports, caller, user)
+    position = _save(ports, issued, user)
     # After this no one can read the user's personal fields in any event, ever.
-    ports.vault.erase_subject(str(user.tenant_id), str(user.id))
-    ports.sessions.revoke_user(str(user.tenant_id), str(user.id), "user erased")
-    ports.record_security_event(
+    identity.vault.erase_subject(str(user.tenant_id), str(user.id))
+    identity.sessions.revoke_user(str(user.tenant_id), str(user.id), "user erased")
+    identity.record_security_event(
         "user_erased",
         "succeeded",
         tenant_id=caller.tenant_id,
         user_id=user.id,
         details={"by": caller.user_id},
+        context=issued.fact_context(),
     )
     return CommandResult({"user_id": str(user.id)}, position)
 

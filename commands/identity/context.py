@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import Recording
 
 from commands.application import CairnApplication
 from commands.ports.passkeys import PasskeyCeremonies
 from commands.ports.ratelimit import LoginGuard
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
 from commands.ports.vault import Vault
-from domain.errors import Conflict, NotFound
+from domain.errors import NotFound
 from domain.event_context import SYSTEM_CONTEXT, EventContext
 from domain.identity.credential import InvitationIndex, PasskeyCredential, SecurityEvent
 from domain.identity.tenant import Tenant
@@ -106,12 +105,3 @@ class IdentityPorts:
         base = context or SYSTEM_CONTEXT
         tenant = str(tenant_id) if tenant_id else base.tenant
         return self.app.save_atomically(fact, context=replace(base, tenant=tenant, command_id=None))
-
-
-@contextmanager
-def conflicts_as_409(what: str) -> Iterator[None]:
-    """The store's optimistic-concurrency loss becomes a Conflict the caller can retry."""
-    try:
-        yield
-    except IntegrityError as exc:
-        raise Conflict(f"{what} changed at the same time; retry", {}) from exc

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from commands.base import Caller, CommandResult
-from commands.identity.context import IdentityPorts, conflicts_as_409
+from commands.base import CommandResult, Issued
+from commands.identity.context import IdentityPorts
 from commands.identity.models import (
     BeginAcceptInvitation,
     BeginSignUp,
@@ -21,23 +21,33 @@ from commands.identity.models import (
 from commands.ports.passkeys import CeremonyStart, CredentialExists, RegisteredPasskey, b64url
 from commands.ports.sessions import TokenPair
 from domain.errors import Conflict, Forbidden, NotFound
-from domain.event_context import EventContext
 from domain.identity.capabilities import TENANT_ADMIN, holds
 from domain.identity.credential import InvitationIndex, PasskeyCredential
 from domain.identity.tenant import Tenant, check_slug
 from domain.identity.user import User
 
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
+
 # What a new person may do on their own until an admin grants more.
 STARTER_CAPABILITIES = ("calendar.write", "notes.write", "reminders.write")
 
 
-@dataclass(frozen=True)
-class SessionOpened:
-    tenant_id: UUID
-    user_id: UUID
-    device_id: str
-    tokens: TokenPair
-    position: int | None
+def session_opened(
+    tenant_id: UUID, user_id: UUID, device_id: str, tokens: TokenPair, position: int | None
+) -> CommandResult:
+    """What sign-up, accepting an invitation and login answer: the session's ids and its
+    tokens (handed back once, never stored with the answer)."""
+    return CommandResult(
+        {
+            "tenant_id": str(tenant_id),
+            "user_id": str(user_id),
+            "device_id": device_id,
+            "session_id": tokens.session_id,
+        },
+        position,
+        credentials={"access_token": tokens.access_token, "refresh_token": tokens.refresh_token},
+    )
 
 
 def invitation_id_for(token: str) -> str:
@@ -88,7 +98,8 @@ def begin_sign_up(command: BeginSignUp, ports: IdentityPorts) -> CeremonyStart:
     return ports.passkeys.begin_registration(str(uuid4()), command.email, command.display_name, [])
 
 
-def finish_sign_up(command: FinishSignUp, ports: IdentityPorts) -> SessionOpened:
+def finish_sign_up(command: FinishSignUp, issued: Issued, all_ports: Ports) -> CommandResult:
+    ports = all_ports.identity
     check_slug(command.tenant_slug)
     registered = ports.passkeys.finish_registration(
         command.ceremony_id, command.credential, _credential_taken(ports)
@@ -105,19 +116,23 @@ def finish_sign_up(command: FinishSignUp, ports: IdentityPorts) -> SessionOpened
         device_id,
         command.device_name,
     )
-    context = EventContext(tenant=str(tenant.id), actor=str(user.id), device=device_id)
-    with conflicts_as_409("the tenant slug or the passkey"):
-        position = ports.app.save_atomically(tenant, user, index, context=context)
+    context = issued.event_context(tenant=tenant.id, actor=user.id, device=device_id)
+    position = ports.app.save_atomically(tenant, user, index, context=context)
     tokens = ports.sessions.create_session(str(tenant.id), str(user.id), device_id)
     ports.record_security_event(
-        "signup", "succeeded", tenant_id=tenant.id, user_id=user.id, device_id=device_id
+        "signup",
+        "succeeded",
+        tenant_id=tenant.id,
+        user_id=user.id,
+        device_id=device_id,
+        context=context,
     )
-    return SessionOpened(tenant.id, user.id, device_id, tokens, position)
+    return session_opened(tenant.id, user.id, device_id, tokens, position)
 
 
-def invite_user(
-    command: InviteUser, caller: Caller, ports: IdentityPorts
-) -> tuple[CommandResult, str]:
+def invite_user(command: InviteUser, issued: Issued, all_ports: Ports) -> CommandResult:
+    ports = all_ports.identity
+    caller = issued.signed_in()
     if not holds(caller.capabilities, TENANT_ADMIN):
         raise Forbidden("inviting users needs the tenant.admin capability")
     tenant = ports.get_tenant(caller.tenant_id)
@@ -134,9 +149,11 @@ def invite_user(
         ports.clock() + timedelta(hours=command.valid_for_hours),
     )
     index = InvitationIndex(invitation_id, tenant.id)
-    with conflicts_as_409("the tenant"):
-        position = ports.app.save_atomically(tenant, index, context=caller.event_context())
-    return CommandResult({"invitation_id": invitation_id}, position), token
+    position = ports.app.save_atomically(tenant, index, context=issued.event_context())
+    # The token is a bearer secret: handed back once, only its hash is stored.
+    return CommandResult(
+        {"invitation_id": invitation_id}, position, credentials={"invitation_token": token}
+    )
 
 
 def _open_invitation(token: str, ports: IdentityPorts) -> tuple[Tenant, str]:
@@ -164,8 +181,9 @@ def begin_accept_invitation(command: BeginAcceptInvitation, ports: IdentityPorts
 
 
 def finish_accept_invitation(
-    command: FinishAcceptInvitation, ports: IdentityPorts
-) -> SessionOpened:
+    command: FinishAcceptInvitation, issued: Issued, all_ports: Ports
+) -> CommandResult:
+    ports = all_ports.identity
     tenant, invitation_id = _open_invitation(command.invitation_token, ports)
     registered = ports.passkeys.finish_registration(
         command.ceremony_id, command.credential, _credential_taken(ports)
@@ -187,9 +205,8 @@ def finish_accept_invitation(
         command.device_name,
     )
     tenant.accept_invitation(invitation_id, user.id, ports.clock())
-    context = EventContext(tenant=str(tenant.id), actor=str(user.id), device=device_id)
-    with conflicts_as_409("the invitation"):
-        position = ports.app.save_atomically(tenant, user, index, context=context)
+    context = issued.event_context(tenant=tenant.id, actor=user.id, device=device_id)
+    position = ports.app.save_atomically(tenant, user, index, context=context)
     tokens = ports.sessions.create_session(str(tenant.id), str(user.id), device_id)
     ports.record_security_event(
         "invitation_accepted",
@@ -197,5 +214,6 @@ def finish_accept_invitation(
         tenant_id=tenant.id,
         user_id=user.id,
         device_id=device_id,
+        context=context,
     )
-    return SessionOpened(tenant.id, user.id, device_id, tokens, position)
+    return session_opened(tenant.id, user.id, device_id, tokens, position)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict, is_dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from commands.base import Caller
-from commands.identity.context import IdentityPorts, conflicts_as_409
-from commands.identity.enrolment import SessionOpened
-from commands.identity.models import FinishLogin, FinishStepUp, RefreshSession
+from commands.base import Caller, CommandResult, Issued
+from commands.identity.context import IdentityPorts
+from commands.identity.enrolment import session_opened
+from commands.identity.models import FinishLogin, FinishStepUp, LogOut, RefreshSession
 from commands.ports.passkeys import (
     CeremonyStart,
     ClonedAuthenticatorSuspicion,
@@ -17,10 +18,11 @@ from commands.ports.passkeys import (
     StoredPasskey,
     b64url,
 )
-from commands.ports.sessions import AccessClaims, TokenPair
 from domain.errors import DomainError, NotAuthenticated
-from domain.event_context import EventContext
 from domain.identity.user import User
+
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
 
 
 def _unb64(text: str) -> bytes:
@@ -69,7 +71,8 @@ def begin_login(ports: IdentityPorts, address: str) -> CeremonyStart:
     return ports.passkeys.begin_authentication(None, [])
 
 
-def finish_login(command: FinishLogin, ports: IdentityPorts, address: str) -> SessionOpened:
+def finish_login(command: FinishLogin, issued: Issued, all_ports: Ports) -> CommandResult:
+    ports, address = all_ports.identity, issued.address
     ports.login_guard.check(None, address)
     try:
         verified = ports.passkeys.finish_authentication(
@@ -87,9 +90,8 @@ def finish_login(command: FinishLogin, ports: IdentityPorts, address: str) -> Se
         device_id = uuid4().hex
         user.register_device(device_id, command.device_name)
     user.record_passkey_use(verified.credential_id_b64, verified.new_sign_count)
-    context = EventContext(tenant=str(user.tenant_id), actor=str(user.id), device=device_id)
-    with conflicts_as_409("the user"):
-        position = ports.app.save_atomically(user, context=context)
+    context = issued.event_context(tenant=user.tenant_id, actor=user.id, device=device_id)
+    position = ports.app.save_atomically(user, context=context)
     tokens = ports.sessions.create_session(str(user.tenant_id), str(user.id), device_id)
     ports.login_guard.record_success(str(user.id))
     ports.record_security_event(
@@ -99,8 +101,9 @@ def finish_login(command: FinishLogin, ports: IdentityPorts, address: str) -> Se
         user_id=user.id,
         device_id=device_id,
         details={"credential_id": verified.credential_id_b64},
+        context=context,
     )
-    return SessionOpened(user.tenant_id, user.id, device_id, tokens, position)
+    return session_opened(user.tenant_id, user.id, device_id, tokens, position)
 
 
 class SecondFactorRequired(NotAuthenticated):
@@ -116,9 +119,10 @@ def _check_second_factor(user: User, code: str | None, ports: IdentityPorts) -> 
     ports.totp.verify(str(user.tenant_id), str(user.id), secret.decode(), code)
 
 
-def refresh_session(command: RefreshSession, ports: IdentityPorts) -> TokenPair:
+def refresh_session(command: RefreshSession, issued: Issued, all_ports: Ports) -> CommandResult:
+    ports = all_ports.identity
     try:
-        return ports.sessions.refresh(command.refresh_token)
+        pair = ports.sessions.refresh(command.refresh_token)
     except NotAuthenticated as exc:
         revoked = getattr(exc, "revoked", None)
         if revoked is not None and is_dataclass(revoked) and not isinstance(revoked, type):
@@ -135,6 +139,10 @@ def refresh_session(command: RefreshSession, ports: IdentityPorts) -> TokenPair:
                 },
             )
         raise
+    return CommandResult(
+        {"session_id": pair.session_id},
+        credentials={"access_token": pair.access_token, "refresh_token": pair.refresh_token},
+    )
 
 
 def begin_step_up(caller: Caller, ports: IdentityPorts) -> CeremonyStart:
@@ -142,9 +150,9 @@ def begin_step_up(caller: Caller, ports: IdentityPorts) -> CeremonyStart:
     return ports.passkeys.begin_authentication(str(user.id), [_unb64(cid) for cid in user.passkeys])
 
 
-def finish_step_up(
-    command: FinishStepUp, caller: Caller, claims: AccessClaims, ports: IdentityPorts
-) -> str:
+def finish_step_up(command: FinishStepUp, issued: Issued, all_ports: Ports) -> CommandResult:
+    ports = all_ports.identity
+    caller, claims = issued.signed_in(), issued.access_claims()
     try:
         verified = ports.passkeys.finish_authentication(
             command.ceremony_id, command.credential, passkey_lookup(ports, caller.user_id)
@@ -154,7 +162,7 @@ def finish_step_up(
         raise
     user = ports.get_user(caller.user_id, caller.tenant_id)
     user.record_passkey_use(verified.credential_id_b64, verified.new_sign_count)
-    ports.app.save_atomically(user, context=caller.event_context())
+    position = ports.app.save_atomically(user, context=issued.event_context())
     access_token = ports.sessions.step_up(claims)
     ports.record_security_event(
         "step_up",
@@ -162,5 +170,24 @@ def finish_step_up(
         tenant_id=user.tenant_id,
         user_id=user.id,
         device_id=caller.device_id,
+        context=issued.fact_context(),
     )
-    return access_token
+    return CommandResult(
+        {"session_id": claims.session_id}, position, credentials={"access_token": access_token}
+    )
+
+
+def log_out(command: LogOut, issued: Issued, all_ports: Ports) -> CommandResult:
+    """End the caller's session now; its tokens are refused from the next request on."""
+    ports = all_ports.identity
+    caller = issued.signed_in()
+    session_id = caller.session_id or issued.access_claims().session_id
+    ports.sessions.revoke_session(str(caller.tenant_id), session_id, "logout")
+    position = ports.record_security_event(
+        "logout",
+        "succeeded",
+        tenant_id=caller.tenant_id,
+        device_id=caller.device_id,
+        context=issued.fact_context(),
+    )
+    return CommandResult({"session_id": session_id}, position)

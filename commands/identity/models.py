@@ -66,8 +66,38 @@ class FinishAddPasskey(Command):
     name: str = Field(default="passkey", min_length=1, max_length=80)
 
 
+UserId = Field(min_length=1, max_length=64)
+Capability = Field(min_length=3, max_length=120)
+
+
 class GrantCapability(Command):
-    capability: str = Field(min_length=3, max_length=120)
+    user_id: str = UserId
+    capability: str = Capability
+
+
+class RevokeCapability(Command):
+    user_id: str = UserId
+    capability: str = Capability
+
+
+class RevokeDevice(Command):
+    device_id: str = Field(min_length=1, max_length=64)
+
+
+class RemovePasskey(Command):
+    credential_id: str = Field(min_length=1, max_length=1400)
+
+
+class EnrolTotp(Command):
+    """Start TOTP enrolment: a new secret, shown once, pending until confirmed."""
+
+
+class EraseUser(Command):
+    user_id: str = UserId
+
+
+class LogOut(Command):
+    """End the caller's current session."""
 
 
 class ConfirmTotp(Command):

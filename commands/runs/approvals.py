@@ -1,18 +1,47 @@
-"""Escalations: the person approves with a passkey bound to the exact plan, or denies."""
+"""Escalations: the person approves with a passkey bound to the exact plan, or denies; a run
+that has not started executing can be cancelled."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from pydantic import Field
 
-from commands.base import Caller, CommandResult
+from commands.base import Caller, Command, CommandResult, Issued
 from commands.identity.context import IdentityPorts
 from commands.identity.login import _unb64, passkey_lookup
-from commands.ports.passkeys import CeremonyStart, JsonCredential
+from commands.ports.passkeys import CeremonyStart
 from commands.runs.policies import RunsApplication
-from domain.errors import NotFound
-from domain.runs.run import Run
+from domain.errors import Conflict, NotFound
+from domain.runs.run import Run, RunStatus
+
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
+
+RunId = Field(min_length=1, max_length=64)
+
+
+class ApproveEscalation(Command):
+    """Approve the run's escalated plan with a passkey assertion bound to that plan."""
+
+    run_id: str = RunId
+    ceremony_id: str = Field(min_length=1, max_length=200)
+    credential: dict[str, Any]
+
+
+class DenyEscalation(Command):
+    run_id: str = RunId
+    reason: str = Field(default="denied by the person", max_length=500)
+
+
+class CancelRun(Command):
+    run_id: str = RunId
+
+
+class EscalationResolved(Conflict):
+    """Someone (or the clock) resolved the escalation first: the answer came too late."""
 
 
 def load_run(app: RunsApplication, run_id: str, caller: Caller) -> Run:
@@ -31,6 +60,7 @@ def load_run(app: RunsApplication, run_id: str, caller: Caller) -> Run:
 def begin_approval(
     run_id: str, caller: Caller, app: RunsApplication, identity: IdentityPorts
 ) -> CeremonyStart:
+    """Start the passkey ceremony of an approval (records nothing: not a command)."""
     run = load_run(app, run_id, caller)
     run.check_escalation_open(identity.clock())
     assert run.plan_hash is not None
@@ -40,19 +70,26 @@ def begin_approval(
     )
 
 
-def approve(
-    run_id: str,
-    ceremony_id: str,
-    credential: JsonCredential,
-    caller: Caller,
-    app: RunsApplication,
-    identity: IdentityPorts,
-) -> CommandResult:
-    run = load_run(app, run_id, caller)
+def _escalated(run: Run) -> Run:
+    """The run if its escalation is still waiting for an answer; a run whose escalation was
+    answered (or expired) meanwhile is a conflict, as a lost race at the store is."""
+    if run.status is not RunStatus.ESCALATED and run.escalation_expires_at is not None:
+        raise EscalationResolved(
+            f"the escalation was already answered: the run is {run.status.value}",
+            {"run_id": str(run.id), "status": run.status.value},
+        )
+    return run
+
+
+def approve_escalation(command: ApproveEscalation, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    identity = ports.identity
+    run = _escalated(load_run(ports.runs, command.run_id, caller))
+    run.check_escalation_open(identity.clock())
     assert run.plan_hash is not None
     verified = identity.passkeys.finish_plan_approval(
-        ceremony_id,
-        credential,
+        command.ceremony_id,
+        command.credential,
         bytes.fromhex(run.plan_hash),
         passkey_lookup(identity, caller.user_id),
     )
@@ -63,23 +100,24 @@ def approve(
         verified.as_event_data(),
         identity.clock(),
     )
-    return _save(run, caller, app)
+    return _save(run, issued, ports)
 
 
-def deny(
-    run_id: str, reason: str, caller: Caller, app: RunsApplication, identity: IdentityPorts
-) -> CommandResult:
-    run = load_run(app, run_id, caller)
-    run.deny_escalation(caller.user_id, reason, identity.clock())
-    return _save(run, caller, app)
+def deny_escalation(command: DenyEscalation, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    run = _escalated(load_run(ports.runs, command.run_id, caller))
+    run.deny_escalation(caller.user_id, command.reason, ports.identity.clock())
+    return _save(run, issued, ports)
 
 
-def cancel(run_id: str, caller: Caller, app: RunsApplication) -> CommandResult:
-    run = load_run(app, run_id, caller)
+def cancel_run(command: CancelRun, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    run = load_run(ports.runs, command.run_id, caller)
     run.cancel(caller.user_id)
-    return _save(run, caller, app)
+    return _save(run, issued, ports)
 
 
-def _save(run: Run, caller: Caller, app: RunsApplication) -> CommandResult:
-    position = app.save_atomically(run, context=caller.event_context(correlation_id=str(run.id)))
+def _save(run: Run, issued: Issued, ports: Ports) -> CommandResult:
+    context = issued.event_context(correlation_id=str(run.id))
+    position = ports.runs.save_atomically(run, context=context)
     return CommandResult({"run_id": str(run.id)}, position)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import Field
 
-from commands.base import Caller, Command, CommandResult
-from commands.runs.policies import RunsApplication
+from commands.base import Command, CommandResult, Issued
 from domain.runs.run import Run
+
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
 
 
 class SubmitIntent(Command):
@@ -22,17 +24,16 @@ def run_id_for(tenant_id: UUID, command_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"cairn:run:{tenant_id}:{command_id}")
 
 
-def submit_intent(
-    command: SubmitIntent, caller: Caller, app: RunsApplication, command_id: str
-) -> CommandResult:
+def submit_intent(command: SubmitIntent, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
     run = Run(
-        run_id_for(caller.tenant_id, command_id),
+        run_id_for(caller.tenant_id, issued.required_command_id()),
         command.text,
         caller.user_id,
         caller.device_id,
         command.channel,
         tenant_id=caller.tenant_id,
     )
-    context = caller.event_context(correlation_id=str(run.id), command_id=command_id)
-    position = app.save_atomically(run, context=context)
+    context = issued.event_context(correlation_id=str(run.id))
+    position = ports.runs.save_atomically(run, context=context)
     return CommandResult({"run_id": str(run.id)}, position)

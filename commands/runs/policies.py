@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from pydantic import Field
 
 from commands.application import CairnApplication
-from commands.base import Caller, CommandResult
+from commands.base import Caller, Command, CommandResult, Issued
 from commands.ports.policy import PolicyEngine
-from domain.errors import Conflict
 from domain.policy.model import Decision, Principal
 from domain.runs.plan import Plan
 from domain.runs.policies import PolicySet
+
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
 
 
 class RunsApplication(CairnApplication):
@@ -38,23 +41,28 @@ def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine)
     return Policies(found.text, found.policy_version, is_default=False)
 
 
-def change_policies(
-    text: str, caller: Caller, app: RunsApplication, engine: PolicyEngine
-) -> CommandResult:
-    version = engine.accept(text)  # refuses text that does not validate against the schema
+class ChangePolicies(Command):
+    """Replace the caller's policies with this Cedar text."""
+
+    text: str = Field(min_length=1, max_length=200_000)
+
+
+def change_policies(command: ChangePolicies, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    app = ports.runs
+    version = ports.policy.accept(command.text)  # refuses text the schema does not validate
     policy_id = PolicySet.create_id(caller.tenant_id, caller.user_id)
     policies: PolicySet
     try:
         found: object = app.repository.get(policy_id)
         assert isinstance(found, PolicySet)
         policies = found
-        policies.change(text, version, caller.user_id)
+        policies.change(command.text, version, caller.user_id)
     except AggregateNotFoundError:
-        policies = PolicySet(caller.tenant_id, caller.user_id, text, version, caller.user_id)
-    try:
-        position = app.save_atomically(policies, context=caller.event_context())
-    except IntegrityError as exc:
-        raise Conflict("the policies changed at the same time; retry") from exc
+        policies = PolicySet(
+            caller.tenant_id, caller.user_id, command.text, version, caller.user_id
+        )
+    position = app.save_atomically(policies, context=issued.event_context())
     return CommandResult({"policy_version": version}, position)
 
 

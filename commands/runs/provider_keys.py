@@ -3,15 +3,46 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
+from commands.base import Command, CommandResult, Issued
 from commands.ports.planner import LlmProvider, ProviderCredential, ProviderKeys
 from commands.ports.vault import Vault
-from domain.errors import NotFound
+from domain.errors import Forbidden, NotFound
+from domain.identity.capabilities import TENANT_ADMIN, holds
+
+if TYPE_CHECKING:
+    from commands.dispatch import Ports
 
 RECORD_PREFIX = "llm-key:"
+
+
+class SetProviderKey(Command):
+    """Store the tenant's key for one model provider (replacing any earlier one)."""
+
+    provider: LlmProvider
+    api_key: SecretStr = Field(min_length=8, max_length=500)
+    api_base: str | None = Field(default=None, max_length=300)
+    api_version: str | None = Field(default=None, max_length=50)
+    deployments: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+
+def set_provider_key(command: SetProviderKey, issued: Issued, ports: Ports) -> CommandResult:
+    """Kept in the vault only (no event: the key is a secret and records no decision)."""
+    caller = issued.signed_in()
+    if not holds(caller.capabilities, TENANT_ADMIN):
+        raise Forbidden("setting provider keys needs the tenant.admin capability")
+    credential = ProviderCredential(
+        api_key=command.api_key,
+        api_base=command.api_base,
+        api_version=command.api_version,
+        deployments=command.deployments,
+    )
+    store_provider_key(ports.identity.vault, caller.tenant_id, command.provider, credential)
+    return CommandResult({"provider": command.provider.value})
 
 
 def store_provider_key(

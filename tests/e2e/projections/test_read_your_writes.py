@@ -29,10 +29,10 @@ def test_every_command_is_visible_to_the_query_that_follows_it(directory_cairn: 
     for i in range(12):
         capability = f"notes.n{i}"
         granted = cairn.client.post(path, headers=ada.headers, json={"capability": capability})
-        assert granted.status_code == 200, granted.text
+        assert granted.status_code == 202, granted.text
         assert capability in _users(cairn, ada, granted.json()["position"])[me]["capabilities"]
         revoked = cairn.client.delete(f"{path}/{capability}", headers=ada.headers)
-        assert revoked.status_code == 200, revoked.text
+        assert revoked.status_code == 202, revoked.text
         after = revoked.json()["position"]
         assert capability not in _users(cairn, ada, after)[me]["capabilities"]
 

@@ -168,7 +168,7 @@ def test_payment_over_the_limit_escalates_then_a_plan_bound_passkey_approves(
         headers=ada.headers,
         json={"ceremony_id": begun.json()["ceremony_id"], "credential": assertion},
     )
-    assert approved.status_code == 200, approved.text
+    assert approved.status_code == 202, approved.text
     run = wait_status(cairn, ada, run_id, "completed", "failed")
     assert run["status"] == "completed", run
     assert "EscalationApproved" in [entry["type"] for entry in run["timeline"]]
@@ -182,9 +182,9 @@ def test_denied_escalation_never_executes(cairn: Cairn, provider: FakeProvider) 
     wait_status(cairn, ada, run_id, "escalated")
     headers = {**ada.headers, "Idempotency-Key": "deny-1"}
     denied = cairn.client.post(f"/v1/approvals/{run_id}/deny", headers=headers, json={})
-    assert denied.status_code == 200, denied.text
+    assert denied.status_code == 202, denied.text
     again = cairn.client.post(f"/v1/approvals/{run_id}/deny", headers=headers, json={})
-    assert again.status_code == 200 and again.json() == denied.json()
+    assert again.status_code == 202 and again.json() == denied.json()
     assert again.headers.get("idempotent-replayed") == "true"
     other = cairn.client.post(
         f"/v1/approvals/{run_id}/deny", headers=headers, json={"reason": "changed my mind"}

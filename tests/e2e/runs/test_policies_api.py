@@ -49,11 +49,11 @@ def test_defaults_then_a_change_is_an_event_and_takes_effect(cairn: Cairn) -> No
         '\n@id("no-notes")\nforbid(principal, action == Action::"notes.create", resource);\n'
     )
     changed = cairn.client.put("/v1/policies", headers=ada.headers, json={"text": stricter})
-    assert changed.status_code == 200, changed.text
-    assert changed.json()["version"] != first.json()["version"]
+    assert changed.status_code == 202, changed.text
+    assert changed.json()["policy_version"] != first.json()["version"]
     assert changed.json()["position"] is not None
     now = cairn.client.get("/v1/policies", headers=ada.headers).json()
-    assert now["is_default"] is False and now["version"] == changed.json()["version"]
+    assert now["is_default"] is False and now["version"] == changed.json()["policy_version"]
     denied = cairn.client.post(
         "/v1/policies/evaluate", headers=ada.headers, json={"plan": note}
     ).json()

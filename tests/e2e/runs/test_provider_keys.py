@@ -18,8 +18,8 @@ def test_admin_stores_a_key_that_is_never_shown_and_the_planner_uses_it(cairn: C
     stored = cairn.client.post(
         "/v1/provider-keys", headers=ada.headers, json={"provider": "anthropic", "api_key": secret}
     )
-    assert stored.status_code == 200, stored.text
-    assert stored.json() == {"providers": ["anthropic"]}
+    assert stored.status_code == 202, stored.text
+    assert stored.json() == {"provider": "anthropic", "position": None}
     listed = cairn.client.get("/v1/provider-keys", headers=ada.headers)
     assert listed.json() == {"providers": ["anthropic"]}
     assert secret not in stored.text + listed.text

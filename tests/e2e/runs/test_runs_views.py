@@ -122,7 +122,7 @@ def test_a_run_read_from_the_view_is_what_the_store_says(projected: Cairn) -> No
             "credential": ada.authenticator.get(begun.json()["options"]),
         },
     )
-    assert approved.status_code == 200, approved.text
+    assert approved.status_code == 202, approved.text
     done = wait_status(cairn, ada, run_id, "completed", "failed")
     store = cairn.services.runs.app.recorder.max_notification_id() or 0
     view = _read(cairn, ada, run_id, store)

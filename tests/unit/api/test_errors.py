@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from api.app import create_app
 from api.settings import ServiceUrls
 from domain import errors
@@ -33,6 +35,10 @@ def make_app() -> FastAPI:
             "forbidden": errors.Forbidden("missing capability calendar.write"),
             "boom": RuntimeError("secret internals"),
             "limited": errors.RateLimited("slow down", {"retry_after": 7}),
+            "redis_down": errors.Unavailable("the idempotency store is unavailable"),
+            "lost_race": IntegrityError("expected sequence did not match"),
+            "store_down": EventStoreUnavailable("NATS is unreachable"),
+            "outcome_unknown": EventStoreOutcomeUnknown("no answer within 5 s"),
         }[kind]
 
     @app.post("/echo")
@@ -145,3 +151,17 @@ def test_rate_limited_is_429_with_retry_after(client: TestClient) -> None:
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.json()["error"]["code"] == "rate_limited"
+
+
+@pytest.mark.parametrize("kind", ["redis_down", "store_down", "outcome_unknown"])
+def test_anything_unavailable_is_503_with_retry_after(client: TestClient, kind: str) -> None:
+    response = client.get(f"/raise/{kind}")
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert response.json()["error"]["code"] == "unavailable"
+
+
+def test_a_lost_race_outside_the_dispatch_is_still_409_conflict(client: TestClient) -> None:
+    response = client.get("/raise/lost_race")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"

@@ -1,0 +1,146 @@
+"""How command routes hand a command to the one dispatch and answer alike.
+
+A command route builds its command from the path and body and sends it: `send.accepted(...)`
+answers 202 with the ids the command touched and the position of its last event; routes that
+hand back a credential (sign-up, login, refresh...) use `send.with_credentials(...)` and
+answer with it. Both honour `Idempotency-Key` the same way (api/idempotency.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from api.auth import Claims, ClientAddress, CurrentCaller, ServicesDep
+from api.idempotency import IdempotencyKey, once
+from api.middleware import ids_of
+from commands.base import Caller, Command, CommandResult, Issued
+from commands.bootstrap import Services
+from commands.ports.sessions import AccessClaims
+
+C = TypeVar("C", bound=Command)
+
+
+class Accepted(BaseModel):
+    """A command's answer (202): the ids it touched, and where its events are."""
+
+    position: int | None = Field(
+        description="The store position of the command's last event (null if it recorded "
+        "none): pass it as `after` to a query to read your own write."
+    )
+
+
+def build(command_type: type[C], **fields: Any) -> C:
+    """The command from path and body values; values it refuses are a 422 like a bad body."""
+    try:
+        return command_type(**fields)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
+
+
+class Sender:
+    """Sends the commands of one request through the dispatch."""
+
+    def __init__(
+        self,
+        request: Request,
+        services: Services,
+        key: str | None,
+        caller: Caller | None,
+        claims: AccessClaims | None,
+        address: str,
+    ) -> None:
+        self.request = request
+        self.services = services
+        self.key = key
+        request_id, correlation_id = ids_of(request.scope)
+        self.issued = Issued(
+            caller=caller,
+            claims=claims,
+            address=address,
+            correlation_id=correlation_id or None,
+            request_id=request_id or None,
+        )
+        # Keys are the client's own: one person's key never answers for another.
+        self.scope = f"{caller.tenant_id}:{caller.user_id}" if caller else f"anonymous:{address}"
+
+    def accepted(self, command: Command) -> JSONResponse:
+        """Dispatch; answer 202 with the command's ids and the position of its last event."""
+        return self._send(
+            command, 202, lambda r: {**r.ids, "position": r.position}, keep_answer=True
+        )
+
+    def with_credentials(
+        self, command: Command, answer: Callable[[CommandResult], BaseModel], status: int = 200
+    ) -> JSONResponse:
+        """Dispatch; answer with what `answer` makes of the result, credentials included."""
+        return self._send(
+            command, status, lambda r: answer(r).model_dump(mode="json"), keep_answer=False
+        )
+
+    def _send(
+        self,
+        command: Command,
+        status: int,
+        answer: Callable[[CommandResult], dict[str, Any]],
+        *,
+        keep_answer: bool,
+    ) -> JSONResponse:
+        def run(command_id: str | None) -> tuple[int, dict[str, Any]]:
+            issued = replace(self.issued, command_id=command_id)
+            return status, answer(self.services.commands.dispatch(command, issued))
+
+        return once(
+            self.request,
+            self.key,
+            self.scope,
+            _payload(command),
+            self.services.idempotency,
+            run,
+            keep_answer=keep_answer,
+        )
+
+
+def _payload(command: Command) -> bytes:
+    """What a retry must repeat exactly: the command's type and fields, secrets included (a
+    new API key under a used Idempotency-Key is another request, not a replay)."""
+
+    def reveal(value: object) -> object:
+        if isinstance(value, SecretStr):
+            return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+        return str(value)
+
+    fields = json.dumps(command.model_dump(), default=reveal, sort_keys=True)
+    return f"{type(command).__name__}\n{fields}".encode()
+
+
+def signed_in_sender(
+    request: Request,
+    services: ServicesDep,
+    caller: CurrentCaller,
+    claims: Claims,
+    address: ClientAddress,
+    idempotency_key: IdempotencyKey = None,
+) -> Sender:
+    return Sender(request, services, idempotency_key, caller, claims, address)
+
+
+def anonymous_sender(
+    request: Request,
+    services: ServicesDep,
+    address: ClientAddress,
+    idempotency_key: IdempotencyKey = None,
+) -> Sender:
+    return Sender(request, services, idempotency_key, None, None, address)
+
+
+Send = Annotated[Sender, Depends(signed_in_sender)]
+SendAnonymous = Annotated[Sender, Depends(anonymous_sender)]

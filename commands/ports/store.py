@@ -1,0 +1,16 @@
+"""The event store as command handlers see it: the library's persistence errors, plus one
+outcome the library has no name for.
+
+A lost optimistic-concurrency race is the library's `IntegrityError`; an event store that
+cannot be used now is its `OperationalError` (or `InterfaceError`). A write that was sent but
+never confirmed is neither: it may be stored. Event stores raise `WriteOutcomeUnknown` (beside
+their own unavailable error) for that, so the dispatch can tell the caller to retry with the
+same Idempotency-Key instead of calling the command failed.
+"""
+
+from __future__ import annotations
+
+
+class WriteOutcomeUnknown(Exception):
+    """The write was sent but its outcome was not confirmed: it may have been stored. A retry
+    with the same command id is never appended twice."""

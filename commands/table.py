@@ -1,0 +1,58 @@
+"""The table of every command Cairn accepts and the handler that carries it out.
+
+Starting a passkey ceremony (sign-up, login, step-up, another passkey, an approval) is not in
+it: a ceremony start records nothing, it hands the client a challenge to sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from commands.base import Command
+from commands.dispatch import Handler
+from commands.identity import account, enrolment, login
+from commands.identity.models import (
+    ConfirmTotp,
+    EnrolTotp,
+    EraseUser,
+    FinishAcceptInvitation,
+    FinishAddPasskey,
+    FinishLogin,
+    FinishSignUp,
+    FinishStepUp,
+    GrantCapability,
+    InviteUser,
+    LogOut,
+    RefreshSession,
+    RemovePasskey,
+    RevokeCapability,
+    RevokeDevice,
+)
+from commands.runs import approvals, intents, policies, provider_keys
+
+HANDLERS: Mapping[type[Command], Handler] = {
+    # Identity: enrolment and sessions
+    FinishSignUp: enrolment.finish_sign_up,
+    InviteUser: enrolment.invite_user,
+    FinishAcceptInvitation: enrolment.finish_accept_invitation,
+    FinishLogin: login.finish_login,
+    RefreshSession: login.refresh_session,
+    FinishStepUp: login.finish_step_up,
+    LogOut: login.log_out,
+    # Identity: one's account, and admins' changes to others'
+    RevokeDevice: account.revoke_device,
+    FinishAddPasskey: account.finish_add_passkey,
+    RemovePasskey: account.remove_passkey,
+    GrantCapability: account.grant_capability,
+    RevokeCapability: account.revoke_capability,
+    EnrolTotp: account.enrol_totp,
+    ConfirmTotp: account.confirm_totp,
+    EraseUser: account.erase_user,
+    # Runs
+    intents.SubmitIntent: intents.submit_intent,
+    approvals.ApproveEscalation: approvals.approve_escalation,
+    approvals.DenyEscalation: approvals.deny_escalation,
+    approvals.CancelRun: approvals.cancel_run,
+    policies.ChangePolicies: policies.change_policies,
+    provider_keys.SetProviderKey: provider_keys.set_provider_key,
+}
