@@ -18,7 +18,13 @@ import pytest
 
 from commands.base import Caller, Command, CommandResult, Issued
 from commands.identity import enrolment
-from commands.identity.models import BeginSignUp, FinishSignUp
+from commands.identity.models import (
+    BeginAcceptInvitation,
+    BeginSignUp,
+    FinishAcceptInvitation,
+    FinishSignUp,
+    InviteUser,
+)
 from commands.runs.approvals import begin_approval
 from domain.errors import DomainError
 from domain.event_context import EventContext
@@ -97,6 +103,23 @@ class Scenario:
             credential=authenticator.create(start.options),
         )
         return self.person(authenticator, self.dispatch(command, Issued()))
+
+    def joined(self, invitation_token: str, name: str = "Bob") -> Person:
+        """The invited person, after accepting with a passkey of their own."""
+        authenticator = SoftwareAuthenticator(EXAMPLE_ORIGIN)
+        begin = BeginAcceptInvitation(invitation_token=invitation_token, display_name=name)
+        start = enrolment.begin_accept_invitation(begin, self.ports.identity)
+        command = FinishAcceptInvitation(
+            **begin.model_dump(),
+            ceremony_id=start.ceremony_id,
+            credential=authenticator.create(start.options),
+        )
+        return self.person(authenticator, self.dispatch(command, Issued()))
+
+    def member(self, admin: Person, email: str = "bob@example.com") -> Person:
+        """A person the admin invited (starter capabilities only), signed in."""
+        invited = self.dispatch(InviteUser(email=email), self.issued(admin))
+        return self.joined(invited.credentials["invitation_token"])
 
     def person(self, authenticator: SoftwareAuthenticator, opened: CommandResult) -> Person:
         return Person(

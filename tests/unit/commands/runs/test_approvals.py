@@ -1,4 +1,4 @@
-"""Intents, escalations, cancelling, policies and provider keys: Given / When / Then, in memory."""
+"""Answering an escalation, and cancelling a run: Given / When / Then, in memory."""
 
 from __future__ import annotations
 
@@ -7,56 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from commands.identity.models import InviteUser
-from commands.ports.planner import LlmProvider
 from commands.runs.approvals import ApproveEscalation, CancelRun, DenyEscalation
-from commands.runs.intents import SubmitIntent, run_id_for
-from commands.runs.policies import ChangePolicies, current_policies
-from commands.runs.provider_keys import SetProviderKey, configured_providers
 from domain.runs.run import Run, RunStatus
-from tests.unit.commands.scenario import Person, Scenario
-from tests.unit.commands.test_enrolment_and_sessions import _join
+from tests.unit.commands.scenario import Scenario
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    return Scenario()
 
 
 def _run(scenario: Scenario, run_id: str) -> Run:
     run: object = scenario.ports.runs.repository.get(uuid.UUID(run_id))
     assert isinstance(run, Run)
     return run
-
-
-def test_an_intent_starts_a_run_named_by_its_command_id(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    then = scenario.when(
-        SubmitIntent(text="Pay Bob 20 euros", channel="voice"), scenario.issued(ada, "k1")
-    )
-    run_id = then.result.ids["run_id"]
-    assert run_id == str(run_id_for(ada.tenant_id, "k1"))
-    assert then.events == ["Run.IntentSubmitted"]
-    context = then.context_of("Run.IntentSubmitted")
-    assert (context.tenant, context.actor, context.correlation_id, context.command_id) == (
-        str(ada.tenant_id),
-        ada.user_id,
-        run_id,
-        "k1",
-    )
-    run = _run(scenario, run_id)
-    assert (run.status, run.channel, run.user_id) == (RunStatus.SUBMITTED, "voice", ada.user_id)
-
-
-def test_an_intent_without_an_idempotency_key_is_refused(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    then = scenario.when(SubmitIntent(text="Pay Bob"), scenario.issued(ada))
-    then.refused("invalid_input")
-    then.nothing_recorded()
 
 
 def test_an_approval_bound_to_the_plan_approves_the_escalation(scenario: Scenario) -> None:
@@ -142,50 +104,3 @@ def test_a_waiting_run_is_cancelled_once(scenario: Scenario) -> None:
     again = scenario.when(CancelRun(run_id=run_id), scenario.issued(ada))
     again.refused("invalid_transition")
     again.nothing_recorded()
-
-
-def test_changed_policies_are_adopted_then_changed(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    defaults = scenario.ports.policy.default_policies(str(ada.tenant_id))
-    stricter = (
-        defaults
-        + '\n@id("no-notes")\nforbid(principal, action == Action::"notes.create", resource);\n'
-    )
-    adopted = scenario.when(ChangePolicies(text=stricter), scenario.issued(ada))
-    assert adopted.events == ["PolicySet.PoliciesAdopted"]
-    changed = scenario.when(ChangePolicies(text=defaults), scenario.issued(ada))
-    assert changed.events == ["PolicySet.PolicyChanged"]
-    now = current_policies(scenario.caller(ada), scenario.ports.runs, scenario.ports.policy)
-    assert (now.text, now.version) == (defaults, changed.result.ids["policy_version"])
-    assert changed.result.ids["policy_version"] != adopted.result.ids["policy_version"]
-
-
-def test_policies_that_do_not_validate_are_refused(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    bad = '@id("x")\npermit(principal, action == Action::"shell.exec", resource);'
-    then = scenario.when(ChangePolicies(text=bad), scenario.issued(ada))
-    assert then.refused("invalid_policies").details["problems"]
-    then.nothing_recorded()
-
-
-def _member(scenario: Scenario, admin: Person) -> Person:
-    invited = scenario.dispatch(InviteUser(email="bob@example.com"), scenario.issued(admin))
-    return _join(scenario, invited.credentials["invitation_token"])
-
-
-def test_an_admin_stores_a_provider_key_in_the_vault_only(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    command = SetProviderKey(provider=LlmProvider.ANTHROPIC, api_key=SecretStr("sk-0123456789"))
-    then = scenario.when(command, scenario.issued(ada))
-    then.nothing_recorded()
-    assert then.result.ids == {"provider": "anthropic"} and then.result.position is None
-    vault = scenario.ports.identity.vault
-    assert configured_providers(vault, ada.tenant_id) == {LlmProvider.ANTHROPIC}
-
-
-def test_a_member_cannot_store_provider_keys(scenario: Scenario) -> None:
-    ada = scenario.signed_up()
-    bob = _member(scenario, ada)
-    command = SetProviderKey(provider=LlmProvider.OPENAI, api_key=SecretStr("sk-0123456789"))
-    scenario.when(command, scenario.issued(bob)).refused("forbidden")
-    assert configured_providers(scenario.ports.identity.vault, ada.tenant_id) == frozenset()

@@ -11,7 +11,6 @@ from commands.identity.models import (
     EraseUser,
     FinishAddPasskey,
     GrantCapability,
-    InviteUser,
     RemovePasskey,
     RevokeCapability,
     RevokeDevice,
@@ -21,19 +20,8 @@ from commands.ports.vault import ERASED
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
 from tests.unit.commands.fakes import GOOD_TOTP_CODE
 from tests.unit.commands.scenario import Person, Scenario
-from tests.unit.commands.test_enrolment_and_sessions import _join
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def scenario() -> Scenario:
-    return Scenario()
-
-
-def _member(scenario: Scenario, admin: Person) -> Person:
-    invited = scenario.dispatch(InviteUser(email="bob@example.com"), scenario.issued(admin))
-    return _join(scenario, invited.credentials["invitation_token"])
 
 
 def _second_passkey(scenario: Scenario, ada: Person) -> tuple[SoftwareAuthenticator, str]:
@@ -107,7 +95,7 @@ def test_removing_a_passkey_releases_it_but_the_last_one_stays(scenario: Scenari
 
 def test_an_admin_grants_and_revokes_a_capability(scenario: Scenario) -> None:
     ada = scenario.signed_up()
-    bob = _member(scenario, ada)
+    bob = scenario.member(ada)
     granted = scenario.when(
         GrantCapability(user_id=bob.user_id, capability="payments.up_to:50"),
         scenario.issued(ada),
@@ -125,7 +113,7 @@ def test_an_admin_grants_and_revokes_a_capability(scenario: Scenario) -> None:
 
 def test_a_member_cannot_change_capabilities(scenario: Scenario) -> None:
     ada = scenario.signed_up()
-    bob = _member(scenario, ada)
+    bob = scenario.member(ada)
     then = scenario.when(
         GrantCapability(user_id=bob.user_id, capability="tenant.admin"), scenario.issued(bob)
     )
@@ -148,7 +136,7 @@ def test_totp_is_enrolled_pending_and_enabled_only_with_a_right_code(scenario: S
 
 def test_erasure_shreds_personal_fields_and_ends_every_session(scenario: Scenario) -> None:
     ada = scenario.signed_up()
-    bob = _member(scenario, ada)
+    bob = scenario.member(ada)
     then = scenario.when(EraseUser(user_id=bob.user_id), scenario.issued(ada))
     assert then.events[0] == "User.UserErased"
     user = scenario.ports.identity.get_user(bob.user_id)
@@ -159,7 +147,7 @@ def test_erasure_shreds_personal_fields_and_ends_every_session(scenario: Scenari
 
 def test_a_member_cannot_erase_someone_else(scenario: Scenario) -> None:
     ada = scenario.signed_up()
-    bob = _member(scenario, ada)
+    bob = scenario.member(ada)
     then = scenario.when(EraseUser(user_id=ada.user_id), scenario.issued(bob))
     then.refused("forbidden")
     then.nothing_recorded()
