@@ -164,7 +164,10 @@ def test_killed_workers_lose_no_run_and_act_once(
         random_kills = 2
         while time.monotonic() < deadline:
             workers.keep_alive()
-            if random_kills and random.random() < 0.05:
+            # Random kills only once every planned one happened: a random kill of a worker that
+            # has not reached its failpoint yet would take that failpoint with it.
+            planned_done = len(workers.failpoints_hit()) == len(KILLS)
+            if random_kills and planned_done and random.random() < 0.05:
                 workers.kill_one()
                 random_kills -= 1
             for person, ids in runs:
