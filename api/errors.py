@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -59,6 +60,14 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class _ErrorJSON(JSONResponse):
+    """ASCII with escapes: a message may quote what the caller sent, and a lone surrogate in
+    it must not make the answer itself fail to encode (a 500 instead of the 4xx)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def error_response(
     request: Request,
     status: int,
@@ -74,7 +83,7 @@ def error_response(
         # Also set here: a 500 is sent by Starlette's outermost middleware, past ours.
         all_headers[REQUEST_ID_HEADER] = request_id
         all_headers[CORRELATION_ID_HEADER] = correlation_id
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=all_headers)
+    return _ErrorJSON(body.model_dump(mode="json"), status_code=status, headers=all_headers)
 
 
 def status_for(error: domain.DomainError) -> int:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from commands.ports.sessions import AccessClaims
 from domain.errors import InvalidInput, NotAuthenticated
 from domain.event_context import EventContext
+from domain.storable import StorableModel
 
 
-class Command(BaseModel):
+class Command(StorableModel):
     """An imperative request to change state. Never carries tenant, role or owner: those come
-    from the authenticated caller."""
+    from the authenticated caller. Every value in it must be one Cairn can store."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

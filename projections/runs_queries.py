@@ -10,7 +10,8 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.errors import NotFound
-from projections.directory.queries import Page, _decode, _encode
+from projections.cursors import decode_keyset, encode_keyset
+from projections.directory.queries import Page
 from projections.queries import current_position, tenant_reader, wait_for
 
 RUNS = "runs"
@@ -39,7 +40,7 @@ def list_runs(
         query += " AND status = %s"
         params.append(status)
     if cursor is not None:
-        created_at, run_id = _decode(cursor, 2)
+        created_at, run_id = decode_keyset(cursor)
         query += " AND (created_at, run_id) < (%s::timestamptz, %s::uuid)"
         params += [created_at, run_id]
     query += " ORDER BY created_at DESC, run_id DESC LIMIT %s"
@@ -52,7 +53,7 @@ def list_runs(
     next_cursor = None
     if more:
         stamp: datetime = rows[-1]["created_at"]
-        next_cursor = _encode([stamp.isoformat(), str(rows[-1]["run_id"])])
+        next_cursor = encode_keyset(stamp, rows[-1]["run_id"])
     return Page(rows, next_cursor, position)
 
 

@@ -171,7 +171,8 @@ class StoreReader:
 
     async def first_at(self, subject_filter: str, since: datetime) -> int | None:
         """The sequence of the first matching message stored at or after ``since``."""
-        moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # isoformat, not strftime: `%Y` does not pad years before 1000 to four digits here.
+        moment = since.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
         page, _ = await self.direct(
             {"start_time": moment, "batch": 1, "next_by_subj": subject_filter}
         )

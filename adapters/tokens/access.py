@@ -21,6 +21,7 @@ from joserfc.jwt import ClaimsOption
 from adapters.tokens.errors import StepUpRequired, TokenExpired, TokenInvalid
 from adapters.tokens.keys import JoseKey, TokenKeys
 from commands.ports.sessions import AccessClaims
+from domain.storable import unstorable
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
 DEFAULT_ISSUER = "cairn"
@@ -36,6 +37,10 @@ _REGISTRY = JWSRegistry(algorithms=["Ed25519", "ES256"])
 
 class _KidNotAccepted(Exception):
     pass
+
+
+def _usable(claim: object) -> bool:
+    return isinstance(claim, str) and bool(claim) and unstorable(claim) is None
 
 
 class AccessTokens:
@@ -137,7 +142,8 @@ class AccessTokens:
             raise TokenExpired("the access token has expired; refresh it") from exc
         except JoseError as exc:
             raise TokenInvalid("the access token is not valid") from exc
-        if not all(isinstance(claims[name], str) and claims[name] for name in _STRING_CLAIMS) or (
+        # Claims become database values (the tenant of a transaction): storable text only.
+        if not all(_usable(claims[name]) for name in _STRING_CLAIMS) or (
             not all(type(claims[name]) is int for name in _TIME_CLAIMS)
         ):
             raise TokenInvalid("the access token is not valid")

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 
 from adapters.tokens.errors import RefreshTokenInvalid
+from domain.storable import unstorable
 
 _VERSION = "crt1"
 _MAX_LENGTH = 512
@@ -37,7 +38,7 @@ def tenant_of(token: str) -> str:
         tenant = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise RefreshTokenInvalid("the refresh token is not valid") from exc
-    if not tenant:
+    if not tenant or unstorable(tenant):  # it is a database value before the hash is checked
         raise RefreshTokenInvalid("the refresh token is not valid")
     return tenant
 

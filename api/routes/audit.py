@@ -6,7 +6,6 @@ stream positions: pass ``next_after`` of one page as ``after`` of the next. See 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,6 +17,7 @@ from api.errors import ErrorResponse
 from api.routes.stream import get_push
 from domain.errors import Forbidden
 from domain.identity.capabilities import TENANT_ADMIN, holds
+from domain.storable import Position, UtcTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 AUDIT_READ = "audit.read"
@@ -40,12 +40,6 @@ class AuditForbidden(Forbidden):
     code = "audit_forbidden"
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)  # a time without a zone is taken as UTC
-
-
 @router.get(
     "/events",
     operation_id="listAuditEvents",
@@ -59,16 +53,20 @@ def _utc(moment: datetime | None) -> datetime | None:
 async def list_audit_events(
     caller: CurrentCaller,
     push: PushDep,
-    aggregate_id: Annotated[str | None, Query(max_length=200)] = None,
+    aggregate_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     aggregate_type: Annotated[str | None, Query(max_length=100)] = None,
     correlation_id: Annotated[str | None, Query(max_length=200)] = None,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     event_type: Annotated[
         str | None, Query(max_length=300, description="`Aggregate.Event`, `Event` or a topic")
     ] = None,
-    since: Annotated[datetime | None, Query(description="stored at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="stored before (ISO 8601)")] = None,
-    after: Annotated[int, Query(ge=0, description="stream position to continue after")] = 0,
+    since: Annotated[
+        UtcTime | None, Query(description="stored at or after (ISO 8601; no zone: UTC)")
+    ] = None,
+    until: Annotated[
+        UtcTime | None, Query(description="stored before (ISO 8601; no zone: UTC)")
+    ] = None,
+    after: Annotated[Position, Query(description="stream position to continue after")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     tenant: Annotated[
         str | None, Query(description="optional; must be the caller's own tenant")
@@ -89,8 +87,8 @@ async def list_audit_events(
         correlation_id=correlation_id,
         actor=actor,
         event_type=event_type,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
     )
     page = await audit_page(
         push.reader, own, flt, after=after, limit=limit, max_scan=push.settings.audit_max_scan

@@ -15,20 +15,15 @@ from pydantic import BaseModel
 
 from api.auth import CurrentCaller, ServicesDep
 from api.errors import ErrorResponse
+from api.params import After, Cursor, Limit
 from domain.errors import Forbidden
 from domain.identity.capabilities import TENANT_ADMIN, holds
 from projections.directory import queries
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
-After = Annotated[
-    int | None,
-    Query(ge=0, description="Wait (up to 2 s) until the view has applied this store position."),
-]
-Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of a page.")]
-Limit = Annotated[int, Query(ge=1, le=200)]
-
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "invalid_cursor"},
     403: {"model": ErrorResponse, "description": "Not allowed for this caller"},
     409: {"model": ErrorResponse, "description": "projection_behind: `after` not reached"},
     503: {"model": ErrorResponse, "description": "projection_not_built"},

@@ -13,6 +13,7 @@ from api.dispatch import Accepted, Send
 from commands.runs import policies
 from commands.runs.policies import ChangePolicies
 from domain.runs.plan import Plan
+from domain.storable import StorableModel
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -27,7 +28,7 @@ class PoliciesChanged(Accepted):
     policy_version: str = Field(description="The new policies' version (sha256 of the text).")
 
 
-class EvaluateIn(BaseModel):
+class EvaluateIn(StorableModel):
     plan: Plan
 
 

@@ -10,21 +10,23 @@ from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
 from api.dispatch import Accepted, Send, build
+from api.params import After, Cursor, Limit
 from api.routes.identity import Ceremony
 from commands.runs import approvals
 from commands.runs.approvals import ApproveEscalation, CancelRun, DenyEscalation
 from commands.runs.intents import SubmitIntent
+from domain.storable import StorableModel, StorableText
 from projections import runs_queries
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 
 
-class ApproveIn(BaseModel):
+class ApproveIn(StorableModel):
     ceremony_id: str
     credential: dict[str, Any]
 
 
-class DenyIn(BaseModel):
+class DenyIn(StorableModel):
     reason: str = Field(default="denied by the person", max_length=500)
 
 
@@ -55,10 +57,10 @@ def _page(page: Any) -> RunsPage:
 def list_runs(
     caller: CurrentCaller,
     services: ServicesDep,
-    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: After = None,
+    status: Annotated[StorableText | None, Query(max_length=20)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> RunsPage:
     """The caller's runs, newest first, from the runs view. With `after` (a position from a
     command's answer) it waits until the view has applied it (409 `projection_behind`)."""
@@ -78,9 +80,9 @@ def list_runs(
 def list_approvals(
     caller: CurrentCaller,
     services: ServicesDep,
-    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: After = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> RunsPage:
     """The escalation inbox: the caller's runs waiting for their plan-bound approval."""
     page = runs_queries.list_runs(

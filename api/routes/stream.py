@@ -36,6 +36,7 @@ from api.errors import ErrorResponse, status_for
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from domain.errors import DomainError, InvalidInput, NotAuthenticated, RateLimited, Unavailable
+from domain.storable import MAX_POSITION
 
 router = APIRouter(prefix="/v1", tags=["push"])
 logger = logging.getLogger("cairn.push")
@@ -104,9 +105,9 @@ def _position(header: str | None, query: str | None) -> int | None:
         position = int(str(raw))
     except ValueError:
         position = -1
-    if position < 0:
+    if not 0 <= position <= MAX_POSITION:
         raise InvalidInput(
-            "Last-Event-ID must be a stream position (a whole number >= 0)",
+            "Last-Event-ID must be a stream position (a whole number from 0 to 2^63-1)",
             {"last_event_id": str(raw)[:40]},
         )
     return position

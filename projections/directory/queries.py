@@ -3,9 +3,6 @@ keyset cursors, optionally after waiting for a position (read-your-writes)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +11,7 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.errors import InvalidInput
+from projections.cursors import decode_keyset, decode_position, encode_keyset, encode_position
 from projections.queries import current_position, tenant_reader, wait_for
 
 USERS = "directory_users"
@@ -26,20 +24,6 @@ class Page:
     next_cursor: str | None
     # The store position the view had applied when it was read.
     position: int | None
-
-
-def _encode(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str, size: int) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor}) from error
-    if not isinstance(values, list) or len(values) != size:
-        raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor})
-    return values
 
 
 def list_users(
@@ -59,7 +43,7 @@ def list_users(
     )
     params: list[Any] = [tenant_id]
     if cursor is not None:
-        registered_at, user_id = _decode(cursor, 2)
+        registered_at, user_id = decode_keyset(cursor)
         query += " AND (registered_at, user_id) > (%s::timestamptz, %s::uuid)"
         params += [registered_at, user_id]
     query += " ORDER BY registered_at, user_id LIMIT %s"
@@ -73,7 +57,7 @@ def list_users(
     if more:
         last = rows[-1]
         stamp: datetime = last["registered_at"]
-        next_cursor = _encode([stamp.isoformat(), str(last["user_id"])])
+        next_cursor = encode_keyset(stamp, last["user_id"])
     return Page(rows, next_cursor, position)
 
 
@@ -98,11 +82,8 @@ def list_security_events(
         query += " AND user_id = %s"
         params.append(_uuid(user_id))
     if cursor is not None:
-        (before,) = _decode(cursor, 1)
-        if not isinstance(before, int):
-            raise InvalidInput("the cursor is not one this API gave out", {"cursor": cursor})
         query += " AND position < %s"
-        params.append(before)
+        params.append(decode_position(cursor))
     query += " ORDER BY position DESC LIMIT %s"
     params.append(limit + 1)
     with tenant_reader(pool, tenant_id) as cur:
@@ -110,7 +91,7 @@ def list_security_events(
         position = current_position(cur.connection, SECURITY_EVENTS)
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode([rows[-1]["position"]]) if more else None
+    next_cursor = encode_position(rows[-1]["position"]) if more else None
     return Page(rows, next_cursor, position)
 
 

@@ -8,8 +8,6 @@ from uuid import uuid4
 
 import pytest
 
-from domain.errors import InvalidInput
-from projections.directory import queries
 from projections.directory.security_events import SecurityEvents
 from projections.directory.users import DirectoryUsers
 from projections.projector import Writes
@@ -88,11 +86,3 @@ def test_security_events_without_a_tenant_belong_to_no_view() -> None:
     SecurityEvents(1).handle(topic, _event(tenant_id=uuid4(), **fact), 8, writes)
     ((query, row, bulk),) = writes.statements
     assert bulk and "unnest(" in query and list(row)[1] == 8
-
-
-def test_cursors_round_trip_and_foreign_ones_are_refused() -> None:
-    values = ["2026-01-02T03:04:05+00:00", str(uuid4())]
-    assert queries._decode(queries._encode(values), 2) == values
-    for bad in ("nonsense", queries._encode([1, 2, 3]), "eyJhIjogMX0"):  # the last: {"a": 1}
-        with pytest.raises(InvalidInput, match="cursor"):
-            queries._decode(bad, 2)

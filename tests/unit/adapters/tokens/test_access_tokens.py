@@ -205,6 +205,8 @@ def test_header_must_name_our_key_and_type(
         {"aud": ["another-api"]},
         {"sid": ""},
         {"tid": 7},
+        {"tid": "tenant-a\x00"},  # database values: storable text only
+        {"sub": "\x00"},
         {"auth_time": "yesterday"},
         {"exp": float("nan")},
         {"exp": True},

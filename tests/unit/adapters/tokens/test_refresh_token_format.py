@@ -10,9 +10,16 @@ from adapters.tokens.refresh_token import hash_of, new_refresh_token, tenant_of
 pytestmark = pytest.mark.unit
 
 
-@given(st.text(min_size=1, max_size=100))
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=100))
 def test_tenant_round_trips(tenant: str) -> None:
     assert tenant_of(new_refresh_token(tenant)) == tenant
+
+
+@pytest.mark.parametrize("tenant", ["\x00", "acme\x00", "a\x00b"])
+def test_a_tenant_no_database_can_take_is_refused(tenant: str) -> None:
+    # The tenant is a database value (of the transaction) before the token's hash is checked.
+    with pytest.raises(RefreshTokenInvalid):
+        tenant_of(new_refresh_token(tenant))
 
 
 def test_tokens_are_unique_and_hashed() -> None:

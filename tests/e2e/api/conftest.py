@@ -1,0 +1,27 @@
+"""The API as a client meets it (a server error is an answer, 500, not an exception), with
+every projector running beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ServiceUrls
+from clients.projector_cli import projection_settings
+from commands.settings import CairnSettings
+from projections import registry
+from projections.host import ProjectorHost
+from tests.support.cairn_client import Cairn
+
+
+@pytest.fixture
+def served(cairn_settings: CairnSettings) -> Iterator[Cairn]:
+    s = cairn_settings
+    urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
+    app = create_app(urls, settings=s)
+    projectors = ProjectorHost(projection_settings(s), list(registry.PROJECTORS.values()))
+    with TestClient(app, raise_server_exceptions=False) as client, projectors:
+        yield Cairn(client)

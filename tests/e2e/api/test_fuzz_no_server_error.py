@@ -1,0 +1,217 @@
+"""No request, however malformed, gets a 5xx, on a real stack with the projectors running.
+
+- schemathesis generates requests for every operation of the app's own OpenAPI document
+  (valid ones and ones that break it), sent as either of two tenants' admins or as nobody;
+- then, for every operation, each of its parameters and each value of its JSON body is swapped
+  in turn for hostile values the schema allows but the stores cannot hold (NUL characters,
+  lone surrogates, forged cursors, numbers and times past their ranges, deep nesting).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core import NotSet
+from schemathesis.core.result import Ok
+
+from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
+from tests.support.cairn_client import Cairn, Person
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = 10  # per operation and mode (~40 operations)
+# Sent without anyone's credentials: a stream with a valid token never ends, and a logout, an
+# erasure or a device revocation would end the people this test is made of.
+ANONYMOUS_ONLY = {"streamEvents", "logout", "eraseUser", "revokeDevice"}
+
+
+def _cursor(values: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _nested(levels: int) -> Any:
+    value: Any = {}
+    for _ in range(levels):
+        value = {"a": [value]}
+    return value
+
+
+# Values that fit a parameter's type but not what the stores behind it hold.
+HOSTILE_TEXT = [
+    "",
+    "a\x00b",
+    "x" * 5000,
+    "0001-01-01T00:00:00+23:59",
+    _cursor(["9999-12-31T23:59:59-23:59", str(uuid.uuid4())]),
+    _cursor(["2026-01-01T00:00:00+00:00", "not-a-uuid"]),
+    _cursor([2**64]),
+    str(2**64),
+    "-1",
+]
+# Only in JSON bodies: a URL cannot carry these.
+HOSTILE_JSON = [
+    2**63,
+    "\ud800 x",
+    {"\x00": 1},
+    _nested(300),
+]
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, (*path, k))] or [path]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))] or [path]
+    return [path]
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy: Any = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replace(value[path[0]], path[1:], new)
+    return copy
+
+
+def _variants(operation: Any, case: Any) -> Iterator[tuple[str, Any]]:
+    """The case with one value swapped for a hostile one, for every parameter of the
+    operation (given or not) and every value of its JSON body; restored after each."""
+    path, query, body = dict(case.path_parameters or {}), dict(case.query or {}), case.body
+    for parameter in operation.definition.raw.get("parameters", []):
+        where, name = parameter["in"], parameter["name"]
+        if where not in ("path", "query"):
+            continue
+        for value in HOSTILE_TEXT:
+            if where == "path":
+                case.path_parameters = {**path, name: quote(value, safe="") or "-"}
+            else:
+                case.query = {**query, name: value}
+            yield f"{where} {name}={value[:40]!r}", case
+            case.path_parameters, case.query = dict(path), dict(query)
+    if isinstance(body, dict | list):
+        for leaf in _leaves(body):
+            for value in HOSTILE_TEXT + HOSTILE_JSON:
+                case.body = _replace(body, leaf, value)
+                yield f"body {'.'.join(map(str, leaf))}={str(value)[:40]!r}", case
+        case.body = body
+
+
+def _send(cairn: Cairn, case: Any, person: Person | None) -> Any:
+    kwargs = case.as_transport_kwargs(base_url="http://testserver")
+    headers = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
+    if person is not None:
+        headers.update(person.headers)
+    body: dict[str, Any] = {}
+    if "json" in kwargs:
+        # As escapes: a lone surrogate reaches the server as the client wrote it.
+        body["content"] = json.dumps(kwargs["json"])
+        headers["Content-Type"] = "application/json"
+    elif "data" in kwargs:
+        body["content"] = kwargs["data"]
+    return cairn.client.request(
+        kwargs["method"], kwargs["url"], params=kwargs.get("params"), headers=headers, **body
+    )
+
+
+def _send_raw(cairn: Cairn, case: Any, person: Person | None) -> Any:
+    """As `_send`, without schemathesis' serializer (which cannot encode a lone surrogate)."""
+    headers = {k: str(v) for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    if person is not None:
+        headers.update(person.headers)
+    content = None
+    if not isinstance(case.body, NotSet):
+        content = json.dumps(case.body)
+        headers["Content-Type"] = "application/json"
+    return cairn.client.request(
+        case.method, case.formatted_path, params=case.query, headers=headers, content=content
+    )
+
+
+def _fuzz(cairn: Cairn, operation: Any, mode: GenerationMode, people: list[Person]) -> None:
+    anonymous = operation.definition.raw.get("operationId") in ANONYMOUS_ONLY
+    who = st.just(None) if anonymous else st.sampled_from([*people, None])
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same requests every run
+        phases=[Phase.explicit, Phase.generate],  # a failure is reported, not shrunk
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode), person=who)
+    def check(case: Any, person: Person | None) -> None:
+        response = _send(cairn, case, person)
+        assert response.status_code < 500, (
+            f"{case.method} {case.formatted_path} query={case.query} body={case.body!r:.300}"
+            f" -> {response.status_code}: {response.text[:300]}"
+        )
+
+    check()
+
+
+def _people(cairn: Cairn) -> list[Person]:
+    """Two tenants' admins, each with a run (so every list has something to page)."""
+    people = [cairn.sign_up("fuzza"), cairn.sign_up("fuzzb", email="bob@example.com", name="Bob")]
+    for person in people:
+        with_model_answering(cairn, person, SARAH)
+        submit(cairn, person, "Schedule a meeting with Sarah")
+    return people
+
+
+def _operations(cairn: Cairn) -> list[Any]:
+    schema = schemathesis.openapi.from_dict(cairn.client.get("/openapi.json").json())
+    found = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        found.append(result.ok())
+    assert len(found) >= 40
+    return found
+
+
+def test_generated_requests_get_no_server_error(served: Cairn) -> None:
+    people = _people(served)
+    failures: list[str] = []
+    for operation in _operations(served):
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _fuzz(served, operation, mode, people)
+            except Unsatisfiable:
+                continue  # nothing in it can be made invalid (no parameters, no body)
+            except Exception as error:
+                failures.append(f"{operation.label} [{mode.value}]: {error}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_hostile_values_in_any_parameter_get_no_server_error(served: Cairn) -> None:
+    ada, _ = _people(served)
+    failures: list[str] = []
+    sent = 0
+    for operation in _operations(served):
+        anonymous = operation.definition.raw.get("operationId") in ANONYMOUS_ONLY
+        base = find(
+            operation.as_strategy(),
+            lambda _: True,
+            settings=settings(
+                database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+            ),
+        )
+        for what, case in _variants(operation, base):
+            response = _send_raw(served, case, None if anonymous else ada)
+            sent += 1
+            if response.status_code >= 500:
+                answer = f"{response.status_code}: {response.text[:200]}"
+                failures.append(f"{operation.label} with {what} -> {answer}")
+    assert not failures, "\n".join(failures)
+    assert sent > 700, sent
