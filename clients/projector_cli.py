@@ -132,11 +132,14 @@ def status() -> None:
         lag = f"{s.lag_events:,} events, {s.lag_seconds:.1f}s"
         worker = "[green]running[/]" if s.running else "[yellow]not running[/]"
         parked = str(len(s.parked))
-        if s.stopped_at is not None:
-            error = next(d.error for d in s.parked if d.position == s.stopped_at)
-            parked += f" [red]stopped at {s.stopped_at}: {error}[/]"
-        elif s.parked:
+        if s.parked:
             parked += f" (first at {s.parked[0].position}: {s.parked[0].error})"
+        if s.holds:
+            held = sum(h.held for h in s.holds)
+            parked += (
+                f" [red]{len(s.holds)} aggregate(s) stopped, {held} event(s) held back"
+                f" (first: {s.holds[0].originator_id} at {s.holds[0].position})[/]"
+            )
         problems += bool(s.parked) or not s.running
         position = "-" if s.position is None else f"{s.position:,} / {s.store_position:,}"
         table.add_row(s.name, view, position, lag, worker, s.on_error, parked)
@@ -145,15 +148,27 @@ def status() -> None:
 
 
 @projector_app.command("retry")
-def retry(name: Name) -> None:
-    """Apply the parked (dead-letter) events of the projector again, in order."""
+def retry(
+    name: Name,
+    skip: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="Give up on the parked event at this position (it is never applied, and"
+            " the events held behind it follow); repeatable."
+        ),
+    ] = None,
+) -> None:
+    """Apply the parked (dead-letter) events of the projector again, each aggregate's in
+    order, then the events held behind them."""
     out = _console()
     settings = _settings()
     source = EventSource(settings.event_store_env)
     try:
-        report = operations.retry(settings, source, registry.get(name))
+        report = operations.retry(settings, source, registry.get(name), skip=skip or ())
     finally:
         source.close()
+    if report.skipped:
+        out.print(f"{name}: skipped {', '.join(map(str, report.skipped))}")
     out.print(f"{name}: {len(report.resolved)} resolved, {len(report.failed)} still failing")
     for position, error in report.failed.items():
         out.print(f"  position {position}: {error}")

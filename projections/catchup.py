@@ -81,10 +81,13 @@ class _Failed:
 class _Worker:
     """What one worker process keeps between chunks."""
 
-    def __init__(self, env: Mapping[str, str], projector: Projector, on_error: OnError) -> None:
+    def __init__(
+        self, env: Mapping[str, str], projector: Projector, on_error: OnError, held: set[str]
+    ) -> None:
         self.source = EventSource(env)
         self.projector = projector
         self.on_error = on_error
+        self.held = held  # never grows here: a new poison event ends the parallel run
 
     def prepare_chunk(self, first: int, last: int, batch: int, read: int) -> Iterator[Ready]:
         """The batches of positions `first`..`last`; the last one commits up to `last` (past
@@ -95,7 +98,9 @@ class _Worker:
             final = len(found) < read
             for offset in range(0, len(found), batch):
                 part = found[offset : offset + batch]
-                prepared = prepare(self.projector, self.source.decode, self.on_error, part)
+                prepared = prepare(
+                    self.projector, self.source.decode, self.on_error, part, self.held, hold=False
+                )
                 if prepared.poison is not None:
                     poison = prepared.poison[0].id
                     yield Ready(dump_bulk(prepared.writes), prepared.end, poison)
@@ -115,6 +120,7 @@ def _lane(
     cls: type[Projector],
     generation: int,
     on_error: OnError,
+    held: frozenset[str],
     batch: int,
     read: int,
     tasks: multiprocessing.Queue[tuple[int, int] | None],
@@ -127,7 +133,7 @@ def _lane(
         os._exit(1)
     tuning.settle()
     try:
-        worker = _Worker(env, cls(generation), on_error)
+        worker = _Worker(env, cls(generation), on_error, set(held))
         while (chunk := tasks.get()) is not None:
             for ready in worker.prepare_chunk(*chunk, batch, read):
                 results.put(ready)
@@ -196,9 +202,10 @@ class CatchUp:
         on_error: OnError,
         processes: int,
         batch: int,
+        held: frozenset[str] = frozenset(),
     ) -> None:
         context = multiprocessing.get_context("spawn")
-        args = (os.getpid(), dict(env), cls, generation, on_error, batch, READ)
+        args = (os.getpid(), dict(env), cls, generation, on_error, held, batch, READ)
         buffered = -(-MAX_CHUNK // batch) + 2  # batches: a whole chunk
         self._lanes: list[_Lane] = []
         try:
@@ -262,6 +269,7 @@ def catch_up(
         settings.on_error_for(cls),
         settings.catch_up_processes,
         settings.batch_size,
+        frozenset(processor.held),
     )
     with contextlib.closing(pool):
         for ready in pool.batches(processor.position, target):

@@ -5,35 +5,33 @@ commit), and decoding and handling the next batch needs only Python: done at the
 the projector's one process does both. Commits stay one at a time and in order (each
 checks the tracking position the previous one left), so exactly-once and the poison rules
 of :class:`~projections.runner.BatchProcessor` are unchanged; at most one batch is prepared
-ahead, and a batch after a stop or a failed commit is dropped, never applied.
+ahead, and a batch prepared before a refusal or a failed commit is dropped, never applied.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from projections.runner import BatchProcessor, Prepared, Stopped
+from projections.runner import BatchProcessor, Prepared, Refused
 
 
 class CommitPipeline:
     def __init__(self, processor: BatchProcessor) -> None:
         self.processor = processor
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="cairn-projection-commit")
-        self._in_flight: Future[Stopped | None] | None = None
+        self._in_flight: Future[Refused | None] | None = None
 
-    def submit(self, prepared: Prepared) -> Stopped | None:
-        """Wait for the batch in flight, then start committing `prepared`. Returns what the
-        previous batch stopped at (then `prepared` is dropped) and raises its error; a batch
-        that ends at a poison event (stop mode) is committed before this returns."""
-        stopped = self.drain()
-        if stopped is not None:
-            return stopped
+    def submit(self, prepared: Prepared) -> Refused | None:
+        """Wait for the batch in flight, then start committing `prepared`. Returns the
+        previous batch's Refused (then `prepared`, made without knowing, is dropped) and
+        raises its error."""
+        refused = self.drain()
+        if refused is not None:
+            return refused
         self._in_flight = self._committer.submit(self.processor.apply, prepared)
-        if prepared.poison is not None:
-            return self.drain()  # nothing after the poison event may be prepared
         return None
 
-    def drain(self) -> Stopped | None:
+    def drain(self) -> Refused | None:
         """Wait for the batch in flight: its outcome (or error)."""
         in_flight, self._in_flight = self._in_flight, None
         return in_flight.result() if in_flight is not None else None

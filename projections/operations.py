@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import psycopg
 
 from projections import catalog, deadletters
-from projections.deadletters import DeadLetter
+from projections.deadletters import DeadLetter, Hold
 from projections.projector import OnError, Projector, Writes, tracking_name
 from projections.settings import ProjectionSettings
 from projections.source import EventSource
@@ -39,7 +40,8 @@ class ProjectorStatus:
     running: bool  # a worker holds the lock of the active (or a building) generation
     building: dict[int, int] = field(default_factory=dict)  # generation -> position
     parked: list[DeadLetter] = field(default_factory=list)
-    stopped_at: int | None = None  # stop mode: the parked event it waits at
+    # Stop mode: aggregates stopped at a parked event, their later events held behind it.
+    holds: list[Hold] = field(default_factory=list)
 
 
 def _running(conn: psycopg.Connection[Any], projector: str, generation: int) -> bool:
@@ -72,23 +74,11 @@ def status(
                 when = source.time_of(oldest) if oldest is not None else None
                 if when is not None:
                     lag_seconds = max(0.0, (datetime.now(UTC) - when).total_seconds())
-            parked = deadletters.parked(conn, cls.name)
-            on_error = settings.on_error_for(cls)
-            stopped_at = None
-            if active is not None and on_error == "stop":
-                stopped_at = next(
-                    (
-                        d.position
-                        for d in parked
-                        if d.generation == active.generation and d.position > (position or 0)
-                    ),
-                    None,
-                )
             found.append(
                 ProjectorStatus(
                     name=cls.name,
                     version=cls.version,
-                    on_error=on_error,
+                    on_error=settings.on_error_for(cls),
                     generation=active.generation if active else None,
                     position=position,
                     store_position=store,
@@ -104,8 +94,8 @@ def status(
                         for g in gens
                         if g.status == "building"
                     },
-                    parked=parked,
-                    stopped_at=stopped_at,
+                    parked=deadletters.parked(conn, cls.name),
+                    holds=deadletters.holds(conn, cls.name),
                 )
             )
     return found
@@ -122,9 +112,10 @@ def rebuild(
 ) -> int | None:
     """Replay the store from sequence 0 into a new generation beside the active one, then
     switch to it atomically. Queries keep reading the old one until then. Returns the new
-    generation, or None if stopped first. A poison event in stop mode raises ProjectorStopped
-    (the unfinished generation stays: `retry`, then `rebuild --resume`)."""
-    worker = Worker(cls, settings, source, pause_on_poison=False)
+    generation, or None if stopped first. A build that holds aggregates back (stop mode) is
+    not switched to: ProjectorStopped, and the generation stays (`retry`, then `rebuild
+    --resume`)."""
+    worker = Worker(cls, settings, source, wait_for_retry=False)
     try:
         with worker.admin() as conn:
             target = catalog.building(conn, cls, settings.source, fresh=not resume)
@@ -137,30 +128,68 @@ def rebuild(
 class RetryReport:
     resolved: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
 
 
-def retry(settings: ProjectionSettings, source: EventSource, cls: type[Projector]) -> RetryReport:
-    """Apply each parked event again, in order; resolved ones leave the dead-letter table in
-    the same transaction as their rows (a projector stopped at one moves past it)."""
+def retry(
+    settings: ProjectionSettings,
+    source: EventSource,
+    cls: type[Projector],
+    *,
+    skip: Sequence[int] = (),
+) -> RetryReport:
+    """Apply the parked events again with the current code, each aggregate's in order: its
+    parked event, then those held behind it, each with its rows in one transaction; an
+    aggregate with nothing left open is released. `skip`: positions of parked events to give
+    up on (`skipped`, never applied), so that what is held behind them can follow."""
     report = RetryReport()
     views = ViewRecorder(datastore(settings.database_url))
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             for letter in deadletters.parked(conn, cls.name):
-                projector = cls(letter.generation)
-                try:
-                    n = source.at(letter.position)
-                    if n is None:
-                        raise LookupError(f"no event at position {letter.position} in the store")
-                    writes = Writes()
-                    projector.handle(n.topic, source.decode(n), n.id, writes)
-                    if views.resolve(writes, projector.tracking_name, letter):
-                        report.resolved.append(letter.position)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    deadletters.failed_again(conn, letter, error)
-                    report.failed[letter.position] = deadletters.describe(error)[0]
+                name = tracking_name(cls.name, letter.generation)
+                if letter.position in skip and views.skip(name, letter):
+                    report.skipped.append(letter.position)
+            done: set[tuple[int, str]] = set()
+            for first in deadletters.parked(conn, cls.name, with_held=True):
+                aggregate = (first.generation, first.originator_id)
+                if aggregate not in done:
+                    done.add(aggregate)
+                    _retry_aggregate(conn, views, source, cls, first, report)
     finally:
         views.datastore.close()
     return report
+
+
+def _retry_aggregate(
+    conn: psycopg.Connection[Any],
+    views: ViewRecorder,
+    source: EventSource,
+    cls: type[Projector],
+    first: DeadLetter,
+    report: RetryReport,
+) -> None:
+    """One aggregate's open letters in order, until one fails again or none is left."""
+    projector = cls(first.generation)
+    tried = -1
+    while letters := deadletters.open_letters(
+        conn, cls.name, first.generation, first.originator_id
+    ):
+        letter = letters[0]
+        if letter.position == tried:
+            return  # not resolved, not failed: another retry holds it
+        tried = letter.position
+        try:
+            n = source.at(letter.position)
+            if n is None:
+                raise LookupError(f"no event at position {letter.position} in the store")
+            writes = Writes()
+            projector.handle(n.topic, source.decode(n), n.id, writes)
+            if views.resolve(writes, projector.tracking_name, letter):
+                report.resolved.append(letter.position)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            deadletters.failed_again(conn, letter, error)
+            report.failed[letter.position] = deadletters.describe(error)[0]
+            return

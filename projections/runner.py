@@ -4,6 +4,10 @@ One batch = one transaction: the statements of every event in it plus the tracki
 of its last notification (including notifications the projector does not handle, so a
 `?after=` wait for any position ends). A crash at any point leaves either the whole batch or
 nothing, and the next run continues from the recorded position.
+
+A poison event (its handler raised, or the database refused its rows) is parked. In skip mode
+that is all; in stop mode its aggregate is held as well: the aggregate's later events are
+recorded behind it instead of applied, and everything else goes on (decision 0011).
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from eventsourcing.persistence import Notification
 
 from projections import deadletters
 from projections.projector import OnError, Projector, Writes
-from projections.views import ViewRecorder, is_poison
+from projections.views import HoldCheck, ViewRecorder, is_poison
 
 logger = logging.getLogger("cairn.projections")
 
 
 @dataclass(frozen=True)
-class Stopped:
-    """The projector stopped at a poison event (parked), as its setting says."""
+class Refused:
+    """Stop mode: the database refused an event while a batch was committed; the event is
+    parked and its aggregate held. A batch prepared meanwhile did not know: prepare again."""
 
     position: int
     error: str
@@ -37,7 +42,8 @@ class Prepared:
     writes: Writes
     spans: list[tuple[Notification, int, int]]  # handled events and their statements
     end: int | None  # the position it commits up to (None: nothing before a poison event)
-    poison: tuple[Notification, BaseException] | None  # stop mode: the event that failed
+    poison: tuple[Notification, BaseException] | None  # stop mode without holding (catch-up)
+    held_before: frozenset[str] = frozenset()  # aggregates held when it was prepared
 
 
 def prepare(
@@ -45,27 +51,41 @@ def prepare(
     decode: Callable[[Notification], Any],
     on_error: OnError,
     batch: Sequence[Notification],
+    held: set[str] | None = None,
+    *,
+    hold: bool = True,
 ) -> Prepared:
-    """Decode and handle a batch: its statements, nothing written yet. A handler failure in
-    stop mode ends the batch before that event; in skip mode the event is parked in it."""
+    """Decode and handle a batch: its statements, nothing written yet. Events of `held`
+    aggregates are recorded behind their parked one. A handler failure parks the event; in
+    stop mode its aggregate joins `held`, or, without `hold` (catch-up processes, which cannot
+    tell each other), the batch ends before it."""
+    held = set() if held is None else held
+    before = frozenset(held)
     topics = projector.topics
+    name, generation = projector.name, projector.generation
     writes = Writes()
     spans: list[tuple[Notification, int, int]] = []
     end: int | None = None  # the position this batch commits up to
     for n in batch:
         if n.topic in topics:
             start = len(writes)
-            try:
-                projector.handle(n.topic, decode(n), n.id, writes)
-            except Exception as error:  # any handler failure is poison
-                writes.truncate(start)
-                logger.error("projector %s: poison event at %d: %r", projector.name, n.id, error)
-                if on_error == "stop":
-                    return Prepared(writes, spans, end, (n, error))
-                deadletters.park_into(writes, projector.name, projector.generation, n, error)
+            if held and str(n.originator_id) in held:
+                deadletters.hold_into(writes, name, generation, n)
+            else:
+                try:
+                    projector.handle(n.topic, decode(n), n.id, writes)
+                except Exception as error:  # any handler failure is poison
+                    writes.truncate(start)
+                    logger.error("projector %s: poison event at %d: %r", name, n.id, error)
+                    stop = on_error == "stop"
+                    if stop and not hold:
+                        return Prepared(writes, spans, end, (n, error), before)
+                    deadletters.park_into(writes, name, generation, n, error, hold=stop)
+                    if stop:
+                        held.add(str(n.originator_id))
             spans.append((n, start, len(writes)))
         end = n.id
-    return Prepared(writes, spans, end, None)
+    return Prepared(writes, spans, end, None, before)
 
 
 class BatchProcessor:
@@ -76,42 +96,46 @@ class BatchProcessor:
         views: ViewRecorder,
         on_error: OnError,
         position: int,
+        held: set[str] | None = None,
     ) -> None:
         self.projector = projector
         self.decode = decode
         self.views = views
         self.on_error = on_error
         self.position = position  # the last position committed
+        # Aggregates held (stop mode): as the batches prepared so far leave them.
+        self.held: set[str] = set() if held is None else held
 
-    def _commit(self, writes: Writes, position: int | None) -> None:
-        target = position if position is not None else self.position
-        self.views.commit(writes, self.projector.tracking_name, self.position, target)
-        self.position = target
+    def _check(self, held: frozenset[str]) -> HoldCheck | None:
+        return (self.projector.name, self.projector.generation, held) if held else None
 
-    def process(self, batch: Sequence[Notification]) -> Stopped | None:
+    def _commit(self, writes: Writes, position: int, held: frozenset[str]) -> None:
+        self.views.commit(
+            writes, self.projector.tracking_name, self.position, position, self._check(held)
+        )
+        self.position = position
+
+    def process(self, batch: Sequence[Notification]) -> Refused | None:
         """Prepare and apply one batch."""
         return self.apply(self.prepare(batch))
 
     def prepare(self, batch: Sequence[Notification]) -> Prepared:
         """Decode and handle the batch: its statements, nothing written yet."""
-        return prepare(self.projector, self.decode, self.on_error, batch)
+        return prepare(self.projector, self.decode, self.on_error, batch, self.held)
 
-    def apply(self, prepared: Prepared) -> Stopped | None:
+    def apply(self, prepared: Prepared) -> Refused | None:
         """Commit a prepared batch after the previous one (one transaction with the tracking
-        position); the Stopped of a poison event in stop mode."""
-        if prepared.end is not None:
-            stopped = self._commit_batch(prepared.writes, prepared.spans, prepared.end)
-            if stopped is not None:
-                return stopped
-        if prepared.poison is not None:
-            return self._stop(*prepared.poison)
-        return None
+        position); Refused if the database refused an event of it in stop mode."""
+        if prepared.end is None:
+            return None
+        return self._commit_batch(prepared, prepared.end)
 
     def apply_whole(self, writes: Writes, end: int) -> bool:
-        """Commit a batch prepared elsewhere, which cannot be split per event: False if the
-        database refused it (nothing was written; the caller prepares it again here)."""
+        """Commit a batch prepared elsewhere (with the holds as they are), which cannot be
+        split per event: False if the database refused it (nothing was written; the caller
+        prepares it again here)."""
         try:
-            self._commit(writes, end)
+            self._commit(writes, end, frozenset(self.held))
         except Exception as error:
             if not is_poison(error):
                 raise
@@ -119,21 +143,10 @@ class BatchProcessor:
             return False
         return True
 
-    def _park(self, writes: Writes, n: Notification, error: BaseException) -> None:
-        deadletters.park_into(writes, self.projector.name, self.projector.generation, n, error)
-
-    def _stop(self, n: Notification, error: BaseException) -> Stopped:
-        """Stop mode: record the dead letter; the tracking stays before the event."""
-        writes = Writes()
-        self._park(writes, n, error)
-        self._commit(writes, None)
-        return Stopped(n.id, deadletters.describe(error)[0])
-
-    def _commit_batch(
-        self, writes: Writes, spans: list[tuple[Notification, int, int]], end: int
-    ) -> Stopped | None:
+    def _commit_batch(self, prepared: Prepared, end: int) -> Refused | None:
+        held = prepared.held_before
         try:
-            self._commit(writes, end)
+            self._commit(prepared.writes, end, held)
             return None
         except Exception as error:
             if not is_poison(error):
@@ -143,22 +156,29 @@ class BatchProcessor:
             )
         # The database refused the batch: find the event it refused, each event in its own
         # transaction with its own position.
-        for n, start, stop in spans:
+        name, generation = self.projector.name, self.projector.generation
+        refused: Refused | None = None
+        newly: set[str] = set()  # aggregates held since this batch was prepared
+        for n, start, stop in prepared.spans:
             single = Writes()
-            single.statements = writes.statements[start:stop]
+            if str(n.originator_id) in newly:
+                deadletters.hold_into(single, name, generation, n)
+            else:
+                single.statements = prepared.writes.statements[start:stop]
             try:
-                self._commit(single, n.id)
+                self._commit(single, n.id, held)
             except Exception as error:
                 if not is_poison(error):
                     raise
-                logger.error(
-                    "projector %s: poison event at %d: %r", self.projector.name, n.id, error
-                )
-                if self.on_error == "stop":
-                    return self._stop(n, error)
+                logger.error("projector %s: poison event at %d: %r", name, n.id, error)
+                stop_mode = self.on_error == "stop"
                 parked = Writes()
-                self._park(parked, n, error)
-                self._commit(parked, n.id)
+                deadletters.park_into(parked, name, generation, n, error, hold=stop_mode)
+                self._commit(parked, n.id, held)
+                if stop_mode:
+                    newly.add(str(n.originator_id))
+                    refused = refused or Refused(n.id, deadletters.describe(error)[0])
         if end > self.position:
-            self._commit(Writes(), end)
-        return None
+            self._commit(Writes(), end, held)
+        self.held |= newly
+        return refused

@@ -21,9 +21,18 @@ TRACKING_TABLE = "projection_tracking"
 _CURRENT = "SELECT notification_id FROM projection_tracking WHERE application_name = %s FOR UPDATE"
 
 
+# (projector, generation, aggregates a batch treats as held): all must still be held.
+HoldCheck = tuple[str, int, frozenset[str]]
+
+
 class TrackingConflict(Exception):
     """The tracking position is not where this writer left it: another writer advanced it.
     Nothing of the batch was written; start again from the recorded position."""
+
+
+class HoldsChanged(TrackingConflict):
+    """`retry` released an aggregate the batch treated as held. Nothing of the batch was
+    written; start again from the recorded position, with the holds as they are now."""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -52,12 +61,20 @@ class ViewRecorder(PostgresTrackingRecorder):
     def __init__(self, store: PostgresDatastore) -> None:
         super().__init__(store, tracking_table_name=TRACKING_TABLE)
 
-    def commit(self, writes: Writes, name: str, expected: int | None, position: int | None) -> None:
+    def commit(
+        self,
+        writes: Writes,
+        name: str,
+        expected: int | None,
+        position: int | None,
+        holds: HoldCheck | None = None,
+    ) -> None:
         """Run the statements and move the tracking from `expected` to `position`, atomically.
 
         The library's insert only refuses a position not above the recorded one; checking the
         position this writer started from as well (under a row lock) also refuses a batch that
-        overlaps one another writer has committed.
+        overlaps one another writer has committed. `retry` takes the same lock, so the holds
+        checked here cannot be released before this commits.
         """
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("SET LOCAL ROLE cairn_owner")
@@ -66,6 +83,12 @@ class ViewRecorder(PostgresTrackingRecorder):
             current = row["notification_id"] if row is not None else None
             if current != expected:
                 raise TrackingConflict(f"{name} is at {current}, this writer expected {expected}")
+            if holds is not None:
+                projector, generation, held = holds
+                curs.execute(deadletters.STILL_HELD, (projector, generation, list(held)))
+                row = curs.fetchone()
+                if row is None or row["count"] != len(held):
+                    raise HoldsChanged(f"{name}: an aggregate held back was released")
             if writes.statements:
                 with curs.connection.pipeline():  # no round trip per statement
                     _execute_all(curs, writes)
@@ -73,20 +96,39 @@ class ViewRecorder(PostgresTrackingRecorder):
                 self._insert_tracking(curs, Tracking(name, position))
 
     def resolve(self, writes: Writes, name: str, letter: deadletters.DeadLetter) -> bool:
-        """Apply a retried event and mark it resolved in one transaction; a projector stopped
-        at it moves past it. False if someone else resolved it first."""
+        """Apply a retried event and mark it resolved in one transaction, under the tracking
+        row's lock (no batch commits meanwhile); release its aggregate's hold if nothing of it
+        is left open. False if the letter was not the aggregate's first open one any more."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("SET LOCAL ROLE cairn_owner")
             curs.execute(_CURRENT, (name,))
             row = curs.fetchone()
             current = row["notification_id"] if row is not None else None
             key = (letter.projector, letter.generation, letter.position)
-            curs.execute(deadletters.RESOLVE, key)
+            curs.execute(deadletters.RESOLVE, (*key, *key))
             if curs.rowcount != 1:
                 return False  # nothing was written: the transaction only took a row lock
             _execute_all(curs, writes)
             if current is None or current < letter.position:
+                # Parked where the projector stopped as a whole (before decision 0011).
                 self._insert_tracking(curs, Tracking(name, letter.position))
+            curs.execute(
+                deadletters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
+            )
+            return True
+
+    def skip(self, name: str, letter: deadletters.DeadLetter) -> bool:
+        """Give up on a parked event (`skipped`), under the tracking row's lock; release its
+        aggregate's hold if nothing of it is left open."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SET LOCAL ROLE cairn_owner")
+            curs.execute(_CURRENT, (name,))
+            curs.execute(deadletters.SKIP, (letter.projector, letter.generation, letter.position))
+            if curs.rowcount != 1:
+                return False
+            curs.execute(
+                deadletters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
+            )
             return True
 
     def position(self, name: str) -> int | None:

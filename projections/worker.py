@@ -23,10 +23,10 @@ from projections.commits import CommitPipeline
 from projections.errors import ProjectorStopped, SourceMismatch
 from projections.feed import Feed
 from projections.projector import Projector
-from projections.runner import BatchProcessor, Stopped
+from projections.runner import BatchProcessor, Refused
 from projections.settings import ProjectionSettings
 from projections.source import EventSource
-from projections.views import ViewRecorder, datastore, is_transient
+from projections.views import HoldsChanged, ViewRecorder, datastore, is_transient
 
 logger = logging.getLogger("cairn.projections")
 
@@ -71,13 +71,15 @@ class Worker:
         settings: ProjectionSettings,
         source: EventSource,
         *,
-        pause_on_poison: bool = True,
+        wait_for_retry: bool = True,
     ) -> None:
         self.cls = cls
         self.settings = settings
         self.source = source
         self.on_error = settings.on_error_for(cls)
-        self.pause_on_poison = pause_on_poison
+        # A build with aggregates held back: wait for `retry` before switching to it, or not
+        # (`rebuild`: ProjectorStopped, the build stays for `--resume`).
+        self.wait_for_retry = wait_for_retry
         self.views = ViewRecorder(datastore(settings.database_url))
         self.state = "starting"  # for logs and in-process observers
         self.generation = 0  # the one being written
@@ -161,12 +163,26 @@ class Worker:
     # ---- building and following ------------------------------------------------------------
 
     def build(self, number: int, stop: threading.Event, progress: Progress | None = None) -> bool:
-        """Catch generation `number` up with the store, then make it the active one."""
-        if not self.follow(number, stop, until_caught_up=True, progress=progress):
-            return False
-        with self.admin() as conn:
-            catalog.switch(conn, self.cls, number)
-        return True
+        """Catch generation `number` up with the store, then make it the active one; not while
+        it holds aggregates back (the active view is more complete than it)."""
+        while self.follow(number, stop, until_caught_up=True, progress=progress):
+            with self.admin() as conn:
+                held = deadletters.holds(conn, self.cls.name)
+                if not any(h.generation == number for h in held):
+                    catalog.switch(conn, self.cls, number)
+                    return True
+            message = (
+                f"projector {self.cls.name}: generation {number} is built but holds back"
+                f" aggregates behind parked events; `cairn projector retry {self.cls.name}`"
+                " applies them (then `rebuild --resume` switches to it)"
+            )
+            if not self.wait_for_retry:
+                raise ProjectorStopped(message, {"generation": number})
+            self.state = "waiting: " + message
+            logger.error(message)
+            if stop.wait(5.0):
+                return False
+        return False
 
     def follow(
         self,
@@ -185,10 +201,9 @@ class Worker:
         feed: Feed | None = None
         commits: CommitPipeline | None = None
         try:
-            start = self.views.position(projector.tracking_name) or 0
-            processor = BatchProcessor(
-                projector, self.source.decode, self.views, self.on_error, start
-            )
+            processor = BatchProcessor(projector, self.source.decode, self.views, self.on_error, 0)
+            self._restart(processor)
+            start = processor.position
             target = self.source.max_position() if until_caught_up else 0
             self.state, self.generation, self.position = "running", number, start
             still_active = None if until_caught_up else self._active_check(number)
@@ -207,18 +222,18 @@ class Worker:
                 # The next batch is decoded and handled while the previous one commits; with
                 # nothing arrived yet, the commit is waited for first.
                 batch = feed.take(self.settings.batch_size, 0.0 if commits.busy else 0.2)
-                if batch:
-                    stopped = commits.submit(processor.prepare(batch))
-                    if progress is not None:
-                        progress(processor.position, max(target, processor.position))
-                else:
-                    stopped = commits.drain()
+                try:
+                    refused = commits.submit(processor.prepare(batch)) if batch else commits.drain()
+                except HoldsChanged as changed:
+                    logger.info("projector %s: %s", projector.name, changed)
+                    refused = Refused(processor.position, str(changed))
+                if batch and progress is not None:
+                    progress(processor.position, max(target, processor.position))
                 self.position = processor.position
-                if stopped is not None:
+                if refused is not None:
+                    # What was prepared since did not know the holds as they are now.
                     feed.close()
-                    if not self._paused(projector, stopped, stop, until_caught_up):
-                        return False
-                    processor.position = self.views.position(projector.tracking_name) or 0
+                    self._restart(processor)
                     feed = Feed(self.source, processor.position)
                 if still_active is not None and not still_active():
                     return False
@@ -260,27 +275,9 @@ class Worker:
             current = catalog.active(conn, self.cls.name)
         return current is not None and current.generation == number
 
-    def _paused(
-        self, projector: Projector, stopped: Stopped, stop: threading.Event, building: bool
-    ) -> bool:
-        """Stop mode: wait until `retry` resolved the event (True), or stop / a switch."""
-        self.state = f"stopped at {stopped.position}: {stopped.error}"
-        if not self.pause_on_poison:
-            raise ProjectorStopped(
-                f"projector {projector.name} stopped at position {stopped.position}: "
-                f"{stopped.error} (parked; fix the cause, then `cairn projector retry "
-                f"{projector.name}`)",
-                {"position": stopped.position},
-            )
-        logger.error(
-            "projector %s: %s; waiting for `cairn projector retry`", projector.name, self.state
-        )
+    def _restart(self, processor: BatchProcessor) -> None:
+        """Continue from the recorded position with the recorded holds."""
+        projector = processor.projector
+        processor.position = self.views.position(projector.tracking_name) or 0
         with self.admin() as conn:
-            while not stop.wait(1.0):
-                name, number = projector.name, projector.generation
-                if not deadletters.is_parked(conn, name, number, stopped.position):
-                    self.state = "running"
-                    return True
-                if not building and not self._still_active(number):
-                    return False
-        return False
+            processor.held = deadletters.held_aggregates(conn, projector.name, projector.generation)

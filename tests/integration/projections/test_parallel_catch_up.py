@@ -1,6 +1,7 @@
 """Catching up with worker processes (projections.catchup): the views equal an in-process
 build row for row, and poison events met on the way are dealt with exactly as in process
-(parked and skipped, or parked and stopped at), including rows the database refuses."""
+(parked and skipped, or parked with their aggregate held), including rows the database
+refuses."""
 
 from __future__ import annotations
 
@@ -144,25 +145,36 @@ def test_poison_and_refused_rows_are_parked_and_skipped_as_in_process(
         assert "check constraint" in letters[1][2]
 
 
-def test_stop_mode_stops_at_the_poison_event_with_everything_before_it(
+def test_stop_mode_holds_the_poison_events_aggregate_and_the_build_waits_for_retry(
     store: Application[uuid.UUID], parallel: ProjectionSettings, source: EventSource
 ) -> None:
     kinds = ["ok"] * 3000
     kinds[2100] = "poison"
     positions = _save(store, kinds)
     stopping = replace(parallel, on_error={Facts.name: "stop"})
-    with pytest.raises(ProjectorStopped, match=f"stopped at position {positions[2100]}"):
+    # The processes end at the poison event; in process, it is parked and its aggregate held,
+    # and the rest is projected. A build holding something back is not switched to.
+    with pytest.raises(ProjectorStopped, match="holds back aggregates"):
         operations.rebuild(stopping, source, Facts, threading.Event())
     with admin(parallel.database_url) as conn:
         (generation,) = catalog.generations(conn, Facts.name)
+        assert generation.status == "building"
         table = physical_table("test_facts", generation.generation)
         count = conn.execute(f"SELECT count(*), max(position) FROM {table}").fetchone()
-        assert count == (2100, positions[2099])
+        assert count == (2999, positions[-1])
         tracking = conn.execute(
             "SELECT notification_id FROM projection_tracking WHERE application_name = %s",
             (tracking_name(Facts.name, generation.generation),),
         ).fetchone()
-        assert tracking == (positions[2099],)
+        assert tracking == (positions[-1],)
+        (status,) = operations.status(stopping, source, [Facts])
+        assert [(d.position, d.status) for d in status.parked] == [(positions[2100], "parked")]
+        assert [h.position for h in status.holds] == [positions[2100]]
+    # It can never be projected: give up on it, and the build switches.
+    report = operations.retry(stopping, source, Facts, skip=[positions[2100]])
+    assert report.skipped == [positions[2100]]
+    resumed = operations.rebuild(stopping, source, Facts, threading.Event(), resume=True)
+    assert resumed == generation.generation
 
 
 def test_a_catch_up_process_that_dies_fails_the_run_and_a_resume_finishes_exactly(

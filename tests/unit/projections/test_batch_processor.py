@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from typing import Any, cast
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
 from projections.projector import OnError, Projector, Writes, handles
-from projections.runner import BatchProcessor, Stopped
-from projections.views import ViewRecorder
+from projections.runner import BatchProcessor, Refused
+from projections.views import HoldCheck, HoldsChanged, ViewRecorder
 
 pytestmark = pytest.mark.unit
 
 TOPIC, OTHER = "m:A.Done", "m:B.Ignored"
+X, Y = UUID(int=1), UUID(int=2)  # aggregates the tests name
+PARK, HOLD, HELD = (
+    "INSERT INTO projection_dead_letters",
+    "INSERT INTO projection_holds",
+    "INSERT INTO projection_dead_letters",
+)
 
 
 class Numbers(Projector):
@@ -30,23 +36,38 @@ class Numbers(Projector):
 
 
 class FakeViews:
-    """Records commits; refuses (as PostgreSQL would) any transaction with a BAD statement."""
+    """Records commits; refuses (as PostgreSQL would) any transaction with a BAD statement,
+    and (as the hold check would) one that holds an aggregate `released` by a retry."""
 
     def __init__(self, transient: bool = False) -> None:
         self.commits: list[tuple[list[str], int | None, int | None]] = []
+        self.checked: list[frozenset[str]] = []
+        self.released: set[str] = set()
         self.transient = transient
 
-    def commit(self, writes: Writes, name: str, expected: int | None, position: int | None) -> None:
+    def commit(
+        self,
+        writes: Writes,
+        name: str,
+        expected: int | None,
+        position: int | None,
+        holds: HoldCheck | None = None,
+    ) -> None:
         assert name == "numbers@g1"
+        if holds is not None:
+            assert holds[:2] == ("numbers", 1)
+            self.checked.append(holds[2])
+            if holds[2] & self.released:
+                raise HoldsChanged("released")
         queries = [q for q, _, _ in writes.statements]
         if "BAD" in queries:
             raise OperationalError("down") if self.transient else IntegrityError("refused")
         self.commits.append((queries, expected, position))
 
 
-def _n(position: int, state: bytes, topic: str = TOPIC) -> Notification:
+def _n(position: int, state: bytes, topic: str = TOPIC, of: UUID | None = None) -> Notification:
     return Notification(
-        id=position, originator_id=uuid4(), originator_version=1, topic=topic, state=state
+        id=position, originator_id=of or uuid4(), originator_version=1, topic=topic, state=state
     )
 
 
@@ -77,33 +98,68 @@ def test_skip_parks_the_poison_event_in_the_same_transaction() -> None:
     assert queries[3:] == ["first part", "row"]
 
 
-def test_stop_commits_what_came_before_parks_and_stops() -> None:
+def test_stop_parks_the_poison_event_and_holds_only_its_aggregate() -> None:
     views = FakeViews()
     processor = _processor(views, "stop")
-    stopped = processor.process([_n(11, b""), _n(12, b"", OTHER), _n(13, b"raise"), _n(14, b"")])
-    assert stopped == Stopped(13, "ValueError: cannot")
-    assert views.commits[0] == (["first part", "row"], 10, 12)
-    parked, expected, position = views.commits[1]
-    assert parked[0].startswith("INSERT INTO projection_dead_letters") and len(parked) == 1
-    assert (expected, position) == (12, 12)  # the tracking stays before the poison event
-    assert processor.position == 12
+    batch = [
+        _n(11, b"", of=Y),
+        _n(12, b"", OTHER, of=X),
+        _n(13, b"raise", of=X),
+        _n(14, b"", of=X),
+        _n(15, b"", of=Y),
+    ]
+    assert processor.process(batch) is None
+    ((queries, expected, position),) = views.commits
+    assert (expected, position) == (10, 15)  # one transaction, the tracking past all of it
+    assert queries[:2] == ["first part", "row"]  # 11
+    assert queries[2].startswith(PARK) and queries[3].startswith(HOLD)  # 13, its rows gone
+    assert queries[4].startswith(HELD) and "'held'" in queries[4]  # 14: behind 13
+    assert queries[5:] == ["first part", "row"]  # 15: another aggregate goes on
+    assert processor.held == {str(X)} and views.checked == []
+
+    # Later batches: X's events are held, the hold is checked at commit; Y goes on.
+    assert processor.process([_n(16, b"", of=X), _n(17, b"", of=Y)]) is None
+    queries, expected, position = views.commits[1]
+    assert queries[0].startswith(HELD) and queries[1:] == ["first part", "row"]
+    assert views.checked == [frozenset({str(X)})]
+
+
+def test_a_batch_holding_an_aggregate_a_retry_released_is_not_written() -> None:
+    views = FakeViews()
+    processor = _processor(views, "stop")
+    processor.process([_n(11, b"raise", of=X)])
+    views.released.add(str(X))  # `cairn projector retry` applied it meanwhile
+    with pytest.raises(HoldsChanged):
+        processor.process([_n(12, b"", of=X)])
+    assert len(views.commits) == 1 and processor.position == 11
 
 
 @pytest.mark.parametrize("on_error", ["skip", "stop"])
 def test_rows_the_database_refuses_are_found_one_event_at_a_time(on_error: OnError) -> None:
     views = FakeViews()
     processor = _processor(views, on_error)
-    outcome = processor.process([_n(11, b""), _n(12, b"bad-sql"), _n(13, b""), _n(14, b"", OTHER)])
+    batch = [
+        _n(11, b"", of=Y),
+        _n(12, b"bad-sql", of=X),
+        _n(13, b"", of=X),
+        _n(14, b"", of=Y),
+        _n(15, b"", OTHER),
+    ]
+    outcome = processor.process(batch)
     assert views.commits[0] == (["first part", "row"], 10, 11)
+    assert [c[1:] for c in views.commits[1:]] == [(11, 12), (12, 13), (13, 14), (14, 15)]
+    parked, held, other = (c[0] for c in views.commits[1:4])
+    assert parked[0].startswith(PARK) and other == ["first part", "row"]
     if on_error == "stop":
-        assert outcome == Stopped(12, "IntegrityError: refused")
-        assert len(views.commits) == 2 and views.commits[1][1:] == (11, 11)
-        assert processor.position == 11
+        # 12 parked and X held, 13 held behind it; batches prepared meanwhile start again.
+        assert outcome == Refused(12, "IntegrityError: refused")
+        assert parked[1].startswith(HOLD) and held[0].startswith(HELD) and len(held) == 1
+        assert processor.held == {str(X)}
     else:
-        assert outcome is None
-        assert views.commits[1][0][0].startswith("INSERT INTO projection_dead_letters")
-        assert [c[1:] for c in views.commits[1:]] == [(11, 12), (12, 13), (13, 14)]
-        assert processor.position == 14
+        assert outcome is None and len(parked) == 1
+        assert held == ["first part", "row"]
+        assert processor.held == set()
+    assert processor.position == 15
 
 
 def test_a_transient_failure_is_not_poison() -> None:

@@ -1,4 +1,4 @@
-"""Committing one batch while the next is prepared: order, stops and failures, with the
+"""Committing one batch while the next is prepared: order, refusals and failures, with the
 database faked (the worker's integration tests run it against PostgreSQL)."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from eventsourcing.persistence import OperationalError
 
 from projections.commits import CommitPipeline
 from projections.projector import Writes
-from projections.runner import Stopped
+from projections.runner import Refused
+from projections.views import HoldCheck
 from tests.unit.projections.test_batch_processor import FakeViews, _n, _processor
 
 pytestmark = pytest.mark.unit
@@ -26,10 +27,17 @@ class GatedViews(FakeViews):
         self.gate = threading.Event()
         self.started = threading.Event()
 
-    def commit(self, writes: Writes, name: str, expected: int | None, position: int | None) -> None:
+    def commit(
+        self,
+        writes: Writes,
+        name: str,
+        expected: int | None,
+        position: int | None,
+        holds: HoldCheck | None = None,
+    ) -> None:
         self.started.set()
         assert self.gate.wait(10)
-        super().commit(writes, name, expected, position)
+        super().commit(writes, name, expected, position, holds)
 
 
 def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
@@ -52,16 +60,15 @@ def test_the_next_batch_is_prepared_while_the_previous_one_commits() -> None:
     assert processor.position == 13
 
 
-def test_a_batch_ending_at_a_poison_event_is_committed_before_submit_returns() -> None:
+def test_a_poison_event_does_not_stop_the_pipeline() -> None:
     views = FakeViews()
     processor = _processor(cast(Any, views), "stop")
     with closing(CommitPipeline(processor)) as commits:
-        stopped = commits.submit(processor.prepare([_n(11, b""), _n(12, b"raise"), _n(13, b"")]))
-        assert stopped is not None and stopped.position == 12
-        assert not commits.busy
-    # The event before the poison one is committed, the tracking stays before the poison one.
-    assert views.commits[0] == (["first part", "row"], 10, 11)
-    assert processor.position == 11
+        assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"raise")])) is None
+        assert commits.submit(processor.prepare([_n(13, b"")])) is None
+        assert commits.drain() is None
+    assert [c[1:] for c in views.commits] == [(10, 12), (12, 13)]
+    assert processor.position == 13
 
 
 def test_a_batch_prepared_after_a_refused_one_is_dropped() -> None:
@@ -71,11 +78,11 @@ def test_a_batch_prepared_after_a_refused_one_is_dropped() -> None:
         # The database refuses event 12: found when the batch commits, one by one.
         assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"bad-sql")])) is None
         later = processor.prepare([_n(13, b"")])
-        stopped = commits.submit(later)
-        assert isinstance(stopped, Stopped) and stopped.position == 12
+        refused = commits.submit(later)
+        assert isinstance(refused, Refused) and refused.position == 12
         assert commits.drain() is None  # `later` was never started
     assert all(position != 13 for _, _, position in views.commits)
-    assert processor.position == 11
+    assert processor.position == 12
 
 
 def test_a_failed_commit_is_raised_and_nothing_after_it_is_applied() -> None:
