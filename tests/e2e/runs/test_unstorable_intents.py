@@ -1,0 +1,108 @@
+"""Text no view can store never gets in (422 with its field), and an event that got into the
+store anyway stops only its own run in the runs view: every other run, of every tenant, stays
+current, and the operator sees the parked event in `cairn projector status`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from clients.projector_cli import projection_settings, projector_app
+from commands.settings import CairnSettings
+from domain.event_context import event_context
+from domain.runs.run import Run
+from infra.stack import StackEndpoints
+from projections import operations, registry
+from projections.host import ProjectorHost
+from projections.runs import Runs
+from projections.source import EventSource
+from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
+from tests.integration.projections.support import cairn_env
+from tests.support.cairn_client import Cairn, Person
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def projected(cairn: Cairn, cairn_settings: CairnSettings) -> Iterator[Cairn]:
+    with ProjectorHost(projection_settings(cairn_settings), list(registry.PROJECTORS.values())):
+        yield cairn
+
+
+def _runs(cairn: Cairn, person: Person, after: int) -> list[dict[str, Any]]:
+    page = cairn.client.get("/v1/runs", headers=person.headers, params={"after": after})
+    assert page.status_code == 200, page.text
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+def _store_poison_run(cairn: Cairn, person: Person) -> uuid.UUID:
+    """What an older API let through: an intent whose text PostgreSQL cannot store."""
+    tenant = uuid.UUID(person.session["tenant_id"])
+    run = Run(uuid.uuid4(), "meet\x00Sarah", person.session["user_id"], None, "app", tenant)
+    with event_context(tenant=str(tenant), actor=person.session["user_id"]):
+        cairn.services.runs.app.save(run)
+    return run.id
+
+
+def test_an_intent_no_view_can_store_is_refused_with_422(projected: Cairn) -> None:
+    cairn = projected
+    ada = cairn.sign_up("nulintent")
+    with_model_answering(cairn, ada, SARAH)
+    refused = cairn.client.post(
+        "/v1/intents",
+        headers={**ada.headers, "Idempotency-Key": uuid.uuid4().hex},
+        json={"text": "Schedule a meeting\x00with Sarah"},
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "validation_failed"
+    (problem,) = error["details"]["errors"]
+    assert problem["location"] == ["body", "text"] and "NUL" in problem["message"]
+    # Nothing was stored: the next intent is the person's only run.
+    accepted = submit(cairn, ada, "Schedule a meeting with Sarah")
+    assert [r["run_id"] for r in _runs(cairn, ada, accepted["position"])] == [accepted["run_id"]]
+
+
+def test_a_poison_event_of_one_tenant_leaves_the_others_runs_view_current(
+    projected: Cairn, cairn_settings: CairnSettings, stack: StackEndpoints
+) -> None:
+    cairn = projected
+    ada = cairn.sign_up("poisona")
+    bea = cairn.sign_up("poisonb", email="bea@example.com", name="Bea")
+    for person in (ada, bea):
+        with_model_answering(cairn, person, SARAH)
+    poison = _store_poison_run(cairn, ada)
+
+    # Tenant B's runs are projected past the poison event (the wait ends: the view moved on).
+    theirs = submit(cairn, bea, "Schedule a meeting with Sarah")
+    assert [r["run_id"] for r in _runs(cairn, bea, theirs["position"])] == [theirs["run_id"]]
+    # So are tenant A's other runs: only the poison event's own run is held back.
+    mine = submit(cairn, ada, "Lunch with Sarah")
+    assert [r["run_id"] for r in _runs(cairn, ada, mine["position"])] == [mine["run_id"]]
+    again = submit(cairn, bea, "Dinner with Sarah")
+    assert len(_runs(cairn, bea, again["position"])) == 2
+
+    # The operator sees it: parked, with its run held, and the view otherwise current.
+    settings = projection_settings(cairn_settings)
+    source = EventSource(settings.event_store_env)
+    try:
+        (status,) = operations.status(settings, source, [Runs])
+    finally:
+        source.close()
+    assert [h.originator_id for h in status.holds] == [str(poison)]
+    assert len(status.parked) == 1 and "NUL" in status.parked[0].error
+    shown = CliRunner().invoke(
+        projector_app,
+        ["status"],
+        env={
+            **cairn_env(stack, cairn_settings.database_url, cairn_settings.stream),
+            "COLUMNS": "300",
+        },
+    )
+    assert shown.exit_code == 1, shown.output  # something is parked
+    assert "1 aggregate(s) stopped" in shown.output and str(poison) in shown.output
