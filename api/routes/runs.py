@@ -123,7 +123,7 @@ def get_run(
     run_id: str,
     caller: CurrentCaller,
     services: ServicesDep,
-    after: Annotated[int | None, Query(ge=0, description="wait until this position")] = None,
+    after: After = None,
 ) -> dict[str, Any]:
     """One of the caller's runs with its plan, decision, steps and timeline, from the runs
     view. With `after` (a position from a command's answer or a pushed event) it waits until

@@ -1,5 +1,5 @@
 """The API as a client meets it (a server error is an answer, 500, not an exception), with
-every projector running beside it."""
+its projectors and a run worker beside it, as `cairn up` runs them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from commands.settings import CairnSettings
 from projections import registry
 from projections.host import ProjectorHost
 from tests.support.cairn_client import Cairn
+from tests.support.workers import worker_thread
 
 
 @pytest.fixture
@@ -24,4 +25,7 @@ def served(cairn_settings: CairnSettings) -> Iterator[Cairn]:
     app = create_app(urls, settings=s)
     projectors = ProjectorHost(projection_settings(s), list(registry.PROJECTORS.values()))
     with TestClient(app, raise_server_exceptions=False) as client, projectors:
-        yield Cairn(client)
+        cairn = Cairn(client)
+        with worker_thread(s, cairn.services) as worker:
+            cairn.worker = worker
+            yield cairn

@@ -115,7 +115,7 @@ def test_audit_accepts_the_extremes_it_can_ask(served: Cairn, ada: Person) -> No
         assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.parametrize("path", PAGED)
+@pytest.mark.parametrize("path", [*PAGED, f"/v1/runs/{uuid.uuid4()}"])
 @pytest.mark.parametrize("after", [INT64 + 1, 2**64, -1])
 def test_positions_beyond_the_store_are_the_callers_fault(
     served: Cairn, ada: Person, path: str, after: int
