@@ -32,7 +32,8 @@ class BuildInProgress(Conflict):
 
 
 class ProjectorStopped(InvalidTransition):
-    """A poison event stopped the projector (stop mode); `retry` after fixing the cause."""
+    """A build holds aggregates back behind parked events (stop mode), so it is not switched
+    to; `retry` after fixing the cause (or `--skip`), then `rebuild --resume`."""
 
     code = "projector_stopped"
 
