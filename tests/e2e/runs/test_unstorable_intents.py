@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from clients.projector_cli import projection_settings, projector_app
 from commands.settings import CairnSettings
-from domain.event_context import event_context
+from domain.event_context import EventContext
 from infra.stack import StackEndpoints
 from projections import operations
 from projections.runs import Runs
@@ -45,8 +45,8 @@ def _store_poison_run(cairn: Cairn, person: Person) -> uuid.UUID:
         "timestamp": {"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()},
     }
     stored = StoredEvent(run_id, 1, INTENT, json.dumps(state).encode())
-    with event_context(tenant=tenant, actor=person.session["user_id"]):
-        cairn.services.runs.app.recorder.insert_events([stored])
+    context = EventContext(tenant=tenant, actor=person.session["user_id"])
+    cairn.services.runs.app.recorder.insert_events([stored], context=context)
     return run_id
 
 

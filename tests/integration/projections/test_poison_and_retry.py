@@ -141,16 +141,15 @@ class Grants(Projector):
 
 def _register(store: Application[uuid.UUID], tenant: uuid.UUID) -> User:
     user = User(uuid.uuid4(), tenant, "sealed", "sealed", [])
-    with event_context(tenant=str(tenant)):
-        store.save(user)
+    store.save(user, context=EventContext(tenant=str(tenant)))
     return user
 
 
 def _grant(store: Application[uuid.UUID], user: User, *capabilities: str) -> list[int]:
     for capability in capabilities:
         user.grant(capability, "admin")
-    with event_context(tenant=str(user.tenant_id)):
-        return [r.notification.id for r in store.save(user)]
+    recordings = store.save(user, context=EventContext(tenant=str(user.tenant_id)))
+    return [r.notification.id for r in recordings]
 
 
 def _grants(conn: psycopg.Connection[Any], user: User) -> str | None:
