@@ -21,7 +21,7 @@ from adapters.jetstream.recorders import (
     JetStreamTrackingRecorder,
 )
 from adapters.jetstream.settings import JetStreamSettings
-from adapters.jetstream.stream import StreamSpec, check_server, ensure_stream, signal_subject
+from adapters.jetstream.stream import check_server, ensure_event_streams, signal_subject
 
 
 class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
@@ -51,11 +51,15 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
         with self._lock:
             if self._events is None:
                 s = self.settings
-                ensure_stream(self.client, StreamSpec(s.stream, s.subject_prefix), s)
+                complete = ensure_event_streams(self.client, s.stream, s.subject_prefix, s)
                 signals = signal_subject(s.stream)
                 self.client.signal_stored(s.stream, signals)
                 self._events = EventStream(
-                    self.client, s.stream, s.subject_prefix, signal_subject=signals
+                    self.client,
+                    s.stream,
+                    s.subject_prefix,
+                    records_complete=complete,
+                    signal_subject=signals,
                 )
             return self._events
 
@@ -64,9 +68,15 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
         with self._lock:
             if self._snapshots is None:
                 s = self.settings
-                ensure_stream(self.client, StreamSpec(s.snapshot_stream, s.snapshot_prefix), s)
+                complete = ensure_event_streams(
+                    self.client, s.snapshot_stream, s.snapshot_prefix, s
+                )
                 self._snapshots = EventStream(
-                    self.client, s.snapshot_stream, s.snapshot_prefix, snapshots_of=events
+                    self.client,
+                    s.snapshot_stream,
+                    s.snapshot_prefix,
+                    records_complete=complete,
+                    snapshots_of=events,
                 )
             return self._snapshots
 

@@ -48,6 +48,10 @@ EVENT_COUNT: Final = "Cairn-Event-Count"
 NOTIFICATION_ID: Final = "Cairn-Notification-Id"
 # On snapshots: the events-stream sequence of the snapshot's version, when known.
 EVENT_SEQUENCE: Final = "Cairn-Event-Sequence"
+# On aggregate records (``locator``): ``<tenant>.<aggregate type>`` of the aggregate's subject,
+# or ``*`` when its events are under several (written before records existed).
+AGGREGATE_SUBJECT: Final = "Cairn-Aggregate-Subject"
+SEVERAL_SUBJECTS: Final = "*"
 
 COMMANDS: Final = "_commands"
 TRACKING: Final = "_tracking"

@@ -18,15 +18,17 @@ class Position(NamedTuple):
 
 
 class _Entry:
-    __slots__ = ("anchor", "last")
+    __slots__ = ("anchor", "last", "subject")
 
     def __init__(self) -> None:
         self.last: Position | None = None
         self.anchor: Position | None = None
+        self.subject: str | None = None
 
 
 class PositionIndex:
-    """Per key: the last known (version, seq), and one anchor (e.g. of the latest snapshot)."""
+    """Per key: the last known (version, seq), one anchor (e.g. of the latest snapshot), and
+    where the aggregate's events are (``<tenant>.<type>`` of its subject: it never changes)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -54,6 +56,15 @@ class PositionIndex:
             entry = self._entry(key)
             if entry.last is None or seq > entry.last.seq:
                 entry.last = Position(version, seq)
+
+    def subject(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry.subject if entry is not None else None
+
+    def observe_subject(self, key: str, subject: str) -> None:
+        with self._lock:
+            self._entry(key).subject = subject
 
     def forget(self, key: str) -> None:
         with self._lock:

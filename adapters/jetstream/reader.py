@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from adapters.jetstream import headers as h
 from adapters.jetstream import replies
 from adapters.jetstream.client import NatsClient
+from adapters.jetstream.locator import Locator
 from adapters.jetstream.notifications import NotificationItem, Notifications
 from adapters.jetstream.positions import Position, PositionIndex
 from adapters.jetstream.replies import RawItem
@@ -45,11 +46,14 @@ class StreamReader:
         prefix: str,
         index: PositionIndex,
         anchors: PositionIndex | None = None,
+        *,
+        records_complete: bool,
     ) -> None:
         self.client = client
         self.stream = stream
         self.prefix = prefix
         self.index = index
+        self.locator = Locator(client, stream, prefix, index, records_complete=records_complete)
         # For a snapshot stream: the events stream's index, told where snapshots' versions are.
         self._anchors = anchors
         self.events_filter = f"{prefix}.*.*.*"
@@ -61,9 +65,6 @@ class StreamReader:
         self._notifications = Notifications(event_dots=prefix.count(".") + 3)
         self._cursors = Cursors()  # of replays, for their next call
 
-    def aggregate_filter(self, key: str) -> str:
-        return f"{self.prefix}.*.*.{key}"
-
     # ---- single messages -------------------------------------------------------------------
 
     def last_message(self, subject_filter: str) -> Msg | None:
@@ -71,7 +72,8 @@ class StreamReader:
 
     def last_position(self, key: str) -> Position | None:
         """The last stored version of an aggregate and its sequence (also cached)."""
-        msg = self.last_message(self.aggregate_filter(key))
+        subject_filter = self.locator.events_filter(key)
+        msg = self.last_message(subject_filter) if subject_filter is not None else None
         if msg is None:
             return None
         position = Position(version_of(msg), seq_of(msg))
@@ -126,8 +128,12 @@ class StreamReader:
         limit: int | None = None,
     ) -> list[StoredEvent]:
         key = h.id_token(originator_id)
-        subject_filter = self.aggregate_filter(key)
         if limit is not None and limit <= 0:
+            return []
+        # A literal subject (from the aggregate's record): the server's cost does not grow
+        # with the tenants and subjects of the stream (decision 0009).
+        subject_filter = self.locator.events_filter(key)
+        if subject_filter is None:
             return []
         if desc:
             msg = self.last_message(subject_filter)
@@ -209,9 +215,10 @@ class StreamReader:
             return None
         if last.version == version:
             return last.seq
-        msg = self.next_message(
-            self.aggregate_filter(key), self._seek(self.aggregate_filter(key), version - 1, last)
-        )
+        subject_filter = self.locator.events_filter(key)
+        if subject_filter is None:
+            return None
+        msg = self.next_message(subject_filter, self._seek(subject_filter, version - 1, last))
         if msg is not None and version_of(msg) == version:
             return seq_of(msg)
         return None

@@ -36,6 +36,7 @@ class EventStream:
         stream: str,
         prefix: str,
         *,
+        records_complete: bool,
         signal_subject: str | None = None,
         snapshots_of: EventStream | None = None,
     ) -> None:
@@ -44,7 +45,9 @@ class EventStream:
         self.prefix = prefix
         self.signal_subject = signal_subject
         anchors = snapshots_of.reader.index if snapshots_of is not None else None
-        self.reader: StreamReader = StreamReader(client, stream, prefix, PositionIndex(), anchors)
+        self.reader: StreamReader = StreamReader(
+            client, stream, prefix, PositionIndex(), anchors, records_complete=records_complete
+        )
         self.writer = StreamWriter(
             client,
             self.reader,

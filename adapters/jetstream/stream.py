@@ -25,6 +25,12 @@ from typing import Any
 
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.errors import JetStreamApiError, StreamConfigurationError
+from adapters.jetstream.locator import (
+    RECORDS_COMPLETE,
+    STREAM_METADATA,
+    records_prefix,
+    records_stream,
+)
 from adapters.jetstream.settings import NATS_UNSAFE_ACCEPT_EVENT_LOSS, JetStreamSettings
 
 logger = logging.getLogger("cairn.eventstore")
@@ -38,6 +44,9 @@ _NANOS = 1_000_000_000
 class StreamSpec:
     name: str
     subject_prefix: str
+    # Given to the stream when it is created: an events stream's says its aggregates have
+    # records (locator); set on an existing stream by ``backfill`` only.
+    metadata: tuple[tuple[str, str], ...] = ()
 
     @property
     def subjects(self) -> list[str]:
@@ -71,7 +80,36 @@ def desired_config(spec: StreamSpec, settings: JetStreamSettings) -> dict[str, A
         "allow_atomic": True,
         "allow_direct": True,
     }
+    if spec.metadata:
+        config["metadata"] = dict(spec.metadata)
     return config
+
+
+def records_complete(config: dict[str, Any]) -> bool:
+    """Whether every aggregate of a stream with this configuration has an aggregate record."""
+    return (config.get("metadata") or {}).get(STREAM_METADATA) == RECORDS_COMPLETE
+
+
+def ensure_event_streams(
+    client: NatsClient, stream: str, prefix: str, settings: JetStreamSettings
+) -> bool:
+    """Create or verify an events stream and its aggregate records' stream (the records one
+    first: a new events stream is made with records for all of its aggregates); returns
+    whether the events stream's aggregates all have records (decision 0009)."""
+    records = StreamSpec(records_stream(stream), records_prefix(prefix))
+    _, records_created = ensure_stream(client, records, settings)
+    spec = StreamSpec(stream, prefix, ((STREAM_METADATA, RECORDS_COMPLETE),))
+    config, created = ensure_stream(client, spec, settings)
+    complete = records_complete(config)
+    if complete and records_created and not created:
+        # Its aggregates would all look absent: none of them has a record any more.
+        raise StreamConfigurationError(
+            f"stream {records.name}, which says where the aggregates of {stream} are, was "
+            f"missing (deleted?); restore it, or run the records backfill "
+            f"(adapters.jetstream.backfill) after removing {STREAM_METADATA!r} from the "
+            f"metadata of {stream}"
+        )
+    return complete
 
 
 def _former_republish(spec: StreamSpec) -> dict[str, Any]:
@@ -191,9 +229,14 @@ def read_sync_always(monitor_url: str, timeout: float = 2.0) -> bool | None:
     return bool(config.get("sync_always", False))  # omitted by the server when false
 
 
-def ensure_stream(client: NatsClient, spec: StreamSpec, settings: JetStreamSettings) -> None:
-    """Create the stream if it is missing (and allowed), then verify its configuration."""
+def ensure_stream(
+    client: NatsClient, spec: StreamSpec, settings: JetStreamSettings
+) -> tuple[dict[str, Any], bool]:
+    """Create the stream if it is missing (and allowed), then verify its configuration;
+    returns the configuration, and whether this call created the stream."""
     desired = desired_config(spec, settings)
+    config: dict[str, Any]
+    created = False
     try:
         config = client.api(f"STREAM.INFO.{spec.name}")["config"]
     except JetStreamApiError as e:
@@ -205,6 +248,7 @@ def ensure_stream(client: NatsClient, spec: StreamSpec, settings: JetStreamSetti
             ) from e
         try:
             config = client.api(f"STREAM.CREATE.{spec.name}", desired)["config"]
+            created = True
             logger.info("created JetStream stream %s for %s", spec.name, spec.subjects)
         except JetStreamApiError as create_error:
             if "already in use" not in create_error.description:
@@ -220,5 +264,6 @@ def ensure_stream(client: NatsClient, spec: StreamSpec, settings: JetStreamSetti
         # The server republished every stored message for subscriptions, which cost it about
         # a third of its append throughput; writers now signal each stored batch instead.
         updated = {key: value for key, value in config.items() if key != "republish"}
-        client.api(f"STREAM.UPDATE.{spec.name}", updated)
+        config = client.api(f"STREAM.UPDATE.{spec.name}", updated)["config"]
         logger.info("stream %s: dropped the per-message republish (decision 0005)", spec.name)
+    return config, created

@@ -1,9 +1,12 @@
 """Appending events: optimistic concurrency, atomic batches, idempotent commands, tracking.
 
 One ``insert`` is one JetStream publish: a single message, or one atomic batch of
-``[command marker] [tracking record] events...``. The first event of each aggregate carries
-``Nats-Expected-Last-Subject-Sequence`` against ``<prefix>.*.*.<aggregate id>``, so one id is
-one aggregate whatever its tenant or type, and a stale expectation rejects the whole batch.
+``[command marker] [tracking record] [aggregate records] events...``. All events of an
+aggregate go to one subject, named by its aggregate record (``locator``), which a new
+aggregate's save stores first: its expected sequence 0 makes one id one aggregate whatever its
+tenant or type. The first event of each known aggregate carries
+``Nats-Expected-Last-Subject-Sequence`` on its own (literal) subject, so a stale expectation
+rejects the whole batch at a cost that does not grow with the stream's subjects.
 """
 
 from __future__ import annotations
@@ -43,10 +46,25 @@ class _Conflict(Exception):
 @dataclass
 class _Aggregate:
     key: str
+    tail: str  # <tenant>.<type> of its first event here: its subject if it is new
     first_version: int
     last_version: int
-    first_index: int  # positions of its first and last message in the batch
+    first_index: int  # positions of its first and last event in the save
     last_index: int
+
+
+@dataclass
+class _Plan:
+    """How one attempt writes an aggregate's events: where, with what check."""
+
+    subject: bytes
+    check: bytes  # expected-sequence header lines of its first event
+    record: Frame | None  # the aggregate record to store first (a new aggregate)
+    used: tuple[str | None, int]  # what the check assumed: subject of record, last sequence
+
+
+# Per event of a save: its aggregate's key, its header lines (without checks), its payload.
+_Prepared = tuple[str, bytes, bytes]
 
 
 class StreamWriter:
@@ -59,6 +77,7 @@ class StreamWriter:
     ) -> None:
         self.client = client
         self.reader = reader
+        self.locator = reader.locator
         self.prefix = reader.prefix
         self.index = reader.index
         self.tracking_index = tracking_index
@@ -85,7 +104,7 @@ class StreamWriter:
         base = h.context_lines(context)
         command_id = context.command_id
         prefix = self.prefix
-        frames: list[Frame] = []
+        head: list[Frame] = []
         keys: set[str] = set()  # what this save checks: never two saves on one key in a batch
         if command_id is not None:
             marker = b"".join(
@@ -97,80 +116,52 @@ class StreamWriter:
                 )
             )
             marker_subject = f"{prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
-            frames.append((marker_subject.encode(), marker, b""))
+            head.append((marker_subject.encode(), marker, b""))
             keys.add("\0command:" + command_id)
-        tracking_at = len(frames) if tracking is not None else -1
+        tracking_at = len(head) if tracking is not None else -1
         if tracking is not None:
             line = _NOTIFICATION_ID_LINE % tracking.notification_id
             tracking_subject = self.tracking_subject(tracking.application_name)
-            frames.append((tracking_subject.encode(), line, b""))
+            head.append((tracking_subject.encode(), line, b""))
             keys.add("\0tracking:" + tracking.application_name)
-        aggregates: dict[str, _Aggregate] = {}
-        # Per (aggregate, topic): the aggregate key, subject and constant header lines; the
-        # events of one save mostly share both, so the last ones are checked first (identity).
-        constant: dict[tuple[UUID | str, str], tuple[str, bytes, bytes]] = {}
-        last_id: UUID | str | None = None
-        last_topic: str | None = None
-        key, event_subject, lines = "", b"", b""
-        version_line = h.VERSION_LINE
-        snapshots = self._snapshots_of is not None
-        for event in events:
-            originator_id, version, topic = (
-                event.originator_id,
-                event.originator_version,
-                event.topic,
-            )
-            if originator_id is not last_id or topic is not last_topic:
-                parts = constant.get((originator_id, topic))
-                if parts is None:
-                    key = h.id_token(originator_id)
-                    event_subject = f"{prefix}.{tenant}.{h.type_token(topic)}.{key}".encode()
-                    lines = base + h.topic_line(topic)
-                    if not isinstance(originator_id, UUID):
-                        lines += h.STR_ID_LINE
-                    parts = constant[(originator_id, topic)] = (key, event_subject, lines)
-                key, event_subject, lines = parts
-                last_id, last_topic = originator_id, topic
-            headers = lines + version_line % version
-            if snapshots:
-                headers += self._snapshot_position(key, version)
-            at = len(frames)
-            frames.append((event_subject, headers, event.state))
-            aggregate = aggregates.get(key)
-            if aggregate is None:
-                aggregates[key] = _Aggregate(key, version, version, at, at)
-            elif version <= aggregate.last_version:
-                raise IntegrityError(
-                    f"versions of aggregate {event.originator_id} must increase within one save"
-                )
-            else:
-                aggregate.last_version, aggregate.last_index = version, at
-        if len(frames) > MAX_BATCH:
+        aggregates, prepared = self._prepare(events, tenant, base)
+        if len(head) + len(prepared) > MAX_BATCH:
             raise BatchTooLarge(
-                f"one save of {len(events)} events needs {len(frames)} messages; JetStream's "
-                f"atomic batch holds at most {MAX_BATCH}: save in smaller steps"
+                f"one save of {len(events)} events needs {len(head) + len(prepared)} messages; "
+                f"JetStream's atomic batch holds at most {MAX_BATCH}: save in smaller steps"
             )
         keys.update(aggregates)
         save_keys = frozenset(keys)
-        for _ in range(_ATTEMPTS):
-            expected = self._expectations(aggregates, tracking)
-            batch = self._with_expectations(frames, aggregates, expected, tracking_at)
+        # One more round than attempts: new aggregates' records are stored first, once.
+        for _ in range(_ATTEMPTS + 1):
+            plans = self._plans(aggregates, base)
+            tracked = self._tracking_expectation(tracking)
+            records = [plan.record for plan in plans.values() if plan.record is not None]
+            frames = list(head)
+            if tracking_at >= 0:
+                subject, headers, payload = frames[tracking_at]
+                frames[tracking_at] = (subject, headers + _EXPECTED_LINE % tracked, payload)
+            offset = len(frames)
             try:
-                ack = self._publish(batch, save_keys)
+                if records:
+                    self._store_records(records, aggregates, plans, save_keys)
+                    continue
+                frames += self._event_frames(prepared, aggregates, plans)
+                ack = self._publish(frames, save_keys)
             except _Conflict:
                 if command_id is not None:
                     ids = self._already_applied(command_id, events)
                     if ids is not None:
                         return ids
-                if not self._refresh(aggregates, tracking, expected):
+                if not self._refresh(aggregates, plans, tracking, tracked):
                     raise IntegrityError(
                         "the event store rejected the write: an expected sequence did not match"
                     ) from None
                 continue
             first_seq = int(ack["seq"]) - len(frames) + 1
-            for aggregate in aggregates.values():
+            for key, aggregate in aggregates.items():
                 self.index.observe_last(
-                    aggregate.key, aggregate.last_version, first_seq + aggregate.last_index
+                    key, aggregate.last_version, first_seq + offset + aggregate.last_index
                 )
             if tracking is not None:
                 key = h.encode_token(tracking.application_name)
@@ -180,57 +171,136 @@ class StreamWriter:
             return list(range(first_seq + len(frames) - len(events), first_seq + len(frames)))
         raise IntegrityError("the event store kept rejecting the write: concurrent writers")
 
+    def _prepare(
+        self, events: Sequence[StoredEvent], tenant: str, base: bytes
+    ) -> tuple[dict[str, _Aggregate], list[_Prepared]]:
+        """Each event's constant header lines, and the aggregates of the save."""
+        aggregates: dict[str, _Aggregate] = {}
+        prepared: list[_Prepared] = []
+        # Per (aggregate, topic): the aggregate key and constant header lines; the events of
+        # one save mostly share both, so the last ones are checked first (identity).
+        constant: dict[tuple[UUID | str, str], tuple[str, bytes]] = {}
+        last_id: UUID | str | None = None
+        last_topic: str | None = None
+        key, lines = "", b""
+        version_line = h.VERSION_LINE
+        snapshots = self._snapshots_of is not None
+        for at, event in enumerate(events):
+            originator_id, version, topic = (
+                event.originator_id,
+                event.originator_version,
+                event.topic,
+            )
+            if originator_id is not last_id or topic is not last_topic:
+                parts = constant.get((originator_id, topic))
+                if parts is None:
+                    key = h.id_token(originator_id)
+                    lines = base + h.topic_line(topic)
+                    if not isinstance(originator_id, UUID):
+                        lines += h.STR_ID_LINE
+                    parts = constant[(originator_id, topic)] = (key, lines)
+                key, lines = parts
+                last_id, last_topic = originator_id, topic
+            headers = lines + version_line % version
+            if snapshots:
+                headers += self._snapshot_position(key, version)
+            prepared.append((key, headers, event.state))
+            aggregate = aggregates.get(key)
+            if aggregate is None:
+                tail = f"{tenant}.{h.type_token(topic)}"
+                aggregates[key] = _Aggregate(key, tail, version, version, at, at)
+            elif version <= aggregate.last_version:
+                raise IntegrityError(
+                    f"versions of aggregate {event.originator_id} must increase within one save"
+                )
+            else:
+                aggregate.last_version, aggregate.last_index = version, at
+        return aggregates, prepared
+
+    def _plans(self, aggregates: dict[str, _Aggregate], base: bytes) -> dict[str, _Plan]:
+        """Subject and check of each aggregate for this attempt, from what the index knows (an
+        aggregate it does not know is taken for a new one: its record's check tells)."""
+        plans: dict[str, _Plan] = {}
+        locator = self.locator
+        for key, aggregate in aggregates.items():
+            known = self.index.last(key)
+            if known is not None and aggregate.first_version <= known.version:
+                raise IntegrityError(
+                    f"version {aggregate.first_version} of aggregate {key} is not "
+                    f"above its last stored version {known.version}"
+                )
+            seq = known.seq if known is not None else 0
+            tail = locator.known_tail(key)
+            if tail is None:  # its record first, then its events (next round)
+                record = locator.record_frame(key, aggregate.tail, base)
+                plans[key] = _Plan(b"", b"", record, (None, 0))
+            elif tail == h.SEVERAL_SUBJECTS:  # no single subject: as before records
+                subject = locator.event_subject(key, aggregate.tail)
+                plans[key] = _Plan(
+                    subject.encode(), self._wildcard_check(key, seq), None, (tail, seq)
+                )
+            else:
+                subject = locator.event_subject(key, tail)
+                plans[key] = _Plan(subject.encode(), _EXPECTED_LINE % seq, None, (tail, seq))
+        return plans
+
+    def _wildcard_check(self, key: str, seq: int) -> bytes:
+        subject_filter = self.locator.wildcard(key).encode()
+        return _EXPECTED_LINE % seq + _EXPECTED_SUBJECT_LINE % subject_filter
+
+    @staticmethod
+    def _event_frames(
+        prepared: list[_Prepared], aggregates: dict[str, _Aggregate], plans: dict[str, _Plan]
+    ) -> list[Frame]:
+        firsts = {aggregate.first_index for aggregate in aggregates.values()}
+        frames: list[Frame] = []
+        last_key, plan = "", None
+        for at, (key, headers, payload) in enumerate(prepared):
+            if key is not last_key or plan is None:
+                plan, last_key = plans[key], key
+            if at in firsts:
+                headers += plan.check
+            frames.append((plan.subject, headers, payload))
+        return frames
+
+    def _store_records(
+        self,
+        records: list[Frame],
+        aggregates: dict[str, _Aggregate],
+        plans: dict[str, _Plan],
+        keys: frozenset[str],
+    ) -> None:
+        """Store new aggregates' records, before any of their events (so an aggregate without
+        a record has no events). A record whose events never follow only names where an
+        aggregate without events would be."""
+        self._publish(records, keys, self.locator.records_stream)
+        for key, aggregate in aggregates.items():
+            if plans[key].record is not None:
+                self.index.observe_subject(key, aggregate.tail)
+
     def _snapshot_position(self, key: str, version: int) -> bytes:
         """On a snapshot: the events-stream sequence of its version, when it can be found."""
         assert self._snapshots_of is not None
         seq = self._snapshots_of.find_seq(key, version)
         return _EVENT_SEQUENCE_LINE % seq if seq is not None else b""
 
-    def _expectations(
-        self, aggregates: dict[str, _Aggregate], tracking: Tracking | None
-    ) -> dict[str, int]:
-        """Expected last sequence per aggregate key (and per tracking subject)."""
-        expected: dict[str, int] = {}
-        for aggregate in aggregates.values():
-            known = self.index.last(aggregate.key)
-            if known is not None and aggregate.first_version <= known.version:
-                raise IntegrityError(
-                    f"version {aggregate.first_version} of aggregate {aggregate.key} is not "
-                    f"above its last stored version {known.version}"
-                )
-            expected[aggregate.key] = known.seq if known is not None else 0
-        if tracking is not None:
-            key = h.encode_token(tracking.application_name)
-            known = self.tracking_index.last(key)
-            if known is not None and tracking.notification_id <= known.version:
-                raise IntegrityError(
-                    f"tracking {tracking.notification_id} of {tracking.application_name!r} is "
-                    f"not above the recorded {known.version}"
-                )
-            expected["\0" + key] = known.seq if known is not None else 0
-        return expected
+    def _tracking_expectation(self, tracking: Tracking | None) -> int:
+        """The expected last sequence of the tracking subject (0 without tracking)."""
+        if tracking is None:
+            return 0
+        key = h.encode_token(tracking.application_name)
+        known = self.tracking_index.last(key)
+        if known is not None and tracking.notification_id <= known.version:
+            raise IntegrityError(
+                f"tracking {tracking.notification_id} of {tracking.application_name!r} is "
+                f"not above the recorded {known.version}"
+            )
+        return known.seq if known is not None else 0
 
-    def _with_expectations(
-        self,
-        frames: list[Frame],
-        aggregates: dict[str, _Aggregate],
-        expected: dict[str, int],
-        tracking_at: int,
-    ) -> list[Frame]:
-        batch = list(frames)
-        for aggregate in aggregates.values():
-            subject, headers, payload = batch[aggregate.first_index]
-            headers += _EXPECTED_LINE % expected[aggregate.key]
-            headers += _EXPECTED_SUBJECT_LINE % self.reader.aggregate_filter(aggregate.key).encode()
-            batch[aggregate.first_index] = (subject, headers, payload)
-        if tracking_at >= 0:
-            subject, headers, payload = batch[tracking_at]
-            key = "\0" + subject.decode().rpartition(".")[2]
-            batch[tracking_at] = (subject, headers + _EXPECTED_LINE % expected[key], payload)
-        return batch
-
-    def _publish(self, batch: list[Frame], keys: frozenset[str]) -> dict[str, Any]:
-        ack = self.client.append(self.reader.stream, batch, keys)
+    def _publish(
+        self, batch: list[Frame], keys: frozenset[str], stream: str | None = None
+    ) -> dict[str, Any]:
+        ack = self.client.append(stream or self.reader.stream, batch, keys)
         error = ack.get("error")
         if error:
             err_code = int(error.get("err_code", 0))
@@ -244,13 +314,18 @@ class StreamWriter:
         return ack
 
     def _refresh(
-        self, aggregates: dict[str, _Aggregate], tracking: Tracking | None, used: dict[str, int]
+        self,
+        aggregates: dict[str, _Aggregate],
+        plans: dict[str, _Plan],
+        tracking: Tracking | None,
+        tracked: int,
     ) -> bool:
-        """Re-read the positions the write expected; True if any of them had moved."""
+        """Re-read what the write assumed (records, positions); True if any of it had moved."""
         moved = False
-        for aggregate in aggregates.values():
-            position = self.reader.last_position(aggregate.key)
-            if (position.seq if position is not None else 0) != used[aggregate.key]:
+        for key in aggregates:
+            position = self.reader.last_position(key)  # also learns the record, if any
+            now = (self.locator.known_tail(key), position.seq if position is not None else 0)
+            if now != plans[key].used:
                 moved = True
         if tracking is not None:
             key = h.encode_token(tracking.application_name)
@@ -258,7 +333,7 @@ class StreamWriter:
             if msg is not None:
                 notification_id = int((msg.headers or {})[h.NOTIFICATION_ID])
                 self.tracking_index.observe_last(key, notification_id, seq_of(msg))
-            if (seq_of(msg) if msg is not None else 0) != used["\0" + key]:
+            if (seq_of(msg) if msg is not None else 0) != tracked:
                 moved = True
         return moved
 

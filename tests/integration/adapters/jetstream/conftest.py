@@ -19,6 +19,7 @@ import pytest
 from eventsourcing.utils import Environment
 
 from adapters.jetstream import Factory
+from adapters.jetstream.locator import records_stream
 
 
 def _nats_server_binary() -> str:
@@ -143,8 +144,9 @@ def make_factory(nats_url: str, nats_monitor_url: str, unique_name: str) -> Iter
     yield make
     for factory in made:
         for stream in (factory.settings.stream, factory.settings.snapshot_stream):
-            with contextlib.suppress(Exception):
-                factory.client.api(f"STREAM.DELETE.{stream}")
+            for name in (stream, records_stream(stream)):
+                with contextlib.suppress(Exception):
+                    factory.client.api(f"STREAM.DELETE.{name}")
         factory.close()
 
 

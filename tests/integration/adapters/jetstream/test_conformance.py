@@ -35,6 +35,7 @@ from adapters.jetstream import (
     JetStreamProcessRecorder,
     JetStreamTrackingRecorder,
 )
+from adapters.jetstream.locator import records_stream
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +56,9 @@ def stream_env(name: str) -> dict[str, str]:
 def delete_streams(factory: Factory) -> None:
     settings = factory.settings
     for stream in (settings.stream, settings.snapshot_stream):
-        with contextlib.suppress(Exception):
-            factory.client.api(f"STREAM.DELETE.{stream}")
+        for name in (stream, records_stream(stream)):
+            with contextlib.suppress(Exception):
+                factory.client.api(f"STREAM.DELETE.{name}")
 
 
 class StreamPerTest:
