@@ -58,3 +58,24 @@ def write(name: str, title: str, body: list[str]) -> Path:
     header = [f"# {title}", "", f"Measured {stamp} on {machine()}.", ""]
     path.write_text("\n".join([*header, *body, ""]))
     return path
+
+
+def write_section(name: str, heading: str, body: list[str]) -> Path:
+    """Replace (or add at the end) the section ``## heading`` of a report, leaving the rest as
+    it is: a workload run on its own updates its part of the report."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / name
+    lines = path.read_text().splitlines() if path.exists() else [f"# {name}", ""]
+    title = f"## {heading}"
+    if title in lines:
+        start = lines.index(title)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        del lines[start:end]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = [title, "", f"Measured {stamp} on {machine()}.", "", *body]
+    path.write_text("\n".join([*lines, "", *section, ""]))
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from functools import partial
 
@@ -21,8 +22,17 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.jetstream import Factory
+from adapters.jetstream.stream import StreamSpec, desired_config
 from infra.stack import StackEndpoints
 from tests.benchmarks import report
+from tests.benchmarks.loads import (
+    LoadCost,
+    measure_loads,
+    median_cost,
+    new_ids,
+    populate,
+)
 from tests.benchmarks.workloads import (
     Measurement,
     median_of,
@@ -41,6 +51,11 @@ BATCH_WRITERS = 32
 BATCH_CALLS = max(5, int(40 * SCALE))  # per writer, 100 events each (128,000 in all)
 REPEATS = 3  # throughput runs of a few seconds on a shared machine: the median of three
 GROUP_INFLIGHT = 3  # full batches group commit sends before the first is answered
+LOAD_OTHERS = max(2_000, int(12_000 * SCALE))  # aggregates of one event, per stream
+LOAD_VERSIONS = 5
+LOAD_SAMPLE = 500  # aggregates of LOAD_VERSIONS events, loaded in each pass
+LOAD_PASSES = 3  # alternating between the streams: the median of three
+TENANT_COUNTS = (50, 5_000)
 
 
 def _jetstream_factory(
@@ -257,3 +272,114 @@ def test_event_store_throughput(
     path = report.write("event-store.md", "Event store benchmark", body)
     print(path.read_text())
     assert single.events > 0 and batched.events > 0
+
+
+def _nats_pid(stack: StackEndpoints) -> int | None:
+    return next((server.pid for server in stack.servers if server.name == "nats"), None)
+
+
+def _stream_without_records(stack: StackEndpoints, name: str) -> Factory:
+    """An events stream as created before aggregate records: read and written as then."""
+    factory = _jetstream_factory(stack, name)
+    assert isinstance(factory, Factory)
+    factory.client.api(
+        f"STREAM.CREATE.{name}", desired_config(StreamSpec(name, name), factory.settings)
+    )
+    return factory
+
+
+def _cell(cost: LoadCost) -> str:
+    cpu = f"{cost.server_cpu_ms:.3f}" if cost.server_cpu_ms is not None else "-"
+    return f"{cost.wall_ms:.3f} | {cpu}"
+
+
+def _ratio(many: float | None, few: float | None) -> float | None:
+    return many / few if many is not None and few else None
+
+
+@pytest.mark.timeout(900)  # writing four streams takes most of it on a busy machine
+def test_aggregate_load_cost_does_not_grow_with_tenants(
+    stack: StackEndpoints, unique_name: str
+) -> None:
+    pid = _nats_pid(stack)
+    others, sample = new_ids(LOAD_OTHERS), new_ids(LOAD_SAMPLE)
+    kinds = ("records", "before records")
+    streams: dict[tuple[str, int], str] = {}
+    for kind in kinds:
+        for tenants in TENANT_COUNTS:
+            name = f"load{'rb'[kinds.index(kind)]}{tenants}{unique_name}"
+            factory = (
+                _stream_without_records(stack, name)
+                if kind == "before records"
+                else _jetstream_factory(stack, name)
+            )
+            populate(factory.aggregate_recorder(), others, sample, tenants, LOAD_VERSIONS)
+            factory.close()
+            streams[kind, tenants] = name
+    cold: dict[tuple[str, int], list[LoadCost]] = defaultdict(list)
+    warm: dict[tuple[str, int], list[LoadCost]] = defaultdict(list)
+    for _ in range(LOAD_PASSES):
+        for key, name in streams.items():
+            factory = _jetstream_factory(stack, name)  # as a new process: nothing known yet
+            recorder = factory.aggregate_recorder()
+            cold[key].append(measure_loads(recorder, sample, LOAD_VERSIONS, pid))
+            warm[key].append(measure_loads(recorder, sample, LOAD_VERSIONS, pid))
+            factory.close()
+    medians = {key: (median_cost(cold[key]), median_cost(warm[key])) for key in streams}
+    rows = [
+        f"| {kind} | {tenants:,} | {_cell(medians[kind, tenants][0])} "
+        f"| {_cell(medians[kind, tenants][1])} |"
+        for kind in kinds
+        for tenants in TENANT_COUNTS
+    ]
+    few, many = TENANT_COUNTS
+    ratios = []
+    for kind in kinds:
+        for label, index in (("first load in a process", 0), ("later load", 1)):
+            low, high = medians[kind, few][index], medians[kind, many][index]
+            ratios.append(
+                (
+                    kind,
+                    label,
+                    _ratio(high.wall_ms, low.wall_ms),
+                    _ratio(high.server_cpu_ms, low.server_cpu_ms),
+                )
+            )
+
+    def shown(value: float | None) -> str:
+        return f"{value:.2f}" if value is not None else "-"
+
+    records_cold = next(r for r in ratios if r[0] == "records" and r[1].startswith("first"))
+    goal_value = records_cold[3] if records_cold[3] is not None else records_cold[2]
+    goal_met = goal_value is not None and goal_value <= 1.25
+    body = [
+        f"Each stream holds {LOAD_OTHERS:,} aggregates of one event (4 aggregate types, 4 "
+        f"per tenant and save), spread over {few} or {many:,} tenants, then the "
+        f"{LOAD_SAMPLE:,} aggregates that are loaded, {LOAD_VERSIONS} events each, written "
+        "version by version (interleaved, like runs in progress, each of another tenant as "
+        "far as there are tenants): the end of the stream, which nats-server still holds in "
+        "memory, so a load measures the server's lookups, not disk reads. Each pass loads "
+        "them (`select_events(id)`: all their events) one after another with a new factory "
+        "(as a new process: the first load of each aggregate reads its record), then again "
+        "(its subject known); the tables show the median of "
+        f"{LOAD_PASSES} passes, which alternate between the streams. Server CPU is "
+        "nats-server's user + system time over the loads, per load. `before records`: a "
+        "stream created before decision 0009, read as then, with the filter "
+        "`<prefix>.*.*.<id>`.",
+        "",
+        "| stream | tenants | first load ms | server CPU ms | later load ms | server CPU ms |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"| stream | load | {many:,} / {few} tenants: time | server CPU |",
+        "|---|---|---:|---:|",
+        *(f"| {k} | {label} | {shown(w)} | {shown(c)} |" for k, label, w, c in ratios),
+        "",
+        "| goal | met | measured |",
+        "|---|---|---|",
+        f"| a first load at {many:,} tenants costs the server at most 1.25 x what it costs at "
+        f"{few} | {'yes' if goal_met else '**no**'} | {shown(goal_value)} x |",
+    ]
+    path = report.write_section("event-store.md", "Aggregate loads and the number of tenants", body)
+    print(path.read_text())
+    assert all(cost.wall_ms > 0 for costs in cold.values() for cost in costs)

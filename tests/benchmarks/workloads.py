@@ -217,11 +217,8 @@ async def raw_atomic_batches(
             subject = f"{stream}.system.Account.{key}".encode()
             for version in range(1, 101):
                 lines = base + h.VERSION_LINE % version
-                if version == 1:
+                if version == 1:  # as Cairn's: on the aggregate's own subject (decision 0009)
                     lines += h.header_line(h.EXPECTED_LAST_SUBJECT_SEQ, "0")
-                    lines += h.header_line(
-                        h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT, f"{stream}.*.*.{key}"
-                    )
                 frames.append((subject, lines, PAYLOAD))
         return framing.atomic_batch(frames, uuid.uuid4().hex, b"_RAW." + token)
 
