@@ -1,24 +1,23 @@
 """Appending events: optimistic concurrency, atomic batches, idempotent commands, tracking.
 
 One ``insert`` is one JetStream publish: a single message, or one atomic batch of
-``[command marker] [tracking record] [aggregate records] events...``. All events of an
-aggregate go to one subject, named by its aggregate record (``locator``), which a new
-aggregate's save stores first: its expected sequence 0 makes one id one aggregate whatever its
-tenant or type. The first event of each known aggregate carries
-``Nats-Expected-Last-Subject-Sequence`` on its own (literal) subject, so a stale expectation
-rejects the whole batch at a cost that does not grow with the stream's subjects.
+``[command marker] [tracking record] events...``. Before that, a new aggregate's first save
+stores its aggregate record (``locator``) in the records stream: its expected sequence 0 makes
+one id one aggregate whatever its tenant or type, and it names the one subject that all of the
+aggregate's events go to. So the first event of each aggregate in a batch carries
+``Nats-Expected-Last-Subject-Sequence`` on its own, literal subject, a check whose cost does not
+grow with the stream's subjects; a stale expectation rejects the whole batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Final
-from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from adapters.jetstream import headers as h
+from adapters.jetstream import saves
 from adapters.jetstream.appends import MAX_BATCH
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.errors import BatchTooLarge, CommandAlreadyApplied, JetStreamApiError
@@ -32,8 +31,6 @@ ERR_DUPLICATE_MSG_ID_IN_BATCH = 10201
 ERR_BATCH_TOO_LARGE = 10199
 _ATTEMPTS = 4
 
-_EXPECTED_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ.encode() + b": %d\r\n"
-_EXPECTED_SUBJECT_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ_SUBJECT.encode() + b": %s\r\n"
 _EVENT_COUNT_LINE: Final = h.EVENT_COUNT.encode() + b": %d\r\n"
 _NOTIFICATION_ID_LINE: Final = h.NOTIFICATION_ID.encode() + b": %d\r\n"
 _EVENT_SEQUENCE_LINE: Final = h.EVENT_SEQUENCE.encode() + b": %d\r\n"
@@ -41,30 +38,6 @@ _EVENT_SEQUENCE_LINE: Final = h.EVENT_SEQUENCE.encode() + b": %d\r\n"
 
 class _Conflict(Exception):
     """The server rejected the write: an expected sequence or a message id did not match."""
-
-
-@dataclass
-class _Aggregate:
-    key: str
-    tail: str  # <tenant>.<type> of its first event here: its subject if it is new
-    first_version: int
-    last_version: int
-    first_index: int  # positions of its first and last event in the save
-    last_index: int
-
-
-@dataclass
-class _Plan:
-    """How one attempt writes an aggregate's events: where, with what check."""
-
-    subject: bytes
-    check: bytes  # expected-sequence header lines of its first event
-    record: Frame | None  # the aggregate record to store first (a new aggregate)
-    used: tuple[str | None, int]  # what the check assumed: subject of record, last sequence
-
-
-# Per event of a save: its aggregate's key, its header lines (without checks), its payload.
-_Prepared = tuple[str, bytes, bytes]
 
 
 class StreamWriter:
@@ -112,7 +85,7 @@ class StreamWriter:
                     base,
                     h.header_line(h.MSG_ID, command_id),
                     _EVENT_COUNT_LINE % len(events),
-                    _EXPECTED_LINE % 0,
+                    saves.EXPECTED_LINE % 0,
                 )
             )
             marker_subject = f"{prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
@@ -124,7 +97,8 @@ class StreamWriter:
             tracking_subject = self.tracking_subject(tracking.application_name)
             head.append((tracking_subject.encode(), line, b""))
             keys.add("\0tracking:" + tracking.application_name)
-        aggregates, prepared = self._prepare(events, tenant, base)
+        snapshot_position = self._snapshot_position if self._snapshots_of is not None else None
+        aggregates, prepared = saves.prepare(events, tenant, base, snapshot_position)
         if len(head) + len(prepared) > MAX_BATCH:
             raise BatchTooLarge(
                 f"one save of {len(events)} events needs {len(head) + len(prepared)} messages; "
@@ -134,19 +108,19 @@ class StreamWriter:
         save_keys = frozenset(keys)
         # One more round than attempts: new aggregates' records are stored first, once.
         for _ in range(_ATTEMPTS + 1):
-            plans = self._plans(aggregates, base)
+            plans = saves.plan(aggregates, self.index, self.locator, base)
             tracked = self._tracking_expectation(tracking)
             records = [plan.record for plan in plans.values() if plan.record is not None]
             frames = list(head)
             if tracking_at >= 0:
                 subject, headers, payload = frames[tracking_at]
-                frames[tracking_at] = (subject, headers + _EXPECTED_LINE % tracked, payload)
+                frames[tracking_at] = (subject, headers + saves.EXPECTED_LINE % tracked, payload)
             offset = len(frames)
             try:
                 if records:
                     self._store_records(records, aggregates, plans, save_keys)
                     continue
-                frames += self._event_frames(prepared, aggregates, plans)
+                frames += saves.event_frames(prepared, aggregates, plans)
                 ack = self._publish(frames, save_keys)
             except _Conflict:
                 if command_id is not None:
@@ -171,103 +145,11 @@ class StreamWriter:
             return list(range(first_seq + len(frames) - len(events), first_seq + len(frames)))
         raise IntegrityError("the event store kept rejecting the write: concurrent writers")
 
-    def _prepare(
-        self, events: Sequence[StoredEvent], tenant: str, base: bytes
-    ) -> tuple[dict[str, _Aggregate], list[_Prepared]]:
-        """Each event's constant header lines, and the aggregates of the save."""
-        aggregates: dict[str, _Aggregate] = {}
-        prepared: list[_Prepared] = []
-        # Per (aggregate, topic): the aggregate key and constant header lines; the events of
-        # one save mostly share both, so the last ones are checked first (identity).
-        constant: dict[tuple[UUID | str, str], tuple[str, bytes]] = {}
-        last_id: UUID | str | None = None
-        last_topic: str | None = None
-        key, lines = "", b""
-        version_line = h.VERSION_LINE
-        snapshots = self._snapshots_of is not None
-        for at, event in enumerate(events):
-            originator_id, version, topic = (
-                event.originator_id,
-                event.originator_version,
-                event.topic,
-            )
-            if originator_id is not last_id or topic is not last_topic:
-                parts = constant.get((originator_id, topic))
-                if parts is None:
-                    key = h.id_token(originator_id)
-                    lines = base + h.topic_line(topic)
-                    if not isinstance(originator_id, UUID):
-                        lines += h.STR_ID_LINE
-                    parts = constant[(originator_id, topic)] = (key, lines)
-                key, lines = parts
-                last_id, last_topic = originator_id, topic
-            headers = lines + version_line % version
-            if snapshots:
-                headers += self._snapshot_position(key, version)
-            prepared.append((key, headers, event.state))
-            aggregate = aggregates.get(key)
-            if aggregate is None:
-                tail = f"{tenant}.{h.type_token(topic)}"
-                aggregates[key] = _Aggregate(key, tail, version, version, at, at)
-            elif version <= aggregate.last_version:
-                raise IntegrityError(
-                    f"versions of aggregate {event.originator_id} must increase within one save"
-                )
-            else:
-                aggregate.last_version, aggregate.last_index = version, at
-        return aggregates, prepared
-
-    def _plans(self, aggregates: dict[str, _Aggregate], base: bytes) -> dict[str, _Plan]:
-        """Subject and check of each aggregate for this attempt, from what the index knows (an
-        aggregate it does not know is taken for a new one: its record's check tells)."""
-        plans: dict[str, _Plan] = {}
-        locator = self.locator
-        for key, aggregate in aggregates.items():
-            known = self.index.last(key)
-            if known is not None and aggregate.first_version <= known.version:
-                raise IntegrityError(
-                    f"version {aggregate.first_version} of aggregate {key} is not "
-                    f"above its last stored version {known.version}"
-                )
-            seq = known.seq if known is not None else 0
-            tail = locator.known_tail(key)
-            if tail is None:  # its record first, then its events (next round)
-                record = locator.record_frame(key, aggregate.tail, base)
-                plans[key] = _Plan(b"", b"", record, (None, 0))
-            elif tail == h.SEVERAL_SUBJECTS:  # no single subject: as before records
-                subject = locator.event_subject(key, aggregate.tail)
-                plans[key] = _Plan(
-                    subject.encode(), self._wildcard_check(key, seq), None, (tail, seq)
-                )
-            else:
-                subject = locator.event_subject(key, tail)
-                plans[key] = _Plan(subject.encode(), _EXPECTED_LINE % seq, None, (tail, seq))
-        return plans
-
-    def _wildcard_check(self, key: str, seq: int) -> bytes:
-        subject_filter = self.locator.wildcard(key).encode()
-        return _EXPECTED_LINE % seq + _EXPECTED_SUBJECT_LINE % subject_filter
-
-    @staticmethod
-    def _event_frames(
-        prepared: list[_Prepared], aggregates: dict[str, _Aggregate], plans: dict[str, _Plan]
-    ) -> list[Frame]:
-        firsts = {aggregate.first_index for aggregate in aggregates.values()}
-        frames: list[Frame] = []
-        last_key, plan = "", None
-        for at, (key, headers, payload) in enumerate(prepared):
-            if key is not last_key or plan is None:
-                plan, last_key = plans[key], key
-            if at in firsts:
-                headers += plan.check
-            frames.append((plan.subject, headers, payload))
-        return frames
-
     def _store_records(
         self,
         records: list[Frame],
-        aggregates: dict[str, _Aggregate],
-        plans: dict[str, _Plan],
+        aggregates: dict[str, saves.Aggregate],
+        plans: dict[str, saves.Plan],
         keys: frozenset[str],
     ) -> None:
         """Store new aggregates' records, before any of their events (so an aggregate without
@@ -315,8 +197,8 @@ class StreamWriter:
 
     def _refresh(
         self,
-        aggregates: dict[str, _Aggregate],
-        plans: dict[str, _Plan],
+        aggregates: dict[str, saves.Aggregate],
+        plans: dict[str, saves.Plan],
         tracking: Tracking | None,
         tracked: int,
     ) -> bool:
