@@ -117,6 +117,12 @@ def plan(
             wildcard = locator.wildcard(key).encode()
             check = EXPECTED_LINE % seq + _EXPECTED_SUBJECT_LINE % wildcard
             plans[key] = Plan(subject, check, None, (tail, seq))
+        elif known is None and tail != aggregate.tail:
+            # Recorded, no events yet: another tenant or type is creating this id (or did,
+            # and died before its events); it may not become theirs and ours at once.
+            raise IntegrityError(
+                f"aggregate {key} is being created as {tail!r}, not as {aggregate.tail!r}"
+            )
         else:
             subject = locator.event_subject(key, tail).encode()
             plans[key] = Plan(subject, EXPECTED_LINE % seq, None, (tail, seq))

@@ -115,6 +115,27 @@ def test_an_aggregate_keeps_its_subject_whoever_saves_it(
     assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1, 2]
 
 
+def test_an_id_being_created_by_another_tenant_is_refused(
+    make_factory: FactoryMaker, unique_name: str
+) -> None:
+    factory = make_factory()
+    recorder = recorder_of(factory)
+    locator = recorder.events.reader.locator
+    aggregate_id = uuid.uuid4()
+    # Tenant one's creation stored the record; its events are not stored yet.
+    record = locator.record_frame(str(aggregate_id), "one.Run", b"")
+    assert not factory.client.append(locator.records_stream, [record], frozenset()).get("error")
+    assert locator.tail(str(aggregate_id)) == "one.Run"
+    created = [StoredEvent(aggregate_id, 1, "m:Run.Started", b"{}")]
+    for other in (recorder, recorder_of(make_factory())):  # it knows the record, or not yet
+        with pytest.raises(IntegrityError, match="being created"):
+            other.insert_events(created, context=EventContext(tenant="two"))
+    recorder.insert_events(created, context=EventContext(tenant="one"))  # the creator goes on
+    msg = factory.client.direct_get(unique_name, {"last_by_subj": f"{unique_name}.>"})
+    assert msg is not None and msg.headers is not None
+    assert msg.headers["Nats-Subject"] == f"{unique_name}.one.Run.{aggregate_id}"
+
+
 def _stream_from_before_records(factory: Factory, name: str) -> None:
     """An events stream as created before aggregate records, holding old-style events: one
     aggregate saved under two tenants (two subjects), one under one."""
