@@ -27,7 +27,7 @@ from adapters.jetstream import replies
 from adapters.jetstream.errors import StreamConfigurationError
 from adapters.jetstream.factory import Factory
 from adapters.jetstream.framing import Frame
-from adapters.jetstream.locator import RECORDS_COMPLETE, STREAM_METADATA, records_prefix
+from adapters.jetstream.locator import STREAM_METADATA, records_prefix
 from adapters.jetstream.recorders import EventStream
 from adapters.jetstream.scan import READ_BATCH, Cursor
 
@@ -68,7 +68,7 @@ def backfill(factory: Factory, *, snapshots: bool = False) -> BackfillReport:
                 f"records of {events.stream} changed while they were written ({ack['error']}): "
                 "stop every process that writes to the stream, then run the backfill again"
             )
-    _mark(factory, events.stream)
+    _mark(factory, events.stream, locator.records_stream)
     return BackfillReport(events.stream, len(tails), len(frames), several, already_complete=False)
 
 
@@ -99,9 +99,11 @@ def _recorded_tails(events: EventStream) -> dict[str, tuple[str, int]]:
     return recorded
 
 
-def _mark(factory: Factory, stream: str) -> None:
+def _mark(factory: Factory, stream: str, records_stream: str) -> None:
+    """Name the records stream (by when it was made) in the events stream's metadata."""
+    made = str(factory.client.api(f"STREAM.INFO.{records_stream}")["created"])
     config = factory.client.api(f"STREAM.INFO.{stream}")["config"]
-    config["metadata"] = {**(config.get("metadata") or {}), STREAM_METADATA: RECORDS_COMPLETE}
+    config["metadata"] = {**(config.get("metadata") or {}), STREAM_METADATA: made}
     factory.client.api(f"STREAM.UPDATE.{stream}", config)
 
 

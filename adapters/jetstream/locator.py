@@ -26,9 +26,9 @@ from adapters.jetstream.framing import Frame
 from adapters.jetstream.positions import PositionIndex
 
 # Metadata of an events stream whose every aggregate has a record (streams created with
-# records, or after ``backfill``): an aggregate without a record has no events there.
+# records, or after ``backfill``): an aggregate without a record has no events there. Its
+# value: when the records stream was made.
 STREAM_METADATA: Final = "cairn_aggregate_records"
-RECORDS_COMPLETE: Final = "complete"
 
 _SUBJECT_LINE: Final = h.AGGREGATE_SUBJECT.encode() + b": %s\r\n"
 _EXPECTED_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ.encode() + b": %d\r\n"

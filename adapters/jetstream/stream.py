@@ -25,12 +25,7 @@ from typing import Any
 
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.errors import JetStreamApiError, StreamConfigurationError
-from adapters.jetstream.locator import (
-    RECORDS_COMPLETE,
-    STREAM_METADATA,
-    records_prefix,
-    records_stream,
-)
+from adapters.jetstream.locator import STREAM_METADATA, records_prefix, records_stream
 from adapters.jetstream.settings import NATS_UNSAFE_ACCEPT_EVENT_LOSS, JetStreamSettings
 
 logger = logging.getLogger("cairn.eventstore")
@@ -44,8 +39,9 @@ _NANOS = 1_000_000_000
 class StreamSpec:
     name: str
     subject_prefix: str
-    # Given to the stream when it is created: an events stream's says its aggregates have
-    # records (locator); set on an existing stream by ``backfill`` only.
+    # Given to the stream when it is created: an events stream's names the records stream
+    # that holds a record for each of its aggregates (locator); ``backfill`` sets it on an
+    # existing stream.
     metadata: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -85,31 +81,32 @@ def desired_config(spec: StreamSpec, settings: JetStreamSettings) -> dict[str, A
     return config
 
 
-def records_complete(config: dict[str, Any]) -> bool:
-    """Whether every aggregate of a stream with this configuration has an aggregate record."""
-    return (config.get("metadata") or {}).get(STREAM_METADATA) == RECORDS_COMPLETE
-
-
 def ensure_event_streams(
     client: NatsClient, stream: str, prefix: str, settings: JetStreamSettings
 ) -> bool:
     """Create or verify an events stream and its aggregate records' stream (the records one
     first: a new events stream is made with records for all of its aggregates); returns
-    whether the events stream's aggregates all have records (decision 0009)."""
+    whether the events stream's aggregates all have records (decision 0009).
+
+    The events stream's metadata names the records stream by its creation time, so a records
+    stream made again (the first one deleted) is never taken for the one holding the records:
+    its aggregates would all look absent.
+    """
     records = StreamSpec(records_stream(stream), records_prefix(prefix))
-    _, records_created = ensure_stream(client, records, settings)
-    spec = StreamSpec(stream, prefix, ((STREAM_METADATA, RECORDS_COMPLETE),))
-    config, created = ensure_stream(client, spec, settings)
-    complete = records_complete(config)
-    if complete and records_created and not created:
-        # Its aggregates would all look absent: none of them has a record any more.
+    _, records_made = ensure_stream(client, records, settings)
+    spec = StreamSpec(stream, prefix, ((STREAM_METADATA, records_made),))
+    config, _ = ensure_stream(client, spec, settings)
+    marked = (config.get("metadata") or {}).get(STREAM_METADATA)
+    if marked is None:
+        return False  # from before records
+    if marked != records_made:
         raise StreamConfigurationError(
-            f"stream {records.name}, which says where the aggregates of {stream} are, was "
-            f"missing (deleted?); restore it, or run the records backfill "
-            f"(adapters.jetstream.backfill) after removing {STREAM_METADATA!r} from the "
-            f"metadata of {stream}"
+            f"stream {records.name} (made {records_made}) is not the one holding the records "
+            f"of the aggregates of {stream} (made {marked}): it was deleted and made again? "
+            f"Restore it, or remove {STREAM_METADATA!r} from the metadata of {stream} and run "
+            "the records backfill (python -m adapters.jetstream.backfill)"
         )
-    return complete
+    return True
 
 
 def _former_republish(spec: StreamSpec) -> dict[str, Any]:
@@ -231,14 +228,13 @@ def read_sync_always(monitor_url: str, timeout: float = 2.0) -> bool | None:
 
 def ensure_stream(
     client: NatsClient, spec: StreamSpec, settings: JetStreamSettings
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[dict[str, Any], str]:
     """Create the stream if it is missing (and allowed), then verify its configuration;
-    returns the configuration, and whether this call created the stream."""
+    returns the configuration, and when the stream was made (the server's timestamp)."""
     desired = desired_config(spec, settings)
-    config: dict[str, Any]
-    created = False
+    info: dict[str, Any]
     try:
-        config = client.api(f"STREAM.INFO.{spec.name}")["config"]
+        info = client.api(f"STREAM.INFO.{spec.name}")
     except JetStreamApiError as e:
         if e.err_code != ERR_STREAM_NOT_FOUND:
             raise
@@ -247,15 +243,15 @@ def ensure_stream(
                 f"stream {spec.name} does not exist (and creating it is switched off)"
             ) from e
         try:
-            config = client.api(f"STREAM.CREATE.{spec.name}", desired)["config"]
-            created = True
+            info = client.api(f"STREAM.CREATE.{spec.name}", desired)
             logger.info("created JetStream stream %s for %s", spec.name, spec.subjects)
         except JetStreamApiError as create_error:
             if "already in use" not in create_error.description:
                 raise StreamConfigurationError(
                     f"cannot create stream {spec.name}: {create_error.description}"
                 ) from create_error
-            config = client.api(f"STREAM.INFO.{spec.name}")["config"]  # created concurrently
+            info = client.api(f"STREAM.INFO.{spec.name}")  # created concurrently
+    config: dict[str, Any] = info["config"]
     problems = mismatches(config, spec, settings)
     if problems:
         raise StreamConfigurationError(f"stream {spec.name} does not fit: " + "; ".join(problems))
@@ -266,4 +262,4 @@ def ensure_stream(
         updated = {key: value for key, value in config.items() if key != "republish"}
         config = client.api(f"STREAM.UPDATE.{spec.name}", updated)["config"]
         logger.info("stream %s: dropped the per-message republish (decision 0005)", spec.name)
-    return config, created
+    return config, str(info["created"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -200,9 +201,18 @@ def test_a_stream_from_before_records_is_read_and_written_as_then_until_backfill
     assert [e.originator_version for e in recorder.select_events(moved)] == [1, 2, 3]
 
 
+def test_processes_starting_together_on_a_new_store_all_use_records(
+    make_factory: FactoryMaker,
+) -> None:
+    factories = [make_factory() for _ in range(6)]
+    with ThreadPoolExecutor(len(factories)) as pool:
+        recorders = list(pool.map(recorder_of, factories))
+    assert all(r.events.reader.locator.records_complete for r in recorders)
+
+
 def test_a_missing_records_stream_is_refused(make_factory: FactoryMaker, unique_name: str) -> None:
     factory = make_factory()
     recorder_of(factory).insert_events([StoredEvent(uuid.uuid4(), 1, "m:Run.Started", b"{}")])
     factory.client.api(f"STREAM.DELETE.{records_stream(unique_name)}")
-    with pytest.raises(StreamConfigurationError, match="missing"):
+    with pytest.raises(StreamConfigurationError, match="made again"):
         make_factory().application_recorder()
