@@ -51,13 +51,37 @@ def table(rows: Iterable[Measurement]) -> list[str]:
     return lines
 
 
-def write(name: str, title: str, body: list[str]) -> Path:
+def write(name: str, title: str, body: list[str], keep: tuple[str, ...] = ()) -> Path:
+    """Write a report; the sections named in ``keep`` (written by ``write_section``, for
+    workloads that can run on their own) stay as they were."""
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / name
+    kept = _sections(path.read_text().splitlines(), keep) if path.exists() else []
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = [f"# {title}", "", f"Measured {stamp} on {machine()}.", ""]
-    path.write_text("\n".join([*header, *body, ""]))
+    path.write_text("\n".join([*header, *body, *kept, ""]))
     return path
+
+
+def _section_bounds(lines: list[str], heading: str) -> tuple[int, int] | None:
+    title = f"## {heading}"
+    if title not in lines:
+        return None
+    start = lines.index(title)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+
+
+def _sections(lines: list[str], headings: tuple[str, ...]) -> list[str]:
+    kept: list[str] = []
+    for heading in headings:
+        bounds = _section_bounds(lines, heading)
+        if bounds is not None:
+            section = lines[bounds[0] : bounds[1]]
+            while section and not section[-1].strip():
+                section.pop()
+            kept += ["", *section]
+    return kept
 
 
 def write_section(name: str, heading: str, body: list[str]) -> Path:
@@ -66,16 +90,12 @@ def write_section(name: str, heading: str, body: list[str]) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / name
     lines = path.read_text().splitlines() if path.exists() else [f"# {name}", ""]
-    title = f"## {heading}"
-    if title in lines:
-        start = lines.index(title)
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        del lines[start:end]
+    bounds = _section_bounds(lines, heading)
+    if bounds is not None:
+        del lines[bounds[0] : bounds[1]]
     while lines and not lines[-1].strip():
         lines.pop()
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = [title, "", f"Measured {stamp} on {machine()}.", "", *body]
+    section = [f"## {heading}", "", f"Measured {stamp} on {machine()}.", "", *body]
     path.write_text("\n".join([*lines, "", *section, ""]))
     return path

@@ -56,6 +56,7 @@ LOAD_VERSIONS = 5
 LOAD_SAMPLE = 500  # aggregates of LOAD_VERSIONS events, loaded in each pass
 LOAD_PASSES = 3  # alternating between the streams: the median of three
 TENANT_COUNTS = (50, 5_000)
+LOADS_SECTION = "Aggregate loads and the number of tenants"
 
 
 def _jetstream_factory(
@@ -269,7 +270,7 @@ def test_event_store_throughput(
         f"`select_notifications` (PostgreSQL recorder: "
         f"{postgres[2].events_per_second:,.0f} events/s).",
     ]
-    path = report.write("event-store.md", "Event store benchmark", body)
+    path = report.write("event-store.md", "Event store benchmark", body, keep=(LOADS_SECTION,))
     print(path.read_text())
     assert single.events > 0 and batched.events > 0
 
@@ -380,6 +381,6 @@ def test_aggregate_load_cost_does_not_grow_with_tenants(
         f"| a first load at {many:,} tenants costs the server at most 1.25 x what it costs at "
         f"{few} | {'yes' if goal_met else '**no**'} | {shown(goal_value)} x |",
     ]
-    path = report.write_section("event-store.md", "Aggregate loads and the number of tenants", body)
+    path = report.write_section("event-store.md", LOADS_SECTION, body)
     print(path.read_text())
     assert all(cost.wall_ms > 0 for costs in cold.values() for cost in costs)
