@@ -79,6 +79,8 @@ def test_up_is_ready_then_ctrl_c_stops_every_server(
     # Projector workers run as children of `cairn up` too.
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("projector_cli" in " ".join(c.cmdline()) for c in children)
+    # And the run workers (CAIRN_WORKERS, default 2): runs advance there, not in the API.
+    assert sum("clients.worker_cli" in " ".join(c.cmdline()) for c in children) == 2
     pids += [c.pid for c in children]
 
     status = subprocess.run(
