@@ -1,8 +1,16 @@
-"""Runs benchmark: intent-to-completed latency with the mocked model at 50 concurrent users,
-beside a bare FastAPI endpoint on the same server in the same run. Writes docs/benchmarks/runs.md.
+"""Runs benchmark: runs/s and server CPU per run at capacity, intent -> completed latency at a
+steady arrival rate, and the floors beside them (a bare authenticated GET, one fsynced append),
+all in one run against Cairn deployed as `cairn up` runs it. Writes docs/benchmarks/runs.md.
 
-Policy decisions per second with 200 policies are measured by test_policy_benchmark.py
-(docs/benchmarks/policy.md).
+Processes: the API (uvicorn, tests/benchmarks/runs_server.py: the real app, request limits
+lifted), two `cairn worker` processes and the projectors started exactly as `cairn up` starts
+them, the stack's nats-server, PostgreSQL and Redis, and the load generator in its own process
+(tests/benchmarks/runs_load.py). Every model call is answered by litellm's mock response from
+CAIRN_LLM_MOCK_ANSWER_FILE (zero model latency); the one planned step creates a note at the
+fake provider (tests/support/provider_server.py, Nagle off), which runs in this process.
+
+Knobs: CAIRN_BENCH_USERS (50), CAIRN_BENCH_CAPACITY_S (30), CAIRN_BENCH_RATE (25 runs/s),
+CAIRN_BENCH_LATENCY_S (60).
 """
 
 from __future__ import annotations
@@ -10,36 +18,42 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import threading
+import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent, TrackingRecorder
+from eventsourcing.utils import Environment
 
-from adapters.llm.gateway import LiteLLMGateway
-from adapters.llm.mock import MockAnswer
-from adapters.llm.planner import LiteLLMPlanner
-from adapters.ratelimit import RedisRateLimiter, RouteLimit
-from clients.projector_cli import projection_settings
-from commands.ports.planner import LlmProvider, ProviderCredential
-from commands.runs.provider_keys import store_provider_key
+from clients.children import ChildProcesses
+from clients.projector_cli import start_projector_workers
+from clients.worker_cli import start_run_workers
+from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
-from projections.host import ProjectorHost
-from projections.runs import Runs
+from infra.stack.ports import free_port
 from tests.benchmarks import report
-from tests.benchmarks.workloads import Measurement
-from tests.e2e.push.harness import LiveCairn, Member
+from tests.benchmarks.costs import ProcessTrees, StoreCounters, SyscallCounter, store_counters
+from tests.benchmarks.workloads import PAYLOAD, TOPIC, Measurement
+from tests.e2e.push.harness import HttpCairn, Member
 from tests.support.cairn_client import isolated_settings
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.benchmark
 
 USERS = int(os.environ.get("CAIRN_BENCH_USERS", "50"))
-INTENTS_PER_USER = int(os.environ.get("CAIRN_BENCH_INTENTS", "4"))
+CAPACITY_S = float(os.environ.get("CAIRN_BENCH_CAPACITY_S", "30"))
+RATE = float(os.environ.get("CAIRN_BENCH_RATE", "25"))
+LATENCY_S = float(os.environ.get("CAIRN_BENCH_LATENCY_S", "60"))
+WHOAMI_REQUESTS = 500
+APPENDS = 300
+ROOT = Path(__file__).resolve().parents[2]
 NOTE = {
     "summary": "A note",
     "steps": [
@@ -51,58 +65,152 @@ NOTE = {
         }
     ],
 }
+SERVER = ("API", "workers", "projectors", "NATS", "PostgreSQL", "Redis")
+# The previous report (docs/benchmarks/runs.md before issue 11): API polling, in-API pool.
+BEFORE = {"users": 50, "p50_ms": 5589.07, "p99_ms": 7995.35, "runs_per_s": 8.0}
+GOALS = {"runs_per_s": 100.0, "cpu_ms": 15.0, "fsyncs": 5.0, "p99_ms": 150.0}
 
 
-def _timed_concurrently(users: list[Member], work: Any) -> Measurement:
-    latencies: list[float] = []
-    lock = threading.Lock()
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """What one workload cost: CPU seconds per process group, and the store's counters."""
 
-    def one(member: Member) -> None:
-        with httpx.Client(base_url=live.base_url, timeout=60) as http:
-            for _ in range(INTENTS_PER_USER):
-                began = time.perf_counter()
-                work(http, member)
-                with lock:
-                    latencies.append((time.perf_counter() - began) * 1000)
+    cpu_s: dict[str, float]
+    counters: StoreCounters
+    fsyncs: int | None
 
-    began = time.perf_counter()
-    threads = [threading.Thread(target=one, args=(m,)) for m in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Measurement("", len(latencies), time.perf_counter() - began, latencies)
+    def server_ms_per(self, n: int) -> float:
+        return sum(self.cpu_s[g] for g in SERVER) * 1000 / n
 
 
-def _intent_to_completed(http: httpx.Client, member: Member) -> None:
-    accepted = http.post(
-        "/v1/intents",
-        json={"text": "note: buy milk"},
-        headers={**member.headers, "Idempotency-Key": uuid.uuid4().hex},
+class Meter:
+    def __init__(self, trees: ProcessTrees, fsyncs: SyscallCounter, stack: StackEndpoints, db: str):
+        self.trees, self.fsyncs, self.stack, self.db = trees, fsyncs, stack, db
+
+    def counters(self) -> StoreCounters:
+        assert self.stack.nats_monitor_url is not None
+        return store_counters(self.stack.nats_monitor_url, self.db)
+
+    def measure(self, work: Callable[[], Any]) -> tuple[Any, Cost]:
+        counters, cpu = self.counters(), self.trees.snapshot()
+        self.fsyncs.start()
+        try:
+            result = work()
+        finally:
+            fsyncs = self.fsyncs.stop()
+        spent = ProcessTrees.spent(cpu, self.trees.snapshot())
+        time.sleep(1.5)  # PostgreSQL publishes its statistics at most once a second
+        return result, Cost(spent, self.counters() - counters, fsyncs)
+
+
+class LoadGenerator:
+    """The load generator process: one JSON line per command and per answer."""
+
+    def __init__(self, port: int, tokens: list[str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks.runs_load"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            text=True,
+        )
+        assert self.ask({"port": port, "tokens": tokens}) == {"ready": True}
+
+    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            pytest.fail(f"the load generator ended ({self.process.wait(10)})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@contextmanager
+def _api(settings: CairnSettings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    env = {**os.environ, **settings.as_env(), "CAIRN_API_PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.runs_server"], env=env)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail("the API did not start")
+            time.sleep(0.1)
+        yield process, base_url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _people(base_url: str, name: str) -> list[Member]:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        cairn = HttpCairn(http)
+        people = [cairn.sign_up(f"{name[:20]}{i}") for i in range(USERS)]
+        for member in people:
+            stored = http.post(
+                "/v1/provider-keys",
+                headers=member.headers,
+                json={"provider": "openai", "api_key": "sk-bench-key"},
+            )
+            assert stored.status_code == 200, stored.text
+    return people
+
+
+def _appends(settings: CairnSettings) -> Measurement:
+    """One event per save, one save after another: the fsynced append under every event."""
+    factory = InfrastructureFactory[TrackingRecorder].construct(
+        Environment(name="bench", env=settings.event_store_env())
     )
-    assert accepted.status_code == 202, accepted.text
-    run_id, after = accepted.json()["run_id"], {"after": accepted.json()["position"]}
-    while True:
-        # The runs view, at least as far as the submission (read-your-writes).
-        found = http.get(f"/v1/runs/{run_id}", headers=member.headers, params=after)
-        status = found.json()["status"]
-        if status in ("completed", "failed", "denied", "expired"):
-            assert status == "completed"
-            return
-        time.sleep(0.01)
+    recorder = factory.application_recorder()
+    latencies = []
+    began = time.perf_counter()
+    for _ in range(APPENDS):
+        sent = time.perf_counter()
+        recorder.insert_events([StoredEvent(uuid.uuid4(), 1, TOPIC, PAYLOAD)])
+        latencies.append((time.perf_counter() - sent) * 1000)
+    seconds = time.perf_counter() - began
+    factory.close()
+    return Measurement("one fsynced append (floor)", APPENDS, seconds, latencies)
 
 
-def _bare(http: httpx.Client, member: Member) -> None:
-    assert http.get("/healthz").status_code == 200
+def _stack_pid(stack: StackEndpoints, name: str) -> int:
+    pid = next(s.pid for s in stack.servers if s.name == name)
+    assert pid is not None, f"{name} is not run by the test stack"
+    return pid
 
 
-live: LiveCairn
+def _children_pids(children: ChildProcesses) -> list[int]:
+    return [p.pid for p in children.processes.values()]
 
 
-def test_intent_to_completed_latency(
+def _runs(name: str, answer: dict[str, Any]) -> Measurement:
+    assert answer["failed"] == 0, f"{name}: {answer['failed']} runs did not complete"
+    return Measurement(name, answer["runs"], answer["seconds"], answer["latencies_ms"])
+
+
+def test_runs_capacity_and_latency(
     stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
 ) -> None:
-    global live
+    load_before = os.getloadavg()[0]
+    answer_file = tmp_path / "plan.json"
+    answer_file.write_text(json.dumps(NOTE))
     with FakeProvider() as provider:
         settings = isolated_settings(
             stack,
@@ -110,56 +218,227 @@ def test_intent_to_completed_latency(
             unique_name,
             tmp_path,
             provider_urls={"local": provider.base_url},
+            llm_mock_answer_file=answer_file,
+            # As `cairn up` runs them (tests lower these).
+            workers=2,
+            worker_concurrency=CairnSettings.worker_concurrency,
+            worker_ack_wait_s=CairnSettings.worker_ack_wait_s,
         )
-        live = LiveCairn(settings).start()
-        projectors = ProjectorHost(projection_settings(settings), [Runs]).start()
+        projectors = start_projector_workers(settings)
+        workers = start_run_workers(settings)
         try:
-            services = live.services
-            # The benchmark signs up many people from one address: lift the auth limit.
-            services.rate_limiter = RedisRateLimiter(
-                services.redis,
-                prefix=f"{unique_name}:rl",
-                limits={
-                    "auth": RouteLimit(10_000, 60),
-                    "command": RouteLimit(10_000, 60),
-                    "query": RouteLimit(100_000, 60),
-                },
-            )
-            gateway = LiteLLMGateway(lambda model: MockAnswer.text(json.dumps(NOTE)))
-            gateway.warm_up()
-            assert live.worker is not None
-            worker = live.worker.runs
-            worker.ports = dataclasses.replace(
-                worker.ports, planner=LiteLLMPlanner(gateway=gateway)
-            )
-            users = [live.sign_up(f"b{unique_name[:20]}{i}") for i in range(USERS)]
-            for member in users:
-                store_provider_key(
-                    services.identity.vault,
-                    uuid.UUID(member.tenant),
-                    LlmProvider.OPENAI,
-                    ProviderCredential(api_key=SecretStr("sk-bench")),
+            with _api(settings) as (api, base_url):
+                people = _people(base_url, unique_name)
+                port = int(base_url.rsplit(":", 1)[1])
+                load = LoadGenerator(port, [p.token for p in people])
+                trees = ProcessTrees(
+                    {
+                        "API": [api.pid],
+                        "workers": _children_pids(workers),
+                        "projectors": _children_pids(projectors),
+                        "NATS": [_stack_pid(stack, "nats")],
+                        "PostgreSQL": [_stack_pid(stack, "postgres")],
+                        "Redis": [_stack_pid(stack, "redis")],
+                        "load generator": [load.process.pid],
+                        # Alone: the stack's servers and Cairn's are its children.
+                        "this process (fake provider)": [os.getpid()],
+                    },
+                    alone=["this process (fake provider)"],
                 )
-            runs = _timed_concurrently(users, _intent_to_completed)
-            bare = _timed_concurrently(users, _bare)
+                meter = Meter(
+                    trees, SyscallCounter([_stack_pid(stack, "nats")]), stack, fresh_database_url
+                )
+                try:
+                    for _ in range(2):  # first model calls, connections, JIT-less caches
+                        _runs("warm-up", load.ask({"op": "warmup"}))
+                    whoami, whoami_cost = meter.measure(
+                        lambda: load.ask({"op": "whoami", "count": WHOAMI_REQUESTS})
+                    )
+                    appends, append_cost = meter.measure(lambda: _appends(settings))
+                    capacity, capacity_cost = meter.measure(
+                        lambda: load.ask({"op": "capacity", "seconds": CAPACITY_S})
+                    )
+                    steady, steady_cost = meter.measure(
+                        lambda: load.ask({"op": "latency", "rate": RATE, "seconds": LATENCY_S})
+                    )
+                finally:
+                    load.close()
+                alive = [p.poll() is None for p in workers.processes.values()]
         finally:
+            workers.stop()
             projectors.stop()
-            live.stop()
-    runs = dataclasses.replace(runs, name=f"intent -> completed, {USERS} users")
-    bare = dataclasses.replace(bare, name=f"bare GET /healthz, {USERS} users (reference)")
-    body = [
-        f"{USERS} people, each submitting {INTENTS_PER_USER} intents one after another, all at "
-        "once, through real HTTP (uvicorn) on the local stack: litellm's mock response proposes "
-        "a one-step note plan, Cedar approves it, the executor creates the note at a local fake "
-        "provider, and the client polls `GET /v1/runs/{id}` (the runs view) until `completed`. "
-        "The reference is a bare FastAPI endpoint on the same server in the same run.",
-        "",
-        *report.table([runs, bare]),
-        "",
-        f"p50 ratio to the bare endpoint: {runs.p50 / bare.p50:.1f} x; "
-        f"p99 ratio: {runs.p99 / bare.p99:.1f} x. Policy decisions/s with 200 policies: "
-        "see policy.md.",
-    ]
+        performed = provider.performed("notes.create")
+    load_after = os.getloadavg()[0]
+
+    rows = {
+        "capacity": _runs(f"intent -> completed, {USERS} users back to back", capacity),
+        "steady": _runs(f"intent -> completed, open loop {RATE:g} runs/s", steady),
+        "accepted": Measurement(
+            f"POST /v1/intents (202), open loop {RATE:g} runs/s",
+            len(steady["accepted_ms"]),
+            steady["seconds"],
+            steady["accepted_ms"],
+        ),
+        "whoami": Measurement(
+            "bare authenticated GET, 1 connection (floor)",
+            whoami["requests"],
+            whoami["seconds"],
+            whoami["latencies_ms"],
+        ),
+        "append": appends,
+    }
+    body = _report(
+        rows,
+        {"capacity": capacity_cost, "steady": steady_cost},
+        whoami_cost,
+        append_cost,
+        {"capacity": capacity, "steady": steady, "whoami": whoami},
+        (load_before, load_after),
+    )
     path = report.write("runs.md", "Runs benchmark", body)
     print(path.read_text())
-    assert runs.events == USERS * INTENTS_PER_USER
+    assert all(alive), "a worker process died during the benchmark"
+    # Warm-up, capacity and steady runs each created their one note, once.
+    assert performed == 2 * USERS + capacity["runs"] + steady["runs"]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def _report(
+    rows: dict[str, Measurement],
+    costs: dict[str, Cost],
+    whoami_cost: Cost,
+    append_cost: Cost,
+    answers: dict[str, dict[str, Any]],
+    load: tuple[float, float],
+) -> list[str]:
+    capacity, steady = rows["capacity"], rows["steady"]
+    cap_cost = costs["capacity"]
+    cpu_ms = cap_cost.server_ms_per(capacity.events)
+    fsyncs = cap_cost.fsyncs / capacity.events if cap_cost.fsyncs is not None else None
+    whoami_ms = whoami_cost.cpu_s["API"] * 1000 / rows["whoami"].events
+    append_fsyncs = (
+        append_cost.fsyncs / rows["append"].events if append_cost.fsyncs is not None else None
+    )
+    append_nats_ms = append_cost.cpu_s["NATS"] * 1000 / rows["append"].events
+    goals = [
+        "| goal | target | measured | |",
+        "|---|---:|---:|---|",
+        f"| runs/s, {USERS} users back to back | >= {GOALS['runs_per_s']:g} "
+        f"| {capacity.events_per_second:.1f} | {_met(capacity.events_per_second >= 100)} |",
+        f"| server CPU per run (all server processes) | <= {GOALS['cpu_ms']:g} ms "
+        f"| {cpu_ms:.1f} ms | {_met(cpu_ms <= GOALS['cpu_ms'])} |",
+        f"| event-store fsyncs per run | <= {GOALS['fsyncs']:g} | "
+        + (f"{fsyncs:.2f} | {_met(fsyncs <= GOALS['fsyncs'])} |" if fsyncs is not None else "n/a |")
+        + "",
+        f"| intent -> completed p99 at {RATE:g} runs/s | <= {GOALS['p99_ms']:g} ms "
+        f"| {steady.p99:.0f} ms | {_met(steady.p99 <= GOALS['p99_ms'])} |",
+    ]
+    split = ["| process | " + " | ".join(costs) + " |", "|---|" + "---:|" * len(costs)]
+    groups = [*SERVER, "load generator", "this process (fake provider)"]
+    for group in groups:
+        cells = [
+            f"{cost.cpu_s[group] * 1000 / rows[name].events:.2f}" for name, cost in costs.items()
+        ]
+        split.append(f"| {group} | " + " | ".join(cells) + " |")
+    totals = [f"{c.server_ms_per(rows[n].events):.2f}" for n, c in costs.items()]
+    split.append("| **server total** | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    counts = ["| per run | " + " | ".join(costs) + " |", "|---|" + "---:|" * len(costs)]
+    measures: list[tuple[str, Callable[[Cost], int | None]]] = [
+        ("events appended", lambda c: c.counters.events),
+        ("event-store fsyncs (nats-server)", lambda c: c.fsyncs),
+        ("PostgreSQL WAL syncs", lambda c: c.counters.wal_syncs),
+        ("PostgreSQL commits", lambda c: c.counters.commits),
+    ]
+    for label, value in measures:
+        cells = []
+        for name, cost in costs.items():
+            got = value(cost)
+            cells.append("n/a" if got is None else f"{got / rows[name].events:.2f}")
+        counts.append(f"| {label} | " + " | ".join(cells) + " |")
+    client_ms = {name: answers[name]["client_cpu_s"] * 1000 / rows[name].events for name in costs}
+    return [
+        f"{USERS} people (a tenant each) on Cairn deployed as `cairn up` runs it: the API "
+        "(uvicorn, one process), two `cairn worker` processes, the projectors, and the "
+        "stack's nats-server (fsync before every ack), PostgreSQL and Redis. The load "
+        "generator runs in its own process and waits the way the SDK does: one SSE "
+        "connection per person (`GET /v1/stream`), a run is done when its `Run.RunCompleted` "
+        "arrives. litellm's mock response proposes a one-step note plan (zero model "
+        "latency), Cedar approves it, the executor creates the note at a local fake "
+        "provider (Nagle off).",
+        "",
+        f"Load average {load[0]:.1f} when it began and {load[1]:.1f} when it ended, on "
+        f"{os.cpu_count()} cores shared with other agents' test runs: absolute numbers are "
+        "noisy; compare the rows of this run, and the ratios to the floors measured beside "
+        "them.",
+        "",
+        "## Goals",
+        "",
+        *goals,
+        "",
+        "## Workloads",
+        "",
+        *report.table(rows.values()),
+        "",
+        f"- capacity: each person submits the next intent as soon as the last run completed, "
+        f"for {CAPACITY_S:g} s (runs in flight then are finished and counted).",
+        f"- open loop: {RATE:g} intents/s for {LATENCY_S:g} s whatever the answers, round "
+        "robin over the people; latency counts from each intent's scheduled time.",
+        f"- floors: a route that only authenticates (`GET /bench/whoami`, "
+        f"{WHOAMI_REQUESTS} requests one after another) and one-event saves through the "
+        f"event store's recorder ({APPENDS}, one after another).",
+        "",
+        "## Server CPU per run, by process (ms)",
+        "",
+        "CPU time (user + system) of each process tree over the workload, from psutil "
+        "before and after (PostgreSQL: the postmaster and every backend), divided by the "
+        "runs completed.",
+        "",
+        *split,
+        "",
+        "## Store work per run",
+        "",
+        *counts,
+        "",
+        "Event-store fsyncs are nats-server's `fsync` + `fdatasync` system calls counted by "
+        "the kernel's syscall tracepoints (`perf stat -e syscalls:sys_enter_fsync,"
+        "syscalls:sys_enter_fdatasync -p <nats-server pid>`; no stop of the server, unlike "
+        "strace; n/a where perf is not installed). PostgreSQL's WAL syncs and commits are "
+        "its own counters (`pg_stat_wal.wal_sync`, `pg_stat_database.xact_commit`), "
+        "published with up to a second's delay.",
+        "",
+        "## Against the floors (same run)",
+        "",
+        f"- bare authenticated GET: {rows['whoami'].p50:.2f} ms p50, {whoami_ms:.2f} ms of "
+        f"API CPU each. A run's server CPU is {cpu_ms / whoami_ms:.1f} of them; its "
+        f"latency at {RATE:g} runs/s is {steady.p50 / rows['whoami'].p50:.0f} of them (p50).",
+        f"- one fsynced append: {rows['append'].p50:.2f} ms p50, {append_nats_ms:.2f} ms of "
+        "nats-server CPU, "
+        + (
+            f"{append_fsyncs:.2f} fsyncs each. A run costs "
+            f"{cap_cost.fsyncs / capacity.events / append_fsyncs:.1f} single appends' fsyncs "
+            f"for {cap_cost.counters.events / capacity.events:.1f} events."
+            if append_fsyncs and cap_cost.fsyncs is not None
+            else "fsyncs not counted (no perf)."
+        ),
+        "- load generator CPU per run (reported apart, not server): "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in client_ms.items())
+        + ".",
+        "",
+        "## Against the previous report",
+        "",
+        "| | before (API polling, runs in the API process) | now |",
+        "|---|---:|---:|",
+        f"| users | {BEFORE['users']} | {USERS} |",
+        f"| runs/s | {BEFORE['runs_per_s']:g} | {capacity.events_per_second:.1f} |",
+        f"| intent -> completed p50, closed loop | {BEFORE['p50_ms'] / 1000:.1f} s "
+        f"| {capacity.p50:.0f} ms |",
+        f"| intent -> completed p99, closed loop | {BEFORE['p99_ms'] / 1000:.1f} s "
+        f"| {capacity.p99:.0f} ms |",
+        "",
+        "In a closed loop the latency is the users' count divided by the throughput (each "
+        "person waits for the last run before the next): the open-loop rows are the "
+        "latency a person sees.",
+    ]

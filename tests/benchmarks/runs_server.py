@@ -1,0 +1,59 @@
+"""`python -m tests.benchmarks.runs_server`: the API as `cairn up` serves it (configured by
+CAIRN_* variables, port CAIRN_API_PORT), with the request rate limits lifted (the benchmark
+signs up and drives 50 people from one address) and one bare authenticated route,
+`GET /bench/whoami`, that only authenticates: the floor under every authenticated request."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from adapters.ratelimit import RedisRateLimiter, RouteLimit
+from api.app import create_app
+from api.auth import CurrentCaller
+from api.settings import ServiceUrls
+from commands.bootstrap import Services
+from commands.settings import CairnSettings
+
+LIFTED = {kind: RouteLimit(10_000_000, 60) for kind in ("auth", "command", "query")}
+
+
+def bench_app(settings: CairnSettings) -> FastAPI:
+    app = create_app(ServiceUrls.from_env(), settings=settings)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            services: Services = app.state.services
+            services.rate_limiter = RedisRateLimiter(
+                services.redis, prefix=f"{settings.redis_prefix}:rate", limits=LIFTED
+            )
+            yield state
+
+    app.router.lifespan_context = lifespan
+
+    @app.get("/bench/whoami", include_in_schema=False)
+    def whoami(caller: CurrentCaller) -> dict[str, str]:
+        return {"user_id": caller.user_id}
+
+    return app
+
+
+if __name__ == "__main__":
+    settings = CairnSettings.from_env()
+    port = int(os.environ["CAIRN_API_PORT"])
+    # As `cairn up` runs it: one process, no access log.
+    uvicorn.run(
+        bench_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
