@@ -12,12 +12,12 @@ policy decides; the prompt just keeps honest models honest.
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adapters.llm.schema import action_parameter_schemas
 from commands.ports.planner import PlanningContext
-from domain.runs.actions import CATALOGUE
+from domain.runs.actions import CATALOGUE, ActionSpec
 
 DATA_OPEN = "<cairn-data>"
 DATA_CLOSE = "</cairn-data>"
@@ -54,14 +54,22 @@ nothing else: no prose, no code fences."""
 
 
 def system_prompt() -> str:
-    catalogue = "\n".join(
-        f"- {name}: {CATALOGUE[name].description}. Parameters schema: {_compact(schema)}"
-        for name, schema in action_parameter_schemas().items()
+    return _system_prompt(tuple(spec for _, spec in sorted(CATALOGUE.items())))
+
+
+@cache
+def _system_prompt(catalogue: tuple[ActionSpec, ...]) -> str:
+    # Kept per catalogue: generating the parameter schemas took ~1.2 ms of CPU per planner
+    # call (docs/decisions/0013); a changed catalogue is a new key, so never a stale prompt.
+    lines = "\n".join(
+        f"- {spec.name}: {spec.description}. "
+        f"Parameters schema: {_compact(spec.parameters.model_json_schema())}"
+        for spec in catalogue
     )
     return (
         _RULES.format(open=DATA_OPEN, close=DATA_CLOSE)
         + "\n\nCatalogue (action name: description. Parameters schema):\n"
-        + catalogue
+        + lines
     )
 
 

@@ -64,8 +64,3 @@ def plan_response_format() -> dict[str, Any]:
             "strict": False,
         },
     }
-
-
-def action_parameter_schemas() -> dict[str, dict[str, Any]]:
-    """Each catalogue action's parameter JSON schema, for the prompt."""
-    return {name: spec.parameters.model_json_schema() for name, spec in sorted(CATALOGUE.items())}
