@@ -131,6 +131,16 @@ class PostgresVault:
                 {"tenant": tenant, "record_id": record_id},
             ) from None
 
+    def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
+        _check_identifiers(tenant=tenant)
+        with tenant_transaction(self.pool, tenant) as conn:
+            rows = conn.execute(
+                "SELECT record_id FROM vault_secrets"
+                " WHERE tenant_id = %s AND starts_with(record_id, %s)",
+                (tenant, prefix),
+            ).fetchall()
+        return frozenset(str(row[0]) for row in rows)
+
     def delete_secret(self, tenant: str, record_id: str) -> bool:
         _check_identifiers(tenant=tenant, record_id=record_id)
         with tenant_transaction(self.pool, tenant) as conn:

@@ -135,6 +135,11 @@ class Vault(Protocol):
         """Remove the secret; True if there was one."""
         ...
 
+    def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
+        """The record ids of the tenant's secrets that start with `prefix` (nothing is
+        decrypted: what is configured, without reading it)."""
+        ...
+
     def seal_personal(self, tenant: str, subject_id: str, field: str, value: str) -> str:
         """A token (`pii:v1:...`) to store inside an immutable event instead of `value`.
 

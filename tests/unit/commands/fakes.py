@@ -61,6 +61,9 @@ class MemoryVault:
     def delete_secret(self, tenant: str, record_id: str) -> bool:
         return self.secrets.pop((tenant, record_id), None) is not None
 
+    def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
+        return frozenset(r for t, r in self.secrets if t == tenant and r.startswith(prefix))
+
     def seal_personal(self, tenant: str, subject_id: str, field: str, value: str) -> str:
         token = f"pii:v1:{subject_id}:{secrets.token_hex(8)}:{len(self.personal)}"
         self.personal[token] = (tenant, subject_id, field, value)

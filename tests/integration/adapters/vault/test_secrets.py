@@ -52,6 +52,19 @@ def test_round_trip_replace_and_delete(vault: PostgresVault) -> None:
     assert caught.value.code == "vault_secret_not_found"
 
 
+def test_secret_ids_name_the_tenants_own_records_with_the_prefix(vault: PostgresVault) -> None:
+    vault.put_secret(TENANT, "llm-key:openai", b"sk-a")
+    vault.put_secret(TENANT, "llm-key:gemini", b"sk-b")
+    vault.put_secret(TENANT, "llm_key:literal", b"sk-c")  # `_` is no wildcard here
+    vault.put_secret(TENANT, "oauth:google", b"token")
+    vault.put_secret(OTHER, "llm-key:anthropic", b"sk-of-b")
+    assert vault.secret_ids(TENANT, "llm-key:") == {"llm-key:openai", "llm-key:gemini"}
+    assert vault.secret_ids(OTHER, "llm-key:") == {"llm-key:anthropic"}
+    assert vault.secret_ids(TENANT, "none:") == frozenset()
+    vault.delete_secret(TENANT, "llm-key:gemini")
+    assert vault.secret_ids(TENANT, "llm-key:") == {"llm-key:openai"}
+
+
 def test_tenants_are_isolated(vault: PostgresVault, fresh_database_url: str) -> None:
     vault.put_secret(TENANT, "openai", b"sk-of-a")
     vault.put_secret(OTHER, "openai", b"sk-of-b")
