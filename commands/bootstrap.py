@@ -34,6 +34,7 @@ from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
 from commands.settings import CairnSettings
 from commands.table import HANDLERS
+from domain.runs.run import Run
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,8 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()
 
-    def execute(run_id: UUID, tenant_id: UUID) -> int | None:
-        return execute_run(run_id, runs.app, registry, integrations, str(tenant_id))
+    def execute(run: Run, tenant_id: UUID) -> int | None:
+        return execute_run(run.id, runs.app, registry, integrations, str(tenant_id), loaded=run)
 
     text = settings.llm_mock_answer_text()
     mock = MockAnswer.text(text) if text is not None else None

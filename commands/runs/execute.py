@@ -55,8 +55,14 @@ def execute_run(
     actor: str = ACTOR,
     sleep: Callable[[float], None] = time.sleep,
     context: EventContext | None = None,
+    loaded: Run | None = None,
 ) -> int | None:
     """Execute the run's remaining steps and complete it, or fail it with a reason.
+
+    `loaded` is the run as the caller has just loaded it (a worker loads it to choose the
+    step): given, it is not loaded again. After that the run is only reloaded when a save
+    finds that someone else changed it; between its own saves the executor carries on with
+    the run in memory, which is what a reload would give.
 
     Returns the position (notification id) of the last event this call recorded, or None if it
     recorded nothing (the run was already completed). Raises `InvalidTransition` for a run that
@@ -68,9 +74,11 @@ def execute_run(
     correlation id) with this tenant and actor. Its command id is dropped: one execution
     records many separate saves.
     """
+    if loaded is not None and loaded.id != run_id:
+        raise ValueError("the loaded run is not the run to execute")
     base = context or EventContext(correlation_id=str(run_id))
     saved_as = replace(base, tenant=tenant, actor=actor, command_id=None)
-    return _Execution(run_id, app, registry, integrations, tenant, sleep, saved_as).run()
+    return _Execution(run_id, app, registry, integrations, tenant, sleep, saved_as).run(loaded)
 
 
 class _Execution:
@@ -96,29 +104,33 @@ class _Execution:
         # budget; `RetryPolicy.max_starts` bounds the attempts over all executions.
         self.failures: Counter[str] = Counter()
 
-    def run(self) -> int | None:
+    def run(self, loaded: Run | None) -> int | None:
         conflicts = 0
+        run = loaded
         while True:
             try:
-                if self._advance(self._load()):
+                run = self._advance(run or self._load())
+                if run is None:
                     return self.position
             except _Restart:
+                run = None  # changed by someone else: reload
                 conflicts += 1
                 if conflicts > MAX_CONFLICTS:
                     raise Conflict(
                         "the run kept changing under the executor", {"run_id": str(self.run_id)}
                     ) from None
 
-    def _advance(self, run: Run) -> bool:
-        """One pass: act on the next unfinished step or finish the run. True when finished."""
+    def _advance(self, run: Run) -> Run | None:
+        """One pass: act on the next unfinished step or finish the run. None when finished,
+        else the run as this pass left it (its own saves applied)."""
         if run.status is RunStatus.COMPLETED:
-            return True
+            return None
         run.check_may_execute()
         plan, problem = _decided_plan(run)
         problem = problem or self._unexecutable(plan)
         if problem or plan is None:
             self._fail_run(run, problem or "the run has no plan")
-            return True
+            return None
         for step in plan.steps:
             state = run.steps.get(step.step_id, {})
             if state.get("state") == "succeeded":
@@ -126,10 +138,10 @@ class _Execution:
             if state.get("state") == "failed" and not state.get("retryable"):
                 # Crashed between recording the step's final failure and the run's.
                 self._fail_run(run, _reason(step, str(state.get("error"))))
-                return True
+                return None
             return self._attempt(run, step)
         self._change(run, lambda r: r.complete(), still=lambda r: r.status is RunStatus.EXECUTING)
-        return True
+        return None
 
     def _unexecutable(self, plan: Plan | None) -> str | None:
         """Why some step could never be performed here: found before the first step acts."""
@@ -142,7 +154,7 @@ class _Execution:
                 return f"step {step.step_id}: {step.action} at {step.provider!r} is not connected"
         return None
 
-    def _attempt(self, run: Run, step: PlanStep) -> bool:
+    def _attempt(self, run: Run, step: PlanStep) -> Run | None:
         handler = self.registry.get(step.action)
         policy = handler.retry
         sid = step.step_id
@@ -152,7 +164,7 @@ class _Execution:
             unknown = f"started {started} times without an outcome (key {run.steps[sid]['key']})"
             untouched = run.steps[sid].copy()
             self._fail_run(run, _reason(step, unknown), still=lambda r: r.steps[sid] == untouched)
-            return True
+            return None
         key = run.start_step(sid)
         self._save(run)  # recorded before acting: a crash from here on is resumed with `key`
         attempt = run.steps[sid]["attempts"]
@@ -176,16 +188,15 @@ class _Execution:
             run = self._change(run, lambda r: r.fail_step(sid, error, retryable=retry), still=ours)
             if not retry:
                 self._fail_run(run, _reason(step, error, failures))
-                return True
+                return None
             self.sleep(policy.backoff(failures))
-            return False
+            return run
         # Whoever started the current attempt, it used the same key, so this is its result too.
-        self._change(
+        return self._change(
             run,
             lambda r: r.succeed_step(sid, result),
             still=lambda r: r.steps.get(sid, {}).get("state") == "started",
         )
-        return False
 
     def _perform(self, handler: ActionHandler, step: PlanStep, key: str) -> dict[str, Any]:
         """Call the provider; while it says the key is in flight, ask again (same attempt)."""

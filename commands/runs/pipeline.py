@@ -36,8 +36,9 @@ class PipelinePorts:
     planner: Planner
     policy: PolicyEngine
     context: ContextProvider
-    # Executes an approved run's steps (the executor); None leaves approved runs waiting.
-    execute: Callable[[UUID, UUID], int | None] | None = None
+    # Executes an approved run's steps (the executor), given the run as just loaded and its
+    # tenant; None leaves approved runs waiting.
+    execute: Callable[[Run, UUID], int | None] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     escalation_ttl: timedelta = timedelta(minutes=15)
 
@@ -133,7 +134,7 @@ def take_step(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> StepTaken:
     now = ports.clock()
     step = next_step(run, now)
     if step is Step.EXECUTE and ports.execute is not None:
-        ports.execute(run_id, tenant_id)
+        ports.execute(run, tenant_id)
         return StepTaken(step)
     if step is Step.PLAN:
         plan(run, tenant_id, ports)

@@ -13,6 +13,7 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from commands.runs.execute import execute_run
 from commands.settings import CairnSettings
+from domain.runs.run import Run
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.cairn_client import Cairn
 from tests.support.provider_server import FakeProvider
@@ -44,8 +45,8 @@ def test_action_happens_once_after_an_executor_crash_and_restart(
     healthy = runs.ports
     dying = DiesBeforeTheCall(HttpIntegrations(cairn_settings.provider_urls))
 
-    def crashing_execute(run_id: UUID, tenant_id: UUID) -> int | None:
-        return execute_run(run_id, healthy.runs, default_registry(), dying, str(tenant_id))
+    def crashing_execute(run: Run, tenant_id: UUID) -> int | None:
+        return execute_run(run.id, healthy.runs, default_registry(), dying, str(tenant_id))
 
     runs.ports = dataclasses.replace(healthy, execute=crashing_execute)
     run_id = submit(cairn, ada, "Schedule a meeting with Sarah")["run_id"]

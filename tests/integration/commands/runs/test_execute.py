@@ -155,6 +155,48 @@ def test_an_approved_plan_executes_every_step_once_and_completes(
     assert provider.received() == 4
 
 
+def test_a_run_handed_over_loaded_is_executed_without_loading_it_again(
+    app: Application[UUID],
+    provider: FakeProvider,
+    integrations: HttpIntegrations,
+    registry: ActionRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = approved_run(app, "calendar.create_event", "notes.create")
+    loaded = load(app, run.id)
+    loads: list[UUID] = []
+    get = app.repository.get
+
+    def counted(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        loads.append(aggregate_id)
+        return get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(app.repository, "get", counted)
+    execute_run(run.id, app, registry, integrations, TENANT, loaded=loaded)
+    # Between its own saves the executor goes on with the run in memory.
+    assert loads == []
+    assert story(app, run.id) == ["StepStarted", "StepSucceeded"] * 2 + ["RunCompleted"]
+    assert provider.performed() == 2
+
+
+def test_a_stale_run_handed_over_is_reloaded_at_its_first_save_and_acts_once(
+    make_app: AppMaker,
+    provider: FakeProvider,
+    integrations: HttpIntegrations,
+    registry: ActionRegistry,
+) -> None:
+    app, other = make_app(), make_app()
+    run = approved_run(app, "notes.create")
+    stale = load(app, run.id)
+    execute_run(run.id, other, registry, integrations, TENANT)  # another worker got there first
+    assert execute_run(run.id, app, registry, integrations, TENANT, loaded=stale) is None
+    assert load(app, run.id).status is RunStatus.COMPLETED
+    assert story(app, run.id) == ["StepStarted", "StepSucceeded", "RunCompleted"]
+    assert provider.performed() == 1
+    with pytest.raises(ValueError, match="not the run"):
+        execute_run(uuid4(), app, registry, integrations, TENANT, loaded=stale)
+
+
 @pytest.mark.parametrize("outcome", ["DENY", "ESCALATE"])
 def test_a_run_that_is_not_approved_is_never_executed(
     app: Application[UUID],
