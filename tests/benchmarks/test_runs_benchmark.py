@@ -2,7 +2,7 @@
 steady arrival rate, and the floors beside them (a bare authenticated GET, one fsynced append),
 all in one run against Cairn deployed as `cairn up` runs it. Writes docs/benchmarks/runs.md.
 
-Processes: the API (uvicorn, tests/benchmarks/runs_server.py: the real app, request limits
+Processes: the API (uvicorn, tests/benchmarks/auth_server.py: the real app, request limits
 lifted), two `cairn worker` processes and the projectors started exactly as `cairn up` starts
 them, the stack's nats-server, PostgreSQL and Redis, and the load generator in its own process
 (tests/benchmarks/runs_load.py). Every model call is answered by litellm's mock response from
@@ -140,7 +140,7 @@ class LoadGenerator:
 def _api(settings: CairnSettings) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     env = {**os.environ, **settings.as_env(), "CAIRN_API_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.runs_server"], env=env)
+    process = subprocess.Popen([sys.executable, "-m", "tests.benchmarks.auth_server"], env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
