@@ -15,6 +15,7 @@ echo request details, so they are dropped (and not chained) rather than scrubbed
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,12 @@ def load_litellm() -> Any:
     # Respect an explicit setting; otherwise never fetch the price list at import.
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     litellm: Any = importlib.import_module("litellm")
+    if not os.environ.get("LITELLM_LOG"):
+        # litellm logs two INFO lines per call (through its own handler and the root's):
+        # ~0.4 ms of a call's ~2.9 ms of CPU (docs/decisions/0013). Warnings still show;
+        # LITELLM_LOG brings its INFO and DEBUG lines back.
+        for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     litellm.suppress_debug_info = True  # no "Provider List: ..." prints on stdout
     litellm.turn_off_message_logging = True  # intents stay out of any litellm callback
     litellm.redact_messages_in_exceptions = True

@@ -7,6 +7,7 @@ model names, credentials, response_format and the provider's parameter mapping s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -236,3 +237,32 @@ def test_every_model_of_the_default_table_runs_through_litellm_and_is_priced() -
 def test_importing_the_adapter_does_not_import_litellm() -> None:
     code = "import sys, adapters.llm; sys.exit('litellm' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
+
+
+CALL_ONCE = """
+import logging
+from adapters.llm import LiteLLMGateway, MockAnswer
+from adapters.llm.gateway import CompletionRequest
+from adapters.llm.routing import CandidateModel
+from commands.ports.planner import ProviderCredential
+from pydantic import SecretStr
+logging.basicConfig(level=logging.INFO)
+gateway = LiteLLMGateway(lambda model: MockAnswer.text("{}"))
+candidate = CandidateModel("openai/gpt-4.1-mini")
+request = CompletionRequest(candidate, [{"role": "user", "content": "hi"}], {}, 5.0, 100)
+gateway.complete(request, ProviderCredential(SecretStr("sk-test-key")))
+"""
+
+
+@pytest.mark.parametrize(("litellm_log", "logged"), [(None, False), ("INFO", True)])
+def test_litellm_logs_no_line_per_call_unless_litellm_log_asks(
+    litellm_log: str | None, logged: bool
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOG"}
+    if litellm_log is not None:
+        env["LITELLM_LOG"] = litellm_log
+    done = subprocess.run(
+        [sys.executable, "-c", CALL_ONCE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("LiteLLM completion()" in done.stdout + done.stderr) is logged
