@@ -59,12 +59,15 @@ class DurableWork:
         *,
         concurrency: int = 8,
         name: str = "cairn-worker",
+        pull_wait: float = 1.0,
     ) -> None:
         self.url = url
         self.spec = spec
         self.handle = handle
         self.concurrency = concurrency
         self.name = name
+        # Seconds a pull waits for a message when none is there (then `stopping` is checked).
+        self.pull_wait = pull_wait
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
         self._tasks: set[asyncio.Task[None]] = set()
         self.handled = 0  # messages acknowledged (for tests and metrics)
@@ -96,10 +99,9 @@ class DurableWork:
                 await nc.close()
             self._threads.shutdown(wait=False, cancel_futures=True)
 
-    @staticmethod
-    async def _fetch(sub: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
+    async def _fetch(self, sub: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
         try:
-            return await sub.fetch(batch, timeout=1.0)
+            return await sub.fetch(batch, timeout=self.pull_wait)
         except (TimeoutError, nats.errors.TimeoutError):
             return []
         except (nats.errors.Error, OSError) as exc:

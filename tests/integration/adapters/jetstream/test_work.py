@@ -1,0 +1,126 @@
+"""The shared work consumer of `cairn worker` (adapters/jetstream/work.py) against a real
+nats-server: a lone message is handed over at once (a waiting pull for a batch is answered when
+a message is there, not when the batch is full or the pull expires), every message is handled
+and acknowledged once, and never more at a time than the process's concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import nats
+import pytest
+from nats.js.api import StreamConfig
+
+from adapters.jetstream.work import ConsumerSpec, DurableWork, Handler, WorkItem
+
+pytestmark = pytest.mark.integration
+
+# A pull that finds nothing waits this long; a message published meanwhile must not wait for it.
+PULL_WAIT_S = 10.0
+
+
+async def _publish(nats_url: str, stream: str, count: int) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for n in range(count):
+            await js.publish(f"{stream}.work.{n}", b"x")
+    finally:
+        await nc.close()
+
+
+async def _unfinished(nats_url: str, stream: str) -> int:
+    """Messages of the consumer not acknowledged yet (waiting or handed out), once it is 0 or
+    after 10 s."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for _ in range(100):
+            info = await js.consumer_info(stream, f"{stream}_workers")
+            left = int(info.num_ack_pending) + int(info.num_pending)
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
+        return left
+    finally:
+        await nc.close()
+
+
+async def _add_stream(nats_url: str, stream: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"]))
+    finally:
+        await nc.close()
+
+
+@contextmanager
+def running(nats_url: str, stream: str, handle: Handler, concurrency: int) -> Iterator[None]:
+    spec = ConsumerSpec(stream, f"{stream}_workers", f"{stream}.work.*", ack_wait=30)
+    work = DurableWork(nats_url, spec, handle, concurrency=concurrency, pull_wait=PULL_WAIT_S)
+    loop = asyncio.new_event_loop()
+    stopping = asyncio.Event()
+    ready = threading.Event()
+
+    async def main() -> None:
+        started = asyncio.Event()
+        consumer = asyncio.create_task(work.run(stopping, started))
+        await started.wait()
+        ready.set()
+        await consumer
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the work consumer did not start"
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(PULL_WAIT_S + 20)
+
+
+def test_a_lone_message_is_handled_without_waiting_for_the_pull_to_expire(
+    nats_url: str, unique_name: str
+) -> None:
+    asyncio.run(_add_stream(nats_url, unique_name))
+    handled = threading.Event()
+
+    def handle(item: WorkItem) -> None:
+        handled.set()
+
+    with running(nats_url, unique_name, handle, concurrency=8):
+        asyncio.run(_publish(nats_url, unique_name, 1))
+        # Well before the waiting pull expires: one message does not wait for a batch.
+        assert handled.wait(PULL_WAIT_S * 0.8)
+
+
+def test_every_message_is_handled_and_acknowledged_once_within_the_concurrency(
+    nats_url: str, unique_name: str
+) -> None:
+    asyncio.run(_add_stream(nats_url, unique_name))
+    seen: list[str] = []
+    lock = threading.Lock()
+    at_once, most = [0], [0]
+    done = threading.Event()
+
+    def handle(item: WorkItem) -> None:
+        with lock:
+            at_once[0] += 1
+            most[0] = max(most[0], at_once[0])
+        threading.Event().wait(0.01)  # some work, so that handlers overlap
+        with lock:
+            at_once[0] -= 1
+            seen.append(item.subject)
+            if len(seen) == 40:
+                done.set()
+
+    with running(nats_url, unique_name, handle, concurrency=4):
+        asyncio.run(_publish(nats_url, unique_name, 40))
+        assert done.wait(60)
+        left = asyncio.run(_unfinished(nats_url, unique_name))
+    assert sorted(seen) == sorted(f"{unique_name}.work.{n}" for n in range(40))
+    assert 1 <= most[0] <= 4
+    assert left == 0  # all acknowledged, none pending
