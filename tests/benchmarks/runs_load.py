@@ -22,14 +22,28 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import uvloop
 
-FINAL = re.compile(
-    rb'event: Run\.(RunCompleted|RunFailed)\ndata: [^\n]*?"aggregate_id":"([0-9a-f-]{36})"'
+RUN_EVENT = re.compile(
+    rb'event: Run\.(\w+)\ndata: [^\n]*?"aggregate_id":"([0-9a-f-]{36})"'
+    rb'[^\n]*?"recorded_at":"([^"]+)"'
 )
+FINAL = {b"RunCompleted", b"RunFailed"}
 RUN_TIMEOUT_S = 60.0
+# Where a run's time goes, from the store times of its events (`recorded_at`, the server's
+# clock: this machine's): each phase ends when the named event was stored.
+PHASES = (
+    ("submitted (API, from the POST)", "IntentSubmitted"),
+    ("planned (worker: pick-up, plan, save)", "PlanProposed"),
+    ("decided (worker: pick-up, policy, save)", "PolicyDecided"),
+    ("step started (worker: pick-up, save)", "StepStarted"),
+    ("step done (provider call, save)", "StepSucceeded"),
+    ("completed (save)", "RunCompleted"),
+)
+PUSHED = "completed event read from SSE (push)"
 
 
 class Http:
@@ -78,6 +92,8 @@ class Person:
     # Run id -> when its final event was read, and whether it completed.
     finished: dict[str, tuple[float, bool]] = field(default_factory=dict)
     waiting: dict[str, asyncio.Future[tuple[float, bool]]] = field(default_factory=dict)
+    # Run id -> event name -> its store time (epoch seconds); the read time of the last.
+    stored: dict[str, dict[str, float]] = field(default_factory=dict)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
@@ -100,15 +116,20 @@ class Person:
         pending = b""
         # Whole chunks and one regex, not a readline per SSE line.
         while chunk := await reader.read(65536):
-            now = time.perf_counter()
+            now, wall = time.perf_counter(), time.time()
             pending += chunk
             cut = pending.rfind(b"\n\n") + 2
             complete, pending = pending[:cut], pending[cut:]
             if not self.ready.is_set() and b"event: ready" in complete:
                 self.ready.set()
-            for kind, run_id in FINAL.findall(complete):
-                outcome = (now, kind == b"RunCompleted")
+            for kind, run_id, recorded_at in RUN_EVENT.findall(complete):
                 rid = run_id.decode()
+                events = self.stored.setdefault(rid, {})
+                events[kind.decode()] = _epoch(recorded_at)
+                if kind not in FINAL:
+                    continue
+                events[PUSHED] = wall
+                outcome = (now, kind == b"RunCompleted")
                 future = self.waiting.pop(rid, None)
                 if future is not None and not future.done():
                     future.set_result(outcome)
@@ -135,22 +156,35 @@ class Person:
             return time.perf_counter(), False
 
 
+def _epoch(recorded_at: bytes) -> float:
+    return datetime.fromisoformat(recorded_at.decode()).timestamp()
+
+
 @dataclass
 class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     accepted_ms: list[float] = field(default_factory=list)
+    phases_ms: dict[str, list[float]] = field(default_factory=dict)
     failed: int = 0
     last: float = 0.0
 
     async def one_run(self, person: Person, began: float) -> None:
+        sent = time.time() - (time.perf_counter() - began)  # the wall time of `began`
         run_id = await person.submit()
         self.accepted_ms.append((time.perf_counter() - began) * 1000)
         at, completed = await person.finished_at(run_id)
+        stored = person.stored.pop(run_id, {})
         if not completed:
             self.failed += 1
             return
         self.latencies_ms.append((at - began) * 1000)
         self.last = max(self.last, at)
+        previous = sent
+        for phase, event in (*PHASES, (PUSHED, PUSHED)):
+            if event not in stored:
+                break
+            self.phases_ms.setdefault(phase, []).append((stored[event] - previous) * 1000)
+            previous = stored[event]
 
     def result(self, began: float, cpu: float) -> dict[str, Any]:
         return {
@@ -159,6 +193,7 @@ class Tally:
             "seconds": (self.last or time.perf_counter()) - began,
             "latencies_ms": self.latencies_ms,
             "accepted_ms": self.accepted_ms,
+            "phases_ms": self.phases_ms,
             "client_cpu_s": time.process_time() - cpu,
         }
 

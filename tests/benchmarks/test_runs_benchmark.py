@@ -394,6 +394,14 @@ def _report(
             cells.append("n/a" if got is None else f"{got / rows[name].events:.2f}")
         counts.append(f"| {label} | " + " | ".join(cells) + " |")
     client_ms = {name: answers[name]["client_cpu_s"] * 1000 / rows[name].events for name in costs}
+    phases = ["| phase, ends when | " + " | ".join(labels[n] for n in costs) + " |"]
+    phases.append("|---|" + "---:|" * len(costs))
+    for phase in answers["capacity"]["phases_ms"]:
+        cells = []
+        for name in costs:
+            timed = Measurement(phase, 0, 1.0, answers[name]["phases_ms"].get(phase, []))
+            cells.append(f"{timed.p50:.1f} / {timed.p99:.1f}" if timed.latencies_ms else "-")
+        phases.append(f"| {phase} | " + " | ".join(cells) + " |")
     return [
         f"{USERS} people (a tenant each) on Cairn deployed as `cairn up` runs it: the API "
         "(uvicorn, one process), two `cairn worker` processes, the projectors, and the "
@@ -426,6 +434,14 @@ def _report(
         f"- floors: a route that only authenticates (`GET /bench/whoami`, "
         f"{WHOAMI_REQUESTS} requests one after another) and one-event saves through the "
         f"event store's recorder ({APPENDS}, one after another).",
+        "",
+        "## Where a run's time goes (ms, p50 / p99)",
+        "",
+        "From the store time of each of the run's events (`recorded_at` on the stream, this "
+        "machine's clock); the first phase starts when the client sent the intent, the last "
+        "ends when it read `Run.RunCompleted`.",
+        "",
+        *phases,
         "",
         "## Server CPU per run, by process (ms)",
         "",
