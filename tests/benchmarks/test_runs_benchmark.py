@@ -177,7 +177,7 @@ def _people(base_url: str, name: str) -> list[Member]:
                 headers=member.headers,
                 json={"provider": "openai", "api_key": "sk-bench-key"},
             )
-            assert stored.status_code == 200, stored.text
+            assert stored.status_code == 202, stored.text
     return people
 
 
