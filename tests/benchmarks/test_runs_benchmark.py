@@ -443,6 +443,10 @@ def _report(
         "",
         *phases,
         "",
+        "A phase that begins with a worker's pick-up includes the time its event waited for "
+        "a worker thread and for a core: it grows with the load, this machine's other work "
+        "included; the provider call and the saves are the path itself.",
+        "",
         "## Server CPU per run, by process (ms)",
         "",
         "CPU time (user + system) of each process tree over the workload, from psutil "
