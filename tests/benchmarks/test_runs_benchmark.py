@@ -464,7 +464,9 @@ def _report(
         "syscalls:sys_enter_fdatasync -p <nats-server pid>`; no stop of the server, unlike "
         "strace; n/a where perf is not installed). PostgreSQL's WAL syncs and commits are "
         "its own counters (`pg_stat_wal.wal_sync`, `pg_stat_database.xact_commit`), "
-        "published with up to a second's delay.",
+        "published with up to a second's delay. At capacity concurrent saves share atomic "
+        "batches (decision 0004) and the projectors commit larger batches; at lower rates "
+        "they share less, so a run costs more fsyncs and commits there.",
         "",
         "## Against the floors (same run)",
         "",
