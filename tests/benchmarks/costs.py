@@ -118,7 +118,7 @@ class SyscallCounter:
 
 @dataclass(frozen=True)
 class StoreCounters:
-    events: int  # messages in the event store (all streams of the server)
+    events: int  # messages stored by nats-server (every stream: events, markers, records)
     wal_syncs: int  # PostgreSQL WAL syncs (the whole server)
     commits: int  # PostgreSQL transactions committed in Cairn's database
 
