@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,17 @@ from psycopg_pool import ConnectionPool
 from projections.errors import ProjectionBehind, ProjectionNotBuilt
 
 DEFAULT_WAIT = 2.0
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who asks a query: what it may ask, and whose rows it sees, depend on it."""
+
+    tenant_id: UUID
+    user_id: str
+    capabilities: tuple[str, ...] = ()
+
+
 _POSITION = (
     "SELECT t.notification_id FROM projection_generations g JOIN projection_tracking t"
     " ON t.application_name = g.projector || '@g' || g.generation"

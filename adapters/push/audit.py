@@ -9,6 +9,7 @@ points past what was examined and the next page goes on from there.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from adapters.jetstream import headers as h
 from adapters.push.events import PushEvent
 from adapters.push.store import StoreReader
 from domain.errors import InvalidInput, NotFound
+from domain.identity.capabilities import check_may_read_audit
 
 _TYPE = re.compile(r"[A-Za-z0-9_]{1,100}")
 _NANOS = 1_000_000_000
@@ -79,10 +81,15 @@ async def audit_page(
     tenant: str,
     flt: AuditFilter,
     *,
+    capabilities: Iterable[str],
+    asked_tenant: str | None = None,
     after: int = 0,
     limit: int = 100,
     max_scan: int = 10_000,
 ) -> AuditPage:
+    """The tenant's events matching the filter, in stream order, for a reader holding
+    `audit.read` or `tenant.admin` (AuditForbidden otherwise, and for another tenant)."""
+    check_may_read_audit(capabilities, tenant, asked_tenant)
     if flt.since and flt.until and flt.until <= flt.since:
         raise InvalidInput("`until` must be later than `since`", {"field": "until"})
     subjects = subject_filter(reader, tenant, flt)

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from domain.errors import InvalidInput
+from domain.errors import Forbidden, InvalidInput
 
 _SYNTAX = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 TENANT_ADMIN = "tenant.admin"
+AUDIT_READ = "audit.read"
 
 
 @dataclass(frozen=True, order=True)
@@ -62,3 +63,19 @@ def holds(held: Iterable[str], name: str, amount: Decimal | None = None) -> bool
         if amount is not None and amount <= capability.limit:
             return True
     return False
+
+
+class AuditForbidden(Forbidden):
+    code = "audit_forbidden"
+
+
+def check_may_read_audit(held: Iterable[str], own_tenant: str, asked_tenant: str | None) -> None:
+    """The audit trail is read within one's own tenant, with `audit.read` or `tenant.admin`."""
+    if asked_tenant is not None and asked_tenant != own_tenant:
+        raise AuditForbidden("audit queries cover your own tenant only", {"tenant": asked_tenant})
+    held = tuple(held)
+    if not (holds(held, AUDIT_READ) or holds(held, TENANT_ADMIN)):
+        raise AuditForbidden(
+            f"reading the audit trail needs the capability {AUDIT_READ} or {TENANT_ADMIN}",
+            {"required": [AUDIT_READ, TENANT_ADMIN]},
+        )

@@ -10,9 +10,10 @@ from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
-from domain.errors import InvalidInput
+from domain.errors import Forbidden, InvalidInput
+from domain.identity.capabilities import TENANT_ADMIN, holds
 from projections.cursors import decode_keyset, decode_position, encode_keyset, encode_position
-from projections.queries import current_position, tenant_reader, wait_for
+from projections.queries import Reader, current_position, tenant_reader, wait_for
 
 USERS = "directory_users"
 SECURITY_EVENTS = "security_events"
@@ -28,13 +29,16 @@ class Page:
 
 def list_users(
     pool: ConnectionPool[Any],
-    tenant_id: UUID,
+    reader: Reader,
     *,
     after: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """The tenant's users, oldest registration first."""
+    """The tenant's users, oldest registration first (for a `tenant.admin` only)."""
+    if not holds(reader.capabilities, TENANT_ADMIN):
+        raise Forbidden("listing the users needs the tenant.admin capability")
+    tenant_id = reader.tenant_id
     if after is not None:
         wait_for(pool, USERS, after)
     query = (
@@ -63,14 +67,20 @@ def list_users(
 
 def list_security_events(
     pool: ConnectionPool[Any],
-    tenant_id: UUID,
+    reader: Reader,
     *,
     user_id: str | None = None,
     after: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """The tenant's security events (of one user if given), newest first."""
+    """Security events, newest first: the reader's own, or for a `tenant.admin` the whole
+    tenant's (or `user_id`'s)."""
+    if not holds(reader.capabilities, TENANT_ADMIN):
+        if user_id is not None and user_id != reader.user_id:
+            raise Forbidden("other users' security events need the tenant.admin capability")
+        user_id = reader.user_id
+    tenant_id = reader.tenant_id
     if after is not None:
         wait_for(pool, SECURITY_EVENTS, after)
     query = (

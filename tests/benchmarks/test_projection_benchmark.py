@@ -53,6 +53,7 @@ from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement
 from tests.integration.projections.support import (
     Generator,
+    admin_reader,
     cairn_env,
     event_store_env,
     projection_settings,
@@ -271,7 +272,10 @@ def _end_to_end(
                 done = cairn.client.post(path, headers=ada.headers, json={"capability": capability})
                 acknowledged = time.perf_counter()
                 assert done.status_code == 202, done.text
-                while capability not in list_users(pool, tenant).items[0]["capabilities"]:
+                while (
+                    capability
+                    not in list_users(pool, admin_reader(tenant)).items[0]["capabilities"]
+                ):
                     time.sleep(0.0005)
                 visible.append((time.perf_counter() - acknowledged) * 1000)
                 began = time.perf_counter()

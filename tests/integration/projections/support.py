@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
@@ -17,12 +18,14 @@ from eventsourcing.domain import Aggregate
 from psycopg import sql
 
 from domain.event_context import EventContext
+from domain.identity.capabilities import TENANT_ADMIN
 from domain.identity.credential import SecurityEvent
 from domain.identity.user import User
 from domain.runs.plan import Plan
 from domain.runs.run import FINAL, Run, RunStatus
 from infra.stack import StackEndpoints
 from projections.projector import Projector, physical_table
+from projections.queries import Reader
 from projections.settings import ProjectionSettings
 
 NOTE_PLAN = Plan.model_validate(
@@ -190,3 +193,8 @@ def differences(
         differ = sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
         found[table] = (len(a), len(b), differ)
     return found
+
+
+def admin_reader(tenant_id: UUID) -> Reader:
+    """A tenant admin asking the directory queries (which check the capability)."""
+    return Reader(tenant_id, "tenant-admin", (TENANT_ADMIN,))

@@ -21,7 +21,7 @@ from projections.host import ProjectorHost
 from projections.queries import tenant_reader, wait_for
 from projections.settings import ProjectionSettings
 from projections.source import EventSource
-from tests.integration.projections.support import Generator, admin
+from tests.integration.projections.support import Generator, admin, admin_reader
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +51,7 @@ def test_rebuild_switches_while_queries_keep_answering(
                 with tenant_reader(pool, tenant) as cur:
                     row = cur.execute("SELECT count(*) AS n FROM directory_users").fetchone()
                 answers.append(int(row["n"]) if row else -1)
-                page = list_users(pool, tenant, limit=5)
+                page = list_users(pool, admin_reader(tenant), limit=5)
                 assert len(page.items) == 5
             except BaseException as error:
                 failures.append(error)

@@ -17,7 +17,7 @@ from projections.errors import ProjectionBehind, ProjectionNotBuilt
 from projections.host import ProjectorHost
 from projections.queries import wait_for
 from projections.settings import ProjectionSettings
-from tests.integration.projections.support import Generator
+from tests.integration.projections.support import Generator, admin_reader
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,10 @@ def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
 
 def test_a_view_never_built_is_not_found_or_behind(pool: ConnectionPool[Any]) -> None:
     with pytest.raises(ProjectionNotBuilt) as not_built:
-        list_users(pool, uuid.uuid4())
+        list_users(pool, admin_reader(uuid.uuid4()))
     assert not_built.value.code == "projection_not_built"
     with pytest.raises(ProjectionBehind):
-        list_users(pool, uuid.uuid4(), after=1)
+        list_users(pool, admin_reader(uuid.uuid4()), after=1)
 
 
 def test_wait_for_returns_once_reached_and_is_bounded_otherwise(
@@ -46,11 +46,13 @@ def test_wait_for_returns_once_reached_and_is_bounded_otherwise(
         for _ in range(5):
             position = generator.batch(50)
             assert wait_for(pool, "security_events", position) >= position
-            page = list_security_events(pool, generator.tenants[0], after=position, limit=3)
+            page = list_security_events(
+                pool, admin_reader(generator.tenants[0]), after=position, limit=3
+            )
             assert page.position is not None and page.position >= position
         began = time.monotonic()
         with pytest.raises(ProjectionBehind) as behind:
-            list_security_events(pool, generator.tenants[0], after=position + 10_000)
+            list_security_events(pool, admin_reader(generator.tenants[0]), after=position + 10_000)
         took = time.monotonic() - began
     assert 1.9 < took < 4.0  # the default bound is 2 s (plus a loaded machine)
     error = behind.value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from adapters.push.events import PushEvent
 from adapters.push.hub import Hub
 from adapters.push.visibility import Viewer
 from domain.errors import InvalidInput, NotFound
+from domain.identity.capabilities import AUDIT_READ, TENANT_ADMIN, AuditForbidden
 from tests.unit.adapters.push.fakes import PREFIX, FakeReader, message
 
 pytestmark = pytest.mark.unit
@@ -70,9 +72,31 @@ def _reader() -> FakeReader:
     return reader
 
 
-def _page(reader: FakeReader, flt: AuditFilter, **kw: int) -> tuple[list[int], int | None]:
-    page = asyncio.run(audit_page(reader, "ada", flt, **kw))
+def _page(reader: FakeReader, flt: AuditFilter, **kw: Any) -> tuple[list[int], int | None]:
+    page = asyncio.run(audit_page(reader, "ada", flt, capabilities=[AUDIT_READ], **kw))
     return [e.seq for e in page.events], page.next_after
+
+
+@pytest.mark.parametrize(
+    ("held", "asked", "refused"),
+    [
+        ([], None, True),
+        (["runs.read"], None, True),
+        ([AUDIT_READ], None, False),
+        ([TENANT_ADMIN], None, False),
+        ([AUDIT_READ], "ada", False),
+        ([TENANT_ADMIN], "bob", True),
+    ],
+)
+def test_the_audit_query_checks_who_reads_it(
+    held: list[str], asked: str | None, refused: bool
+) -> None:
+    reading = audit_page(_reader(), "ada", AuditFilter(), capabilities=held, asked_tenant=asked)
+    if refused:
+        with pytest.raises(AuditForbidden):
+            asyncio.run(reading)
+    else:
+        assert asyncio.run(reading).events
 
 
 def test_audit_pages_follow_positions_and_never_cross_tenants() -> None:
