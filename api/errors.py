@@ -7,7 +7,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import DataError, IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -112,6 +112,20 @@ async def _store_conflict(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _store_refused_data(request: Request, exc: Exception) -> JSONResponse:
+    """Backstop: data the event store cannot store (an oversized save, a value that cannot be
+    written) that the boundary checks let through. The value itself is not echoed: it may hold
+    secrets."""
+    logger.warning("event store refused data on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(
+        request,
+        422,
+        "unstorable",
+        "the event store cannot store what this request asked for",
+        {"reason": type(exc).__name__},
+    )
+
+
 async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """Backstop: the event store down outside the command dispatch (a query, a caller's
     account being loaded)."""
@@ -175,6 +189,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(domain.DomainError, _domain_error)
     app.add_exception_handler(IntegrityError, _store_conflict)
+    app.add_exception_handler(DataError, _store_refused_data)
     app.add_exception_handler(OperationalError, _store_unavailable)
     app.add_exception_handler(InterfaceError, _store_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)

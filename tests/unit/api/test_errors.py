@@ -8,7 +8,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
+from adapters.jetstream.errors import (
+    BatchTooLarge,
+    EventStoreOutcomeUnknown,
+    EventStoreUnavailable,
+)
 from api.app import create_app
 from api.settings import ServiceUrls
 from domain import errors
@@ -39,6 +43,7 @@ def make_app() -> FastAPI:
             "lost_race": IntegrityError("expected sequence did not match"),
             "store_down": EventStoreUnavailable("NATS is unreachable"),
             "outcome_unknown": EventStoreOutcomeUnknown("no answer within 5 s"),
+            "too_large": BatchTooLarge("1,001 messages > 1,000 (secret-value)"),
         }[kind]
 
     @app.post("/echo")
@@ -165,3 +170,12 @@ def test_a_lost_race_outside_the_dispatch_is_still_409_conflict(client: TestClie
     response = client.get("/raise/lost_race")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+
+
+def test_data_the_store_refuses_is_a_422_that_does_not_echo_it(client: TestClient) -> None:
+    response = client.get("/raise/too_large")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "unstorable"
+    assert error["details"] == {"reason": "BatchTooLarge"}
+    assert "secret-value" not in response.text
