@@ -16,6 +16,7 @@ from tests.e2e.runs.test_intent_lifecycle import (
     with_model_answering,
 )
 from tests.support.cairn_client import Cairn, Person
+from tests.support.runs import replayed_run
 
 pytestmark = pytest.mark.e2e
 
@@ -65,31 +66,8 @@ def test_escalated_run_is_in_the_inbox_until_decided(projected: Cairn) -> None:
     assert runs[0]["status"] == "denied"
 
 
-def _from_the_store(cairn: Cairn, run_id: str) -> dict[str, Any]:
-    """What `GET /v1/runs/{id}` answered when it replayed the run from the event store."""
-    app = cairn.services.runs.app
-    run: Any = app.repository.get(uuid.UUID(run_id))
-    timeline = []
-    for stored in app.recorder.select_events(run.id):
-        event: Any = app.mapper.to_domain_event(stored)
-        at = event.timestamp.isoformat()
-        timeline.append(
-            {"type": type(event).__name__, "version": event.originator_version, "at": at}
-        )
-    expires = run.escalation_expires_at
-    return {
-        "run_id": str(run.id),
-        "status": run.status.value,
-        "text": run.text,
-        "channel": run.channel,
-        "plan": run.plan,
-        "plan_hash": run.plan_hash,
-        "decision": run.decision,
-        "steps": run.steps,
-        "failure": run.failure,
-        "escalation_expires_at": expires.isoformat() if expires else None,
-        "timeline": timeline,
-    }
+def _without_position(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k != "position"}
 
 
 def _read(cairn: Cairn, person: Person, run_id: str, after: int) -> dict[str, Any]:
@@ -127,7 +105,9 @@ def test_a_run_read_from_the_view_is_what_the_store_says(projected: Cairn) -> No
     store = cairn.services.runs.app.recorder.max_notification_id() or 0
     view = _read(cairn, ada, run_id, store)
     assert view["status"] == "completed"
-    assert {k: v for k, v in view.items() if k != "position"} == _from_the_store(cairn, run_id)
+    assert {k: v for k, v in view.items() if k != "position"} == replayed_run(
+        cairn.services.runs.app, uuid.UUID(run_id)
+    )
     assert [entry["type"] for entry in done["timeline"]][-3:] == [
         "StepStarted",
         "StepSucceeded",
@@ -143,7 +123,9 @@ def test_a_failed_run_in_the_view_is_what_the_store_says(projected: Cairn) -> No
     run_id = submit(cairn, ada, "run rm -rf /")["run_id"]
     wait_status(cairn, ada, run_id, "failed")
     view = _read(cairn, ada, run_id, cairn.services.runs.app.recorder.max_notification_id() or 0)
-    assert {k: v for k, v in view.items() if k != "position"} == _from_the_store(cairn, run_id)
+    assert {k: v for k, v in view.items() if k != "position"} == replayed_run(
+        cairn.services.runs.app, uuid.UUID(run_id)
+    )
 
 
 def test_another_persons_run_is_not_found_even_once_projected(projected: Cairn) -> None:

@@ -21,6 +21,7 @@ from projections.runs import Runs
 from projections.runs_queries import get_run, list_runs
 from projections.settings import ProjectionSettings
 from tests.integration.projections.support import NOTE_PLAN
+from tests.support.runs import replayed_run
 
 pytestmark = pytest.mark.integration
 
@@ -84,31 +85,6 @@ def _every_kind() -> list[Run]:
     return [retried, approved, expired, denied, refused, cancelled, poisoned]
 
 
-def _as_the_store_says(app: Application[uuid.UUID], run_id: uuid.UUID) -> dict[str, Any]:
-    run: Any = app.repository.get(run_id)
-    timeline = []
-    for stored in app.recorder.select_events(run_id):
-        event: Any = app.mapper.to_domain_event(stored)
-        at = event.timestamp.isoformat()
-        timeline.append(
-            {"type": type(event).__name__, "version": event.originator_version, "at": at}
-        )
-    expires = run.escalation_expires_at
-    return {
-        "run_id": str(run.id),
-        "status": run.status.value,
-        "text": run.text,
-        "channel": run.channel,
-        "plan": run.plan,
-        "plan_hash": run.plan_hash,
-        "decision": run.decision,
-        "steps": run.steps,
-        "failure": run.failure,
-        "escalation_expires_at": expires.isoformat() if expires else None,
-        "timeline": timeline,
-    }
-
-
 def _nul_as_replacement(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
@@ -142,7 +118,7 @@ def test_each_run_in_the_view_equals_its_replay(
     for run in runs:
         view = dict(views[run.id])
         assert view.pop("position") >= position
-        assert view == _nul_as_replacement(_as_the_store_says(store, run.id)), run.text
+        assert view == _nul_as_replacement(replayed_run(store, run.id)), run.text
     assert "\ufffd" in views[runs[-1].id]["text"]
     assert inbox.items == []  # the expired and the denied escalation both left the inbox
 
