@@ -424,9 +424,9 @@ def _report(
         "a local fake provider (Nagle off).",
         "",
         f"Load average {load[0]:.1f} when it began and {load[1]:.1f} when it ended, on "
-        f"{os.cpu_count()} cores shared with other agents' test runs: absolute numbers are "
-        "noisy; compare the rows of this run, and the ratios to the floors measured beside "
-        "them.",
+        f"{os.cpu_count()} cores (the benchmark's own processes count in the second): "
+        "absolute numbers move with whatever else the machine does; compare the rows of this "
+        "run, and the ratios to the floors measured beside them.",
         "",
         "## Goals",
         "",
