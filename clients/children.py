@@ -3,17 +3,16 @@ restarted if it dies (backoff up to 30 s), all stopped with `stop()` or with the
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 
 from commands.settings import CairnSettings
+from infra.stack.process import die_with_parent
 
 logger = logging.getLogger("cairn.up")
 
@@ -52,7 +51,7 @@ class ChildProcesses:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,  # Ctrl-C reaches `cairn up`, which stops them in order
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
 
     def _watch(self) -> None:
@@ -83,9 +82,3 @@ class ChildProcesses:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout)
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG

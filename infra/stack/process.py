@@ -18,7 +18,7 @@ _PR_SET_PDEATHSIG = 1
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-spawner")
 
 
-def _die_with_parent(sig: signal.Signals) -> Callable[[], None]:
+def die_with_parent(sig: signal.Signals) -> Callable[[], None]:
     # Runs in the child between fork and exec (after any setuid), so a parent killed with
     # SIGKILL still takes its servers down: no orphans even without a clean shutdown.
     def preexec() -> None:
@@ -72,7 +72,7 @@ class ManagedProcess:
                 user=self.user,
                 # Own session: Ctrl-C in the terminal reaches Cairn, which stops servers in order.
                 start_new_session=True,
-                preexec_fn=_die_with_parent(self.stop_signal),
+                preexec_fn=die_with_parent(self.stop_signal),
             )
         finally:
             log.close()
