@@ -132,7 +132,6 @@ class WorkerService:
 
     async def _consume(self, ready: threading.Event | None) -> None:
         stopping = asyncio.Event()
-        started = asyncio.Event()
         loop = asyncio.get_running_loop()
 
         def watch() -> None:
@@ -140,13 +139,7 @@ class WorkerService:
             loop.call_soon_threadsafe(stopping.set)
 
         threading.Thread(target=watch, name="cairn-worker-stop", daemon=True).start()
-        consumer = loop.create_task(self.work.run(stopping, started))
-        await asyncio.wait(
-            {consumer, loop.create_task(started.wait())}, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready is not None and started.is_set():
-            ready.set()
-        await consumer
+        await self.work.run(stopping, ready.set if ready is not None else None)
 
     def stop(self) -> None:
         self.stopping.set()

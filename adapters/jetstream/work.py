@@ -72,7 +72,9 @@ class DurableWork:
         self._tasks: set[asyncio.Task[None]] = set()
         self.handled = 0  # messages acknowledged (for tests and metrics)
 
-    async def run(self, stopping: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+    async def run(
+        self, stopping: asyncio.Event, on_ready: Callable[[], None] | None = None
+    ) -> None:
         """Consume until `stopping` is set; then finish the messages in hand."""
         nc: NatsConnection = await nats.connect(
             self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5
@@ -81,8 +83,8 @@ class DurableWork:
             js = nc.jetstream()
             await js.add_consumer(self.spec.stream, self._config())
             sub = await js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
-            if ready is not None:
-                ready.set()
+            if on_ready is not None:
+                on_ready()
             while not stopping.is_set():
                 free = self.concurrency - len(self._tasks)
                 if free <= 0:

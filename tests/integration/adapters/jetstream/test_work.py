@@ -65,14 +65,9 @@ def running(nats_url: str, stream: str, handle: Handler, concurrency: int) -> It
     stopping = asyncio.Event()
     ready = threading.Event()
 
-    async def main() -> None:
-        started = asyncio.Event()
-        consumer = asyncio.create_task(work.run(stopping, started))
-        await started.wait()
-        ready.set()
-        await consumer
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(work.run(stopping, ready.set),), daemon=True
+    )
     thread.start()
     assert ready.wait(30), "the work consumer did not start"
     try:
