@@ -19,10 +19,10 @@ from rich.table import Table
 from clients.children import ChildProcesses, child_env
 from commands.settings import CairnSettings
 from domain.errors import DomainError
-from projections import operations, registry, tuning
-from projections.host import ProjectorHost
+from projections.engine import operations, projector_registry, tuning
+from projections.engine.event_source import EventSource
+from projections.engine.projector_host import ProjectorHost
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 
 projector_app = typer.Typer(help="Projectors: the read side's views in PostgreSQL.")
 logger = logging.getLogger("cairn.projections")
@@ -52,7 +52,7 @@ def run(
     """Keep the projector's view up to date until stopped (SIGTERM / Ctrl-C finish the batch in
     hand). Builds a new view version beside the old one first when the code's version is newer."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    host = ProjectorHost(_settings(), registry.select(name))
+    host = ProjectorHost(_settings(), projector_registry.select(name))
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         host.stopping.set()
@@ -77,7 +77,7 @@ def rebuild(
     """Replay the store from sequence 0 into a new version of the view beside the active one,
     then switch to it atomically: queries keep answering from the old one meanwhile."""
     out = _console()
-    cls = registry.get(name)
+    cls = projector_registry.get(name)
     settings = _settings()
     source = EventSource(settings.event_store_env)
     stop = threading.Event()
@@ -119,7 +119,7 @@ def status() -> None:
     settings = _settings()
     source = EventSource(settings.event_store_env)
     try:
-        found = operations.status(settings, source, list(registry.PROJECTORS.values()))
+        found = operations.status(settings, source, list(projector_registry.PROJECTORS.values()))
     finally:
         source.close()
     table = Table(title="Projectors", title_justify="left")
@@ -164,7 +164,7 @@ def retry(
     settings = _settings()
     source = EventSource(settings.event_store_env)
     try:
-        report = operations.retry(settings, source, registry.get(name), skip=skip or ())
+        report = operations.retry(settings, source, projector_registry.get(name), skip=skip or ())
     finally:
         source.close()
     if report.skipped:
@@ -180,7 +180,7 @@ def start_projector_workers(settings: CairnSettings) -> ChildProcesses:
     env = child_env(settings)
     commands = {
         f"projector-{name}": [sys.executable, "-m", "clients.projector_cli", "run", name]
-        for name in registry.PROJECTORS
+        for name in projector_registry.PROJECTORS
     }
     return ChildProcesses(env, commands, settings.data_dir / "logs").start()
 

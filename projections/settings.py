@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from domain.errors import InvalidInput
-from projections.projector import OnError, Projector
+from projections.engine.projector_base import OnError, Projector
 
 _PREFIX, _SUFFIX = "CAIRN_PROJECTOR_", "_ON_ERROR"
 

@@ -17,8 +17,8 @@ from api.auth import CurrentCaller, ServicesDep
 from api.errors import ErrorResponse
 from api.params import After, Cursor, Limit
 from commands.base import Caller
-from projections.directory import queries
-from projections.queries import Reader
+from projections.engine.view_reads import Reader
+from projections.views.directory import queries
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 

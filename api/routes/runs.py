@@ -16,7 +16,7 @@ from commands.runs import approvals
 from commands.runs.approvals import ApproveEscalation, CancelRun, DenyEscalation
 from commands.runs.intents import SubmitIntent
 from domain.storable import StorableModel, StorableText
-from projections import runs_queries
+from projections.views.runs import queries as runs_queries
 
 router = APIRouter(prefix="/v1", tags=["runs"])
 

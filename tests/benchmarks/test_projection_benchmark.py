@@ -42,13 +42,13 @@ from commands.settings import CairnSettings
 from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from infra.stack import StackEndpoints
-from projections import operations, tuning
-from projections.directory.queries import list_users
-from projections.directory.security_events import SecurityEvents
-from projections.directory.users import DirectoryUsers
-from projections.projector import Projector
+from projections.engine import operations, tuning
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import Projector
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
+from projections.views.directory.queries import list_users
+from projections.views.directory.security_events import SecurityEvents
+from projections.views.directory.users import DirectoryUsers
 from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement
 from tests.integration.projections.support import (
@@ -381,9 +381,9 @@ def test_projection_benchmark(
         "## Reading it",
         "",
         f"- A projector this far behind catches up with {settings.catch_up_processes} worker "
-        "processes (projections/catchup.py, decision 0007): they take a few large chunks of "
-        "the positions in turn, read each with one consumer, decode and handle it and dump "
-        "the bulk rows' column arrays to binary; "
+        "processes (projections/engine/catch_up.py, decision 0007): they take a few large "
+        "chunks of the positions in turn, read each with one consumer, decode and handle it "
+        "and dump the bulk rows' column arrays to binary; "
         "the projector process commits their batches in order, each with its tracking "
         f"position. {rate:,.0f} events/s, {rate / in_process.events_per_second:.2f}x the same "
         f"rebuild in the projector's process alone ({in_process.events_per_second:,.0f} "

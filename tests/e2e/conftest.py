@@ -14,8 +14,8 @@ from api.settings import ServiceUrls
 from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
-from projections import registry
-from projections.host import ProjectorHost
+from projections.engine import projector_registry
+from projections.engine.projector_host import ProjectorHost
 from tests.support.cairn_client import Cairn, isolated_settings
 from tests.support.provider_server import FakeProvider
 from tests.support.workers import worker_thread
@@ -52,7 +52,7 @@ def cairn(cairn_settings: CairnSettings) -> Iterator[Cairn]:
     as `GET /v1/runs/{id}` answer from their views)."""
     s = cairn_settings
     urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
-    projectors = ProjectorHost(projection_settings(s), list(registry.PROJECTORS.values()))
+    projectors = ProjectorHost(projection_settings(s), list(projector_registry.PROJECTORS.values()))
     with TestClient(create_app(urls, settings=s)) as client, projectors:
         cairn = Cairn(client)
         with worker_thread(s, cairn.services) as worker:

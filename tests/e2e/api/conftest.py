@@ -12,8 +12,8 @@ from api.app import create_app
 from api.settings import ServiceUrls
 from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
-from projections import registry
-from projections.host import ProjectorHost
+from projections.engine import projector_registry
+from projections.engine.projector_host import ProjectorHost
 from tests.support.cairn_client import Cairn
 from tests.support.workers import worker_thread
 
@@ -23,7 +23,7 @@ def served(cairn_settings: CairnSettings) -> Iterator[Cairn]:
     s = cairn_settings
     urls = ServiceUrls(s.nats_url, s.database_url, s.redis_url, s.nats_monitor_url)
     app = create_app(urls, settings=s)
-    projectors = ProjectorHost(projection_settings(s), list(registry.PROJECTORS.values()))
+    projectors = ProjectorHost(projection_settings(s), list(projector_registry.PROJECTORS.values()))
     with TestClient(app, raise_server_exceptions=False) as client, projectors:
         cairn = Cairn(client)
         with worker_thread(s, cairn.services) as worker:

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from api.routes import directory
 from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
-from projections import registry
-from projections.host import ProjectorHost
+from projections.engine import projector_registry
+from projections.engine.projector_host import ProjectorHost
 from tests.support.cairn_client import Cairn
 
 
@@ -23,5 +23,5 @@ def directory_cairn(cairn: Cairn, cairn_settings: CairnSettings) -> Iterator[Cai
     if not any(getattr(route, "path", "") == "/v1/security-events" for route in app.routes):
         app.include_router(directory.router)
     settings = projection_settings(cairn_settings)
-    with ProjectorHost(settings, list(registry.PROJECTORS.values())):
+    with ProjectorHost(settings, list(projector_registry.PROJECTORS.values())):
         yield cairn

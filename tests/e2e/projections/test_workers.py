@@ -11,8 +11,8 @@ import pytest
 
 from clients.projector_cli import projection_settings, start_projector_workers
 from commands.settings import CairnSettings
-from projections import operations, registry
-from projections.source import EventSource
+from projections.engine import operations, projector_registry
+from projections.engine.event_source import EventSource
 from tests.support.cairn_client import Cairn
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def test_every_projector_runs_as_its_own_process_and_comes_back(
     ada = cairn.sign_up("workers")
     settings = projection_settings(cairn_settings)
     source = EventSource(settings.event_store_env)
-    projectors = list(registry.PROJECTORS.values())
+    projectors = list(projector_registry.PROJECTORS.values())
 
     def all_running() -> bool:
         found = operations.status(settings, source, projectors)
@@ -39,7 +39,9 @@ def test_every_projector_runs_as_its_own_process_and_comes_back(
 
     workers = start_projector_workers(cairn_settings)
     try:
-        assert set(workers.processes) == {f"projector-{name}" for name in registry.PROJECTORS}
+        assert set(workers.processes) == {
+            f"projector-{name}" for name in projector_registry.PROJECTORS
+        }
         _until(all_running, "every projector to run")
         first = workers.processes["projector-directory_users"]
         os.kill(first.pid, signal.SIGKILL)

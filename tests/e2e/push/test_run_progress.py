@@ -15,8 +15,8 @@ from adapters.llm.planner import LiteLLMPlanner
 from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
-from projections.host import ProjectorHost
-from projections.runs import Runs
+from projections.engine.projector_host import ProjectorHost
+from projections.views.runs.projector import Runs
 from tests.e2e.push.harness import LiveCairn, sse_frames
 
 pytestmark = pytest.mark.e2e

@@ -17,9 +17,9 @@ from clients.projector_cli import projection_settings, projector_app
 from commands.settings import CairnSettings
 from domain.event_context import EventContext
 from infra.stack import StackEndpoints
-from projections import operations
-from projections.runs import Runs
-from projections.source import EventSource
+from projections.engine import operations
+from projections.engine.event_source import EventSource
+from projections.views.runs.projector import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
 from tests.integration.projections.support import cairn_env
 from tests.support.cairn_client import Cairn, Person

@@ -30,8 +30,8 @@ from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from commands.settings import CairnSettings
-from projections.host import ProjectorHost
-from projections.runs import Runs
+from projections.engine.projector_host import ProjectorHost
+from projections.views.runs.projector import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH
 from tests.support.cairn_client import Cairn, Person
 from tests.support.provider_server import FakeProvider

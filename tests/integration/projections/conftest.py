@@ -10,8 +10,8 @@ from eventsourcing.application import Application
 
 from adapters.postgres.migrations import migrate
 from infra.stack import StackEndpoints
+from projections.engine.event_source import EventSource
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 from tests.integration.projections.support import event_store_env, projection_settings
 
 

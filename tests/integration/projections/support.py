@@ -24,8 +24,8 @@ from domain.identity.user import User
 from domain.runs.plan import Plan
 from domain.runs.run import FINAL, Run, RunStatus
 from infra.stack import StackEndpoints
-from projections.projector import Projector, physical_table
-from projections.queries import Reader
+from projections.engine.projector_base import Projector, physical_table
+from projections.engine.view_reads import Reader
 from projections.settings import ProjectionSettings
 
 NOTE_PLAN = Plan.model_validate(

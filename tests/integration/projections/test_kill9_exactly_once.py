@@ -21,10 +21,10 @@ import pytest
 from eventsourcing.application import Application
 
 from infra.stack import StackEndpoints
-from projections import operations, registry
-from projections.queries import current_position
+from projections.engine import operations, projector_registry
+from projections.engine.event_source import EventSource
+from projections.engine.view_reads import current_position
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 from tests.integration.projections.support import Generator, admin, cairn_env, differences
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
     writer = threading.Thread(target=keep_writing)
     env = {**os.environ, **cairn_env(stack, database, unique_name), **processes}
     argv = [sys.executable, "-m", "clients.projector_cli", "run", "all"]
-    names = list(registry.PROJECTORS)
+    names = list(projector_registry.PROJECTORS)
     rng = random.Random()
     log_path = tmp_path / "worker.log"
     log = log_path.open("ab")
@@ -146,7 +146,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
         else:
             assert helped == 0
 
-        for cls in registry.PROJECTORS.values():
+        for cls in projector_registry.PROJECTORS.values():
             killed = conn.execute(
                 "SELECT generation FROM projection_generations"
                 " WHERE projector = %s AND status = 'active'",

@@ -1,4 +1,4 @@
-"""Catching up with worker processes (projections.catchup): the views equal an in-process
+"""Catching up with worker processes (projections.engine.catch_up): the views equal an in-process
 build row for row, and poison events met on the way are dealt with exactly as in process
 (parked and skipped, or parked with their aggregate held), including rows the database
 refuses."""
@@ -19,12 +19,18 @@ from psycopg.types.json import Jsonb
 
 from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
-from projections import catalog, catchup, operations, registry
-from projections.errors import ProjectorStopped
-from projections.projector import Projector, Writes, handles, physical_table, tracking_name
-from projections.queries import current_position
+from projections.engine import catch_up, generations, operations, projector_registry
+from projections.engine.errors import ProjectorStopped
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import (
+    Projector,
+    Writes,
+    handles,
+    physical_table,
+    tracking_name,
+)
+from projections.engine.view_reads import current_position
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 from tests.integration.projections.support import Generator, admin, differences
 
 pytestmark = pytest.mark.integration
@@ -73,8 +79,8 @@ class SlowFacts(Facts):
 @pytest.fixture
 def parallel(settings: ProjectionSettings, monkeypatch: pytest.MonkeyPatch) -> ProjectionSettings:
     """Worker processes for any lag; small chunks, reads and batches: many of each."""
-    monkeypatch.setattr(catchup, "MIN_CHUNK", 1200)
-    monkeypatch.setattr(catchup, "READ", 500)
+    monkeypatch.setattr(catch_up, "MIN_CHUNK", 1200)
+    monkeypatch.setattr(catch_up, "READ", 500)
     return replace(settings, catch_up_processes=2, catch_up_after=1, batch_size=250)
 
 
@@ -108,7 +114,7 @@ def test_a_catch_up_with_processes_equals_one_in_process_row_for_row(
     Generator(store).write(5000)  # registrations, updates, erasures, security facts
     in_process = replace(settings, catch_up_processes=0)
     with admin(settings.database_url) as conn:
-        for cls in registry.PROJECTORS.values():
+        for cls in projector_registry.PROJECTORS.values():
             alone = operations.rebuild(in_process, source, cls, threading.Event())
             with caplog.at_level(logging.INFO, logger="cairn.projections"):
                 helped = operations.rebuild(parallel, source, cls, threading.Event())
@@ -157,7 +163,7 @@ def test_stop_mode_holds_the_poison_events_aggregate_and_the_build_waits_for_ret
     with pytest.raises(ProjectorStopped, match="holds back aggregates"):
         operations.rebuild(stopping, source, Facts, threading.Event())
     with admin(parallel.database_url) as conn:
-        (generation,) = catalog.generations(conn, Facts.name)
+        (generation,) = generations.live(conn, Facts.name)
         assert generation.status == "building"
         table = physical_table("test_facts", generation.generation)
         count = conn.execute(f"SELECT count(*), max(position) FROM {table}").fetchone()
@@ -197,7 +203,7 @@ def test_a_catch_up_process_that_dies_fails_the_run_and_a_resume_finishes_exactl
     time.sleep(1.0)  # mid-way: started, some batches committed
     lanes[0].kill()
     builder.join(60)
-    assert len(outcome) == 1 and isinstance(outcome[0], catchup.CatchUpFailed), outcome
+    assert len(outcome) == 1 and isinstance(outcome[0], catch_up.CatchUpFailed), outcome
     assert "died" in str(outcome[0])
     assert not _catch_up_processes()  # the others were stopped
 

@@ -17,11 +17,11 @@ from eventsourcing.application import Application
 from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
 from domain.identity.user import User
-from projections import operations
-from projections.host import ProjectorHost
-from projections.projector import Projector, Writes, handles
+from projections.engine import operations
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import Projector, Writes, handles
+from projections.engine.projector_host import ProjectorHost
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 from tests.integration.projections.support import admin
 
 pytestmark = pytest.mark.integration

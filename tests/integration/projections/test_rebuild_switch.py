@@ -13,14 +13,14 @@ import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from projections import operations
-from projections.directory.queries import list_users
-from projections.directory.security_events import SecurityEvents
-from projections.directory.users import DirectoryUsers
-from projections.host import ProjectorHost
-from projections.queries import tenant_reader, wait_for
+from projections.engine import operations
+from projections.engine.event_source import EventSource
+from projections.engine.projector_host import ProjectorHost
+from projections.engine.view_reads import tenant_reader, wait_for
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
+from projections.views.directory.queries import list_users
+from projections.views.directory.security_events import SecurityEvents
+from projections.views.directory.users import DirectoryUsers
 from tests.integration.projections.support import Generator, admin, admin_reader
 
 pytestmark = pytest.mark.integration

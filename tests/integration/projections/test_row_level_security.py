@@ -15,12 +15,12 @@ from eventsourcing.application import Application
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
-from projections.directory.security_events import SecurityEvents
-from projections.directory.users import DirectoryUsers
-from projections.host import ProjectorHost
-from projections.projector import physical_table
-from projections.queries import current_position, wait_for
+from projections.engine.projector_base import physical_table
+from projections.engine.projector_host import ProjectorHost
+from projections.engine.view_reads import current_position, wait_for
 from projections.settings import ProjectionSettings
+from projections.views.directory.security_events import SecurityEvents
+from projections.views.directory.users import DirectoryUsers
 from tests.integration.projections.support import Generator, admin
 
 pytestmark = pytest.mark.integration

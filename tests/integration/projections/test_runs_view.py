@@ -16,10 +16,10 @@ from psycopg_pool import ConnectionPool
 from domain.errors import NotFound
 from domain.event_context import EventContext
 from domain.runs.run import Run
-from projections.host import ProjectorHost
-from projections.runs import Runs
-from projections.runs_queries import get_run, list_runs
+from projections.engine.projector_host import ProjectorHost
 from projections.settings import ProjectionSettings
+from projections.views.runs.projector import Runs
+from projections.views.runs.queries import get_run, list_runs
 from tests.integration.projections.support import NOTE_PLAN
 from tests.support.runs import replayed_run
 

@@ -11,12 +11,12 @@ import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from projections.directory.queries import list_security_events, list_users
-from projections.directory.security_events import SecurityEvents
-from projections.errors import ProjectionBehind, ProjectionNotBuilt
-from projections.host import ProjectorHost
-from projections.queries import wait_for
+from projections.engine.errors import ProjectionBehind, ProjectionNotBuilt
+from projections.engine.projector_host import ProjectorHost
+from projections.engine.view_reads import wait_for
 from projections.settings import ProjectionSettings
+from projections.views.directory.queries import list_security_events, list_users
+from projections.views.directory.security_events import SecurityEvents
 from tests.integration.projections.support import Generator, admin_reader
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.types.json import Jsonb
 from psycopg.types.numeric import Int8
 
-from projections.arrays import binary_array
-from projections.directory.security_events import _dumps
+from projections.engine.binary_arrays import binary_array
+from projections.views.directory.security_events import _dumps
 
 pytestmark = pytest.mark.unit
 

@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, Notification, OperationalError
 
-from projections.projector import OnError, Projector, Writes, handles
-from projections.runner import BatchProcessor, Refused
-from projections.views import HoldCheck, HoldsChanged, ViewRecorder
+from projections.engine.batch_processor import BatchProcessor, Refused
+from projections.engine.projector_base import OnError, Projector, Writes, handles
+from projections.engine.view_recorder import HoldCheck, HoldsChanged, ViewRecorder
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from projections import catchup, registry
-from projections.projector import Projector
+from projections.engine import catch_up, projector_registry
+from projections.engine.projector_base import Projector
 
 pytestmark = pytest.mark.unit
 
@@ -21,22 +21,22 @@ pytestmark = pytest.mark.unit
 )
 def test_chunks_cover_every_position_once_in_order(first: int, count: int, processes: int) -> None:
     last = first + count - 1
-    found = catchup.chunks(first, last, processes)
+    found = catch_up.chunks(first, last, processes)
     assert found[0][0] == first and found[-1][1] == last
     assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(found))
     sizes = [b - a + 1 for a, b in found]
-    assert all(size <= catchup.MAX_CHUNK for size in sizes)
+    assert all(size <= catch_up.MAX_CHUNK for size in sizes)
     # Every chunk but the last is at least the minimum: few consumers to create.
-    assert all(size >= catchup.MIN_CHUNK for size in sizes[:-1])
-    if count >= catchup.MIN_CHUNK * processes * catchup.CHUNKS_PER_PROCESS:
+    assert all(size >= catch_up.MIN_CHUNK for size in sizes[:-1])
+    if count >= catch_up.MIN_CHUNK * processes * catch_up.CHUNKS_PER_PROCESS:
         assert len(found) >= processes  # every process has work
 
 
 def test_worker_processes_need_a_projector_importable_by_name() -> None:
-    assert all(catchup.importable(cls) for cls in registry.PROJECTORS.values())
+    assert all(catch_up.importable(cls) for cls in projector_registry.PROJECTORS.values())
 
     class Local(Projector):
         name = "local"
         tables = ("local",)
 
-    assert not catchup.importable(Local)
+    assert not catch_up.importable(Local)

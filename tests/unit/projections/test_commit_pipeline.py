@@ -10,10 +10,10 @@ from typing import Any, cast
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from projections.commits import CommitPipeline
-from projections.projector import Writes
-from projections.runner import Refused
-from projections.views import HoldCheck
+from projections.engine.batch_processor import Refused
+from projections.engine.commit_pipeline import CommitPipeline
+from projections.engine.projector_base import Writes
+from projections.engine.view_recorder import HoldCheck
 from tests.unit.projections.test_batch_processor import FakeViews, _n, _processor
 
 pytestmark = pytest.mark.unit

@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from domain.storable import MAX_POSITION
-from projections.cursors import (
+from projections.engine.cursors import (
     InvalidCursor,
     decode_keyset,
     decode_position,

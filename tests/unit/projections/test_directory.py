@@ -8,9 +8,9 @@ from uuid import uuid4
 
 import pytest
 
-from projections.directory.security_events import SecurityEvents
-from projections.directory.users import DirectoryUsers
-from projections.projector import Writes
+from projections.engine.projector_base import Writes
+from projections.views.directory.security_events import SecurityEvents
+from projections.views.directory.users import DirectoryUsers
 
 pytestmark = pytest.mark.unit
 

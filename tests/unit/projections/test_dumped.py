@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from projections.dumped import Dumped, bulk_parameters, dump_bulk
-from projections.projector import Writes
+from projections.engine.bulk_parameters import Dumped, bulk_parameters, dump_bulk
+from projections.engine.projector_base import Writes
 
 pytestmark = pytest.mark.unit
 

@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import Notification
 
-from projections import feed as feed_module
-from projections.feed import Feed
-from projections.source import EventSource
+from projections.engine import notification_feed as feed_module
+from projections.engine.event_source import EventSource
+from projections.engine.notification_feed import Feed
 
 pytestmark = pytest.mark.unit
 

@@ -9,9 +9,15 @@ import pytest
 from eventsourcing.utils import resolve_topic
 
 from domain.errors import InvalidInput
-from projections import registry
-from projections.errors import UnknownProjector
-from projections.projector import Projector, Writes, handles, physical_table, tracking_name
+from projections.engine import projector_registry
+from projections.engine.errors import UnknownProjector
+from projections.engine.projector_base import (
+    Projector,
+    Writes,
+    handles,
+    physical_table,
+    tracking_name,
+)
 from projections.settings import ProjectionSettings
 
 pytestmark = pytest.mark.unit
@@ -75,7 +81,7 @@ def test_writes_can_be_cut_back_to_before_a_failed_handler() -> None:
 
 
 def test_every_handled_topic_is_a_real_domain_event() -> None:
-    for cls in registry.PROJECTORS.values():
+    for cls in projector_registry.PROJECTORS.values():
         assert cls.topics, cls.name
         for topic in cls.topics:
             event_class = resolve_topic(topic)
@@ -83,10 +89,12 @@ def test_every_handled_topic_is_a_real_domain_event() -> None:
 
 
 def test_registry_finds_projectors_by_name() -> None:
-    assert registry.select("all") == list(registry.PROJECTORS.values())
-    assert registry.select("security_events") == [registry.get("security_events")]
+    assert projector_registry.select("all") == list(projector_registry.PROJECTORS.values())
+    assert projector_registry.select("security_events") == [
+        projector_registry.get("security_events")
+    ]
     with pytest.raises(UnknownProjector, match="directory_users"):
-        registry.get("nope")
+        projector_registry.get("nope")
 
 
 def test_settings_from_the_environment() -> None:
@@ -96,8 +104,8 @@ def test_settings_from_the_environment() -> None:
     }
     settings = ProjectionSettings.from_env("postgresql://x", {"A": "b"}, env)
     assert settings.batch_size == 250
-    assert settings.on_error_for(registry.get("directory_users")) == "skip"
-    assert settings.on_error_for(registry.get("security_events")) == "skip"  # its default
+    assert settings.on_error_for(projector_registry.get("directory_users")) == "skip"
+    assert settings.on_error_for(projector_registry.get("security_events")) == "skip"  # its default
     with pytest.raises(InvalidInput, match="'stop' or 'skip'"):
         ProjectionSettings.from_env("u", {}, {"CAIRN_PROJECTOR_X_ON_ERROR": "ignore"})
     with pytest.raises(InvalidInput, match="BATCH"):

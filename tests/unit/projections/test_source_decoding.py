@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.identity.credential import SecurityEvent
-from projections.source import EventLog, _uuid_from_hex
+from projections.engine.event_source import EventLog, _uuid_from_hex
 
 pytestmark = pytest.mark.unit
 

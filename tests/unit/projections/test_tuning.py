@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from projections import tuning
+from projections.engine import tuning
 
 pytestmark = pytest.mark.unit
 

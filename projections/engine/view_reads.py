@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from projections.errors import ProjectionBehind, ProjectionNotBuilt
+from projections.engine.errors import ProjectionBehind, ProjectionNotBuilt
 
 DEFAULT_WAIT = 2.0
 

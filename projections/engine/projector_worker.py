@@ -18,15 +18,16 @@ from typing import Any
 import psycopg
 
 from domain.errors import DomainError
-from projections import catalog, catchup, deadletters
-from projections.commits import CommitPipeline
-from projections.errors import ProjectorStopped, SourceMismatch
-from projections.feed import Feed
-from projections.projector import Projector
-from projections.runner import BatchProcessor, Refused
+from projections.engine import dead_letters, generations
+from projections.engine.batch_processor import BatchProcessor, Refused
+from projections.engine.catch_up import catch_up
+from projections.engine.commit_pipeline import CommitPipeline
+from projections.engine.errors import ProjectorStopped, SourceMismatch
+from projections.engine.event_source import EventSource
+from projections.engine.notification_feed import Feed
+from projections.engine.projector_base import Projector
+from projections.engine.view_recorder import HoldsChanged, ViewRecorder, datastore, is_transient
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
-from projections.views import HoldsChanged, ViewRecorder, datastore, is_transient
 
 logger = logging.getLogger("cairn.projections")
 
@@ -37,7 +38,7 @@ _CHECK_EVERY = 1.0  # seconds between checks that the followed generation is sti
 class GenerationLock:
     def __init__(self, database_url: str, projector: str, generation: int) -> None:
         self._url = database_url
-        self._key = (catalog.lock_key(projector), generation)
+        self._key = (generations.lock_key(projector), generation)
         self._conn: psycopg.Connection[Any] | None = None
 
     def acquire(self, stop: threading.Event) -> bool:
@@ -128,7 +129,7 @@ class Worker:
 
     def _run_once(self, stop: threading.Event) -> None:
         with self.admin() as conn:
-            active = catalog.ensure_active(conn, self.cls, self.settings.source)
+            active = generations.ensure_active(conn, self.cls, self.settings.source)
             if active.source != self.settings.source:
                 raise SourceMismatch(
                     f"the {self.cls.name} view in this database was built from {active.source},"
@@ -148,7 +149,7 @@ class Worker:
                 return
             target = None
             if active.version < self.cls.version:
-                target = catalog.building(conn, self.cls, self.settings.source, fresh=False)
+                target = generations.building(conn, self.cls, self.settings.source, fresh=False)
         if target is not None:
             logger.info(
                 "projector %s: building version %d beside version %d",
@@ -167,9 +168,9 @@ class Worker:
         it holds aggregates back (the active view is more complete than it)."""
         while self.follow(number, stop, until_caught_up=True, progress=progress):
             with self.admin() as conn:
-                held = deadletters.holds(conn, self.cls.name)
+                held = dead_letters.holds(conn, self.cls.name)
                 if not any(h.generation == number for h in held):
-                    catalog.switch(conn, self.cls, number)
+                    generations.switch(conn, self.cls, number)
                     return True
             message = (
                 f"projector {self.cls.name}: generation {number} is built but holds back"
@@ -208,7 +209,7 @@ class Worker:
             self.state, self.generation, self.position = "running", number, start
             still_active = None if until_caught_up else self._active_check(number)
             advanced = self._advanced(progress)
-            if not catchup.catch_up(
+            if not catch_up(
                 self.settings, self.source, self.cls, processor, stop, advanced, still_active
             ):
                 return False
@@ -272,7 +273,7 @@ class Worker:
 
     def _still_active(self, number: int) -> bool:
         with self.admin() as conn:
-            current = catalog.active(conn, self.cls.name)
+            current = generations.active(conn, self.cls.name)
         return current is not None and current.generation == number
 
     def _restart(self, processor: BatchProcessor) -> None:
@@ -280,4 +281,6 @@ class Worker:
         projector = processor.projector
         processor.position = self.views.position(projector.tracking_name) or 0
         with self.admin() as conn:
-            processor.held = deadletters.held_aggregates(conn, projector.name, projector.generation)
+            processor.held = dead_letters.held_aggregates(
+                conn, projector.name, projector.generation
+            )

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from projections.projector import Projector, Writes, handles
+from projections.engine.projector_base import Projector, Writes, handles
 
 _RUN = "domain.runs.run:Run."
 _INSERT = (

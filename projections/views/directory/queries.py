@@ -12,8 +12,13 @@ from psycopg_pool import ConnectionPool
 
 from domain.errors import Forbidden, InvalidInput
 from domain.identity.capabilities import TENANT_ADMIN, holds
-from projections.cursors import decode_keyset, decode_position, encode_keyset, encode_position
-from projections.queries import Reader, current_position, tenant_reader, wait_for
+from projections.engine.cursors import (
+    decode_keyset,
+    decode_position,
+    encode_keyset,
+    encode_position,
+)
+from projections.engine.view_reads import Reader, current_position, tenant_reader, wait_for
 
 USERS = "directory_users"
 SECURITY_EVENTS = "security_events"

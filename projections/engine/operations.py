@@ -10,13 +10,13 @@ from typing import Any
 
 import psycopg
 
-from projections import catalog, deadletters
-from projections.deadletters import DeadLetter, Hold
-from projections.projector import OnError, Projector, Writes, tracking_name
+from projections.engine import dead_letters, generations
+from projections.engine.dead_letters import DeadLetter, Hold
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import OnError, Projector, Writes, tracking_name
+from projections.engine.projector_worker import Progress, Worker
+from projections.engine.view_recorder import ViewRecorder, datastore, is_transient
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
-from projections.views import ViewRecorder, datastore, is_transient
-from projections.worker import Progress, Worker
 
 _HELD = (
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
@@ -45,7 +45,7 @@ class ProjectorStatus:
 
 
 def _running(conn: psycopg.Connection[Any], projector: str, generation: int) -> bool:
-    key = catalog.lock_key(projector) & 0xFFFFFFFF  # pg_locks shows the key as an oid
+    key = generations.lock_key(projector) & 0xFFFFFFFF  # pg_locks shows the key as an oid
     row = conn.execute(_HELD, (key, generation)).fetchone()
     return bool(row and row[0])
 
@@ -65,7 +65,7 @@ def status(
     found: list[ProjectorStatus] = []
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         for cls in projectors:
-            gens = catalog.generations(conn, cls.name)
+            gens = generations.live(conn, cls.name)
             active = next((g for g in gens if g.status == "active"), None)
             position = _position(conn, cls.name, active.generation) if active else None
             lag_seconds = 0.0
@@ -94,8 +94,8 @@ def status(
                         for g in gens
                         if g.status == "building"
                     },
-                    parked=deadletters.parked(conn, cls.name),
-                    holds=deadletters.holds(conn, cls.name),
+                    parked=dead_letters.parked(conn, cls.name),
+                    holds=dead_letters.holds(conn, cls.name),
                 )
             )
     return found
@@ -118,7 +118,7 @@ def rebuild(
     worker = Worker(cls, settings, source, wait_for_retry=False)
     try:
         with worker.admin() as conn:
-            target = catalog.building(conn, cls, settings.source, fresh=not resume)
+            target = generations.building(conn, cls, settings.source, fresh=not resume)
         return target.generation if worker.build(target.generation, stop, progress) else None
     finally:
         worker.close()
@@ -146,12 +146,12 @@ def retry(
     views = ViewRecorder(datastore(settings.database_url))
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            for letter in deadletters.parked(conn, cls.name):
+            for letter in dead_letters.parked(conn, cls.name):
                 name = tracking_name(cls.name, letter.generation)
                 if letter.position in skip and views.skip(name, letter):
                     report.skipped.append(letter.position)
             done: set[tuple[int, str]] = set()
-            for first in deadletters.parked(conn, cls.name, with_held=True):
+            for first in dead_letters.parked(conn, cls.name, with_held=True):
                 aggregate = (first.generation, first.originator_id)
                 if aggregate not in done:
                     done.add(aggregate)
@@ -172,7 +172,7 @@ def _retry_aggregate(
     """One aggregate's open letters in order, until one fails again or none is left."""
     projector = cls(first.generation)
     tried = -1
-    while letters := deadletters.open_letters(
+    while letters := dead_letters.open_letters(
         conn, cls.name, first.generation, first.originator_id
     ):
         letter = letters[0]
@@ -190,6 +190,6 @@ def _retry_aggregate(
         except Exception as error:
             if is_transient(error):
                 raise
-            deadletters.failed_again(conn, letter, error)
-            report.failed[letter.position] = deadletters.describe(error)[0]
+            dead_letters.failed_again(conn, letter, error)
+            report.failed[letter.position] = dead_letters.describe(error)[0]
             return

@@ -4,15 +4,16 @@ A batch's commit mostly waits for PostgreSQL (inserting the rows, the tracking u
 commit), and decoding and handling the next batch needs only Python: done at the same time,
 the projector's one process does both. Commits stay one at a time and in order (each
 checks the tracking position the previous one left), so exactly-once and the poison rules
-of :class:`~projections.runner.BatchProcessor` are unchanged; at most one batch is prepared
-ahead, and a batch prepared before a refusal or a failed commit is dropped, never applied.
+of :class:`~projections.engine.batch_processor.BatchProcessor` are unchanged; at most one
+batch is prepared ahead, and a batch prepared before a refusal or a failed commit is
+dropped, never applied.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from projections.runner import BatchProcessor, Prepared, Refused
+from projections.engine.batch_processor import BatchProcessor, Prepared, Refused
 
 
 class CommitPipeline:

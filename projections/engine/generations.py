@@ -17,8 +17,8 @@ import psycopg
 from psycopg import sql
 
 from domain.errors import Conflict
-from projections.errors import BuildInProgress, SchemaMissing
-from projections.projector import Projector, physical_table
+from projections.engine.errors import BuildInProgress, SchemaMissing
+from projections.engine.projector_base import Projector, physical_table
 
 logger = logging.getLogger("cairn.projections")
 
@@ -67,7 +67,7 @@ def active(conn: psycopg.Connection[Any], projector: str) -> Generation | None:
     return _row(row.fetchone())
 
 
-def generations(conn: psycopg.Connection[Any], projector: str) -> list[Generation]:
+def live(conn: psycopg.Connection[Any], projector: str) -> list[Generation]:
     rows = conn.execute(
         f"{_SELECT} WHERE projector = %s AND NOT dropped ORDER BY generation", (projector,)
     ).fetchall()
@@ -232,7 +232,7 @@ def switch(conn: psycopg.Connection[Any], cls: type[Projector], number: int) -> 
 def drop_retired(conn: psycopg.Connection[Any], cls: type[Projector], keep: int) -> None:
     """Drop the tables of retired generations but the `keep` newest (kept for a rollback).
     A query still reading an old table holds its lock: give up quickly and try next time."""
-    retired = [g for g in generations(conn, cls.name) if g.status == "retired"]
+    retired = [g for g in live(conn, cls.name) if g.status == "retired"]
     for gen in retired[: max(0, len(retired) - keep)]:
         try:
             with conn.transaction(), conn.cursor() as cur:

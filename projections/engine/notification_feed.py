@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
-from projections.source import EventSource
+from projections.engine.event_source import EventSource
 
 PAGE = 1000
 

@@ -1,6 +1,6 @@
 """Bulk statements whose column arrays are already in PostgreSQL's binary format.
 
-A catch-up worker process (projections.catchup) dumps the column arrays of a batch's bulk
+A catch-up worker process (catch_up) dumps the column arrays of a batch's bulk
 rows itself, with psycopg's own dumpers, and sends the bytes: pickling them costs nothing,
 where pickling the rows' UUIDs, datetimes and JSON wrappers one by one cost as much as
 decoding the events (measured: ~25 us per event). The committing process then passes the
@@ -18,8 +18,8 @@ import psycopg
 from psycopg import abc, pq
 from psycopg.adapt import Dumper, PyFormat, Transformer
 
-from projections.arrays import binary_array
-from projections.projector import Statement, Writes
+from projections.engine.binary_arrays import binary_array
+from projections.engine.projector_base import Statement, Writes
 
 logger = logging.getLogger("cairn.projections")
 
@@ -62,7 +62,7 @@ def _binary(query: str) -> bool:
 
 def bulk_parameters(query: str, run: Sequence[Statement]) -> list[Any]:
     """One parameter per column of a run of bulk rows: a binary array built in one pass
-    where the type and the placeholders allow (projections.arrays), else the column's list
+    where the type and the placeholders allow (binary_arrays), else the column's list
     for psycopg to dump."""
     columns = [list(column) for column in zip(*(row for _, row, _ in run), strict=True)]
     if not _binary(query):

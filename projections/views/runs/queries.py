@@ -10,9 +10,9 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.errors import NotFound
-from projections.cursors import decode_keyset, encode_keyset
-from projections.directory.queries import Page
-from projections.queries import current_position, tenant_reader, wait_for
+from projections.engine.cursors import decode_keyset, encode_keyset
+from projections.engine.view_reads import current_position, tenant_reader, wait_for
+from projections.views.directory.queries import Page
 
 RUNS = "runs"
 _COLUMNS = (

@@ -7,7 +7,7 @@ nothing else: measured on a 1,000,000-event rebuild (docs/benchmarks/projections
   objects alive at start are frozen (never walked again) and young collections run every
   10,000 allocations: the process holds one batch at a time, so little garbage waits.
 - Thread switch interval: a batch commits on one thread while the next is decoded on
-  another (projections.commits), and the reads arrive on a third. Each PostgreSQL answer
+  another (commit_pipeline), and the reads arrive on a third. Each PostgreSQL answer
   makes the committing thread wait for the interpreter lock: with the default 5 ms that
   wait is longer than PostgreSQL's own answer.
 """

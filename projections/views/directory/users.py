@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.identity.capabilities import Capability
-from projections.projector import Projector, Writes, handles
+from projections.engine.projector_base import Projector, Writes, handles
 
 _USER = "domain.identity.user:User."
 _INSERT = (

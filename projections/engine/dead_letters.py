@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import Notification
 
-from projections.projector import Writes
+from projections.engine.projector_base import Writes
 
 _MAX_TRACEBACK = 8000
 _LIVE = (

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from projections import tuning
-from projections.dumped import dump_bulk
-from projections.projector import OnError, Projector, Writes
-from projections.runner import BatchProcessor, prepare
+from projections.engine import tuning
+from projections.engine.batch_processor import BatchProcessor, prepare
+from projections.engine.bulk_parameters import dump_bulk
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import OnError, Projector, Writes
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
 
 logger = logging.getLogger("cairn.projections")
 
@@ -63,7 +63,7 @@ class CatchUpFailed(Exception):
 class Ready:
     """One batch prepared by a worker process."""
 
-    writes: Writes  # bulk rows already dumped (projections.dumped)
+    writes: Writes  # bulk rows already dumped (projections.engine.bulk_parameters)
     end: int | None  # the position it commits up to (None: nothing before a poison event)
     serial_from: int | None = None  # a poison event (stop mode): the in-process path takes over
 

@@ -14,8 +14,9 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.conninfo import conninfo_to_dict
 
-from projections import deadletters, dumped
-from projections.projector import Writes
+from projections.engine import dead_letters
+from projections.engine.bulk_parameters import bulk_parameters
+from projections.engine.projector_base import Writes
 
 TRACKING_TABLE = "projection_tracking"
 _CURRENT = "SELECT notification_id FROM projection_tracking WHERE application_name = %s FOR UPDATE"
@@ -85,7 +86,7 @@ class ViewRecorder(PostgresTrackingRecorder):
                 raise TrackingConflict(f"{name} is at {current}, this writer expected {expected}")
             if holds is not None:
                 projector, generation, held = holds
-                curs.execute(deadletters.STILL_HELD, (projector, generation, list(held)))
+                curs.execute(dead_letters.STILL_HELD, (projector, generation, list(held)))
                 row = curs.fetchone()
                 if row is None or row["count"] != len(held):
                     raise HoldsChanged(f"{name}: an aggregate held back was released")
@@ -95,7 +96,7 @@ class ViewRecorder(PostgresTrackingRecorder):
             if position is not None and position != expected:
                 self._insert_tracking(curs, Tracking(name, position))
 
-    def resolve(self, writes: Writes, name: str, letter: deadletters.DeadLetter) -> bool:
+    def resolve(self, writes: Writes, name: str, letter: dead_letters.DeadLetter) -> bool:
         """Apply a retried event and mark it resolved in one transaction, under the tracking
         row's lock (no batch commits meanwhile); release its aggregate's hold if nothing of it
         is left open. False if the letter was not the aggregate's first open one any more."""
@@ -105,7 +106,7 @@ class ViewRecorder(PostgresTrackingRecorder):
             row = curs.fetchone()
             current = row["notification_id"] if row is not None else None
             key = (letter.projector, letter.generation, letter.position)
-            curs.execute(deadletters.RESOLVE, (*key, *key))
+            curs.execute(dead_letters.RESOLVE, (*key, *key))
             if curs.rowcount != 1:
                 return False  # nothing was written: the transaction only took a row lock
             _execute_all(curs, writes)
@@ -113,21 +114,21 @@ class ViewRecorder(PostgresTrackingRecorder):
                 # Parked where the projector stopped as a whole (before decision 0011).
                 self._insert_tracking(curs, Tracking(name, letter.position))
             curs.execute(
-                deadletters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
+                dead_letters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
             )
             return True
 
-    def skip(self, name: str, letter: deadletters.DeadLetter) -> bool:
+    def skip(self, name: str, letter: dead_letters.DeadLetter) -> bool:
         """Give up on a parked event (`skipped`), under the tracking row's lock; release its
         aggregate's hold if nothing of it is left open."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute("SET LOCAL ROLE cairn_owner")
             curs.execute(_CURRENT, (name,))
-            curs.execute(deadletters.SKIP, (letter.projector, letter.generation, letter.position))
+            curs.execute(dead_letters.SKIP, (letter.projector, letter.generation, letter.position))
             if curs.rowcount != 1:
                 return False
             curs.execute(
-                deadletters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
+                dead_letters.RELEASE, (letter.projector, letter.generation, letter.originator_id)
             )
             return True
 
@@ -141,7 +142,7 @@ def _execute_all(curs: Any, writes: Writes) -> None:
     each, a run of the same statement as one (pipelined) executemany."""
     for query, is_bulk, run in writes.runs():
         if is_bulk:
-            curs.execute(query, dumped.bulk_parameters(query, run))
+            curs.execute(query, bulk_parameters(query, run))
         elif len(run) == 1:
             curs.execute(query, run[0][1])
         else:

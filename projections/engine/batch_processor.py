@@ -19,9 +19,9 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from projections import deadletters
-from projections.projector import OnError, Projector, Writes
-from projections.views import HoldCheck, ViewRecorder, is_poison
+from projections.engine import dead_letters
+from projections.engine.projector_base import OnError, Projector, Writes
+from projections.engine.view_recorder import HoldCheck, ViewRecorder, is_poison
 
 logger = logging.getLogger("cairn.projections")
 
@@ -70,7 +70,7 @@ def prepare(
         if n.topic in topics:
             start = len(writes)
             if held and str(n.originator_id) in held:
-                deadletters.hold_into(writes, name, generation, n)
+                dead_letters.hold_into(writes, name, generation, n)
             else:
                 try:
                     projector.handle(n.topic, decode(n), n.id, writes)
@@ -80,7 +80,7 @@ def prepare(
                     stop = on_error == "stop"
                     if stop and not hold:
                         return Prepared(writes, spans, end, (n, error), before)
-                    deadletters.park_into(writes, name, generation, n, error, hold=stop)
+                    dead_letters.park_into(writes, name, generation, n, error, hold=stop)
                     if stop:
                         held.add(str(n.originator_id))
             spans.append((n, start, len(writes)))
@@ -162,7 +162,7 @@ class BatchProcessor:
         for n, start, stop in prepared.spans:
             single = Writes()
             if str(n.originator_id) in newly:
-                deadletters.hold_into(single, name, generation, n)
+                dead_letters.hold_into(single, name, generation, n)
             else:
                 single.statements = prepared.writes.statements[start:stop]
             try:
@@ -173,11 +173,11 @@ class BatchProcessor:
                 logger.error("projector %s: poison event at %d: %r", name, n.id, error)
                 stop_mode = self.on_error == "stop"
                 parked = Writes()
-                deadletters.park_into(parked, name, generation, n, error, hold=stop_mode)
+                dead_letters.park_into(parked, name, generation, n, error, hold=stop_mode)
                 self._commit(parked, n.id, held)
                 if stop_mode:
                     newly.add(str(n.originator_id))
-                    refused = refused or Refused(n.id, deadletters.describe(error)[0])
+                    refused = refused or Refused(n.id, dead_letters.describe(error)[0])
         if end > self.position:
             self._commit(Writes(), end, held)
         self.held |= newly

@@ -7,10 +7,10 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
-from projections.projector import Projector
+from projections.engine.event_source import EventSource
+from projections.engine.projector_base import Projector
+from projections.engine.projector_worker import Worker
 from projections.settings import ProjectionSettings
-from projections.source import EventSource
-from projections.worker import Worker
 
 logger = logging.getLogger("cairn.projections")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from projections.projector import Projector, Writes, handles
+from projections.engine.projector_base import Projector, Writes, handles
 
 # Binary parameters (%b): the arrays are dumped by psycopg's C code, not in Python.
 _INSERT = (

@@ -1,1 +1,0 @@
-"""The first views: the tenant user directory and the security events."""
