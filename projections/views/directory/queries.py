@@ -3,8 +3,6 @@ keyset cursors, optionally after waiting for a position (read-your-writes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -12,24 +10,14 @@ from psycopg_pool import ConnectionPool
 
 from domain.errors import Forbidden, InvalidInput
 from domain.identity.capabilities import TENANT_ADMIN, holds
-from projections.engine.cursors import (
-    decode_keyset,
-    decode_position,
-    encode_keyset,
-    encode_position,
-)
-from projections.engine.view_reads import Reader, current_position, tenant_reader, wait_for
+from projections.engine.pages import Page, by_position, by_time_and_id, keyset_page
+from projections.engine.view_reads import Reader
 
 USERS = "directory_users"
 SECURITY_EVENTS = "security_events"
 
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-    # The store position the view had applied when it was read.
-    position: int | None
+_OLDEST_USER_FIRST = by_time_and_id("registered_at", "user_id")
+_NEWEST_EVENT_FIRST = by_position("position", descending=True)
 
 
 def list_users(
@@ -43,31 +31,21 @@ def list_users(
     """The tenant's users, oldest registration first (for a `tenant.admin` only)."""
     if not holds(reader.capabilities, TENANT_ADMIN):
         raise Forbidden("listing the users needs the tenant.admin capability")
-    tenant_id = reader.tenant_id
-    if after is not None:
-        wait_for(pool, USERS, after)
     query = (
         "SELECT user_id, capabilities, device_count, passkey_count, totp_enabled, erased,"
         " registered_at, last_login_at, updated_at FROM directory_users WHERE tenant_id = %s"
     )
-    params: list[Any] = [tenant_id]
-    if cursor is not None:
-        registered_at, user_id = decode_keyset(cursor)
-        query += " AND (registered_at, user_id) > (%s::timestamptz, %s::uuid)"
-        params += [registered_at, user_id]
-    query += " ORDER BY registered_at, user_id LIMIT %s"
-    params.append(limit + 1)
-    with tenant_reader(pool, tenant_id) as cur:
-        rows = cur.execute(query, params).fetchall()
-        position = current_position(cur.connection, USERS)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        stamp: datetime = last["registered_at"]
-        next_cursor = encode_keyset(stamp, last["user_id"])
-    return Page(rows, next_cursor, position)
+    return keyset_page(
+        pool,
+        reader.tenant_id,
+        USERS,
+        query,
+        [reader.tenant_id],
+        _OLDEST_USER_FIRST,
+        after=after,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def list_security_events(
@@ -85,29 +63,25 @@ def list_security_events(
         if user_id is not None and user_id != reader.user_id:
             raise Forbidden("other users' security events need the tenant.admin capability")
         user_id = reader.user_id
-    tenant_id = reader.tenant_id
-    if after is not None:
-        wait_for(pool, SECURITY_EVENTS, after)
     query = (
         "SELECT position, event_id, kind, outcome, user_id, device_id, occurred_at, details"
         " FROM security_events WHERE tenant_id = %s"
     )
-    params: list[Any] = [tenant_id]
+    params: list[Any] = [reader.tenant_id]
     if user_id is not None:
         query += " AND user_id = %s"
         params.append(_uuid(user_id))
-    if cursor is not None:
-        query += " AND position < %s"
-        params.append(decode_position(cursor))
-    query += " ORDER BY position DESC LIMIT %s"
-    params.append(limit + 1)
-    with tenant_reader(pool, tenant_id) as cur:
-        rows = cur.execute(query, params).fetchall()
-        position = current_position(cur.connection, SECURITY_EVENTS)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_position(rows[-1]["position"]) if more else None
-    return Page(rows, next_cursor, position)
+    return keyset_page(
+        pool,
+        reader.tenant_id,
+        SECURITY_EVENTS,
+        query,
+        params,
+        _NEWEST_EVENT_FIRST,
+        after=after,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def _uuid(value: str) -> UUID:

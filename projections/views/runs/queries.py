@@ -10,15 +10,15 @@ from uuid import UUID
 from psycopg_pool import ConnectionPool
 
 from domain.errors import NotFound
-from projections.engine.cursors import decode_keyset, encode_keyset
+from projections.engine.pages import Page, by_time_and_id, keyset_page
 from projections.engine.view_reads import current_position, tenant_reader, wait_for
-from projections.views.directory.queries import Page
 
 RUNS = "runs"
 _COLUMNS = (
     "run_id, status, channel, text, plan_hash, outcome, escalation_expires_at, failure,"
     " created_at, updated_at, position"
 )
+_NEWEST_FIRST = by_time_and_id("created_at", "run_id", descending=True)
 
 
 def list_runs(
@@ -32,29 +32,14 @@ def list_runs(
     limit: int = 50,
 ) -> Page:
     """The person's runs, newest first (only escalated ones for the approvals inbox)."""
-    if after is not None:
-        wait_for(pool, RUNS, after)
     query = f"SELECT {_COLUMNS} FROM runs WHERE tenant_id = %s AND user_id = %s"  # noqa: S608
     params: list[Any] = [tenant_id, user_id]
     if status is not None:
         query += " AND status = %s"
         params.append(status)
-    if cursor is not None:
-        created_at, run_id = decode_keyset(cursor)
-        query += " AND (created_at, run_id) < (%s::timestamptz, %s::uuid)"
-        params += [created_at, run_id]
-    query += " ORDER BY created_at DESC, run_id DESC LIMIT %s"
-    params.append(limit + 1)
-    with tenant_reader(pool, tenant_id) as cur:
-        rows = cur.execute(query, params).fetchall()
-        position = current_position(cur.connection, RUNS)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        stamp: datetime = rows[-1]["created_at"]
-        next_cursor = encode_keyset(stamp, rows[-1]["run_id"])
-    return Page(rows, next_cursor, position)
+    return keyset_page(
+        pool, tenant_id, RUNS, query, params, _NEWEST_FIRST, after=after, cursor=cursor, limit=limit
+    )
 
 
 _DETAIL = (
