@@ -8,6 +8,7 @@ read model that could lag behind.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -43,6 +44,9 @@ class SecurityEvent(Aggregate):
     Each is its own small aggregate: logins of one person may happen at once from several
     devices, and must never conflict with each other or with changes to the user.
     """
+
+    if TYPE_CHECKING:  # made by the @event decorators below, named for type checkers
+        SecurityEventRecorded: ClassVar[type[Aggregate.Event]]
 
     @event("SecurityEventRecorded")
     def __init__(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -13,6 +13,18 @@ from domain.identity.capabilities import Capability
 
 class User(Aggregate):
     """A person in one tenant. Personal fields are stored sealed (crypto-shredding)."""
+
+    if TYPE_CHECKING:  # made by the @event decorators below, named for type checkers
+        UserRegistered: ClassVar[type[Aggregate.Event]]
+        CapabilityGranted: ClassVar[type[Aggregate.Event]]
+        CapabilityRevoked: ClassVar[type[Aggregate.Event]]
+        PasskeyAdded: ClassVar[type[Aggregate.Event]]
+        PasskeyRemoved: ClassVar[type[Aggregate.Event]]
+        PasskeyUsed: ClassVar[type[Aggregate.Event]]
+        DeviceRegistered: ClassVar[type[Aggregate.Event]]
+        DeviceRevoked: ClassVar[type[Aggregate.Event]]
+        TotpEnabled: ClassVar[type[Aggregate.Event]]
+        UserErased: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(user_id: UUID, **_: object) -> UUID:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -38,6 +38,14 @@ FINAL = {
 }
 
 
+# The status a policy decision leaves a run in: an ESCALATE waits for its escalation request.
+STATUS_AFTER_DECISION = {
+    "APPROVE": RunStatus.APPROVED,
+    "DENY": RunStatus.DENIED,
+    "ESCALATE": RunStatus.PLANNED,
+}
+
+
 class PlanMismatch(Unprocessable):
     code = "plan_mismatch"
 
@@ -48,6 +56,21 @@ def step_idempotency_key(run_id: UUID, step_id: str) -> str:
 
 
 class Run(Aggregate):
+    if TYPE_CHECKING:  # made by the @event decorators below, named for type checkers
+        IntentSubmitted: ClassVar[type[Aggregate.Event]]
+        PlanProposed: ClassVar[type[Aggregate.Event]]
+        PolicyDecided: ClassVar[type[Aggregate.Event]]
+        EscalationRequested: ClassVar[type[Aggregate.Event]]
+        EscalationApproved: ClassVar[type[Aggregate.Event]]
+        EscalationDenied: ClassVar[type[Aggregate.Event]]
+        EscalationExpired: ClassVar[type[Aggregate.Event]]
+        StepStarted: ClassVar[type[Aggregate.Event]]
+        StepSucceeded: ClassVar[type[Aggregate.Event]]
+        StepFailed: ClassVar[type[Aggregate.Event]]
+        RunCompleted: ClassVar[type[Aggregate.Event]]
+        RunFailed: ClassVar[type[Aggregate.Event]]
+        RunCancelled: ClassVar[type[Aggregate.Event]]
+
     @staticmethod
     def create_id(run_id: UUID, **_: object) -> UUID:
         # Chosen by the caller (derived from the command id), so a retried submission names
@@ -121,11 +144,7 @@ class Run(Aggregate):
     @event("PolicyDecided")
     def _policy_decided(self, outcome: str, decision: dict[str, Any]) -> None:
         self.decision = {"outcome": outcome, **decision}
-        self.status = {
-            "APPROVE": RunStatus.APPROVED,
-            "DENY": RunStatus.DENIED,
-            "ESCALATE": RunStatus.PLANNED,
-        }[outcome]
+        self.status = STATUS_AFTER_DECISION[outcome]
 
     # Escalation
 

@@ -1,5 +1,5 @@
-"""What a projector declares: name, version, the event topics it consumes, its view tables and
-the handlers that turn one event into SQL statements.
+"""What a projector declares: name, version, the events it consumes, its view tables and the
+handlers that turn one event into SQL statements.
 
 Handlers never commit and never talk to the database themselves: they append statements to
 the batch's `Writes`, which the runner executes in order, pipelined, in the one transaction
@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar
+
+from eventsourcing.utils import get_topic
 
 OnError = Literal["stop", "skip"]
 Params = Sequence[Any] | Mapping[str, Any]
@@ -33,8 +35,11 @@ def tracking_name(projector: str, generation: int) -> str:
     return f"{projector}@g{generation}"
 
 
-def handles(*topics: str) -> Callable[[F], F]:
-    """Mark a method as the handler of events with these topics."""
+def handles(*events: type | str) -> Callable[[F], F]:
+    """Mark a method as the handler of these event classes (`@handles(Run.EscalationApproved)`).
+    Events are dispatched once, by the topic the store records (the class's topic); a topic
+    string names an event no class here stands for (a test's, a retired one's)."""
+    topics = tuple(e if isinstance(e, str) else get_topic(e) for e in events)
 
     def mark(method: F) -> F:
         setattr(method, _TOPICS_ATTR, topics)
@@ -82,7 +87,7 @@ class Writes:
 
 
 class Projector:
-    """Subclass with `name`, `tables` and `@handles(topic)` methods.
+    """Subclass with `name`, `tables` and `@handles(EventClass)` methods.
 
     `version` names the view schema (a `projection_schemas` row written by a migration, or
     `schema_sql` in code); bump it when the DDL or the meaning of the handlers changes, and the

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from domain.identity.credential import SecurityEvent
 from projections.engine.projector_base import Projector, Writes, handles
 
 # Binary parameters (%b): the arrays are dumped by psycopg's C code, not in Python.
@@ -26,7 +27,7 @@ class SecurityEvents(Projector):
     # Rows are independent: one bad fact is parked (and shown by status), the log goes on.
     on_error = "skip"
 
-    @handles("domain.identity.credential:SecurityEvent.SecurityEventRecorded")
+    @handles(SecurityEvent.SecurityEventRecorded)
     def recorded(self, event: Any, position: int, writes: Writes) -> None:
         if event.tenant_id is None:
             return  # e.g. a login with an unknown passkey: no tenant can see it (audit can)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.identity.capabilities import Capability
+from domain.identity.user import User
 from projections.engine.projector_base import Projector, Writes, handles
 
-_USER = "domain.identity.user:User."
 _INSERT = (
     "INSERT INTO {directory_users} (tenant_id, user_id, capabilities, device_count,"
     " passkey_count, totp_enabled, erased, registered_at, updated_at, version, position)"
@@ -39,7 +39,7 @@ class DirectoryUsers(Projector):
             (*params, event.timestamp, event.originator_version, position, event.originator_id),
         )
 
-    @handles(_USER + "UserRegistered")
+    @handles(User.UserRegistered)
     def registered(self, event: Any, position: int, writes: Writes) -> None:
         capabilities = sorted({str(Capability.parse(c)) for c in event.capabilities})
         writes.execute(
@@ -55,40 +55,40 @@ class DirectoryUsers(Projector):
             ),
         )
 
-    @handles(_USER + "CapabilityGranted")
+    @handles(User.CapabilityGranted)
     def granted(self, event: Any, position: int, writes: Writes) -> None:
         self._update(_GRANT, event, position, writes, event.capability)
 
-    @handles(_USER + "CapabilityRevoked")
+    @handles(User.CapabilityRevoked)
     def revoked(self, event: Any, position: int, writes: Writes) -> None:
         sets = "capabilities = array_remove(capabilities, %s::text)"
         self._update(sets, event, position, writes, event.capability)
 
-    @handles(_USER + "DeviceRegistered")
+    @handles(User.DeviceRegistered)
     def device_registered(self, event: Any, position: int, writes: Writes) -> None:
         self._update("device_count = device_count + 1", event, position, writes)
 
-    @handles(_USER + "DeviceRevoked")
+    @handles(User.DeviceRevoked)
     def device_revoked(self, event: Any, position: int, writes: Writes) -> None:
         self._update("device_count = device_count - 1", event, position, writes)
 
-    @handles(_USER + "PasskeyAdded")
+    @handles(User.PasskeyAdded)
     def passkey_added(self, event: Any, position: int, writes: Writes) -> None:
         self._update("passkey_count = passkey_count + 1", event, position, writes)
 
-    @handles(_USER + "PasskeyRemoved")
+    @handles(User.PasskeyRemoved)
     def passkey_removed(self, event: Any, position: int, writes: Writes) -> None:
         self._update("passkey_count = passkey_count - 1", event, position, writes)
 
-    @handles(_USER + "PasskeyUsed")
+    @handles(User.PasskeyUsed)
     def passkey_used(self, event: Any, position: int, writes: Writes) -> None:
         self._update("last_login_at = %s", event, position, writes, event.timestamp)
 
-    @handles(_USER + "TotpEnabled")
+    @handles(User.TotpEnabled)
     def totp_enabled(self, event: Any, position: int, writes: Writes) -> None:
         self._update("totp_enabled = true", event, position, writes)
 
-    @handles(_USER + "UserErased")
+    @handles(User.UserErased)
     def erased(self, event: Any, position: int, writes: Writes) -> None:
         # Erasure revokes every device and passkey without one event each (User.erase).
         sets = "erased = true, device_count = 0, passkey_count = 0"

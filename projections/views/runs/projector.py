@@ -14,30 +14,22 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from domain.runs.run import STATUS_AFTER_DECISION, Run, RunStatus
 from projections.engine.projector_base import Projector, Writes, handles
 
-_RUN = "domain.runs.run:Run."
 _INSERT = (
     "INSERT INTO {runs} (tenant_id, run_id, user_id, channel, text, status, timeline,"
     " created_at, updated_at, version, position)"
-    " VALUES (%s, %s, %s, %s, %s, 'submitted', %s::jsonb, %s, %s, %s, %s)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
 )
 _TAIL = (
     ", timeline = timeline || %s::jsonb, updated_at = %s, version = %s, position = %s"
     " WHERE run_id = %s"
 )
-# Status each event leaves the run in (PolicyDecided depends on its outcome).
-_STATUS = {
-    "EscalationApproved": "approved",
-    "EscalationDenied": "denied",
-    "EscalationExpired": "expired",
-    "RunCompleted": "completed",
-    "RunCancelled": "cancelled",
-}
-_DECIDED = {"APPROVE": "approved", "DENY": "denied", "ESCALATE": "planned"}
+_STATUS = "status = %s"
 # A step's entry as the aggregate keeps it: a (re)start replaces it, an outcome adds to it.
 _STEP_STARTED = (
-    "status = 'executing', steps = jsonb_set(steps, ARRAY[%s::text], jsonb_build_object("
+    "status = %s, steps = jsonb_set(steps, ARRAY[%s::text], jsonb_build_object("
     "'state', 'started', 'key', %s::text,"
     " 'attempts', coalesce((steps #>> ARRAY[%s::text, 'attempts'])::int, 0) + 1))"
 )
@@ -114,7 +106,7 @@ class Runs(Projector):
             ),
         )
 
-    @handles(_RUN + "IntentSubmitted")
+    @handles(Run.IntentSubmitted)
     def submitted(self, event: Any, position: int, writes: Writes) -> None:
         if event.tenant_id is None:
             return  # runs recorded before runs carried their tenant: no tenant may see them
@@ -126,6 +118,7 @@ class Runs(Projector):
                 event.user_id,
                 event.channel,
                 _text(event.text),
+                RunStatus.SUBMITTED.value,
                 _entry(event),
                 event.timestamp,
                 event.timestamp,
@@ -134,62 +127,88 @@ class Runs(Projector):
             ),
         )
 
-    @handles(*(_RUN + name for name in _STATUS))
-    def moved(self, event: Any, position: int, writes: Writes) -> None:
-        self._update("status = %s", event, position, writes, _STATUS[type(event).__name__])
-
-    @handles(_RUN + "PlanProposed")
+    @handles(Run.PlanProposed)
     def planned(self, event: Any, position: int, writes: Writes) -> None:
         self._update(
-            "status = 'planned', plan_hash = %s, plan = %s::jsonb",
+            _STATUS + ", plan_hash = %s, plan = %s::jsonb",
             event,
             position,
             writes,
+            RunStatus.PLANNED.value,
             event.plan_hash,
             as_json(event.plan),
         )
 
-    @handles(_RUN + "PolicyDecided")
+    @handles(Run.PolicyDecided)
     def decided(self, event: Any, position: int, writes: Writes) -> None:
         self._update(
-            "status = %s, outcome = %s, decision = %s::jsonb",
+            _STATUS + ", outcome = %s, decision = %s::jsonb",
             event,
             position,
             writes,
-            _DECIDED[event.outcome],
+            STATUS_AFTER_DECISION[event.outcome].value,
             event.outcome,
             as_json({"outcome": event.outcome, **event.decision}),
         )
 
-    @handles(_RUN + "EscalationRequested")
+    @handles(Run.EscalationRequested)
     def escalated(self, event: Any, position: int, writes: Writes) -> None:
         self._update(
-            "status = 'escalated', escalation_expires_at = %s",
+            _STATUS + ", escalation_expires_at = %s",
             event,
             position,
             writes,
+            RunStatus.ESCALATED.value,
             event.expires_at,
         )
 
-    @handles(_RUN + "StepStarted")
+    @handles(Run.EscalationApproved)
+    def escalation_approved(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(_STATUS, event, position, writes, RunStatus.APPROVED.value)
+
+    @handles(Run.EscalationDenied)
+    def escalation_denied(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(_STATUS, event, position, writes, RunStatus.DENIED.value)
+
+    @handles(Run.EscalationExpired)
+    def escalation_expired(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(_STATUS, event, position, writes, RunStatus.EXPIRED.value)
+
+    @handles(Run.StepStarted)
     def step_started(self, event: Any, position: int, writes: Writes) -> None:
         step = _text(event.step_id)
-        self._update(_STEP_STARTED, event, position, writes, step, event.idempotency_key, step)
+        executing = RunStatus.EXECUTING.value
+        self._update(
+            _STEP_STARTED, event, position, writes, executing, step, event.idempotency_key, step
+        )
 
-    @handles(_RUN + "StepSucceeded")
+    @handles(Run.StepSucceeded)
     def step_succeeded(self, event: Any, position: int, writes: Writes) -> None:
         outcome = as_json({"state": "succeeded", "result": event.result})
         step = _text(event.step_id)
         self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
 
-    @handles(_RUN + "StepFailed")
+    @handles(Run.StepFailed)
     def step_failed(self, event: Any, position: int, writes: Writes) -> None:
         outcome = as_json({"state": "failed", "error": event.error, "retryable": event.retryable})
         step = _text(event.step_id)
         self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
 
-    @handles(_RUN + "RunFailed")
+    @handles(Run.RunCompleted)
+    def completed(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(_STATUS, event, position, writes, RunStatus.COMPLETED.value)
+
+    @handles(Run.RunFailed)
     def failed(self, event: Any, position: int, writes: Writes) -> None:
         self._update(
-            "status = 'failed', failure = %s", event, position, writes, _text(event.reason)
+            _STATUS + ", failure = %s",
+            event,
+            position,
+            writes,
+            RunStatus.FAILED.value,
+            _text(event.reason),
         )
+
+    @handles(Run.RunCancelled)
+    def cancelled(self, event: Any, position: int, writes: Writes) -> None:
+        self._update(_STATUS, event, position, writes, RunStatus.CANCELLED.value)
