@@ -14,7 +14,7 @@ from projections.engine.batch_processor import Refused
 from projections.engine.commit_pipeline import CommitPipeline
 from projections.engine.projector_base import Writes
 from projections.engine.view_recorder import HoldCheck
-from tests.unit.projections.test_batch_processor import FakeViews, _n, _processor
+from tests.unit.projections.engine.test_batch_processor import FakeViews, _n, _processor
 
 pytestmark = pytest.mark.unit
 
