@@ -44,3 +44,13 @@ def test_badly_named_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "create_things.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         discover(tmp_path)
+
+
+def test_a_database_migrated_from_one_folder_needs_nothing_from_the_view_folders(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    # Before decision 0016 every migration lived in infra/migrations/.
+    for migration in discover():
+        (tmp_path / migration.name).write_text(migration.sql)
+    assert migrate(fresh_database_url, tmp_path) == [m.name for m in discover()]
+    assert migrate(fresh_database_url) == []
