@@ -94,7 +94,7 @@ class Runs(Projector):
 
     def _update(self, sets: str, event: Any, position: int, writes: Writes, *params: Any) -> None:
         writes.execute(
-            # `sets` is one of this module's constants, never input.
+            # `sets` is made of this module's constants, never of input.
             self.sql("UPDATE {runs} SET " + sets + _TAIL),  # noqa: S608
             (
                 *params,
