@@ -1,10 +1,8 @@
 """Device-bound sessions in PostgreSQL, with rotating refresh tokens and reuse detection.
 
-Every refresh spends the presented token (`UPDATE ... WHERE used_at IS NULL RETURNING`, so of
-two concurrent refreshes exactly one wins) and issues its successor in the same family. A
-token presented again means two parties hold it — the client and a thief, and the store
-cannot tell which is which — so the whole family is revoked. Revocation is a column read on
-every request that checks (`check_session_active`). The API keeps a check's answer for a few
+Refresh tokens rotate within a family, and a reused one revokes the whole family
+(adapters/tokens/refresh_family.py). Revocation is a column read on every request that
+checks (`check_session_active`). The API keeps a check's answer for a few
 seconds (decision 0010): listeners in `on_revoked` hear of every revocation committed here, so
 the process that revoked forgets it at once.
 
@@ -31,12 +29,17 @@ from adapters.tokens.errors import (
     RevokedFamily,
     SessionRevoked,
 )
-from adapters.tokens.refresh_token import hash_of, new_refresh_token, tenant_of
+from adapters.tokens.refresh_family import (
+    delete_expired_refresh_tokens,
+    insert_refresh_token,
+    revoke_family_if_reused,
+    spend_refresh_token,
+)
+from adapters.tokens.refresh_token import hash_of, tenant_of
 from commands.ports.sessions import AccessClaims, SessionInfo, TokenPair
 from domain.errors import InvalidInput, Unavailable
 
 DEFAULT_REFRESH_TTL_S = 30 * 86_400
-REUSE_REASON = "refresh_token_reused"
 # Named as the fields of SessionInfo, so rows load straight into it.
 _SESSION_INFO_COLUMNS = (
     "id::text AS session_id, tenant_id AS tenant, user_id, device_id,"
@@ -107,32 +110,6 @@ class PostgresSessions:
             auth_time=int(auth_time.timestamp()),
         )
 
-    def _insert_refresh_token(
-        self,
-        conn: psycopg.Connection[Any],
-        tenant: str,
-        session_id: uuid.UUID,
-        family_id: uuid.UUID,
-        parent_id: uuid.UUID | None,
-        now: datetime,
-    ) -> str:
-        token = new_refresh_token(tenant)
-        conn.execute(
-            "INSERT INTO refresh_tokens (id, tenant_id, session_id, family_id, parent_id,"
-            " token_hash, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                uuid.uuid4(),
-                tenant,
-                session_id,
-                family_id,
-                parent_id,
-                hash_of(token),
-                now,
-                now + self.refresh_ttl,
-            ),
-        )
-        return token
-
     def create_session(self, tenant: str, user_id: str, device_id: str) -> TokenPair:
         _check_ids(tenant=tenant, user_id=user_id, device_id=device_id)
         now = self._now()
@@ -143,8 +120,8 @@ class PostgresSessions:
                 " authenticated_at, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (session_id, tenant, user_id, device_id, family_id, now, now, now),
             )
-            refresh_token = self._insert_refresh_token(
-                conn, tenant, session_id, family_id, None, now
+            refresh_token = insert_refresh_token(
+                conn, tenant, session_id, family_id, None, now, self.refresh_ttl
             )
         access = self._access_token(tenant, user_id, str(session_id), device_id, now)
         return TokenPair(access, refresh_token, str(session_id))
@@ -155,60 +132,33 @@ class PostgresSessions:
         now = self._now()
         reused: RevokedFamily | None = None
         with self._tenant_transaction(tenant) as conn:
-            spent = conn.execute(
-                "UPDATE refresh_tokens AS rt SET used_at = %(now)s FROM sessions AS s"
-                " WHERE rt.token_hash = %(hash)s AND rt.tenant_id = %(tenant)s"
-                " AND rt.used_at IS NULL"
-                " AND rt.expires_at > %(now)s AND s.id = rt.session_id AND s.revoked_at IS NULL"
-                " RETURNING rt.id, rt.session_id, rt.family_id, s.user_id, s.device_id,"
-                " s.authenticated_at",
-                {"now": now, "hash": token_hash, "tenant": tenant},
-            ).fetchone()
+            spent = spend_refresh_token(conn, tenant, token_hash, now)
             if spent is not None:
-                token_id, session_id, family_id, user_id, device_id, auth_time = spent
-                successor = self._insert_refresh_token(
-                    conn, tenant, session_id, family_id, token_id, now
+                successor = insert_refresh_token(
+                    conn,
+                    tenant,
+                    spent.session_id,
+                    spent.family_id,
+                    spent.token_id,
+                    now,
+                    self.refresh_ttl,
                 )
-                conn.execute("UPDATE sessions SET last_seen = %s WHERE id = %s", (now, session_id))
+                conn.execute(
+                    "UPDATE sessions SET last_seen = %s WHERE id = %s", (now, spent.session_id)
+                )
             else:
-                reused = self._revoke_family_if_reused(conn, tenant, token_hash, now)
+                reused = revoke_family_if_reused(conn, tenant, token_hash, now)
         if spent is None:
             # Raised after the transaction committed: the family's revocation must persist.
             if reused is not None:
                 self._revoked(tenant, reused.session_ids)
                 raise RefreshTokenReused(reused)
             raise RefreshTokenInvalid("the refresh token is not valid, expired or revoked")
-        access = self._access_token(tenant, user_id, str(session_id), device_id, auth_time)
-        return TokenPair(access, successor, str(session_id))
-
-    def _revoke_family_if_reused(
-        self, conn: psycopg.Connection[Any], tenant: str, token_hash: bytes, now: datetime
-    ) -> RevokedFamily | None:
-        found = conn.execute(
-            "SELECT rt.used_at, rt.family_id, s.user_id, s.device_id FROM refresh_tokens AS rt"
-            " JOIN sessions AS s ON s.id = rt.session_id"
-            " WHERE rt.token_hash = %s AND rt.tenant_id = %s",
-            (token_hash, tenant),
-        ).fetchone()
-        if found is None or found[0] is None:
-            return None  # unknown, expired, or its session was revoked: plainly invalid
-        _, family_id, user_id, device_id = found
-        conn.execute(
-            "UPDATE sessions SET revoked_at = %s, revoke_reason = %s"
-            " WHERE family_id = %s AND tenant_id = %s AND revoked_at IS NULL",
-            (now, REUSE_REASON, family_id, tenant),
+        session_id = str(spent.session_id)
+        access = self._access_token(
+            tenant, spent.user_id, session_id, spent.device_id, spent.authenticated_at
         )
-        session_ids = conn.execute(
-            "SELECT id FROM sessions WHERE family_id = %s AND tenant_id = %s ORDER BY created_at",
-            (family_id, tenant),
-        ).fetchall()
-        return RevokedFamily(
-            tenant=tenant,
-            user_id=user_id,
-            device_id=device_id,
-            family_id=str(family_id),
-            session_ids=tuple(str(row[0]) for row in session_ids),
-        )
+        return TokenPair(access, successor, session_id)
 
     def check_session_active(self, claims: AccessClaims) -> None:
         session_id = _as_uuid(claims.session_id)
@@ -300,8 +250,4 @@ class PostgresSessions:
         """
         cutoff = self._now() - timedelta(seconds=expired_for_s)
         with self._tenant_transaction(tenant) as conn:
-            cursor = conn.execute(
-                "DELETE FROM refresh_tokens WHERE tenant_id = %s AND expires_at < %s",
-                (tenant, cutoff),
-            )
-            return cursor.rowcount
+            return delete_expired_refresh_tokens(conn, tenant, cutoff)
