@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import nats
 import psycopg
 import redis.asyncio as aioredis
 
+from commands.ports.health import ProbeResult, ReadinessCheck
+
 Probe = Callable[[], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    name: str
-    ok: bool
-    error: str | None = None
-    latency_ms: float | None = None
 
 
 def nats_probe(url: str, timeout: float = 2.0) -> Probe:
@@ -73,3 +66,17 @@ async def run_probe(name: str, probe: Probe, within: float = 3.0) -> ProbeResult
 
 async def run_probes(probes: dict[str, Probe], within: float = 3.0) -> list[ProbeResult]:
     return list(await asyncio.gather(*(run_probe(name, p, within) for name, p in probes.items())))
+
+
+def readiness_check(nats_url: str, database_url: str, redis_url: str) -> ReadinessCheck:
+    """Probes NATS JetStream, PostgreSQL and Redis at these URLs."""
+    probes = {
+        "nats": nats_probe(nats_url),
+        "postgres": postgres_probe(database_url),
+        "redis": redis_probe(redis_url),
+    }
+
+    async def check() -> list[ProbeResult]:
+        return await run_probes(probes)
+
+    return check

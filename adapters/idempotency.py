@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
-from typing import Any
 
 import redis
 
+from commands.ports.idempotency import StoredResponse
 from domain.errors import Conflict, InvalidInput, Unavailable, Unprocessable
 
 
@@ -27,17 +26,9 @@ class IdempotencyRequestInFlight(Conflict):
     code = "idempotency_request_in_flight"
 
 
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: dict[str, Any]
-
-
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
-
-
 class IdempotencyStore:
+    """Implements `commands.ports.idempotency.IdempotencyRecords`."""
+
     def __init__(
         self,
         client: redis.Redis,

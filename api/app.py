@@ -1,4 +1,5 @@
-"""The FastAPI application and its composition root (the lifespan)."""
+"""The FastAPI application; its lifespan enters the process's composition root
+(commands/api_process.py) and hands the routes what it built, on `app.state`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
-from adapters.health import nats_probe, postgres_probe, redis_probe
-from api.errors import ErrorResponse, install_error_handlers
+from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
+from api.models import ErrorResponse
 from api.routes import (
     account,
     audit,
@@ -23,7 +23,7 @@ from api.routes import (
     stream,
 )
 from api.settings import ServiceUrls
-from commands.bootstrap import Services, bootstrap
+from commands.api_process import api_process, readiness
 from commands.settings import CairnSettings
 
 DESCRIPTION = """\
@@ -48,26 +48,21 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = urls or ServiceUrls.from_env()
         app.state.urls = resolved
-        app.state.probes = {
-            "nats": nats_probe(resolved.nats_url),
-            "postgres": postgres_probe(resolved.database_url),
-            "redis": redis_probe(resolved.redis_url),
-        }
-        services: Services | None = None
-        if with_services:
-            config = settings or CairnSettings.from_env()
-            services = await run_in_threadpool(bootstrap, config)
-            push = await stream.start_push(app.state, config)
-            # Other processes' changes to users and sessions reach this one's auth cache
-            # through the push feed, which sees every event (decision 0010).
-            push.hub.watchers.append(services.principals.forget_event)
-        app.state.services = services
-        try:
+        app.state.readiness = readiness(
+            resolved.nats_url, resolved.database_url, resolved.redis_url
+        )
+        app.state.services = None
+        app.state.push = None
+        if not with_services:
             yield
-        finally:
-            if services is not None:
-                await stream.stop_push(app.state)
-                await run_in_threadpool(services.close)
+            return
+        async with api_process(settings or CairnSettings.from_env()) as running:
+            app.state.services = running.services
+            app.state.push = running.push
+            try:
+                yield
+            finally:
+                app.state.push = None  # a subscription asked for now gets 503, not a closed feed
 
     app = FastAPI(
         title="Cairn",

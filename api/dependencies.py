@@ -5,13 +5,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
-from adapters.health import Probe
-
-
-def get_probes(request: Request) -> dict[str, Probe]:
-    probes: dict[str, Probe] = request.app.state.probes
-    return probes
+from commands.ports.health import ReadinessCheck
+from commands.ports.push import Push
+from domain.errors import Unavailable
 
 
-Probes = Annotated[dict[str, Probe], Depends(get_probes)]
+def get_readiness(request: Request) -> ReadinessCheck:
+    readiness: ReadinessCheck = request.app.state.readiness
+    return readiness
+
+
+def get_push(connection: HTTPConnection) -> Push:
+    push: Push | None = getattr(connection.app.state, "push", None)
+    if push is None:
+        raise Unavailable("push subscriptions are not running in this process")
+    return push
+
+
+ReadinessDep = Annotated[ReadinessCheck, Depends(get_readiness)]
+PushDep = Annotated[Push, Depends(get_push)]

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from api.auth import Claims, ClientAddress, CurrentCaller, ServicesDep
 from api.idempotency import IdempotencyKey, once
@@ -27,15 +27,6 @@ from commands.bootstrap import Services
 from commands.ports.sessions import AccessClaims
 
 C = TypeVar("C", bound=Command)
-
-
-class Accepted(BaseModel):
-    """A command's answer (202): the ids it touched, and where its events are."""
-
-    position: int | None = Field(
-        description="The store position of the command's last event (null if it recorded "
-        "none): pass it as `after` to a query to read your own write."
-    )
 
 
 def build(command_type: type[C], **fields: Any) -> C:

@@ -11,10 +11,10 @@ from eventsourcing.persistence import DataError, IntegrityError, InterfaceError,
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.middleware import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, ids_of
+from api.models import ErrorDetail, ErrorResponse
 from commands.dispatch import RETRY_AFTER_S
 from domain import errors as domain
 
@@ -46,18 +46,6 @@ CODE_BY_STATUS: dict[int, str] = {
     429: "rate_limited",
     503: "unavailable",
 }
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: dict[str, Any] = {}
-
-
-class ErrorResponse(BaseModel):
-    """Every 4xx and 5xx answer of Cairn has this shape."""
-
-    error: ErrorDetail
 
 
 class _ErrorJSON(JSONResponse):

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
-from adapters.idempotency import IdempotencyStore, StoredResponse, fingerprint
+from commands.ports.idempotency import IdempotencyRecords, StoredResponse, fingerprint
 
 IdempotencyKey = Annotated[
     str | None,
@@ -44,7 +44,7 @@ def once(
     key: str | None,
     scope: str,
     payload: bytes,
-    store: IdempotencyStore,
+    store: IdempotencyRecords,
     run: Callable[[str | None], Answer],
     *,
     keep_answer: bool = True,
@@ -54,7 +54,7 @@ def once(
     if key is None:
         status, body = run(None)
         return JSONResponse(body, status_code=status)
-    command_key = IdempotencyStore.check_key(key)
+    command_key = store.check_key(key)
     request_print = fingerprint(request.method, request.url.path, payload)
     stored = store.begin(scope, command_key, request_print)
     if stored is not None:

@@ -26,6 +26,7 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
 from commands.ports.ratelimit import RateLimiter
@@ -50,7 +51,7 @@ class Services:
     runs: RunsPorts
     commands: Dispatcher
     rate_limiter: RateLimiter
-    idempotency: IdempotencyStore
+    idempotency: IdempotencyRecords
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache

@@ -9,7 +9,8 @@ from adapters.push.service import PushService
 from adapters.push.session import Frame, PushSession
 from adapters.push.settings import PushSettings
 from adapters.push.store import RawMessage, StoreReader
-from adapters.push.visibility import Focus, Viewer, Visibility, same_tenant
+from adapters.push.visibility import Visibility, same_tenant
+from commands.ports.push import Focus, Viewer
 
 __all__ = [
     "AuditFilter",

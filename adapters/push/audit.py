@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from uuid import UUID
 
 from adapters.jetstream import headers as h
 from adapters.push.events import PushEvent
 from adapters.push.store import StoreReader
+from commands.ports.push import AuditFilter as AuditQuery
 from domain.errors import InvalidInput, NotFound
 from domain.identity.capabilities import check_may_read_audit
 
@@ -25,15 +26,12 @@ _TYPE = re.compile(r"[A-Za-z0-9_]{1,100}")
 _NANOS = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    aggregate_id: str | None = None
-    aggregate_type: str | None = None
-    correlation_id: str | None = None
-    actor: str | None = None
-    event_type: str | None = None  # "Aggregate.Event", "Event", or the full topic
-    since: datetime | None = None  # stored at or after (the stream's own timestamp)
-    until: datetime | None = None  # stored before
+class AuditFilter(AuditQuery):
+    """The port's filter, with the part of it matched here rather than by the subject."""
+
+    @classmethod
+    def of(cls, query: AuditQuery) -> AuditFilter:
+        return query if isinstance(query, AuditFilter) else cls(**asdict(query))
 
     def matches(self, event: PushEvent) -> bool:
         if self.correlation_id is not None and (

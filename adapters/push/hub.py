@@ -14,7 +14,8 @@ from collections import deque
 from collections.abc import Callable
 
 from adapters.push.events import PushEvent, StoredMessage
-from adapters.push.visibility import Focus, Viewer, Visibility, same_tenant
+from adapters.push.visibility import Visibility, same_tenant
+from commands.ports.push import Focus, Viewer
 
 logger = logging.getLogger("cairn.push")
 # Told of every event the feed hands on: (tenant, aggregate type, aggregate id token).

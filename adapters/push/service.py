@@ -1,18 +1,27 @@
-"""The push side of one API process: its NATS connection, store reader, hub and feed."""
+"""The push side of one API process: its NATS connection, store reader, hub and feed.
+
+Implements `commands.ports.push.Push`: the API opens subscriptions and reads audit pages
+through it."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import nats
 from nats.aio.client import Client as NatsConnection
 
+from adapters.push.audit import AuditFilter, AuditPage, audit_page
 from adapters.push.feed import ConsumerFeed
 from adapters.push.hub import Hub
+from adapters.push.session import PushSession
 from adapters.push.settings import PushSettings
 from adapters.push.store import StoreReader
 from adapters.push.visibility import Visibility, same_tenant
+from commands.ports.push import AuditFilter as AuditQuery
+from commands.ports.push import Focus, Reauthorize, Viewer
+from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.push")
 
@@ -84,3 +93,48 @@ class PushService:
         await self.feed.stop()
         await self.reader.close()
         await self.nc.close()
+
+    def subscribe(
+        self,
+        viewer: Viewer,
+        *,
+        last_event_id: int | None,
+        reauthorize: Reauthorize,
+        expires_at: float,
+        focus: Focus | None = None,
+    ) -> PushSession:
+        try:
+            return PushSession(
+                self.hub,
+                self.reader,
+                viewer,
+                last_event_id=last_event_id,
+                heartbeat_s=self.settings.heartbeat_s,
+                reauthorize=reauthorize,
+                reauth_s=self.settings.reauth_s,
+                expires_at=expires_at,
+                focus=focus,
+            )
+        except OverflowError as exc:
+            raise Unavailable("this server has no room for another subscriber; retry") from exc
+
+    async def audit_page(
+        self,
+        tenant: str,
+        query: AuditQuery,
+        *,
+        capabilities: Iterable[str],
+        asked_tenant: str | None,
+        after: int,
+        limit: int,
+    ) -> AuditPage:
+        return await audit_page(
+            self.reader,
+            tenant,
+            AuditFilter.of(query),
+            capabilities=capabilities,
+            asked_tenant=asked_tenant,
+            after=after,
+            limit=limit,
+            max_scan=self.settings.audit_max_scan,
+        )

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 from adapters.push.events import PushEvent
 from adapters.push.hub import Hub, Subscriber
 from adapters.push.store import StoreReader
-from adapters.push.visibility import Focus, Viewer
+from commands.ports.push import Focus, Viewer
 from domain.errors import DomainError, Forbidden, NotAuthenticated
 
 RESYNC_REQUIRED: Final = "resync_required"

@@ -8,34 +8,10 @@ Catch-up from the store applies the same hook, so live and replayed streams agre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.push.events import PushEvent
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """The authenticated subscriber, as the push side needs it."""
-
-    tenant: str  # the tenant token of the event subjects (the tenant id as text)
-    user_id: str
-    device_id: str | None = None
-    capabilities: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Focus:
-    """One aggregate a subscription asked to follow (e.g. one run): only its events are sent.
-    It narrows what the viewer may see, never widens it (the visibility rule still applies)."""
-
-    aggregate_type: str  # the subject token, e.g. "Run"
-    aggregate_id: str
-
-    def matches(self, event: PushEvent) -> bool:
-        return event.aggregate_id == self.aggregate_id and event.aggregate_type == (
-            self.aggregate_type
-        )
+from commands.ports.push import Viewer
 
 
 class Visibility(Protocol):

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import Claims, CurrentCaller, Identity
-from api.dispatch import Accepted, Send, build
-from api.routes.identity import Ceremony
+from api.dispatch import Send, build
+from api.models import Accepted, Ceremony
 from commands.base import CommandResult
 from commands.identity import account
 from commands.identity.models import (
@@ -80,7 +80,7 @@ def revoke_device(device_id: str, send: Send) -> JSONResponse:
 def begin_add_passkey(caller: CurrentCaller, claims: Claims, identity: Identity) -> Ceremony:
     """Start registering another passkey (needs step-up)."""
     start = account.begin_add_passkey(caller, claims, identity)
-    return Ceremony(ceremony_id=start.ceremony_id, options=start.options)
+    return Ceremony.of(start)
 
 
 @router.post(

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from adapters.push import AuditFilter, PushService, audit_page
 from api.auth import CurrentCaller
-from api.errors import ErrorResponse
-from api.routes.stream import get_push
+from api.dependencies import PushDep
+from api.models import ErrorResponse
+from commands.ports.push import AuditFilter
 from domain.storable import Position, UtcTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 MAX_LIMIT = 1000
-
-PushDep = Annotated[PushService, Depends(get_push)]
 
 
 class AuditEventsPage(BaseModel):
@@ -76,15 +74,8 @@ async def list_audit_events(
         since=since,
         until=until,
     )
-    page = await audit_page(
-        push.reader,
-        own,
-        flt,
-        capabilities=caller.capabilities,
-        asked_tenant=tenant,
-        after=after,
-        limit=limit,
-        max_scan=push.settings.audit_max_scan,
+    page = await push.audit_page(
+        own, flt, capabilities=caller.capabilities, asked_tenant=tenant, after=after, limit=limit
     )
     return AuditEventsPage(
         events=[event.as_dict() for event in page.events],

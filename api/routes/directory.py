@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.auth import CurrentCaller, ServicesDep
-from api.errors import ErrorResponse
+from api.models import ErrorResponse, Page
 from api.params import After, Cursor, Limit
 from commands.base import Caller
 from projections.engine.view_reads import Reader
@@ -42,10 +42,8 @@ class DirectoryUser(BaseModel):
     updated_at: datetime
 
 
-class UserPage(BaseModel):
-    items: list[DirectoryUser]
-    next_cursor: str | None
-    position: int | None
+class UserPage(Page[DirectoryUser]):
+    pass
 
 
 class SecurityEventOut(BaseModel):
@@ -59,10 +57,8 @@ class SecurityEventOut(BaseModel):
     details: dict[str, Any]
 
 
-class SecurityEventPage(BaseModel):
-    items: list[SecurityEventOut]
-    next_cursor: str | None
-    position: int | None
+class SecurityEventPage(Page[SecurityEventOut]):
+    pass
 
 
 def reader_of(caller: Caller) -> Reader:

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from adapters.health import run_probes
-from api.dependencies import Probes
-from api.errors import ErrorResponse, error_response
+from api.dependencies import ReadinessDep
+from api.errors import error_response
+from api.models import ErrorResponse
 
 router = APIRouter(tags=["health"])
 
@@ -42,13 +42,13 @@ async def healthz() -> Liveness:
     response_model=Readiness,
     responses={503: {"model": ErrorResponse, "description": "A server Cairn needs is down"}},
 )
-async def readyz(request: Request, probes: Probes) -> Readiness | JSONResponse:
+async def readyz(request: Request, readiness: ReadinessDep) -> Readiness | JSONResponse:
     """Readiness: NATS JetStream, PostgreSQL and Redis each answer within a few seconds.
 
     With any of them down the answer is 503, `error.details.down` names which, and
     `error.details.checks` holds each server's result.
     """
-    results = await run_probes(probes)
+    results = await readiness()
     checks = {r.name: Check(ok=r.ok, error=r.error, latency_ms=r.latency_ms) for r in results}
     down = sorted(name for name, check in checks.items() if not check.ok)
     if down:

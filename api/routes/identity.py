@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import ClientAddress, CurrentCaller, Identity, ServicesDep
-from api.dispatch import Accepted, Send, SendAnonymous
+from api.dispatch import Send, SendAnonymous
+from api.models import Accepted, Ceremony
 from commands.base import CommandResult
 from commands.identity import enrolment, login
 from commands.identity.models import (
@@ -23,22 +24,10 @@ from commands.identity.models import (
     LogOut,
     RefreshSession,
 )
-from commands.ports.passkeys import CeremonyStart
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 AUTH = "auth"
 BEARER: Literal["Bearer"] = "Bearer"  # the OAuth token type name, not a secret
-
-
-class Ceremony(BaseModel):
-    """Pass `options` to navigator.credentials.create()/get(); send back `ceremony_id`."""
-
-    ceremony_id: str
-    options: dict[str, Any]
-
-    @classmethod
-    def of(cls, start: CeremonyStart) -> Ceremony:
-        return cls(ceremony_id=start.ceremony_id, options=start.options)
 
 
 class Session(BaseModel):

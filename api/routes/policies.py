@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
-from api.dispatch import Accepted, Send
+from api.dispatch import Send
+from api.models import Accepted
 from commands.runs import policies
 from commands.runs.policies import ChangePolicies
 from domain.runs.plan import Plan

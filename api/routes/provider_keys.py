@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.auth import CurrentCaller, ServicesDep
-from api.dispatch import Accepted, Send
+from api.dispatch import Send
+from api.models import Accepted
 from commands.runs.provider_keys import SetProviderKey, configured_providers
 
 router = APIRouter(prefix="/v1/provider-keys", tags=["runs"])

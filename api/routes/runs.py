@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import CurrentCaller, ServicesDep
-from api.dispatch import Accepted, Send, build
+from api.dispatch import Send, build
+from api.models import Accepted, Ceremony, Page
 from api.params import After, Cursor, Limit
-from api.routes.identity import Ceremony
 from commands.runs import approvals
 from commands.runs.approvals import ApproveEscalation, CancelRun, DenyEscalation
 from commands.runs.intents import SubmitIntent
@@ -42,9 +42,7 @@ def post_intent(body: SubmitIntent, send: Send) -> JSONResponse:
     return send.accepted(body)
 
 
-class RunsPage(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+class RunsPage(Page[dict[str, Any]]):
     position: int | None = Field(description="The store position the view had applied.")
 
 
@@ -148,7 +146,7 @@ def cancel_run(run_id: str, send: Send) -> JSONResponse:
 def begin_approval(run_id: str, caller: CurrentCaller, services: ServicesDep) -> Ceremony:
     """Start approving an escalated run: the passkey challenge is bound to its exact plan."""
     start = approvals.begin_approval(run_id, caller, services.runs.app, services.identity)
-    return Ceremony(ceremony_id=start.ceremony_id, options=start.options)
+    return Ceremony.of(start)
 
 
 @router.post(

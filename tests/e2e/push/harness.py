@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,13 +16,11 @@ from uuid import UUID
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
 from adapters.jetstream.recorders import JetStreamApplicationRecorder
 from api.app import create_app
-from api.routes import audit, stream
 from api.settings import ServiceUrls
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
@@ -35,29 +33,6 @@ from tests.support.cairn_client import isolated_settings
 from tests.support.workers import worker_thread
 
 PUSH_ENV = {"CAIRN_PUSH_HEARTBEAT_S": "0.5", "CAIRN_PUSH_FEED_HEARTBEAT_S": "0.5"}
-
-
-def with_push(app: FastAPI, settings: CairnSettings) -> FastAPI:
-    """What api/app.py is asked to wire (docs/push.md), done here until it is; a no-op after."""
-    if not any(getattr(route, "path", "") == "/v1/stream" for route in app.routes):
-        app.include_router(stream.router)
-        app.include_router(audit.router)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            started = getattr(app.state, "push", None) is None
-            if started:
-                await stream.start_push(app.state, settings)
-            try:
-                yield state
-            finally:
-                if started:
-                    await stream.stop_push(app.state)
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 @dataclass
@@ -125,7 +100,7 @@ class LiveCairn(HttpCairn):
         urls = ServiceUrls(
             settings.nats_url, settings.database_url, settings.redis_url, settings.nats_monitor_url
         )
-        self.app = with_push(create_app(urls, settings=settings), settings)
+        self.app = create_app(urls, settings=settings)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -220,7 +195,7 @@ def serve() -> None:
     """`python -m tests.e2e.push.harness`: the API with push, configured by CAIRN_* variables
     (the benchmark runs it in its own process, beside its clients)."""
     settings = CairnSettings.from_env()
-    app = with_push(create_app(ServiceUrls.from_env(), settings=settings), settings)
+    app = create_app(ServiceUrls.from_env(), settings=settings)
     port = int(os.environ["CAIRN_API_PORT"])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
 

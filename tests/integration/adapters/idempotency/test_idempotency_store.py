@@ -7,9 +7,8 @@ from adapters.idempotency import (
     IdempotencyKeyReused,
     IdempotencyRequestInFlight,
     IdempotencyStore,
-    StoredResponse,
-    fingerprint,
 )
+from commands.ports.idempotency import StoredResponse, fingerprint
 from domain.errors import InvalidInput, Unavailable
 from infra.stack.ports import free_port
 

@@ -18,7 +18,7 @@ from adapters.push.events import (
 from adapters.push.feed import ack_metadata
 from adapters.push.session import Frame
 from adapters.push.settings import PushSettings
-from adapters.push.wire import sse, ws_close_code, ws_texts
+from api.streaming.wire import sse, ws_close_code, ws_texts
 from domain.errors import InvalidInput
 
 pytestmark = pytest.mark.unit

@@ -12,7 +12,7 @@ from adapters.jetstream import headers as h
 from adapters.push.audit import AuditFilter, audit_page
 from adapters.push.events import PushEvent
 from adapters.push.hub import Hub
-from adapters.push.visibility import Viewer
+from commands.ports.push import Viewer
 from domain.errors import InvalidInput, NotFound
 from domain.identity.capabilities import AUDIT_READ, TENANT_ADMIN, AuditForbidden
 from tests.unit.adapters.push.fakes import PREFIX, FakeReader, message

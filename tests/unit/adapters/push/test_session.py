@@ -10,8 +10,8 @@ import pytest
 
 from adapters.push.hub import Hub
 from adapters.push.session import Frame, PushSession
-from adapters.push.visibility import Focus, Viewer
-from adapters.push.wire import sse, ws_texts
+from api.streaming.wire import sse, ws_texts
+from commands.ports.push import Focus, Viewer
 from domain.errors import NotAuthenticated
 from tests.unit.adapters.push.fakes import PREFIX, FakeReader, message
 

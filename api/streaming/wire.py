@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.push.session import Frame
+from commands.ports.push import Frame
 
 # Sent first: how long a browser's EventSource waits before reconnecting, and a comment that
 # makes the response start at once (before a possibly long catch-up).
@@ -20,7 +20,7 @@ CLOSE_BASE = 4000
 def control(frame: Frame) -> dict[str, Any]:
     body: dict[str, Any] = {"type": frame.kind, "position": frame.position}
     if frame.error:
-        body["error"] = frame.error
+        body["error"] = dict(frame.error)
     return body
 
 
