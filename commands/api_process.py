@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import anyio
 
 from adapters.health import readiness_check
-from adapters.push import PushService, PushSettings
+from adapters.push import PushService, PushSettings, Visibility, same_tenant
 from commands.bootstrap import Services, bootstrap
 from commands.ports.health import ReadinessCheck
 from commands.settings import CairnSettings
@@ -29,7 +29,11 @@ def readiness(nats_url: str, database_url: str, redis_url: str) -> ReadinessChec
 
 
 @asynccontextmanager
-async def api_process(settings: CairnSettings) -> AsyncIterator[ApiProcess]:
+async def api_process(
+    settings: CairnSettings, visibility: Visibility = same_tenant
+) -> AsyncIterator[ApiProcess]:
+    """Services, then push (it reads the stream the services made sure of); the reverse on
+    the way out. `visibility` decides which of its tenant's events a subscriber receives."""
     services = await anyio.to_thread.run_sync(bootstrap, settings)
     try:
         push = await PushService.connect(
@@ -37,6 +41,7 @@ async def api_process(settings: CairnSettings) -> AsyncIterator[ApiProcess]:
             settings.stream,
             settings.subject_prefix,
             PushSettings.from_env(settings.env),
+            visibility,
         )
     except BaseException:
         await anyio.to_thread.run_sync(services.close)
