@@ -18,7 +18,7 @@ from uuid import UUID
 from adapters.jetstream import headers as h
 from adapters.push.events import PushEvent
 from adapters.push.store import StoreReader
-from commands.ports.push import AuditFilter as AuditQuery
+from commands.ports.push import AuditQuery
 from domain.errors import InvalidInput, NotFound
 from domain.identity.capabilities import check_may_read_audit
 
@@ -27,7 +27,8 @@ _NANOS = 1_000_000_000
 
 
 class AuditFilter(AuditQuery):
-    """The port's filter, with the part of it matched here rather than by the subject."""
+    """The port's query, with the part of it matched on each message (the rest narrows the
+    subject the store reads)."""
 
     @classmethod
     def of(cls, query: AuditQuery) -> AuditFilter:

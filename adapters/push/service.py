@@ -19,8 +19,7 @@ from adapters.push.session import PushSession
 from adapters.push.settings import PushSettings
 from adapters.push.store import StoreReader
 from adapters.push.visibility import Visibility, same_tenant
-from commands.ports.push import AuditFilter as AuditQuery
-from commands.ports.push import Focus, Reauthorize, Viewer
+from commands.ports.push import AuditQuery, Focus, Reauthorize, Viewer
 from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.push")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from api.auth import CurrentCaller
 from api.dependencies import PushDep
 from api.models import ErrorResponse
-from commands.ports.push import AuditFilter
+from commands.ports.push import AuditQuery
 from domain.storable import Position, UtcTime
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -65,7 +65,7 @@ async def list_audit_events(
 ) -> AuditEventsPage:
     """The caller's tenant's events, filtered, in stream order (needs `audit.read`)."""
     own = str(caller.tenant_id)
-    flt = AuditFilter(
+    query = AuditQuery(
         aggregate_id=aggregate_id,
         aggregate_type=aggregate_type,
         correlation_id=correlation_id,
@@ -75,7 +75,7 @@ async def list_audit_events(
         until=until,
     )
     page = await push.audit_page(
-        own, flt, capabilities=caller.capabilities, asked_tenant=tenant, after=after, limit=limit
+        own, query, capabilities=caller.capabilities, asked_tenant=tenant, after=after, limit=limit
     )
     return AuditEventsPage(
         events=[event.as_dict() for event in page.events],

@@ -81,7 +81,9 @@ class Subscription(Protocol):
 
 
 @dataclass(frozen=True)
-class AuditFilter:
+class AuditQuery:
+    """Which of a tenant's events an audit page holds; the conditions combine (AND)."""
+
     aggregate_id: str | None = None
     aggregate_type: str | None = None
     correlation_id: str | None = None
@@ -121,7 +123,7 @@ class Push(Protocol):
     async def audit_page(
         self,
         tenant: str,
-        query: AuditFilter,
+        query: AuditQuery,
         *,
         capabilities: Iterable[str],
         asked_tenant: str | None,
