@@ -1,4 +1,4 @@
-"""The policies every tenant starts with. Tenants and people edit their own copy later.
+"""The policies every tenant starts with: household guardrails and each person's own set.
 
 docs/policy.md explains each one. Every policy carries a unique `@id`: decisions name the
 policies that decided them by it.
@@ -9,7 +9,9 @@ from __future__ import annotations
 # 1,000.00 in the payment's currency: above it a payment is refused outright.
 PAYMENT_HARD_CAP_CENTS = 100_000
 
-DEFAULT_POLICIES = f"""\
+# The person layer's defaults before the household layer existed (decision 0015): decisions
+# recorded then name this text's version and replay against it. Never edit it.
+PERSON_DEFAULTS_BEFORE_HOUSEHOLD = f"""\
 // Cairn default policies. Each step is evaluated twice: with context.mode == "autonomous"
 // and with context.mode == "with_approval". APPROVE if autonomous is permitted, ESCALATE if
 // only with_approval is, DENY otherwise. Nothing permitted is denied; forbid beats permit.
@@ -70,8 +72,101 @@ when {{
 }};
 """
 
+PERSON_DEFAULTS = """\
+// A person's default policies. Each step is evaluated twice: context.mode == "autonomous"
+// and context.mode == "with_approval". APPROVE if autonomous is permitted, ESCALATE if
+// only with_approval is, DENY otherwise. Nothing permitted is denied; forbid beats permit.
+// The household's guardrails (hard cap, blocked recipients, lost devices) apply as well.
+
+@id("notes.autonomous")
+permit (principal, action == Action::"notes.create", resource);
+
+@id("reminders.autonomous")
+permit (principal, action == Action::"reminders.create", resource);
+
+@id("calendar.autonomous-with-capability")
+permit (principal, action == Action::"calendar.create_event", resource)
+when { context.holds_capability };
+
+@id("calendar.with-approval")
+permit (principal, action == Action::"calendar.create_event", resource)
+when { context.mode == "with_approval" };
+
+@id("email.autonomous-at-high-autonomy")
+permit (principal, action == Action::"email.send", resource)
+when { context.holds_capability && context.autonomy >= 3 };
+
+@id("email.with-approval")
+permit (principal, action == Action::"email.send", resource)
+when { context.mode == "with_approval" };
+
+// Mass mailing always goes past the person, whatever the autonomy level.
+@id("email.no-autonomous-bulk")
+forbid (principal, action == Action::"email.send", resource)
+when { context.mode == "autonomous" && context.recipient_count > 10 };
+
+// `holds_capability` is true only for an amount within the person's payments.up_to limit.
+@id("payments.autonomous-within-limit")
+permit (principal, action == Action::"payments.send", resource)
+when { context.holds_capability };
+
+@id("payments.with-approval")
+permit (principal, action == Action::"payments.send", resource)
+when { context.mode == "with_approval" };
+
+// At night nobody watches: payments wait for the person's approval instead of running alone.
+@id("payments.not-autonomous-at-night")
+forbid (principal, action == Action::"payments.send", resource)
+when {
+  context.mode == "autonomous" && (context.local_hour >= 22 || context.local_hour < 7)
+};
+
+// A limit of 50 means something else in every currency: alone only in the major ones.
+@id("payments.autonomous-only-in-major-currencies")
+forbid (principal, action == Action::"payments.send", resource)
+when {
+  context.mode == "autonomous" &&
+  !(["EUR", "USD", "GBP", "CHF"].contains(context.currency))
+};
+"""
+
+DEFAULT_POLICIES = PERSON_DEFAULTS
+
+HOUSEHOLD_DEFAULTS = f"""\
+// Household guardrails: forbid rules only, each @id starting with "household.". They apply to
+// every member on top of their own policies: a forbid here wins over any permit there, and a
+// forbid on context.mode == "autonomous" keeps an action waiting for the person's approval.
+
+@id("household.payments-hard-cap")
+forbid (principal, action == Action::"payments.send", resource)
+when {{ context.amount_cents > {PAYMENT_HARD_CAP_CENTS} }};
+
+// Add the addresses and domains nobody in the household may pay or write to. The ".invalid"
+// entries are placeholders (RFC 2606: they match no real address).
+@id("household.blocked-recipients")
+forbid (
+  principal,
+  action in [Action::"email.send", Action::"payments.send", Action::"calendar.create_event"],
+  resource
+)
+when {{
+  context.recipients.containsAny(["blocked@blocked.invalid"]) ||
+  context.recipient_domains.containsAny(["blocked.invalid"])
+}};
+
+// A device reported lost asks for nothing any more, even before its sessions are revoked.
+@id("household.lost-devices")
+forbid (principal, action, resource)
+when {{ context has device && context.device in [Device::"lost.invalid"] }};
+"""
+
 
 def default_policies(tenant_id: str) -> str:
-    """The text a new tenant starts with. The same for every tenant today; `tenant_id` is where
-    per-tenant defaults (a different hard cap, say) will plug in."""
-    return DEFAULT_POLICIES
+    """A person's text until they change it. The same for every tenant today; `tenant_id` is
+    where per-tenant defaults will plug in."""
+    return PERSON_DEFAULTS
+
+
+def default_household(tenant_id: str) -> str:
+    """The household guardrails a tenant starts with (a different hard cap, say, later)."""
+    return HOUSEHOLD_DEFAULTS

@@ -4,21 +4,27 @@ Parsing 200 policies costs tens of milliseconds; evaluating against a parsed set
 fraction of one. So a text is validated and parsed once, on first sight, and the parsed sets
 are cached under its sha256 (the policy version) for every later decision and replay. All the
 requests of a plan (two per step) go to Cedar in one batch call.
+
+Household guardrails are forbid-only; they are evaluated with one implicit permit of
+everything (the ceiling), so "allowed" there means "no guardrail objects". The ceiling is not
+named in decisions.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import cedarpy
 
 from adapters.policy import cedar
+from adapters.policy.changes import only_narrows
 from adapters.policy.compiled import CompiledPolicies
-from adapters.policy.defaults import default_policies
+from adapters.policy.defaults import default_household, default_policies
 from adapters.policy.schema import SCHEMA_TEXT
-from adapters.policy.validation import static_policies, validate_policies
+from adapters.policy.validation import layer_problems, static_policies, validate_policies
 from domain.errors import InvalidInput
 from domain.policy.combine import StepVerdicts, decide
 from domain.policy.inputs import Clock, decision_input_for
@@ -29,10 +35,22 @@ from domain.policy.model import (
     PolicyProblem,
     Principal,
     UnknownPolicyVersion,
+    Verdict,
     policy_version,
 )
 from domain.runs.actions import CATALOGUE
 from domain.runs.plan import Plan
+
+# Cannot be the @id of a household guardrail: those start with "household.".
+CEILING_ID = "cairn:household-ceiling"
+_CEILING: dict[str, Any] = {
+    "effect": "permit",
+    "principal": {"op": "All"},
+    "action": {"op": "All"},
+    "resource": {"op": "All"},
+    "conditions": [],
+    "annotations": {"id": CEILING_ID},
+}
 
 
 class CedarPolicyEngine:
@@ -50,7 +68,8 @@ class CedarPolicyEngine:
         self._actions = frozenset(actions)  # the schema's actions, for slicing policy sets
         self.schema_version = policy_version(schema_text)
         self._cache_size = cache_size
-        self._cache: OrderedDict[str, CompiledPolicies] = OrderedDict()
+        # Keyed by (household?, version): the same text means something else in each layer.
+        self._cache: OrderedDict[tuple[bool, str], CompiledPolicies] = OrderedDict()
         self._lock = threading.Lock()
 
     # Policy texts
@@ -58,28 +77,43 @@ class CedarPolicyEngine:
     def default_policies(self, tenant_id: str) -> str:
         return default_policies(tenant_id)
 
-    def validate(self, policy_text: str) -> list[PolicyProblem]:
-        return validate_policies(policy_text, self._schema)
+    def default_household(self, tenant_id: str) -> str:
+        return default_household(tenant_id)
 
-    def accept(self, policy_text: str) -> str:
-        """The text's version if it is valid; else `InvalidPolicies` listing every problem."""
-        return self.compile(policy_text).version
+    def validate(self, policy_text: str, *, household: bool = False) -> list[PolicyProblem]:
+        problems = validate_policies(policy_text, self._schema)
+        return problems or layer_problems(policy_text, household)
 
-    def compile(self, policy_text: str) -> CompiledPolicies:
-        version = policy_version(policy_text)
-        with self._lock:
-            compiled = self._cache.get(version)
-            if compiled is not None:
-                self._cache.move_to_end(version)
-                return compiled
-        problems = self.validate(policy_text)
+    def accept(self, policy_text: str, *, household: bool = False) -> str:
+        """The text's version if it is valid for its layer; else `InvalidPolicies` listing every
+        problem."""
+        problems = self.validate(policy_text, household=household)
         if problems:
             raise InvalidPolicies.from_problems(problems)
-        compiled = CompiledPolicies(
-            version, policy_text, static_policies(policy_text), self._actions
-        )
+        return self.compile(policy_text, household=household).version
+
+    def only_narrows(self, current_text: str, new_text: str) -> bool:
+        return only_narrows(current_text, new_text)
+
+    def compile(self, policy_text: str, *, household: bool = False) -> CompiledPolicies:
+        version = policy_version(policy_text)
+        key = (household, version)
         with self._lock:
-            self._cache[version] = compiled
+            compiled = self._cache.get(key)
+            if compiled is not None:
+                self._cache.move_to_end(key)
+                return compiled
+        # A person's stored text is not held to the layer rules it may predate.
+        problems = self.validate(policy_text, household=True) if household else []
+        problems = problems or validate_policies(policy_text, self._schema)
+        if problems:
+            raise InvalidPolicies.from_problems(problems)
+        policies = static_policies(policy_text)
+        if household:
+            policies[CEILING_ID] = _CEILING
+        compiled = CompiledPolicies(version, policy_text, policies, self._actions)
+        with self._lock:
+            self._cache[key] = compiled
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return compiled
@@ -93,43 +127,85 @@ class CedarPolicyEngine:
         capabilities: Iterable[str],
         clock: Clock,
         policy_text: str,
+        household_text: str | None = None,
     ) -> Decision:
         """Read the clock once, record every input, and decide the plan."""
         compiled = self.compile(policy_text)
+        guard = None if household_text is None else self.compile(household_text, household=True)
         decision_input = decision_input_for(
             plan, principal, capabilities, clock, compiled.version, self.schema_version
         )
-        return self._decide(decision_input, compiled)
+        if guard is not None:
+            decision_input = decision_input.model_copy(update={"household_version": guard.version})
+        return self._decide(decision_input, compiled, guard)
 
-    def decide(self, decision_input: DecisionInput, policy_text: str) -> Decision:
-        """Decide an already recorded input (a dry run, or a replay with the text at hand)."""
-        compiled = self.compile(policy_text)
-        if compiled.version != decision_input.policy_version:
-            raise InvalidInput(
-                "the policy text is not the version the decision input records",
-                {"recorded": decision_input.policy_version, "given": compiled.version},
-            )
-        return self._decide(decision_input, compiled)
+    def decide(
+        self, decision_input: DecisionInput, policy_text: str, household_text: str | None = None
+    ) -> Decision:
+        """Decide an already recorded input (a dry run, or a replay with the texts at hand)."""
+        compiled = self._recorded(decision_input.policy_version, policy_text, household=False)
+        guard = None
+        if decision_input.household_version is not None:
+            if household_text is None:
+                guard = self._cached(decision_input.household_version, household=True)
+            else:
+                guard = self._recorded(
+                    decision_input.household_version, household_text, household=True
+                )
+        return self._decide(decision_input, compiled, guard)
 
-    def replay(self, decision_input: DecisionInput, policy_text: str | None = None) -> Decision:
+    def replay(
+        self,
+        decision_input: DecisionInput,
+        policy_text: str | None = None,
+        household_text: str | None = None,
+    ) -> Decision:
         """Recompute a recorded decision from its input alone.
 
-        The input names its policy text by hash. Without `policy_text` the text must be one this
-        engine has compiled (and still caches); the caller otherwise passes the text of the
-        `PolicyChanged` event with that hash, and it is checked against the hash.
+        The input names its policy texts by hash (the household's too, when it was decided with
+        one). A text not given must be one this engine has compiled (and still caches); the
+        caller otherwise passes the text of the event with that hash, and it is checked
+        against the hash.
         """
         if policy_text is not None:
-            return self.decide(decision_input, policy_text)
+            return self.decide(decision_input, policy_text, household_text)
+        compiled = self._cached(decision_input.policy_version, household=False)
+        return self.decide(decision_input, compiled.text, household_text)
+
+    def _recorded(self, version: str, text: str, *, household: bool) -> CompiledPolicies:
+        compiled = self.compile(text, household=household)
+        if compiled.version != version:
+            raise InvalidInput(
+                "the policy text is not the version the decision input records",
+                {"recorded": version, "given": compiled.version},
+            )
+        return compiled
+
+    def _cached(self, version: str, *, household: bool) -> CompiledPolicies:
         with self._lock:
-            compiled = self._cache.get(decision_input.policy_version)
+            compiled = self._cache.get((household, version))
         if compiled is None:
             raise UnknownPolicyVersion(
                 "this engine does not know the policy text of that version; pass the text",
-                {"policy_version": decision_input.policy_version},
+                {"policy_version": version},
             )
-        return self._decide(decision_input, compiled)
+        return compiled
 
-    def _decide(self, decision_input: DecisionInput, compiled: CompiledPolicies) -> Decision:
+    def _decide(
+        self,
+        decision_input: DecisionInput,
+        compiled: CompiledPolicies,
+        guard: CompiledPolicies | None = None,
+    ) -> Decision:
+        return decide(
+            decision_input,
+            self._authorizer(compiled, lambda v: v),
+            None if guard is None else self._authorizer(guard, _without_ceiling),
+        )
+
+    def _authorizer(
+        self, compiled: CompiledPolicies, answer: Callable[[Verdict], Verdict]
+    ) -> Callable[[DecisionInput], list[StepVerdicts]]:
         def authorize(recorded: DecisionInput) -> list[StepVerdicts]:
             results = cedarpy.is_authorized_batch(
                 cedar.requests(recorded),
@@ -137,6 +213,14 @@ class CedarPolicyEngine:
                 cedar.entities(recorded),
                 schema=self._schema,
             )
-            return cedar.pair_by_step([cedar.verdict(result) for result in results])
+            return cedar.pair_by_step([answer(cedar.verdict(result)) for result in results])
 
-        return decide(decision_input, authorize)
+        return authorize
+
+
+def _without_ceiling(verdict: Verdict) -> Verdict:
+    """A guardrail layer's answer names the guardrails that objected, never the ceiling."""
+    if CEILING_ID not in verdict.policies:
+        return verdict
+    kept = tuple(p for p in verdict.policies if p != CEILING_ID)
+    return verdict.model_copy(update={"policies": kept})

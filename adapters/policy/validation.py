@@ -130,3 +130,32 @@ def validate_policies(policy_text: str, schema: cedarpy.Schema) -> list[PolicyPr
             )
         )
     return problems
+
+
+HOUSEHOLD_PREFIX = "household."
+
+
+def layer_problems(policy_text: str, household: bool) -> list[PolicyProblem]:
+    """The rules of a layer, for a text that is otherwise valid. Household guardrails only
+    take away (forbid) and name themselves `household.*`, so a decision's named policies say
+    which layer they came from; a person's policies never use that prefix."""
+    found = _annotations(policy_text)
+    if isinstance(found, PolicyProblem):
+        return [found]
+    problems: list[PolicyProblem] = []
+    for positional in sorted(found[0], key=_order):
+        body = found[0][positional]
+        name = str(body.get("annotations", {}).get("id", positional))
+        if household and body.get("effect") != "forbid":
+            problems.append(
+                PolicyProblem(
+                    policy=name,
+                    message="household guardrails can only forbid; a person's own policies permit",
+                )
+            )
+        if household != name.startswith(HOUSEHOLD_PREFIX):
+            where = "must start" if household else "must not start"
+            problems.append(
+                PolicyProblem(policy=name, message=f"the @id {where} with {HOUSEHOLD_PREFIX!r}")
+            )
+    return problems

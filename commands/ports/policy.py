@@ -20,13 +20,23 @@ class PolicyEngine(Protocol):
         """The policy text a new tenant starts with."""
         ...
 
-    def validate(self, policy_text: str) -> list[PolicyProblem]:
-        """Every problem of the text (parse, schema, missing or duplicate @id); [] if valid."""
+    def default_household(self, tenant_id: str) -> str:
+        """The household guardrails a tenant starts with."""
         ...
 
-    def accept(self, policy_text: str) -> str:
-        """The text's version (sha256) if valid; raises `InvalidPolicies` (400) otherwise.
-        For `PUT /v1/policies` before a `PolicyChanged` event is recorded."""
+    def validate(self, policy_text: str, *, household: bool = False) -> list[PolicyProblem]:
+        """Every problem of the text (parse, schema, missing or duplicate @id, the layer's
+        rules); [] if valid."""
+        ...
+
+    def accept(self, policy_text: str, *, household: bool = False) -> str:
+        """The text's version (sha256) if valid for its layer; raises `InvalidPolicies` (400)
+        otherwise. Before a change of either layer is recorded."""
+        ...
+
+    def only_narrows(self, current_text: str, new_text: str) -> bool:
+        """True if replacing `current_text` by `new_text` can only narrow what runs without
+        the person (decision 0015); such a change needs no passkey bound to it."""
         ...
 
     def evaluate(
@@ -36,16 +46,25 @@ class PolicyEngine(Protocol):
         capabilities: Iterable[str],
         clock: Clock,
         policy_text: str,
+        household_text: str | None = None,
     ) -> Decision:
-        """Read `clock` once, record every input in `Decision.input`, and decide the plan."""
+        """Read `clock` once, record every input in `Decision.input`, and decide the plan
+        against both layers (the person's alone when `household_text` is None)."""
         ...
 
-    def decide(self, decision_input: DecisionInput, policy_text: str) -> Decision:
-        """Decide a recorded input with the given text (which must match its version)."""
+    def decide(
+        self, decision_input: DecisionInput, policy_text: str, household_text: str | None = None
+    ) -> Decision:
+        """Decide a recorded input with the given texts (which must match its versions)."""
         ...
 
-    def replay(self, decision_input: DecisionInput, policy_text: str | None = None) -> Decision:
+    def replay(
+        self,
+        decision_input: DecisionInput,
+        policy_text: str | None = None,
+        household_text: str | None = None,
+    ) -> Decision:
         """Recompute a recorded decision: same outcome, same determining policies.
-        Without `policy_text`, the engine must know the text of the recorded version
+        A text not given must be known to the engine by its recorded version
         (else `UnknownPolicyVersion`)."""
         ...

@@ -26,6 +26,14 @@ class Outcome(StrEnum):
     DENY = "DENY"
 
 
+class Layer(StrEnum):
+    """Which policy set a policy belongs to: the household's guardrails or the person's own."""
+
+    HOUSEHOLD = "household"
+    PERSON = "person"
+    BOTH = "both"  # both layers reached the same outcome and each named policies for it
+
+
 class Mode(StrEnum):
     """How a step would run. Each step is asked about both modes (see `combine.step_outcome`)."""
 
@@ -112,6 +120,9 @@ class DecisionInput(_Frozen):
     plan_hash: str | None = Field(default=None, pattern=_SHA256_HEX)
     policy_version: str = Field(pattern=_SHA256_HEX)
     schema_version: str = Field(pattern=_SHA256_HEX)
+    # The household guardrails' version; None for decisions recorded before the household
+    # layer existed, which replay against the person's policies alone, as they were decided.
+    household_version: str | None = Field(default=None, pattern=_SHA256_HEX)
 
     @field_validator("capabilities")
     @classmethod
@@ -161,9 +172,14 @@ class StepDecision(_Frozen):
     outcome: Outcome
     policies: tuple[str, ...]
     denied_by_default: bool
-    autonomous: Verdict
+    autonomous: Verdict  # the person's layer
     with_approval: Verdict
     errors: tuple[str, ...] = ()
+    # The household layer's answers and which layer decided the step's outcome; None when the
+    # decision was made without a household layer (recorded before it existed).
+    household_autonomous: Verdict | None = None
+    household_with_approval: Verdict | None = None
+    decided_by: Layer | None = None
 
 
 class Decision(_Frozen):
@@ -177,6 +193,7 @@ class Decision(_Frozen):
     steps: tuple[StepDecision, ...]
     errors: tuple[str, ...] = ()
     input: DecisionInput
+    decided_by: Layer | None = None  # None: decided without a household layer
 
 
 class PolicyProblem(_Frozen):

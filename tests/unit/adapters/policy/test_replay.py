@@ -11,7 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.policy import cedar
-from adapters.policy.defaults import DEFAULT_POLICIES
+from adapters.policy.defaults import (
+    DEFAULT_POLICIES,
+    HOUSEHOLD_DEFAULTS,
+    PERSON_DEFAULTS_BEFORE_HOUSEHOLD,
+)
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.policy.schema import SCHEMA_TEXT
 from adapters.policy.validation import policy_ids
@@ -21,6 +25,7 @@ from domain.policy.combine import StepVerdicts, decide
 from domain.policy.inputs import RESOURCE_TYPES
 from domain.policy.model import (
     AutonomyLevel,
+    Decision,
     DecisionInput,
     Outcome,
     Principal,
@@ -35,6 +40,10 @@ from domain.runs.actions import CATALOGUE
 pytestmark = pytest.mark.unit
 
 VERSION = policy_version(DEFAULT_POLICIES)
+HOUSEHOLD_VERSION = policy_version(HOUSEHOLD_DEFAULTS)
+# Decisions recorded before the household layer existed name this text and no household.
+LEGACY_VERSION = policy_version(PERSON_DEFAULTS_BEFORE_HOUSEHOLD)
+TEXTS = {VERSION: DEFAULT_POLICIES, LEGACY_VERSION: PERSON_DEFAULTS_BEFORE_HOUSEHOLD}
 SHARED = CedarPolicyEngine()
 CAPABILITIES = [
     "calendar.write",
@@ -76,6 +85,7 @@ def decision_inputs(draw: st.DrawFn) -> DecisionInput:
     instant = draw(st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC)))
     offset = timezone(timedelta(minutes=15 * draw(st.integers(-48, 56))))
     count = draw(st.integers(1, 4))
+    layered = draw(st.booleans())  # decided with the household layer, or recorded before it
     return DecisionInput(
         principal=Principal(
             tenant_id="acme",
@@ -87,9 +97,15 @@ def decision_inputs(draw: st.DrawFn) -> DecisionInput:
         steps=tuple(draw(steps(f"s{i}")) for i in range(1, count + 1)),
         clock_utc=instant,
         local_time=instant.astimezone(offset),
-        policy_version=VERSION,
+        policy_version=VERSION if layered else LEGACY_VERSION,
         schema_version=SHARED.schema_version,
+        household_version=HOUSEHOLD_VERSION if layered else None,
     )
+
+
+def decided(engine: CedarPolicyEngine, decision_input: DecisionInput) -> Decision:
+    household = HOUSEHOLD_DEFAULTS if decision_input.household_version else None
+    return engine.decide(decision_input, TEXTS[decision_input.policy_version], household)
 
 
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -98,7 +114,7 @@ FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChe
 @FAST
 @given(decision_inputs())
 def test_replay_of_the_recorded_input_is_the_same_decision(decision_input: DecisionInput) -> None:
-    decision = SHARED.decide(decision_input, DEFAULT_POLICIES)
+    decision = decided(SHARED, decision_input)
     # What a PolicyDecided event stores, read back as an auditor would.
     recorded = DecisionInput.model_validate_json(decision.input.model_dump_json())
     replayed = SHARED.replay(recorded)
@@ -109,7 +125,8 @@ def test_replay_of_the_recorded_input_is_the_same_decision(decision_input: Decis
 @FAST
 @given(decision_inputs())
 def test_the_defaults_hold_their_promises(decision_input: DecisionInput) -> None:
-    decision = SHARED.decide(decision_input, DEFAULT_POLICIES)
+    decision = decided(SHARED, decision_input)
+    cap = "household.payments-hard-cap" if decision_input.household_version else "payments.hard-cap"
     for step in decision.steps:
         if step.action not in CATALOGUE:
             assert step.outcome is Outcome.DENY and step.errors
@@ -120,7 +137,7 @@ def test_the_defaults_hold_their_promises(decision_input: DecisionInput) -> None
             assert recorded.amount is not None
             if recorded.amount > 1000:
                 assert step.outcome is Outcome.DENY
-                assert "payments.hard-cap" in step.policies
+                assert cap in step.policies
             else:
                 assert step.outcome in (Outcome.APPROVE, Outcome.ESCALATE)
         assert step.outcome is Outcome.DENY or step.policies, "a decision names its policies"
@@ -129,8 +146,8 @@ def test_the_defaults_hold_their_promises(decision_input: DecisionInput) -> None
 @settings(FAST, max_examples=30)
 @given(decision_inputs())
 def test_two_fresh_engines_decide_alike(decision_input: DecisionInput) -> None:
-    first = CedarPolicyEngine().decide(decision_input, DEFAULT_POLICIES)
-    second = CedarPolicyEngine().decide(decision_input, DEFAULT_POLICIES)
+    first = decided(CedarPolicyEngine(), decision_input)
+    second = decided(CedarPolicyEngine(), decision_input)
     assert first == second
 
 
@@ -149,7 +166,9 @@ when { context.autonomy == 3 && context.local_weekday == 6 };
 def test_slicing_policies_by_action_changes_no_decision(decision_input: DecisionInput) -> None:
     # Given the full text parsed as one set, the way plain cedarpy would use it
     text = DEFAULT_POLICIES + EXTRA_POLICIES
-    recorded = decision_input.model_copy(update={"policy_version": policy_version(text)})
+    recorded = decision_input.model_copy(
+        update={"policy_version": policy_version(text), "household_version": None}
+    )
     full_set, ids = cedarpy.PolicySet.from_str(text), policy_ids(text)
 
     def unsliced(answered: DecisionInput) -> list[StepVerdicts]:
@@ -190,16 +209,23 @@ def test_a_fresh_engine_replays_with_the_recorded_text_only() -> None:
             local_time=datetime(2026, 1, 1, 12, tzinfo=UTC),
             policy_version=VERSION,
             schema_version=SHARED.schema_version,
+            household_version=HOUSEHOLD_VERSION,
         ),
         DEFAULT_POLICIES,
+        HOUSEHOLD_DEFAULTS,
     )
     fresh = CedarPolicyEngine()
     with pytest.raises(UnknownPolicyVersion):
         fresh.replay(decision.input)
+    with pytest.raises(UnknownPolicyVersion):
+        fresh.replay(decision.input, DEFAULT_POLICIES)  # the household text is missing
     with pytest.raises(InvalidInput, match="not the version"):
-        fresh.replay(decision.input, DEFAULT_POLICIES + "\n")
-    assert fresh.replay(decision.input, DEFAULT_POLICIES) == decision
-    assert decision.policies == ("payments.hard-cap",)
+        fresh.replay(decision.input, DEFAULT_POLICIES + "\n", HOUSEHOLD_DEFAULTS)
+    with pytest.raises(InvalidInput, match="not the version"):
+        fresh.replay(decision.input, DEFAULT_POLICIES, HOUSEHOLD_DEFAULTS + "\n")
+    assert fresh.replay(decision.input, DEFAULT_POLICIES, HOUSEHOLD_DEFAULTS) == decision
+    assert decision.policies == ("household.payments-hard-cap",)
+    assert decision.decided_by == "household"
 
 
 def test_parsed_policy_sets_are_cached_per_version_and_evicted_oldest_first() -> None:
