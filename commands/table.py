@@ -54,5 +54,6 @@ HANDLERS: Mapping[type[Command], Handler] = {
     approvals.DenyEscalation: approvals.deny_escalation,
     approvals.CancelRun: approvals.cancel_run,
     policies.ChangePolicies: policies.change_policies,
+    policies.ChangeGuardrails: policies.change_guardrails,
     provider_keys.SetProviderKey: provider_keys.set_provider_key,
 }

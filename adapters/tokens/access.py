@@ -2,15 +2,16 @@
 
 Header: `typ: at+jwt` (RFC 9068, so no other JWT Cairn signs can pass as one), `alg` fixed by
 the key (Ed25519 or ES256), `kid`. Claims: iss, aud, sub (user), tid (tenant), sid (session),
-did (device), iat, exp, jti, auth_time. A valid signature is not enough on its own: callers
-also ask the session store whether `sid` is still active (see `PostgresSessions`).
+did (device), iat, exp, jti, auth_time, scope (space-separated, RFC 9068). A valid signature is
+not enough on its own: callers also ask the session store whether `sid` is still active (see
+`PostgresSessions`).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from joserfc import jwt
@@ -21,6 +22,7 @@ from joserfc.jwt import ClaimsOption
 from adapters.tokens.errors import StepUpRequired, TokenExpired, TokenInvalid
 from adapters.tokens.keys import JoseKey, TokenKeys
 from commands.ports.sessions import AccessClaims
+from domain.identity.scopes import FIRST_PARTY_SCOPES
 from domain.storable import unstorable
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (a media type, not a secret)
@@ -71,7 +73,14 @@ class AccessTokens:
         self.remember = remember
 
     def issue(
-        self, *, tenant: str, user_id: str, session_id: str, device_id: str, auth_time: int
+        self,
+        *,
+        tenant: str,
+        user_id: str,
+        session_id: str,
+        device_id: str,
+        auth_time: int,
+        scopes: Sequence[str] = FIRST_PARTY_SCOPES,
     ) -> str:
         now = int(self.clock())
         claims: dict[str, Any] = {
@@ -85,6 +94,7 @@ class AccessTokens:
             "exp": now + self.ttl_s,
             "jti": uuid.uuid4().hex,
             "auth_time": auth_time,
+            "scope": " ".join(scopes),
         }
         header = {"alg": self.keys.signing_alg, "kid": self.keys.signing_kid}
         return jwt.encode(
@@ -147,6 +157,9 @@ class AccessTokens:
             not all(type(claims[name]) is int for name in _TIME_CLAIMS)
         ):
             raise TokenInvalid("the access token is not valid")
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str) or (scope and not _usable(scope)):
+            raise TokenInvalid("the access token is not valid")
         return AccessClaims(
             issuer=claims["iss"],
             audience=claims["aud"],
@@ -158,6 +171,7 @@ class AccessTokens:
             expires_at=claims["exp"],
             token_id=claims["jti"],
             auth_time=claims["auth_time"],
+            scopes=tuple(scope.split()),
         )
 
     def is_fresh(self, claims: AccessClaims, max_age_s: int = DEFAULT_STEP_UP_MAX_AGE_S) -> bool:

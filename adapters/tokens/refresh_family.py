@@ -34,6 +34,7 @@ class SpentToken:
     user_id: str
     device_id: str
     authenticated_at: datetime
+    scopes: str
 
 
 def insert_refresh_token(
@@ -65,7 +66,7 @@ def spend_refresh_token(
         " AND rt.used_at IS NULL"
         " AND rt.expires_at > %(now)s AND s.id = rt.session_id AND s.revoked_at IS NULL"
         " RETURNING rt.id, rt.session_id, rt.family_id, s.user_id, s.device_id,"
-        " s.authenticated_at",
+        " s.authenticated_at, s.scopes",
         {"now": now, "hash": token_hash, "tenant": tenant},
     ).fetchone()
     return None if row is None else SpentToken(*row)

@@ -38,6 +38,7 @@ from adapters.tokens.refresh_family import (
 from adapters.tokens.refresh_token import hash_of, tenant_of
 from commands.ports.sessions import AccessClaims, SessionInfo, TokenPair
 from domain.errors import InvalidInput, Unavailable
+from domain.identity.scopes import FIRST_PARTY_SCOPES
 
 DEFAULT_REFRESH_TTL_S = 30 * 86_400
 # Named as the fields of SessionInfo, so rows load straight into it.
@@ -100,7 +101,13 @@ class PostgresSessions:
             raise Unavailable("the session store is unavailable; retry shortly") from exc
 
     def _access_token(
-        self, tenant: str, user_id: str, session_id: str, device_id: str, auth_time: datetime
+        self,
+        tenant: str,
+        user_id: str,
+        session_id: str,
+        device_id: str,
+        auth_time: datetime,
+        scopes: str,
     ) -> str:
         return self.access_tokens.issue(
             tenant=tenant,
@@ -108,22 +115,31 @@ class PostgresSessions:
             session_id=session_id,
             device_id=device_id,
             auth_time=int(auth_time.timestamp()),
+            scopes=scopes.split(),
         )
 
-    def create_session(self, tenant: str, user_id: str, device_id: str) -> TokenPair:
+    def create_session(
+        self,
+        tenant: str,
+        user_id: str,
+        device_id: str,
+        scopes: tuple[str, ...] = FIRST_PARTY_SCOPES,
+    ) -> TokenPair:
         _check_ids(tenant=tenant, user_id=user_id, device_id=device_id)
         now = self._now()
         session_id, family_id = uuid.uuid4(), uuid.uuid4()
+        scope = " ".join(scopes)
         with self._tenant_transaction(tenant) as conn:
             conn.execute(
                 "INSERT INTO sessions (id, tenant_id, user_id, device_id, family_id, created_at,"
-                " authenticated_at, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (session_id, tenant, user_id, device_id, family_id, now, now, now),
+                " authenticated_at, last_seen, scopes)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (session_id, tenant, user_id, device_id, family_id, now, now, now, scope),
             )
             refresh_token = insert_refresh_token(
                 conn, tenant, session_id, family_id, None, now, self.refresh_ttl
             )
-        access = self._access_token(tenant, user_id, str(session_id), device_id, now)
+        access = self._access_token(tenant, user_id, str(session_id), device_id, now, scope)
         return TokenPair(access, refresh_token, str(session_id))
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -156,7 +172,7 @@ class PostgresSessions:
             raise RefreshTokenInvalid("the refresh token is not valid, expired or revoked")
         session_id = str(spent.session_id)
         access = self._access_token(
-            tenant, spent.user_id, session_id, spent.device_id, spent.authenticated_at
+            tenant, spent.user_id, session_id, spent.device_id, spent.authenticated_at, spent.scopes
         )
         return TokenPair(access, successor, session_id)
 
@@ -193,13 +209,13 @@ class PostgresSessions:
                 row = conn.execute(
                     "UPDATE sessions SET authenticated_at = %s, last_seen = %s"
                     " WHERE id = %s AND tenant_id = %s AND revoked_at IS NULL"
-                    " AND user_id = %s AND device_id = %s RETURNING id",
+                    " AND user_id = %s AND device_id = %s RETURNING scopes",
                     (now, now, session_id, claims.tenant, claims.user_id, claims.device_id),
                 ).fetchone()
         if row is None:
             raise SessionRevoked("the session of this token has ended")
         return self._access_token(
-            claims.tenant, claims.user_id, claims.session_id, claims.device_id, now
+            claims.tenant, claims.user_id, claims.session_id, claims.device_id, now, row[0]
         )
 
     def _revoke_where(self, tenant: str, condition: str, value: Any, reason: str) -> list[str]:

@@ -24,8 +24,11 @@ class ProvidersOut(BaseModel):
 
 @router.post("", operation_id="setProviderKey", status_code=202, response_model=ProviderKeySet)
 def set_provider_key(body: SetProviderKey, send: Send) -> JSONResponse:
-    """Store the tenant's key for one model provider (needs `tenant.admin`). The planner
-    leases it for each call; it is never returned, logged or put in the environment."""
+    """Store the tenant's key for one model provider (needs `tenant.admin` and the
+    `autonomy:write` scope). It changes what plans the runs: without `approval` it is refused
+    with 403 `step_up_required` carrying the WebAuthn options bound to exactly this key and
+    endpoint. The planner leases the key for each call; it is never returned, logged or put
+    in the environment."""
     return send.accepted(body)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from domain.identity.scopes import FIRST_PARTY_SCOPES
+
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
@@ -26,6 +28,9 @@ class AccessClaims:
     expires_at: int  # exp
     token_id: str  # jti
     auth_time: int  # when the person last proved presence with a passkey (step-up)
+    # scope, space-separated in the token (domain/identity/scopes.py); none on a token issued
+    # before scopes existed, which is then refused what needs one until it is refreshed.
+    scopes: tuple[str, ...] = ()
 
 
 class TokenPair(NamedTuple):
@@ -67,8 +72,15 @@ class AccessTokenVerifier(Protocol):
 class Sessions(Protocol):
     """Device-bound sessions with rotating refresh tokens and immediate revocation."""
 
-    def create_session(self, tenant: str, user_id: str, device_id: str) -> TokenPair:
-        """Call after a verified passkey login; auth_time is now."""
+    def create_session(
+        self,
+        tenant: str,
+        user_id: str,
+        device_id: str,
+        scopes: tuple[str, ...] = FIRST_PARTY_SCOPES,
+    ) -> TokenPair:
+        """Call after a verified passkey login; auth_time is now. Every access token of the
+        session carries `scopes` (a delegated client's are narrower)."""
         ...
 
     def refresh(self, refresh_token: str) -> TokenPair:

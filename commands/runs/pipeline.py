@@ -19,7 +19,7 @@ from commands.base import Caller
 from commands.identity.context import IdentityPorts
 from commands.ports.planner import ContextProvider, Planner, PlannerFailure, RoutingPreference
 from commands.ports.policy import PolicyEngine
-from commands.runs.policies import RunsApplication, current_policies
+from commands.runs.policies import RunsApplication, current_guardrails, current_policies
 from commands.runs.provider_keys import configured_providers, leased_keys
 from domain.event_context import EventContext
 from domain.policy.model import Principal
@@ -83,6 +83,7 @@ def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
         capabilities=tuple(user.capabilities),
     )
     policies = current_policies(caller, ports.runs, ports.policy)
+    guardrails = current_guardrails(tenant_id, ports.runs, ports.policy)
     principal = Principal(tenant_id=str(tenant_id), user_id=run.user_id, device_id=run.device_id)
     moment = ports.clock()
     decision = ports.policy.evaluate(
@@ -91,6 +92,7 @@ def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
         user.capabilities,
         lambda: moment,
         policies.text,
+        guardrails.text,
     )
     record = decision.model_dump(mode="json")
     record.pop("outcome", None)

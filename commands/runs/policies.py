@@ -1,20 +1,31 @@
-"""Reading, changing and dry-running a person's policies."""
+"""Reading, changing and dry-running the two layers of policy: the household's guardrails and
+each person's own policies (decision 0015)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from pydantic import Field
 
 from commands.application import CairnApplication
 from commands.base import Caller, Command, CommandResult, Issued
+from commands.identity.bound_changes import (
+    ChangeApproval,
+    approved,
+    change_hash,
+    check_may_change_autonomy,
+    record_change,
+)
 from commands.ports.policy import PolicyEngine
+from domain.errors import Forbidden
+from domain.identity.capabilities import TENANT_ADMIN, holds
 from domain.policy.model import Decision, Principal
 from domain.runs.plan import Plan
-from domain.runs.policies import PolicySet
+from domain.runs.policies import HouseholdGuardrails, PolicySet
 
 if TYPE_CHECKING:
     from commands.dispatch import Ports
@@ -31,39 +42,114 @@ class Policies:
     is_default: bool
 
 
-def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine) -> Policies:
+def _found(app: RunsApplication, aggregate_id: UUID) -> Any:
     try:
-        found: object = app.repository.get(PolicySet.create_id(caller.tenant_id, caller.user_id))
+        return app.repository.get(aggregate_id)
     except AggregateNotFoundError:
+        return None
+
+
+def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine) -> Policies:
+    """The person's own policies (the defaults until they change them)."""
+    found = _found(app, PolicySet.create_id(caller.tenant_id, caller.user_id))
+    if found is None:
         text = engine.default_policies(str(caller.tenant_id))
         return Policies(text, engine.accept(text), is_default=True)
     assert isinstance(found, PolicySet)
     return Policies(found.text, found.policy_version, is_default=False)
 
 
+def current_guardrails(tenant_id: UUID, app: RunsApplication, engine: PolicyEngine) -> Policies:
+    """The household's guardrails (the defaults until an admin changes them)."""
+    found = _found(app, HouseholdGuardrails.create_id(tenant_id))
+    if found is None:
+        text = engine.default_household(str(tenant_id))
+        return Policies(text, engine.accept(text, household=True), is_default=True)
+    assert isinstance(found, HouseholdGuardrails)
+    return Policies(found.text, found.policy_version, is_default=False)
+
+
 class ChangePolicies(Command):
-    """Replace the caller's policies with this Cedar text."""
+    """Replace the caller's own policies with this Cedar text. A change that does more than
+    add forbid rules needs `approval`: a passkey assertion bound to exactly this change."""
 
     text: str = Field(min_length=1, max_length=200_000)
+    approval: ChangeApproval | None = None
+
+
+class ChangeGuardrails(Command):
+    """Replace the household's guardrails (tenant admins only): forbid rules whose @id starts
+    with `household.`. Anything but adding rules needs `approval`, as for one's policies."""
+
+    text: str = Field(min_length=1, max_length=200_000)
+    approval: ChangeApproval | None = None
 
 
 def change_policies(command: ChangePolicies, issued: Issued, ports: Ports) -> CommandResult:
     caller = issued.signed_in()
-    app = ports.runs
+    check_may_change_autonomy(issued)
     version = ports.policy.accept(command.text)  # refuses text the schema does not validate
-    policy_id = PolicySet.create_id(caller.tenant_id, caller.user_id)
-    policies: PolicySet
-    try:
-        found: object = app.repository.get(policy_id)
-        assert isinstance(found, PolicySet)
-        policies = found
-        policies.change(command.text, version, caller.user_id)
-    except AggregateNotFoundError:
+    current = current_policies(caller, ports.runs, ports.policy)
+    digest = change_hash(
+        "policies", caller.tenant_id, caller.user_id, current.version, command.text
+    )
+    widens = not ports.policy.only_narrows(current.text, command.text)
+    approval = approved(issued, ports, "policies_change", digest, command.approval, required=widens)
+    policies = _found(ports.runs, PolicySet.create_id(caller.tenant_id, caller.user_id))
+    if policies is None:
         policies = PolicySet(
-            caller.tenant_id, caller.user_id, command.text, version, caller.user_id
+            caller.tenant_id, caller.user_id, command.text, version, caller.user_id, approval
         )
-    position = app.save_atomically(policies, context=issued.event_context())
-    return CommandResult({"policy_version": version}, position)
+    else:
+        policies.change(command.text, version, caller.user_id, approval)
+    return _saved(issued, ports, policies, "person", current.version, version, approval)
+
+
+def change_guardrails(command: ChangeGuardrails, issued: Issued, ports: Ports) -> CommandResult:
+    caller = issued.signed_in()
+    if not holds(caller.capabilities, TENANT_ADMIN):
+        raise Forbidden("changing the household guardrails needs the tenant.admin capability")
+    check_may_change_autonomy(issued)
+    version = ports.policy.accept(command.text, household=True)
+    current = current_guardrails(caller.tenant_id, ports.runs, ports.policy)
+    digest = change_hash("household", caller.tenant_id, "", current.version, command.text)
+    widens = not ports.policy.only_narrows(current.text, command.text)
+    approval = approved(
+        issued, ports, "guardrails_change", digest, command.approval, required=widens
+    )
+    guardrails = _found(ports.runs, HouseholdGuardrails.create_id(caller.tenant_id))
+    if guardrails is None:
+        guardrails = HouseholdGuardrails(
+            caller.tenant_id, command.text, version, caller.user_id, approval
+        )
+    else:
+        guardrails.change(command.text, version, caller.user_id, approval)
+    return _saved(issued, ports, guardrails, "household", current.version, version, approval)
+
+
+def _saved(
+    issued: Issued,
+    ports: Ports,
+    aggregate: PolicySet | HouseholdGuardrails,
+    layer: str,
+    before: str,
+    after: str,
+    approval: dict[str, Any] | None,
+) -> CommandResult:
+    position = ports.runs.save_atomically(aggregate, context=issued.event_context())
+    if before != after:
+        record_change(
+            issued,
+            ports,
+            "policies_changed" if layer == "person" else "guardrails_changed",
+            {
+                "layer": layer,
+                "from_version": before,
+                "to_version": after,
+                "approved_with_passkey": approval is not None,
+            },
+        )
+    return CommandResult({"policy_version": after}, position)
 
 
 def dry_run(
@@ -75,8 +161,11 @@ def dry_run(
 ) -> Decision:
     """What would be decided for this plan now, and why; records nothing."""
     policies = current_policies(caller, app, engine)
+    guardrails = current_guardrails(caller.tenant_id, app, engine)
     principal = Principal(
         tenant_id=str(caller.tenant_id), user_id=caller.user_id, device_id=caller.device_id
     )
     moment = now or datetime.now(UTC)
-    return engine.evaluate(plan, principal, caller.capabilities, lambda: moment, policies.text)
+    return engine.evaluate(
+        plan, principal, caller.capabilities, lambda: moment, policies.text, guardrails.text
+    )

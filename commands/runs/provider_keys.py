@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -9,6 +10,13 @@ from uuid import UUID
 from pydantic import Field, SecretStr
 
 from commands.base import Command, CommandResult, Issued
+from commands.identity.bound_changes import (
+    ChangeApproval,
+    approved,
+    change_hash,
+    check_may_change_autonomy,
+    record_change,
+)
 from commands.ports.planner import LlmProvider, ProviderCredential, ProviderKeys
 from commands.ports.vault import Vault
 from domain.errors import Forbidden
@@ -21,20 +29,43 @@ RECORD_PREFIX = "llm-key:"
 
 
 class SetProviderKey(Command):
-    """Store the tenant's key for one model provider (replacing any earlier one)."""
+    """Store the tenant's key for one model provider (replacing any earlier one). It changes
+    which model endpoint plans what runs without the person: `approval` must be a passkey
+    assertion bound to exactly this key and endpoint (decision 0015)."""
 
     provider: LlmProvider
     api_key: SecretStr = Field(min_length=8, max_length=500)
     api_base: str | None = Field(default=None, max_length=300)
     api_version: str | None = Field(default=None, max_length=50)
     deployments: dict[str, str] = Field(default_factory=dict, max_length=20)
+    approval: ChangeApproval | None = None
+
+    def described(self) -> str:
+        """What the passkey approves: the endpoint in full, the key by its hash only."""
+        return json.dumps(
+            {
+                "provider": self.provider.value,
+                "api_key_sha256": hashlib.sha256(
+                    self.api_key.get_secret_value().encode()
+                ).hexdigest(),
+                "api_base": self.api_base,
+                "api_version": self.api_version,
+                "deployments": self.deployments,
+            },
+            sort_keys=True,
+        )
 
 
 def set_provider_key(command: SetProviderKey, issued: Issued, ports: Ports) -> CommandResult:
-    """Kept in the vault only (no event: the key is a secret and records no decision)."""
+    """Kept in the vault only; the change itself is a security event (without the key)."""
     caller = issued.signed_in()
     if not holds(caller.capabilities, TENANT_ADMIN):
         raise Forbidden("setting provider keys needs the tenant.admin capability")
+    check_may_change_autonomy(issued)
+    digest = change_hash(
+        "provider_key", caller.tenant_id, command.provider.value, None, command.described()
+    )
+    approved(issued, ports, "provider_key_change", digest, command.approval, required=True)
     credential = ProviderCredential(
         api_key=command.api_key,
         api_base=command.api_base,
@@ -42,7 +73,13 @@ def set_provider_key(command: SetProviderKey, issued: Issued, ports: Ports) -> C
         deployments=command.deployments,
     )
     store_provider_key(ports.identity.vault, caller.tenant_id, command.provider, credential)
-    return CommandResult({"provider": command.provider.value})
+    position = record_change(
+        issued,
+        ports,
+        "provider_key_set",
+        {"provider": command.provider.value, "change_hash": digest.hex()},
+    )
+    return CommandResult({"provider": command.provider.value}, position)
 
 
 def store_provider_key(

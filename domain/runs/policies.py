@@ -1,7 +1,13 @@
-"""A person's policy set: the Cedar text that decides their plans, each change an event."""
+"""Policy sets as aggregates: each person's own Cedar text, and the household's guardrails.
+
+Each change is an event carrying the whole text (a decision names its text by hash, and the
+text must be found again to replay it) and, when the change widened what runs without the
+person, the passkey assertion that approved exactly that change (decision 0015).
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -15,18 +21,67 @@ class PolicySet(Aggregate):
 
     @event("PoliciesAdopted")
     def __init__(
-        self, tenant_id: UUID, user_id: str, text: str, policy_version: str, changed_by: str
+        self,
+        tenant_id: UUID,
+        user_id: str,
+        text: str,
+        policy_version: str,
+        changed_by: str,
+        approval: dict[str, Any] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.text = text
         self.policy_version = policy_version
 
-    def change(self, text: str, policy_version: str, changed_by: str) -> None:
+    def change(
+        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
+    ) -> None:
         if policy_version != self.policy_version:
-            self._changed(text, policy_version, changed_by)
+            self._changed(text, policy_version, changed_by, approval)
 
+    # `approval` has a default: events stored before decision 0015 do not carry it.
     @event("PolicyChanged")
-    def _changed(self, text: str, policy_version: str, changed_by: str) -> None:
+    def _changed(
+        self,
+        text: str,
+        policy_version: str,
+        changed_by: str,
+        approval: dict[str, Any] | None = None,
+    ) -> None:
+        self.text = text
+        self.policy_version = policy_version
+
+
+class HouseholdGuardrails(Aggregate):
+    """The tenant's guardrails: forbid rules every member's decisions are held to."""
+
+    @staticmethod
+    def create_id(tenant_id: UUID, **_: object) -> UUID:
+        return uuid5(NAMESPACE_URL, f"cairn:household-guardrails:{tenant_id}")
+
+    @event("GuardrailsAdopted")
+    def __init__(
+        self,
+        tenant_id: UUID,
+        text: str,
+        policy_version: str,
+        changed_by: str,
+        approval: dict[str, Any] | None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.text = text
+        self.policy_version = policy_version
+
+    def change(
+        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
+    ) -> None:
+        if policy_version != self.policy_version:
+            self._changed(text, policy_version, changed_by, approval)
+
+    @event("GuardrailsChanged")
+    def _changed(
+        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
+    ) -> None:
         self.text = text
         self.policy_version = policy_version

@@ -22,6 +22,7 @@ from commands.ports.vault import ERASED, Erased, Secret, SecretRef
 from commands.runs.policies import RunsApplication
 from commands.table import HANDLERS
 from domain.errors import NotAuthenticated
+from domain.identity.scopes import FIRST_PARTY_SCOPES
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID, DictChallenges
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -89,6 +90,7 @@ class _Session:
     auth_time: int
     revoked: str | None = None
     refresh_tokens: list[str] = field(default_factory=list)
+    scopes: tuple[str, ...] = FIRST_PARTY_SCOPES
 
 
 class MemorySessions:
@@ -108,13 +110,22 @@ class MemorySessions:
             session_id=session_id,
             device_id=session.device_id,
             auth_time=session.auth_time,
+            scopes=session.scopes,
         )
         return TokenPair(access, refresh, session_id)
 
-    def create_session(self, tenant: str, user_id: str, device_id: str) -> TokenPair:
+    def create_session(
+        self,
+        tenant: str,
+        user_id: str,
+        device_id: str,
+        scopes: tuple[str, ...] = FIRST_PARTY_SCOPES,
+    ) -> TokenPair:
         session_id = uuid.uuid4().hex
         now = int(self.clock.seconds())
-        self.sessions[session_id] = _Session(tenant, user_id, device_id, session_id, now)
+        self.sessions[session_id] = _Session(
+            tenant, user_id, device_id, session_id, now, scopes=scopes
+        )
         return self._pair(session_id)
 
     def refresh(self, refresh_token: str) -> TokenPair:

@@ -18,6 +18,7 @@ import pytest
 
 from commands.base import Caller, Command, CommandResult, Issued
 from commands.identity import enrolment
+from commands.identity.bound_changes import ChangeApproval
 from commands.identity.models import (
     BeginAcceptInvitation,
     BeginSignUp,
@@ -155,6 +156,15 @@ class Scenario:
             "ceremony_id": start.ceremony_id,
             "credential": person.authenticator.get(start.options),
         }
+
+    def change_approval(self, person: Person, refused: DomainError) -> ChangeApproval:
+        """The `approval` of a change refused with `step_up_required`: the person's passkey
+        signs the options the refusal carried."""
+        assert refused.code == "step_up_required", refused.code
+        return ChangeApproval(
+            ceremony_id=refused.details["ceremony_id"],
+            credential=person.authenticator.get(refused.details["options"]),
+        )
 
     def later(self, **delta: float) -> None:
         self.memory.clock.now += timedelta(**delta)
