@@ -325,3 +325,17 @@ def test_database_down_is_unavailable(access_tokens: AccessTokens) -> None:
         sessions = PostgresSessions(dead, access_tokens)
         with pytest.raises(Unavailable):
             sessions.create_session(TENANT, "user-1", "dev-1")
+
+
+def test_a_sessions_scopes_are_kept_through_refresh_and_step_up(
+    sessions: PostgresSessions, access_tokens: AccessTokens
+) -> None:
+    delegated = sessions.create_session("tenant-s", "user-1", "cli-1", scopes=("api",))
+    first = _claims(access_tokens, delegated)
+    assert first.scopes == ("api",)
+    refreshed = sessions.refresh(delegated.refresh_token)
+    assert _claims(access_tokens, refreshed).scopes == ("api",)
+    stepped = sessions.step_up(_claims(access_tokens, refreshed))
+    assert access_tokens.verify_access_token(stepped).scopes == ("api",)
+    own = sessions.create_session("tenant-s", "user-1", "phone-1")
+    assert _claims(access_tokens, own).scopes == ("api", "autonomy:write")

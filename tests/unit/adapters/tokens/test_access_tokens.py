@@ -316,3 +316,23 @@ def test_a_token_verified_before_is_checked_for_time_again(
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     with pytest.raises(TokenInvalid):
         tokens.verify_access_token(tampered)  # another text: verified on its own
+
+
+def test_scopes_round_trip_and_a_token_without_them_holds_none(
+    tokens: AccessTokens, keys: TokenKeys
+) -> None:
+    delegated = tokens.issue(
+        tenant="tenant-a",
+        user_id="user-1",
+        session_id="sess-1",
+        device_id="dev-1",
+        auth_time=T0,
+        scopes=("api",),
+    )
+    assert tokens.verify_access_token(delegated).scopes == ("api",)
+    assert tokens.verify_access_token(_issue(tokens)).scopes == ("api", "autonomy:write")
+    header = {"typ": "at+jwt", "alg": keys.signing_alg, "kid": keys.signing_kid}
+    # Issued before scopes existed: nothing that needs a scope is allowed with it.
+    assert tokens.verify_access_token(_sign_with(keys, header, _good_claims())).scopes == ()
+    with pytest.raises(TokenInvalid):
+        tokens.verify_access_token(_sign_with(keys, header, {**_good_claims(), "scope": ["api"]}))
