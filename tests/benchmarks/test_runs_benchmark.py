@@ -172,10 +172,16 @@ def _people(base_url: str, name: str) -> list[Member]:
         cairn = HttpCairn(http)
         people = [cairn.sign_up(f"{name[:20]}{i}") for i in range(USERS)]
         for member in people:
+            key = {"provider": "openai", "api_key": "sk-bench-key"}
+            # A model key is set with a passkey bound to it (decision 0015).
+            details = http.post("/v1/provider-keys", headers=member.headers, json=key).json()
+            ceremony = details["error"]["details"]
+            approval = {
+                "ceremony_id": ceremony["ceremony_id"],
+                "credential": member.authenticator.get(ceremony["options"]),
+            }
             stored = http.post(
-                "/v1/provider-keys",
-                headers=member.headers,
-                json={"provider": "openai", "api_key": "sk-bench-key"},
+                "/v1/provider-keys", headers=member.headers, json={**key, "approval": approval}
             )
             assert stored.status_code == 202, stored.text
     return people
