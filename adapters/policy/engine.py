@@ -87,10 +87,12 @@ class CedarPolicyEngine:
     def accept(self, policy_text: str, *, household: bool = False) -> str:
         """The text's version if it is valid for its layer; else `InvalidPolicies` listing every
         problem."""
-        problems = self.validate(policy_text, household=household)
+        compiled = self.compile(policy_text, household=household)
+        # Compiling checked the household's rules; a person's are checked for changes only.
+        problems = [] if household else layer_problems(policy_text, household=False)
         if problems:
             raise InvalidPolicies.from_problems(problems)
-        return self.compile(policy_text, household=household).version
+        return compiled.version
 
     def only_narrows(self, current_text: str, new_text: str) -> bool:
         return only_narrows(current_text, new_text)
@@ -104,8 +106,10 @@ class CedarPolicyEngine:
                 self._cache.move_to_end(key)
                 return compiled
         # A person's stored text is not held to the layer rules it may predate.
-        problems = self.validate(policy_text, household=True) if household else []
-        problems = problems or validate_policies(policy_text, self._schema)
+        if household:
+            problems = self.validate(policy_text, household=True)
+        else:
+            problems = validate_policies(policy_text, self._schema)
         if problems:
             raise InvalidPolicies.from_problems(problems)
         policies = static_policies(policy_text)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from domain.policy.combine import decide, plan_outcome, step_outcome
 from domain.policy.model import (
+    Decision,
     DecisionInput,
+    Layer,
     Outcome,
     Principal,
     ResourceRef,
@@ -142,3 +144,55 @@ def test_the_same_input_and_answers_give_equal_decisions() -> None:
     second = decide(given_input(2), lambda _: answers)
     assert first == second
     assert first.outcome is Outcome.ESCALATE
+
+
+# Two layers (decision 0015): the more restrictive outcome wins and names its layer.
+
+guard_forbid = Verdict(allowed=False, policies=("household.guard",))
+guard_silent = Verdict(allowed=True)  # the ceiling allowed it: no guardrail objected
+
+
+def layered(person: tuple[Verdict, Verdict], household: tuple[Verdict, Verdict]) -> Decision:
+    decision_input = given_input(1).model_copy(update={"household_version": VERSION})
+    return decide(decision_input, lambda _: [person], lambda _: [household])
+
+
+def test_a_household_forbid_beats_the_persons_permit() -> None:
+    decision = layered((permit, permit), (guard_forbid, guard_forbid))
+    assert (decision.outcome, decision.policies, decision.decided_by) == (
+        Outcome.DENY,
+        ("household.guard",),
+        Layer.HOUSEHOLD,
+    )
+
+
+def test_what_the_household_requires_approval_for_escalates_whatever_the_person_permits() -> None:
+    decision = layered((permit, permit), (guard_forbid, guard_silent))
+    assert (decision.outcome, decision.decided_by) == (Outcome.ESCALATE, Layer.HOUSEHOLD)
+    assert decision.steps[0].household_autonomous == guard_forbid
+
+
+def test_a_silent_household_leaves_the_persons_decision_as_it_was() -> None:
+    for person in [(permit, permit), (nothing, permit), (forbid, forbid), (nothing, nothing)]:
+        alone = decide(given_input(1), lambda _, p=person: [p])  # type: ignore[misc]
+        both = layered(person, (guard_silent, guard_silent))
+        assert (both.outcome, both.policies) == (alone.outcome, alone.policies)
+        assert both.denied_by_default == alone.denied_by_default
+        assert both.decided_by is Layer.PERSON
+
+
+def test_both_layers_at_the_same_outcome_name_both() -> None:
+    decision = layered((forbid, forbid), (guard_forbid, guard_forbid))
+    assert decision.policies == ("household.guard", "some.forbid")
+    assert decision.decided_by is Layer.BOTH
+
+
+def test_a_household_evaluation_error_denies() -> None:
+    decision = layered((permit, permit), (broken, guard_silent))
+    assert decision.outcome is Outcome.DENY and decision.errors
+
+
+def test_an_input_without_a_household_version_is_decided_by_the_person_alone() -> None:
+    decision = decide(given_input(1), lambda _: [(permit, permit)], lambda _: [(broken, broken)])
+    assert (decision.outcome, decision.decided_by) == (Outcome.APPROVE, None)
+    assert decision.steps[0].household_autonomous is None
