@@ -1,56 +1,33 @@
-"""Appending to JetStream through a :class:`~adapters.jetstream.client.NatsClient`.
+"""Group commit: the appends of a :class:`~adapters.jetstream.client.NatsClient`.
 
 Appends (:meth:`GroupCommit.append`) are framed here (``framing``) and written as one buffer per
-JetStream publish. With group commit on (the default), saves that arrive while earlier ones are
-being stored are combined into one atomic batch (at most 1,000 messages, only saves on disjoint
-aggregates, command ids and tracking subjects): each save is still entirely inside one atomic
-batch, so all of it is stored or none of it; if the server refuses the combined batch, nothing
-of it was stored and each save is sent again alone, so that it gets its own answer. Why: with
-``sync_interval: always`` a single nats-server spends most of an atomic batch's time on fixed
-per-batch work (staging store, fsyncs), so fewer, larger batches store more events per second.
+JetStream publish (``batches``). With group commit on (the default), saves that arrive while
+earlier ones are being stored are combined into one atomic batch (at most 1,000 messages, only
+saves on disjoint aggregates, command ids and tracking subjects): each save is still entirely
+inside one atomic batch, so all of it is stored or none of it; if the server refuses the
+combined batch, nothing of it was stored and each save is sent again alone, so that it gets its
+own answer. Why: with ``sync_interval: always`` a single nats-server spends most of an atomic
+batch's time on fixed per-batch work (staging store, fsyncs), so fewer, larger batches store
+more events per second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
-import json
-import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Sequence
 from typing import Any
 
-import nats.errors
 from eventsourcing.persistence import DataError
 from nats.aio.client import Client as NatsConnection
-from nats.aio.msg import Msg
 
 from adapters.jetstream import framing
-from adapters.jetstream import headers as h
+from adapters.jetstream.batches import BATCH_ATTEMPTS, MAX_BATCH, BatchPublisher
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.framing import Frame
 
-MAX_BATCH = 1000  # JetStream's limit of messages in one atomic batch
-ERR_BATCH_INCOMPLETE = 10176  # also what a batch gets when the server has too many in flight
-ERR_TOO_MANY_INFLIGHT = 10210
-_RETRY_BATCH = (b'"err_code":%d' % ERR_BATCH_INCOMPLETE, b'"err_code":%d' % ERR_TOO_MANY_INFLIGHT)
-_BATCH_ATTEMPTS = 6
 _GROUP_SCAN = 64  # queued saves looked at when filling a group
-
-
-class _Reply:
-    __slots__ = ("count", "future", "msgs", "multi", "write")
-
-    def __init__(
-        self, future: concurrent.futures.Future[Any], *, multi: bool, write: bool, count: bool
-    ) -> None:
-        self.future = future
-        self.multi = multi
-        self.write = write
-        self.count = count
-        self.msgs: list[Msg] = []
 
 
 class _Save:
@@ -99,24 +76,48 @@ class _StreamQueue:
 
 
 class GroupCommit:
-    """The append side of :class:`~adapters.jetstream.client.NatsClient` (which sets these)."""
+    """Queues the saves of each stream and sends them in batches (from ``publisher``), at most
+    ``max_inflight`` batches of a stream at once, at most ``max_group`` messages combined (0:
+    each save alone), waiting up to ``linger`` seconds for callers just answered."""
 
-    url: str
-    request_timeout: float
-    _nc: NatsConnection
-    _loop: asyncio.AbstractEventLoop
-    _closed: bool
-    _inbox: str
-    _tokens: itertools.count[int]
-    _inflight: dict[str, _Reply]
-    _queues: dict[str, _StreamQueue]
-    _signals: dict[str, bytes]
-    _tasks: set[asyncio.Task[None]]
-    _max_inflight: int
-    _max_group: int
-    _linger_for: float
+    def __init__(
+        self,
+        nc: NatsConnection,
+        loop: asyncio.AbstractEventLoop,
+        publisher: BatchPublisher,
+        *,
+        url: str,
+        request_timeout: float,
+        max_inflight: int,
+        max_group: int,
+        linger: float,
+    ) -> None:
+        self.url = url
+        self.request_timeout = request_timeout
+        self.closed = False
+        self._nc = nc
+        self._loop = loop
+        self._publisher = publisher
+        self._max_inflight = max_inflight
+        self._max_group = max_group
+        self._linger_for = linger
+        self._queues: dict[str, _StreamQueue] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    # ---- appends ---------------------------------------------------------------------------
+    def signal_stored(self, stream: str, subject: str) -> None:
+        """After each batch appended to ``stream`` is acknowledged, announce it on ``subject``
+        (decision 0005)."""
+        self._publisher.signal_stored(stream, subject)
+
+    def close(self) -> None:
+        """Refuse appends from now on (the queued ones fail with ``fail_queued``)."""
+        self.closed = True
+        self._publisher.close()
+
+    async def settle(self, within: float) -> None:
+        """Let appends in flight hand their callers their outcome (waits at most ``within``)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=within)
 
     def append(self, stream: str, frames: Sequence[Frame], keys: frozenset[str]) -> dict[str, Any]:
         """Store one save's messages atomically (a single message, or one atomic batch); waits
@@ -135,7 +136,7 @@ class GroupCommit:
         for _, headers, payload in frames:
             if len(headers) + len(payload) > size_limit:
                 raise DataError("the event is larger than the NATS server's max_payload")
-        if self._closed:
+        if self.closed:
             raise EventStoreUnavailable("the event store connection is closed")
         if not self._nc.is_connected:
             raise EventStoreUnavailable(
@@ -146,7 +147,7 @@ class GroupCommit:
         self._loop.call_soon_threadsafe(self._enqueue, save)
         # The loop answers within its own timeouts (each round trip, a few retries of an
         # incomplete batch, a resend alone after a refused group); this is a backstop.
-        limit = self.request_timeout * (_BATCH_ATTEMPTS + 2) + 1
+        limit = self.request_timeout * (BATCH_ATTEMPTS + 2) + 1
         try:
             return future.result(limit)
         except TimeoutError:
@@ -156,22 +157,8 @@ class GroupCommit:
                 "stored: retry with the same command id"
             ) from None
 
-    def signal_stored(self, stream: str, subject: str) -> None:
-        """After each batch appended to ``stream`` is acknowledged, announce it on ``subject``
-        (its last sequence as the payload): subscriptions wake up on it (decision 0005)."""
-        self._signals[stream] = subject.encode()
-
-    async def _announce(self, stream: str, ack: dict[str, Any]) -> None:
-        subject = self._signals.get(stream)
-        if subject is None or ack.get("error") or "seq" not in ack:
-            return
-        payload = str(ack["seq"]).encode()
-        # Best effort: a lost signal only delays subscribers until their next poll.
-        with suppress(Exception):
-            await _write(self._nc, b"PUB %s %d\r\n%s\r\n" % (subject, len(payload), payload))
-
     def _enqueue(self, save: _Save) -> None:
-        if self._closed or not self._nc.is_connected:
+        if self.closed or not self._nc.is_connected:
             save.fail(
                 EventStoreUnavailable(
                     f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
@@ -256,7 +243,7 @@ class GroupCommit:
         pending.extendleft(reversed(skipped))
         return group
 
-    def _fail_queued(self, error: Exception) -> None:
+    def fail_queued(self, error: Exception) -> None:
         """Saves not sent yet fail: nothing of them was written."""
         for queue in self._queues.values():
             while queue.pending:
@@ -280,7 +267,7 @@ class GroupCommit:
 
     async def _commit_group(self, group: list[_Save]) -> None:
         frames = [frame for save in group for frame in save.frames]
-        ack = await self._store(group[0].stream, frames)
+        ack = await self._publisher.store(group[0].stream, frames)
         if ack.get("error"):
             # One save's check (or id) refused the combined batch, so nothing of it was
             # stored: send each save alone, so that each gets its own answer.
@@ -298,86 +285,6 @@ class GroupCommit:
 
     async def _commit_alone(self, save: _Save) -> None:
         try:
-            save.resolve(await self._store(save.stream, save.frames))
+            save.resolve(await self._publisher.store(save.stream, save.frames))
         except Exception as e:
             save.fail(e)
-
-    async def _store(self, stream: str, frames: Sequence[Frame]) -> dict[str, Any]:
-        """Send one message or atomic batch; JetStream's answer, announced if it stored it."""
-        ack = _ack_of(await self._send_frames(frames))
-        await self._announce(stream, ack)
-        return ack
-
-    async def _send_frames(self, frames: Sequence[Frame]) -> Msg:
-        """One message, or one atomic batch (sent again while the server reports it incomplete:
-        nothing of an incomplete batch is stored); returns JetStream's reply."""
-        if len(frames) == 1:
-            return await self._round_trip(lambda reply: framing.single(frames[0], reply))
-        for attempt in range(_BATCH_ATTEMPTS):
-            batch_id = uuid.uuid4().hex
-            msg = await self._round_trip(
-                lambda reply: framing.atomic_batch(frames, batch_id, reply)  # noqa: B023
-            )
-            if attempt + 1 < _BATCH_ATTEMPTS and any(code in msg.data for code in _RETRY_BATCH):
-                await asyncio.sleep(0.005 * 2**attempt)
-                continue
-            return msg
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _round_trip(self, build: Callable[[bytes], bytes]) -> Msg:
-        nc = self._nc
-        if self._closed or not nc.is_connected:
-            raise EventStoreUnavailable(
-                f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
-            )
-        token = str(next(self._tokens))
-        data = build((self._inbox + token).encode())
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._inflight[token] = _Reply(future, multi=False, write=True, count=False)
-        try:
-            await _write(nc, data)
-            result: Msg = await asyncio.wait_for(asyncio.wrap_future(future), self.request_timeout)
-            return result
-        except TimeoutError:
-            raise EventStoreOutcomeUnknown(
-                f"no answer from NATS within {self.request_timeout:.1f}s for an append; "
-                "it may have been stored: retry with the same command id"
-            ) from None
-        except (EventStoreUnavailable, DataError):
-            raise
-        except Exception as e:
-            raise _map_publish_error(e) from e
-        finally:
-            self._inflight.pop(token, None)
-
-
-async def _write(nc: NatsConnection, data: bytes) -> None:
-    """Queue protocol bytes on nats-py's connection and kick its flusher, as its own
-    ``publish()`` does after encoding a message (private API of nats-py 2.x, checked by
-    tests/unit/adapters/jetstream/test_framing.py)."""
-    await nc._send_command(data)
-    if nc._flush_queue is not None and nc._flush_queue.empty():
-        await nc._flush_pending()
-
-
-def _ack_of(reply: Msg) -> dict[str, Any]:
-    if reply.headers and reply.headers.get(h.STATUS) == "503":
-        raise EventStoreUnavailable(
-            "no JetStream stream stores these subjects (no responders); nothing was written"
-        )
-    ack: dict[str, Any] = json.loads(reply.data)
-    if ack.get("duplicate"):
-        # A single message whose Nats-Msg-Id was seen: nothing was stored now. (Appends send
-        # message ids only in atomic batches, which JetStream refuses instead: 10201.)
-        return {"error": {"code": 400, "err_code": 10201, "description": "duplicate message id"}}
-    return ack
-
-
-def _map_publish_error(error: BaseException) -> Exception:
-    if isinstance(error, EventStoreUnavailable | DataError):
-        return error
-    if isinstance(error, nats.errors.MaxPayloadError):
-        return DataError("the event is larger than the NATS server's max_payload")
-    if isinstance(error, nats.errors.BadHeaderError):
-        return DataError(f"invalid NATS header: {error}")
-    return EventStoreUnavailable(f"NATS publish failed ({error!r}); nothing was written, retry")

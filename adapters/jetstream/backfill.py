@@ -60,7 +60,7 @@ def backfill(factory: Factory, *, snapshots: bool = False) -> BackfillReport:
         if record is None or record[0] != tail:
             frames.append(locator.record_frame(key, tail, b"", record[1] if record else 0))
     for start in range(0, len(frames), _BATCH):
-        ack = factory.client.append(
+        ack = factory.client.appends.append(
             locator.records_stream, frames[start : start + _BATCH], frozenset()
         )
         if ack.get("error"):

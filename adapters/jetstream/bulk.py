@@ -31,8 +31,9 @@ from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client as NatsConnection
 
-from adapters.jetstream import inbound, replies
+from adapters.jetstream import replies
 from adapters.jetstream.errors import EventStoreUnavailable, direct_get_error
+from adapters.jetstream.nats_internals import inbound
 
 T = TypeVar("T")
 

@@ -4,23 +4,24 @@ The eventsourcing library is synchronous; nats-py is asyncio. One daemon thread 
 loop with one NATS connection; callers in any thread hand it requests and wait on a future, so
 requests of many threads pipeline on the one connection and no lock is held across a round trip.
 
+The client owns its parts, which share the connection and its loop: ``requests`` (JetStream
+API, single direct gets), ``appends`` (group commit, :class:`~adapters.jetstream.appends.
+GroupCommit`) and the bulk reads (``request_page``, ``fetch_page``: ``bulk``). Replies to the
+first two come to one inbox (``inbox``); the bulk reads' replies are taken before nats-py's
+dispatch (``nats_internals``).
+
 The connection reconnects forever with a capped exponential backoff. While it is down, every
 request fails at once with :class:`EventStoreUnavailable` (nothing is buffered to be sent later,
 so no write can land after its caller was told it failed); requests in flight when it drops fail
 with :class:`EventStoreOutcomeUnknown`.
-
-Appends (:meth:`NatsClient.append`, group commit) are in ``appends``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import itertools
 import logging
 import random
 import threading
-import uuid
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -30,16 +31,13 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.client import Server
 from nats.aio.msg import Msg
 
-from adapters.jetstream.appends import (
-    MAX_BATCH,
-    GroupCommit,
-    _map_publish_error,
-    _Reply,
-    _StreamQueue,
-)
+from adapters.jetstream import nats_internals
+from adapters.jetstream.appends import GroupCommit
+from adapters.jetstream.batches import MAX_BATCH, BatchPublisher
 from adapters.jetstream.bulk import BulkReads, PageRequest
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
-from adapters.jetstream.jsapi import JetStreamCalls, status_of
+from adapters.jetstream.inbox import Inbox
+from adapters.jetstream.requests import Requests
 
 logger = logging.getLogger("cairn.eventstore")
 
@@ -48,7 +46,7 @@ _MAX_BACKOFF = 1.0
 T = TypeVar("T")
 
 
-class NatsClient(GroupCommit, JetStreamCalls):
+class NatsClient:
     def __init__(
         self,
         url: str,
@@ -63,43 +61,46 @@ class NatsClient(GroupCommit, JetStreamCalls):
     ) -> None:
         self.url = url
         self.request_timeout = request_timeout
-        self.messages_fetched = 0  # messages read by direct get (for tests and metrics)
         self.group_commit = group_commit
+        self._closed = False
+        self._loop = asyncio.new_event_loop()
+        self._nc = NatsConnection()
+        self._inbox = Inbox()
+        self.requests = Requests(
+            self._nc, self._loop, self._inbox, url=url, timeout=request_timeout
+        )
         # Batches in flight per stream: without group commit one per save (the server takes
         # at most 50 per stream). With it, the saves arriving meanwhile are combined into the
         # next batch, and a further batch is sent before the last one is answered only when
         # it is full (measured on one server with fsync per batch: each batch costs the server
         # about as much as 100 messages, so small ones in flight only waste it; full ones
         # keep it busy while the client prepares the next).
-        self._max_inflight = max_inflight_groups if group_commit else max_inflight_batches
-        self._max_group = MAX_BATCH if group_commit else 0
-        self._linger_for = group_linger if group_commit else 0.0
-        self._queues: dict[str, _StreamQueue] = {}
-        self._signals: dict[str, bytes] = {}  # stream -> subject announcing its stored batches
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._inflight: dict[str, _Reply] = {}
-        self._tokens = itertools.count()
-        self._inbox = f"_INBOX.{uuid.uuid4().hex}."
-        self._closed = False
-        self._loop = asyncio.new_event_loop()
+        self.appends = GroupCommit(
+            self._nc,
+            self._loop,
+            BatchPublisher(self._nc, self._inbox, url=url, timeout=request_timeout),
+            url=url,
+            request_timeout=request_timeout,
+            max_inflight=max_inflight_groups if group_commit else max_inflight_batches,
+            max_group=MAX_BATCH if group_commit else 0,
+            linger=group_linger if group_commit else 0.0,
+        )
         # Bulk reads (batched direct gets, consumer fetches), answered raw under the inbox.
-        self._pages = BulkReads(self._inbox + "b", self._loop, self._count_fetched)
+        self._pages = BulkReads(self._inbox.prefix + "b", self._loop, self._inbox.count_fetched)
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"cairn-nats-{name}", daemon=True
         )
         self._thread.start()
         try:
-            self._nc: NatsConnection = self.call(
-                self._connect(name, connect_timeout), timeout=connect_timeout + 5
-            )
+            self.call(self._connect(name, connect_timeout), timeout=connect_timeout + 5)
         except BaseException:
             self._stop_loop()
             raise
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def _connect(self, name: str, connect_within: float) -> NatsConnection:
-        nc = NatsConnection()
+    async def _connect(self, name: str, connect_within: float) -> None:
+        nc = self._nc
         servers = [s.strip() for s in self.url.split(",") if s.strip()]
         try:
             await asyncio.wait_for(
@@ -126,23 +127,23 @@ class NatsClient(GroupCommit, JetStreamCalls):
             raise EventStoreUnavailable(
                 f"cannot connect to NATS at {self.url} ({e!r}); retry when it is reachable"
             ) from e
-        inbox = await nc.subscribe(self._inbox + "*", cb=self._on_reply)
-        self._pages.route(nc, inbox._id)  # nats-py 2.x: a subscription's sid (test_inbound.py)
-        return nc
+        inbox = await nc.subscribe(self._inbox.prefix + "*", cb=self._inbox.on_reply)
+        self._pages.route(nc, nats_internals.sid_of(inbox))
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.requests.close()
+        self.appends.close()
         with suppress(Exception):
             self.call(self._close(), timeout=5)
         self._stop_loop()
 
     async def _close(self) -> None:
-        self._fail_queued(EventStoreUnavailable("the event store connection is closed"))
+        self.appends.fail_queued(EventStoreUnavailable("the event store connection is closed"))
         self._fail_inflight()
-        if self._tasks:  # let appends in flight hand their callers the failure
-            await asyncio.wait(set(self._tasks), timeout=1)
+        await self.appends.settle(within=1)  # appends in flight hand their callers the failure
         await self._nc.close()
 
     def _stop_loop(self) -> None:
@@ -163,6 +164,11 @@ class NatsClient(GroupCommit, JetStreamCalls):
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
+    @property
+    def messages_fetched(self) -> int:
+        """Messages read by direct get or consumer fetch (for tests and metrics)."""
+        return self._inbox.messages_fetched
+
     @staticmethod
     def _next_server(servers: list[Server], info: dict[str, Any]) -> tuple[Server | None, float]:
         server = min(servers, key=lambda s: s.reconnects) if servers else None
@@ -174,7 +180,7 @@ class NatsClient(GroupCommit, JetStreamCalls):
         if self._closed:
             return
         logger.warning("NATS connection to %s lost; reconnecting", self.url)
-        self._fail_queued(
+        self.appends.fail_queued(
             EventStoreUnavailable("the NATS connection was lost; nothing was written, retry")
         )
         self._fail_inflight()
@@ -183,13 +189,7 @@ class NatsClient(GroupCommit, JetStreamCalls):
         self._pages.fail_all(
             EventStoreUnavailable("the NATS connection was lost before the answer arrived; retry")
         )
-        inflight, self._inflight = self._inflight, {}
-        for reply in inflight.values():
-            if not reply.future.done():
-                cls = EventStoreOutcomeUnknown if reply.write else EventStoreUnavailable
-                reply.future.set_exception(
-                    cls("the NATS connection was lost before the answer arrived; retry")
-                )
+        self._inbox.fail_all()
 
     async def _on_reconnected(self) -> None:
         logger.warning("NATS connection to %s re-established", self.url)
@@ -225,43 +225,24 @@ class NatsClient(GroupCommit, JetStreamCalls):
         timeout: float | None = None,
     ) -> Msg:
         """Send a request and wait for its (first) reply."""
-        result: Msg = self._request(
-            subject, payload, headers, write=write, multi=False, count=False
-        )(timeout)
-        return result
+        return self.requests.request(subject, payload, headers, write=write, timeout=timeout)
 
-    def _request(
-        self,
-        subject: str,
-        payload: bytes,
-        headers: Mapping[str, str] | None,
-        *,
-        write: bool,
-        multi: bool,
-        count: bool,
-    ) -> Callable[[float | None], Any]:
-        if self._closed:
-            raise EventStoreUnavailable("the event store connection is closed")
-        if not self._nc.is_connected:
-            raise EventStoreUnavailable(
-                f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
-            )
-        token = str(next(self._tokens))
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        reply = _Reply(future, multi=multi, write=write, count=count)
-        hdrs = dict(headers) if headers is not None else None
-        self._loop.call_soon_threadsafe(self._send, token, subject, payload, hdrs, reply)
+    def api(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call the JetStream JSON API (``$JS.API.<subject>``)."""
+        return self.requests.api(subject, body)
 
-        def wait(timeout: float | None) -> Any:
-            limit = self.request_timeout if timeout is None else timeout
-            try:
-                return future.result(limit)
-            except TimeoutError:
-                self._loop.call_soon_threadsafe(self._inflight.pop, token, None)
-                cls = EventStoreOutcomeUnknown if write else EventStoreUnavailable
-                raise cls(f"no answer from NATS within {limit:.1f}s for {subject}") from None
+    def api_nowait(self, subject: str) -> None:
+        """A JetStream API request whose answer nobody waits for (cleaning up)."""
+        self.requests.api_nowait(subject)
 
-        return wait
+    def direct_get(self, stream: str, body: Mapping[str, Any]) -> Msg | None:
+        """One message by direct get (``last_by_subj``, ``seq`` + ``next_by_subj``), or None."""
+        return self.requests.direct_get(stream, body)
+
+    def direct_get_batch(self, stream: str, body: Mapping[str, Any]) -> tuple[list[Msg], int]:
+        """Up to ``body["batch"]`` messages and how many more match (through nats-py's
+        dispatch: bulk reads use ``request_page``, which is much faster)."""
+        return self.requests.direct_get_batch(stream, body)
 
     def request_page(
         self, stream: str, body: dict[str, Any], decode: Callable[[list[Any]], list[T]]
@@ -278,47 +259,8 @@ class NatsClient(GroupCommit, JetStreamCalls):
         self._check_open()
         return self._pages.fetch(self._nc, stream, consumer, batch, self.request_timeout, decode)
 
-    def api_nowait(self, subject: str) -> None:
-        """Send a JetStream API request without a body and without waiting for its answer
-        (cleaning up, where a failure changes nothing)."""
-        self._request(f"$JS.API.{subject}", b"", None, write=False, multi=False, count=False)
-
     def _check_open(self) -> None:
         if self._closed:
             raise EventStoreUnavailable("the event store connection is closed")
         if not self._nc.is_connected:
             raise EventStoreUnavailable(f"NATS at {self.url} is unreachable (reconnecting); retry")
-
-    def _count_fetched(self, count: int) -> None:
-        self.messages_fetched += count  # on the loop, like the count in _on_reply
-
-    def _send(
-        self, token: str, subject: str, payload: bytes, hdrs: dict[str, str] | None, reply: _Reply
-    ) -> None:
-        self._inflight[token] = reply
-        task = self._loop.create_task(
-            self._nc.publish(subject, payload, reply=self._inbox + token, headers=hdrs)
-        )
-
-        def sent(task: asyncio.Task[None]) -> None:
-            error = None if task.cancelled() else task.exception()
-            if error is not None:
-                self._inflight.pop(token, None)
-                if not reply.future.done():
-                    reply.future.set_exception(_map_publish_error(error))
-
-        task.add_done_callback(sent)
-
-    async def _on_reply(self, msg: Msg) -> None:
-        token = msg.subject[len(self._inbox) :]
-        reply = self._inflight.get(token)
-        if reply is None:
-            return
-        if reply.multi and status_of(msg) is None:
-            reply.msgs.append(msg)
-            return
-        del self._inflight[token]
-        if reply.count:
-            self.messages_fetched += len(reply.msgs) if reply.multi else int(status_of(msg) is None)
-        if not reply.future.done():
-            reply.future.set_result((reply.msgs, msg) if reply.multi else msg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import nats.errors
 from eventsourcing.persistence import DataError, IntegrityError, OperationalError
 
 from commands.ports.store import WriteOutcomeUnknown
@@ -65,3 +66,14 @@ def direct_get_error(
     if status in ("503", "408"):
         return EventStoreUnavailable(f"JetStream stream {stream} is not available ({status})")
     return JetStreamApiError(f"{what} on {stream} failed: {status} {description}")
+
+
+def publish_error(error: BaseException) -> Exception:
+    """What a failed publish (an append or a request) means to the caller."""
+    if isinstance(error, EventStoreUnavailable | DataError):
+        return error
+    if isinstance(error, nats.errors.MaxPayloadError):
+        return DataError("the event is larger than the NATS server's max_payload")
+    if isinstance(error, nats.errors.BadHeaderError):
+        return DataError(f"invalid NATS header: {error}")
+    return EventStoreUnavailable(f"NATS publish failed ({error!r}); nothing was written, retry")

@@ -53,7 +53,7 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
                 s = self.settings
                 complete = ensure_event_streams(self.client, s.stream, s.subject_prefix, s)
                 signals = signal_subject(s.stream)
-                self.client.signal_stored(s.stream, signals)
+                self.client.appends.signal_stored(s.stream, signals)
                 self._events = EventStream(
                     self.client,
                     s.stream,

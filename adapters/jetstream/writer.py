@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from adapters.jetstream import headers as h
 from adapters.jetstream import saves
-from adapters.jetstream.appends import MAX_BATCH
+from adapters.jetstream.batches import MAX_BATCH
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.errors import BatchTooLarge, CommandAlreadyApplied, JetStreamApiError
 from adapters.jetstream.framing import Frame
@@ -49,6 +49,7 @@ class StreamWriter:
         snapshots_of: StreamReader | None = None,
     ) -> None:
         self.client = client
+        self.appends = client.appends
         self.reader = reader
         self.locator = reader.locator
         self.prefix = reader.prefix
@@ -182,7 +183,7 @@ class StreamWriter:
     def _publish(
         self, batch: list[Frame], keys: frozenset[str], stream: str | None = None
     ) -> dict[str, Any]:
-        ack = self.client.append(stream or self.reader.stream, batch, keys)
+        ack = self.appends.append(stream or self.reader.stream, batch, keys)
         error = ack.get("error")
         if error:
             err_code = int(error.get("err_code", 0))

@@ -187,14 +187,14 @@ def test_concurrent_saves_in_combined_batches_survive_kill9_exactly_once(
     factory, recorder = _recorder(private_nats, unique_name)
     assert isinstance(factory, Factory)
     sizes: list[int] = []
-    take_group = factory.client._take_group
+    take_group = factory.client.appends._take_group
 
     def spy(pending: Any) -> Any:
         group = take_group(pending)
         sizes.append(len(group))
         return group
 
-    factory.client._take_group = spy  # type: ignore[method-assign]
+    factory.client.appends._take_group = spy  # type: ignore[method-assign]
     retries: list[str] = []
     acknowledged: dict[tuple[uuid.UUID, int], int] = {}
     lock = threading.Lock()

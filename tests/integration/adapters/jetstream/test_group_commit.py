@@ -46,7 +46,7 @@ def with_records(factory: Factory, aggregates: list[UUID]) -> None:
     for aggregate in aggregates:
         key = str(aggregate)
         record = locator.record_frame(key, "system.Account", b"")
-        ack = factory.client.append(locator.records_stream, [record], frozenset())
+        ack = factory.client.appends.append(locator.records_stream, [record], frozenset())
         assert not ack.get("error"), ack
         assert locator.tail(key) == "system.Account"
 
@@ -54,7 +54,7 @@ def with_records(factory: Factory, aggregates: list[UUID]) -> None:
 def spy_groups(client: NatsClient) -> list[list[frozenset[str]]]:
     """The keys of the saves in each batch of events the client sends."""
     groups: list[list[frozenset[str]]] = []
-    original = client._take_group
+    original = client.appends._take_group
 
     def take_group(pending: Any) -> Any:
         group = original(pending)
@@ -62,7 +62,7 @@ def spy_groups(client: NatsClient) -> list[list[frozenset[str]]]:
             groups.append([save.keys for save in group])
         return group
 
-    client._take_group = take_group  # type: ignore[method-assign]
+    client.appends._take_group = take_group  # type: ignore[method-assign]
     return groups
 
 
@@ -240,15 +240,15 @@ def test_only_a_full_batch_is_sent_while_another_is_in_flight(make_factory: Fact
     aggregates = [uuid.uuid4() for _ in range(12)]
     with_records(factory, aggregates)
     taken: list[tuple[int, int]] = []  # (saves in the batch, batches in flight when taken)
-    original = client._take_group
+    original = client.appends._take_group
 
     def take_group(pending: Any) -> Any:
         group = original(pending)
         if group:
-            taken.append((len(group), client._queues[factory.settings.stream].inflight))
+            taken.append((len(group), client.appends._queues[factory.settings.stream].inflight))
         return group
 
-    client._take_group = take_group  # type: ignore[method-assign]
+    client.appends._take_group = take_group  # type: ignore[method-assign]
     sizes = [1] + [100] * 11  # a lone save, then 1,100 messages: one full batch and a rest
 
     def save(aggregate: UUID, size: int) -> Callable[[], Any]:

@@ -125,7 +125,9 @@ def test_an_id_being_created_by_another_tenant_is_refused(
     aggregate_id = uuid.uuid4()
     # Tenant one's creation stored the record; its events are not stored yet.
     record = locator.record_frame(str(aggregate_id), "one.Run", b"")
-    assert not factory.client.append(locator.records_stream, [record], frozenset()).get("error")
+    assert not factory.client.appends.append(locator.records_stream, [record], frozenset()).get(
+        "error"
+    )
     assert locator.tail(str(aggregate_id)) == "one.Run"
     created = [StoredEvent(aggregate_id, 1, "m:Run.Started", b"{}")]
     for other in (recorder, recorder_of(make_factory())):  # it knows the record, or not yet

@@ -103,8 +103,8 @@ def test_more_than_one_batch_is_refused_before_anything_is_sent(
 
 def lose_acks(factory: Factory, count: int) -> list[Any]:
     """Make the next ``count`` appends store their messages, then lose the answer."""
-    client = factory.client
-    original = client.append
+    appends = factory.client.appends
+    original = appends.append
     acks: list[Any] = []
 
     def append(*args: Any, **kwargs: Any) -> Any:
@@ -114,7 +114,7 @@ def lose_acks(factory: Factory, count: int) -> list[Any]:
             raise EventStoreOutcomeUnknown("simulated: the ack was lost")
         return reply
 
-    client.append = append  # type: ignore[method-assign]
+    appends.append = append  # type: ignore[method-assign]
     return acks
 
 

@@ -8,7 +8,6 @@ import pytest
 from eventsourcing.persistence import DataError
 from hypothesis import given
 from hypothesis import strategies as st
-from nats.aio.client import Client as NatsConnection
 from nats.protocol import command as nats_command
 
 from adapters.jetstream import framing
@@ -137,12 +136,3 @@ def test_the_overhead_bound_covers_the_batch_headers() -> None:
     last = parse(batch)[-1]
     header_size = len(b"NATS/1.0\r\n") + sum(len(f"{k}: {v}\r\n") for k, v in last[2].items()) + 2
     assert header_size <= framing.BATCH_OVERHEAD
-
-
-def test_the_nats_py_internals_used_for_raw_writes_exist() -> None:
-    """appends._write queues bytes the way nats-py's publish() does; fail loudly on upgrades."""
-    nc = NatsConnection()
-    assert callable(nc._send_command)
-    assert callable(nc._flush_pending)
-    assert hasattr(nc, "_flush_queue")
-    assert isinstance(nc._pending, list)

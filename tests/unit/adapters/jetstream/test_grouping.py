@@ -7,14 +7,14 @@ from collections import deque
 
 import pytest
 
-from adapters.jetstream.appends import MAX_BATCH, _Save
-from adapters.jetstream.client import NatsClient
+from adapters.jetstream.appends import GroupCommit, _Save
+from adapters.jetstream.batches import MAX_BATCH
 
 pytestmark = pytest.mark.unit
 
 
-def client(max_group: int = MAX_BATCH) -> NatsClient:
-    made = NatsClient.__new__(NatsClient)  # no connection: only the grouping is used
+def client(max_group: int = MAX_BATCH) -> GroupCommit:
+    made = GroupCommit.__new__(GroupCommit)  # no connection: only the grouping is used
     made._max_group = max_group
     return made
 

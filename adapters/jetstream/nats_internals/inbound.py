@@ -3,9 +3,9 @@
 nats-py's protocol parser tries several regular expressions on every message, copies it
 twice and awaits ``Client._process_msg``, which parses the headers into a dict, builds a
 ``Msg``, queues it on the subscription and calls its callback: in a replay of batched direct
-gets that was most of the client's CPU. Private APIs of nats-py 2.x are used here (checked
-by tests/unit/adapters/jetstream/test_inbound.py, so that an upgrade that changes them fails
-loudly; so is ``Subscription._id``, the sid NatsClient passes in):
+gets that was most of the client's CPU. Private APIs of nats-py 2.x are used here (pinned by
+tests/unit/adapters/jetstream/nats_internals/test_pins.py, so that an upgrade that changes
+them fails loudly):
 
 - ``Client._process_msg(sid, subject, reply, payload, header block or None)``, which the
   parser calls for every message: wrapped, so that bulk replies go to this module's callers;

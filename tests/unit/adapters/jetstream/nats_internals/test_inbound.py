@@ -1,10 +1,9 @@
 """The faster reading of a nats-py connection's input: the same calls as nats-py's own parser,
-bulk replies routed aside (no I/O). Also fails loudly if nats-py changes what it relies on."""
+bulk replies routed aside (no I/O). What it relies on of nats-py is pinned by test_pins.py."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from typing import Any
 
@@ -12,36 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsConnection
-from nats.aio.subscription import Subscription
 from nats.errors import ProtocolError
 from nats.protocol import parser as nats_parser
 
-from adapters.jetstream import inbound
+from adapters.jetstream.nats_internals import inbound
 
 pytestmark = pytest.mark.unit
 
 PREFIX = b"_INBOX.abc.b"
 INBOX_SID = 7
-
-
-def test_the_nats_py_internals_used_exist() -> None:
-    nc = NatsConnection()
-    assert isinstance(nc._ps, nats_parser.Parser)
-    assert isinstance(nc._ps.buf, bytearray)
-    assert nc._ps.state == nats_parser.AWAITING_CONTROL_LINE
-    assert inspect.iscoroutinefunction(nc._ps.parse)
-    assert list(inspect.signature(nc._process_msg).parameters) == [
-        "sid",
-        "subject",
-        "reply",
-        "data",
-        "headers",
-    ]
-    assert Subscription(nc, 42, "s")._id == 42  # the sid NatsClient routes deliveries by
-    # The read loop feeds each chunk to the parser object's parse() (looked up each time).
-    source = inspect.getsource(NatsConnection._read_loop)
-    assert "self._ps.parse(" in source
-    assert "self.nc._process_msg(" in inspect.getsource(nats_parser.Parser.parse)
 
 
 class Recorder:
