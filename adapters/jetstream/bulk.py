@@ -98,6 +98,18 @@ class PageRequest(Generic[T]):
         except concurrent.futures.CancelledError:
             raise EventStoreUnavailable(f"the read of stream {self.stream} was cancelled") from None
 
+    async def wait(self) -> Page[T]:
+        """The page, awaited on the loop the reads run on (an asyncio caller's ``result``)."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.wrap_future(self.future), max(0.0, self.deadline - time.monotonic())
+            )
+        except TimeoutError:
+            self.cancel()
+            raise EventStoreUnavailable(
+                f"no answer from NATS in time for a read of stream {self.stream}"
+            ) from None
+
     def page(self, end: bytes | None, pending: int = 0) -> Page[T]:
         """On the loop: the page ended by status message ``end`` (None: a fetch answered in
         full, ``pending`` more after it), decoded, or its error."""

@@ -1,26 +1,31 @@
 """Asynchronous reads of the events stream on the push connection: direct get and message get.
 
 Catch-up, the audit API and the export read with JetStream direct get (batched, no consumer
-state on the server); one wildcard inbox subscription collects every reply, routed by token,
-so concurrent reads of many subscribers pipeline on the one connection.
+state on the server) through the event store's bulk reads (``adapters.jetstream.bulk``): one
+wildcard inbox subscription, every reply routed by token before nats-py's dispatch and decoded
+from its header bytes, so concurrent reads of many subscribers pipeline on the one connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from adapters.jetstream import headers as h
+from adapters.jetstream import nats_internals, replies
+from adapters.jetstream.bulk import BulkReads
+from adapters.jetstream.errors import EventStoreUnavailable, JetStreamApiError
+from adapters.jetstream.replies import RawMsg
 from adapters.push.events import StoredMessage, parse_nats_time
 from domain.errors import Unavailable
 
@@ -38,29 +43,31 @@ class RawMessage:
     data: bytes
 
 
-class _Collector:
-    __slots__ = ("done", "end", "msgs", "single")
-
-    def __init__(self, *, single: bool) -> None:
-        self.single = single  # a get without "batch" has one reply and no end-of-batch status
-        self.msgs: list[Msg] = []
-        self.end: Msg | None = None
-        self.done = asyncio.Event()
-
-
 def _status(msg: Msg) -> str | None:
     return msg.headers.get(h.STATUS) if msg.headers else None
 
 
 def stored(msg: Msg) -> StoredMessage:
-    headers = dict(msg.headers or {})
+    return _stored(dict(msg.headers or {}), msg.data)
+
+
+def _stored(headers: dict[str, str], data: bytes) -> StoredMessage:
     return StoredMessage(
         seq=int(headers[h.NATS_SEQUENCE]),
         subject=headers[h.NATS_SUBJECT],
         headers=headers,
-        data=msg.data,
+        data=data,
         time_ns=parse_nats_time(headers.get("Nats-Time-Stamp", "1970-01-01T00:00:00Z")),
     )
+
+
+def _stored_page(messages: list[RawMsg]) -> list[StoredMessage]:
+    """A page of a batched direct get (decoded on the loop, as the bulk reads do)."""
+    return [_stored(replies.parse_headers(block), data) for block, data in messages]
+
+
+async def _ignore(_msg: Msg) -> None:
+    """Bulk replies never reach the inbox subscription (taken before nats-py's dispatch)."""
 
 
 class StoreReader:
@@ -72,8 +79,7 @@ class StoreReader:
         self.prefix = prefix
         self.timeout = timeout
         self._inbox = nc.new_inbox()
-        self._tokens = itertools.count()
-        self._waiting: dict[str, _Collector] = {}
+        self._reads: BulkReads | None = None
         self._sub: Subscription | None = None
 
     def tenant_filter(self, tenant: str) -> str:
@@ -89,7 +95,10 @@ class StoreReader:
         return f"{self.prefix}.*.*.*"
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(self._inbox + ".*", cb=self._on_reply)
+        self._sub = await self.nc.subscribe(self._inbox + ".*", cb=_ignore)
+        reads = BulkReads(self._inbox + ".b", asyncio.get_running_loop(), lambda _count: None)
+        reads.route(self.nc, nats_internals.sid_of(self._sub))
+        self._reads = reads
 
     async def close(self) -> None:
         sub, self._sub = self._sub, None
@@ -99,18 +108,6 @@ class StoreReader:
     def _check(self) -> None:
         if self._sub is None or not self.nc.is_connected:
             raise Unavailable("the event store is unreachable; retry shortly")
-
-    async def _on_reply(self, msg: Msg) -> None:
-        collector = self._waiting.get(msg.subject.rpartition(".")[2])
-        if collector is None:
-            return
-        if _status(msg) is None:
-            collector.msgs.append(msg)
-            if not collector.single:
-                return
-        else:
-            collector.end = msg
-        collector.done.set()
 
     async def _api(self, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         self._check()
@@ -132,27 +129,33 @@ class StoreReader:
     async def direct(self, body: dict[str, Any]) -> tuple[list[StoredMessage], int]:
         """A batched direct get: the messages and how many more match after them."""
         self._check()
-        token = str(next(self._tokens))
-        collector = _Collector(single="batch" not in body)
-        self._waiting[token] = collector
+        assert self._reads is not None
+        if "batch" not in body:
+            return await self._direct_one(body)
+        request = self._reads.request(self.nc, self.stream, body, self.timeout, _stored_page)
         try:
-            await self.nc.publish(
-                f"$JS.API.DIRECT.GET.{self.stream}",
-                json.dumps(body).encode(),
-                reply=f"{self._inbox}.{token}",
+            page = await request.wait()
+        except (EventStoreUnavailable, JetStreamApiError) as exc:  # no answer in time, or refused
+            raise Unavailable(f"the event store could not be read ({exc}); retry") from exc
+        return page.items, page.pending
+
+    async def _direct_one(self, body: dict[str, Any]) -> tuple[list[StoredMessage], int]:
+        """A get of one message: its only reply is the message or a status."""
+        try:
+            msg = await self.nc.request(
+                f"$JS.API.DIRECT.GET.{self.stream}", json.dumps(body).encode(), self.timeout
             )
-            await asyncio.wait_for(collector.done.wait(), self.timeout)
-        except TimeoutError as exc:
+        except nats.errors.TimeoutError as exc:
             raise Unavailable("the event store did not answer a read in time; retry") from exc
-        finally:
-            del self._waiting[token]
-        end = collector.end
-        status = _status(end) if end is not None else None
-        if status not in (None, "204", "404"):
-            description = end.headers.get("Description", "") if end and end.headers else ""
+        except nats.errors.Error as exc:
+            raise Unavailable(f"the event store refused a read ({exc!r})") from exc
+        status = _status(msg)
+        if status is None:
+            return [stored(msg)], 0
+        if status != "404":
+            description = msg.headers.get("Description", "") if msg.headers else ""
             raise Unavailable(f"the event store refused a read ({status} {description})")
-        pending = end.headers.get(h.NATS_NUM_PENDING) if end is not None and end.headers else None
-        return [stored(m) for m in collector.msgs], int(pending or 0)
+        return [], 0
 
     async def scan(
         self, subject_filter: str, start: int, *, batch: int = READ_BATCH
