@@ -15,7 +15,7 @@ from eventsourcing.persistence import Notification, StoredEvent
 from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
-from adapters.jetstream import replies
+from adapters.jetstream import nats_internals, replies
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.locator import Locator
 from adapters.jetstream.notifications import NotificationItem, Notifications
@@ -94,7 +94,7 @@ class StreamReader:
                 for _, (block, data) in page:
                     headers = replies.parse_headers(block)
                     subject = headers.get(h.NATS_SUBJECT, "")
-                    yield Msg(_client=nc, subject=subject, data=data, headers=headers)
+                    yield nats_internals.message(nc, subject, data, headers)
         finally:
             cursor.close()
 

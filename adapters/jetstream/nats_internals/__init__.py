@@ -9,6 +9,7 @@ starts with an underscore. What is relied on, and what checks it
 - ``Client._send_command(data)``, ``Client._flush_queue`` and ``Client._flush_pending()``:
   queue bytes on the connection and kick its flusher, as ``Client.publish`` does (``raw``);
 - ``Subscription._id``: a subscription's sid, which routes consumer deliveries (``raw``);
+- ``Msg._client``: the connection field a ``Msg`` is constructed with (``raw``);
 - ``Client._process_msg(sid, subject, reply, data, headers)``, ``Client._ps`` (the protocol
   parser: ``buf``, ``state``, ``parse(data)``), ``nats.protocol.parser.AWAITING_CONTROL_LINE``,
   and that ``Client._read_loop`` calls ``self._ps.parse(...)`` with each chunk received
@@ -19,6 +20,6 @@ after the pinning test passed on the new version.
 """
 
 from adapters.jetstream.nats_internals.inbound import Routes, install
-from adapters.jetstream.nats_internals.raw import sid_of, write
+from adapters.jetstream.nats_internals.raw import message, sid_of, write
 
-__all__ = ["Routes", "install", "sid_of", "write"]
+__all__ = ["Routes", "install", "message", "sid_of", "write"]

@@ -1,9 +1,10 @@
-"""Writing protocol bytes to a nats-py connection, and a subscription's sid (private API of
-nats-py 2.x; see the package's docstring)."""
+"""Writing protocol bytes to a nats-py connection, a subscription's sid, and a ``Msg`` made
+from bytes read raw (private API of nats-py 2.x; see the package's docstring)."""
 
 from __future__ import annotations
 
 from nats.aio.client import Client as NatsConnection
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 
@@ -18,3 +19,9 @@ async def write(nc: NatsConnection, data: bytes) -> None:
 def sid_of(subscription: Subscription) -> int:
     """The sid the server delivers a subscription's messages with."""
     return subscription._id
+
+
+def message(nc: NatsConnection, subject: str, data: bytes, headers: dict[str, str]) -> Msg:
+    """A ``Msg`` of ``nc`` for a message read raw (its connection is the private field
+    ``Msg._client``)."""
+    return Msg(_client=nc, subject=subject, data=data, headers=headers)

@@ -179,3 +179,30 @@ def test_a_consumer_gone_or_refusing_fails_its_fetch(harness: Harness) -> None:
     harness.reply(deleted, b"NATS/1.0 409 Consumer Deleted\r\n\r\n")
     with pytest.raises(JetStreamApiError, match="409 Consumer Deleted"):
         deleted.result()
+
+
+def test_an_asyncio_caller_awaits_its_page_and_gives_up_at_its_deadline(
+    harness: Harness,
+) -> None:
+    """``wait`` on the reads' own loop (the push store): the page, or unavailable in time."""
+
+    async def read() -> Any:
+        request = harness.reads.request(harness.nc, "s", {"seq": 1, "batch": 1}, 5.0, list)
+        await asyncio.sleep(0)
+        harness.reply(request, EVENT, b"a")
+        harness.reply(request, b"NATS/1.0 204 EOB\r\nNats-Num-Pending: 3\r\n\r\n")
+        return await request.wait()
+
+    page = harness.loop.run_until_complete(read())
+    assert (page.items, page.pending) == ([(EVENT, b"a")], 3)
+
+    async def unanswered() -> PageRequest[Any]:
+        request = harness.reads.request(harness.nc, "s", {"seq": 1, "batch": 1}, 0.01, list)
+        with pytest.raises(EventStoreUnavailable, match="in time"):
+            await request.wait()
+        return request
+
+    request = harness.loop.run_until_complete(unanswered())
+    harness.run()
+    harness.reply(request, EVENT, b"late")  # dropped: nobody waits for it any more
+    assert request.future.cancelled()

@@ -12,6 +12,7 @@ from importlib.metadata import version
 
 import pytest
 from nats.aio.client import Client as NatsConnection
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.protocol import parser as nats_parser
 
@@ -53,6 +54,14 @@ def test_a_subscription_carries_its_sid() -> None:
     subscription = Subscription(nc, 42, "s")
     assert getattr(subscription, "_id", None) == 42, gone("Subscription._id", "raw.py")
     assert nats_internals.sid_of(subscription) == 42
+
+
+def test_a_message_is_made_with_its_connection() -> None:
+    nc = NatsConnection()
+    fields = getattr(Msg, "__dataclass_fields__", {})
+    assert "_client" in fields, gone("the Msg._client field", "raw.py")
+    made = nats_internals.message(nc, "s.t", b"x", {"A": "1"})
+    assert (made._client, made.subject, made.data, made.headers) == (nc, "s.t", b"x", {"A": "1"})
 
 
 def test_the_parser_and_dispatch_that_inbound_wraps() -> None:
