@@ -1,6 +1,6 @@
 """Group commit: the appends of a :class:`~adapters.jetstream.client.NatsClient`.
 
-Appends (:meth:`GroupCommit.append`) are framed here (``framing``) and written as one buffer per
+Appends (:meth:`GroupCommit.append`) come framed (``framing``) and are written as one buffer per
 JetStream publish (``batches``). With group commit on (the default), saves that arrive while
 earlier ones are being stored are combined into one atomic batch (at most 1,000 messages, only
 saves on disjoint aggregates, command ids and tracking subjects): each save is still entirely
@@ -76,7 +76,7 @@ class _StreamQueue:
 
 
 class GroupCommit:
-    """Queues the saves of each stream and sends them in batches (from ``publisher``), at most
+    """Queues the saves of each stream and sends them in batches (through ``publisher``), at most
     ``max_inflight`` batches of a stream at once, at most ``max_group`` messages combined (0:
     each save alone), waiting up to ``linger`` seconds for callers just answered."""
 
