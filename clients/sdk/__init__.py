@@ -22,6 +22,7 @@ from clients.sdk.errors import (
     Unprocessable,
     Unreachable,
 )
+from clients.sdk.models import PushEvent, Run, StreamControl
 from clients.sdk.passkeys import Authenticator
 from clients.sdk.retry import RetryPolicy
 
@@ -37,9 +38,12 @@ __all__ = [
     "Forbidden",
     "NotAuthenticated",
     "NotFound",
+    "PushEvent",
     "RateLimited",
     "RetryPolicy",
+    "Run",
     "ServerError",
+    "StreamControl",
     "StreamError",
     "Unavailable",
     "Unprocessable",

@@ -29,7 +29,7 @@ from domain.event_context import EventContext
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
-from tests.support.cairn_client import isolated_settings
+from tests.support.cairn_settings import isolated_settings
 from tests.support.workers import worker_thread
 
 PUSH_ENV = {"CAIRN_PUSH_HEARTBEAT_S": "0.5", "CAIRN_PUSH_FEED_HEARTBEAT_S": "0.5"}
