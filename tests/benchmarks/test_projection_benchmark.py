@@ -59,7 +59,7 @@ from tests.integration.projections.support import (
     projection_settings,
 )
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 # A 1,000,000-event run takes several minutes: more than the suite's default timeout.
 pytestmark = [pytest.mark.benchmark, pytest.mark.timeout(3600)]

@@ -42,7 +42,7 @@ from tests.benchmarks import report
 from tests.benchmarks.costs import ProcessTrees, StoreCounters, SyscallCounter, store_counters
 from tests.benchmarks.workloads import PAYLOAD, TOPIC, Measurement
 from tests.e2e.push.harness import HttpCairn, Member
-from tests.support.cairn_client import isolated_settings
+from tests.support.cairn_settings import isolated_settings
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.benchmark

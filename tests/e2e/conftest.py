@@ -16,7 +16,8 @@ from commands.settings import CairnSettings
 from infra.stack import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
-from tests.support.cairn_client import Cairn, isolated_settings
+from tests.support.cairn_settings import isolated_settings
+from tests.support.in_process import Cairn
 from tests.support.provider_server import FakeProvider
 from tests.support.workers import worker_thread
 

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.tokens.access import AccessTokens
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

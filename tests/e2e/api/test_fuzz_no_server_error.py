@@ -27,7 +27,7 @@ from schemathesis.core.result import Ok
 
 from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

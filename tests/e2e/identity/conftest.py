@@ -1,5 +1,5 @@
 """Identity e2e tests use the `cairn` fixture of tests/e2e/conftest.py."""
 
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 __all__ = ["Cairn", "Person"]

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from commands.ports.vault import ERASED
 from domain.identity.user import User
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from domain.identity.user import User
 from tests.support.authenticator import SoftwareAuthenticator, SoftwareCredential
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from api.app import create_app
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
 from infra.stack.ports import free_port
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ import pytest
 
 from commands.ports.passkeys import b64url
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from commands.ports.passkeys import b64url
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

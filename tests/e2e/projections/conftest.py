@@ -12,7 +12,7 @@ from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

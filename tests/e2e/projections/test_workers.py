@@ -13,7 +13,7 @@ from clients.projector_cli import projection_settings, start_projector_workers
 from commands.settings import CairnSettings
 from projections.engine import operations, projector_registry
 from projections.engine.event_source import EventSource
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

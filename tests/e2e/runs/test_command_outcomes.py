@@ -22,7 +22,7 @@ from infra.stack.ports import wait_until
 from infra.stack.servers import NatsServer
 from tests.e2e.runs.test_intent_lifecycle import payment, submit, wait_status, with_model_answering
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import pytest
 
 from domain.runs.run import Run, RunStatus
 from tests.e2e.runs.test_intent_lifecycle import payment, submit, wait_status, with_model_answering
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.e2e

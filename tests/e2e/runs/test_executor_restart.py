@@ -15,7 +15,7 @@ from commands.runs.execute import execute_run
 from commands.settings import CairnSettings
 from domain.runs.run import Run
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.e2e

@@ -18,7 +18,7 @@ from adapters.llm.planner import LiteLLMPlanner
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from domain.policy.model import DecisionInput
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.e2e
@@ -70,14 +70,8 @@ def with_model_answering(cairn: Cairn, person: Person, answer: dict[str, Any]) -
 
 
 def submit(cairn: Cairn, person: Person, text: str, key: str | None = None) -> dict[str, Any]:
-    response = cairn.client.post(
-        "/v1/intents",
-        headers={**person.headers, "Idempotency-Key": key or uuid.uuid4().hex},
-        json={"text": text},
-    )
-    assert response.status_code == 202, response.text
-    result: dict[str, Any] = response.json()
-    return result
+    accepted = person.sdk.submit_intent(text, idempotency_key=key or uuid.uuid4().hex)
+    return accepted.model_dump()
 
 
 def wait_status(cairn: Cairn, person: Person, run_id: str, *wanted: str) -> dict[str, Any]:
@@ -86,9 +80,7 @@ def wait_status(cairn: Cairn, person: Person, run_id: str, *wanted: str) -> dict
     while time.monotonic() < deadline:
         # The runs view as of everything stored so far (read-your-writes for the test).
         after = {"after": recorder.max_notification_id() or 0}
-        run: dict[str, Any] = cairn.client.get(
-            f"/v1/runs/{run_id}", headers=person.headers, params=after
-        ).json()
+        run: dict[str, Any] = person.sdk.run(run_id, **after).model_dump(mode="json")
         assert "status" in run, run
         if run["status"] in wanted:
             return run
@@ -122,13 +114,8 @@ def test_meeting_with_sarah_is_planned_approved_executed_and_completed(
     replayed_decision = engine.replay(recorded)
     assert replayed_decision.outcome.value == run["decision"]["outcome"]
     assert list(replayed_decision.policies) == list(run["decision"]["policies"])
-    audit = cairn.client.get(
-        "/v1/audit/events",
-        headers=ada.headers,
-        params={"correlation_id": accepted["run_id"], "limit": 100},
-    )
-    assert audit.status_code == 200, audit.text
-    replayed = [event for event in audit.json()["events"]]
+    audit = ada.sdk.audit_events(correlation_id=accepted["run_id"], limit=100)
+    replayed = [event for event in audit.events]
     positions = [event["position"] for event in replayed]
     assert positions == sorted(positions)
     names = [event["topic"].rsplit(".", 1)[-1] for event in replayed]
@@ -160,15 +147,8 @@ def test_payment_over_the_limit_escalates_then_a_plan_bound_passkey_approves(
     run_id = submit(cairn, ada, "Pay Bob 20 euros")["run_id"]
     run = wait_status(cairn, ada, run_id, "escalated", "denied", "failed")
     assert run["status"] == "escalated", run
-    begun = cairn.client.post(f"/v1/approvals/{run_id}/approve/begin", headers=ada.headers)
-    assert begun.status_code == 200, begun.text
-    assertion = ada.authenticator.get(begun.json()["options"])
-    approved = cairn.client.post(
-        f"/v1/approvals/{run_id}/approve",
-        headers=ada.headers,
-        json={"ceremony_id": begun.json()["ceremony_id"], "credential": assertion},
-    )
-    assert approved.status_code == 202, approved.text
+    approved = ada.sdk.approve(run_id, ada.authenticator)
+    assert approved.run_id == run_id
     run = wait_status(cairn, ada, run_id, "completed", "failed")
     assert run["status"] == "completed", run
     assert "EscalationApproved" in [entry["type"] for entry in run["timeline"]]

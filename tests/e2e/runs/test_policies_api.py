@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

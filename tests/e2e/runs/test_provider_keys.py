@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.runs.test_guardrails import signed
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
-from tests.support.cairn_client import Cairn
+from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
 

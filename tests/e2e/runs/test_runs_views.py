@@ -15,7 +15,7 @@ from tests.e2e.runs.test_intent_lifecycle import (
     wait_status,
     with_model_answering,
 )
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 from tests.support.runs import replayed_run
 
 pytestmark = pytest.mark.e2e

@@ -22,7 +22,7 @@ from projections.engine.event_source import EventSource
 from projections.views.runs.projector import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
 from tests.integration.projections.support import cairn_env
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
 

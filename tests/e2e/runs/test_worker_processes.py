@@ -33,7 +33,7 @@ from commands.settings import CairnSettings
 from projections.engine.projector_host import ProjectorHost
 from projections.views.runs.projector import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.e2e
