@@ -14,6 +14,7 @@ from api.models import ErrorResponse
 from api.routes import (
     account,
     audit,
+    device,
     directory,
     health,
     identity,
@@ -78,6 +79,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(identity.router)
+    app.include_router(device.router)
     app.include_router(account.router)
     app.include_router(policies.router)
     app.include_router(runs.router)

@@ -20,6 +20,7 @@ from adapters.llm.planner import LiteLLMPlanner
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
+from adapters.tokens.device_grants import RedisDeviceGrants
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
@@ -105,6 +106,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         tokens=tokens,
         login_guard=RedisLoginGuard(client, prefix=f"{prefix}:login"),
         totp=RedisTotp(client, prefix=f"{prefix}:totp"),
+        device_grants=RedisDeviceGrants(client, prefix=f"{prefix}:device"),
     )
     runs = RunsPorts(
         app=RunsApplication(env=settings.event_store_env()),

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from commands.base import Command
 from commands.dispatch import Handler
-from commands.identity import account, enrolment, login
+from commands.identity import account, device, enrolment, login
 from commands.identity.models import (
     ConfirmTotp,
     EnrolTotp,
@@ -39,6 +39,10 @@ HANDLERS: Mapping[type[Command], Handler] = {
     RefreshSession: login.refresh_session,
     FinishStepUp: login.finish_step_up,
     LogOut: login.log_out,
+    # Identity: devices signed in with the device authorization grant (RFC 8628)
+    device.ApproveDeviceCode: device.approve_device_code,
+    device.DenyDeviceCode: device.deny_device_code,
+    device.RedeemDeviceCode: device.redeem_device_code,
     # Identity: one's account, and admins' changes to others'
     RevokeDevice: account.revoke_device,
     FinishAddPasskey: account.finish_add_passkey,

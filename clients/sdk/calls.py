@@ -118,6 +118,41 @@ def refresh(refresh_token: str) -> Call[m.TokenPair]:
     )  # fmt: skip
 
 
+def request_device_authorization(client_name: str) -> Call[m.DeviceAuthorization]:
+    body = {"client_name": client_name}
+    return Call(
+        "POST", "/v1/device/authorize", _model(m.DeviceAuthorization), body, safe=True,
+        signed_in=False,
+    )  # fmt: skip
+
+
+def redeem_device_code(device_code: str, device_name: str) -> Call[m.Session]:
+    body = {"device_code": device_code, "device_name": device_name}
+    return Call(
+        "POST", "/v1/device/token", _model(m.Session), body, command=True, signed_in=False,
+        grant="session",
+    )  # fmt: skip
+
+
+def begin_device_approval(user_code: str) -> Call[m.DeviceApprovalCeremony]:
+    body = {"user_code": user_code}
+    return Call(
+        "POST", "/v1/device/approve/begin", _model(m.DeviceApprovalCeremony), body, safe=True
+    )
+
+
+def approve_device_code(
+    user_code: str, ceremony_id: str, credential: dict[str, Any], key: str | None
+) -> Call[m.DeviceCodeAccepted]:
+    body = {"user_code": user_code, "ceremony_id": ceremony_id, "credential": credential}
+    return _command("/v1/device/approve", _model(m.DeviceCodeAccepted), body, key=key)
+
+
+def deny_device_code(user_code: str, key: str | None) -> Call[m.DeviceCodeAccepted]:
+    body = {"user_code": user_code}
+    return _command("/v1/device/deny", _model(m.DeviceCodeAccepted), body, key=key)
+
+
 def begin_step_up() -> Call[m.Ceremony]:
     return Call("POST", "/v1/auth/step-up/begin", _model(m.Ceremony), safe=True)
 

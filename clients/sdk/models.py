@@ -79,6 +79,30 @@ class Invitation(ApiModel):
     position: int | None = None
 
 
+class DeviceAuthorization(ApiModel):
+    """RFC 8628 §3.2: show `user_code` and `verification_uri` to the person; poll with
+    `device_code` every `interval` seconds for at most `expires_in`."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class DeviceApprovalCeremony(Ceremony):
+    """The passkey ceremony approving a device's user code, and what asks to sign in."""
+
+    user_code: str
+    client_name: str
+    expires_at: str
+
+
+class DeviceCodeAccepted(Accepted):
+    user_code: str
+
+
 class Providers(ApiModel):
     providers: list[str]
 

@@ -12,6 +12,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Recording
 
 from commands.application import CairnApplication
+from commands.ports.device_grants import DeviceGrants
 from commands.ports.passkeys import PasskeyCeremonies
 from commands.ports.ratelimit import LoginGuard
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
@@ -52,6 +53,7 @@ class IdentityPorts:
     login_guard: LoginGuard
     totp: SecondFactor
     clock: Callable[[], datetime] = utcnow
+    device_grants: DeviceGrants | None = None
 
     def find(self, aggregate_id: UUID) -> object | None:
         try:
