@@ -12,6 +12,7 @@ from rich.console import Console
 
 from clients import stack_commands
 from clients.audit_cli import audit_app
+from clients.people.commands import register as register_people_commands
 from clients.projector_cli import projector_app
 from domain.errors import DomainError
 from infra.stack import StackError, StackSettings
@@ -28,6 +29,8 @@ vault_app = typer.Typer(help="The vault of secrets and personal-data keys.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(audit_app, name="audit")
 app.add_typer(projector_app, name="projector")
+# The people's commands (login, intent, runs, approvals...), built on the SDK.
+register_people_commands(app, audit_app)
 
 err = Console(stderr=True)
 

@@ -1,0 +1,58 @@
+"""Where `cairn login` keeps the session: the user's config folder (XDG), readable by them
+alone (0600 file in a 0700 folder)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from platformdirs import user_config_dir
+
+from clients.sdk import Credentials
+
+DEFAULT_API = "http://127.0.0.1:8000"
+FILE_NAME = "session.json"
+
+
+def config_dir() -> Path:
+    """$CAIRN_CONFIG_DIR, else the platform's user config folder ($XDG_CONFIG_HOME/cairn)."""
+    given = os.environ.get("CAIRN_CONFIG_DIR")
+    return Path(given) if given else Path(user_config_dir("cairn"))
+
+
+def session_file() -> Path:
+    return config_dir() / FILE_NAME
+
+
+def save(api: str, credentials: Credentials) -> Path:
+    """Written beside the target with 0600 from its creation, then renamed over it: the
+    tokens are never readable by others, not even for a moment."""
+    folder = config_dir()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    target = folder / FILE_NAME
+    partial = folder / (FILE_NAME + ".partial")
+    text = json.dumps({"api": api, "credentials": asdict(credentials)}, indent=2)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    partial.replace(target)
+    return target
+
+
+def load() -> tuple[str, Credentials] | None:
+    path = session_file()
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return str(data["api"]), Credentials(**data["credentials"])
+
+
+def forget() -> None:
+    session_file().unlink(missing_ok=True)
