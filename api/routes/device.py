@@ -27,6 +27,12 @@ VERIFICATION_PATH = "/device"
 
 class DeviceAuthorizationIn(StorableModel):
     client_name: str = Field(default="cairn CLI", min_length=1, max_length=80)
+    scope: str = Field(
+        default="",
+        max_length=200,
+        description="RFC 8628 `scope`, space-separated: what the device asks for beyond the "
+        "delegated default (shown to the person when they approve).",
+    )
 
 
 class DeviceAuthorizationOut(BaseModel):
@@ -52,6 +58,7 @@ class DeviceApprovalCeremony(BaseModel):
     options: dict[str, Any]
     user_code: str
     client_name: str
+    scopes: list[str]
     expires_at: datetime
 
 
@@ -77,7 +84,8 @@ def request_device_authorization(
     """Start signing a device in: a device code to poll with and a user code for the person
     to approve in the console (valid 10 minutes). Records nothing."""
     services.rate_limiter.enforce(AUTH, "anonymous", address)
-    started = device.request_device_authorization(services.identity, body.client_name)
+    scopes = tuple(body.scope.split())
+    started = device.request_device_authorization(services.identity, body.client_name, scopes)
     grant = started.grant
     uri = services.settings.origins[0].rstrip("/") + VERIFICATION_PATH
     return DeviceAuthorizationOut(
@@ -113,6 +121,7 @@ def begin_device_approval(
         options=start.options,
         user_code=grant.user_code,
         client_name=grant.client_name,
+        scopes=list(grant.scopes),
         expires_at=grant.expires_at,
     )
 

@@ -96,6 +96,7 @@ class DeviceApprovalCeremony(Ceremony):
 
     user_code: str
     client_name: str
+    scopes: list[str] = Field(default_factory=list)
     expires_at: str
 
 

@@ -76,10 +76,12 @@ def grants_of(ports: IdentityPorts) -> DeviceGrants:
     return ports.device_grants
 
 
-def request_device_authorization(ports: IdentityPorts, client_name: str) -> DeviceAuthorization:
+def request_device_authorization(
+    ports: IdentityPorts, client_name: str, scopes: tuple[str, ...] = ()
+) -> DeviceAuthorization:
     grants = grants_of(ports)
     while True:
-        grant = DeviceGrant.request(client_name, ports.clock())
+        grant = DeviceGrant.request(client_name, ports.clock(), scopes)
         device_code = new_device_code()
         keep_for = DEVICE_CODE_TTL + KEEP_AFTER_EXPIRY
         if grants.create(device_code_hash(device_code), grant, keep_for):

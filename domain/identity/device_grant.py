@@ -107,6 +107,9 @@ class DeviceGrant(BaseModel):
 
     user_code: str
     client_name: str
+    # What the device asked for (RFC 8628 `scope`); the session gets the delegated default
+    # plus what a CLI may have of these (decision 0018), never more.
+    scopes: tuple[str, ...] = ()
     created_at: datetime
     expires_at: datetime
     interval_s: int = POLL_INTERVAL_S
@@ -117,10 +120,11 @@ class DeviceGrant(BaseModel):
     credential_id: str | None = None
 
     @classmethod
-    def request(cls, client_name: str, now: datetime) -> DeviceGrant:
+    def request(cls, client_name: str, now: datetime, scopes: tuple[str, ...] = ()) -> DeviceGrant:
         return cls(
             user_code=new_user_code(),
             client_name=client_name,
+            scopes=scopes,
             created_at=now,
             expires_at=now + DEVICE_CODE_TTL,
         )
