@@ -21,7 +21,8 @@ from clients.sdk import (
     Unavailable,
     Unreachable,
 )
-from clients.sdk.models import PushEvent, StreamControl
+from clients.sdk.device import DeviceLoginFailed, device_login
+from clients.sdk.models import DeviceAuthorization, PushEvent, StreamControl
 
 pytestmark = pytest.mark.unit
 
@@ -220,3 +221,46 @@ def test_the_async_client_behaves_alike() -> None:
     assert slept == [0.2]
     assert script.sent[0].headers["Idempotency-Key"] == script.sent[1].headers["Idempotency-Key"]
     assert script.sent[2].headers["Last-Event-ID"] == "41"
+
+
+def test_device_login_polls_at_the_servers_pace_and_reports_a_denial() -> None:
+    code = {
+        "device_code": "d" * 43,
+        "user_code": "BCDF-GHJK",
+        "verification_uri": "http://c.test/device",
+        "verification_uri_complete": "http://c.test/device?user_code=BCDF-GHJK",
+        "expires_in": 600,
+        "interval": 5,
+    }
+    session = {
+        "tenant_id": "t",
+        "user_id": "u",
+        "device_id": "d",
+        "session_id": "s",
+        "access_token": "a",
+        "refresh_token": "r",
+    }
+    slow = {"error": {"code": "slow_down", "message": "slower", "details": {"interval": 10}}}
+    script = Script(
+        httpx.Response(200, json=code),
+        error(400, "authorization_pending"),
+        httpx.Response(400, json=slow),
+        httpx.Response(200, json=session),
+    )
+    cairn, _ = client(script, credentials=None)
+    shown: list[DeviceAuthorization] = []
+    waits: list[float] = []
+    signed_in = device_login(cairn, shown.append, sleep=waits.append)
+    assert shown[0].user_code == "BCDF-GHJK"
+    assert waits == [5, 5, 10]
+    assert signed_in.user_id == "u" and cairn.credentials == Credentials(
+        "a", "r", "s", "t", "u", "d"
+    )
+    polls = [json.loads(r.content) for r in script.sent[1:]]
+    assert polls[0] == {"device_code": "d" * 43, "device_name": "cairn CLI"}
+    assert len({r.headers["Idempotency-Key"] for r in script.sent[1:]}) == 3
+
+    denied, _ = client(Script(httpx.Response(200, json=code), error(400, "access_denied")))
+    with pytest.raises(DeviceLoginFailed) as failed:
+        device_login(denied, shown.append, sleep=waits.append)
+    assert failed.value.code == "access_denied"
