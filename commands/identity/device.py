@@ -27,6 +27,7 @@ from commands.ports.passkeys import CeremonyStart
 from domain.errors import Unavailable
 from domain.identity.device_grant import (
     DEVICE_CODE_TTL,
+    DeviceCodeDecided,
     DeviceGrant,
     InvalidGrant,
     UnknownUserCode,
@@ -109,6 +110,11 @@ def begin_device_approval(
     return start, grant
 
 
+def _decide(ports: IdentityPorts, code_hash: str, decided: DeviceGrant) -> None:
+    if not grants_of(ports).decide(code_hash, decided):
+        raise DeviceCodeDecided("this code was decided meanwhile", {"user_code": decided.user_code})
+
+
 def approve_device_code(
     command: ApproveDeviceCode, issued: Issued, all_ports: Ports
 ) -> CommandResult:
@@ -122,7 +128,7 @@ def approve_device_code(
     )
     credential_id = verified.assertion.credential_id_b64
     approved = grant.approve(str(caller.tenant_id), caller.user_id, credential_id, ports.clock())
-    grants_of(ports).save(code_hash, approved)
+    _decide(ports, code_hash, approved)
     position = ports.record_security_event(
         "device_authorization",
         "approved",
@@ -139,7 +145,7 @@ def deny_device_code(command: DenyDeviceCode, issued: Issued, all_ports: Ports) 
     ports, caller = all_ports.identity, issued.signed_in()
     code_hash, grant = pending_grant(ports, command.user_code)
     denied = grant.deny(str(caller.tenant_id), caller.user_id, ports.clock())
-    grants_of(ports).save(code_hash, denied)
+    _decide(ports, code_hash, denied)
     position = ports.record_security_event(
         "device_authorization",
         "denied",
@@ -163,7 +169,7 @@ def redeem_device_code(
         raise InvalidGrant("unknown or already used device code")
     polled, answer = grant.poll(ports.clock())
     if answer is not None:
-        grants.save(code_hash, polled)
+        grants.record_poll(code_hash, polled)
         raise answer
     if not grants.exchange(code_hash):
         raise InvalidGrant("unknown or already used device code")

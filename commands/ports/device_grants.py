@@ -1,5 +1,9 @@
 """Where pending device authorizations (RFC 8628) wait: short-lived, found by the hash of
-their device code (the device's poll) or by their user code (the person's approval)."""
+their device code (the device's poll) or by their user code (the person's approval).
+
+The device's polls and the person's decision are written separately, so a poll that read the
+grant just before the approval cannot write "pending" back over it.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,13 @@ class DeviceGrants(Protocol):
         """The device code's hash and the grant a person's code names."""
         ...
 
-    def save(self, code_hash: str, grant: DeviceGrant) -> None:
-        """Replace the grant (its expiry unchanged)."""
+    def record_poll(self, code_hash: str, grant: DeviceGrant) -> None:
+        """Keep the grant's poll time and interval (nothing else of it)."""
+        ...
+
+    def decide(self, code_hash: str, decided: DeviceGrant) -> bool:
+        """Store the person's decision if the grant is still pending; False if another
+        decision came first."""
         ...
 
     def exchange(self, code_hash: str) -> bool:
