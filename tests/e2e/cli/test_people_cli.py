@@ -94,8 +94,23 @@ def test_cairn_login_then_intent_wait_prints_the_completed_run(
     assert [entry["type"] for entry in run["timeline"]][-1] == "RunCompleted"
     assert provider.performed("calendar.create_event") == 1
 
+    # For people: the timeline as it happens (stderr), then the run.
+    human = cairn(env, "intent", "Another meeting with Sarah", "--wait")
+    assert human.returncode == 0, human.stderr
+    # Each event after the submission, one line each: "  <time>  <event>".
+    timeline = [line.split()[1] for line in human.stderr.splitlines() if line.startswith("  ")]
+    assert timeline == [
+        "PlanProposed",
+        "PolicyDecided",
+        "StepStarted",
+        "StepSucceeded",
+        "RunCompleted",
+    ], human.stderr
+    assert "completed" in human.stdout.splitlines()[0]
+
     listed = cairn(env, "runs", "--json")
-    assert [item["run_id"] for item in json.loads(listed.stdout)["items"]] == [run["run_id"]]
+    items = json.loads(listed.stdout)["items"]
+    assert len(items) == 2 and run["run_id"] in [item["run_id"] for item in items]
     shown = cairn(env, "run", run["run_id"])
     assert "completed" in shown.stdout and "calendar.create_event" in shown.stdout
     policies = cairn(env, "policies", "get", "--json")
