@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import webbrowser
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,8 +14,8 @@ import typer
 
 from clients.people import config
 from clients.people.output import describe_run, emit_json, err, out, runs_table
-from clients.people.session import FINAL, client, final_state, signed_in_client
-from clients.sdk import ApiError, Cairn, CairnError, PushEvent
+from clients.people.session import final_state, signed_in_client
+from clients.sdk import ApiError, Cairn, CairnError, PushEvent, Run
 from clients.sdk.device import DeviceLoginFailed, device_login
 from clients.sdk.models import DeviceAuthorization
 
@@ -23,6 +23,18 @@ Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on std
 Api = Annotated[
     str | None, typer.Option("--api", envvar="CAIRN_API_URL", help="Cairn's API base URL.")
 ]
+
+
+def answer(value: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """`value` as JSON on stdout for scripts, else what `human` prints."""
+    if as_json:
+        emit_json(value)
+    else:
+        human()
+
+
+def spinner(text: str, quiet: bool) -> AbstractContextManager[Any]:
+    return nullcontext() if quiet else err.status(text)
 
 
 @contextmanager
@@ -57,7 +69,7 @@ def login(
 
     with reported(), Cairn(base) as cairn:
         try:
-            with err.status("waiting for your approval…") if not as_json else _quiet():
+            with spinner("waiting for your approval…", as_json):
                 session = device_login(
                     cairn, show, client_name="cairn CLI", device_name=device_name
                 )
@@ -76,17 +88,12 @@ def login(
         )
 
 
-@contextmanager
-def _quiet() -> Iterator[None]:
-    yield
-
-
 def logout() -> None:
     """End this device's session and forget its tokens."""
-    with reported():
-        with signed_in_client() as cairn:
-            cairn.log_out()
-        config.forget()
+    # Forgotten even if the session had already ended (revoked from another device).
+    with suppress(CairnError), signed_in_client() as cairn:
+        cairn.log_out()
+    config.forget()
     out.print("signed out")
 
 
@@ -101,7 +108,7 @@ def intent(
     with reported(), signed_in_client() as cairn:
         accepted = cairn.submit_intent(text)
         if not wait:
-            emit_json(accepted) if as_json else out.print(f"run {accepted.run_id} accepted")
+            answer(accepted, as_json, lambda: out.print(f"run {accepted.run_id} accepted"))
             return
         run = _follow(cairn, accepted.run_id, accepted.position, quiet=as_json)
         if as_json:
@@ -112,17 +119,17 @@ def intent(
                 out.print(f"waiting for your approval: cairn approve {run.run_id}")
 
 
-def _follow(cairn: Cairn, run_id: str, after: int | None, *, quiet: bool) -> Any:
-    status = err.status(f"run {run_id}: submitted") if not quiet else _quiet()
-    with status as spinner:
+def _follow(cairn: Cairn, run_id: str, after: int | None, *, quiet: bool) -> Run:
+    """The run's events as they are stored, one line each, until it ends or waits for the
+    person; then the run as the view has it at that event."""
+    with spinner(f"run {run_id}: submitted", quiet) as status:
         for item in cairn.subscribe(run_id=run_id, last_event_id=after):
             if not isinstance(item, PushEvent):
                 continue
             name = item.event.rsplit(".", 1)[-1]
             if not quiet:
                 err.print(f"  {item.recorded_at[11:19]}  {name}")
-                if spinner is not None:
-                    spinner.update(f"run {run_id}: {name}")
+                status.update(f"run {run_id}: {name}")
             if final_state(item):
                 return cairn.run(run_id, after=item.position)
     raise AssertionError("unreachable: a subscription ends only by raising")
@@ -136,21 +143,21 @@ def runs(
     """Your runs, newest first."""
     with reported(), signed_in_client() as cairn:
         page = cairn.runs(status=status, limit=limit)
-    emit_json(page) if as_json else out.print(runs_table(page.items, "runs"))
+    answer(page, as_json, lambda: out.print(runs_table(page.items, "runs")))
 
 
 def run(run_id: str, as_json: Json = False) -> None:
     """One run: plan, decision, steps and timeline."""
     with reported(), signed_in_client() as cairn:
         found = cairn.run(run_id)
-    emit_json(found) if as_json else describe_run(found.model_dump(mode="json"))
+    answer(found, as_json, lambda: describe_run(found.model_dump(mode="json")))
 
 
 def approvals(as_json: Json = False) -> None:
     """Runs waiting for your approval."""
     with reported(), signed_in_client() as cairn:
         page = cairn.approvals()
-    emit_json(page) if as_json else out.print(runs_table(page.items, "waiting for you"))
+    answer(page, as_json, lambda: out.print(runs_table(page.items, "waiting for you")))
 
 
 def approve(
@@ -174,7 +181,7 @@ def deny(
     """Deny an escalated run: its plan never executes."""
     with reported(), signed_in_client() as cairn:
         denied = cairn.deny(run_id, reason)
-    emit_json(denied) if as_json else out.print(f"run {run_id} denied")
+    answer(denied, as_json, lambda: out.print(f"run {run_id} denied"))
 
 
 policies_app = typer.Typer(help="Your Cedar policies.", no_args_is_help=True)
@@ -185,7 +192,7 @@ def policies_get(as_json: Json = False) -> None:
     """Print your policies (the household defaults until you change them)."""
     with reported(), signed_in_client() as cairn:
         found = cairn.policies()
-    emit_json(found) if as_json else print(found.text)
+    answer(found, as_json, lambda: print(found.text))
 
 
 @policies_app.command("put")
@@ -197,7 +204,7 @@ def policies_put(
     text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text()
     with reported(), signed_in_client() as cairn:
         changed = cairn.put_policies(text)
-    emit_json(changed) if as_json else out.print(f"policies now {changed.policy_version}")
+    answer(changed, as_json, lambda: out.print(f"policies now {changed.policy_version}"))
 
 
 @policies_app.command("evaluate")
@@ -241,6 +248,3 @@ def register(app: typer.Typer, audit_app: typer.Typer) -> None:
         app.command(rich_help_panel="For people")(command)
     app.add_typer(policies_app, name="policies", rich_help_panel="For people")
     audit_app.command("events")(audit_events)
-
-
-__all__ = ["FINAL", "client", "register"]
