@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,8 @@ from adapters.jetstream import headers as h
 from adapters.jetstream.recorders import JetStreamApplicationRecorder
 from api.app import create_app
 from api.settings import ServiceUrls
+from clients.sdk import Cairn as Sdk
+from clients.sdk import Credentials
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
@@ -58,37 +60,36 @@ class Member:
 
 
 class HttpCairn:
-    """People signed up and invited over HTTP, against any running Cairn."""
+    """People signed up and invited through the SDK, against any running Cairn."""
 
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
 
-    def _finish_ceremony(self, path: str, body: dict[str, Any], **extra: Any) -> Member:
-        authenticator = SoftwareAuthenticator(EXAMPLE_ORIGIN)
-        begun = self.http.post(f"{path}/begin", json=body)
-        assert begun.status_code == 200, begun.text
-        credential = authenticator.create(begun.json()["options"])
-        ceremony = {"ceremony_id": begun.json()["ceremony_id"], "credential": credential}
-        done = self.http.post(f"{path}/finish", json={**body, **extra, **ceremony})
-        assert done.status_code == 201, done.text
-        return Member(authenticator, done.json())
+    def _member(self, authenticator: SoftwareAuthenticator, client: Sdk) -> Member:
+        credentials = client.credentials
+        assert credentials is not None
+        return Member(authenticator, {**asdict(credentials), "position": client.position})
 
     def sign_up(self, slug: str) -> Member:
-        body = {
-            "tenant_slug": slug,
-            "tenant_name": slug.title(),
-            "display_name": "Ada Lovelace",
-            "email": f"ada@{slug}.example.com",
-        }
-        return self._finish_ceremony("/v1/signup", body, device_name="phone")
+        authenticator = SoftwareAuthenticator(EXAMPLE_ORIGIN)
+        client = Sdk(http=self.http)
+        client.sign_up(
+            authenticator,
+            tenant_slug=slug,
+            tenant_name=slug.title(),
+            display_name="Ada Lovelace",
+            email=f"ada@{slug}.example.com",
+            device_name="phone",
+        )
+        return self._member(authenticator, client)
 
     def invite(self, admin: Member, name: str) -> Member:
-        invited = self.http.post(
-            "/v1/invitations", headers=admin.headers, json={"email": f"{name}@example.com"}
-        )
-        assert invited.status_code == 201, invited.text
-        body = {"invitation_token": invited.json()["invitation_token"], "display_name": name}
-        return self._finish_ceremony("/v1/invitations/accept", body)
+        invited = Sdk(http=self.http, credentials=Credentials(admin.token))
+        invitation = invited.invite(f"{name}@example.com")
+        authenticator = SoftwareAuthenticator(EXAMPLE_ORIGIN)
+        client = Sdk(http=self.http)
+        client.accept_invitation(authenticator, invitation.invitation_token, name)
+        return self._member(authenticator, client)
 
 
 class LiveCairn(HttpCairn):
