@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.auth import ClientAddress, CurrentCaller, ServicesDep
-from api.dispatch import Accepted, Send, SendAnonymous
-from api.errors import ErrorResponse
+from api.dispatch import Send, SendAnonymous
+from api.models import Accepted, ErrorResponse
 from api.routes.identity import AUTH, Session
 from commands.identity import device
 from commands.identity.device import ApproveDeviceCode, DenyDeviceCode, RedeemDeviceCode

@@ -36,6 +36,7 @@ from domain.identity.device_grant import (
     new_device_code,
     normalize_user_code,
 )
+from domain.identity.scopes import DelegatedClient, delegated_scopes
 
 if TYPE_CHECKING:
     from commands.dispatch import Ports
@@ -180,7 +181,11 @@ def redeem_device_code(
     user.register_device(device_id, command.device_name)
     context = issued.event_context(tenant=user.tenant_id, actor=user.id, device=device_id)
     position = ports.app.save_atomically(user, context=context)
-    tokens = ports.sessions.create_session(str(user.tenant_id), str(user.id), device_id)
+    # A device-signed CLI is a delegated client: `api` only unless it asked for more and may.
+    scopes = delegated_scopes(DelegatedClient.CLI, polled.scopes)
+    tokens = ports.sessions.create_session(
+        str(user.tenant_id), str(user.id), device_id, scopes=scopes
+    )
     ports.record_security_event(
         "login",
         "succeeded",

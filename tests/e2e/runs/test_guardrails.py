@@ -15,7 +15,7 @@ from adapters.policy.engine import CedarPolicyEngine
 from domain.policy.model import DecisionInput, policy_version
 from domain.runs.policies import HouseholdGuardrails, PolicySet
 from tests.e2e.runs.test_intent_lifecycle import payment, submit, wait_status, with_model_answering
-from tests.support.cairn_client import Cairn, Person
+from tests.support.in_process import Cairn, Person
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.e2e

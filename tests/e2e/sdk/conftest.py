@@ -19,8 +19,8 @@ from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from infra.stack import StackEndpoints
-from projections import registry
-from projections.host import ProjectorHost
+from projections.engine import projector_registry
+from projections.engine.projector_host import ProjectorHost
 from tests.e2e.push.harness import PUSH_ENV, LiveCairn
 from tests.support.cairn_settings import isolated_settings
 from tests.support.provider_server import FakeProvider
@@ -49,7 +49,7 @@ def live(
         provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
     )
     # The projectors beside the API, as `cairn up` runs them: queries answer from their views.
-    with ProjectorHost(projection_settings(settings), list(registry.PROJECTORS.values())):
+    with ProjectorHost(projection_settings(settings), list(projector_registry.PROJECTORS.values())):
         cairn = LiveCairn(settings).start()
         try:
             yield cairn
