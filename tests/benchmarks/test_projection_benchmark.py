@@ -248,7 +248,7 @@ def _end_to_end(
     }
     log = (tmp_path / "projector.log").open("ab")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "clients.projector_cli", "run", "all"],
+        [sys.executable, "-m", "entrypoints.projector_cli", "run", "all"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -32,10 +32,10 @@ import pytest
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent, TrackingRecorder
 from eventsourcing.utils import Environment
 
-from clients.children import ChildProcesses
-from clients.projector_cli import start_projector_workers
-from clients.worker_cli import start_run_workers
 from commands.settings import CairnSettings
+from entrypoints.children import ChildProcesses
+from entrypoints.projector_cli import start_projector_workers
+from entrypoints.worker_cli import start_run_workers
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
 from tests.benchmarks import report

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ServiceUrls
-from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
+from entrypoints.projector_cli import projection_settings
 from infra.stack import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost

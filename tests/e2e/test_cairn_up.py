@@ -20,7 +20,7 @@ from infra.stack.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
-CAIRN = [sys.executable, "-m", "clients.cli"]
+CAIRN = [sys.executable, "-m", "entrypoints.cli"]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -80,7 +80,7 @@ def test_up_is_ready_then_ctrl_c_stops_every_server(
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("projector_cli" in " ".join(c.cmdline()) for c in children)
     # And the run workers (CAIRN_WORKERS, default 2): runs advance there, not in the API.
-    assert sum("clients.worker_cli" in " ".join(c.cmdline()) for c in children) == 2
+    assert sum("entrypoints.worker_cli" in " ".join(c.cmdline()) for c in children) == 2
     pids += [c.pid for c in children]
 
     status = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clients.audit_cli import audit_app
+from entrypoints.audit_cli import audit_app
 from infra.stack import StackError
 from tests.e2e.push.harness import LiveCairn, store_positions
 

@@ -22,7 +22,7 @@ def _rotate(database_url: str, keks: str, tmp_path: Path) -> subprocess.Complete
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAIRN_")}
     env.update({"CAIRN_DATABASE_URL": database_url, "CAIRN_VAULT_KEKS": keks})
     return subprocess.run(
-        [sys.executable, "-m", "clients.cli", "vault", "rotate", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "entrypoints.cli", "vault", "rotate", "--data-dir", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,

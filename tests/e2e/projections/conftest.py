@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 
 from api.routes import directory
-from clients.projector_cli import projection_settings
 from commands.settings import CairnSettings
+from entrypoints.projector_cli import projection_settings
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from tests.support.in_process import Cairn

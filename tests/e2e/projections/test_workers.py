@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from clients.projector_cli import projection_settings, start_projector_workers
 from commands.settings import CairnSettings
+from entrypoints.projector_cli import projection_settings, start_projector_workers
 from projections.engine import operations, projector_registry
 from projections.engine.event_source import EventSource
 from tests.support.in_process import Cairn

@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
-from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
+from entrypoints.projector_cli import projection_settings
 from projections.engine.projector_host import ProjectorHost
 from projections.views.runs.projector import Runs
 from tests.e2e.push.harness import LiveCairn, sse_frames

@@ -13,9 +13,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from typer.testing import CliRunner
 
-from clients.projector_cli import projection_settings, projector_app
 from commands.settings import CairnSettings
 from domain.event_context import EventContext
+from entrypoints.projector_cli import projection_settings, projector_app
 from infra.stack import StackEndpoints
 from projections.engine import operations
 from projections.engine.event_source import EventSource

@@ -26,10 +26,10 @@ from adapters.ratelimit import RedisRateLimiter
 from adapters.ratelimit.sliding_window import RouteLimit
 from api.app import create_app
 from api.settings import ServiceUrls
-from clients.projector_cli import projection_settings
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from commands.settings import CairnSettings
+from entrypoints.projector_cli import projection_settings
 from projections.engine.projector_host import ProjectorHost
 from projections.views.runs.projector import Runs
 from tests.e2e.runs.test_intent_lifecycle import SARAH
@@ -69,7 +69,7 @@ class Workers:
             env[FAILPOINTS] = f"{self.kills.pop(0)}={random.randint(1, 3)}"
         log = (self.logs / f"worker-{n}-{time.monotonic_ns()}.log").open("wb")
         return subprocess.Popen(
-            [sys.executable, "-m", "clients.cli", "worker"],
+            [sys.executable, "-m", "entrypoints.cli", "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -83,7 +83,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
 
     writer = threading.Thread(target=keep_writing)
     env = {**os.environ, **cairn_env(stack, database, unique_name), **processes}
-    argv = [sys.executable, "-m", "clients.projector_cli", "run", "all"]
+    argv = [sys.executable, "-m", "entrypoints.projector_cli", "run", "all"]
     names = list(projector_registry.PROJECTORS)
     rng = random.Random()
     log_path = tmp_path / "worker.log"

@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clients import stack_commands
-from clients.audit_cli import audit_app
 from clients.people.commands import register as register_people_commands
-from clients.projector_cli import projector_app
 from domain.errors import DomainError
+from entrypoints import stack_commands
+from entrypoints.audit_cli import audit_app
+from entrypoints.projector_cli import projector_app
 from infra.stack import StackError, StackSettings
 
 app = typer.Typer(
@@ -55,7 +55,7 @@ def worker() -> None:
     """Advance runs: plan, decide, expire and execute, one step per run event, acknowledged
     only once the step is stored. Start as many as you like, on any host; SIGTERM or Ctrl-C
     finish the steps in hand. Needs CAIRN_NATS_URL, CAIRN_DATABASE_URL, CAIRN_REDIS_URL."""
-    from clients.worker_cli import run_worker
+    from entrypoints.worker_cli import run_worker
 
     run_worker()
 

@@ -15,10 +15,10 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
-from clients.children import ChildProcesses
-from clients.projector_cli import start_projector_workers
-from clients.worker_cli import start_run_workers
 from commands.settings import CairnSettings
+from entrypoints.children import ChildProcesses
+from entrypoints.projector_cli import start_projector_workers
+from entrypoints.worker_cli import start_run_workers
 from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
 from infra.stack.launcher import iter_state_servers, read_state
 from infra.stack.ports import ensure_port_free

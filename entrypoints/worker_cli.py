@@ -8,9 +8,9 @@ import signal
 import sys
 from types import FrameType
 
-from clients.children import ChildProcesses, child_env
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
+from entrypoints.children import ChildProcesses, child_env
 
 
 def run_worker() -> None:
@@ -29,14 +29,14 @@ def run_worker() -> None:
 def start_run_workers(settings: CairnSettings) -> ChildProcesses:
     """Start `settings.workers` run worker processes; call `.stop()` on shutdown."""
     commands = {
-        f"worker-{n}": [sys.executable, "-m", "clients.worker_cli"]
+        f"worker-{n}": [sys.executable, "-m", "entrypoints.worker_cli"]
         for n in range(1, settings.workers + 1)
     }
     return ChildProcesses(child_env(settings), commands, settings.data_dir / "logs").start()
 
 
 if __name__ == "__main__":
-    from clients.cli import main
+    from entrypoints.cli import main
 
     sys.argv[1:1] = ["worker"]
     main()

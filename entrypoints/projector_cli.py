@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from clients.children import ChildProcesses, child_env
 from commands.settings import CairnSettings
 from domain.errors import DomainError
+from entrypoints.children import ChildProcesses, child_env
 from projections.engine import operations, projector_registry, tuning
 from projections.engine.event_source import EventSource
 from projections.engine.projector_host import ProjectorHost
@@ -179,14 +179,14 @@ def start_projector_workers(settings: CairnSettings) -> ChildProcesses:
     """Start every projector as its own worker process; call `.stop()` on shutdown."""
     env = child_env(settings)
     commands = {
-        f"projector-{name}": [sys.executable, "-m", "clients.projector_cli", "run", name]
+        f"projector-{name}": [sys.executable, "-m", "entrypoints.projector_cli", "run", name]
         for name in projector_registry.PROJECTORS
     }
     return ChildProcesses(env, commands, settings.data_dir / "logs").start()
 
 
 def main() -> None:
-    """`python -m clients.projector_cli ...`: how `start_projector_workers` runs each worker."""
+    """`python -m entrypoints.projector_cli ...`: how `start_projector_workers` runs each worker."""
     try:
         projector_app()
     except DomainError as error:
