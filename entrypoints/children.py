@@ -3,6 +3,7 @@ restarted if it dies (backoff up to 30 s), all stopped with `stop()` or with the
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -11,8 +12,8 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from adapters.lifetime import die_with_parent
 from commands.settings import CairnSettings
-from infra.stack.process import die_with_parent
 
 logger = logging.getLogger("cairn.up")
 
@@ -51,7 +52,7 @@ class ChildProcesses:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,  # Ctrl-C reaches `cairn up`, which stops them in order
-                preexec_fn=die_with_parent(signal.SIGTERM),
+                preexec_fn=functools.partial(die_with_parent, signal.SIGTERM),
             )
 
     def _watch(self) -> None:

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
-_PR_SET_PDEATHSIG = 1
+from adapters.lifetime import die_with_parent
+
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cairn-spawner")
-
-
-def die_with_parent(sig: signal.Signals) -> Callable[[], None]:
-    # Runs in the child between fork and exec (after any setuid), so a parent killed with
-    # SIGKILL still takes its servers down: no orphans even without a clean shutdown.
-    def preexec() -> None:
-        if sys.platform.startswith("linux"):
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(sig))
-
-    return preexec
 
 
 class ManagedProcess:
@@ -72,7 +61,9 @@ class ManagedProcess:
                 user=self.user,
                 # Own session: Ctrl-C in the terminal reaches Cairn, which stops servers in order.
                 start_new_session=True,
-                preexec_fn=die_with_parent(self.stop_signal),
+                # A parent killed with SIGKILL still takes its servers down: no orphans even
+                # without a clean shutdown.
+                preexec_fn=functools.partial(die_with_parent, self.stop_signal),
             )
         finally:
             log.close()

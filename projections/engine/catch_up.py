@@ -23,14 +23,12 @@ order, so the next chunk is being prepared while the current one is committed.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing
 import os
 import pickle
 import queue
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +36,7 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from adapters.lifetime import die_with_parent
 from projections.engine import tuning
 from projections.engine.batch_processor import BatchProcessor, prepare
 from projections.engine.bulk_parameters import dump_bulk
@@ -51,8 +50,6 @@ READ = 5000  # notifications per read within a chunk (the read goes on with one 
 CHUNKS_PER_PROCESS = 4
 MIN_CHUNK, MAX_CHUNK = 20_000, 200_000  # positions
 _POLL = 1.0  # seconds between checks that a process waited for is alive
-
-_PR_SET_PDEATHSIG = 1
 
 
 class CatchUpFailed(Exception):
@@ -127,8 +124,7 @@ def _lane(
     results: multiprocessing.Queue[Ready | _ChunkDone | _Failed],
 ) -> None:
     """A worker process: prepares the chunks it is given, in order, batch by batch."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    die_with_parent(signal.SIGKILL)
     if os.getppid() != parent:  # the projector died while this process was starting
         os._exit(1)
     tuning.settle()
