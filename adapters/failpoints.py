@@ -18,7 +18,7 @@ from typing import Any
 
 from commands.ports.integrations import Integrations
 
-ENV = "CAIRN_FAILPOINTS"
+ENV = "CAIRN_FAILPOINTS"  # read by the one settings object (commands/settings.py)
 
 
 class Failpoints:
@@ -29,10 +29,6 @@ class Failpoints:
             self._at[name.strip()] = int(nth or "1")
         self._reached: Counter[str] = Counter()
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Failpoints:
-        return cls((os.environ if env is None else env).get(ENV, ""))
 
     def reach(self, name: str) -> None:
         if name not in self._at:

@@ -42,12 +42,15 @@ def create_app(
     settings: CairnSettings | None = None,
     with_services: bool = True,
 ) -> FastAPI:
-    """Build the app. Without `urls`/`settings` they are read from the environment at startup;
-    `with_services=False` gives only health and error handling (for tests of those)."""
+    """Build the app. Without `settings` they are read from the environment once, at startup
+    (the URLs too, unless given); `with_services=False` gives only health and error handling
+    (for tests of those)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resolved = urls or ServiceUrls.from_env()
+        required = urls is None or with_services
+        config = settings or CairnSettings.from_env(servers_required=required)
+        resolved = urls or ServiceUrls.of(config)
         app.state.urls = resolved
         app.state.readiness = readiness(
             resolved.nats_url, resolved.database_url, resolved.redis_url
@@ -57,7 +60,7 @@ def create_app(
         if not with_services:
             yield
             return
-        async with api_process(settings or CairnSettings.from_env()) as running:
+        async with api_process(config) as running:
             app.state.services = running.services
             app.state.push = running.push
             try:

@@ -1,12 +1,10 @@
-"""The URLs the API is wired to: from a started stack or from the environment."""
+"""The URLs the API is wired to (its readiness check): those of the one settings object."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.errors import InvalidInput
+from commands.settings import CairnSettings
 
 
 @dataclass(frozen=True)
@@ -17,17 +15,7 @@ class ServiceUrls:
     nats_monitor_url: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServiceUrls:
-        env = os.environ if env is None else env
-        names = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
-        missing = [name for name in names if not env.get(name)]
-        if missing:
-            raise InvalidInput(
-                f"missing configuration: {', '.join(missing)} (or start Cairn with `cairn up`)"
-            )
+    def of(cls, settings: CairnSettings) -> ServiceUrls:
         return cls(
-            nats_url=env["CAIRN_NATS_URL"],
-            database_url=env["CAIRN_DATABASE_URL"],
-            redis_url=env["CAIRN_REDIS_URL"],
-            nats_monitor_url=env.get("CAIRN_NATS_MONITOR_URL") or None,
+            settings.nats_url, settings.database_url, settings.redis_url, settings.nats_monitor_url
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import anyio
 
 from adapters.health import readiness_check
-from adapters.push import PushService, PushSettings, Visibility, same_tenant
+from adapters.push import PushService, Visibility, same_tenant
 from commands.bootstrap import Services, bootstrap
 from commands.ports.health import ReadinessCheck
 from commands.settings import CairnSettings
@@ -40,7 +40,7 @@ async def api_process(
             settings.nats_url,
             settings.stream,
             settings.subject_prefix,
-            PushSettings.from_env(settings.env),
+            settings.push,
             visibility,
         )
     except BaseException:

@@ -1,4 +1,6 @@
-"""Everything Cairn is configured with, read once from the environment."""
+"""Everything Cairn is configured with: ONE object, read once from the environment when a
+process starts (the `cairn` entry points, the API's lifespan) and handed down; each part takes
+the values it needs as arguments. docs/configuration.md lists every variable."""
 
 from __future__ import annotations
 
@@ -9,16 +11,28 @@ from pathlib import Path
 
 import platformdirs
 
+from adapters.failpoints import ENV as FAILPOINTS
+from adapters.push.settings import PushSettings
+from commands import environment as e
 from domain.errors import InvalidInput
+
+SERVER_URLS = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
+SYNC_INTERVAL_ALWAYS = "always"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("cairn"))
 
 
 @dataclass(frozen=True)
 class CairnSettings:
+    # The servers (CAIRN_*_URL). Empty only where `from_env(servers_required=False)` allowed
+    # it: `cairn up` then starts its own servers and fills them in.
     nats_url: str
     database_url: str
     redis_url: str
     nats_monitor_url: str | None = None
-    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("cairn")))
+    data_dir: Path = field(default_factory=default_data_dir)
     # Event store naming: one stream, subjects <prefix>.<tenant>.<aggregate>.<id>.
     stream: str = "cairn_events"
     subject_prefix: str = "cairn"
@@ -48,29 +62,46 @@ class CairnSettings:
     # the event store again (decision 0010): the longest a revocation made elsewhere can go
     # unnoticed if its event never reaches this process. 0 checks on every request.
     auth_cache_s: float = 5.0
+    # The push side and the audit query of each API process (CAIRN_PUSH_*, CAIRN_AUDIT_*).
+    push: PushSettings = field(default_factory=PushSettings)
+    # Projectors (CAIRN_PROJECTOR_*): most events one transaction applies while catching up;
+    # catch-up processes (None: one per core, at most four) and how far behind a projector
+    # must be to start them; "stop" or "skip" at a poison event, per projector name.
+    projector_batch: int = 1000
+    projector_processes: int | None = None
+    projector_catch_up_after: int = 50_000
+    projector_on_error: Mapping[str, e.OnError] = field(default_factory=dict)
+    # The local stack `cairn up` starts when no CAIRN_*_URL is set: NATS's fsync interval
+    # ("always"; anything else can lose acknowledged events on power loss, so it is only for
+    # throwaway stacks) and how long its servers may take to start.
+    nats_sync_interval: str = SYNC_INTERVAL_ALWAYS
+    stack_startup_timeout_s: float = 30.0
+    # Crash tests only: where a process kills itself (adapters/failpoints.py).
+    failpoints: str = ""
+    # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
+    # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
+    # inherit it.
     env: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> CairnSettings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, servers_required: bool = True
+    ) -> CairnSettings:
         env = dict(os.environ if env is None else env)
-        required = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
-        missing = [name for name in required if not env.get(name)]
-        if missing:
+        missing = [name for name in SERVER_URLS if not env.get(name)]
+        if missing and servers_required:
             raise InvalidInput(
                 f"missing configuration: {', '.join(missing)} (or start Cairn with `cairn up`)"
             )
-        provider_urls = dict(
-            item.split("=", 1)
-            for item in env.get("CAIRN_PROVIDER_URLS", "").split(",")
-            if "=" in item
-        )
         origins = tuple(o.strip() for o in env.get("CAIRN_ORIGINS", "").split(",") if o.strip())
+        mock_answer = env.get("CAIRN_LLM_MOCK_ANSWER_FILE")
+        processes = env.get("CAIRN_PROJECTOR_PROCESSES", "").strip()
         return cls(
-            nats_url=env["CAIRN_NATS_URL"],
-            database_url=env["CAIRN_DATABASE_URL"],
-            redis_url=env["CAIRN_REDIS_URL"],
+            nats_url=env.get("CAIRN_NATS_URL", ""),
+            database_url=env.get("CAIRN_DATABASE_URL", ""),
+            redis_url=env.get("CAIRN_REDIS_URL", ""),
             nats_monitor_url=env.get("CAIRN_NATS_MONITOR_URL") or None,
-            data_dir=Path(env.get("CAIRN_DATA_DIR") or platformdirs.user_data_dir("cairn")),
+            data_dir=Path(env.get("CAIRN_DATA_DIR") or default_data_dir()),
             stream=env.get("CAIRN_STREAM", "cairn_events"),
             subject_prefix=env.get("CAIRN_SUBJECT_PREFIX", "cairn"),
             nats_replicas=int(env.get("CAIRN_NATS_REPLICAS", "1")),
@@ -79,14 +110,24 @@ class CairnSettings:
             origins=origins or ("http://localhost:8000",),
             redis_prefix=env.get("CAIRN_REDIS_PREFIX", "cairn"),
             passkey_ttl_s=int(env.get("CAIRN_PASSKEY_TTL_S", "120")),
-            workers=_count(env, "CAIRN_WORKERS", 2, minimum=0),
-            worker_concurrency=_count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
-            worker_ack_wait_s=float(_count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
-            llm_mock_answer_file=Path(env["CAIRN_LLM_MOCK_ANSWER_FILE"])
-            if env.get("CAIRN_LLM_MOCK_ANSWER_FILE")
-            else None,
-            auth_cache_s=_auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
-            provider_urls={k.strip(): v.strip() for k, v in provider_urls.items()},
+            workers=e.count(env, "CAIRN_WORKERS", 2, minimum=0),
+            worker_concurrency=e.count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
+            worker_ack_wait_s=float(e.count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
+            llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
+            auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
+            provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
+            push=e.push_settings(env),
+            projector_batch=e.between(env, "CAIRN_PROJECTOR_BATCH", 1000, 1, 10_000),
+            projector_processes=(
+                e.between(env, "CAIRN_PROJECTOR_PROCESSES", 0, 0, 32) if processes else None
+            ),
+            projector_catch_up_after=e.between(
+                env, "CAIRN_PROJECTOR_CATCH_UP_AFTER", 50_000, 1, 10**12
+            ),
+            projector_on_error=e.on_error_by_projector(env),
+            nats_sync_interval=env.get("CAIRN_NATS_SYNC_INTERVAL") or SYNC_INTERVAL_ALWAYS,
+            stack_startup_timeout_s=float(env.get("CAIRN_STACK_STARTUP_TIMEOUT") or 30.0),
+            failpoints=env.get(FAILPOINTS, ""),
             env=env,
         )
 
@@ -112,6 +153,17 @@ class CairnSettings:
             "CAIRN_WORKERS": str(self.workers),
             "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),
+            "CAIRN_AUTH_CACHE_S": repr(self.auth_cache_s),
+            **e.push_env(self.push),
+            "CAIRN_PROJECTOR_BATCH": str(self.projector_batch),
+            "CAIRN_PROJECTOR_PROCESSES": (
+                "" if self.projector_processes is None else str(self.projector_processes)
+            ),
+            "CAIRN_PROJECTOR_CATCH_UP_AFTER": str(self.projector_catch_up_after),
+            **{e.on_error_name(name): how for name, how in self.projector_on_error.items()},
+            "CAIRN_NATS_SYNC_INTERVAL": self.nats_sync_interval,
+            "CAIRN_STACK_STARTUP_TIMEOUT": repr(self.stack_startup_timeout_s),
+            FAILPOINTS: self.failpoints,
         }
         if self.llm_mock_answer_file is not None:
             env["CAIRN_LLM_MOCK_ANSWER_FILE"] = str(self.llm_mock_answer_file)
@@ -135,26 +187,3 @@ class CairnSettings:
             "NATS_SUBJECT_PREFIX": self.subject_prefix,
             "NATS_REPLICAS": str(self.nats_replicas),
         }
-
-
-def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
-    if value < minimum:
-        raise InvalidInput(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def _auth_cache_s(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 60:
-        raise InvalidInput(f"CAIRN_AUTH_CACHE_S must be 0..60 seconds, not {text!r}")
-    return seconds

@@ -53,7 +53,7 @@ class WorkerService:
         self._own_services = services is None
         self.services = services if services is not None else bootstrap(settings)
         self.timers = PostgresTimers(self.services.pool)
-        self.failpoints = Failpoints.from_env(settings.env)
+        self.failpoints = Failpoints(settings.failpoints)
         self.runs = RunWorker(pipeline_ports(self.services, self.failpoints), self.timers)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.stopping = threading.Event()

@@ -23,7 +23,8 @@ from rich.progress import (
 from adapters.jetstream import headers as h
 from adapters.push.export import ExportSummary, export_tenant
 from adapters.push.store import StoreReader
-from infra.stack import StackError, StackSettings
+from entrypoints.configure import read_settings
+from infra.stack import StackError
 from infra.stack.launcher import read_state
 
 audit_app = typer.Typer(
@@ -42,7 +43,7 @@ def _nats_url(given: str | None, data_dir: Path | None) -> str:
     """CAIRN_NATS_URL (or --nats-url), else the NATS of a stack `cairn up` runs locally."""
     if given:
         return given
-    folder = (data_dir or StackSettings.from_env().data_dir).expanduser()
+    folder = read_settings(data_dir).data_dir.expanduser()
     state = read_state(folder) or {}
     endpoints = state.get("endpoints")
     if isinstance(endpoints, dict) and isinstance(endpoints.get("CAIRN_NATS_URL"), str):

@@ -14,8 +14,9 @@ from clients.people.commands import register as register_people_commands
 from domain.errors import DomainError
 from entrypoints import stack_commands
 from entrypoints.audit_cli import audit_app
+from entrypoints.configure import read_settings
 from entrypoints.projector_cli import projector_app
-from infra.stack import StackError, StackSettings
+from infra.stack import StackError
 
 app = typer.Typer(
     help="Cairn: a personal AI operating system backend.",
@@ -97,9 +98,10 @@ def vault_rotate(
     old KEK from the configuration."""
     from adapters.vault import KeyRing, VaultConfigurationError, rotate
 
-    folder = (data_dir or StackSettings.from_env().data_dir).expanduser()
+    settings = read_settings(data_dir)
+    folder = settings.data_dir.expanduser()
     try:
-        keyring = KeyRing.from_env(os.environ, folder / "keys" / "vault-keks")
+        keyring = KeyRing.from_env(settings.env, folder / "keys" / "vault-keks")
         report = rotate(database_url, keyring, new_data_keys=new_data_keys)
     except VaultConfigurationError as exc:
         raise StackError(str(exc)) from exc

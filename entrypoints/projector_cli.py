@@ -22,7 +22,7 @@ from entrypoints.children import ChildProcesses, child_env
 from projections.engine import operations, projector_registry, tuning
 from projections.engine.event_source import EventSource
 from projections.engine.projector_host import ProjectorHost
-from projections.settings import ProjectionSettings
+from projections.settings import ProjectionSettings, default_processes
 
 projector_app = typer.Typer(help="Projectors: the read side's views in PostgreSQL.")
 logger = logging.getLogger("cairn.projections")
@@ -36,8 +36,15 @@ Name = Annotated[str, typer.Argument(help="A projector name (see `cairn projecto
 
 
 def projection_settings(settings: CairnSettings) -> ProjectionSettings:
-    return ProjectionSettings.from_env(
-        settings.database_url, settings.event_store_env(), settings.env
+    """What the projectors take from the one settings object."""
+    processes = settings.projector_processes
+    return ProjectionSettings(
+        database_url=settings.database_url,
+        event_store_env=settings.event_store_env(),
+        batch_size=settings.projector_batch,
+        on_error=dict(settings.projector_on_error),
+        catch_up_processes=default_processes() if processes is None else processes,
+        catch_up_after=settings.projector_catch_up_after,
     )
 
 

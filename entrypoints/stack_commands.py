@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -15,19 +16,15 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
-from commands.settings import CairnSettings
 from entrypoints.children import ChildProcesses
+from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
 from entrypoints.worker_cli import start_run_workers
-from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings, external
+from infra.stack import LocalStack, StackEndpoints, StackError, external
 from infra.stack.launcher import iter_state_servers, read_state
 from infra.stack.ports import ensure_port_free
 
 out = Console(highlight=False)
-
-
-def _settings(data_dir: Path | None) -> StackSettings:
-    return StackSettings.from_env(data_dir=data_dir)
 
 
 def banner(endpoints: StackEndpoints, api_url: str) -> str:
@@ -58,9 +55,9 @@ def banner(endpoints: StackEndpoints, api_url: str) -> str:
 
 
 def run_up(data_dir: Path | None, host: str, port: int) -> None:
-    settings = _settings(data_dir)
+    settings = read_settings(data_dir)
     ensure_port_free(port, host, hint="choose another with --port or CAIRN_API_PORT")
-    stack = LocalStack(settings)
+    stack = LocalStack(stack_settings(settings))
     workers: list[ChildProcesses] = []
     try:
         with out.status("starting the stack…") as status:
@@ -69,19 +66,18 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             migrate(endpoints.database_url)
         api_url = f"http://{host}:{port}"
         out.print(banner(endpoints, api_url), soft_wrap=True)
-        urls = ServiceUrls(
+        cairn_settings = dataclasses.replace(  # pointed at the servers the stack gave
+            settings,
             nats_url=endpoints.nats_url,
             database_url=endpoints.database_url,
             redis_url=endpoints.redis_url,
             nats_monitor_url=endpoints.nats_monitor_url,
-        )
-        cairn_settings = CairnSettings.from_env(
-            {**os.environ, **endpoints.as_env(), "CAIRN_DATA_DIR": str(endpoints.data_dir)}
+            data_dir=endpoints.data_dir,
         )
         workers.append(start_projector_workers(cairn_settings))
         workers.append(start_run_workers(cairn_settings))
         config = uvicorn.Config(
-            create_app(urls, settings=cairn_settings),
+            create_app(ServiceUrls.of(cairn_settings), settings=cairn_settings),
             host=host,
             port=port,
             log_level="info",
@@ -107,8 +103,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
 
 
 def show_status(data_dir: Path | None) -> int:
-    settings = _settings(data_dir)
-    folder = settings.data_dir.expanduser().resolve()
+    folder = read_settings(data_dir).data_dir.expanduser().resolve()
     state = read_state(folder)
     if state is None:
         out.print(f"no local stack is running from {folder}")

@@ -1,16 +1,13 @@
-"""How projectors run: where the views and the events are, batch size, stop-or-skip."""
+"""How projectors run: where the views and the events are, batch size, stop-or-skip (built
+from the one settings object by the entry points: entrypoints/projector_cli.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
-from domain.errors import InvalidInput
 from projections.engine.projector_base import OnError, Projector
-
-_PREFIX, _SUFFIX = "CAIRN_PROJECTOR_", "_ON_ERROR"
 
 
 def default_processes() -> int:
@@ -33,24 +30,6 @@ class ProjectionSettings:
     # How far behind (events) a projector must be for those processes to be started.
     catch_up_after: int = 50_000
 
-    @classmethod
-    def from_env(
-        cls, database_url: str, event_store_env: Mapping[str, str], env: Mapping[str, str]
-    ) -> ProjectionSettings:
-        """`CAIRN_PROJECTOR_BATCH`, `CAIRN_PROJECTOR_PROCESSES`, `CAIRN_PROJECTOR_CATCH_UP_AFTER`
-        and `CAIRN_PROJECTOR_<NAME>_ON_ERROR=stop|skip`."""
-        on_error: dict[str, OnError] = {}
-        for key, value in env.items():
-            if key.startswith(_PREFIX) and key.endswith(_SUFFIX):
-                name = key[len(_PREFIX) : -len(_SUFFIX)].lower()
-                if value not in ("stop", "skip"):
-                    raise InvalidInput(f"{key} must be 'stop' or 'skip', not {value!r}")
-                on_error[name] = cast(OnError, value)
-        batch = _number(env, "CAIRN_PROJECTOR_BATCH", 1000, 1, 10_000)
-        processes = _number(env, "CAIRN_PROJECTOR_PROCESSES", default_processes(), 0, 32)
-        after = _number(env, "CAIRN_PROJECTOR_CATCH_UP_AFTER", 50_000, 1, 10**12)
-        return cls(database_url, dict(event_store_env), batch, on_error, processes, after)
-
     @property
     def source(self) -> str:
         """Which event store (and stream) positions refer to: a view built from one must not
@@ -65,14 +44,3 @@ class ProjectionSettings:
 
     def on_error_for(self, projector: type[Projector]) -> OnError:
         return self.on_error.get(projector.name, projector.on_error)
-
-
-def _number(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    raw = env.get(key) or ""
-    try:
-        value = int(raw) if raw.strip() else default
-    except ValueError:
-        raise InvalidInput(f"{key} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{key} must be between {low} and {high}, not {value}")
-    return value

@@ -20,7 +20,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from infra.stack import LocalStack, StackEndpoints, StackSettings
+from entrypoints.configure import read_settings, stack_settings
+from infra.stack import LocalStack, StackEndpoints
 
 _NEEDS_STACK = ("integration", "e2e", "benchmark")
 
@@ -30,7 +31,7 @@ def stack() -> Iterator[StackEndpoints]:
     # Not under pytest's basetemp: pytest prunes old numbered temp folders, and a parallel
     # pytest run could delete this one while its servers still use it.
     data_dir = Path(tempfile.mkdtemp(prefix="cairn-test-stack-"))
-    launcher = LocalStack(StackSettings.from_env(data_dir=data_dir))
+    launcher = LocalStack(stack_settings(read_settings(data_dir)))
     try:
         endpoints = launcher.start()
     except BaseException:

@@ -1,21 +1,9 @@
-"""Push and audit knobs, read from the process environment (``CAIRN_PUSH_*``, ``CAIRN_AUDIT_*``)."""
+"""Push and audit knobs of one API process (read from ``CAIRN_PUSH_*`` and ``CAIRN_AUDIT_*``
+by the one settings object, commands/settings.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-
-from domain.errors import InvalidInput
-
-_ENV = {
-    "heartbeat_s": "CAIRN_PUSH_HEARTBEAT_S",
-    "buffer": "CAIRN_PUSH_BUFFER",
-    "reauth_s": "CAIRN_PUSH_REAUTH_S",
-    "max_subscribers": "CAIRN_PUSH_MAX_SUBSCRIBERS",
-    "feed_batch": "CAIRN_PUSH_FEED_BATCH",
-    "feed_heartbeat_s": "CAIRN_PUSH_FEED_HEARTBEAT_S",
-    "audit_max_scan": "CAIRN_AUDIT_MAX_SCAN",
-}
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -27,19 +15,3 @@ class PushSettings:
     feed_batch: int = 256  # messages asked for per pull of the process's consumer
     feed_heartbeat_s: float = 1.0  # the consumer's idle heartbeat; 3 missed -> new consumer
     audit_max_scan: int = 10_000  # messages one audit page may examine before it answers
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> PushSettings:
-        values: dict[str, float | int] = {}
-        for item in fields(cls):
-            raw = env.get(_ENV[item.name])
-            if not raw:
-                continue
-            try:
-                value = float(raw) if item.type in ("float", float) else int(raw)
-            except ValueError as exc:
-                raise InvalidInput(f"{_ENV[item.name]}={raw!r} is not a number") from exc
-            if value <= 0:
-                raise InvalidInput(f"{_ENV[item.name]} must be positive, not {raw!r}")
-            values[item.name] = value
-        return cls(**values)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ LIFTED = {kind: RouteLimit(10_000_000, 60) for kind in ("auth", "command", "quer
 
 
 def bench_app(settings: CairnSettings) -> FastAPI:
-    app = create_app(ServiceUrls.from_env(), settings=settings)
+    app = create_app(ServiceUrls.of(settings), settings=settings)
     inner = app.router.lifespan_context
 
     @asynccontextmanager

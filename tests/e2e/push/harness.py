@@ -196,7 +196,7 @@ def serve() -> None:
     """`python -m tests.e2e.push.harness`: the API with push, configured by CAIRN_* variables
     (the benchmark runs it in its own process, beside its clients)."""
     settings = CairnSettings.from_env()
-    app = create_app(ServiceUrls.from_env(), settings=settings)
+    app = create_app(ServiceUrls.of(settings), settings=settings)
     port = int(os.environ["CAIRN_API_PORT"])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
 

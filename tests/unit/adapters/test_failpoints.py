@@ -31,6 +31,6 @@ def test_the_named_point_kills_at_its_nth_occurrence_only(
 
 def test_unset_failpoints_never_kill(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "kill", lambda pid, sig: pytest.fail("killed"))
-    points = Failpoints.from_env({})
+    points = Failpoints()
     for _ in range(3):
         points.reach("before-provider-call")

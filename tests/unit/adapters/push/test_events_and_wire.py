@@ -17,9 +17,7 @@ from adapters.push.events import (
 )
 from adapters.push.feed import ack_metadata
 from adapters.push.session import Frame
-from adapters.push.settings import PushSettings
 from api.streaming.wire import sse, ws_close_code, ws_texts
-from domain.errors import InvalidInput
 
 pytestmark = pytest.mark.unit
 
@@ -103,13 +101,3 @@ def test_consumer_metadata_in_both_ack_subject_forms() -> None:
         8,
         1_700_000_000_000_000_001,
     )
-
-
-def test_settings_from_the_environment() -> None:
-    settings = PushSettings.from_env({"CAIRN_PUSH_HEARTBEAT_S": "2.5", "CAIRN_PUSH_BUFFER": "8"})
-    assert settings.heartbeat_s == 2.5 and settings.buffer == 8
-    assert settings.reauth_s == PushSettings().reauth_s
-    with pytest.raises(InvalidInput, match="CAIRN_PUSH_BUFFER"):
-        PushSettings.from_env({"CAIRN_PUSH_BUFFER": "lots"})
-    with pytest.raises(InvalidInput, match="positive"):
-        PushSettings.from_env({"CAIRN_PUSH_HEARTBEAT_S": "0"})

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 from eventsourcing.utils import resolve_topic
 
-from domain.errors import InvalidInput
 from projections.engine import projector_registry
 from projections.engine.errors import UnknownProjector
 from projections.engine.projector_base import (
@@ -18,7 +16,6 @@ from projections.engine.projector_base import (
     physical_table,
     tracking_name,
 )
-from projections.settings import ProjectionSettings
 
 pytestmark = pytest.mark.unit
 
@@ -95,34 +92,3 @@ def test_registry_finds_projectors_by_name() -> None:
     ]
     with pytest.raises(UnknownProjector, match="directory_users"):
         projector_registry.get("nope")
-
-
-def test_settings_from_the_environment() -> None:
-    env = {
-        "CAIRN_PROJECTOR_DIRECTORY_USERS_ON_ERROR": "skip",
-        "CAIRN_PROJECTOR_BATCH": "250",
-    }
-    settings = ProjectionSettings.from_env("postgresql://x", {"A": "b"}, env)
-    assert settings.batch_size == 250
-    assert settings.on_error_for(projector_registry.get("directory_users")) == "skip"
-    assert settings.on_error_for(projector_registry.get("security_events")) == "skip"  # its default
-    with pytest.raises(InvalidInput, match="'stop' or 'skip'"):
-        ProjectionSettings.from_env("u", {}, {"CAIRN_PROJECTOR_X_ON_ERROR": "ignore"})
-    with pytest.raises(InvalidInput, match="BATCH"):
-        ProjectionSettings.from_env("u", {}, {"CAIRN_PROJECTOR_BATCH": "0"})
-
-
-def test_catch_up_processes_from_the_environment() -> None:
-    default = ProjectionSettings.from_env("u", {}, {})
-    assert default.catch_up_processes == min(4, os.cpu_count() or 1)
-    assert default.catch_up_after == 50_000
-    env = {"CAIRN_PROJECTOR_PROCESSES": "0", "CAIRN_PROJECTOR_CATCH_UP_AFTER": "2000"}
-    chosen = ProjectionSettings.from_env("u", {}, env)
-    assert (chosen.catch_up_processes, chosen.catch_up_after) == (0, 2000)
-    for key, value, message in [
-        ("CAIRN_PROJECTOR_PROCESSES", "two", "whole number"),
-        ("CAIRN_PROJECTOR_PROCESSES", "33", "between 0 and 32"),
-        ("CAIRN_PROJECTOR_CATCH_UP_AFTER", "0", "between 1"),
-    ]:
-        with pytest.raises(InvalidInput, match=message):
-            ProjectionSettings.from_env("u", {}, {key: value})
