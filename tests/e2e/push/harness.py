@@ -178,7 +178,8 @@ def store_positions(messages: list[Msg]) -> list[int]:
 def live_settings(
     stack: StackEndpoints, database_url: str, name: str, data_dir: Path
 ) -> CairnSettings:
-    return isolated_settings(stack, database_url, name, data_dir, env=dict(PUSH_ENV))
+    push = CairnSettings.from_env(PUSH_ENV, servers_required=False).push
+    return isolated_settings(stack, database_url, name, data_dir, push=push, env=dict(PUSH_ENV))
 
 
 @pytest.fixture
