@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Literal, cast
 
-from adapters.push.settings import PushSettings
+from commands.ports.push import PushSettings
 from domain.errors import InvalidInput
 
 OnError = Literal["stop", "skip"]  # what a projector does at a poison event

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import platformdirs
 
-from adapters.failpoints import ENV as FAILPOINTS
-from adapters.push.settings import PushSettings
 from commands import environment as e
+from commands.ports.push import PushSettings
 from domain.errors import InvalidInput
 
 SERVER_URLS = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
 SYNC_INTERVAL_ALWAYS = "always"
+FAILPOINTS = "CAIRN_FAILPOINTS"  # adapters/failpoints.py (not imported: it costs pydantic)
 
 
 def default_data_dir() -> Path:

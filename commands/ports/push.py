@@ -133,3 +133,18 @@ class Push(Protocol):
         """The tenant's events matching `query` in stream order, for a reader holding
         `audit.read` or `tenant.admin`."""
         ...
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    """The push side's knobs (CAIRN_PUSH_*, CAIRN_AUDIT_MAX_SCAN), as the one settings object
+    hands them to the adapter: defined with the ports so that reading the settings does not
+    import the adapter (and NATS) into every process."""
+
+    heartbeat_s: float = 15.0  # SSE comment / WebSocket heartbeat message interval
+    buffer: int = 1024  # events buffered per subscriber before it must resume from the store
+    reauth_s: float = 60.0  # how often a long stream re-checks its session, user and device
+    max_subscribers: int = 10_000  # per API process; more get 503
+    feed_batch: int = 256  # messages asked for per pull of the process's consumer
+    feed_heartbeat_s: float = 1.0  # the consumer's idle heartbeat; 3 missed -> new consumer
+    audit_max_scan: int = 10_000  # messages one audit page may examine before it answers

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.push.settings import PushSettings
+from commands.ports.push import PushSettings
 from commands.settings import CairnSettings
 from domain.errors import InvalidInput
 
