@@ -20,10 +20,21 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	touch $@
 
+# Browser tests of the web console drive Debian's chromium, never a browser that Playwright
+# downloads. As root (CI, containers) a missing one is installed with apt-get.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The console's browser tests need Debian's chromium: sudo apt-get install chromium" >&2; \
+		exit 1; \
+	fi
+
 run: $(VENV)/.installed  ## Start the local stack and the API on http://127.0.0.1:8000
 	$(BIN)/cairn up
 
-test: $(VENV)/.installed-dev  ## Lint, type-check and run the whole test suite
+test: $(VENV)/.installed-dev $(CHROMIUM)  ## Lint, type-check and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -35,7 +46,7 @@ unit: $(VENV)/.installed-dev
 integration: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m integration
 
-e2e: $(VENV)/.installed-dev
+e2e: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/python -m pytest -m e2e
 
 bench: $(VENV)/.installed-dev  ## Benchmarks; reports land in docs/benchmarks/

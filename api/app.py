@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.console import mount_console
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.models import ErrorResponse
@@ -90,4 +91,5 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(directory.router)
     app.include_router(provider_keys.router)
+    mount_console(app)
     return app

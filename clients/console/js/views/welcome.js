@@ -1,0 +1,116 @@
+// First run (create the household and its first person with a passkey) and sign-in.
+
+import { command, post, saveSession } from "../api.js";
+import { errorBox, field, h } from "../dom.js";
+import { createPasskey, passkeysSupported, usePasskey } from "../webauthn.js";
+
+function deviceName() {
+  const platform = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform;
+  return `Browser on ${platform || "this device"}`.slice(0, 60);
+}
+
+function slugOf(name) {
+  return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
+}
+
+function remember(session) {
+  saveSession({
+    tenant_id: session.tenant_id,
+    user_id: session.user_id,
+    device_id: session.device_id,
+    session_id: session.session_id,
+    access_token: session.access_token,
+    refresh_token: session.refresh_token,
+  });
+}
+
+function unsupported() {
+  return h("p", { role: "alert", class: "error" }, "This browser cannot use passkeys, which Cairn needs to sign you in.");
+}
+
+export async function signUp(main, { go }) {
+  const household = h("input", { name: "tenant_name", required: true, maxlength: 120, autocomplete: "organization" });
+  const slug = h("input", { name: "tenant_slug", required: true, minlength: 2, maxlength: 63, pattern: "[a-z0-9][a-z0-9\\-]{1,62}", autocapitalize: "none" });
+  const name = h("input", { name: "display_name", required: true, maxlength: 120, autocomplete: "name" });
+  const email = h("input", { name: "email", type: "email", required: true, maxlength: 254, autocomplete: "email" });
+  const problems = h("div", { "aria-live": "polite" });
+  let slugEdited = false;
+  household.addEventListener("input", () => {
+    if (!slugEdited) slug.value = slugOf(household.value);
+  });
+  slug.addEventListener("input", () => {
+    slugEdited = true;
+  });
+  const submit = h("button", { type: "submit" }, "Create with a passkey");
+  async function onsubmit(event) {
+    event.preventDefault();
+    problems.replaceChildren();
+    submit.disabled = true;
+    const body = {
+      tenant_name: household.value.trim(),
+      tenant_slug: slug.value.trim(),
+      display_name: name.value.trim(),
+      email: email.value.trim(),
+    };
+    try {
+      const ceremony = await post("/v1/signup/begin", body, { anonymous: true });
+      const credential = await createPasskey(ceremony.options);
+      const session = await command(
+        "/v1/signup/finish",
+        { ...body, ceremony_id: ceremony.ceremony_id, credential, device_name: deviceName() },
+        { anonymous: true },
+      );
+      remember(session);
+      go("/keys?welcome=1");
+    } catch (error) {
+      problems.append(errorBox(error));
+      submit.disabled = false;
+    }
+  }
+  main.append(
+    h("h1", {}, "Create your household"),
+    h("p", {}, "Your household is where your people, policies and runs live. You will be its first member and its administrator, signed in with a passkey: no password."),
+    passkeysSupported() ? null : unsupported(),
+    h(
+      "form",
+      { class: "card form", onsubmit, "aria-label": "Create your household" },
+      field("Household name", household),
+      field("Short name", slug, "Lowercase letters, digits and dashes; it names your household in links."),
+      field("Your name", name),
+      field("Your email", email),
+      problems,
+      submit,
+    ),
+    h("p", {}, "Already have a household? ", h("a", { href: "#/signin" }, "Sign in")),
+  );
+}
+
+export async function signIn(main, { go }) {
+  const problems = h("div", { "aria-live": "polite" });
+  const button = h("button", { type: "button" }, "Sign in with a passkey");
+  button.addEventListener("click", async () => {
+    problems.replaceChildren();
+    button.disabled = true;
+    try {
+      const ceremony = await post("/v1/auth/login/begin", undefined, { anonymous: true });
+      const credential = await usePasskey(ceremony.options);
+      const session = await command(
+        "/v1/auth/login/finish",
+        { ceremony_id: ceremony.ceremony_id, credential, device_name: deviceName() },
+        { anonymous: true },
+      );
+      remember(session);
+      go("/");
+    } catch (error) {
+      problems.append(errorBox(error));
+      button.disabled = false;
+    }
+  });
+  main.append(
+    h("h1", {}, "Sign in"),
+    h("p", {}, "Use the passkey you made when you joined: your phone, this computer or a security key."),
+    passkeysSupported() ? null : unsupported(),
+    h("div", { class: "card" }, button, problems),
+    h("p", {}, "New to Cairn? ", h("a", { href: "#/signup" }, "Create a household")),
+  );
+}
