@@ -27,6 +27,11 @@ function append(node, children) {
   }
 }
 
+/** Append children (nested arrays flattened, null and false skipped) to a node. */
+export function mount(node, ...children) {
+  append(node, children);
+}
+
 export function replace(node, ...children) {
   node.replaceChildren();
   append(node, children);

@@ -2,7 +2,7 @@
 // approve with a passkey bound to that plan, or deny with a reason.
 
 import { ApiError, command, get, post } from "../api.js";
-import { errorBox, field, formatTime, h, replace } from "../dom.js";
+import { errorBox, field, formatTime, h, mount, replace } from "../dom.js";
 import { usePasskey } from "../webauthn.js";
 import { isExpired, renderDecision, renderPlan, statusBadge } from "./plan.js";
 
@@ -96,14 +96,19 @@ export async function render(main) {
   const [waiting, expired] = await Promise.all([get("/v1/approvals"), get("/v1/runs?status=expired&limit=10")]);
   const runs = await Promise.all(waiting.items.map((row) => get(`/v1/runs/${row.run_id}`)));
   const expiredRuns = await Promise.all(expired.items.map((row) => get(`/v1/runs/${row.run_id}`)));
-  main.append(
+  mount(main, 
     h("h1", {}, "Approvals"),
     h("p", {}, "Plans your policies would not run on their own. Read each one; approving signs that exact plan with your passkey."),
     runs.length
       ? h("ul", { class: "approvals", id: "approvals" }, runs.map(approvalItem))
       : h("p", { id: "approvals-empty" }, "Nothing is waiting for you."),
     expiredRuns.length
-      ? [h("h2", {}, "Expired"), h("ul", { class: "approvals expired-list" }, expiredRuns.map(approvalItem))]
+      ? h(
+          "section",
+          { "aria-labelledby": "expired-heading" },
+          h("h2", { id: "expired-heading" }, "Expired"),
+          h("ul", { class: "approvals expired-list" }, expiredRuns.map(approvalItem)),
+        )
       : null,
   );
 }

@@ -1,7 +1,7 @@
 // State an intent. Until the household has a model key, say so and how to add one.
 
 import { command, get } from "../api.js";
-import { errorBox, field, h } from "../dom.js";
+import { errorBox, field, h, mount } from "../dom.js";
 
 export async function render(main, { go }) {
   const { providers } = await get("/v1/provider-keys");
@@ -24,7 +24,7 @@ export async function render(main, { go }) {
       submit.disabled = false;
     }
   }
-  main.append(
+  mount(main, 
     h("h1", {}, "What should Cairn do?"),
     providers.length === 0
       ? h(

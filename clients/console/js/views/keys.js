@@ -1,7 +1,7 @@
 // Bring your own model key (OpenAI, Anthropic, Gemini, Azure OpenAI).
 
 import { command, get } from "../api.js";
-import { errorBox, field, h, replace } from "../dom.js";
+import { errorBox, field, h, mount, replace } from "../dom.js";
 
 const PROVIDERS = [
   ["openai", "OpenAI"],
@@ -73,7 +73,7 @@ export async function render(main, { query }) {
       submit.disabled = false;
     }
   }
-  main.append(
+  mount(main, 
     h("h1", {}, "Model keys"),
     query.get("welcome") ? h("p", { class: "success" }, "Your household is ready. One more step: add a model key.") : null,
     h("p", {}, "Cairn asks a model to propose plans. The key is stored encrypted in your household's vault, used only for those calls, and never shown again."),

@@ -2,7 +2,7 @@
 // events triggers one read of the run at that event's position; nothing polls.
 
 import { ApiError, currentSession, get } from "../api.js";
-import { announce, h, replace } from "../dom.js";
+import { announce, h, mount, replace } from "../dom.js";
 import {
   FINAL,
   renderDecision,
@@ -120,7 +120,7 @@ export async function render(main, { params, query }) {
     });
   }
 
-  main.append(
+  mount(main, 
     h("h1", {}, "Run"),
     h("p", { class: "hint" }, "Run ", h("code", {}, runId)),
     live,

@@ -1,7 +1,7 @@
 // The person's runs, newest first, with a status filter.
 
 import { get } from "../api.js";
-import { field, formatTime, h, replace } from "../dom.js";
+import { field, formatTime, h, mount, replace } from "../dom.js";
 import { statusBadge } from "./plan.js";
 
 const STATUSES = ["", "submitted", "planned", "escalated", "executing", "completed", "failed", "denied", "cancelled", "expired"];
@@ -37,7 +37,7 @@ export async function render(main, { query, go }) {
     replace(more, page.next_cursor ? h("button", { type: "button", onclick: () => load(page.next_cursor) }, "Show more") : null);
   }
 
-  main.append(
+  mount(main, 
     h("h1", {}, "Runs"),
     h("form", { class: "filters", "aria-label": "Filter runs", onsubmit: (e) => e.preventDefault() }, field("Status", status)),
     list,

@@ -1,7 +1,7 @@
 // First run (create the household and its first person with a passkey) and sign-in.
 
 import { command, post, saveSession } from "../api.js";
-import { errorBox, field, h } from "../dom.js";
+import { errorBox, field, h, mount } from "../dom.js";
 import { createPasskey, passkeysSupported, usePasskey } from "../webauthn.js";
 
 function deviceName() {
@@ -67,7 +67,7 @@ export async function signUp(main, { go }) {
       submit.disabled = false;
     }
   }
-  main.append(
+  mount(main, 
     h("h1", {}, "Create your household"),
     h("p", {}, "Your household is where your people, policies and runs live. You will be its first member and its administrator, signed in with a passkey: no password."),
     passkeysSupported() ? null : unsupported(),
@@ -106,7 +106,7 @@ export async function signIn(main, { go }) {
       button.disabled = false;
     }
   });
-  main.append(
+  mount(main, 
     h("h1", {}, "Sign in"),
     h("p", {}, "Use the passkey you made when you joined: your phone, this computer or a security key."),
     passkeysSupported() ? null : unsupported(),
