@@ -1,4 +1,6 @@
 // The public HTTP API, and the signed-in session kept in this browser.
+
+import { usePasskey } from "./webauthn.js";
 //
 // The session lives in localStorage so that every tab of the console shares it. Refresh
 // tokens rotate and a reused one ends the whole session family, so a refresh runs under a
@@ -90,7 +92,7 @@ export async function call(method, path, options = {}) {
       await refreshed(session.access_token);
       continue;
     }
-    if (error.status === 401 && session && !anonymous) {
+    if (error.status === 401 && session && !anonymous && error.code !== "step_up_required") {
       forgetSession();
     }
     throw error;
@@ -101,3 +103,23 @@ export const get = (path) => call("GET", path);
 export const post = (path, body, options = {}) => call("POST", path, { ...options, body });
 export const command = (path, body, options = {}) =>
   call("POST", path, { ...options, body, command: true });
+
+/** A fresh passkey assertion: the access token then counts as just signed in (step-up). */
+export async function stepUp() {
+  const ceremony = await post("/v1/auth/step-up/begin");
+  const credential = await usePasskey(ceremony.options);
+  const fresh = await post("/v1/auth/step-up/finish", { ceremony_id: ceremony.ceremony_id, credential });
+  const session = currentSession();
+  if (session) saveSession({ ...session, access_token: fresh.access_token });
+}
+
+/** Run a sensitive change; when the API asks for a step-up, do it once and try again. */
+export async function withStepUp(change) {
+  try {
+    return await change();
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== "step_up_required") throw error;
+    await stepUp();
+    return change();
+  }
+}

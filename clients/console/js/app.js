@@ -2,9 +2,11 @@
 
 import { command, currentSession, forgetSession } from "./api.js";
 import { h, replace } from "./dom.js";
+import * as account from "./views/account.js";
 import * as approvals from "./views/approvals.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
+import * as policies from "./views/policies.js";
 import * as run from "./views/run.js";
 import * as runs from "./views/runs.js";
 import * as welcome from "./views/welcome.js";
@@ -16,6 +18,8 @@ const ROUTES = [
   { pattern: /^\/runs$/, view: runs.render },
   { pattern: /^\/runs\/([0-9a-f-]{36})$/, view: run.render },
   { pattern: /^\/approvals$/, view: approvals.render },
+  { pattern: /^\/policies$/, view: policies.render },
+  { pattern: /^\/account$/, view: account.render },
   { pattern: /^\/$/, view: home.render },
 ];
 
@@ -54,7 +58,9 @@ function drawNav(path) {
       navLink("/", "Intent", path),
       navLink("/runs", "Runs", path),
       navLink("/approvals", "Approvals", path),
+      navLink("/policies", "Policies", path),
       navLink("/keys", "Model keys", path),
+      navLink("/account", "Account", path),
       h("button", { type: "button", class: "link-button", onclick: signOut }, "Sign out"),
     );
   } else {
