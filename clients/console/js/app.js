@@ -4,6 +4,8 @@ import { command, currentSession, forgetSession } from "./api.js";
 import { h, replace } from "./dom.js";
 import * as account from "./views/account.js";
 import * as approvals from "./views/approvals.js";
+import * as audit from "./views/audit.js";
+import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
 import * as policies from "./views/policies.js";
@@ -20,6 +22,9 @@ const ROUTES = [
   { pattern: /^\/approvals$/, view: approvals.render },
   { pattern: /^\/policies$/, view: policies.render },
   { pattern: /^\/account$/, view: account.render },
+  { pattern: /^\/household$/, view: household.render },
+  { pattern: /^\/audit\/([0-9a-f-]{36})$/, view: audit.render },
+  { pattern: /^\/join$/, view: welcome.join, open: true },
   { pattern: /^\/$/, view: home.render },
 ];
 
@@ -60,6 +65,7 @@ function drawNav(path) {
       navLink("/approvals", "Approvals", path),
       navLink("/policies", "Policies", path),
       navLink("/keys", "Model keys", path),
+      navLink("/household", "Household", path),
       navLink("/account", "Account", path),
       h("button", { type: "button", class: "link-button", onclick: signOut }, "Sign out"),
     );

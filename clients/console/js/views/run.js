@@ -122,7 +122,7 @@ export async function render(main, { params, query }) {
 
   mount(main, 
     h("h1", {}, "Run"),
-    h("p", { class: "hint" }, "Run ", h("code", {}, runId)),
+    h("p", { class: "hint" }, "Run ", h("code", {}, runId), " · ", h("a", { href: `#/audit/${runId}` }, "Audit: its events")),
     live,
     body,
   );

@@ -114,3 +114,45 @@ export async function signIn(main, { go }) {
     h("p", {}, "New to Cairn? ", h("a", { href: "#/signup" }, "Create a household")),
   );
 }
+
+/** Accept an invitation: the link's token, the person's name, a new passkey. */
+export async function join(main, { go, query }) {
+  const token = query.get("token") || "";
+  const name = h("input", { name: "display_name", required: true, maxlength: 120, autocomplete: "name" });
+  const problems = h("div", { "aria-live": "polite" });
+  const submit = h("button", { type: "submit" }, "Join with a passkey");
+  async function onsubmit(event) {
+    event.preventDefault();
+    problems.replaceChildren();
+    submit.disabled = true;
+    const body = { invitation_token: token, display_name: name.value.trim() };
+    try {
+      const ceremony = await post("/v1/invitations/accept/begin", body, { anonymous: true });
+      const credential = await createPasskey(ceremony.options);
+      const session = await command(
+        "/v1/invitations/accept/finish",
+        { ...body, ceremony_id: ceremony.ceremony_id, credential, device_name: deviceName() },
+        { anonymous: true },
+      );
+      remember(session);
+      go("/");
+    } catch (error) {
+      problems.append(errorBox(error));
+      submit.disabled = false;
+    }
+  }
+  mount(
+    main,
+    h("h1", {}, "Join a household"),
+    token
+      ? h(
+          "form",
+          { class: "card form", onsubmit, "aria-label": "Join a household" },
+          h("p", {}, "You were invited to a Cairn household. Say how others should call you, then make a passkey on this device."),
+          field("Your name", name),
+          problems,
+          submit,
+        )
+      : h("p", { role: "alert", class: "error" }, "This link has no invitation in it: ask for a new one."),
+  );
+}
