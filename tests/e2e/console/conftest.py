@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from adapters.llm.gateway import LiteLLMGateway
+from adapters.llm.gateway import LiteLLMGateway, load_litellm
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from api.app import create_app
@@ -39,7 +39,8 @@ pytestmark = pytest.mark.e2e
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-expect.set_options(timeout=20_000)
+# A bound for what the page waits on (a plan, a worker on a busy machine), not a speed goal.
+expect.set_options(timeout=30_000)
 
 
 class ConsoleCairn:
@@ -93,6 +94,13 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
+@pytest.fixture(scope="session")
+def litellm_imported() -> None:
+    """litellm's import (seconds on a busy machine) happens once, before any page waits for
+    a plan, not inside the first test that states an intent."""
+    load_litellm()
+
+
 @pytest.fixture
 def provider() -> Iterator[FakeProvider]:
     with FakeProvider() as fake:
@@ -106,6 +114,7 @@ def console(
     unique_name: str,
     tmp_path: Path,
     provider: FakeProvider,
+    litellm_imported: None,
 ) -> Iterator[ConsoleCairn]:
     port = free_port()
     settings = isolated_settings(
