@@ -42,7 +42,8 @@ SECURITY_HEADERS = {
 
 
 class ConsoleFiles(StaticFiles):
-    """Static files with the console's security headers on every answer (errors included)."""
+    """Static files with the console's security headers (a missing file is the API's JSON
+    404, from its error handlers)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
