@@ -112,7 +112,7 @@ def test_a_payment_over_the_limit_is_approved_once_and_a_second_tab_sees_already
     assert events.count("StepSucceeded") == 1
 
 
-def test_a_denied_payment_never_executes_and_an_expired_one_shows_as_expired(
+def test_denied_cancelled_and_expired_payments_never_execute(
     console: ConsoleCairn, page: Page, passkeys: Passkeys, provider: FakeProvider
 ) -> None:
     household_with_a_key(console, page, "Careful home")
@@ -125,6 +125,12 @@ def test_a_denied_payment_never_executes_and_an_expired_one_shows_as_expired(
     expect(card).to_contain_text("Denied: this plan will never run.")
     page.goto(f"/#/runs/{denied}")
     expect(page.locator(".result[data-status=denied]")).to_be_visible()
+
+    # One the person cancels from its page before answering: cancelled live, never run.
+    cancelled = escalated_payment(console, page, "35.00", "trent")
+    page.get_by_role("button", name="Cancel this run").click()
+    expect(page.locator(".result[data-status=cancelled]")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel this run")).to_have_count(0)
 
     # An escalation nobody answers in time: the inbox says it expired, with no approve button.
     assert console.worker is not None
@@ -143,5 +149,6 @@ def test_a_denied_payment_never_executes_and_an_expired_one_shows_as_expired(
     assert provider.performed("payments.send") == 0
     assert "StepStarted" not in console.run_events(denied)
     assert console.run_events(denied)[-1] == "EscalationDenied"
+    assert console.run_events(cancelled)[-1] == "RunCancelled"
     assert "StepStarted" not in console.run_events(expired)
     assert console.run_events(expired)[-1] == "EscalationExpired"

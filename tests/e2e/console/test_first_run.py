@@ -103,3 +103,6 @@ def test_a_new_person_signs_up_adds_a_key_and_sees_the_meeting_run_complete_live
     expect(page.locator("#run-list")).to_contain_text("schedule a meeting with Sarah")
     assert_accessible(page)
     screenshot(page, "runs")
+    # Signing in again from this browser is the same device, not a new one.
+    page.get_by_role("link", name="Account").click()
+    expect(page.locator("#devices li")).to_have_count(1)

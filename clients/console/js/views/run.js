@@ -1,8 +1,8 @@
 // One run, followed live over Server-Sent Events (GET /v1/stream?run_id=): each of the run's
 // events triggers one read of the run at that event's position; nothing polls.
 
-import { ApiError, currentSession, get } from "../api.js";
-import { announce, h, mount, replace } from "../dom.js";
+import { ApiError, command, currentSession, get } from "../api.js";
+import { announce, errorBox, h, mount, replace } from "../dom.js";
 import {
   FINAL,
   renderDecision,
@@ -12,6 +12,9 @@ import {
   renderTimeline,
   statusWord,
 } from "./plan.js";
+
+// A run may be cancelled until it starts executing.
+const CANCELLABLE = new Set(["submitted", "planned", "escalated"]);
 
 const RUN_EVENTS = [
   "IntentSubmitted",
@@ -62,8 +65,25 @@ export async function render(main, { params, query }) {
         : null,
       renderExecution(run),
       renderResult(run),
+      CANCELLABLE.has(statusWord(run)) ? cancelButton() : null,
       renderTimeline(run),
     );
+  }
+
+  function cancelButton() {
+    const problems = h("div", { "aria-live": "polite" });
+    const button = h("button", { type: "button", class: "secondary" }, "Cancel this run");
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      problems.replaceChildren();
+      try {
+        await command(`/v1/runs/${runId}/cancel`);
+      } catch (error) {
+        problems.append(errorBox(error));
+        button.disabled = false;
+      }
+    });
+    return h("div", { class: "buttons" }, button, problems);
   }
 
   function close() {

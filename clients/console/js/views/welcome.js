@@ -13,7 +13,12 @@ function slugOf(name) {
   return name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63);
 }
 
+// This browser's device id outlives sign-out, so signing in again reuses the device instead of
+// registering a new one each time (an unknown or revoked id gets a new device).
+const DEVICE_KEY = "cairn.device";
+
 function remember(session) {
+  localStorage.setItem(DEVICE_KEY, session.device_id);
   saveSession({
     tenant_id: session.tenant_id,
     user_id: session.user_id,
@@ -96,7 +101,12 @@ export async function signIn(main, { go }) {
       const credential = await usePasskey(ceremony.options);
       const session = await command(
         "/v1/auth/login/finish",
-        { ceremony_id: ceremony.ceremony_id, credential, device_name: deviceName() },
+        {
+          ceremony_id: ceremony.ceremony_id,
+          credential,
+          device_name: deviceName(),
+          device_id: localStorage.getItem(DEVICE_KEY) || undefined,
+        },
         { anonymous: true },
       );
       remember(session);
