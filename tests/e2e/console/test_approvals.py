@@ -77,6 +77,8 @@ def test_a_payment_over_the_limit_is_approved_once_and_a_second_tab_sees_already
     household_with_a_key(console, page, "Payments home")
     run_id = escalated_payment(console, page, "20.00", "bob")
     assert provider.performed("payments.send") == 0
+    page.goto("/#/")
+    expect(page.locator("#waiting-approvals")).to_contain_text("1 plan waits for your approval")
 
     # A second tab of the same browser, with the same (synced) passkey.
     other = context.new_page()

@@ -4,7 +4,7 @@ import { command, get } from "../api.js";
 import { errorBox, field, h, mount } from "../dom.js";
 
 export async function render(main, { go }) {
-  const { providers } = await get("/v1/provider-keys");
+  const [{ providers }, waiting] = await Promise.all([get("/v1/provider-keys"), get("/v1/approvals?limit=50")]);
   const text = h("textarea", { name: "text", required: true, maxlength: 4000, rows: 3 });
   const problems = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit" }, "Send");
@@ -33,6 +33,14 @@ export async function render(main, { go }) {
           h("h2", {}, "First, add a model key"),
           h("p", {}, "Cairn asks a language model to propose a plan for each intent. Add a key for OpenAI, Anthropic, Gemini or Azure OpenAI; it is stored encrypted and never shown again."),
           h("a", { class: "button", href: "#/keys" }, "Add a model key"),
+        )
+      : null,
+    waiting.items.length
+      ? h(
+          "p",
+          { class: "card notice", id: "waiting-approvals" },
+          `${waiting.items.length} plan${waiting.items.length === 1 ? " waits" : "s wait"} for your approval. `,
+          h("a", { href: "#/approvals" }, "Open the approvals inbox"),
         )
       : null,
     h(

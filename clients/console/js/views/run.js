@@ -51,6 +51,7 @@ export async function render(main, { params, query }) {
   let stopped = false;
   let applied = run.position || 0;
   let queue = Promise.resolve();
+  let retries = 0; // consecutive resubscriptions without an event in between
   const live = h("p", { class: "live", id: "live-state", "aria-live": "polite" });
   const body = h("div", { class: "run-body" });
 
@@ -110,6 +111,7 @@ export async function render(main, { params, query }) {
       const position = Number(message.lastEventId);
       queue = queue.then(async () => {
         if (stopped || position <= applied) return;
+        retries = 0;
         run = await readRun(runId, position);
         applied = Math.max(position, run.position || 0);
         draw();
@@ -122,9 +124,15 @@ export async function render(main, { params, query }) {
     for (const name of RUN_EVENTS) source.addEventListener(`Run.${name}`, onEvent);
     // The server ends a stream when the token expires or the session changes: a fresh read
     // (which refreshes the token) and a new subscription from the last applied position.
-    source.addEventListener("closed", () => {
+    const resubscribe = () => {
       if (source) source.close();
+      retries += 1;
+      if (retries > 5) {
+        live.textContent = "Stopped following this run: reload the page to try again.";
+        return;
+      }
       queue = queue.then(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (retries - 1)));
         if (stopped) return;
         run = await readRun(runId, applied);
         draw();
@@ -132,6 +140,12 @@ export async function render(main, { params, query }) {
       }).catch((error) => {
         live.textContent = `Stopped following: ${error.message}`;
       });
+    };
+    source.addEventListener("closed", resubscribe);
+    // EventSource retries dropped connections itself; it gives up only on an answer that is
+    // not a stream (an expired token's 401): then read (refreshing the token) and resubscribe.
+    source.addEventListener("error", () => {
+      if (source && source.readyState === EventSource.CLOSED) resubscribe();
     });
     source.addEventListener("resync_required", () => {
       source.close();
