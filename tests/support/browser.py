@@ -94,3 +94,11 @@ class Passkeys:
                 "WebAuthn.addCredential",
                 {"authenticatorId": other.authenticator_id, "credential": credential},
             )
+
+
+def replace_authenticator(context: BrowserContext, page: Page, old: Passkeys) -> Passkeys:
+    """The person's device changes: the old authenticator (and its passkeys) goes away, a new
+    empty one takes its place."""
+    old.cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": old.authenticator_id})
+    added = old.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": VIRTUAL_AUTHENTICATOR})
+    return Passkeys(old.cdp, str(added["authenticatorId"]))

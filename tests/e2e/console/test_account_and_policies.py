@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.console.conftest import DESKTOP, ConsoleCairn
 from tests.e2e.console.screens import assert_accessible, screenshot, sign_up
-from tests.support.browser import Passkeys
+from tests.support.browser import Passkeys, replace_authenticator
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +87,35 @@ def test_revoking_another_device_signs_it_out_and_security_events_show_the_login
         expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
     finally:
         laptop.close()
+
+
+def test_a_new_passkey_replaces_the_first_and_erasing_signs_the_person_out(
+    console: ConsoleCairn, context: BrowserContext, page: Page, passkeys: Passkeys
+) -> None:
+    sign_up(page, "Passkey home")
+    page.get_by_role("link", name="Account").click()
+    expect(page.locator("#passkeys li")).to_have_count(1)
+    # CDP names credentials in base64, the API in base64url without padding.
+    raw = passkeys.credentials()[0]["credentialId"]
+    first = raw.replace("+", "-").replace("/", "_").rstrip("=")
+    expect(page.locator(f"[data-credential-id='{first}']")).to_have_count(1)
+
+    # A new phone: its authenticator holds none of the old passkeys.
+    phone = replace_authenticator(context, page, passkeys)
+    page.get_by_label("Name of the new passkey").fill("new phone")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_text("Passkey added.")).to_be_visible()
+    expect(page.locator("#passkeys li")).to_have_count(2)
+    assert len(phone.credentials()) == 1
+    page.get_by_role("button", name="Remove passkey first passkey").click()
+    expect(page.get_by_text("Passkey removed.")).to_be_visible()
+    expect(page.locator("#passkeys li")).to_have_count(1)
+    expect(page.locator("#passkeys")).to_contain_text("new phone")
+    expect(page.locator(f"[data-credential-id='{first}']")).to_have_count(0)
+
+    page.get_by_label('Type "erase" to confirm').fill("erase")
+    page.get_by_role("button", name="Erase my data").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
