@@ -34,7 +34,7 @@ function selectLine(textarea, line) {
 
 export async function render(main) {
   const current = await get("/v1/policies");
-  const text = h("textarea", { name: "policies", rows: 24, spellcheck: "false", class: "code", "aria-describedby": "policy-problems" });
+  const text = h("textarea", { name: "policies", rows: 24, wrap: "off", spellcheck: "false", class: "code", "aria-describedby": "policy-problems" });
   text.value = current.text;
   const version = h("p", { class: "hint", id: "policy-version" });
   const showVersion = (v, isDefault) =>
