@@ -63,14 +63,39 @@ export function passkeysSupported() {
   return Boolean(window.PublicKeyCredential && navigator.credentials);
 }
 
+// The browser's own errors, said in words a person can act on.
+function explained(error) {
+  if (error && error.name === "NotAllowedError") {
+    return new Error("The passkey request was cancelled or timed out. Try again.");
+  }
+  if (error && error.name === "SecurityError") {
+    return new Error(
+      `Passkeys for this Cairn do not work at ${location.host}: open the console at the address ` +
+        "its operator configured (for a local Cairn, http://localhost:8000/).",
+    );
+  }
+  if (error && error.name === "InvalidStateError") {
+    return new Error("This device already holds a passkey for this account.");
+  }
+  return error;
+}
+
 /** Make a new passkey with the registration options from a `.../begin` route. */
 export async function createPasskey(options) {
-  const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
-  return credentialJson(credential);
+  try {
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+    return credentialJson(credential);
+  } catch (error) {
+    throw explained(error);
+  }
 }
 
 /** Sign the challenge of a login, step-up or plan approval with a passkey. */
 export async function usePasskey(options) {
-  const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
-  return credentialJson(credential);
+  try {
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+    return credentialJson(credential);
+  } catch (error) {
+    throw explained(error);
+  }
 }

@@ -100,6 +100,10 @@ def test_a_new_passkey_replaces_the_first_and_erasing_signs_the_person_out(
     first = raw.replace("+", "-").replace("/", "_").rstrip("=")
     expect(page.locator(f"[data-credential-id='{first}']")).to_have_count(1)
 
+    # This device already holds the account's passkey: it makes no second one.
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_role("alert")).to_contain_text("already holds a passkey")
+
     # A new phone: its authenticator holds none of the old passkeys.
     phone = replace_authenticator(context, page, passkeys)
     page.get_by_label("Name of the new passkey").fill("new phone")
