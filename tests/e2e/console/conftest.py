@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import threading
 import time
 import uuid
@@ -27,7 +28,6 @@ from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from infra.stack import StackEndpoints
-from infra.stack.ports import free_port
 from projections import registry
 from projections.host import ProjectorHost
 from tests.support.browser import Passkeys, launched_chromium
@@ -47,8 +47,9 @@ class ConsoleCairn:
     """Cairn serving the console on http://localhost:<port>, with its projectors and a run
     worker in threads of the test process (so a test can choose what the model answers)."""
 
-    def __init__(self, settings: CairnSettings, port: int) -> None:
+    def __init__(self, settings: CairnSettings, listener: socket.socket) -> None:
         self.settings = settings
+        port = listener.getsockname()[1]
         self.base_url = f"http://localhost:{port}"
         urls = ServiceUrls(
             settings.nats_url, settings.database_url, settings.redis_url, settings.nats_monitor_url
@@ -64,7 +65,9 @@ class ConsoleCairn:
             timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="console-api", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, args=([listener],), name="console-api", daemon=True
+        )
         self.projectors = ProjectorHost(
             projection_settings(settings), list(registry.PROJECTORS.values())
         )
@@ -116,30 +119,33 @@ def console(
     provider: FakeProvider,
     litellm_imported: None,
 ) -> Iterator[ConsoleCairn]:
-    port = free_port()
-    settings = isolated_settings(
-        stack,
-        fresh_database_url,
-        unique_name,
-        tmp_path,
-        rp_id="localhost",
-        origins=(f"http://localhost:{port}",),
-        provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
-    )
-    cairn = ConsoleCairn(settings, port)
-    cairn.thread.start()
-    deadline = time.monotonic() + 30
-    while not cairn.server.started:
-        if not cairn.thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API did not start")
-        time.sleep(0.02)
-    try:
-        with cairn.projectors, worker_thread(settings, cairn.services) as worker:
-            cairn.worker = worker
-            yield cairn
-    finally:
-        cairn.server.should_exit = True
-        cairn.thread.join(timeout=15)
+    # Bound here and handed to uvicorn: no other process can take the port in between.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        settings = isolated_settings(
+            stack,
+            fresh_database_url,
+            unique_name,
+            tmp_path,
+            rp_id="localhost",
+            origins=(f"http://localhost:{port}",),
+            provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
+        )
+        cairn = ConsoleCairn(settings, listener)
+        cairn.thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not cairn.server.started:
+                if not cairn.thread.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the API did not start")
+                time.sleep(0.02)
+            with cairn.projectors, worker_thread(settings, cairn.services) as worker:
+                cairn.worker = worker
+                yield cairn
+        finally:
+            cairn.server.should_exit = True
+            cairn.thread.join(timeout=15)
 
 
 @pytest.fixture

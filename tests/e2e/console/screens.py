@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -33,8 +34,15 @@ def assert_fits_width(page: Page) -> None:
 
 
 def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """The screen as docs/console.md shows it. Every run takes it; it is written when missing
+    or with CAIRN_UPDATE_SCREENSHOTS=1 (ids and times differ on every run, and a test run
+    should not leave the work tree changed)."""
+    image = page.screenshot(full_page=True)
+    assert image.startswith(b"\x89PNG")
+    target = SCREENSHOTS / f"{name}.png"
+    if os.environ.get("CAIRN_UPDATE_SCREENSHOTS") == "1" or not target.exists():
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(image)
 
 
 def sign_up(page: Page, household: str, name: str = "Ada Lovelace") -> None:
