@@ -113,13 +113,26 @@ export async function stepUp() {
   if (session) saveSession({ ...session, access_token: fresh.access_token });
 }
 
-/** Run a sensitive change; when the API asks for a step-up, do it once and try again. */
+/**
+ * Run a sensitive change, `change(extra)`, where `extra` is merged into the change's body.
+ * When the API answers `step_up_required`:
+ * - with WebAuthn options in its details (a change that widens what runs without the person),
+ *   sign those options, bound to exactly this change, and send the same change again with
+ *   `extra = { approval: { ceremony_id, credential } }`;
+ * - without options, make the access token fresh (step-up) and send it again.
+ * Once: a second refusal is the answer.
+ */
 export async function withStepUp(change) {
   try {
-    return await change();
+    return await change({});
   } catch (error) {
     if (!(error instanceof ApiError) || error.code !== "step_up_required") throw error;
-    await stepUp();
-    return change();
+    const bound = error.details && error.details.options && error.details.ceremony_id;
+    if (!bound) {
+      await stepUp();
+      return change({});
+    }
+    const credential = await usePasskey(error.details.options);
+    return change({ approval: { ceremony_id: error.details.ceremony_id, credential } });
   }
 }

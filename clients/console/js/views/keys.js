@@ -1,6 +1,6 @@
 // Bring your own model key (OpenAI, Anthropic, Gemini, Azure OpenAI).
 
-import { command, get } from "../api.js";
+import { command, get, withStepUp } from "../api.js";
 import { errorBox, field, h, mount, replace } from "../dom.js";
 
 const PROVIDERS = [
@@ -61,7 +61,8 @@ export async function render(main, { query }) {
       body.deployments = deployments;
     }
     try {
-      await command("/v1/provider-keys", body);
+      // Setting a key may need the person's passkey, bound to exactly this key and endpoint.
+      await withStepUp((extra) => command("/v1/provider-keys", { ...body, ...extra }));
       apiKey.value = "";
       await refresh();
       done.append(

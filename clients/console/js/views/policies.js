@@ -51,8 +51,8 @@ export async function render(main) {
     text.removeAttribute("aria-invalid");
     save.disabled = true;
     try {
-      const changed = await withStepUp(() =>
-        call("PUT", "/v1/policies", { body: { text: text.value }, command: true }),
+      const changed = await withStepUp((extra) =>
+        call("PUT", "/v1/policies", { body: { text: text.value, ...extra }, command: true }),
       );
       showVersion(changed.policy_version, false);
       saved.append(h("p", { class: "success", role: "status" }, "Saved: new runs are decided by these policies."));
@@ -115,6 +115,15 @@ export async function render(main) {
       save,
       saved,
     ),
+    current.household
+      ? h(
+          "section",
+          { class: "card", "aria-label": "Household guardrails" },
+          h("h2", {}, "Household guardrails"),
+          h("p", { class: "hint" }, "Your household's rules apply on top of yours: a forbid there wins over any permit here."),
+          h("pre", { id: "household-guardrails" }, current.household.text),
+        )
+      : null,
     h(
       "form",
       { class: "card form", onsubmit: ondryrun, "aria-label": "Dry run" },
