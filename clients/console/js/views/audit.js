@@ -43,7 +43,7 @@ export async function render(main, { params }) {
             h("dt", {}, "correlation"),
             h("dd", {}, event.correlation_id || ""),
           ),
-          h("details", {}, h("summary", {}, "Stored state"), h("pre", {}, JSON.stringify(event.state, null, 2))),
+          h("details", {}, h("summary", {}, "Stored state"), h("pre", { tabindex: 0 }, JSON.stringify(event.state, null, 2))),
         ),
       ),
     ),

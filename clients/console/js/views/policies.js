@@ -121,7 +121,7 @@ export async function render(main) {
           { class: "card", "aria-label": "Household guardrails" },
           h("h2", {}, "Household guardrails"),
           h("p", { class: "hint" }, "Your household's rules apply on top of yours: a forbid there wins over any permit here."),
-          h("pre", { id: "household-guardrails" }, current.household.text),
+          h("pre", { id: "household-guardrails", tabindex: 0 }, current.household.text),
         )
       : null,
     h(
