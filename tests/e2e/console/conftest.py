@@ -28,8 +28,8 @@ from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from infra.stack import StackEndpoints
-from projections import registry
-from projections.host import ProjectorHost
+from projections.engine import projector_registry
+from projections.engine.projector_host import ProjectorHost
 from tests.support.browser import Passkeys, launched_chromium
 from tests.support.cairn_client import isolated_settings
 from tests.support.provider_server import FakeProvider
@@ -69,7 +69,7 @@ class ConsoleCairn:
             target=self.server.run, args=([listener],), name="console-api", daemon=True
         )
         self.projectors = ProjectorHost(
-            projection_settings(settings), list(registry.PROJECTORS.values())
+            projection_settings(settings), list(projector_registry.PROJECTORS.values())
         )
         self.worker: WorkerService | None = None
 
