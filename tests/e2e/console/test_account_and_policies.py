@@ -59,6 +59,27 @@ def test_a_refused_policy_is_shown_on_its_line_and_a_dry_run_follows_the_saved_p
     expect(page.locator("#dry-run .outcome")).to_have_text("Denied")
     expect(page.locator("#dry-run")).to_contain_text("no-payments-at-all")
 
+    # Taking the forbid away widens what runs without the person: the console signs the
+    # change with the passkey (bound to exactly this text) and sends it again.
+    answers: list[int] = []
+    page.on(
+        "response",
+        lambda r: (
+            answers.append(r.status)
+            if r.request.method == "PUT" and r.url.endswith("/v1/policies")
+            else None
+        ),
+    )
+    page.reload()
+    expect(editor).to_have_value(re.compile(r"no-payments-at-all"))
+    editor.fill(original)
+    page.get_by_role("button", name="Save policies").click()
+    expect(page.get_by_text("Saved: new runs are decided by these policies.")).to_be_visible()
+    page.get_by_role("button", name="Evaluate").click()
+    expect(page.locator("#dry-run .outcome")).to_have_text("Needs your approval")
+    # The first try was refused for want of an approval, the signed one applied.
+    assert answers == [403, 202]
+
 
 def test_revoking_another_device_signs_it_out_and_security_events_show_the_logins(
     browser: Browser, console: ConsoleCairn, context: BrowserContext, page: Page, passkeys: Passkeys

@@ -58,7 +58,19 @@ def test_a_new_person_signs_up_adds_a_key_and_sees_the_meeting_run_complete_live
     # Without a key, the home screen says what to do first.
     page.goto("/#/")
     expect(page.get_by_role("link", name="Add a model key")).to_be_visible()
+    # Setting a model key widens what runs without the person: the API asks for the passkey,
+    # bound to exactly this key, and the console signs and sends it again.
+    answers: list[int] = []
+    page.on(
+        "response",
+        lambda r: (
+            answers.append(r.status)
+            if r.request.method == "POST" and r.url.endswith("/v1/provider-keys")
+            else None
+        ),
+    )
     add_model_key(page, "OpenAI")
+    assert answers == [403, 202]
     expect(page.locator("#configured-keys [data-provider=openai]")).to_be_visible()
     screenshot(page, "model-keys")
 
