@@ -14,9 +14,9 @@ from fastapi.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-import clients
-
-CONSOLE_DIR = Path(clients.__file__).resolve().parent / "console"
+# The console is a client of the API, not a part of it: the API only serves its files, from
+# beside it (the `clients` package's data, installed alongside `api`), and imports nothing.
+CONSOLE_DIR = Path(__file__).resolve().parents[1] / "clients" / "console"
 ASSETS_PATH = "/console"
 
 CONTENT_SECURITY_POLICY = "; ".join(
