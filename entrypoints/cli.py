@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from clients.people.commands import register as register_people_commands
-from domain.errors import DomainError
 from entrypoints import stack_commands
 from entrypoints.audit_cli import audit_app
 from entrypoints.configure import read_settings
+from entrypoints.guarded import err, run_guarded
 from entrypoints.projector_cli import projector_app
 from infra.stack import StackError
 
@@ -33,7 +30,6 @@ app.add_typer(projector_app, name="projector")
 # The people's commands (login, intent, runs, approvals...), built on the SDK.
 register_people_commands(app, audit_app)
 
-err = Console(stderr=True)
 
 DataDir = Annotated[
     Path | None,
@@ -109,23 +105,7 @@ def vault_rotate(
 
 
 def main() -> None:
-    try:
-        app()
-    except (StackError, DomainError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:
-        if os.environ.get("CAIRN_DEBUG"):
-            raise
-        err.print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {exc} "
-            "(set CAIRN_DEBUG=1 for a traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(1)
+    run_guarded(app)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from types import FrameType
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.children import ChildProcesses, child_env
+from entrypoints.guarded import run_guarded
 
 
 def run_worker() -> None:
@@ -36,7 +37,4 @@ def start_run_workers(settings: CairnSettings) -> ChildProcesses:
 
 
 if __name__ == "__main__":
-    from entrypoints.cli import main
-
-    sys.argv[1:1] = ["worker"]
-    main()
+    run_guarded(run_worker)
