@@ -23,15 +23,15 @@ from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from api.app import create_app
 from api.settings import ServiceUrls
-from clients.projector_cli import projection_settings
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
+from entrypoints.projector_cli import projection_settings
 from infra.stack import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from tests.support.browser import Passkeys, launched_chromium
-from tests.support.cairn_client import isolated_settings
+from tests.support.cairn_settings import isolated_settings
 from tests.support.provider_server import FakeProvider
 from tests.support.workers import worker_thread
 
