@@ -27,16 +27,26 @@ from infra.stack.ports import ensure_port_free
 out = Console(highlight=False)
 
 
-def banner(endpoints: StackEndpoints, api_url: str) -> str:
+def console_url(host: str, port: int) -> str:
+    """Where a person opens the console. Passkeys are bound to the relying party's host name
+    (CAIRN_RP_ID, `localhost` by default), not to an address: on this machine the console
+    must be opened as localhost, or the browser refuses the sign-up."""
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    return f"http://{'localhost' if loopback else host}:{port}/"
+
+
+def banner(endpoints: StackEndpoints, api_url: str, console: str | None = None) -> str:
     """What runs where and where data lives; plain lines, so nothing is cut in a narrow log."""
     started = {s.name: s for s in endpoints.servers}
+    lines = ["[bold green]Cairn is up[/]"]
+    if console is not None:
+        lines.append(f"  {'web console':<22} {console}  [dim]open this address[/]")
     rows = [
         ("API", api_url, f"pid {os.getpid()}, OpenAPI docs at {api_url}/docs"),
         ("NATS JetStream", endpoints.nats_url, "nats"),
         ("PostgreSQL + pgvector", endpoints.database_url, "postgres"),
         ("Redis", endpoints.redis_url, "redis"),
     ]
-    lines = ["[bold green]Cairn is up[/]"]
     for what, where, key in rows:
         server = started.get(key)
         if what == "API":
@@ -65,7 +75,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             status.update("applying database migrations…")
             migrate(endpoints.database_url)
         api_url = f"http://{host}:{port}"
-        out.print(banner(endpoints, api_url), soft_wrap=True)
+        out.print(banner(endpoints, api_url, console_url(host, port)), soft_wrap=True)
         cairn_settings = dataclasses.replace(  # pointed at the servers the stack gave
             settings,
             nats_url=endpoints.nats_url,
