@@ -57,7 +57,9 @@ def chromium_path() -> Path:
 
 @contextmanager
 def launched_chromium() -> Iterator[Browser]:
-    """One headless chromium for a whole test session (each test takes a new context)."""
+    """One headless chromium for a test module (each test takes a new context). Not for the
+    whole session: while Playwright's sync API is open it runs an event loop in the main
+    thread, and every later `asyncio.run()` of the same pytest process fails."""
     executable = chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -91,7 +91,7 @@ class ConsoleCairn:
         return [type(e).__name__ for e in app.events.get(uuid.UUID(run_id))]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with launched_chromium() as launched:
         yield launched
