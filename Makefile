@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck unit integration e2e bench events lock clean
+.PHONY: run test lint typecheck unit integration e2e bench events openapi lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Cairn needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -54,6 +54,9 @@ bench: $(VENV)/.installed-dev  ## Benchmarks; reports land in docs/benchmarks/
 
 events: $(VENV)/.installed-dev  ## Write the event catalogue docs/events.md from the aggregates
 	$(BIN)/python -m domain.catalogue > docs/events.md
+
+openapi: $(VENV)/.installed-dev  ## Rewrite the committed API contract docs/openapi.json (docs/api.md)
+	$(BIN)/python -m api.contract > docs/openapi.json
 
 lock: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the current venv
 	$(PIP) freeze --exclude-editable | grep -v '^cairn' > constraints.txt.new

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.console import mount_console
+from api.contract import document_errors
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.models import ErrorResponse
@@ -81,15 +82,15 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(health.router)
-    app.include_router(identity.router)
-    app.include_router(device.router)
-    app.include_router(account.router)
-    app.include_router(policies.router)
-    app.include_router(runs.router)
-    app.include_router(stream.router)
-    app.include_router(audit.router)
-    app.include_router(directory.router)
-    app.include_router(provider_keys.router)
+    app.include_router(document_errors(health.router))
+    app.include_router(document_errors(identity.router))
+    app.include_router(document_errors(device.router))
+    app.include_router(document_errors(account.router))
+    app.include_router(document_errors(policies.router))
+    app.include_router(document_errors(runs.router))
+    app.include_router(document_errors(stream.router))
+    app.include_router(document_errors(audit.router))
+    app.include_router(document_errors(directory.router))
+    app.include_router(document_errors(provider_keys.router))
     mount_console(app)
     return app

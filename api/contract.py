@@ -1,0 +1,112 @@
+"""The OpenAPI document as a contract: every route's error answers, derived in one place.
+
+A route's possible error statuses follow from what it depends on, so they are read off its
+dependency tree rather than listed by hand on each route (where they would drift):
+
+- it needs the services (store, Redis, NATS): 400 (bad input a command or query refuses),
+  503 with `Retry-After` (a server it needs is down);
+- it needs a caller: 401 (no or bad token), 403 (a capability or step-up missing);
+- it is rate limited (a signed-in caller, or an anonymous route limited by address): 429
+  with `Retry-After`;
+- it has a path id: 404; it changes state (a command) or can wait for a store position
+  (`after`): 409;
+- every route: 422 (a body or parameter the schema refuses) and 500.
+
+The document is committed as `docs/openapi.json`; `make openapi` rewrites it, and a unit test
+fails while the served one differs (docs/api.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from api.auth import _services, client_address, get_authenticated, get_caller, get_services
+from api.dependencies import get_push
+from api.models import ErrorResponse
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Bad request: input a command or query refuses (`error.code` says which)",
+    401: "Not authenticated: no access token, or one that is invalid, expired or revoked",
+    403: "Forbidden: the caller lacks a capability or a recent step-up",
+    404: "Not found (or not the caller's to see)",
+    409: "Conflict: the state changed, the answer was already given, or the view is behind",
+    422: "Invalid request: a body or parameter the schema refuses",
+    429: "Rate limited: retry after `Retry-After` seconds",
+    500: "Unexpected server error",
+    503: "A server Cairn needs is down: retry after `Retry-After` seconds",
+}
+
+_NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push}
+_NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated}
+_RATE_LIMITED: set[Callable[..., Any]] = {get_caller, client_address}
+
+
+def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from _calls(sub)
+
+
+def error_statuses(route: APIRoute) -> set[int]:
+    """The error statuses `route` can answer, from its dependencies, path and method."""
+    calls = set(_calls(route.dependant))
+    statuses = {422, 500}
+    if calls & _NEEDS_SERVICES:
+        statuses |= {400, 503}
+    if calls & _NEEDS_CALLER:
+        statuses |= {401, 403}
+    if calls & _RATE_LIMITED:
+        statuses.add(429)
+    if route.dependant.path_params:
+        statuses.add(404)
+    waits = any(param.name == "after" for param in route.dependant.query_params)
+    if waits or (route.methods or set()) - {"GET", "HEAD"}:
+        statuses.add(409)
+    return statuses
+
+
+def document_errors(router: APIRouter) -> APIRouter:
+    """Add the error answers each of the router's routes can give to its documented
+    responses (before it is included); what a route documents itself is kept."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        # A copy: routes may share one `responses` dict, and each gets its own statuses.
+        route.responses = {status: dict(answer) for status, answer in route.responses.items()}
+        for status in sorted(error_statuses(route)):
+            documented = route.responses.setdefault(status, {})
+            documented.setdefault("model", ErrorResponse)
+            documented.setdefault("description", ERROR_DESCRIPTIONS[status])
+            if status in (429, 503):
+                documented.setdefault("headers", RETRY_AFTER)
+    return router
+
+
+def render(app: FastAPI) -> str:
+    """The document as committed: stable key order, one trailing newline."""
+    return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    from api.app import create_app
+
+    sys.stdout.write(render(create_app(with_services=False)))
+
+
+if __name__ == "__main__":
+    main()
