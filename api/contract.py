@@ -5,7 +5,9 @@ dependency tree rather than listed by hand on each route (where they would drift
 
 - it needs the services (store, Redis, NATS): 400 (bad input a command or query refuses),
   503 with `Retry-After` (a server it needs is down);
-- it needs a caller: 401 (no or bad token), 403 (a capability or step-up missing);
+- it needs a caller: 401 (no or bad token), 403 (a capability or step-up missing); it sends
+  a command without one: 401 (the credential the command carries is refused);
+- it takes a body: 400 (one that is not JSON);
 - it is rate limited (a signed-in caller, or an anonymous route limited by address): 429
   with `Retry-After`;
 - it has a path id: 404; it changes state (a command) or can wait for a store position
@@ -29,6 +31,7 @@ from fastapi.routing import APIRoute
 
 from api.auth import _services, client_address, get_authenticated, get_caller, get_services
 from api.dependencies import get_push
+from api.dispatch import anonymous_sender
 from api.models import ErrorResponse
 
 RETRY_AFTER = {
@@ -53,6 +56,9 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 _NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push}
 _NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated}
 _RATE_LIMITED: set[Callable[..., Any]] = {get_caller, client_address}
+# Commands sent without a caller carry a credential of their own (a passkey assertion, a
+# refresh token, a device code) that can be refused.
+_CARRIES_CREDENTIAL: set[Callable[..., Any]] = {anonymous_sender}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -70,6 +76,10 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses |= {400, 503}
     if calls & _NEEDS_CALLER:
         statuses |= {401, 403}
+    if calls & _CARRIES_CREDENTIAL:
+        statuses.add(401)
+    if route.body_field is not None:
+        statuses.add(400)  # a body that is not JSON at all
     if calls & _RATE_LIMITED:
         statuses.add(429)
     if route.dependant.path_params:
@@ -82,7 +92,8 @@ def error_statuses(route: APIRoute) -> set[int]:
 
 def document_errors(router: APIRouter) -> APIRouter:
     """Add the error answers each of the router's routes can give to its documented
-    responses (before it is included); what a route documents itself is kept."""
+    responses (before it is included). What a route documents itself is kept, and must name
+    its model: FastAPI reads the models of a route's own entries when the route is made."""
     for route in router.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api.auth import ClientAddress, CurrentCaller, Identity, ServicesDep
 from api.dispatch import Send, SendAnonymous
-from api.models import Accepted, Ceremony
+from api.models import Accepted, Ceremony, ErrorResponse
 from commands.base import CommandResult
 from commands.identity import enrolment, login
 from commands.identity.models import (
@@ -79,6 +79,16 @@ class LoggedOut(Accepted):
     session_id: str
 
 
+# An invitation is named by its token in the body, not by a path id, so its 404 is said here;
+# api/contract.py adds the statuses every route like these has.
+NO_SUCH_INVITATION: dict[int | str, dict[str, Any]] = {
+    404: {
+        "model": ErrorResponse,
+        "description": "No such invitation (an unknown, used or expired token)",
+    }
+}
+
+
 def _limit(services: ServicesDep, address: str) -> None:
     services.rate_limiter.enforce(AUTH, "anonymous", address)
 
@@ -107,7 +117,10 @@ def invite_user(body: InviteUser, send: Send) -> JSONResponse:
 
 
 @router.post(
-    "/invitations/accept/begin", operation_id="beginAcceptInvitation", response_model=Ceremony
+    "/invitations/accept/begin",
+    operation_id="beginAcceptInvitation",
+    response_model=Ceremony,
+    responses=NO_SUCH_INVITATION,
 )
 def begin_accept_invitation(
     body: BeginAcceptInvitation, services: ServicesDep, address: ClientAddress
@@ -122,6 +135,7 @@ def begin_accept_invitation(
     operation_id="finishAcceptInvitation",
     response_model=Session,
     status_code=201,
+    responses=NO_SUCH_INVITATION,
 )
 def finish_accept_invitation(
     body: FinishAcceptInvitation, services: ServicesDep, address: ClientAddress, send: SendAnonymous
