@@ -56,7 +56,7 @@ events: $(VENV)/.installed-dev  ## Write the event catalogue docs/events.md from
 	$(BIN)/python -m domain.catalogue > docs/events.md
 
 openapi: $(VENV)/.installed-dev  ## Rewrite the committed API contract docs/openapi.json (docs/api.md)
-	$(BIN)/python -m api.contract > docs/openapi.json
+	$(BIN)/python -m entrypoints.openapi_doc > docs/openapi.json
 
 lock: $(VENV)/.installed-dev  ## Re-pin constraints.txt from the current venv
 	$(PIP) freeze --exclude-editable | grep -v '^cairn' > constraints.txt.new

@@ -21,7 +21,6 @@ fails while the served one differs (docs/api.md).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -111,13 +110,3 @@ def document_errors(router: APIRouter) -> APIRouter:
 def render(app: FastAPI) -> str:
     """The document as committed: stable key order, one trailing newline."""
     return json.dumps(app.openapi(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def main() -> None:
-    from api.app import create_app
-
-    sys.stdout.write(render(create_app(with_services=False)))
-
-
-if __name__ == "__main__":
-    main()
