@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.auth import ServicesDep, TokenMissing, authenticate_token, get_services
+from api.contract import RETRY_AFTER
 from api.dependencies import get_push
 from api.models import ErrorResponse
 from api.streaming import wire
@@ -104,6 +105,13 @@ async def _open(
         },
         400: {"model": ErrorResponse, "description": "Invalid Last-Event-ID or run_id"},
         401: {"model": ErrorResponse, "description": "No valid access token"},
+        # The stream checks its token itself (a query parameter for EventSource), and with
+        # it the caller's rate limit, so api/contract.py cannot see it among the dependencies.
+        429: {
+            "model": ErrorResponse,
+            "description": "Too many requests from this caller",
+            "headers": RETRY_AFTER,
+        },
         503: {"model": ErrorResponse, "description": "Push not running here, or full"},
     },
 )
