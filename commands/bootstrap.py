@@ -13,11 +13,17 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
+from adapters.integrations.oauth.client import OAuthClients, new_code_verifier
+from adapters.integrations.oauth.providers import provider_configs
+from adapters.integrations.states import RedisAuthorizationStates
+from adapters.integrations.store import TokenRows
+from adapters.integrations.tokens import VaultConnectionTokens
 from adapters.llm.context import ClockContextProvider
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from adapters.policy.engine import CedarPolicyEngine
+from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.tokens.device_grants import RedisDeviceGrants
@@ -27,6 +33,8 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
+from commands.integrations.records import ConnectionRecords
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
@@ -56,10 +64,13 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    connections: ConnectionsPorts | None = None
 
     def close(self) -> None:
         self.identity.app.close()
         self.runs.app.close()
+        if self.connections is not None:
+            self.connections.app.close()
         self.pool.close()
         self.redis.close()
 
@@ -112,16 +123,43 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
+    connections = connections_ports(settings, pool, client, vault, identity)
     return Services(
         settings=settings,
         identity=identity,
         runs=runs,
-        commands=Dispatcher(Ports(identity, runs.app, runs.policy), HANDLERS),
+        commands=Dispatcher(Ports(identity, runs.app, runs.policy, connections), HANDLERS),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,
         redis=client,
         principals=principals,
+        connections=connections,
+    )
+
+
+def connections_ports(
+    settings: CairnSettings,
+    pool: ConnectionPool[Any],
+    client: redis.Redis,
+    vault: PostgresVault,
+    identity: IdentityPorts,
+) -> ConnectionsPorts:
+    """Connected accounts (docs/integrations.md): the token port provider adapters use is
+    `connections.tokens`."""
+    app = ConnectionsApplication(env=settings.event_store_env())
+    oauth = OAuthClients(
+        provider_configs(settings.oauth_providers, settings.env), settings.redirect_uri()
+    )
+    tokens = VaultConnectionTokens(TokenRows(pool), vault, oauth, ConnectionRecords(app, identity))
+    return ConnectionsPorts(
+        app=app,
+        tokens=tokens,
+        oauth=oauth,
+        states=RedisAuthorizationStates(client, prefix=f"{settings.redis_prefix}:oauth"),
+        vault=vault,
+        timers=PostgresTimers(pool),
+        new_verifier=new_code_verifier,
     )
 
 

@@ -18,6 +18,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from commands.base import Command, CommandResult, Issued
 from commands.identity.context import IdentityPorts
+from commands.integrations.ports import ConnectionsPorts
 from commands.ports.policy import PolicyEngine
 from commands.ports.store import WriteOutcomeUnknown
 from commands.runs.policies import RunsApplication
@@ -37,6 +38,7 @@ class Ports:
     identity: IdentityPorts
     runs: RunsApplication
     policy: PolicyEngine
+    connections: ConnectionsPorts | None = None
 
 
 Handler = Callable[[Any, Issued, Ports], CommandResult]

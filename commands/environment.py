@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Literal, cast
@@ -44,6 +45,20 @@ def between(env: Mapping[str, str], name: str, default: int, low: int, high: int
         raise InvalidInput(f"{name} must be a whole number, not {raw!r}") from None
     if not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def json_object(env: Mapping[str, str], name: str) -> dict[str, dict[str, object]]:
+    """A JSON object of objects (e.g. CAIRN_OAUTH_PROVIDERS); empty when unset."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a JSON object") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise InvalidInput(f"{name} must be a JSON object of objects")
     return value
 
 

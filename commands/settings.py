@@ -4,6 +4,7 @@ the values it needs as arguments. docs/configuration.md lists every variable."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,12 @@ class CairnSettings:
     stack_startup_timeout_s: float = 30.0
     # Crash tests only: where a process kills itself (adapters/failpoints.py).
     failpoints: str = ""
+    # OAuth providers people connect accounts at (CAIRN_OAUTH_PROVIDERS, a JSON object:
+    # name -> {"shape": "google"|"microsoft", "client_id", endpoint overrides...}; the client
+    # secret from CAIRN_OAUTH_<NAME>_CLIENT_SECRET) and the console's redirect URI
+    # (CAIRN_OAUTH_REDIRECT_URI; default: the first origin's connections callback page).
+    oauth_providers: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    oauth_redirect_uri: str = ""
     # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
     # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
     # inherit it.
@@ -128,6 +135,8 @@ class CairnSettings:
             nats_sync_interval=env.get("CAIRN_NATS_SYNC_INTERVAL") or SYNC_INTERVAL_ALWAYS,
             stack_startup_timeout_s=float(env.get("CAIRN_STACK_STARTUP_TIMEOUT") or 30.0),
             failpoints=env.get(FAILPOINTS, ""),
+            oauth_providers=e.json_object(env, "CAIRN_OAUTH_PROVIDERS"),
+            oauth_redirect_uri=env.get("CAIRN_OAUTH_REDIRECT_URI", ""),
             env=env,
         )
 
@@ -164,6 +173,8 @@ class CairnSettings:
             "CAIRN_NATS_SYNC_INTERVAL": self.nats_sync_interval,
             "CAIRN_STACK_STARTUP_TIMEOUT": repr(self.stack_startup_timeout_s),
             FAILPOINTS: self.failpoints,
+            "CAIRN_OAUTH_PROVIDERS": json.dumps(dict(self.oauth_providers)),
+            "CAIRN_OAUTH_REDIRECT_URI": self.oauth_redirect_uri,
         }
         if self.llm_mock_answer_file is not None:
             env["CAIRN_LLM_MOCK_ANSWER_FILE"] = str(self.llm_mock_answer_file)
@@ -176,6 +187,10 @@ class CairnSettings:
             return self.llm_mock_answer_file.read_text()
         except OSError as exc:
             raise InvalidInput(f"CAIRN_LLM_MOCK_ANSWER_FILE cannot be read: {exc}") from exc
+
+    def redirect_uri(self) -> str:
+        """Where providers send the browser back: the console's connections callback."""
+        return self.oauth_redirect_uri or f"{self.origins[0]}/console/connections-callback.html"
 
     def event_store_env(self) -> dict[str, str]:
         """The eventsourcing library's settings selecting the JetStream persistence module."""

@@ -28,6 +28,7 @@ from commands.identity.models import (
     RevokeCapability,
     RevokeDevice,
 )
+from commands.integrations import connect
 from commands.runs import approvals, intents, policies, provider_keys
 
 HANDLERS: Mapping[type[Command], Handler] = {
@@ -60,4 +61,8 @@ HANDLERS: Mapping[type[Command], Handler] = {
     policies.ChangePolicies: policies.change_policies,
     policies.ChangeGuardrails: policies.change_guardrails,
     provider_keys.SetProviderKey: provider_keys.set_provider_key,
+    # Connected accounts
+    connect.ConnectAccount: connect.connect_account,
+    connect.FinishConnect: connect.finish_connect,
+    connect.DisconnectAccount: connect.disconnect_account,
 }

@@ -23,6 +23,7 @@ from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
 from commands.bootstrap import Services, bootstrap, pipeline_ports
+from commands.integrations.keepalive import is_connection_timer, keep_alive
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker
 from commands.settings import CairnSettings
@@ -102,6 +103,9 @@ class WorkerService:
         return None
 
     def _fire(self, timer: Timer) -> None:
+        if is_connection_timer(timer) and self.services.connections is not None:
+            keep_alive(timer, self.services.connections)
+            return
         self.runs.on_timer(timer)
 
     def fire_timers(self) -> None:

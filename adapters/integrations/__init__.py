@@ -1,0 +1,1 @@
+"""Connected accounts: the OAuth 2.0 client, the token store and the token port."""
