@@ -5,6 +5,7 @@ import { h, replace } from "./dom.js";
 import * as account from "./views/account.js";
 import * as approvals from "./views/approvals.js";
 import * as audit from "./views/audit.js";
+import * as connections from "./views/connections.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   { pattern: /^\/signup$/, view: welcome.signUp, open: true },
   { pattern: /^\/signin$/, view: welcome.signIn, open: true },
   { pattern: /^\/keys$/, view: keys.render },
+  { pattern: /^\/connections$/, view: connections.render },
   { pattern: /^\/runs$/, view: runs.render },
   { pattern: /^\/runs\/([0-9a-f-]{36})$/, view: run.render },
   { pattern: /^\/approvals$/, view: approvals.render },
@@ -65,6 +67,7 @@ function drawNav(path) {
       navLink("/approvals", "Approvals", path),
       navLink("/policies", "Policies", path),
       navLink("/keys", "Model keys", path),
+      navLink("/connections", "Connections", path),
       navLink("/household", "Household", path),
       navLink("/account", "Account", path),
       h("button", { type: "button", class: "link-button", onclick: signOut }, "Sign out"),
