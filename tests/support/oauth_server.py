@@ -136,6 +136,9 @@ class TestOAuthServer:
         self.reuse_detected = 0
         self._fail: list[int] = []
         self._grants_dead = False
+        # False: a refresh answers without a new refresh token (the old one stays valid), as
+        # Google does.
+        self.rotate = True
         self.server = make_server(
             "127.0.0.1", 0, self._app(), threaded=True, request_handler=_Handler
         )
@@ -150,6 +153,9 @@ class TestOAuthServer:
 
     def kill_grants(self) -> None:
         self._grants_dead = True
+
+    def revive_grants(self) -> None:
+        self._grants_dead = False
 
     def valid_access_tokens(self) -> set[str]:
         with self.lock:
@@ -255,7 +261,10 @@ class TestOAuthServer:
 
         class RotatingRefresh(grants.RefreshTokenGrant):  # type: ignore[misc]
             TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic"]  # noqa: RUF012
-            INCLUDE_NEW_REFRESH_TOKEN = True
+
+            @property
+            def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
+                return outer.rotate
 
             def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
                 with outer.lock:
@@ -278,7 +287,7 @@ class TestOAuthServer:
 
             def revoke_old_credential(self, token: Token) -> None:
                 with outer.lock:
-                    token.rotated = True
+                    token.rotated = outer.rotate
 
         class Revocation(RevocationEndpoint):  # type: ignore[misc]
             CLIENT_AUTH_METHODS = ["client_secret_post", "client_secret_basic"]  # noqa: RUF012
