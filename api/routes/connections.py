@@ -18,6 +18,7 @@ from commands.integrations.connect import (
     ConnectAccount,
     DisconnectAccount,
     FinishConnect,
+    Scope,
 )
 from commands.integrations.queries import list_connections
 from domain.errors import Unavailable
@@ -45,7 +46,7 @@ class ConnectionsOut(BaseModel):
 
 
 class ConnectBody(BaseModel):
-    scopes: list[str] = Field(default_factory=list, max_length=20)
+    scopes: list[Scope] = Field(default_factory=list, max_length=20)
 
 
 class AuthorizationStarted(BaseModel):

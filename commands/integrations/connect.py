@@ -14,7 +14,7 @@ import hashlib
 import json
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from commands.dispatch import Ports
 
 PROVIDER = r"^[a-z][a-z0-9_-]{0,39}$"
+# A scope token of RFC 6749 section 3.3 (printable ASCII but space, '"' and '\\').
+Scope = Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[!#-\[\]-~]+$")]
 ACCOUNT_FIELD = "connection_account"
 KEEP_ALIVE = "connection.keep_alive"
 KEEP_ALIVE_EVERY = timedelta(days=1)
@@ -45,7 +47,7 @@ class ConnectAccount(Command):
     `scopes` to it: incremental authorization keeps what was granted before)."""
 
     provider: str = Field(pattern=PROVIDER)
-    scopes: list[str] = Field(default_factory=list, max_length=20)
+    scopes: list[Scope] = Field(default_factory=list, max_length=20)
     reconnect: bool = False
 
 
