@@ -152,13 +152,20 @@ def finish_connect(command: FinishConnect, issued: Issued, ports: Ports) -> Comm
     connection = _find(cp, connection_id)
     if connection is None:
         raise AuthorizationStateInvalid("this connect was never started; start it again")
-    cp.tokens.store_grant(tenant, connection_id, caller.user_id, provider, grant)
     subject = grant.account.subject if grant.account else ""
     email = grant.account.email if grant.account else None
+    account_key = hashlib.sha256(f"{connection_id}:{subject}".encode()).hexdigest()
+    if connection.account_key not in (None, account_key) and connection.status in (
+        ConnectionStatus.ACTIVE,
+        ConnectionStatus.REAUTH_REQUIRED,
+    ):
+        # Another account at the same provider replaces this one: its grant is revoked and
+        # its tokens shredded, not left live at the provider.
+        cp.tokens.disconnect(tenant, connection_id, provider)
+    cp.tokens.store_grant(tenant, connection_id, caller.user_id, provider, grant)
     sealed = cp.vault.seal_personal(
         tenant, caller.user_id, ACCOUNT_FIELD, json.dumps({"id": subject, "email": email})
     )
-    account_key = hashlib.sha256(f"{connection_id}:{subject}".encode()).hexdigest()
     connection.connect(sealed, account_key, sorted(grant.scopes))
     position = cp.app.save_atomically(connection, context=issued.event_context())
     cp.timers.schedule(

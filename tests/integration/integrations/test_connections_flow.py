@@ -6,6 +6,7 @@ after a dead grant, and the keep-alive timer."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,7 @@ from tests.integration.integrations.connections_support import (
     settings_for,
 )
 from tests.support.oauth_server import TestOAuthServer
+from tests.support.workers import worker_thread
 
 pytestmark = pytest.mark.integration
 
@@ -237,3 +239,40 @@ def test_the_keep_alive_timer_refreshes_an_idle_connection_and_sets_itself_again
     assert events_of(services, connection_id).count("TokenRefreshed") == 1
     [(again,)] = _sql(settings, "SELECT due_at FROM timers WHERE kind = %s", KEEP_ALIVE)
     assert isinstance(again, datetime) and again > datetime.now(UTC) + timedelta(hours=23)
+
+
+def test_a_worker_fires_the_keep_alive_timer_when_it_is_due(
+    settings: CairnSettings, services: Services, server: TestOAuthServer
+) -> None:
+    who = caller()
+    connection_id = connect(services, server, who)
+    _sql(settings, "UPDATE connection_tokens SET refreshed_at = now() - interval '4 days'")
+    _sql(settings, "UPDATE timers SET due_at = now() WHERE kind = %s", KEEP_ALIVE)
+
+    with worker_thread(settings, services):
+        deadline = time.monotonic() + 30
+        while server.refresh_calls == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    assert server.refresh_calls == 1
+    assert events_of(services, connection_id).count("TokenRefreshed") == 1
+
+
+def test_connecting_another_account_revokes_the_first_ones_grant(
+    services: Services, server: TestOAuthServer
+) -> None:
+    assert services.connections is not None
+    who = caller()
+    tenant = str(who.tenant_id)
+    connection_id = connect(services, server, who)
+    first = services.connections.tokens.access_token(tenant, who.user_id, "google")
+    server.account, server.email = "acct-2", "grace@example.org"
+
+    connect(services, server, who)
+
+    assert server.revocations == ["refresh_token"]
+    assert first.value not in server.valid_access_tokens()
+    second = services.connections.tokens.access_token(tenant, who.user_id, "google")
+    assert second.value in server.valid_access_tokens()
+    assert events_of(services, connection_id).count("AccountConnected") == 2
+    assert list_connections(who, services.connections)[0].account_email == "grace@example.org"
