@@ -129,7 +129,12 @@ class VaultConnectionTokens:
         """Refresh a connection nothing used for `idle` (providers expire idle refresh tokens);
         False when there is nothing to keep alive."""
         row = self.rows.read(tenant, connection_id)
-        if row is None or row.status != "active":
+        if row is None:
+            return False
+        if row.status != "active":
+            # Idempotent on the aggregate: records ReauthRequired only if it was lost.
+            reason = "the provider answered invalid_grant"
+            self._record(lambda: self.events.reauth_required(tenant, connection_id, reason))
             return False
         if self.clock() - row.refreshed_at < idle:
             return True
@@ -262,6 +267,6 @@ class VaultConnectionTokens:
         try:
             record()
         except Exception:
-            # The tokens are stored; the event is the record of it and is retried by the
-            # keep-alive sweep's next look at the connection, never at the caller's cost.
+            # The row is committed and decides for every caller; a lost ReauthRequired is
+            # recorded by the keep-alive's next look, a lost TokenRefreshed only costs history.
             logger.exception("recording a connection event failed")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -169,6 +170,9 @@ def test_invalid_grant_gives_one_reauth_required_and_every_caller_reauth_needed(
     assert len(raised) == 10 and all(isinstance(e, ReauthNeeded) for e in raised)
     assert "connect the account again" in str(raised[0]) or "connect again" in str(raised[0])
     assert server.refresh_calls == 1
+    assert events_of(services, connection_id).count("ReauthRequired") == 1
+    # The keep-alive's look at a dead connection records nothing twice, and stops.
+    assert tokens.keep_alive(tenant, connection_id, timedelta(0)) is False
     assert events_of(services, connection_id).count("ReauthRequired") == 1
     # The person is told once, in their security feed.
     stored = services.identity.app.recorder.select_notifications(start=1, limit=10_000)
