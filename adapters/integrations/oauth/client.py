@@ -89,9 +89,15 @@ def _transient(provider: str, what: str, exc: Exception) -> Unavailable:
 class OAuthClients:
     """One configured client per provider; thread-safe (a new authlib session per call)."""
 
-    def __init__(self, providers: Mapping[str, ProviderConfig], redirect_uri: str) -> None:
+    def __init__(
+        self,
+        providers: Mapping[str, ProviderConfig],
+        redirect_uri: str,
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
         self.providers = dict(providers)
         self.redirect_uri = redirect_uri
+        self.timeout_s = timeout_s
 
     def config(self, provider: str) -> ProviderConfig:
         found = self.providers.get(provider)
@@ -115,7 +121,7 @@ class OAuthClients:
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
-            timeout=TIMEOUT_S,
+            timeout=self.timeout_s,
         )
 
     def authorization_url(

@@ -6,6 +6,7 @@ after a dead grant, and the keep-alive timer."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -18,6 +19,8 @@ import psycopg
 import pytest
 from pydantic import SecretStr
 
+from adapters.integrations.oauth.client import OAuthClients
+from adapters.integrations.oauth.providers import provider_configs
 from commands.bootstrap import Services
 from commands.integrations.connect import KEEP_ALIVE, ConnectAccount, FinishConnect
 from commands.integrations.keepalive import keep_alive
@@ -25,6 +28,7 @@ from commands.integrations.queries import list_connections
 from commands.ports.connections import ReauthNeeded
 from commands.ports.timers import Timer
 from commands.settings import CairnSettings
+from domain.errors import Unavailable
 from domain.integrations.grants import AuthorizationStateInvalid
 from infra.stack import StackEndpoints
 from tests.integration.integrations.connections_support import (
@@ -276,3 +280,15 @@ def test_connecting_another_account_revokes_the_first_ones_grant(
     assert second.value in server.valid_access_tokens()
     assert events_of(services, connection_id).count("AccountConnected") == 2
     assert list_connections(who, services.connections)[0].account_email == "grace@example.org"
+
+
+def test_a_token_endpoint_that_does_not_answer_is_transient() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        entry = {"client_id": "c", "token_endpoint": f"http://127.0.0.1:{port}/token"}
+        clients = OAuthClients(provider_configs({"google": entry}, {}), REDIRECT, timeout_s=0.3)
+        with pytest.raises(Unavailable) as raised:
+            clients.refresh("google", "refresh-token", ())
+    assert raised.value.details["retry_after"] >= 1
