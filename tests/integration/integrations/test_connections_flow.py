@@ -22,13 +22,18 @@ from pydantic import SecretStr
 from adapters.integrations.oauth.client import OAuthClients
 from adapters.integrations.oauth.providers import provider_configs
 from commands.bootstrap import Services
-from commands.integrations.connect import KEEP_ALIVE, ConnectAccount, FinishConnect
+from commands.integrations.connect import (
+    KEEP_ALIVE,
+    ConnectAccount,
+    DisconnectAccount,
+    FinishConnect,
+)
 from commands.integrations.keepalive import keep_alive
 from commands.integrations.queries import list_connections
 from commands.ports.connections import ReauthNeeded
 from commands.ports.timers import Timer
 from commands.settings import CairnSettings
-from domain.errors import Unavailable
+from domain.errors import NotFound, Unavailable
 from domain.integrations.grants import AuthorizationStateInvalid
 from infra.stack import StackEndpoints
 from tests.integration.integrations.connections_support import (
@@ -292,3 +297,18 @@ def test_a_token_endpoint_that_does_not_answer_is_transient() -> None:
         with pytest.raises(Unavailable) as raised:
             clients.refresh("google", "refresh-token", ())
     assert raised.value.details["retry_after"] >= 1
+
+
+def test_another_persons_disconnect_leaves_this_connection_alone(
+    services: Services, server: TestOAuthServer
+) -> None:
+    ada = caller()
+    connect(services, server, ada)
+    for other in (caller(), caller(ada.tenant_id)):  # another tenant, another person
+        with pytest.raises(NotFound):
+            send(services, DisconnectAccount(provider="google"), other)
+    assert services.connections is not None
+    listed = list_connections(ada, services.connections)
+    assert [(c.provider, c.status, c.health) for c in listed if c.status != "not_connected"] == [
+        ("google", "active", "ok")
+    ]
