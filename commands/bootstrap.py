@@ -21,6 +21,7 @@ from adapters.policy.engine import CedarPolicyEngine
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.tokens.device_grants import RedisDeviceGrants
+from adapters.tokens.recovery_codes import Argon2CodeHasher
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
@@ -107,6 +108,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         login_guard=RedisLoginGuard(client, prefix=f"{prefix}:login"),
         totp=RedisTotp(client, prefix=f"{prefix}:totp"),
         device_grants=RedisDeviceGrants(client, prefix=f"{prefix}:device"),
+        recovery_codes=Argon2CodeHasher(),
     )
     runs = RunsPorts(
         app=RunsApplication(env=settings.event_store_env()),

@@ -15,6 +15,7 @@ from commands.application import CairnApplication
 from commands.ports.device_grants import DeviceGrants
 from commands.ports.passkeys import PasskeyCeremonies
 from commands.ports.ratelimit import LoginGuard
+from commands.ports.recovery import CodeHasher
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
 from commands.ports.vault import Vault
 from domain.errors import NotFound
@@ -54,6 +55,7 @@ class IdentityPorts:
     totp: SecondFactor
     clock: Callable[[], datetime] = utcnow
     device_grants: DeviceGrants | None = None
+    recovery_codes: CodeHasher | None = None
 
     def find(self, aggregate_id: UUID) -> object | None:
         try:
