@@ -14,6 +14,7 @@ from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
 from adapters.llm.context import ClockContextProvider
+from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
@@ -109,6 +110,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         totp=RedisTotp(client, prefix=f"{prefix}:totp"),
         device_grants=RedisDeviceGrants(client, prefix=f"{prefix}:device"),
         recovery_codes=Argon2CodeHasher(),
+        model_endpoints=ResolvingEndpointGuard(settings.allow_private_model_endpoints),
     )
     runs = RunsPorts(
         app=RunsApplication(env=settings.event_store_env()),
@@ -141,7 +143,9 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
 
     text = settings.llm_mock_answer_text()
     mock = MockAnswer.text(text) if text is not None else None
-    gateway = LiteLLMGateway(lambda _model: mock) if mock is not None else LiteLLMGateway()
+    guard = ResolvingEndpointGuard(settings.allow_private_model_endpoints)
+    answers = (lambda _model: mock) if mock is not None else None
+    gateway = LiteLLMGateway(answers, guard=guard)
     return PipelinePorts(
         runs=runs.app,
         identity=services.identity,

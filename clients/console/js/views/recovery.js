@@ -18,14 +18,14 @@ function refusal(error) {
   return words ? h("div", { class: "error", role: "alert" }, `${words} (${error.code})`) : errorBox(error);
 }
 
-function shownOnce(codes) {
+function shownOnce(codes, replaced) {
   const text = `Cairn recovery codes (each works once)\n\n${codes.join("\n")}\n`;
   const download = h("a", { href: URL.createObjectURL(new Blob([text], { type: "text/plain" })), download: "cairn-recovery-codes.txt" }, "Download as a text file");
   return h(
     "section",
     { class: "card", "aria-labelledby": "new-codes-heading" },
     h("h2", { id: "new-codes-heading" }, "Your new recovery codes"),
-    h("p", { role: "status" }, "Keep them somewhere safe, away from this device: they are shown this once. Each code works once; your earlier codes no longer work."),
+    h("p", { role: "status" }, `Keep them somewhere safe, away from this device: they are shown this once. Each code works once.${replaced ? " Your earlier codes no longer work." : ""}`),
     h("ol", { class: "recovery-codes", id: "recovery-codes" }, codes.map((code) => h("li", {}, h("code", {}, code)))),
     h("p", {}, download),
   );
@@ -37,12 +37,18 @@ export async function codes(main) {
   const problems = h("div", { "aria-live": "polite" });
   const result = h("div");
   const make = h("button", { type: "button" }, status.count ? "Make new recovery codes" : "Make recovery codes");
+  const line = (count, remaining) => (count ? `${remaining} of your ${count} codes are unused.` : "You have no recovery codes yet.");
+  const statusLine = h("p", { id: "recovery-status" }, line(status.count, status.remaining));
   make.addEventListener("click", async () => {
     problems.replaceChildren();
     make.disabled = true;
     try {
       const made = await withStepUp((extra) => command("/v1/recovery-codes", { ...extra }));
-      replace(result, shownOnce(made.codes));
+      replace(result, shownOnce(made.codes, status.count > 0));
+      status.count = made.codes.length;
+      status.remaining = made.codes.length;
+      statusLine.textContent = line(status.count, status.remaining);
+      make.textContent = "Make new recovery codes";
     } catch (error) {
       problems.append(errorBox(error));
     } finally {
@@ -53,11 +59,7 @@ export async function codes(main) {
     main,
     h("h1", {}, "Recovery codes"),
     h("p", {}, "If you lose every passkey, one recovery code lets you make a new passkey and sign in again. Making codes needs your passkey."),
-    h(
-      "p",
-      { id: "recovery-status" },
-      status.count ? `${status.remaining} of your ${status.count} codes are unused.` : "You have no recovery codes yet.",
-    ),
+    statusLine,
     h("div", { class: "card" }, make, problems),
     result,
   );
