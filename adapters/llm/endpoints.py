@@ -19,7 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from commands.ports.endpoints import ModelEndpointRefused
+import httpx
+
+from commands.ports.endpoints import EndpointGuard, ModelEndpointRefused
 
 Resolver = Callable[[str, int], Sequence[str]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -74,3 +76,26 @@ class ResolvingEndpointGuard:
                     "operator allows private ones (CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS)",
                     {"reason": "private_address", "host": host, "address": str(ip)},
                 )
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """Checks every request's URL with the guard before connecting: also a redirect's target,
+    should a client ever follow one."""
+
+    def __init__(self, guard: EndpointGuard) -> None:
+        super().__init__()
+        self._guard = guard
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            self._guard.check(str(request.url))
+        except ModelEndpointRefused as refused:
+            raise httpx.ConnectError(refused.message, request=request) from None
+        return super().handle_request(request)
+
+
+def guarded_http_client(guard: EndpointGuard) -> httpx.Client:
+    """The HTTP client of calls to endpoints people name: the guard on every request, and no
+    redirects (litellm's own OpenAI client follows them: a public endpoint could send the
+    request on to a private address)."""
+    return httpx.Client(transport=GuardedTransport(guard), follow_redirects=False, timeout=60.0)

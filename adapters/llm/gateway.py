@@ -24,6 +24,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
 
+from adapters.llm.endpoints import guarded_http_client
 from adapters.llm.mock import MockAnswerSource
 from adapters.llm.routing import CandidateModel
 from commands.ports.endpoints import EndpointGuard, ModelEndpointRefused
@@ -138,6 +139,7 @@ class LiteLLMGateway:
         # Checked again at each call: a name that resolved to a public address when it was
         # set may resolve to a private one now.
         self._guard = guard
+        self._guarded_http: Any = None
 
     def warm_up(self) -> None:
         """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
@@ -167,6 +169,8 @@ class LiteLLMGateway:
             except ModelEndpointRefused:
                 call.clear()
                 raise CompletionFailed(FailureKind.ENDPOINT_REFUSED) from None
+            if request.candidate.provider in _OPENAI_ROUTE and "mock_response" not in call:
+                call["client"] = self._openai_client(call)
         failure: CompletionFailed | None = None
         try:
             response = litellm.completion(**call)
@@ -178,6 +182,25 @@ class LiteLLMGateway:
         if failure is not None:
             raise failure
         return _answer_of(litellm, response, request.candidate, messages)
+
+    def _openai_client(self, call: Mapping[str, Any]) -> Any:
+        """litellm's OpenAI client for a person's endpoint, over the guarded HTTP client (the
+        guard on every request, no redirects: decision 0023)."""
+        if self._guarded_http is None:
+            assert self._guard is not None
+            self._guarded_http = guarded_http_client(self._guard)
+        openai: Any = importlib.import_module("openai")
+        return openai.OpenAI(
+            api_key=call["api_key"],
+            base_url=call["api_base"],
+            http_client=self._guarded_http,
+            max_retries=0,
+            timeout=call["timeout"],
+        )
+
+
+# Providers litellm calls through its OpenAI client (an endpoint of the person's choosing).
+_OPENAI_ROUTE = frozenset({LlmProvider.LOCAL, LlmProvider.OPENAI})
 
 
 def _classify(litellm: Any, exc: Exception) -> CompletionFailed:

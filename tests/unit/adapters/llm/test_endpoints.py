@@ -6,10 +6,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.llm.endpoints import ResolvingEndpointGuard
+from adapters.llm.endpoints import ResolvingEndpointGuard, guarded_http_client
 from adapters.llm.gateway import CredentialIncomplete, credential_kwargs
 from adapters.llm.routing import DEFAULT_ROUTING_TABLE, CandidateModel
 from commands.ports.endpoints import ModelEndpointRefused
@@ -101,3 +102,10 @@ def test_a_local_model_is_in_every_route_last() -> None:
     for models in DEFAULT_ROUTING_TABLE.routes.values():
         assert models[-1].provider is LlmProvider.LOCAL
         assert [m for m in models if m.provider is LlmProvider.LOCAL] == [models[-1]]
+
+
+def test_the_guarded_client_refuses_before_connecting_and_follows_no_redirect() -> None:
+    client = guarded_http_client(ResolvingEndpointGuard(resolver=resolver))
+    assert client.follow_redirects is False
+    with pytest.raises(httpx.ConnectError, match="private"):
+        client.post("http://rebind.example/v1/chat/completions", json={})
