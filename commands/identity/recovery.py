@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from pydantic import Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from commands.base import Command, CommandResult, Issued
 from commands.identity.bound_changes import ChangeApproval, approved, change_hash, record_change
@@ -34,6 +34,7 @@ from domain.identity.recovery import (
     shown,
 )
 from domain.identity.user import User
+from domain.storable import StorableModel
 
 if TYPE_CHECKING:
     from commands.dispatch import Ports
@@ -50,11 +51,16 @@ class RegenerateRecoveryCodes(Command):
     approval: ChangeApproval | None = None
 
 
-class BeginRecovery(Command):
+class BeginRecovery(StorableModel):
+    """Starting the passkey ceremony records nothing: not a command."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     code: SecretStr = RecoveryCode
 
 
-class FinishRecovery(BeginRecovery):
+class FinishRecovery(Command):
+    code: SecretStr = RecoveryCode
     ceremony_id: str = Field(min_length=1, max_length=200)
     credential: dict[str, Any]
     device_name: str = DeviceName
