@@ -21,8 +21,8 @@ from clients.sdk import calls as sdk_calls
 from clients.sdk.errors import BadRequest
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
-from tests.e2e.console.conftest import ConsoleCairn
-from tests.e2e.console.screens import assert_accessible, screenshot, sign_up
+from tests.e2e.console.conftest import PHONE, ConsoleCairn
+from tests.e2e.console.screens import assert_accessible, assert_fits_width, screenshot, sign_up
 from tests.e2e.console.test_first_run import SARAH
 from tests.support.browser import Passkeys
 from tests.support.provider_server import FakeProvider
@@ -156,6 +156,8 @@ def test_a_denied_code_never_signs_the_device_in_and_a_decided_one_says_so(
     page.goto(started.verification_uri_complete)
     expect(page.get_by_role("alert")).to_contain_text("Already decided")
     expect(page.get_by_role("button", name="Approve with passkey")).to_have_count(0)
+    page.set_viewport_size(PHONE)
+    assert_fits_width(page)
     # A code typed by hand that is not one Cairn shows.
     page.goto("/#/device")
     page.get_by_label("Code from your terminal").fill("AEIO-0000")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.console.conftest import ConsoleCairn
-from tests.e2e.console.screens import assert_accessible, screenshot, sign_up
+from tests.e2e.console.conftest import PHONE, ConsoleCairn
+from tests.e2e.console.screens import assert_accessible, assert_fits_width, screenshot, sign_up
 from tests.support.browser import Passkeys
 
 pytestmark = pytest.mark.e2e
@@ -83,3 +83,6 @@ def test_a_recovery_code_adds_a_new_passkey_once(
     assert len(passkeys.credentials()) == 1
     assert_accessible(page)
     screenshot(page, "recovery-used")
+    # On a phone: one column, nothing scrolls sideways.
+    page.set_viewport_size(PHONE)
+    assert_fits_width(page)
