@@ -23,6 +23,7 @@ from api.routes import (
     identity,
     policies,
     provider_keys,
+    recovery,
     runs,
     stream,
 )
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(document_errors(identity.router))
     app.include_router(document_errors(device.router))
     app.include_router(document_errors(account.router))
+    app.include_router(document_errors(recovery.router))
     app.include_router(document_errors(policies.router))
     app.include_router(document_errors(runs.router))
     app.include_router(document_errors(stream.router))

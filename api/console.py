@@ -68,4 +68,10 @@ def mount_console(app: FastAPI) -> None:
             headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"},
         )
 
+    # RFC 8628's verification URI (`cairn login` shows it): the same page, whose router
+    # opens the device-code screen.
+    @app.get("/device", include_in_schema=False)
+    def device_page() -> FileResponse:
+        return console_page()
+
     app.mount(ASSETS_PATH, ConsoleFiles(directory=CONSOLE_DIR), name="console")

@@ -19,6 +19,7 @@ from adapters.integrations.states import RedisAuthorizationStates
 from adapters.integrations.store import TokenRows
 from adapters.integrations.tokens import VaultConnectionTokens
 from adapters.llm.context import ClockContextProvider
+from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
@@ -27,6 +28,7 @@ from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.tokens.device_grants import RedisDeviceGrants
+from adapters.tokens.recovery_codes import Argon2CodeHasher
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
@@ -118,6 +120,8 @@ def bootstrap(settings: CairnSettings) -> Services:
         login_guard=RedisLoginGuard(client, prefix=f"{prefix}:login"),
         totp=RedisTotp(client, prefix=f"{prefix}:totp"),
         device_grants=RedisDeviceGrants(client, prefix=f"{prefix}:device"),
+        recovery_codes=Argon2CodeHasher(),
+        model_endpoints=ResolvingEndpointGuard(settings.allow_private_model_endpoints),
     )
     runs = RunsPorts(
         app=RunsApplication(env=settings.event_store_env()),
@@ -177,7 +181,9 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
 
     text = settings.llm_mock_answer_text()
     mock = MockAnswer.text(text) if text is not None else None
-    gateway = LiteLLMGateway(lambda _model: mock) if mock is not None else LiteLLMGateway()
+    guard = ResolvingEndpointGuard(settings.allow_private_model_endpoints)
+    answers = (lambda _model: mock) if mock is not None else None
+    gateway = LiteLLMGateway(answers, guard=guard)
     return PipelinePorts(
         runs=runs.app,
         identity=services.identity,

@@ -57,6 +57,10 @@ class CairnSettings:
     # (CAIRN_LLM_MOCK_ANSWER_FILE): for demos, tests and benchmarks without a model provider.
     # Never set in production.
     llm_mock_answer_file: Path | None = None
+    # Model endpoints people name (a local model, a proxy) may be on loopback or private
+    # addresses (CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS=1): for a server at home whose model runs
+    # beside it. Off, the server calls public addresses only (decision 0023).
+    allow_private_model_endpoints: bool = False
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
     # How long an API process may answer "this session is live" without asking PostgreSQL and
@@ -121,6 +125,10 @@ class CairnSettings:
             worker_concurrency=e.count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
             worker_ack_wait_s=float(e.count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
             llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
+            allow_private_model_endpoints=env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")
+            .strip()
+            .lower()
+            in ("1", "true", "yes"),
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
             push=e.push_settings(env),
@@ -163,6 +171,9 @@ class CairnSettings:
             "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),
             "CAIRN_AUTH_CACHE_S": repr(self.auth_cache_s),
+            "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS": "1"
+            if self.allow_private_model_endpoints
+            else "",
             **e.push_env(self.push),
             "CAIRN_PROJECTOR_BATCH": str(self.projector_batch),
             "CAIRN_PROJECTOR_PROCESSES": (

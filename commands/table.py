@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from commands.base import Command
 from commands.dispatch import Handler
-from commands.identity import account, device, enrolment, login
+from commands.identity import account, device, enrolment, login, recovery
 from commands.identity.models import (
     ConfirmTotp,
     EnrolTotp,
@@ -53,6 +53,9 @@ HANDLERS: Mapping[type[Command], Handler] = {
     EnrolTotp: account.enrol_totp,
     ConfirmTotp: account.confirm_totp,
     EraseUser: account.erase_user,
+    # Identity: recovery codes (decision 0022)
+    recovery.RegenerateRecoveryCodes: recovery.regenerate_recovery_codes,
+    recovery.FinishRecovery: recovery.finish_recovery,
     # Runs
     intents.SubmitIntent: intents.submit_intent,
     approvals.ApproveEscalation: approvals.approve_escalation,

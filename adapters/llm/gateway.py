@@ -24,8 +24,10 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
 
+from adapters.llm.endpoints import guarded_http_client
 from adapters.llm.mock import MockAnswerSource
 from adapters.llm.routing import CandidateModel
+from commands.ports.endpoints import EndpointGuard, ModelEndpointRefused
 from commands.ports.planner import LlmProvider, ProviderCredential
 
 COST_PRECISION = Decimal("1e-10")
@@ -36,6 +38,8 @@ class FailureKind(StrEnum):
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"
     PROVIDER_ERROR = "provider_error"
+    # The endpoint now resolves to an address the server must not call (decision 0023).
+    ENDPOINT_REFUSED = "endpoint_refused"
 
 
 class CompletionFailed(Exception):
@@ -85,6 +89,17 @@ def credential_kwargs(candidate: CandidateModel, credential: ProviderCredential)
     The only place a secret's plain value is read. The result must go straight to litellm.
     """
     kwargs: dict[str, Any] = {"model": candidate.model}
+    if candidate.provider is LlmProvider.LOCAL:
+        # An OpenAI-compatible server (Ollama, llama.cpp, vLLM): litellm's `openai/` route
+        # with the person's base URL and model name. Many need no key; the client needs one.
+        if not credential.api_base:
+            raise CredentialIncomplete("a local model needs api_base (its base URL)")
+        model = credential.deployments.get(candidate.name, candidate.name)
+        return {
+            "model": f"openai/{model}",
+            "api_base": credential.api_base,
+            "api_key": credential.api_key.get_secret_value() or "no-key",
+        }
     if candidate.provider is LlmProvider.AZURE:
         if not credential.api_base:
             raise CredentialIncomplete("an Azure credential needs api_base (the resource URL)")
@@ -117,8 +132,14 @@ def load_litellm() -> Any:
 
 
 class LiteLLMGateway:
-    def __init__(self, mock_answers: MockAnswerSource | None = None) -> None:
+    def __init__(
+        self, mock_answers: MockAnswerSource | None = None, guard: EndpointGuard | None = None
+    ) -> None:
         self._mock_answers = mock_answers
+        # Checked again at each call: a name that resolved to a public address when it was
+        # set may resolve to a private one now.
+        self._guard = guard
+        self._guarded_http: Any = None
 
     def warm_up(self) -> None:
         """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
@@ -142,6 +163,14 @@ class LiteLLMGateway:
             if mock is not None:
                 call.update(mock.litellm_kwargs())
         call.update(credential_kwargs(request.candidate, credential))
+        if self._guard is not None and call.get("api_base"):
+            try:
+                self._guard.check(str(call["api_base"]))
+            except ModelEndpointRefused:
+                call.clear()
+                raise CompletionFailed(FailureKind.ENDPOINT_REFUSED) from None
+            if request.candidate.provider in _OPENAI_ROUTE and "mock_response" not in call:
+                call["client"] = self._openai_client(call)
         failure: CompletionFailed | None = None
         try:
             response = litellm.completion(**call)
@@ -153,6 +182,25 @@ class LiteLLMGateway:
         if failure is not None:
             raise failure
         return _answer_of(litellm, response, request.candidate, messages)
+
+    def _openai_client(self, call: Mapping[str, Any]) -> Any:
+        """litellm's OpenAI client for a person's endpoint, over the guarded HTTP client (the
+        guard on every request, no redirects: decision 0023)."""
+        if self._guarded_http is None:
+            assert self._guard is not None
+            self._guarded_http = guarded_http_client(self._guard)
+        openai: Any = importlib.import_module("openai")
+        return openai.OpenAI(
+            api_key=call["api_key"],
+            base_url=call["api_base"],
+            http_client=self._guarded_http,
+            max_retries=0,
+            timeout=call["timeout"],
+        )
+
+
+# Providers litellm calls through its OpenAI client (an endpoint of the person's choosing).
+_OPENAI_ROUTE = frozenset({LlmProvider.LOCAL, LlmProvider.OPENAI})
 
 
 def _classify(litellm: Any, exc: Exception) -> CompletionFailed:

@@ -139,4 +139,10 @@ DEFAULT_ROUTES: dict[str, list[str]] = {
     "complex/best/normal": [_CLAUDE_SONNET, _GPT, _AZURE_GPT, _GEMINI_PRO],
 }
 
+# The person's own OpenAI-compatible model ("use a local model"): last in every row, so it
+# plans when it is the only endpoint and is the fallback otherwise (its credential names the
+# real model; decision 0023).
+LOCAL_MODEL = "local/default"
+DEFAULT_ROUTES = {route: [*models, LOCAL_MODEL] for route, models in DEFAULT_ROUTES.items()}
+
 DEFAULT_ROUTING_TABLE = RoutingTable.from_config(DEFAULT_ROUTES)

@@ -19,6 +19,7 @@ from clients.sdk import ApiError, Cairn, CairnError, PushEvent, Run
 from clients.sdk.device import DeviceLoginFailed, device_login
 from clients.sdk.models import DeviceAuthorization
 
+VERIFICATION_PATH = "/device"
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 Api = Annotated[
     str | None, typer.Option("--api", envvar="CAIRN_API_URL", help="Cairn's API base URL.")
@@ -37,12 +38,27 @@ def spinner(text: str, quiet: bool) -> AbstractContextManager[Any]:
     return nullcontext() if quiet else err.status(text)
 
 
+NEEDS_CONSOLE_EXIT = 3
+# Changes a terminal cannot make: they need a passkey, which only a browser (the console) or
+# a platform authenticator can use.
+NEEDS_CONSOLE = {
+    "step_up_required": "this change needs your passkey, which the command line cannot use",
+    "insufficient_scope": "this device's sign-in may not change what runs without you "
+    "(`cairn login --scope autonomy:write` asks for it)",
+}
+
+
 @contextmanager
-def reported() -> Iterator[None]:
-    """Errors as one line with the API's code, exit status 1."""
+def reported(screen: str = "/#/") -> Iterator[None]:
+    """Errors as one line with the API's code, exit status 1. A change that needs a passkey
+    names the console's `screen` where the person can make it, exit status 3."""
     try:
         yield
     except ApiError as exc:
+        if exc.code in NEEDS_CONSOLE:
+            err.print(f"[bold red]not changed:[/] {NEEDS_CONSOLE[exc.code]} ({exc.code}).")
+            err.print(f"Make it in the console: {config.console_url(screen)}")
+            raise typer.Exit(NEEDS_CONSOLE_EXIT) from exc
         err.print(f"[bold red]error:[/] {exc.code}: {exc.message}")
         raise typer.Exit(1) from exc
     except CairnError as exc:
@@ -53,13 +69,20 @@ def reported() -> Iterator[None]:
 def login(
     api: Api = None,
     device_name: Annotated[str, typer.Option(help="How this device is listed.")] = "cairn CLI",
+    scope: Annotated[
+        str,
+        typer.Option(help="Scopes beyond the default, space-separated (e.g. autonomy:write)."),
+    ] = "",
     as_json: Json = False,
 ) -> None:
     """Sign in with the device authorization grant: approve the code shown in the console
     with your passkey. The session is kept in your config folder (0600)."""
     base = api or config.DEFAULT_API
 
+    shown_uri: list[str] = []
+
     def show(code: DeviceAuthorization) -> None:
+        shown_uri.append(code.verification_uri)
         if as_json:
             emit_json(code.model_dump(exclude={"device_code"}))
             return
@@ -71,14 +94,15 @@ def login(
         try:
             with spinner("waiting for your approval…", as_json):
                 session = device_login(
-                    cairn, show, client_name="cairn CLI", device_name=device_name
+                    cairn, show, client_name="cairn CLI", device_name=device_name, scope=scope
                 )
         except DeviceLoginFailed as exc:
             words = {"access_denied": "the sign-in was denied", "expired_token": "the code expired"}
             err.print(f"[bold red]not signed in:[/] {words.get(exc.code, exc.message)}")
             raise typer.Exit(1) from exc
         assert cairn.credentials is not None
-        path = config.save(base, cairn.credentials)
+        console = shown_uri[0].removesuffix(VERIFICATION_PATH) if shown_uri else None
+        path = config.save(base, cairn.credentials, console)
     signed = {"signed_in": True, "user_id": session.user_id, "device_id": session.device_id}
     if as_json:
         emit_json(signed)
@@ -165,9 +189,7 @@ def approve(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL.")] = False,
 ) -> None:
     """Approving needs your passkey: opens the console at the run's plan."""
-    loaded = config.load()
-    base = loaded[0] if loaded else config.DEFAULT_API
-    url = f"{base.rstrip('/')}/approvals/{run_id}"
+    url = config.console_url(f"/#/approvals?run={run_id}")
     out.print(f"approve the plan with your passkey at {url}")
     if not no_browser:
         webbrowser.open(url)
@@ -202,7 +224,7 @@ def policies_put(
 ) -> None:
     """Replace your policies with the file's Cedar text (validated first)."""
     text = typer.get_text_stream("stdin").read() if str(file) == "-" else file.read_text()
-    with reported(), signed_in_client() as cairn:
+    with reported("/#/policies"), signed_in_client() as cairn:
         changed = cairn.put_policies(text)
     answer(changed, as_json, lambda: out.print(f"policies now {changed.policy_version}"))
 

@@ -68,8 +68,8 @@ def refresh(refresh_token: str) -> Call[m.TokenPair]:
     )  # fmt: skip
 
 
-def request_device_authorization(client_name: str) -> Call[m.DeviceAuthorization]:
-    body = {"client_name": client_name}
+def request_device_authorization(client_name: str, scope: str = "") -> Call[m.DeviceAuthorization]:
+    body = {"client_name": client_name, "scope": scope}
     return Call(
         "POST", "/v1/device/authorize", model_of(m.DeviceAuthorization), body, safe=True,
         signed_in=False,

@@ -31,12 +31,14 @@ def device_login(
     *,
     client_name: str = "cairn CLI",
     device_name: str = "cairn CLI",
+    scope: str = "",
     sleep: Callable[[float], None] = time.sleep,
     on_poll: Callable[[int], None] | None = None,
 ) -> m.Session:
     """Sign `cairn` in: `show` gets the codes to display; returns the new session (the client
-    then holds its tokens). Polls every `interval` seconds, slower after `slow_down`."""
-    started = cairn.call(calls.request_device_authorization(client_name))
+    then holds its tokens). Polls every `interval` seconds, slower after `slow_down`. `scope`:
+    what to ask for beyond the delegated default (RFC 8628 `scope`, space-separated)."""
+    started = cairn.call(calls.request_device_authorization(client_name, scope))
     show(started)
     interval = started.interval
     polls = 0

@@ -20,6 +20,7 @@ from commands.identity.models import (
     RevokeCapability,
     RevokeDevice,
 )
+from commands.identity.recovery import forget_recovery_codes
 from commands.ports.passkeys import CeremonyStart, b64url
 from commands.ports.sessions import AccessClaims
 from domain.errors import Forbidden, NotFound
@@ -211,6 +212,7 @@ def erase_user(command: EraseUser, issued: Issued, ports: Ports) -> CommandResul
     position = _save(ports, issued, user)
     # After this no one can read the user's personal fields in any event, ever.
     identity.vault.erase_subject(str(user.tenant_id), str(user.id))
+    forget_recovery_codes(user, identity)
     identity.sessions.revoke_user(str(user.tenant_id), str(user.id), "user erased")
     identity.record_security_event(
         "user_erased",

@@ -13,8 +13,10 @@ from eventsourcing.persistence import Recording
 
 from commands.application import CairnApplication
 from commands.ports.device_grants import DeviceGrants
+from commands.ports.endpoints import EndpointGuard
 from commands.ports.passkeys import PasskeyCeremonies
 from commands.ports.ratelimit import LoginGuard
+from commands.ports.recovery import CodeHasher
 from commands.ports.sessions import AccessTokenVerifier, SecondFactor, Sessions
 from commands.ports.vault import Vault
 from domain.errors import NotFound
@@ -54,6 +56,9 @@ class IdentityPorts:
     totp: SecondFactor
     clock: Callable[[], datetime] = utcnow
     device_grants: DeviceGrants | None = None
+    recovery_codes: CodeHasher | None = None
+    # Where a model endpoint a person names may point (decision 0023).
+    model_endpoints: EndpointGuard | None = None
 
     def find(self, aggregate_id: UUID) -> object | None:
         try:

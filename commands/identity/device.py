@@ -29,6 +29,7 @@ from domain.identity.device_grant import (
     DEVICE_CODE_TTL,
     DeviceCodeDecided,
     DeviceGrant,
+    DeviceGrantStatus,
     InvalidGrant,
     UnknownUserCode,
     approval_binding,
@@ -100,8 +101,13 @@ def pending_grant(ports: IdentityPorts, user_code: str) -> tuple[str, DeviceGran
 def begin_device_approval(
     user_code: str, caller: Caller, ports: IdentityPorts
 ) -> tuple[CeremonyStart, DeviceGrant]:
-    """The passkey ceremony approving this code (records nothing), and what it approves."""
+    """The passkey ceremony approving this code (records nothing), and what it approves. A
+    code decided already is said so now, before the person reaches for their passkey."""
     _, grant = pending_grant(ports, user_code)
+    if grant.status is not DeviceGrantStatus.PENDING:
+        raise DeviceCodeDecided(
+            f"this code is {grant.status.value}", {"user_code": grant.user_code}
+        )
     user = ports.get_user(caller.user_id, caller.tenant_id)
     start = ports.passkeys.begin_plan_approval(
         caller.user_id,

@@ -31,6 +31,9 @@ class LlmProvider(StrEnum):
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
     AZURE = "azure"
+    # An OpenAI-compatible endpoint the person runs (Ollama, llama.cpp server): base URL and
+    # model name in the credential; called through litellm's `openai/` route (decision 0023).
+    LOCAL = "local"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from commands.base import Command, CommandResult, Issued
 from commands.identity.bound_changes import (
@@ -19,7 +19,7 @@ from commands.identity.bound_changes import (
 )
 from commands.ports.planner import LlmProvider, ProviderCredential, ProviderKeys
 from commands.ports.vault import Vault
-from domain.errors import Forbidden
+from domain.errors import Forbidden, Unavailable
 from domain.identity.capabilities import TENANT_ADMIN, holds
 
 if TYPE_CHECKING:
@@ -34,23 +34,39 @@ class SetProviderKey(Command):
     assertion bound to exactly this key and endpoint (decision 0015)."""
 
     provider: LlmProvider
-    api_key: SecretStr = Field(min_length=8, max_length=500)
+    # Optional only for a local model (many need none).
+    api_key: SecretStr | None = Field(default=None, min_length=8, max_length=500)
     api_base: str | None = Field(default=None, max_length=300)
     api_version: str | None = Field(default=None, max_length=50)
     deployments: dict[str, str] = Field(default_factory=dict, max_length=20)
+    # A local model's name on its server (e.g. "llama3.2"); only for provider `local`.
+    model: str | None = Field(default=None, min_length=1, max_length=200)
     approval: ChangeApproval | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SetProviderKey:
+        local = self.provider is LlmProvider.LOCAL
+        if local and (not self.api_base or not self.model):
+            raise ValueError("a local model needs api_base (its base URL) and model (its name)")
+        if not local and self.api_key is None:
+            raise ValueError(f"a {self.provider.value} key needs api_key")
+        if not local and self.model is not None:
+            raise ValueError("model is for a local model only")
+        return self
+
+    def secret(self) -> str:
+        return self.api_key.get_secret_value() if self.api_key is not None else ""
 
     def described(self) -> str:
         """What the passkey approves: the endpoint in full, the key by its hash only."""
         return json.dumps(
             {
                 "provider": self.provider.value,
-                "api_key_sha256": hashlib.sha256(
-                    self.api_key.get_secret_value().encode()
-                ).hexdigest(),
+                "api_key_sha256": hashlib.sha256(self.secret().encode()).hexdigest(),
                 "api_base": self.api_base,
                 "api_version": self.api_version,
                 "deployments": self.deployments,
+                "model": self.model,
             },
             sort_keys=True,
         )
@@ -65,12 +81,22 @@ def set_provider_key(command: SetProviderKey, issued: Issued, ports: Ports) -> C
     digest = change_hash(
         "provider_key", caller.tenant_id, command.provider.value, None, command.described()
     )
+    # The endpoint is checked before a ceremony starts (a refused one is not worth the
+    # person's passkey) or, with an approval, once the approval is verified (an approval
+    # signed for another change is refused as such first).
+    if command.approval is None:
+        _check_endpoint(ports, command.api_base)
     approved(issued, ports, "provider_key_change", digest, command.approval, required=True)
+    if command.approval is not None:
+        _check_endpoint(ports, command.api_base)
+    deployments = dict(command.deployments)
+    if command.model is not None:
+        deployments["default"] = command.model  # the routing table's `local/default`
     credential = ProviderCredential(
-        api_key=command.api_key,
+        api_key=SecretStr(command.secret()),
         api_base=command.api_base,
         api_version=command.api_version,
-        deployments=command.deployments,
+        deployments=deployments,
     )
     store_provider_key(ports.identity.vault, caller.tenant_id, command.provider, credential)
     position = record_change(
@@ -80,6 +106,16 @@ def set_provider_key(command: SetProviderKey, issued: Issued, ports: Ports) -> C
         {"provider": command.provider.value, "change_hash": digest.hex()},
     )
     return CommandResult({"provider": command.provider.value}, position)
+
+
+def _check_endpoint(ports: Ports, api_base: str | None) -> None:
+    """The private-address guard (decision 0023): the server is not an open proxy."""
+    if api_base is None:
+        return
+    guard = ports.identity.model_endpoints
+    if guard is None:
+        raise Unavailable("model endpoints cannot be checked on this server")
+    guard.check(api_base)
 
 
 def store_provider_key(

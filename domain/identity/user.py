@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Conflict, InvalidTransition, NotFound
 from domain.identity.capabilities import Capability
+from domain.identity.recovery import RecoveryCodeReplaced, RecoveryCodeUsed
 
 
 class User(Aggregate):
@@ -24,6 +25,8 @@ class User(Aggregate):
         DeviceRegistered: ClassVar[type[Aggregate.Event]]
         DeviceRevoked: ClassVar[type[Aggregate.Event]]
         TotpEnabled: ClassVar[type[Aggregate.Event]]
+        RecoveryCodesGenerated: ClassVar[type[Aggregate.Event]]
+        RecoveryCodeUsed: ClassVar[type[Aggregate.Event]]
         UserErased: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
@@ -47,6 +50,7 @@ class User(Aggregate):
         self.passkeys: dict[str, dict[str, Any]] = {}
         self.devices: dict[str, dict[str, Any]] = {}
         self.totp_secret_ref: str | None = None
+        self._recovery_codes: dict[str, Any] | None = None
         self.erased = False
 
     # Guards
@@ -165,6 +169,41 @@ class User(Aggregate):
     @event("DeviceRevoked")
     def _revoke_device(self, device_id: str, reason: str) -> None:
         self.devices[device_id]["revoked"] = True
+
+    # Recovery codes (decision 0022): which set is current, which of its codes were used
+
+    @property
+    def recovery_codes(self) -> dict[str, Any] | None:
+        # Users recorded before recovery codes existed have none (getattr: old snapshots).
+        found: dict[str, Any] | None = getattr(self, "_recovery_codes", None)
+        return found
+
+    def replace_recovery_codes(self, generation: str, count: int) -> None:
+        self.check_active()
+        self._replace_recovery_codes(generation, count)
+
+    @event("RecoveryCodesGenerated")
+    def _replace_recovery_codes(self, generation: str, count: int) -> None:
+        self._recovery_codes = {"generation": generation, "count": count, "used": []}
+
+    def check_recovery_code(self, generation: str, slot: int) -> None:
+        current = self.recovery_codes
+        if current is None or current["generation"] != generation:
+            raise RecoveryCodeReplaced(
+                "a newer set of recovery codes replaced this code: use one of the new ones"
+            )
+        if slot in current["used"]:
+            raise RecoveryCodeUsed("this recovery code was used already: each code works once")
+
+    def use_recovery_code(self, generation: str, slot: int) -> None:
+        self.check_active()
+        self.check_recovery_code(generation, slot)
+        self._use_recovery_code(generation, slot)
+
+    @event("RecoveryCodeUsed")
+    def _use_recovery_code(self, generation: str, slot: int) -> None:
+        assert self._recovery_codes is not None
+        self._recovery_codes["used"] = sorted({*self._recovery_codes["used"], slot})
 
     # Second factor and erasure
 

@@ -6,10 +6,12 @@ import * as account from "./views/account.js";
 import * as approvals from "./views/approvals.js";
 import * as audit from "./views/audit.js";
 import * as connections from "./views/connections.js";
+import * as device from "./views/device.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
 import * as policies from "./views/policies.js";
+import * as recovery from "./views/recovery.js";
 import * as run from "./views/run.js";
 import * as runs from "./views/runs.js";
 import * as welcome from "./views/welcome.js";
@@ -27,6 +29,9 @@ const ROUTES = [
   { pattern: /^\/household$/, view: household.render },
   { pattern: /^\/audit\/([0-9a-f-]{36})$/, view: audit.render },
   { pattern: /^\/join$/, view: welcome.join, open: true },
+  { pattern: /^\/device$/, view: device.render },
+  { pattern: /^\/recover$/, view: recovery.recover, open: true },
+  { pattern: /^\/recovery-codes$/, view: recovery.codes },
   { pattern: /^\/$/, view: home.render },
 ];
 
@@ -36,6 +41,12 @@ function parseHash() {
   const raw = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
   const [path, query = ""] = raw.split("?");
   return { path, query: new URLSearchParams(query) };
+}
+
+// Signed out on a screen that needs a session: sign in, then come back to it.
+function signInFirst() {
+  const here = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
+  go(here === "/" ? "/signin" : `/signin?next=${encodeURIComponent(here)}`);
 }
 
 export function go(path) {
@@ -89,7 +100,7 @@ async function route() {
   let found = ROUTES.find((r) => r.pattern.test(path));
   if (!found) found = ROUTES[ROUTES.length - 1];
   if (!found.open && !currentSession()) {
-    go("/signin");
+    signInFirst();
     return;
   }
   drawNav(path);
@@ -99,7 +110,7 @@ async function route() {
     cleanup = (await found.view(main, { params: match.slice(1), query, go })) || null;
   } catch (error) {
     if (error.status === 401) {
-      go("/signin");
+      signInFirst();
       return;
     }
     replace(main, h("h1", {}, "Something went wrong"), h("p", { role: "alert" }, String(error.message)));
@@ -117,4 +128,7 @@ window.addEventListener("storage", (event) => {
   // Signed out in another tab: this one follows.
   if (event.key === "cairn.session" && !event.newValue) go("/signin");
 });
-route();
+// `cairn login` shows `<origin>/device?user_code=...` (RFC 8628's verification URI): the
+// same screen under the hash router.
+if (location.pathname === "/device") location.replace(`/#/device${location.search}`);
+else route();

@@ -125,6 +125,7 @@ export async function render(main, { go, query }) {
     done,
     section("Passkeys", passkeys, h("div", { class: "form" }, field("Name of the new passkey", passkeyName), addPasskey)),
     section("Devices", devices),
+    section("Recovery codes", h("p", {}, "For the day you lose every passkey: ", h("a", { href: "#/recovery-codes" }, "your recovery codes"), ".")),
     section(
       "Security events",
       h(

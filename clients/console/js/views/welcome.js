@@ -4,7 +4,7 @@ import { command, post, saveSession } from "../api.js";
 import { errorBox, field, h, mount } from "../dom.js";
 import { createPasskey, passkeysSupported, usePasskey } from "../webauthn.js";
 
-function deviceName() {
+export function deviceName() {
   const platform = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform;
   return `Browser on ${platform || "this device"}`.slice(0, 60);
 }
@@ -17,7 +17,13 @@ function slugOf(name) {
 // registering a new one each time (an unknown or revoked id gets a new device).
 const DEVICE_KEY = "cairn.device";
 
-function remember(session) {
+/** Where to go after signing in: the screen that asked for it (a hash route), else home. */
+export function nextScreen(query) {
+  const next = query ? query.get("next") || "" : "";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+export function remember(session) {
   localStorage.setItem(DEVICE_KEY, session.device_id);
   saveSession({
     tenant_id: session.tenant_id,
@@ -90,7 +96,7 @@ export async function signUp(main, { go }) {
   );
 }
 
-export async function signIn(main, { go }) {
+export async function signIn(main, { go, query }) {
   const problems = h("div", { "aria-live": "polite" });
   const button = h("button", { type: "button" }, "Sign in with a passkey");
   button.addEventListener("click", async () => {
@@ -110,7 +116,7 @@ export async function signIn(main, { go }) {
         { anonymous: true },
       );
       remember(session);
-      go("/");
+      go(nextScreen(query));
     } catch (error) {
       problems.append(errorBox(error));
       button.disabled = false;
@@ -122,6 +128,7 @@ export async function signIn(main, { go }) {
     passkeysSupported() ? null : unsupported(),
     h("div", { class: "card" }, button, problems),
     h("p", {}, "New to Cairn? ", h("a", { href: "#/signup" }, "Create a household")),
+    h("p", {}, "Lost every passkey? ", h("a", { href: "#/recover" }, "Recover with a code")),
   );
 }
 

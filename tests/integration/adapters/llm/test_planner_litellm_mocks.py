@@ -219,7 +219,9 @@ def test_the_route_follows_the_preference() -> None:
 
 
 def test_every_model_of_the_default_table_runs_through_litellm_and_is_priced() -> None:
-    models = sorted({c.model for row in DEFAULT_ROUTING_TABLE.routes.values() for c in row})
+    # A person's local model has no price (decision 0023; tests/e2e/runs/test_local_model.py).
+    rows = DEFAULT_ROUTING_TABLE.routes.values()
+    models = sorted({c.model for row in rows for c in row if c.provider is not LlmProvider.LOCAL})
     script = ScriptedAnswers({}, default=MockAnswer.text(sarah_plan()))
     gateway = LiteLLMGateway(script)
     keys = all_keys()

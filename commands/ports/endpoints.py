@@ -1,0 +1,23 @@
+"""Model endpoints a person names (a local model's base URL, a proxy): where the server may
+send a planner's request. Implemented by `adapters/llm/endpoints.py` (decision 0023)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.errors import Unprocessable
+
+
+class ModelEndpointRefused(Unprocessable):
+    """422: the endpoint names an address the server must not call for a person (loopback,
+    private, link-local...), unless its operator allows private addresses; or it is not an
+    http(s) URL, or its host does not resolve. `details.reason` says which."""
+
+    code = "model_endpoint_refused"
+
+
+class EndpointGuard(Protocol):
+    def check(self, url: str) -> None:
+        """Resolve the URL's host; raise ModelEndpointRefused unless every address it
+        resolves to may be called."""
+        ...
