@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.console import mount_console
 from api.contract import document_errors
 from api.errors import install_error_handlers
+from api.mcp.mount import mount_mcp, running_mcp
 from api.middleware import RequestIdMiddleware
 from api.models import ErrorResponse
 from api.routes import (
@@ -20,6 +21,7 @@ from api.routes import (
     directory,
     health,
     identity,
+    oauth,
     policies,
     provider_keys,
     runs,
@@ -62,7 +64,7 @@ def create_app(
         if not with_services:
             yield
             return
-        async with api_process(config) as running:
+        async with api_process(config) as running, running_mcp(app, running.services):
             app.state.services = running.services
             app.state.push = running.push
             try:
@@ -92,5 +94,7 @@ def create_app(
     app.include_router(document_errors(audit.router))
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
+    app.include_router(document_errors(oauth.router))
+    mount_mcp(app)
     mount_console(app)
     return app

@@ -28,6 +28,7 @@ from commands.identity.models import (
     RevokeCapability,
     RevokeDevice,
 )
+from commands.mcp import invoke
 from commands.runs import approvals, intents, policies, provider_keys
 
 HANDLERS: Mapping[type[Command], Handler] = {
@@ -60,4 +61,6 @@ HANDLERS: Mapping[type[Command], Handler] = {
     policies.ChangePolicies: policies.change_policies,
     policies.ChangeGuardrails: policies.change_guardrails,
     provider_keys.SetProviderKey: provider_keys.set_provider_key,
+    # MCP: an action tool call is a run whose plan is that action (commands/mcp/invoke.py)
+    invoke.InvokeAction: invoke.invoke_action,
 }
