@@ -5,6 +5,7 @@ import { h, replace } from "./dom.js";
 import * as account from "./views/account.js";
 import * as approvals from "./views/approvals.js";
 import * as audit from "./views/audit.js";
+import * as consent from "./views/consent.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
@@ -25,6 +26,7 @@ const ROUTES = [
   { pattern: /^\/household$/, view: household.render },
   { pattern: /^\/audit\/([0-9a-f-]{36})$/, view: audit.render },
   { pattern: /^\/join$/, view: welcome.join, open: true },
+  { pattern: /^\/consent$/, view: consent.render },
   { pattern: /^\/$/, view: home.render },
 ];
 
