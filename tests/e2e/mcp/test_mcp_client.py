@@ -154,7 +154,7 @@ def test_an_mcp_client_signs_in_reads_and_a_payment_over_the_limit_waits_for_the
     pay = by_name["payments.send"]
     assert pay.annotations is not None and pay.annotations.destructive_hint is True
     assert pay.annotations.read_only_hint is False
-    assert by_name["list_runs"].annotations.read_only_hint is True  # type: ignore[union-attr]
+    assert by_name["list_runs"].annotations.read_only_hint is True
     assert set(pay.input_schema["properties"]) >= {"recipient", "amount", "currency"}
     assert agent.storage.tokens is not None and "runs:write" in (agent.storage.tokens.scope or "")
 
@@ -186,7 +186,7 @@ def test_an_mcp_client_signs_in_reads_and_a_payment_over_the_limit_waits_for_the
     state = asked.request_state
 
     async def retry(client: Client) -> Any:
-        accepted = {"approval": types.ElicitResult(action="accept")}
+        accepted: types.InputResponses = {"approval": types.ElicitResult(action="accept")}
         return await client.session.call_tool(
             "payments.send",
             PAYMENT,
