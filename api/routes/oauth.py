@@ -2,8 +2,9 @@
 (RFC 6749, 7009, 7591, 8414, 8707, 9728; docs/mcp.md, decision 0031).
 
 The protocol endpoints (`/oauth/*`, `/.well-known/*`) answer the protocol's own shapes
-(`{"error", "error_description"}`); the console's consent endpoints (`/v1/oauth/requests/*`)
-answer as the rest of the API does.
+(`{"error", "error_description"}`), fixed by their RFCs and documented in docs/mcp.md, so they
+stay out of the OpenAPI contract (whose errors all have the API's envelope); the console's
+consent endpoints (`/v1/oauth/requests/*`) answer as the rest of the API does.
 """
 
 from __future__ import annotations
@@ -50,20 +51,32 @@ def _protocol_error(error: OAuthError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=NO_STORE)
 
 
-@router.get("/.well-known/oauth-authorization-server", operation_id="oauthServerMetadata")
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    operation_id="oauthServerMetadata",
+    include_in_schema=False,
+)
 def server_metadata(mcp: Mcp) -> dict[str, Any]:
     """RFC 8414 authorization server metadata."""
     return authorization_server_metadata(mcp.oauth)
 
 
-@router.get("/.well-known/oauth-protected-resource/mcp", operation_id="mcpResourceMetadata")
+@router.get(
+    "/.well-known/oauth-protected-resource/mcp",
+    operation_id="mcpResourceMetadata",
+    include_in_schema=False,
+)
 def resource_metadata(mcp: Mcp) -> dict[str, Any]:
     """RFC 9728 metadata of the MCP server at `/mcp` as a protected resource."""
     return protected_resource_metadata(mcp.oauth)
 
 
 @router.post(
-    "/oauth/register", operation_id="registerOAuthClient", status_code=201, responses=PROTOCOL_ERROR
+    "/oauth/register",
+    operation_id="registerOAuthClient",
+    include_in_schema=False,
+    status_code=201,
+    responses=PROTOCOL_ERROR,
 )
 def register(
     body: dict[str, Any], mcp: Mcp, services: ServicesDep, address: ClientAddress
@@ -79,6 +92,7 @@ def register(
 @router.get(
     "/oauth/authorize",
     operation_id="authorizeOAuthClient",
+    include_in_schema=False,
     status_code=302,
     responses={302: {"description": "To the console's consent screen, or back to the client"}},
 )
@@ -99,7 +113,11 @@ class TokenAnswer(BaseModel):
 
 
 @router.post(
-    "/oauth/token", operation_id="oauthToken", response_model=TokenAnswer, responses=PROTOCOL_ERROR
+    "/oauth/token",
+    operation_id="oauthToken",
+    include_in_schema=False,
+    response_model=TokenAnswer,
+    responses=PROTOCOL_ERROR,
 )
 async def token(request: Request, mcp: Mcp) -> JSONResponse:
     """Redeem a code (with `code_verifier`) or rotate a refresh token; `resource` (RFC 8707)
@@ -112,7 +130,7 @@ async def token(request: Request, mcp: Mcp) -> JSONResponse:
     return JSONResponse(answer, headers=NO_STORE)
 
 
-@router.post("/oauth/revoke", operation_id="revokeOAuthToken")
+@router.post("/oauth/revoke", operation_id="revokeOAuthToken", include_in_schema=False)
 async def revoke(request: Request, mcp: Mcp) -> JSONResponse:
     """RFC 7009: ends the grant's session, whether its access or refresh token is given.
     Always 200, also for a token Cairn does not know."""
