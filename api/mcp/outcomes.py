@@ -19,7 +19,7 @@ import anyio
 import mcp_types as types
 from starlette.concurrency import run_in_threadpool
 
-from api.mcp.answers import issued_for, result
+from api.mcp.answers import audit, issued_for, result
 from api.mcp.guard import McpCall
 from commands.mcp.invoke import InvokeAction, Outcome, RunOutcome, client_plan, outcome_of
 from commands.mcp.tools import ToolSpec
@@ -76,29 +76,18 @@ async def _settled(call: McpCall, run_id: str) -> RunOutcome:
         pause = min(pause * 2, 0.5)
 
 
-def _audit(call: McpCall, tool: str, run_id: str, found: RunOutcome) -> None:
-    """Every action call leaves a fact beside its run: which client, which run, what it got."""
-    caller = call.caller
-    call.services.identity.record_security_event(
-        "mcp_tool_call",
-        found.outcome.value,
-        tenant_id=caller.tenant_id,
-        user_id=UUID(caller.user_id),
-        device_id=caller.device_id,
-        details={"tool": tool, "run_id": run_id, "status": found.status},
-    )
-
-
 async def act(
     call: McpCall, spec: ToolSpec, arguments: dict[str, Any], state: str | None
 ) -> types.CallToolResult | types.InputRequiredResult:
-    command = InvokeAction(action=spec.name, parameters=arguments, client_name=_client(call))
+    name = await run_in_threadpool(_client_name, call)
+    command = InvokeAction(action=spec.name, parameters=arguments, client_name=name)
     if state:
         run_id = str((await run_in_threadpool(_matching_run, call, command, state)).id)
     else:
         run_id = await run_in_threadpool(_start, call, command)
     found = await _settled(call, run_id)
-    await run_in_threadpool(_audit, call, spec.name, run_id, found)
+    facts = {"run_id": run_id, "status": found.status, "decision": found.decision}
+    await run_in_threadpool(audit, call, spec.name, found.outcome.value, facts)
     answer: dict[str, Any] = {"run_id": run_id, "status": found.status, "message": found.message}
     if found.policies:
         answer["policies"] = list(found.policies)
@@ -120,5 +109,9 @@ async def act(
     return types.InputRequiredResult(input_requests={"approval": ask}, request_state=resume)
 
 
-def _client(call: McpCall) -> str:
-    return f"device {call.caller.device_id}" if call.caller.device_id else "an MCP client"
+def _client_name(call: McpCall) -> str:
+    """The name the person's device for this grant carries ("MCP: <client name>")."""
+    caller = call.caller
+    user = call.services.identity.get_user(caller.user_id, caller.tenant_id)
+    device = user.devices.get(caller.device_id or "", {})
+    return str(device.get("name") or "an MCP client")[:200]

@@ -15,7 +15,7 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from starlette.concurrency import run_in_threadpool
 
-from api.mcp.answers import issued_for, result
+from api.mcp.answers import audit, issued_for, result
 from api.mcp.guard import SCOPE_KEY, McpCall
 from api.mcp.outcomes import act
 from commands.mcp.tools import TOOLS, ToolKind, ToolSpec
@@ -77,16 +77,22 @@ async def call_tool(
         return result({"error": "unknown_tool", "tool": params.name}, error=True)
     arguments = dict(params.arguments or {})
     try:
+        if spec.kind is ToolKind.ACTION:  # audited with its run's outcome
+            return await act(call, spec, arguments, params.request_state)
         if spec.kind is ToolKind.QUERY:
-            return result(await run_in_threadpool(_query, call, spec.name, arguments))
-        if spec.kind is ToolKind.INTENT:
-            return result(await run_in_threadpool(_submit_intent, call, arguments))
-        return await act(call, spec, arguments, params.request_state)
+            answer = await run_in_threadpool(_query, call, spec.name, arguments)
+            facts: dict[str, Any] = {"run_id": arguments.get("run_id")}
+        else:
+            answer = await run_in_threadpool(_submit_intent, call, arguments)
+            facts = {"run_id": answer["run_id"]}
     except DomainError as refused:
+        await run_in_threadpool(audit, call, spec.name, "refused", {"error": refused.code})
         return result(
             {"error": refused.code, "message": refused.message, "details": refused.details},
             error=True,
         )
+    await run_in_threadpool(audit, call, spec.name, "answered", facts)
+    return result(answer)
 
 
 def build_server() -> Server[Any]:

@@ -56,7 +56,7 @@ def client_plan(command: InvokeAction) -> Plan:
         provider=DEFAULT_PROVIDER[spec.name],
         parameters=parameters.model_dump(mode="json", exclude_none=True),
     )
-    return Plan(summary=f"{spec.description} (MCP: {command.client_name})"[:500], steps=[step])
+    return Plan(summary=f"{spec.description} ({command.client_name})"[:500], steps=[step])
 
 
 def invoke_action(command: InvokeAction, issued: Issued, ports: Ports) -> CommandResult:
@@ -64,7 +64,7 @@ def invoke_action(command: InvokeAction, issued: Issued, ports: Ports) -> Comman
     plan = client_plan(command)
     run = Run(
         run_id_for(caller.tenant_id, issued.required_command_id()),
-        f"MCP tool call {command.action} from {command.client_name}",
+        f"MCP tool call {command.action} by {command.client_name}",
         caller.user_id,
         caller.device_id,
         MCP_CHANNEL,
@@ -93,10 +93,19 @@ class RunOutcome:
     message: str
     policies: tuple[str, ...] = ()
     results: dict[str, Any] | None = None
+    decision: str | None = None  # APPROVE, DENY or ESCALATE, once the policy decided
 
 
 def outcome_of(run: Run) -> RunOutcome:
     """What a tool call answers for the run in its current state."""
+    found = _outcome_of(run)
+    decided = (run.decision or {}).get("outcome")
+    return RunOutcome(
+        found.outcome, found.status, found.message, found.policies, found.results, decided
+    )
+
+
+def _outcome_of(run: Run) -> RunOutcome:
     status = run.status
     decision = run.decision or {}
     policies = tuple(decision.get("policies", ()))

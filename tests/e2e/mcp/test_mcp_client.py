@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import httpx
 import httpx2
 import mcp_types as types
 import pytest
@@ -204,6 +206,33 @@ def test_an_mcp_client_signs_in_reads_and_a_payment_over_the_limit_waits_for_the
     assert provider.performed("payments.send") == 1
     agent.steps.put(None)
 
-    # The audit trail: the run's own events, and one fact per action call with its outcome.
-    assert console.run_events(run_id)[:2] == ["IntentSubmitted", "PlanProposed"]
-    assert "EscalationApproved" in console.run_events(run_id)
+    # The audit trail: the run's own events (plan, decision, approval, step) and one fact
+    # per tool call with its run, the decision and what the client was answered.
+    events = console.run_events(run_id)
+    assert events[:4] == ["IntentSubmitted", "PlanProposed", "PolicyDecided", "EscalationRequested"]
+    assert events.count("StepSucceeded") == 1 and events[-1] == "RunCompleted"
+    calls = tool_calls(console, page, expected=4)
+    assert [(c["details"]["tool"], c["outcome"]) for c in calls] == [
+        ("list_runs", "answered"),
+        ("payments.send", "escalated"),
+        ("payments.send", "completed"),
+        ("payments.send", "completed"),
+    ]
+    assert {c["details"].get("run_id") for c in calls[1:]} == {run_id}
+    assert [c["details"].get("decision") for c in calls[1:]] == ["ESCALATE"] * 3
+    assert len({c["device_id"] for c in calls}) == 1  # the client's own device
+
+
+def tool_calls(console: ConsoleCairn, page: Page, expected: int) -> list[dict[str, Any]]:
+    """The person's `mcp_tool_call` facts, oldest first, once the view has all of them."""
+    token = page.evaluate("JSON.parse(localStorage.getItem('cairn.session')).access_token")
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(300):  # a bound on a busy machine's projector, not a speed goal
+        page_of = httpx.get(
+            f"{console.base_url}/v1/security-events?limit=100", headers=headers
+        ).json()
+        found = [e for e in page_of["items"] if e["kind"] == "mcp_tool_call"]
+        if len(found) >= expected:
+            return list(reversed(found))
+        time.sleep(0.1)
+    raise AssertionError(f"only {len(found)} tool calls in the security events")
