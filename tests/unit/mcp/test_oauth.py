@@ -61,11 +61,12 @@ def test_metadata_document_urls_are_https_with_a_path() -> None:
 def test_public_clients_with_valid_metadata_only() -> None:
     good = {"redirect_uris": ["https://a.example/cb"], "client_name": "A"}
     assert _client_from("c", good).client_name == "A"
-    for bad in (
+    bads: list[dict[str, object]] = [
         {"redirect_uris": []},
         {"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private"},
         {"redirect_uris": ["https://a.example/cb"], "grant_types": ["password"]},
-    ):
+    ]
+    for bad in bads:
         with pytest.raises(OAuthError):
             _client_from("c", bad)
 
