@@ -15,11 +15,14 @@ from typing import Any
 import httpx
 
 from adapters.mcp.oauth_store import PostgresOAuthStore
+from adapters.mcp.upstream_client import SdkUpstreamClient
+from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.tokens.access import AccessTokens
 from adapters.tokens.sessions import PostgresSessions
 from commands.bootstrap import Services
 from commands.identity.oauth_clients import OAuthPorts
 from commands.identity.oauth_tokens import TokenPorts
+from commands.mcp.upstream_service import UpstreamPorts
 
 MCP_PATH = "/mcp"
 CLIENT_DOCUMENT_MAX_BYTES = 16_384
@@ -29,6 +32,7 @@ CLIENT_DOCUMENT_MAX_BYTES = 16_384
 class McpServices:
     oauth: OAuthPorts
     tokens: TokenPorts
+    upstream: UpstreamPorts
 
 
 def fetch_client_document(url: str) -> dict[str, Any]:
@@ -65,4 +69,7 @@ def build_mcp(services: Services) -> McpServices:
         resource=resource,
         fetch_client_document=fetch_client_document,
     )
-    return McpServices(oauth, TokenPorts(oauth, sessions, tokens, first_party.ttl_s))
+    upstream = UpstreamPorts(
+        PostgresUpstreamStore(services.pool), SdkUpstreamClient(), services.identity
+    )
+    return McpServices(oauth, TokenPorts(oauth, sessions, tokens, first_party.ttl_s), upstream)
