@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.console import mount_console
 from api.contract import document_errors
 from api.errors import install_error_handlers
+from api.mcp import upstream_routes
 from api.mcp.mount import mount_mcp, running_mcp
 from api.middleware import RequestIdMiddleware
 from api.models import ErrorResponse
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
     app.include_router(document_errors(oauth.router))
+    app.include_router(document_errors(upstream_routes.router))
     mount_mcp(app)
     mount_console(app)
     return app

@@ -18,6 +18,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from commands.ports.mcp_upstream import ListedTool
+from domain.errors import Unavailable
 
 TIMEOUT_S = 15.0
 
@@ -50,7 +51,22 @@ class SdkUpstreamClient:
         return _text(result)
 
     def list_tools(self, url: str) -> list[ListedTool]:
-        return anyio.run(self._list, url)
+        try:
+            return anyio.run(self._list, url)
+        except Exception as exc:  # any transport or protocol failure: the server is away
+            raise UpstreamUnavailable(url) from exc
 
     def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
-        return anyio.run(self._call, url, name, arguments)
+        try:
+            return anyio.run(self._call, url, name, arguments)
+        except Exception as exc:
+            raise UpstreamUnavailable(url) from exc
+
+
+class UpstreamUnavailable(Unavailable):
+    """The upstream MCP server did not answer (or not in MCP): 503, try again later."""
+
+    code = "mcp_server_unavailable"
+
+    def __init__(self, url: str) -> None:
+        super().__init__("the MCP server did not answer; retry later", {"url": url[:200]})

@@ -167,3 +167,28 @@ def wait_for_end(cairn: Cairn, run_id: str) -> Run:
             return run
         time.sleep(0.05)
     raise AssertionError("the run did not end")
+
+
+def test_the_person_registers_and_approves_through_the_api(
+    cairn: Cairn, upstream: Upstream
+) -> None:
+    person = cairn.sign_up("routes-home")
+    body = {"name": "Weather", "url": upstream.url}
+    registered = cairn.client.post("/v1/mcp/servers", json=body, headers=person.headers)
+    assert registered.status_code == 201, registered.text
+    server = registered.json()
+    [tool] = server["tools"]
+    assert (tool["name"], tool["state"]) == ("weather", "pending")
+    approve = f"/v1/mcp/servers/{server['server_id']}/tools/weather/approve"
+    cairn.step_up(person)
+    done = cairn.client.post(approve, json={"hash": tool["hash"]}, headers=person.headers)
+    assert done.status_code == 204, done.text
+    upstream.description = "Changed."
+    listed = cairn.client.get(
+        f"/v1/mcp/servers/{server['server_id']}/tools", headers=person.headers
+    ).json()
+    assert listed["tools"][0]["state"] == "quarantined"
+    away = {"name": "Gone", "url": "http://127.0.0.1:9/mcp"}
+    down = cairn.client.post("/v1/mcp/servers", json=away, headers=person.headers)
+    assert down.status_code == 503 and down.headers["retry-after"]
+    assert down.json()["error"]["code"] == "mcp_server_unavailable"
