@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from api.console import mount_console
 from api.contract import document_errors
 from api.errors import install_error_handlers
+from api.mcp import upstream_routes
+from api.mcp.mount import mount_mcp, running_mcp
 from api.middleware import RequestIdMiddleware
 from api.models import ErrorResponse
 from api.routes import (
@@ -21,6 +23,7 @@ from api.routes import (
     directory,
     health,
     identity,
+    oauth,
     policies,
     provider_keys,
     recovery,
@@ -64,7 +67,7 @@ def create_app(
         if not with_services:
             yield
             return
-        async with api_process(config) as running:
+        async with api_process(config) as running, running_mcp(app, running.services):
             app.state.services = running.services
             app.state.push = running.push
             try:
@@ -96,5 +99,8 @@ def create_app(
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
     app.include_router(document_errors(connections.router))
+    app.include_router(document_errors(oauth.router))
+    app.include_router(document_errors(upstream_routes.router))
+    mount_mcp(app)
     mount_console(app)
     return app

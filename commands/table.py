@@ -29,6 +29,7 @@ from commands.identity.models import (
     RevokeDevice,
 )
 from commands.integrations import connect
+from commands.mcp import invoke
 from commands.runs import approvals, intents, policies, provider_keys
 
 HANDLERS: Mapping[type[Command], Handler] = {
@@ -68,4 +69,6 @@ HANDLERS: Mapping[type[Command], Handler] = {
     connect.ConnectAccount: connect.connect_account,
     connect.FinishConnect: connect.finish_connect,
     connect.DisconnectAccount: connect.disconnect_account,
+    # MCP: an action tool call is a run whose plan is that action (commands/mcp/invoke.py)
+    invoke.InvokeAction: invoke.invoke_action,
 }

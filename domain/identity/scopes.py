@@ -16,6 +16,11 @@ from domain.errors import Forbidden
 
 API = "api"
 AUTONOMY_WRITE = "autonomy:write"
+# What an MCP client may do through Cairn's MCP server (docs/mcp.md): see runs and approvals,
+# and start runs (intents and action tools, each decided by the policy like any intent).
+RUNS_READ = "runs:read"
+RUNS_WRITE = "runs:write"
+MCP_SCOPES = (RUNS_READ, RUNS_WRITE)
 FIRST_PARTY_SCOPES = (API, AUTONOMY_WRITE)
 DELEGATED_DEFAULT_SCOPES = (API,)
 

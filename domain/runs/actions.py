@@ -61,6 +61,9 @@ class ActionSpec:
     capability: str
     amount_field: str | None = None
     recipients_field: str | None = None
+    # Once done it cannot be taken back (money or a message sent): MCP tools announce it as
+    # destructive (commands/mcp/tools.py).
+    irreversible: bool = False
 
 
 CATALOGUE: dict[str, ActionSpec] = {
@@ -73,7 +76,14 @@ CATALOGUE: dict[str, ActionSpec] = {
             "calendar.write",
             recipients_field="attendees",
         ),
-        ActionSpec("email.send", SendEmail, "Send an email", "email.send", recipients_field="to"),
+        ActionSpec(
+            "email.send",
+            SendEmail,
+            "Send an email",
+            "email.send",
+            recipients_field="to",
+            irreversible=True,
+        ),
         ActionSpec("reminders.create", CreateReminder, "Create a reminder", "reminders.write"),
         ActionSpec("notes.create", CreateNote, "Create a note", "notes.write"),
         ActionSpec(
@@ -83,6 +93,7 @@ CATALOGUE: dict[str, ActionSpec] = {
             "payments.up_to",
             amount_field="amount",
             recipients_field="recipient",
+            irreversible=True,
         ),
     )
 }

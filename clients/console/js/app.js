@@ -7,6 +7,7 @@ import * as approvals from "./views/approvals.js";
 import * as audit from "./views/audit.js";
 import * as connections from "./views/connections.js";
 import * as device from "./views/device.js";
+import * as consent from "./views/consent.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
@@ -32,6 +33,7 @@ const ROUTES = [
   { pattern: /^\/device$/, view: device.render },
   { pattern: /^\/recover$/, view: recovery.recover, open: true },
   { pattern: /^\/recovery-codes$/, view: recovery.codes },
+  { pattern: /^\/consent$/, view: consent.render },
   { pattern: /^\/$/, view: home.render },
 ];
 

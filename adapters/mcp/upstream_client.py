@@ -1,0 +1,72 @@
+"""An MCP client for upstream servers (the SDK's `Client` over streamable HTTP), with a
+blocking face for the threads commands run on. One connection per call: upstream servers
+are few and calls rare, and nothing stays open that a crashed process would leak.
+
+No credential of the person's Cairn session is ever sent upstream (no token passthrough):
+a server registered with `auth: none` gets no Authorization header at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from commands.ports.mcp_upstream import ListedTool
+from domain.errors import Unavailable
+
+TIMEOUT_S = 15.0
+
+
+def _text(result: types.CallToolResult) -> str:
+    parts = [block.text for block in result.content if isinstance(block, types.TextContent)]
+    return "\n".join(parts)
+
+
+class SdkUpstreamClient:
+    """Implements `commands.ports.mcp_upstream.UpstreamClient`."""
+
+    async def _list(self, url: str) -> list[ListedTool]:
+        async with (
+            httpx2.AsyncClient(timeout=TIMEOUT_S) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            listed = await client.list_tools()
+        return [
+            ListedTool(tool.name, tool.description or "", dict(tool.input_schema))
+            for tool in listed.tools
+        ]
+
+    async def _call(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+        async with (
+            httpx2.AsyncClient(timeout=TIMEOUT_S) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            result = await client.call_tool(name, dict(arguments))
+        return _text(result)
+
+    def list_tools(self, url: str) -> list[ListedTool]:
+        try:
+            return anyio.run(self._list, url)
+        except Exception as exc:  # any transport or protocol failure: the server is away
+            raise UpstreamUnavailable(url) from exc
+
+    def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+        try:
+            return anyio.run(self._call, url, name, arguments)
+        except Exception as exc:
+            raise UpstreamUnavailable(url) from exc
+
+
+class UpstreamUnavailable(Unavailable):
+    """The upstream MCP server did not answer (or not in MCP): 503, try again later."""
+
+    code = "mcp_server_unavailable"
+
+    def __init__(self, url: str) -> None:
+        super().__init__("the MCP server did not answer; retry later", {"url": url[:200]})

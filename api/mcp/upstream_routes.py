@@ -1,0 +1,91 @@
+"""The person's upstream MCP servers: register one, list its tools (with each pin's state),
+approve a tool as listed (docs/mcp.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Claims, CurrentCaller
+from api.routes.oauth import Mcp
+from commands.mcp import upstream_service
+from commands.ports.mcp_upstream import PinnedTool
+
+router = APIRouter(prefix="/v1/mcp/servers", tags=["mcp"])
+
+
+class ServerIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=8, max_length=500)
+    auth: Literal["none", "oauth"] = "none"
+
+
+class ToolOut(BaseModel):
+    name: str
+    description: str
+    hash: str = Field(description="What approving this tool approves: name, description, schema")
+    state: str = Field(description="pending, approved or quarantined")
+
+
+class ServerOut(BaseModel):
+    server_id: str
+    name: str
+    url: str
+    tools: list[ToolOut]
+
+
+class ApproveToolIn(BaseModel):
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+def _tools(pins: list[PinnedTool]) -> list[ToolOut]:
+    return [
+        ToolOut(name=p.name, description=p.description, hash=p.listed_hash, state=p.state)
+        for p in sorted(pins, key=lambda p: p.name)
+    ]
+
+
+@router.post("", operation_id="registerMcpServer", status_code=201, response_model=ServerOut)
+def register_server(body: ServerIn, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
+    """Register an upstream MCP server and list its tools: each waits for the person's
+    approval before it can be called."""
+    server, pins = upstream_service.register_server(
+        caller, body.name, body.url, body.auth, mcp.upstream
+    )
+    return ServerOut(
+        server_id=server.server_id, name=server.name, url=server.url, tools=_tools(pins)
+    )
+
+
+@router.get("/{server_id}/tools", operation_id="listMcpServerTools", response_model=ServerOut)
+def list_tools(server_id: str, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
+    """The server's tools as it lists them now; a tool changed since its approval is
+    quarantined from this moment."""
+    server, pins = upstream_service.list_again(caller, server_id, mcp.upstream)
+    return ServerOut(
+        server_id=server.server_id,
+        name=server.name,
+        url=server.url,
+        tools=_tools(list(pins.values())),
+    )
+
+
+@router.post(
+    "/{server_id}/tools/{name}/approve", operation_id="approveMcpServerTool", status_code=204
+)
+async def approve_tool(
+    server_id: str,
+    name: str,
+    body: ApproveToolIn,
+    caller: CurrentCaller,
+    claims: Claims,
+    mcp: Mcp,
+) -> None:
+    """Approve the tool exactly as listed (its hash); needs a fresh passkey (step-up). A
+    hash the server no longer lists is 409 `mcp_tool_changed`."""
+    await run_in_threadpool(
+        upstream_service.approve_tool, caller, claims, server_id, name, body.hash, mcp.upstream
+    )

@@ -1,0 +1,75 @@
+"""The composition root of Cairn's MCP server and its authorization server: built once per API
+process from the process's services, with the identity's signing keys and session store.
+
+The issuer is the console's origin (the first of `CAIRN_ORIGINS`) and the MCP server's
+resource URL is that origin + `/mcp`: no setting of their own, so the URL a person types
+into their MCP client is the one tokens are issued for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from adapters.mcp.oauth_store import PostgresOAuthStore
+from adapters.mcp.upstream_client import SdkUpstreamClient
+from adapters.mcp.upstream_store import PostgresUpstreamStore
+from adapters.tokens.access import AccessTokens
+from adapters.tokens.sessions import PostgresSessions
+from commands.bootstrap import Services
+from commands.identity.oauth_clients import OAuthPorts
+from commands.identity.oauth_tokens import TokenPorts
+from commands.mcp.upstream_service import UpstreamPorts
+
+MCP_PATH = "/mcp"
+CLIENT_DOCUMENT_MAX_BYTES = 16_384
+
+
+@dataclass(frozen=True)
+class McpServices:
+    oauth: OAuthPorts
+    tokens: TokenPorts
+    upstream: UpstreamPorts
+
+
+def fetch_client_document(url: str) -> dict[str, Any]:
+    """A Client ID Metadata Document: https only, no redirects, small, JSON object."""
+    with httpx.Client(timeout=3.0, follow_redirects=False) as client:
+        response = client.get(url, headers={"Accept": "application/json"})
+    if response.status_code != 200 or len(response.content) > CLIENT_DOCUMENT_MAX_BYTES:
+        raise ValueError(f"client metadata document: HTTP {response.status_code}")
+    document = json.loads(response.content)
+    if not isinstance(document, dict):
+        raise ValueError("client metadata document is not a JSON object")
+    return document
+
+
+def build_mcp(services: Services) -> McpServices:
+    issuer = services.settings.origins[0].rstrip("/")
+    resource = issuer + MCP_PATH
+    first_party = services.identity.tokens
+    assert isinstance(first_party, AccessTokens)
+    tokens = AccessTokens(
+        first_party.keys,
+        issuer=issuer,
+        audience=resource,
+        ttl_s=first_party.ttl_s,
+        clock=first_party.clock,
+        remember=first_party.remember,
+    )
+    sessions = PostgresSessions(services.pool, tokens)
+    sessions.on_revoked.append(lambda _tenant, ids: services.principals.forget_sessions(ids))
+    oauth = OAuthPorts(
+        identity=services.identity,
+        store=PostgresOAuthStore(services.pool),
+        issuer=issuer,
+        resource=resource,
+        fetch_client_document=fetch_client_document,
+    )
+    upstream = UpstreamPorts(
+        PostgresUpstreamStore(services.pool), SdkUpstreamClient(), services.identity
+    )
+    return McpServices(oauth, TokenPorts(oauth, sessions, tokens, first_party.ttl_s), upstream)

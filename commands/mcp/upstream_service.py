@@ -1,0 +1,152 @@
+"""Registering an upstream MCP server, approving its tools, and calling one (only as approved).
+
+Every step leaves a security fact (`mcp_server registered`, `mcp_tool approved`,
+`mcp_tool quarantined`), so the audit trail shows which tool text the person approved and
+when an upstream changed under them. Approving a tool widens what can run for the person:
+it needs a fresh passkey (step-up), and names the exact hash it approves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID, uuid4
+
+from commands.base import Caller
+from commands.identity.context import IdentityPorts
+from commands.mcp.upstream import as_untrusted_data, check_callable, reconcile
+from commands.ports.mcp_upstream import (
+    ListedTool,
+    PinnedTool,
+    ToolState,
+    UpstreamClient,
+    UpstreamServer,
+    UpstreamStore,
+)
+from commands.ports.sessions import AccessClaims
+from domain.errors import Conflict, InvalidInput, NotFound
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class UpstreamPorts:
+    store: UpstreamStore
+    client: UpstreamClient
+    identity: IdentityPorts
+
+
+class ToolChangedMeanwhile(Conflict):
+    code = "mcp_tool_changed"
+
+
+def _fact(ports: UpstreamPorts, caller: Caller, kind: str, outcome: str, **details: Any) -> None:
+    ports.identity.record_security_event(
+        kind,
+        outcome,
+        tenant_id=caller.tenant_id,
+        user_id=UUID(caller.user_id),
+        device_id=caller.device_id,
+        details=details,
+    )
+
+
+def register_server(
+    caller: Caller, name: str, url: str, auth: str, ports: UpstreamPorts
+) -> tuple[UpstreamServer, list[PinnedTool]]:
+    """Register and list its tools: all pending until the person approves each."""
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and (parts.hostname or "") in LOOPBACK
+    if not (parts.scheme == "https" and parts.hostname) and not local:
+        raise InvalidInput("an MCP server URL is https, or http on this machine", {"url": url})
+    if auth != "none":
+        raise InvalidInput(
+            "only servers without authorization for now (connected accounts come with the "
+            "integrations)",
+            {"auth": auth},
+        )
+    server = UpstreamServer(uuid4().hex, caller.user_id, name[:100], url, auth)
+    listed = ports.client.list_tools(url)
+    tenant = str(caller.tenant_id)
+    ports.store.add_server(tenant, server, ports.identity.clock())
+    pins = reconcile(server.server_id, {}, listed)
+    ports.store.save_pins(tenant, pins)
+    _fact(ports, caller, "mcp_server", "registered", server_id=server.server_id, url=url)
+    return server, pins
+
+
+def _own(caller: Caller, server_id: str, ports: UpstreamPorts) -> UpstreamServer:
+    server = ports.store.get_server(str(caller.tenant_id), server_id)
+    if server is None or server.user_id != caller.user_id:
+        raise NotFound("no such MCP server", {"server_id": server_id})
+    return server
+
+
+def list_again(
+    caller: Caller, server_id: str, ports: UpstreamPorts
+) -> tuple[UpstreamServer, dict[str, PinnedTool]]:
+    """List the server's tools now and record the pins; a tool whose text changed after its
+    approval is quarantined from this moment (and the change is a security fact)."""
+    server = _own(caller, server_id, ports)
+    tenant = str(caller.tenant_id)
+    before = ports.store.pins(tenant, server_id)
+    after = reconcile(server_id, before, ports.client.list_tools(server.url))
+    ports.store.save_pins(tenant, after)
+    for pin in after:
+        was = before.get(pin.name)
+        if pin.state is ToolState.QUARANTINED and (
+            was is None or was.listed_hash != pin.listed_hash
+        ):
+            _fact(
+                ports,
+                caller,
+                "mcp_tool",
+                "quarantined",
+                server_id=server_id,
+                tool=pin.name,
+                approved_hash=pin.approved_hash,
+                listed_hash=pin.listed_hash,
+            )
+    return server, {pin.name: pin for pin in after}
+
+
+def approve_tool(
+    caller: Caller,
+    claims: AccessClaims,
+    server_id: str,
+    name: str,
+    expected_hash: str,
+    ports: UpstreamPorts,
+) -> None:
+    """The person approves exactly the text they were shown (its hash), with a fresh passkey."""
+    ports.identity.tokens.require_fresh(claims)
+    _own(caller, server_id, ports)
+    approved = ports.store.approve(
+        str(caller.tenant_id),
+        server_id,
+        name,
+        expected_hash,
+        caller.user_id,
+        ports.identity.clock(),
+    )
+    if not approved:
+        raise ToolChangedMeanwhile(
+            "the tool is not listed with this hash (it changed, or is unknown): list it again",
+            {"tool": name, "hash": expected_hash},
+        )
+    _fact(ports, caller, "mcp_tool", "approved", server_id=server_id, tool=name, hash=expected_hash)
+
+
+def call_tool(
+    caller: Caller, server_id: str, name: str, arguments: Mapping[str, Any], ports: UpstreamPorts
+) -> str:
+    """Call the tool if what the server lists now is what the person approved; the output
+    comes back fenced as untrusted data, never as instructions."""
+    server, pins = list_again(caller, server_id, ports)
+    pin = pins.get(name)  # the pins of a fresh listing: what the server lists right now
+    live = ListedTool(pin.name, pin.description, pin.input_schema) if pin else None
+    check_callable(pin, live, name)
+    output = ports.client.call_tool(server.url, name, arguments)
+    return as_untrusted_data(server.name, name, output)

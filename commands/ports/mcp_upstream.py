@@ -1,0 +1,102 @@
+"""Upstream MCP servers, as commands see them: the tools a server lists, the pins the person
+approved (commands/mcp/upstream.py has the rules), where both are kept, and the client that
+talks to a server. Implemented in adapters/mcp/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ToolState(StrEnum):
+    PENDING = "pending"  # listed, never approved
+    APPROVED = "approved"
+    QUARANTINED = "quarantined"  # approved once, changed since
+
+
+@dataclass(frozen=True)
+class ListedTool:
+    """A tool as the upstream lists it now."""
+
+    name: str
+    description: str
+    input_schema: Mapping[str, Any]
+
+    @property
+    def hash(self) -> str:
+        return tool_hash(self.name, self.description, self.input_schema)
+
+
+@dataclass(frozen=True)
+class PinnedTool:
+    server_id: str
+    name: str
+    approved_hash: str | None  # what the person approved; None before any approval
+    listed_hash: str  # what the upstream listed last
+    description: str
+    input_schema: Mapping[str, Any]
+
+    @property
+    def state(self) -> ToolState:
+        if self.approved_hash is None:
+            return ToolState.PENDING
+        if self.approved_hash != self.listed_hash:
+            return ToolState.QUARANTINED
+        return ToolState.APPROVED
+
+
+def tool_hash(name: str, description: str, input_schema: Mapping[str, Any]) -> str:
+    canonical = json.dumps(
+        {"name": name, "description": description, "input_schema": input_schema},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UpstreamServer:
+    server_id: str
+    user_id: str
+    name: str
+    url: str
+    auth: str  # "none" for now; "oauth" goes through a connected account (integrations)
+
+
+class UpstreamStore(Protocol):
+    def add_server(self, tenant: str, server: UpstreamServer, now: datetime) -> None: ...
+
+    def get_server(self, tenant: str, server_id: str) -> UpstreamServer | None: ...
+
+    def pins(self, tenant: str, server_id: str) -> dict[str, PinnedTool]: ...
+
+    def save_pins(self, tenant: str, pins: list[PinnedTool]) -> None: ...
+
+    def approve(
+        self,
+        tenant: str,
+        server_id: str,
+        name: str,
+        expected_hash: str,
+        user_id: str,
+        now: datetime,
+    ) -> bool:
+        """Approve the tool's listed hash if it still is `expected_hash`; False otherwise."""
+        ...
+
+
+class UpstreamClient(Protocol):
+    """Talks to one upstream MCP server (adapters/mcp/upstream_client.py)."""
+
+    def list_tools(self, url: str) -> list[ListedTool]: ...
+
+    def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+        """The tool's text output (never interpreted by Cairn)."""
+        ...
