@@ -26,6 +26,7 @@ from api.routes import (
     stream,
 )
 from api.settings import ServiceUrls
+from api.tracing import TraceMiddleware
 from commands.api_process import api_process, readiness
 from commands.settings import CairnSettings
 
@@ -81,6 +82,7 @@ def create_app(
         },
     )
     install_error_handlers(app)
+    app.add_middleware(TraceMiddleware)  # inside the ids middleware: it records them
     app.add_middleware(RequestIdMiddleware)
     app.include_router(document_errors(health.router))
     app.include_router(document_errors(identity.router))

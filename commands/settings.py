@@ -17,7 +17,15 @@ from domain.errors import InvalidInput
 
 SERVER_URLS = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
 SYNC_INTERVAL_ALWAYS = "always"
+LOG_FORMATS = ("text", "json")
 FAILPOINTS = "CAIRN_FAILPOINTS"  # adapters/failpoints.py (not imported: it costs pydantic)
+
+
+def _log_format(text: str) -> str:
+    chosen = text.strip().lower() or "text"
+    if chosen not in LOG_FORMATS:
+        raise InvalidInput(f"CAIRN_LOG_FORMAT must be text or json, not {text!r}")
+    return chosen
 
 
 def default_data_dir() -> Path:
@@ -78,6 +86,9 @@ class CairnSettings:
     stack_startup_timeout_s: float = 30.0
     # Crash tests only: where a process kills itself (adapters/failpoints.py).
     failpoints: str = ""
+    # How the processes log (CAIRN_LOG_FORMAT): "text", or "json" (one object a line with
+    # trace and correlation ids: docs/observability.md).
+    log_format: str = "text"
     # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
     # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
     # inherit it.
@@ -128,6 +139,7 @@ class CairnSettings:
             nats_sync_interval=env.get("CAIRN_NATS_SYNC_INTERVAL") or SYNC_INTERVAL_ALWAYS,
             stack_startup_timeout_s=float(env.get("CAIRN_STACK_STARTUP_TIMEOUT") or 30.0),
             failpoints=env.get(FAILPOINTS, ""),
+            log_format=_log_format(env.get("CAIRN_LOG_FORMAT", "")),
             env=env,
         )
 
@@ -164,6 +176,7 @@ class CairnSettings:
             "CAIRN_NATS_SYNC_INTERVAL": self.nats_sync_interval,
             "CAIRN_STACK_STARTUP_TIMEOUT": repr(self.stack_startup_timeout_s),
             FAILPOINTS: self.failpoints,
+            "CAIRN_LOG_FORMAT": self.log_format,
         }
         if self.llm_mock_answer_file is not None:
             env["CAIRN_LLM_MOCK_ANSWER_FILE"] = str(self.llm_mock_answer_file)

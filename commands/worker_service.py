@@ -22,6 +22,9 @@ from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
+from adapters.telemetry import metrics as gauges
+from adapters.telemetry import tracing
+from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker
@@ -29,6 +32,7 @@ from commands.settings import CairnSettings
 from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.worker")
+_tracer = tracing.tracer("cairn.worker")
 
 # Deliveries of one event that failed for a reason retrying does not cure, before its run is
 # failed with the reason (a dependency that is down is retried without limit).
@@ -68,7 +72,26 @@ class WorkerService:
         )
 
     def handle(self, item: WorkItem) -> float | None:
-        """One run event: None once its step is stored, else seconds until it comes again."""
+        """One run event: None once its step is stored, else seconds until it comes again.
+        Handled in the trace of the command that stored the event, with its correlation id
+        in the logs."""
+        topic = item.headers.get(h.TOPIC, "")
+        attributes = tracing.messaging(
+            "process",
+            item.subject,
+            **{
+                "messaging.consumer.group.name": self.work.spec.durable,
+                "cairn.stream.sequence": item.stream_sequence,
+                "cairn.deliveries": item.deliveries,
+            },
+        )
+        with (
+            bound(correlation_id=item.headers.get(h.CORRELATION_ID)),
+            tracing.consuming(f"process {topic.rpartition(':')[2]}", item.headers, attributes),
+        ):
+            return self._handle(item)
+
+    def _handle(self, item: WorkItem) -> float | None:
         try:
             tenant, topic, run_id = h.event_origin(item.subject, item.headers)
             event = RunEvent(UUID(tenant), UUID(str(run_id)), topic.rpartition(".")[2])
@@ -78,7 +101,9 @@ class WorkerService:
             )
             return None
         try:
-            self.runs.on_event(event)
+            with _tracer.start_as_current_span("run step") as span:
+                span.set_attributes({"cairn.run_id": str(event.run_id), "cairn.event": event.name})
+                self.runs.on_event(event)
         except TRANSIENT as exc:
             logger.warning("run %s: %s waits for a dependency (%r)", event.run_id, event.name, exc)
             return backoff(item.deliveries)
@@ -102,7 +127,8 @@ class WorkerService:
         return None
 
     def _fire(self, timer: Timer) -> None:
-        self.runs.on_timer(timer)
+        with _tracer.start_as_current_span(f"fire {timer.kind}", context=tracing.root()):
+            self.runs.on_timer(timer)
 
     def fire_timers(self) -> None:
         """Fire due timers until stopped; sleep until the next one is due (at most a second,
@@ -122,9 +148,11 @@ class WorkerService:
         """Consume run events and fire timers until `stop()`."""
         timers = threading.Thread(target=self.fire_timers, name="cairn-timers", daemon=True)
         timers.start()
+        depth = gauges.watch(gauges.WORKER_QUEUE_DEPTH, self.work.queue_depth)
         try:
             asyncio.run(self._consume(ready))
         finally:
+            depth.close()
             self.stopping.set()
             timers.join(5)
             if self._own_services:
