@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -45,6 +46,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     redis.TimeoutError,
     Unavailable,
 )
+
+
+def _step_span(event: RunEvent) -> AbstractContextManager[object]:
+    if not tracing.enabled():
+        return nullcontext()
+    attributes = {"cairn.run_id": str(event.run_id), "cairn.event": event.name}
+    return _tracer.start_as_current_span("run step", attributes=attributes)
 
 
 def backoff(deliveries: int) -> float:
@@ -101,8 +109,7 @@ class WorkerService:
             )
             return None
         try:
-            with _tracer.start_as_current_span("run step") as span:
-                span.set_attributes({"cairn.run_id": str(event.run_id), "cairn.event": event.name})
+            with _step_span(event):
                 self.runs.on_event(event)
         except TRANSIENT as exc:
             logger.warning("run %s: %s waits for a dependency (%r)", event.run_id, event.name, exc)
@@ -127,6 +134,9 @@ class WorkerService:
         return None
 
     def _fire(self, timer: Timer) -> None:
+        if not tracing.enabled():
+            self.runs.on_timer(timer)
+            return
         with _tracer.start_as_current_span(f"fire {timer.kind}", context=tracing.root()):
             self.runs.on_timer(timer)
 
