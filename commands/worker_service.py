@@ -83,21 +83,22 @@ class WorkerService:
         """One run event: None once its step is stored, else seconds until it comes again.
         Handled in the trace of the command that stored the event, with its correlation id
         in the logs."""
-        topic = item.headers.get(h.TOPIC, "")
-        attributes = tracing.messaging(
-            "process",
-            item.subject,
-            **{
-                "messaging.consumer.group.name": self.work.spec.durable,
-                "cairn.stream.sequence": item.stream_sequence,
-                "cairn.deliveries": item.deliveries,
-            },
-        )
-        with (
-            bound(correlation_id=item.headers.get(h.CORRELATION_ID)),
-            tracing.consuming(f"process {topic.rpartition(':')[2]}", item.headers, attributes),
-        ):
-            return self._handle(item)
+        with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
+            if not tracing.enabled():
+                return self._handle(item)
+            topic = item.headers.get(h.TOPIC, "")
+            attributes = tracing.messaging(
+                "process",
+                item.subject,
+                **{
+                    "messaging.consumer.group.name": self.work.spec.durable,
+                    "cairn.stream.sequence": item.stream_sequence,
+                    "cairn.deliveries": item.deliveries,
+                },
+            )
+            name = f"process {topic.rpartition(':')[2]}"
+            with tracing.consuming(name, item.headers, attributes):
+                return self._handle(item)
 
     def _handle(self, item: WorkItem) -> float | None:
         try:
