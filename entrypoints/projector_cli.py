@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.telemetry import configure, start_process
+from adapters.telemetry.setup import configure, start_process
 from commands.settings import CairnSettings
 from domain.errors import DomainError
 from entrypoints.children import ChildProcesses, child_env

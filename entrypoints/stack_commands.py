@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.postgres.migrations import migrate
-from adapters.telemetry import start_process
+from adapters.telemetry.setup import start_process
 from api.app import create_app
 from api.middleware import correlation_id_var, request_id_var
 from api.settings import ServiceUrls

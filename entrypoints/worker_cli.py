@@ -7,7 +7,7 @@ import signal
 import sys
 from types import FrameType
 
-from adapters.telemetry import start_process
+from adapters.telemetry.setup import start_process
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.children import ChildProcesses, child_env

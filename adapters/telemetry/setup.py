@@ -14,10 +14,9 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry import metrics, trace
-from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -46,7 +45,7 @@ class TelemetryConfigError(ValueError):
 class Telemetry:
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
-    instrumented: list[PsycopgInstrumentor] = field(default_factory=list)
+    instrumented: list[Any] = field(default_factory=list)  # psycopg's instrumentor
 
     def shutdown(self) -> None:
         """Export what is buffered, then stop (also done at interpreter exit by the SDK)."""
@@ -118,6 +117,9 @@ def configure(
         for processor in processors:
             provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
+        # Imported only now: it patches psycopg's connect (and costs ~100 ms to import).
+        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
         instrumentor = PsycopgInstrumentor()
         instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
         telemetry.tracer_provider = provider

@@ -25,8 +25,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from adapters.jetstream.work import WorkItem
-from adapters.telemetry import configure
 from adapters.telemetry.projections import projecting
+from adapters.telemetry.setup import configure
 from api.streaming.tracing import PushSpans
 from commands.base import Command, CommandResult, Issued
 from commands.dispatch import Dispatcher, Ports

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-from adapters.telemetry import Telemetry, configure
+from adapters.telemetry.setup import Telemetry, configure
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.telemetry import TelemetryConfigError, configure, tracing
-from adapters.telemetry.setup import _exporter
+from adapters.telemetry import tracing
+from adapters.telemetry.setup import TelemetryConfigError, _exporter, configure
 
 pytestmark = pytest.mark.unit
 
