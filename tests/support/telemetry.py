@@ -56,7 +56,7 @@ def _forget_providers() -> None:
     metrics_internal._METER_PROVIDER = None
     # Module-level proxy tracers keep the real tracer they were first given: forget it.
     for obj in gc.get_objects():
-        if isinstance(obj, trace.ProxyTracer):
+        if type(obj) is trace.ProxyTracer:  # not isinstance: dead weak proxies raise
             obj._real_tracer = None
 
 
