@@ -39,6 +39,7 @@ def _otel_env(receiver: OtlpReceiver) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "CAIRN_LOG_FORMAT": "json",
     }
 
 
@@ -90,6 +91,13 @@ def _until(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"not within {within:.0f}s: {what}")
         time.sleep(0.1)
+
+
+def _json_records(log: Path) -> list[dict[str, Any]]:
+    """The process's log records (lines that are not JSON, e.g. Python's own warnings, are
+    not records of its logging)."""
+    lines = log.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def _names(spans: list[ReceivedSpan], service: str) -> set[str]:
@@ -177,3 +185,8 @@ def test_an_intent_is_one_trace_across_processes_and_reaches_the_otlp_receiver(
     (api_publish,) = [s for s in ours if s.name == f"publish {unique_name}"]
     (first_step,) = [s for s in received if s.name == "process Run.IntentSubmitted"]
     assert int(first_step.parent_span_id, 16) == api_publish.context.span_id
+    # Both processes logged JSON records, telemetry's own first.
+    for log in ("worker.log", "projector.log"):
+        records = _json_records(tmp_path / log)
+        assert any(r["logger"] == "cairn.telemetry" for r in records), records
+        assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
