@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from api.console import mount_console
 from api.contract import document_errors
@@ -31,8 +32,17 @@ from api.routes import (
     stream,
 )
 from api.settings import ServiceUrls
+from api.tracing import TraceMiddleware
 from commands.api_process import api_process, readiness
 from commands.settings import CairnSettings
+
+NATIVE_TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 DESCRIPTION = """\
 Cairn: a person states an intent, a language model proposes a plan, a deterministic policy
@@ -76,6 +86,8 @@ def create_app(
                 app.state.push = None  # a subscription asked for now gets 503, not a closed feed
 
     app = FastAPI(
+        # FastAPI's own telemetry is off: api/tracing.py makes the request span (decision 0029).
+        telemetry=NATIVE_TELEMETRY_OFF,
         title="Cairn",
         version="0.1.0",
         description=DESCRIPTION,
@@ -86,6 +98,7 @@ def create_app(
         },
     )
     install_error_handlers(app)
+    app.add_middleware(TraceMiddleware)  # inside the ids middleware: it records them
     app.add_middleware(RequestIdMiddleware)
     app.include_router(document_errors(health.router))
     app.include_router(document_errors(identity.router))

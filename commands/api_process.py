@@ -12,6 +12,7 @@ import anyio
 
 from adapters.health import readiness_check
 from adapters.push import PushService, Visibility, same_tenant
+from adapters.telemetry import metrics as gauges
 from commands.bootstrap import Services, bootstrap
 from commands.ports.health import ReadinessCheck
 from commands.settings import CairnSettings
@@ -49,9 +50,11 @@ async def api_process(
     # Other processes' changes to users and sessions reach this one's auth cache through the
     # push feed, which sees every event (decision 0010).
     push.hub.watchers.append(services.principals.forget_event)
+    subscribers = gauges.watch(gauges.PUSH_SUBSCRIBERS, lambda: push.hub.subscribers)
     try:
         yield ApiProcess(services, push)
     finally:
+        subscribers.close()
         # Every subscription ends (clients see `closed`, then resume elsewhere), then the rest.
         await push.close()
         await anyio.to_thread.run_sync(services.close)

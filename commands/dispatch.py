@@ -10,11 +10,13 @@ ambient decides whose events they are.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from opentelemetry import metrics, trace
 
 from commands.base import Command, CommandResult, Issued
 from commands.identity.context import IdentityPorts
@@ -22,9 +24,14 @@ from commands.integrations.ports import ConnectionsPorts
 from commands.ports.policy import PolicyEngine
 from commands.ports.store import WriteOutcomeUnknown
 from commands.runs.policies import RunsApplication
-from domain.errors import Conflict, Unavailable
+from domain.errors import Conflict, DomainError, Unavailable
 
 logger = logging.getLogger("cairn.commands")
+_tracer = trace.get_tracer("cairn.commands")
+# A no-op until a meter provider is installed (adapters/telemetry/setup.py).
+_duration = metrics.get_meter("cairn.commands").create_histogram(
+    "cairn.command.duration", unit="s", description="Time to decide and store one command"
+)
 
 # Seconds a client should wait before retrying a command the event store could not take: the
 # NATS client reconnects within about a second, a cluster elects a new leader within a few.
@@ -72,6 +79,29 @@ class Dispatcher:
         handler = self._handlers.get(type(command))
         if handler is None:
             raise TypeError(f"no handler for {type(command).__name__}")
+        name = type(command).__name__
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            # A child of the request's span; no span of its own outside a trace.
+            if trace.get_current_span().is_recording():
+                with _tracer.start_as_current_span(
+                    f"command {name}",
+                    attributes={"cairn.command": name, "cairn.command_id": issued.command_id or ""},
+                ):
+                    result = self._run(handler, command, issued)
+            else:
+                result = self._run(handler, command, issued)
+            outcome = "ok"
+            return result
+        except DomainError as exc:
+            outcome = exc.code
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            _duration.record(elapsed, {"cairn.command": name, "cairn.outcome": outcome})
+
+    def _run(self, handler: Handler, command: Command, issued: Issued) -> CommandResult:
         try:
             return handler(command, issued, self.ports)
         except IntegrityError as exc:

@@ -18,7 +18,15 @@ from domain.errors import InvalidInput
 
 SERVER_URLS = ("CAIRN_NATS_URL", "CAIRN_DATABASE_URL", "CAIRN_REDIS_URL")
 SYNC_INTERVAL_ALWAYS = "always"
+LOG_FORMATS = ("text", "json")
 FAILPOINTS = "CAIRN_FAILPOINTS"  # adapters/failpoints.py (not imported: it costs pydantic)
+
+
+def _log_format(text: str) -> str:
+    chosen = text.strip().lower() or "text"
+    if chosen not in LOG_FORMATS:
+        raise InvalidInput(f"CAIRN_LOG_FORMAT must be text or json, not {text!r}")
+    return chosen
 
 
 def default_data_dir() -> Path:
@@ -89,6 +97,9 @@ class CairnSettings:
     # (CAIRN_OAUTH_REDIRECT_URI; default: the first origin's connections callback page).
     oauth_providers: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     oauth_redirect_uri: str = ""
+    # How the processes log (CAIRN_LOG_FORMAT): "text", or "json" (one object a line with
+    # trace and correlation ids: docs/observability.md).
+    log_format: str = "text"
     # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
     # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
     # inherit it.
@@ -145,6 +156,7 @@ class CairnSettings:
             failpoints=env.get(FAILPOINTS, ""),
             oauth_providers=e.json_object(env, "CAIRN_OAUTH_PROVIDERS"),
             oauth_redirect_uri=env.get("CAIRN_OAUTH_REDIRECT_URI", ""),
+            log_format=_log_format(env.get("CAIRN_LOG_FORMAT", "")),
             env=env,
         )
 
@@ -186,6 +198,7 @@ class CairnSettings:
             FAILPOINTS: self.failpoints,
             "CAIRN_OAUTH_PROVIDERS": json.dumps(dict(self.oauth_providers)),
             "CAIRN_OAUTH_REDIRECT_URI": self.oauth_redirect_uri,
+            "CAIRN_LOG_FORMAT": self.log_format,
         }
         if self.llm_mock_answer_file is not None:
             env["CAIRN_LLM_MOCK_ANSWER_FILE"] = str(self.llm_mock_answer_file)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -22,6 +23,9 @@ from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
+from adapters.telemetry import metrics as gauges
+from adapters.telemetry import tracing
+from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.integrations.keepalive import is_connection_timer, keep_alive
 from commands.ports.timers import Timer
@@ -30,6 +34,7 @@ from commands.settings import CairnSettings
 from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.worker")
+_tracer = tracing.tracer("cairn.worker")
 
 # Deliveries of one event that failed for a reason retrying does not cure, before its run is
 # failed with the reason (a dependency that is down is retried without limit).
@@ -42,6 +47,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     redis.TimeoutError,
     Unavailable,
 )
+
+
+def _step_span(event: RunEvent) -> AbstractContextManager[object]:
+    if not tracing.enabled():
+        return nullcontext()
+    attributes = {"cairn.run_id": str(event.run_id), "cairn.event": event.name}
+    return _tracer.start_as_current_span("run step", attributes=attributes)
 
 
 def backoff(deliveries: int) -> float:
@@ -69,7 +81,27 @@ class WorkerService:
         )
 
     def handle(self, item: WorkItem) -> float | None:
-        """One run event: None once its step is stored, else seconds until it comes again."""
+        """One run event: None once its step is stored, else seconds until it comes again.
+        Handled in the trace of the command that stored the event, with its correlation id
+        in the logs."""
+        with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
+            if not tracing.enabled():
+                return self._handle(item)
+            topic = item.headers.get(h.TOPIC, "")
+            attributes = tracing.messaging(
+                "process",
+                item.subject,
+                **{
+                    "messaging.consumer.group.name": self.work.spec.durable,
+                    "cairn.stream.sequence": item.stream_sequence,
+                    "cairn.deliveries": item.deliveries,
+                },
+            )
+            name = f"process {topic.rpartition(':')[2]}"
+            with tracing.consuming(name, item.headers, attributes):
+                return self._handle(item)
+
+    def _handle(self, item: WorkItem) -> float | None:
         try:
             tenant, topic, run_id = h.event_origin(item.subject, item.headers)
             event = RunEvent(UUID(tenant), UUID(str(run_id)), topic.rpartition(".")[2])
@@ -79,7 +111,8 @@ class WorkerService:
             )
             return None
         try:
-            self.runs.on_event(event)
+            with _step_span(event):
+                self.runs.on_event(event)
         except TRANSIENT as exc:
             logger.warning("run %s: %s waits for a dependency (%r)", event.run_id, event.name, exc)
             return backoff(item.deliveries)
@@ -103,10 +136,18 @@ class WorkerService:
         return None
 
     def _fire(self, timer: Timer) -> None:
-        if is_connection_timer(timer) and self.services.connections is not None:
-            keep_alive(timer, self.services.connections)
+        if not tracing.enabled():
+            self._fire_untraced(timer)
             return
-        self.runs.on_timer(timer)
+        with _tracer.start_as_current_span(f"fire {timer.kind}", context=tracing.root()):
+            self._fire_untraced(timer)
+
+    def _fire_untraced(self, timer: Timer) -> None:
+        connections = self.services.connections
+        if is_connection_timer(timer) and connections is not None:
+            keep_alive(timer, connections)
+        else:
+            self.runs.on_timer(timer)
 
     def fire_timers(self) -> None:
         """Fire due timers until stopped; sleep until the next one is due (at most a second,
@@ -126,9 +167,11 @@ class WorkerService:
         """Consume run events and fire timers until `stop()`."""
         timers = threading.Thread(target=self.fire_timers, name="cairn-timers", daemon=True)
         timers.start()
+        depth = gauges.watch(gauges.WORKER_QUEUE_DEPTH, self.work.queue_depth)
         try:
             asyncio.run(self._consume(ready))
         finally:
+            depth.close()
             self.stopping.set()
             timers.join(5)
             if self._own_services:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters.telemetry.setup import configure, start_process
 from commands.settings import CairnSettings
 from domain.errors import DomainError
 from entrypoints.children import ChildProcesses, child_env
@@ -58,8 +59,9 @@ def run(
 ) -> None:
     """Keep the projector's view up to date until stopped (SIGTERM / Ctrl-C finish the batch in
     hand). Builds a new view version beside the old one first when the code's version is newer."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    host = ProjectorHost(_settings(), projector_registry.select(name))
+    settings = CairnSettings.from_env()
+    telemetry = start_process("cairn-projector", settings.log_format)
+    host = ProjectorHost(projection_settings(settings), projector_registry.select(name))
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         host.stopping.set()
@@ -72,6 +74,7 @@ def run(
             host.wait()
         finally:
             host.stop()
+            telemetry.shutdown()  # exports what is buffered
 
 
 @projector_app.command("rebuild")
@@ -86,6 +89,7 @@ def rebuild(
     out = _console()
     cls = projector_registry.get(name)
     settings = _settings()
+    configure("cairn-projector")  # a rebuild's spans link to the events' traces, as OTEL_* ask
     source = EventSource(settings.event_store_env)
     stop = threading.Event()
     columns = (

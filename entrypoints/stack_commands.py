@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.postgres.migrations import migrate
+from adapters.telemetry.setup import start_process
 from api.app import create_app
+from api.middleware import correlation_id_var, request_id_var
 from api.settings import ServiceUrls
 from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
@@ -64,6 +66,11 @@ def banner(endpoints: StackEndpoints, api_url: str, console: str | None = None) 
     return "\n".join(lines)
 
 
+def request_ids() -> dict[str, str | None]:
+    """The ids of the request a log record was written for (JSON logs)."""
+    return {"request_id": request_id_var.get(), "correlation_id": correlation_id_var.get()}
+
+
 def run_up(data_dir: Path | None, host: str, port: int) -> None:
     settings = read_settings(data_dir)
     ensure_port_free(port, host, hint="choose another with --port or CAIRN_API_PORT")
@@ -86,12 +93,16 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         )
         workers.append(start_projector_workers(cairn_settings))
         workers.append(start_run_workers(cairn_settings))
+        json_logs = settings.log_format == "json"
+        telemetry = start_process("cairn-api", settings.log_format, request_ids)
         config = uvicorn.Config(
             create_app(ServiceUrls.of(cairn_settings), settings=cairn_settings),
             host=host,
             port=port,
             log_level="info",
             access_log=False,
+            # JSON logs: uvicorn's records go to the root logger's JSON handler.
+            log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
             # Open SSE streams must not hold Ctrl-C hostage.
             timeout_graceful_shutdown=5,
             lifespan="on",
@@ -101,6 +112,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         # requested stop, not an error.
         with contextlib.suppress(KeyboardInterrupt):
             server.run()
+        telemetry.shutdown()
         if not server.started:
             raise StackError(f"the API could not start on {api_url} (see the log above)")
     finally:

@@ -3,11 +3,11 @@ worker processes `cairn up` runs (`start_run_workers`)."""
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from types import FrameType
 
+from adapters.telemetry.setup import start_process
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.children import ChildProcesses, child_env
@@ -16,15 +16,19 @@ from entrypoints.guarded import run_guarded
 
 def run_worker() -> None:
     """Follow the run events until SIGTERM / Ctrl-C, which finish the steps in hand."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    service = WorkerService(CairnSettings.from_env())
+    settings = CairnSettings.from_env()
+    telemetry = start_process("cairn-worker", settings.log_format)
+    service = WorkerService(settings)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         service.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    service.run()
+    try:
+        service.run()
+    finally:
+        telemetry.shutdown()  # exports what is buffered
 
 
 def start_run_workers(settings: CairnSettings) -> ChildProcesses:

@@ -31,13 +31,14 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.client import Server
 from nats.aio.msg import Msg
 
-from adapters.jetstream import nats_internals
+from adapters.jetstream import nats_internals, traced
 from adapters.jetstream.appends import GroupCommit
 from adapters.jetstream.batches import MAX_BATCH, BatchPublisher
 from adapters.jetstream.bulk import BulkReads, PageRequest
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.inbox import Inbox
 from adapters.jetstream.requests import Requests
+from adapters.telemetry import tracing
 
 logger = logging.getLogger("cairn.eventstore")
 
@@ -75,7 +76,9 @@ class NatsClient:
         # it is full (measured on one server with fsync per batch: each batch costs the server
         # about as much as 100 messages, so small ones in flight only waste it; full ones
         # keep it busy while the client prepares the next).
-        self.appends = GroupCommit(
+        # With tracing on, each save is a span whose context its messages carry (traced.py).
+        appends = traced.TracedGroupCommit if tracing.enabled() else GroupCommit
+        self.appends = appends(
             self._nc,
             self._loop,
             BatchPublisher(self._nc, self._inbox, url=url, timeout=request_timeout),

@@ -22,6 +22,8 @@ from adapters.jetstream.notifications import NotificationItem, Notifications
 from adapters.jetstream.positions import Position, PositionIndex
 from adapters.jetstream.replies import RawItem
 from adapters.jetstream.scan import READ_BATCH, Cursor, Cursors
+from adapters.jetstream.traced import TracedNotifications
+from adapters.telemetry import tracing
 
 SEEK_THRESHOLD = 256  # from this version on, find the start by binary search, not by a scan
 
@@ -62,7 +64,9 @@ class StreamReader:
         # like `prefix.*.*.*` the server spends 15 to 130 us of CPU per message (the more
         # subjects the stream has, the more), with `prefix.>` 4 (consumer) to 20 (direct get).
         self.all_filter = f"{prefix}.>"
-        self._notifications = Notifications(event_dots=prefix.count(".") + 3)
+        # With tracing on, notifications carry their event's traceparent too (traced.py).
+        decoder = TracedNotifications if tracing.enabled() else Notifications
+        self._notifications = decoder(event_dots=prefix.count(".") + 3)
         self._cursors = Cursors()  # of replays, for their next call
 
     # ---- single messages -------------------------------------------------------------------

@@ -71,6 +71,7 @@ class DurableWork:
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
         self._tasks: set[asyncio.Task[None]] = set()
         self.handled = 0  # messages acknowledged (for tests and metrics)
+        self._consuming: tuple[asyncio.AbstractEventLoop, JetStreamContext] | None = None
 
     async def run(
         self, stopping: asyncio.Event, on_ready: Callable[[], None] | None = None
@@ -82,6 +83,7 @@ class DurableWork:
         try:
             js = nc.jetstream()
             await js.add_consumer(self.spec.stream, self._config())
+            self._consuming = (asyncio.get_running_loop(), js)
             sub = await js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
             if on_ready is not None:
                 on_ready()
@@ -97,9 +99,22 @@ class DurableWork:
             if self._tasks:
                 await asyncio.wait(set(self._tasks), timeout=self.spec.ack_wait)
         finally:
+            self._consuming = None
             with suppress(Exception):
                 await nc.close()
             self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def queue_depth(self) -> list[tuple[float, dict[str, str]]] | None:
+        """Messages of the shared consumer waiting for a worker or in a worker's hands, asked
+        of the server (from any thread); None while not consuming."""
+        consuming = self._consuming
+        if consuming is None:
+            return None
+        loop, js = consuming
+        asked = js.consumer_info(self.spec.stream, self.spec.durable)
+        info = asyncio.run_coroutine_threadsafe(asked, loop).result(5)
+        depth = (info.num_pending or 0) + (info.num_ack_pending or 0)
+        return [(depth, {"messaging.consumer.group.name": self.spec.durable})]
 
     async def _fetch(self, sub: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
         try:

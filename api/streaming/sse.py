@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import aclosing, suppress
 
 import anyio
@@ -9,6 +10,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from api.streaming import wire
+from api.streaming.tracing import PushSpans
 from commands.ports.push import Subscription
 
 
@@ -35,10 +37,13 @@ class EventStreamResponse(Response):
         start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
         await send(start)
         await send({"type": "http.response.body", "body": wire.SSE_PREAMBLE, "more_body": True})
+        spans = PushSpans("sse")
         async with aclosing(self.session.frames()) as frames:
             async for frame in frames:
                 body = wire.sse(frame)
+                started = time.time_ns()
                 await send({"type": "http.response.body", "body": body, "more_body": True})
+                spans.sent(frame, started)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

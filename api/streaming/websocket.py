@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from contextlib import aclosing, suppress
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi import Request, WebSocket, WebSocketDisconnect
 
 from api.errors import status_for
 from api.streaming import wire
+from api.streaming.tracing import PushSpans
 from commands.ports.push import Subscription
 from domain.errors import DomainError, NotAuthenticated
 
@@ -57,11 +59,14 @@ async def pump(websocket: WebSocket, session: Subscription) -> None:
             group.cancel_scope.cancel()
 
         group.start_soon(until_disconnect)
+        spans = PushSpans("websocket")
         try:
             async with aclosing(session.frames()) as frames:
                 async for frame in frames:
+                    started = time.time_ns()
                     for text in wire.ws_texts(frame):
                         await websocket.send_text(text)
+                    spans.sent(frame, started)
                     code = wire.ws_close_code(frame)
                     if code is not None:
                         await websocket.close(code)

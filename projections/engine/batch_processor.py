@@ -19,6 +19,7 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from adapters.telemetry.projections import projecting
 from projections.engine import dead_letters
 from projections.engine.projector_base import OnError, Projector, Writes
 from projections.engine.view_recorder import HoldCheck, ViewRecorder, is_poison
@@ -105,6 +106,9 @@ class BatchProcessor:
         self.position = position  # the last position committed
         # Aggregates held (stop mode): as the batches prepared so far leave them.
         self.held: set[str] = set() if held is None else held
+        # Live: each event's span joins its command's trace; else (catch-up, rebuild) the
+        # batch's span links to them (adapters/telemetry/projections.py).
+        self.live = False
 
     def _check(self, held: frozenset[str]) -> HoldCheck | None:
         return (self.projector.name, self.projector.generation, held) if held else None
@@ -128,14 +132,17 @@ class BatchProcessor:
         position); Refused if the database refused an event of it in stop mode."""
         if prepared.end is None:
             return None
-        return self._commit_batch(prepared, prepared.end)
+        events = [n for n, _, _ in prepared.spans]
+        with projecting(self.projector.name, events, prepared.end, live=self.live):
+            return self._commit_batch(prepared, prepared.end)
 
     def apply_whole(self, writes: Writes, end: int) -> bool:
         """Commit a batch prepared elsewhere (with the holds as they are), which cannot be
         split per event: False if the database refused it (nothing was written; the caller
         prepares it again here)."""
         try:
-            self._commit(writes, end, frozenset(self.held))
+            with projecting(self.projector.name, (), end, live=False):
+                self._commit(writes, end, frozenset(self.held))
         except Exception as error:
             if not is_poison(error):
                 raise

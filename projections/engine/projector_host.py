@@ -7,7 +7,9 @@ import threading
 from collections.abc import Sequence
 from types import TracebackType
 
+from adapters.telemetry.metrics import Watch
 from projections.engine.event_source import EventSource
+from projections.engine.lag import Lag
 from projections.engine.projector_base import Projector
 from projections.engine.projector_worker import Worker
 from projections.settings import ProjectionSettings
@@ -23,6 +25,7 @@ class ProjectorHost:
         self.workers: dict[str, Worker] = {}
         self._threads: list[threading.Thread] = []
         self._source: EventSource | None = None
+        self._watches: list[Watch] = []
 
     def start(self) -> ProjectorHost:
         self._source = EventSource(self.settings.event_store_env)
@@ -35,12 +38,19 @@ class ProjectorHost:
             thread.daemon = True
             thread.start()
             self._threads.append(thread)
+        self._watches = Lag(self._source, self.positions).watch()
         logger.info("projectors running: %s", ", ".join(self.workers))
         return self
+
+    def positions(self) -> dict[str, int]:
+        """The position each projector reached."""
+        return {name: worker.position for name, worker in self.workers.items()}
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the batch in hand, then stop (a batch is one transaction either way)."""
         self.stopping.set()
+        for watch in self._watches:
+            watch.close()
         for thread in self._threads:
             thread.join(timeout)
         for worker in self.workers.values():

@@ -213,6 +213,7 @@ class Worker:
                 self.settings, self.source, self.cls, processor, stop, advanced, still_active
             ):
                 return False
+            processor.live = not until_caught_up  # a build replays: links, no parents
             feed = Feed(self.source, processor.position)
             commits = CommitPipeline(processor)
             while not stop.is_set():
