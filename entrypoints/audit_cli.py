@@ -23,6 +23,7 @@ from rich.progress import (
 from adapters.jetstream import headers as h
 from adapters.push.export import ExportSummary, export_tenant
 from adapters.push.store import StoreReader
+from entrypoints.audit_verify import verify
 from entrypoints.configure import read_settings
 from infra.stack import StackError
 from infra.stack.launcher import read_state
@@ -31,6 +32,9 @@ audit_app = typer.Typer(
     help="The audit trail: the event store itself, exported.", no_args_is_help=True
 )
 err = Console(stderr=True, highlight=False)
+
+
+audit_app.command("verify")(verify)
 
 
 @audit_app.callback()
