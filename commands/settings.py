@@ -12,6 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from commands import environment as e
+from commands.audit.settings import AuditSettings
 from commands.ports.push import PushSettings
 from domain.errors import InvalidInput
 
@@ -78,6 +79,8 @@ class CairnSettings:
     stack_startup_timeout_s: float = 30.0
     # Crash tests only: where a process kills itself (adapters/failpoints.py).
     failpoints: str = ""
+    # The audit log's checkpointer and witnesses (CAIRN_AUDIT_*; docs/audit.md).
+    audit: AuditSettings = field(default_factory=AuditSettings)
     # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
     # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
     # inherit it.
@@ -128,6 +131,7 @@ class CairnSettings:
             nats_sync_interval=env.get("CAIRN_NATS_SYNC_INTERVAL") or SYNC_INTERVAL_ALWAYS,
             stack_startup_timeout_s=float(env.get("CAIRN_STACK_STARTUP_TIMEOUT") or 30.0),
             failpoints=env.get(FAILPOINTS, ""),
+            audit=AuditSettings.from_env(env),
             env=env,
         )
 

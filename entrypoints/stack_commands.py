@@ -16,6 +16,7 @@ from rich.table import Table
 from adapters.postgres.migrations import migrate
 from api.app import create_app
 from api.settings import ServiceUrls
+from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
@@ -86,6 +87,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         )
         workers.append(start_projector_workers(cairn_settings))
         workers.append(start_run_workers(cairn_settings))
+        workers.append(start_checkpointer(cairn_settings))
         config = uvicorn.Config(
             create_app(ServiceUrls.of(cairn_settings), settings=cairn_settings),
             host=host,

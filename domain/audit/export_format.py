@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 FORMAT = "cairn.audit.export/2"
@@ -39,7 +39,7 @@ def event_line(
     data: bytes,
     *,
     time: str = "",
-    header_block: bytes = b"",
+    headers: Mapping[str, str] | None = None,
 ) -> str:
     return _dump(
         {
@@ -50,7 +50,7 @@ def event_line(
             "tenant_seq": tenant_seq,
             "leaf": _b64(leaf).decode(),
             "time": time,
-            "hdrs_b64": _b64(header_block).decode(),
+            "headers": dict(headers or {}),  # for reading only: headers are not in the leaf
             "data_b64": _b64(data).decode(),
         }
     )

@@ -4,7 +4,7 @@ it stops the log instead of being signed over)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -26,7 +26,6 @@ class LogMessage:
     msg_id: str
     data: bytes
     time: str = ""
-    header_block: bytes = b""
 
 
 class NoteSigner(Protocol):
@@ -60,6 +59,43 @@ class AuditLog:
         return SignedNote(text, (signer.sign(text),))
 
 
+class ExportWriter:
+    """Writes an export as the messages come, in stream order, each checkpoint after the
+    message of its size with a consistency proof from the export's previous checkpoint."""
+
+    def __init__(
+        self, out: TextIO, origin: str, notes: Iterable[str], tenant: str | None = None
+    ) -> None:
+        self.by_size: dict[int, list[str]] = {}
+        for note in notes:
+            size = Checkpoint.parse(parse_note(note).text).size
+            self.by_size.setdefault(size, []).append(note)
+        self.size = max(self.by_size, default=0)
+        self.out = out
+        self.tenant = tenant
+        self.log = AuditLog()
+        self.previous = 0
+        self.events = 0
+        out.write(fmt.header_line(origin, tenant, self.size))
+
+    @property
+    def complete(self) -> bool:
+        return self.log.size >= self.size
+
+    def add(self, message: LogMessage, headers: Mapping[str, str] | None = None) -> None:
+        leaf, tenant_seq = self.log.append(message)
+        if self.tenant is None or tenant_of(message.subject) == self.tenant:
+            self.out.write(_event(message, tenant_seq, leaf, headers))
+            self.events += 1
+        else:
+            self.out.write(fmt.leaf_line(message.seq, leaf))
+        for note in self.by_size.get(self.log.size, ()):
+            size = self.log.size
+            proof = self.log.tree.consistency_proof(self.previous, size) if self.previous else []
+            self.out.write(fmt.checkpoint_line(note, proof))
+            self.previous = size
+
+
 def write_export(
     out: TextIO,
     origin: str,
@@ -68,33 +104,17 @@ def write_export(
     tenant: str | None = None,
 ) -> int:
     """Write the export of the log up to its last checkpoint; the number of lines of events."""
-    by_size: dict[int, list[str]] = {}
-    for note in notes:
-        by_size.setdefault(Checkpoint.parse(parse_note(note).text).size, []).append(note)
-    size = max(by_size, default=0)
-    out.write(fmt.header_line(origin, tenant, size))
-    log = AuditLog()
-    previous = 0
-    events = 0
-    for message in _upto(messages, size):
-        leaf, tenant_seq = log.append(message)
-        if tenant is None or tenant_of(message.subject) == tenant:
-            out.write(_event(message, tenant_seq, leaf))
-            events += 1
-        else:
-            out.write(fmt.leaf_line(message.seq, leaf))
-        previous = _checkpoints(out, log, by_size, previous)
-    return events
-
-
-def _upto(messages: Iterable[LogMessage], size: int) -> Iterator[LogMessage]:
+    writer = ExportWriter(out, origin, notes, tenant)
     for message in messages:
-        if message.seq > size:
-            return
-        yield message
+        if writer.complete:
+            break
+        writer.add(message)
+    return writer.events
 
 
-def _event(message: LogMessage, tenant_seq: int, leaf: bytes) -> str:
+def _event(
+    message: LogMessage, tenant_seq: int, leaf: bytes, headers: Mapping[str, str] | None
+) -> str:
     return fmt.event_line(
         message.seq,
         message.subject,
@@ -103,15 +123,5 @@ def _event(message: LogMessage, tenant_seq: int, leaf: bytes) -> str:
         leaf,
         message.data,
         time=message.time,
-        header_block=message.header_block,
+        headers=headers,
     )
-
-
-def _checkpoints(
-    out: TextIO, log: AuditLog, by_size: Mapping[int, list[str]], previous: int
-) -> int:
-    for note in by_size.get(log.size, ()):
-        proof = log.tree.consistency_proof(previous, log.size) if previous else []
-        out.write(fmt.checkpoint_line(note, proof))
-        previous = log.size
-    return previous
