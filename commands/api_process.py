@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from adapters.audit.reads import StoreAuditLog
 from adapters.health import readiness_check
 from adapters.push import PushService, Visibility, same_tenant
 from commands.bootstrap import Services, bootstrap
@@ -21,6 +22,7 @@ from commands.settings import CairnSettings
 class ApiProcess:
     services: Services
     push: PushService  # this process's one JetStream consumer, fanned out to its subscribers
+    audit_log: StoreAuditLog  # checkpoints and proofs (commands.ports.audit_log.AuditLogReads)
 
 
 def readiness(nats_url: str, database_url: str, redis_url: str) -> ReadinessCheck:
@@ -50,7 +52,7 @@ async def api_process(
     # push feed, which sees every event (decision 0010).
     push.hub.watchers.append(services.principals.forget_event)
     try:
-        yield ApiProcess(services, push)
+        yield ApiProcess(services, push, StoreAuditLog(push.reader))
     finally:
         # Every subscription ends (clients see `closed`, then resume elsewhere), then the rest.
         await push.close()

@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import nats
 import pytest
@@ -22,6 +23,8 @@ from adapters.audit.witness_http import WitnessServer
 from adapters.audit.witness_store import WitnessStore
 from adapters.push.store import StoreReader
 from domain.audit.note import COSIGNATURE_V1, parse_note
+from domain.event_context import EventContext
+from domain.identity.credential import SecurityEvent
 from entrypoints.audit_cli import audit_app
 from tests.e2e.push.harness import LiveCairn
 
@@ -150,3 +153,51 @@ def test_after_erasure_the_export_verifies_and_shows_sealed(
     assert email not in text
     assert email.encode() not in decoded
     assert "Ada Lovelace" not in text and b"Ada Lovelace" not in decoded
+
+
+def test_checkpoints_proofs_and_receipts_over_http(live: LiveCairn, witness_url: str) -> None:
+    from domain.audit.merkle import verify_consistency, verify_inclusion
+    from domain.audit.note import Checkpoint
+
+    ada, bob = live.sign_up("auditproofa"), live.sign_up("auditproofb")
+    # A command's save: its marker, then its events, in one atomic batch.
+    fact = SecurityEvent("audit.test", UUID(ada.tenant), None, None, "ok", {})
+    command_id = f"{ada.tenant}:{ada.user_id}:receipt-cmd-1"  # as the API scopes a key
+    context = EventContext(tenant=ada.tenant, actor="robot", command_id=command_id)
+    mine = live.services.identity.app.save_atomically(fact, context=context)
+    assert mine is not None
+    theirs = live.record(bob.tenant, 2)
+    assert live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=ada.headers).status_code == 409
+    first, second = checkpoint(live, witness_url) + checkpoint(live, witness_url)
+
+    page = live.http.get("/v1/audit/checkpoints", headers=ada.headers).json()
+    assert [c["note"] for c in page["checkpoints"]] == [first, second]
+    latest = Checkpoint.parse(parse_note(second).text)
+
+    answer = live.http.get(f"/v1/audit/proofs/inclusion/{mine}", headers=ada.headers)
+    assert answer.status_code == 200, answer.text
+    proof = answer.json()
+    b64 = base64.b64decode
+    verify_inclusion(
+        mine - 1, latest.size, b64(proof["leaf"]), [b64(p) for p in proof["proof"]], latest.root
+    )
+    # Bob's event is not Ada's to prove: the same 404 as a sequence that does not exist.
+    hidden = live.http.get(f"/v1/audit/proofs/inclusion/{theirs}", headers=ada.headers)
+    assert hidden.status_code == 404
+    own = live.http.get(f"/v1/audit/proofs/inclusion/{theirs}", headers=bob.headers)
+    assert own.status_code == 200
+    assert own.json()["seq"] == theirs
+
+    old = Checkpoint.parse(parse_note(first).text)
+    answer = live.http.get(
+        "/v1/audit/proofs/consistency",
+        params={"old": old.size, "new": latest.size},
+        headers=bob.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    consistency = [b64(p) for p in answer.json()["proof"]]
+    verify_consistency(old.size, latest.size, old.root, latest.root, consistency)
+
+    receipt = live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=ada.headers).json()
+    assert [e["seq"] for e in receipt["events"]] == [mine]
+    assert live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=bob.headers).status_code == 404
