@@ -49,9 +49,9 @@ def event_line(
             "msg_id": msg_id,
             "tenant_seq": tenant_seq,
             "leaf": _b64(leaf).decode(),
+            "data_b64": _b64(data).decode(),
             "time": time,
             "headers": dict(headers or {}),  # for reading only: headers are not in the leaf
-            "data_b64": _b64(data).decode(),
         }
     )
 

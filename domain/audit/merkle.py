@@ -54,10 +54,15 @@ class Tree:
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
         self.levels: list[list[bytes]] = [list(leaf_hashes)]
+        sha256 = _sha256
         while len(self.levels[-1]) > 1:
             below = self.levels[-1]
+            # node_hash inlined: one call less per node, at a million leaves it shows.
             self.levels.append(
-                [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+                [
+                    sha256(b"\x01" + a + b).digest()
+                    for a, b in zip(below[::2], below[1::2], strict=False)
+                ]
             )
 
     @property

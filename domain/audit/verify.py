@@ -10,23 +10,26 @@ hashed up to each checkpoint's size and compared with its signed root.
 
 from __future__ import annotations
 
-import base64
 import binascii
+import hashlib
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from domain.audit.chain import CheckpointChain
 from domain.audit.decisions import DecisionLedger, DecisionReplayer
-from domain.audit.envelope import is_sealed, message_leaf
+from domain.audit.envelope import SEALED_MARK
 from domain.audit.export_format import FORMAT
 from domain.audit.findings import Finding, FindingClass
-from domain.audit.merkle import EMPTY_ROOT, node_hash
+from domain.audit.merkle import Tree
 from domain.audit.note import NoteVerifier
+from domain.audit.scan import LEAF_HEAD, Scan, scan_lines
 
-_b64decode = base64.b64decode
 _F = FindingClass
+_a2b = binascii.a2b_base64
+_sha256 = hashlib.sha256
 
 
 @dataclass
@@ -48,23 +51,9 @@ class Report:
 
 
 def roots_at(leaves: Sequence[bytes], sizes: Sequence[int]) -> dict[int, bytes]:
-    """The root of each given size over a prefix of `leaves`, in one pass (a compact range)."""
-    wanted = set(sizes)
-    roots = {0: EMPTY_ROOT} if 0 in wanted else {}
-    stack: list[tuple[int, bytes]] = []
-    last = max(wanted, default=0)
-    for n, leaf in enumerate(leaves[:last], 1):
-        height, value = 0, leaf
-        while stack and stack[-1][0] == height:
-            value = node_hash(stack.pop()[1], value)
-            height += 1
-        stack.append((height, value))
-        if n in wanted:
-            folded = stack[-1][1]
-            for _height, left in reversed(stack[:-1]):
-                folded = node_hash(left, folded)
-            roots[n] = folded
-    return roots
+    """The root of each given size over a prefix of `leaves`, from one build of the tree."""
+    tree = Tree(leaves[: max(sizes, default=0)])
+    return {size: tree.root(size) for size in sizes}
 
 
 class ExportVerifier:
@@ -89,21 +78,79 @@ class ExportVerifier:
         self.report.findings.append(Finding(kind, detail, seq))
 
     def feed(self, line: str) -> None:
+        self.feed_bytes(line.encode())
+
+    def feed_bytes(self, line: bytes) -> None:
+        self.feed_scan(scan_lines([line]))
+
+    def feed_lines(self, lines: Iterable[bytes]) -> None:
+        self.feed_scan(scan_lines(lines))
+
+    def feed_scan(self, scan: Scan) -> None:
+        """Merge the scan of the next lines (made here or in another process), in order."""
+        rejected: set[int] = set()
+        done = 0
+        for at, line in [*scan.others, (len(scan.seqs), b"")]:
+            self._place_entries(scan, done, at, rejected)
+            done = at
+            if line:
+                self._feed_json(line)
+        seqs = scan.seqs
+        self.report.events += scan.events
+        self._line += len(seqs)
+        for index, computed in scan.mismatched:
+            if index not in rejected:
+                self._mismatched.append((seqs[index], computed))
+        self.report.sealed.extend(seqs[i] for i in scan.sealed if i not in rejected)
+        for index, subject, data in scan.observed:
+            if index not in rejected:
+                self.decisions.observe(seqs[index], subject, data)
+
+    def _place_entries(self, scan: Scan, start: int, end: int, rejected: set[int]) -> None:
+        """Entries [start, end): whole runs of following sequences in one slice where they
+        fill empty places after every earlier one; anything else one by one."""
+        cuts = [start, *(r for r in scan.runs if start < r < end), end]
+        seqs, leaves = scan.seqs, self._leaves
+        for a, b in itertools.pairwise(cuts):
+            if a == b:
+                continue
+            first, last = seqs[a], seqs[b - 1]
+            fits = first > self._last_seq and last <= len(leaves)
+            if fits and leaves[first - 1 : last].count(None) == b - a:
+                leaves[first - 1 : last] = scan.leaves[a:b]
+                self._last_seq = last
+                self.report.leaves += b - a
+                continue
+            for k in range(a, b):
+                if not self._place(seqs[k], scan.leaves[k]):
+                    rejected.add(k)
+
+    def _feed_json(self, line: bytes) -> None:
         self._line += 1
+        record: Any = None
         try:
-            record: dict[str, Any] = json.loads(line)
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a line is a JSON object")
             if not self._started:
                 self._header(record)
             elif (kind := record.get("kind")) == "event":
-                self._event(record)
+                self._event(
+                    record["seq"],
+                    str(record["subject"]).encode(),
+                    str(record["msg_id"]).encode(),
+                    record["tenant_seq"],
+                    _a2b(record["leaf"]),
+                    _a2b(record["data_b64"]),
+                )
             elif kind == "leaf":
-                self._place(record["seq"], _b64decode(record["leaf"]))
+                self._place(record["seq"], _a2b(record["leaf"]))
             elif kind == "checkpoint":
                 self.chain.add(str(record["note"]), list(record.get("proof", [])))
             else:
                 raise ValueError(f"unknown record kind {kind!r}")
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            seq = record.get("seq") if isinstance(locals().get("record"), dict) else None
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
+            seq = record.get("seq") if isinstance(record, dict) else None
             where = seq if isinstance(seq, int) else None
             self._finding(_F.MUTATED, f"line {self._line} does not parse ({exc})", where)
 
@@ -116,20 +163,28 @@ class ExportVerifier:
         self.report.declared_size = int(record["size"])
         self._leaves = [None] * self.report.declared_size
 
-    def _event(self, record: dict[str, Any]) -> None:
-        seq = record["seq"]
-        subject = record["subject"]
-        data = _b64decode(record["data_b64"])
-        recorded = _b64decode(record["leaf"])
-        computed = message_leaf(seq, subject, record["msg_id"], record["tenant_seq"], data)
+    def _event(
+        self,
+        seq: int,
+        subject: bytes,
+        msg_id: bytes,
+        tenant_seq: int,
+        recorded: bytes,
+        data: bytes,
+    ) -> None:
+        if type(tenant_seq) is not int:
+            raise ValueError("a tenant sequence is an integer")
+        digest = _sha256(data).hexdigest().encode()
+        computed = _sha256(LEAF_HEAD % (seq, subject, msg_id, tenant_seq, digest)).digest()
         self.report.events += 1
         if not self._place(seq, recorded):
             return  # a second line for the sequence: inserted, whatever it holds
         if computed != recorded:
             self._mismatched.append((seq, computed))
-        if is_sealed(data):
+        if SEALED_MARK in data:
             self.report.sealed.append(seq)
-        self.decisions.observe(seq, subject, data)
+        if b".Run." in subject or b".PolicySet." in subject or b".HouseholdGuardrails." in subject:
+            self.decisions.observe(seq, subject.decode(), data)
 
     def _place(self, seq: int, leaf: bytes) -> bool:
         if type(seq) is not int or seq < 1 or len(leaf) != 32:
@@ -137,7 +192,8 @@ class ExportVerifier:
         self.report.leaves += 1
         if seq < self._last_seq:
             self._finding(_F.REORDERED, f"comes after sequence {self._last_seq}", seq)
-        self._last_seq = max(self._last_seq, seq)
+        if seq > self._last_seq:
+            self._last_seq = seq
         if seq > len(self._leaves):
             self._leaves.extend([None] * (seq - len(self._leaves)))
         if self._leaves[seq - 1] is not None:
