@@ -81,21 +81,26 @@ def hashlib_floor(count: int) -> float:
     return time.perf_counter() - began
 
 
+@pytest.mark.timeout(3600)  # a million events, twice, on a shared machine
 def test_verify_and_leaf_hashing(tmp_path: Path) -> None:
     export = tmp_path / "export.ndjson"
     hashed = build_export(export, EXPORT_EVENTS)
-    verifier = ExportVerifier([Ed25519Verifier(KEY.verifier_key)])
-    began = time.perf_counter()
-    result = verify_file(export, verifier, quiet=True)
-    verified = time.perf_counter() - began
-    assert result.clean, result.findings[:5]
-    assert result.leaves == EXPORT_EVENTS
+    timings = {}
+    for jobs in (1, 2):
+        verifier = ExportVerifier([Ed25519Verifier(KEY.verifier_key)])
+        began = time.perf_counter()
+        result = verify_file(export, verifier, quiet=True, jobs=jobs)
+        timings[jobs] = time.perf_counter() - began
+        assert result.clean, result.findings[:5]
+        assert result.leaves == EXPORT_EVENTS
+    verified = timings[1]
     floor = hashlib_floor(EXPORT_EVENTS)
     size_mb = export.stat().st_size / 1e6
     rows = [
         ("checkpointer: leaves hashed into the tree (AuditLog.append)", hashed),
         (f"`cairn audit verify` of the export ({size_mb:,.0f} MB, no policy replay)", verified),
-        ("floor: the same hashing with hashlib alone", floor),
+        ("`cairn audit verify --jobs 2` (two processes)", timings[2]),
+        ("floor: the same hashing with hashlib alone, one process", floor),
     ]
     body = [
         f"## Hashing and verification ({EXPORT_EVENTS:,} events)",
@@ -104,7 +109,8 @@ def test_verify_and_leaf_hashing(tmp_path: Path) -> None:
         "|---|---:|---:|",
         *(f"| {name} | {seconds:.2f} | {EXPORT_EVENTS / seconds:,.0f} |" for name, seconds in rows),
         "",
-        f"Verify reaches {floor / verified:.0%} of the hashlib floor (goal: 200,000 events/s).",
+        f"One process verifies at {floor / verified:.0%} of the hashlib floor's rate "
+        "(goal: 200,000 events/s).",
     ]
     report.write_section("audit.md", "Hashing and verification", body[2:])
     print("\n".join(body))
@@ -134,6 +140,7 @@ async def _follow(
         await nc.close()
 
 
+@pytest.mark.timeout(1800)
 def test_checkpointer_catch_up_and_lag(stack: StackEndpoints, unique_name: str) -> None:
     factory = _jetstream_factory(stack, unique_name)
     recorder = factory.application_recorder()
