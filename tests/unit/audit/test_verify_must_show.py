@@ -156,3 +156,30 @@ def test_one_tampering_gives_one_finding(clean: Built, tmp_path: Path) -> None:
         tamper(tampered, seq)
         _code, output = verify(tampered, tmp_path)
         assert len(_findings(output)) == len(expected), output
+
+
+def test_parts_scanned_in_processes_give_the_same_findings(clean: Built, tmp_path: Path) -> None:
+    from adapters.audit.keys import Ed25519Verifier
+    from domain.audit.verify import ExportVerifier
+    from entrypoints.audit_verify import verify_file
+
+    tampered = copy(clean)
+    _swap(tampered, 300)
+    _flip_byte(tampered, 700)
+    _delete(tampered, 901)
+    export = tampered.write(tmp_path / "parts.ndjson")
+    reports = []
+    for jobs, chunk in ((1, 1 << 20), (2, 20_000), (1, 7_000)):
+        verifier = ExportVerifier(
+            [Ed25519Verifier(LOG_KEY.verifier_key)],
+            [Ed25519Verifier(WITNESS_KEY.verifier_key)],
+            quorum=1,
+        )
+        reports.append(verify_file(export, verifier, quiet=True, jobs=jobs, chunk=chunk))
+    found = [[str(f) for f in r.findings] for r in reports]
+    assert found[0] == found[1] == found[2]
+    assert [f.split(":")[0] for f in found[0]] == [
+        "reordered at seq 300",
+        "missing at seq 901",
+        "mutated at seq 700",
+    ]
