@@ -20,6 +20,7 @@ from api.routes import (
     account,
     audit,
     connections,
+    audit_log,
     device,
     directory,
     health,
@@ -74,12 +75,14 @@ def create_app(
         )
         app.state.services = None
         app.state.push = None
+        app.state.audit_log = None
         if not with_services:
             yield
             return
         async with api_process(config) as running, running_mcp(app, running.services):
             app.state.services = running.services
             app.state.push = running.push
+            app.state.audit_log = running.audit_log
             try:
                 yield
             finally:
@@ -109,6 +112,7 @@ def create_app(
     app.include_router(document_errors(runs.router))
     app.include_router(document_errors(stream.router))
     app.include_router(document_errors(audit.router))
+    app.include_router(document_errors(audit_log.router))
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
     app.include_router(document_errors(connections.router))

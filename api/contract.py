@@ -29,7 +29,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.auth import _services, client_address, get_authenticated, get_caller, get_services
-from api.dependencies import get_push
+from api.dependencies import get_audit_log, get_push
 from api.dispatch import anonymous_sender
 from api.models import ErrorResponse
 
@@ -52,7 +52,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     503: "A server Cairn needs is down: retry after `Retry-After` seconds",
 }
 
-_NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push}
+_NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push, get_audit_log}
 _NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated}
 _RATE_LIMITED: set[Callable[..., Any]] = {get_caller, client_address}
 # Commands sent without a caller carry a credential of their own (a passkey assertion, a

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
+from commands.ports.audit_log import AuditLogReads
 from commands.ports.health import ReadinessCheck
 from commands.ports.push import Push
 from domain.errors import Unavailable
@@ -24,5 +25,13 @@ def get_push(connection: HTTPConnection) -> Push:
     return push
 
 
+def get_audit_log(connection: HTTPConnection) -> AuditLogReads:
+    audit_log: AuditLogReads | None = getattr(connection.app.state, "audit_log", None)
+    if audit_log is None:
+        raise Unavailable("the audit log is not readable in this process yet")
+    return audit_log
+
+
 ReadinessDep = Annotated[ReadinessCheck, Depends(get_readiness)]
 PushDep = Annotated[Push, Depends(get_push)]
+AuditLogDep = Annotated[AuditLogReads, Depends(get_audit_log)]

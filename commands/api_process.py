@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from adapters.audit.reads import StoreAuditLog
 from adapters.health import readiness_check
 from adapters.push import PushService, Visibility, same_tenant
 from adapters.telemetry import metrics as gauges
@@ -22,6 +23,7 @@ from commands.settings import CairnSettings
 class ApiProcess:
     services: Services
     push: PushService  # this process's one JetStream consumer, fanned out to its subscribers
+    audit_log: StoreAuditLog  # checkpoints and proofs (commands.ports.audit_log.AuditLogReads)
 
 
 def readiness(nats_url: str, database_url: str, redis_url: str) -> ReadinessCheck:
@@ -52,7 +54,7 @@ async def api_process(
     push.hub.watchers.append(services.principals.forget_event)
     subscribers = gauges.watch(gauges.PUSH_SUBSCRIBERS, lambda: push.hub.subscribers)
     try:
-        yield ApiProcess(services, push)
+        yield ApiProcess(services, push, StoreAuditLog(push.reader))
     finally:
         subscribers.close()
         # Every subscription ends (clients see `closed`, then resume elsewhere), then the rest.

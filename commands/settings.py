@@ -13,6 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from commands import environment as e
+from commands.audit.settings import AuditSettings
 from commands.ports.push import PushSettings
 from domain.errors import InvalidInput
 
@@ -100,6 +101,8 @@ class CairnSettings:
     # How the processes log (CAIRN_LOG_FORMAT): "text", or "json" (one object a line with
     # trace and correlation ids: docs/observability.md).
     log_format: str = "text"
+    # The audit log's checkpointer and witnesses (CAIRN_AUDIT_*; docs/audit.md).
+    audit: AuditSettings = field(default_factory=AuditSettings)
     # The whole environment the settings were read from: the key material (CAIRN_JWT_*,
     # CAIRN_VAULT_KEKS) is read from it by the adapters that hold it, and child processes
     # inherit it.
@@ -157,6 +160,7 @@ class CairnSettings:
             oauth_providers=e.json_object(env, "CAIRN_OAUTH_PROVIDERS"),
             oauth_redirect_uri=env.get("CAIRN_OAUTH_REDIRECT_URI", ""),
             log_format=_log_format(env.get("CAIRN_LOG_FORMAT", "")),
+            audit=AuditSettings.from_env(env),
             env=env,
         )
 

@@ -20,9 +20,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from adapters.audit.export import export_signed
 from adapters.jetstream import headers as h
 from adapters.push.export import ExportSummary, export_tenant
 from adapters.push.store import StoreReader
+from entrypoints.audit_verify import verify
 from entrypoints.configure import read_settings
 from infra.stack import StackError
 from infra.stack.launcher import read_state
@@ -31,6 +33,9 @@ audit_app = typer.Typer(
     help="The audit trail: the event store itself, exported.", no_args_is_help=True
 )
 err = Console(stderr=True, highlight=False)
+
+
+audit_app.command("verify")(verify)
 
 
 @audit_app.callback()
@@ -55,7 +60,13 @@ def _nats_url(given: str | None, data_dir: Path | None) -> str:
 
 
 async def _export(
-    nats_url: str, stream: str, prefix: str, tenant: str, out: Path, quiet: bool
+    nats_url: str,
+    stream: str,
+    prefix: str,
+    tenant: str | None,
+    out: Path,
+    quiet: bool,
+    signed: bool,
 ) -> ExportSummary:
     try:
         nc = await nats.connect(
@@ -79,14 +90,21 @@ async def _export(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err, disable=quiet) as bar:
-            task = bar.add_task(f"tenant {tenant}", total=None)
+            task = bar.add_task(f"tenant {tenant or '(every tenant)'}", total=None)
 
             def progress(done: int, expected: int) -> None:
                 bar.update(task, completed=done, total=max(done, expected))
 
             # Written beside the target and renamed at the end: a half export never looks whole.
             with partial.open("w", encoding="utf-8", newline="\n") as handle:
-                summary = await export_tenant(reader, tenant, handle, progress)
+                if signed:
+                    writer = await export_signed(reader, handle, tenant, progress)
+                    summary = ExportSummary(
+                        tenant or "*", writer.events, 1, writer.size, writer.size
+                    )
+                else:
+                    assert tenant is not None
+                    summary = await export_tenant(reader, tenant, handle, progress)
         partial.replace(out)
         return summary
     finally:
@@ -97,8 +115,19 @@ async def _export(
 
 @audit_app.command("export")
 def export(
-    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id (its subject token).")],
     out: Annotated[Path, typer.Option("--out", help="NDJSON file to write.")],
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Tenant id (its subject token); --signed: none for all."),
+    ] = None,
+    signed: Annotated[
+        bool,
+        typer.Option(
+            "--signed",
+            help="The verifiable export (cairn.audit.export/2): every leaf up to the last "
+            "checkpoint, other tenants' as hashes, with the signed checkpoints.",
+        ),
+    ] = False,
     nats_url: Annotated[
         str | None, typer.Option("--nats-url", envvar="CAIRN_NATS_URL", help="NATS server(s).")
     ] = None,
@@ -116,12 +145,15 @@ def export(
 ) -> None:
     """Write every event of a tenant as one JSON line each: sequence, subject, store time and
     the stored header block and payload (base64), exactly as JetStream holds them."""
+    if tenant is None and not signed:
+        raise StackError("--tenant is required (only a --signed export covers every tenant)")
     try:
-        h.tenant_token(tenant)
+        if tenant is not None:
+            h.tenant_token(tenant)
     except DataError as exc:
         raise StackError(str(exc)) from exc
     url = _nats_url(nats_url, data_dir)
-    summary = asyncio.run(_export(url, stream, subject_prefix, tenant, out, quiet))
+    summary = asyncio.run(_export(url, stream, subject_prefix, tenant, out, quiet, signed))
     span = f"sequences {summary.first_seq}..{summary.last_seq}" if summary.lines else "no events"
     err.print(
         f"wrote {summary.lines} event(s) of tenant {tenant} to {out} ({span}; the stream "

@@ -13,6 +13,7 @@ from entrypoints.audit_cli import audit_app
 from entrypoints.configure import read_settings
 from entrypoints.guarded import err, run_guarded
 from entrypoints.projector_cli import projector_app
+from entrypoints.witness_cli import witness
 from infra.stack import StackError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ vault_app = typer.Typer(help="The vault of secrets and personal-data keys.")
 app.add_typer(vault_app, name="vault")
 app.add_typer(audit_app, name="audit")
 app.add_typer(projector_app, name="projector")
+app.command("witness")(witness)
 # The people's commands (login, intent, runs, approvals...), built on the SDK.
 register_people_commands(app, audit_app)
 
@@ -55,6 +57,16 @@ def worker() -> None:
     from entrypoints.worker_cli import run_worker
 
     run_worker()
+
+
+@app.command("checkpointer")
+def checkpointer() -> None:
+    """Sign the audit log's checkpoints (C2SP tlog-checkpoint, Ed25519) at most
+    CAIRN_AUDIT_CHECKPOINT_EVERY_S seconds or CAIRN_AUDIT_CHECKPOINT_EVERY_EVENTS messages
+    apart, cosigned by CAIRN_AUDIT_WITNESS_URLS, stored in the stream. One per stream."""
+    from entrypoints.checkpointer_cli import run_checkpointer
+
+    run_checkpointer()
 
 
 @stack_app.command("status")

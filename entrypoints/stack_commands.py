@@ -18,6 +18,7 @@ from adapters.telemetry.setup import start_process
 from api.app import create_app
 from api.middleware import correlation_id_var, request_id_var
 from api.settings import ServiceUrls
+from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
@@ -93,6 +94,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
         )
         workers.append(start_projector_workers(cairn_settings))
         workers.append(start_run_workers(cairn_settings))
+        workers.append(start_checkpointer(cairn_settings))
         json_logs = settings.log_format == "json"
         telemetry = start_process("cairn-api", settings.log_format, request_ids)
         config = uvicorn.Config(

@@ -42,6 +42,8 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
         "credential_id": b64url(ada.authenticator.credentials[0].credential_id),
         "capability": "tenant.admin",
         "run_id": submitted.json()["run_id"],
+        "seq": str(submitted.json()["position"]),
+        "idempotency_key": "a-1",
     }
     spec = cairn.client.get("/openapi.json").json()
     checked = 0

@@ -1,0 +1,1 @@
+"""The audit log's configuration and its read side (checkpoints and proofs)."""

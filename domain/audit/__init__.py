@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: Merkle tree, checkpoints, witness rules, export checks."""
