@@ -19,8 +19,8 @@ from api.models import ErrorResponse
 from api.routes import (
     account,
     audit,
-    connections,
     audit_log,
+    connections,
     device,
     directory,
     health,
