@@ -7,11 +7,13 @@ covered automatically (and fails here until the test knows which id to give it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from commands.ports.passkeys import b64url
+from tests.e2e.mcp.upstream_server import Upstream, upstream_server
 from tests.support.in_process import Cairn
 
 pytestmark = pytest.mark.e2e
@@ -20,15 +22,24 @@ BODIES: dict[str, dict[str, Any]] = {
     "grantCapability": {"capability": "email.send"},
     "approveEscalation": {"ceremony_id": "x", "credential": {}},
     "denyEscalation": {},
+    "approveMcpServerTool": {"hash": "0" * 64},
 }
 # Path parameters that name a resource of the caller's own rather than an id: `{provider}` in
 # /v1/connections/{provider}/... picks the caller's connection at that provider, so another
 # tenant's call can only reach its own (tests/integration/integrations/test_connections_flow.py
 # shows another person's disconnect leaving a connection alone).
-CALLER_SCOPED = frozenset({"provider"})
+# `{request_id}` of /v1/oauth/requests/... is an MCP client's pending authorization request:
+# it belongs to no tenant until a person consents to it (tests/e2e/mcp/test_oauth_flow.py).
+CALLER_SCOPED = frozenset({"provider", "request_id"})
 
 
-def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    with upstream_server() as server:
+        yield server
+
+
+def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn, upstream: Upstream) -> None:
     ada = cairn.sign_up("tenant-a")
     eve = cairn.sign_up("tenant-b", email="eve@example.com", name="Eve")
     cairn.step_up(eve)  # fresh, and an admin: nothing but the tenant boundary can stop her
@@ -36,6 +47,10 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
         "/v1/intents", headers={**ada.headers, "Idempotency-Key": "a-1"}, json={"text": "hi"}
     )
     assert submitted.status_code == 202, submitted.text
+    server = cairn.client.post(
+        "/v1/mcp/servers", json={"name": "Weather", "url": upstream.url}, headers=ada.headers
+    )
+    assert server.status_code == 201, server.text
     ids = {
         "user_id": ada.session["user_id"],
         "device_id": ada.session["device_id"],
@@ -44,6 +59,8 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn) -> None:
         "run_id": submitted.json()["run_id"],
         "seq": str(submitted.json()["position"]),
         "idempotency_key": "a-1",
+        "server_id": server.json()["server_id"],
+        "name": "weather",
     }
     spec = cairn.client.get("/openapi.json").json()
     checked = 0
