@@ -36,6 +36,8 @@ class WorkItem:
 
 # None: done, acknowledge. A number: not done, deliver again after that many seconds.
 Handler = Callable[[WorkItem], float | None]
+# True for a message that asks for no work: acknowledged at once, on the loop, no thread.
+Skip = Callable[[WorkItem], bool]
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,12 @@ class DurableWork:
         concurrency: int = 8,
         name: str = "cairn-worker",
         pull_wait: float = 1.0,
+        skip: Skip | None = None,
     ) -> None:
         self.url = url
         self.spec = spec
         self.handle = handle
+        self.skip = skip
         self.concurrency = concurrency
         self.name = name
         # Seconds a pull waits for a message when none is there (then `stopping` is checked).
@@ -129,6 +133,11 @@ class DurableWork:
             item = WorkItem(
                 msg.subject, dict(msg.headers or {}), meta.sequence.stream, meta.num_delivered
             )
+            if self.skip is not None and self.skip(item):
+                # Nothing was done for it: a lost ack only delivers it again, to be skipped.
+                await msg.ack()
+                self.handled += 1
+                return
             loop = asyncio.get_running_loop()
             progress = loop.create_task(self._keep_alive(msg))
             try:

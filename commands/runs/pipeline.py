@@ -2,7 +2,10 @@
 
 `take_step` is safe to call any number of times, from any worker: it loads the run once, does
 the one thing its stored state allows, and saves; the store's optimistic concurrency makes a
-second worker's identical step fail instead of doubling it.
+second worker's identical step fail instead of doubling it. With `carry_on` it goes on with
+the run in memory, one save per step, until the run waits for something outside (the person,
+a timer) or ends: a worker holding the event that started it takes the whole run from one
+pick-up (docs/decisions/0021-a-run-from-one-pick-up.md).
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ class PipelinePorts:
     escalation_ttl: timedelta = timedelta(minutes=15)
 
 
-def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID) -> None:
-    context = EventContext(tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id))
+def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None = None) -> None:
+    context = EventContext(
+        tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id), causation_id=cause
+    )
     ports.runs.save(run, context=context)
 
 
@@ -124,33 +129,57 @@ def next_step(run: Run, now: datetime) -> Step | None:
 
 @dataclass(frozen=True)
 class StepTaken:
-    step: Step | None
+    step: Step | None  # the first step taken (None: the run's state allowed none)
     # True when another worker (or the person) changed the run first: its event moves the run
     # on, so this worker has nothing left to do.
     raced: bool = False
+    # Every step taken, in order (more than one when carrying on).
+    steps: tuple[Step, ...] = ()
 
 
-def take_step(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> StepTaken:
-    """Load the run once and take the one step its state allows now."""
+def take_step(
+    run_id: UUID,
+    tenant_id: UUID,
+    ports: PipelinePorts,
+    *,
+    carry_on: bool = False,
+    cause: str | None = None,
+    saved: Callable[[Step], None] | None = None,
+) -> StepTaken:
+    """Load the run once and take the one step its state allows now; with `carry_on`, every
+    step after it too that waits for nothing outside, each saved before the next begins.
+
+    `cause` is recorded as the causation id of the events saved here; `saved` is told of each
+    step once its events are stored."""
     run = load_run(ports, run_id)
-    now = ports.clock()
-    step = next_step(run, now)
-    if step is Step.EXECUTE and ports.execute is not None:
-        ports.execute(run, tenant_id)
-        return StepTaken(step)
-    if step is Step.PLAN:
-        plan(run, tenant_id, ports)
-    elif step is Step.DECIDE:
-        decide(run, tenant_id, ports)
-    elif step is Step.EXPIRE:
-        run.expire_escalation(now)
-    else:
-        return StepTaken(None)
-    try:
-        save_run(ports, run, tenant_id)
-    except IntegrityError:
-        return StepTaken(step, raced=True)
-    return StepTaken(step)
+    steps: list[Step] = []
+    while True:
+        now = ports.clock()
+        step = next_step(run, now)
+        if step is Step.EXECUTE and ports.execute is not None:
+            ports.execute(run, tenant_id)
+            return _taken([*steps, step])
+        if step is Step.PLAN:
+            plan(run, tenant_id, ports)
+        elif step is Step.DECIDE:
+            decide(run, tenant_id, ports)
+        elif step is Step.EXPIRE:
+            run.expire_escalation(now)
+        else:
+            return _taken(steps)
+        try:
+            save_run(ports, run, tenant_id, cause)
+        except IntegrityError:
+            return _taken([*steps, step], raced=True)
+        steps.append(step)
+        if saved is not None:
+            saved(step)
+        if not carry_on:
+            return _taken(steps)
+
+
+def _taken(steps: list[Step], raced: bool = False) -> StepTaken:
+    return StepTaken(steps[0] if steps else None, raced, tuple(steps))
 
 
 def _expiry(run: Run) -> datetime:
