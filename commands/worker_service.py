@@ -57,7 +57,7 @@ class WorkerService:
         self.runs = RunWorker(
             pipeline_ports(self.services, self.failpoints),
             self.timers,
-            saved=lambda step: self.failpoints.reach(f"after-save:{step}"),
+            took=lambda step: self.failpoints.reach(f"after-step:{step}"),
         )
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.stopping = threading.Event()

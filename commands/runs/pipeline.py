@@ -39,9 +39,10 @@ class PipelinePorts:
     planner: Planner
     policy: PolicyEngine
     context: ContextProvider
-    # Executes an approved run's steps (the executor), given the run as just loaded and its
-    # tenant; None leaves approved runs waiting.
-    execute: Callable[[Run, UUID], int | None] | None = None
+    # Executes an approved run's steps (the executor), given the run as just loaded (its
+    # unsaved events, if any, go with the executor's first save), its tenant and the causation
+    # id to record; None leaves approved runs waiting.
+    execute: Callable[[Run, UUID, str | None], int | None] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     escalation_ttl: timedelta = timedelta(minutes=15)
 
@@ -144,20 +145,22 @@ def take_step(
     *,
     carry_on: bool = False,
     cause: str | None = None,
-    saved: Callable[[Step], None] | None = None,
+    took: Callable[[Step], None] | None = None,
 ) -> StepTaken:
     """Load the run once and take the one step its state allows now; with `carry_on`, every
-    step after it too that waits for nothing outside, each saved before the next begins.
+    step after it too that waits for nothing outside.
 
-    `cause` is recorded as the causation id of the events saved here; `saved` is told of each
-    step once its events are stored."""
+    Carrying on, a plan is saved with its decision, and an approved run's plan and decision go
+    with the executor's first save (the step's start, before it acts): one append where there
+    were three. `cause` is recorded as the causation id of the events saved here; `took` is
+    told of each step once it is taken (its events stored, or handed on to the next save)."""
     run = load_run(ports, run_id)
     steps: list[Step] = []
     while True:
         now = ports.clock()
         step = next_step(run, now)
         if step is Step.EXECUTE and ports.execute is not None:
-            ports.execute(run, tenant_id)
+            ports.execute(run, tenant_id, cause)
             return _taken([*steps, step])
         if step is Step.PLAN:
             plan(run, tenant_id, ports)
@@ -165,17 +168,24 @@ def take_step(
             decide(run, tenant_id, ports)
         elif step is Step.EXPIRE:
             run.expire_escalation(now)
+        elif steps:  # carried on this far: save what the last steps decided
+            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
         else:
             return _taken(steps)
-        try:
-            save_run(ports, run, tenant_id, cause)
-        except IntegrityError:
-            return _taken([*steps, step], raced=True)
         steps.append(step)
-        if saved is not None:
-            saved(step)
         if not carry_on:
-            return _taken(steps)
+            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
+        if took is not None:
+            took(step)
+
+
+def _saved(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None) -> bool:
+    """Save the run's new events; False when someone else changed the run first."""
+    try:
+        save_run(ports, run, tenant_id, cause)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _taken(steps: list[Step], raced: bool = False) -> StepTaken:

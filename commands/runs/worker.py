@@ -57,11 +57,11 @@ class RunWorker:
         self,
         ports: PipelinePorts,
         timers: Timers,
-        saved: Callable[[Step], None] | None = None,
+        took: Callable[[Step], None] | None = None,
     ) -> None:
         self.ports = ports
         self.timers = timers
-        self.saved = saved  # told of each step stored while carrying a run on
+        self.took = took  # told of each step taken while carrying a run on
 
     def on_event(self, event: RunEvent) -> StepTaken | None:
         """Take the steps this event allows; None when the event asks for nothing."""
@@ -76,7 +76,7 @@ class RunWorker:
             self.ports,
             carry_on=True,
             cause=f"{CARRIED_MARK}{event.position}",
-            saved=self.saved,
+            took=self.took,
         )
 
     def on_timer(self, timer: Timer) -> StepTaken | None:

@@ -188,7 +188,7 @@ def test_a_worker_carries_a_due_run_on_and_reports_each_stored_step() -> None:
     run = escalated(given_run(), NOW)
     app.save(run)
     saved: list[Step] = []
-    worker = RunWorker(ports_for(app, clock=NOW), MemoryTimers(), saved=saved.append)
+    worker = RunWorker(ports_for(app, clock=NOW), MemoryTimers(), took=saved.append)
     taken = worker.on_event(RunEvent(TENANT, run.id, "EscalationApproved", position=7))
     # Expired (a final state): nothing after it, each step reported once it was stored.
     assert taken is not None and taken.steps == (Step.EXPIRE,)
