@@ -133,14 +133,15 @@ class _Execution:
         if problem or plan is None:
             self._fail_run(run, problem or "the run has no plan")
             return None
-        left = [s for s in plan.steps if run.steps.get(s.step_id, {}).get("state") != "succeeded"]
-        for step in left:
+        for step in plan.steps:
             state = run.steps.get(step.step_id, {})
+            if state.get("state") == "succeeded":
+                continue
             if state.get("state") == "failed" and not state.get("retryable"):
                 # Crashed between recording the step's final failure and the run's.
                 self._fail_run(run, _reason(step, str(state.get("error"))))
                 return None
-            return self._attempt(run, step, last=len(left) == 1)
+            return self._attempt(run, step)
         self._change(run, lambda r: r.complete(), still=lambda r: r.status is RunStatus.EXECUTING)
         return None
 
@@ -155,7 +156,7 @@ class _Execution:
                 return f"step {step.step_id}: {step.action} at {step.provider!r} is not connected"
         return None
 
-    def _attempt(self, run: Run, step: PlanStep, *, last: bool) -> Run | None:
+    def _attempt(self, run: Run, step: PlanStep) -> Run | None:
         handler = self.registry.get(step.action)
         policy = handler.retry
         sid = step.step_id
@@ -192,15 +193,11 @@ class _Execution:
                 return None
             self.sleep(policy.backoff(failures))
             return run
-
-        def succeed(r: Run) -> None:
-            r.succeed_step(sid, result)
-            if last:
-                r.complete()  # saved with the step's outcome: one append, not two
-
         # Whoever started the current attempt, it used the same key, so this is its result too.
         return self._change(
-            run, succeed, still=lambda r: r.steps.get(sid, {}).get("state") == "started"
+            run,
+            lambda r: r.succeed_step(sid, result),
+            still=lambda r: r.steps.get(sid, {}).get("state") == "started",
         )
 
     def _perform(self, handler: ActionHandler, step: PlanStep, key: str) -> dict[str, Any]:
