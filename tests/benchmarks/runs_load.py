@@ -37,9 +37,11 @@ RUN_TIMEOUT_S = 60.0
 # clock: this machine's): each phase ends when the named event was stored.
 PHASES = (
     ("submitted (API, from the POST)", "IntentSubmitted"),
-    ("planned (worker: pick-up, plan, save)", "PlanProposed"),
-    ("decided (worker: pick-up, policy, save)", "PolicyDecided"),
-    ("step started (worker: pick-up, save)", "StepStarted"),
+    # One worker carries the run on from one pick-up; plan, decision and the step's start
+    # are stored in one append (decision 0021), so the next two phases are ~0.
+    ("planned (worker: pick-up, plan, policy, save)", "PlanProposed"),
+    ("decided (same save)", "PolicyDecided"),
+    ("step started (same save)", "StepStarted"),
     ("step done (provider call, save)", "StepSucceeded"),
     ("completed (save)", "RunCompleted"),
 )
