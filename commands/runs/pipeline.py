@@ -3,9 +3,9 @@
 `take_step` is safe to call any number of times, from any worker: it loads the run once, does
 the one thing its stored state allows, and saves; the store's optimistic concurrency makes a
 second worker's identical step fail instead of doubling it. With `carry_on` it goes on with
-the run in memory, one save per step, until the run waits for something outside (the person,
-a timer) or ends: a worker holding the event that started it takes the whole run from one
-pick-up (docs/decisions/0021-a-run-from-one-pick-up.md).
+the run in memory until the run waits for something outside (the person, a timer) or ends,
+saving plan and decision with the next save: a worker holding the event that started it takes
+the whole run from one pick-up (docs/decisions/0021-a-run-from-one-pick-up.md).
 """
 
 from __future__ import annotations
