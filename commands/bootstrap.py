@@ -46,6 +46,7 @@ from commands.runs.pipeline import PipelinePorts
 from commands.runs.policies import RunsApplication
 from commands.settings import CairnSettings
 from commands.table import HANDLERS
+from domain.event_context import EventContext
 from domain.runs.run import Run
 
 
@@ -176,8 +177,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()
 
-    def execute(run: Run, tenant_id: UUID) -> int | None:
-        return execute_run(run.id, runs.app, registry, integrations, str(tenant_id), loaded=run)
+    def execute(run: Run, tenant_id: UUID, cause: str | None) -> int | None:
+        context = EventContext(correlation_id=str(run.id), causation_id=cause)
+        return execute_run(
+            run.id, runs.app, registry, integrations, str(tenant_id), loaded=run, context=context
+        )
 
     text = settings.llm_mock_answer_text()
     mock = MockAnswer.text(text) if text is not None else None

@@ -29,7 +29,7 @@ from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.integrations.keepalive import is_connection_timer, keep_alive
 from commands.ports.timers import Timer
-from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker
+from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
 from commands.settings import CairnSettings
 from domain.errors import Unavailable
 
@@ -67,7 +67,11 @@ class WorkerService:
         self.services = services if services is not None else bootstrap(settings)
         self.timers = PostgresTimers(self.services.pool)
         self.failpoints = Failpoints(settings.failpoints)
-        self.runs = RunWorker(pipeline_ports(self.services, self.failpoints), self.timers)
+        self.runs = RunWorker(
+            pipeline_ports(self.services, self.failpoints),
+            self.timers,
+            took=lambda step: self.failpoints.reach(f"after-step:{step}"),
+        )
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.stopping = threading.Event()
         spec = ConsumerSpec(
@@ -77,11 +81,23 @@ class WorkerService:
             ack_wait=settings.worker_ack_wait_s,
         )
         self.work = DurableWork(
-            settings.nats_url, spec, self.handle, concurrency=settings.worker_concurrency
+            settings.nats_url,
+            spec,
+            self.handle,
+            concurrency=settings.worker_concurrency,
+            skip=self.skip,
         )
 
+    def skip(self, item: WorkItem) -> bool:
+        """True for a run event that asks for nothing (read from its headers alone)."""
+        name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
+        if not name or asks_for_work(name, item.headers.get(h.CAUSATION_ID)):
+            return False
+        self.failpoints.reach(f"before-ack:{name}")
+        return True
+
     def handle(self, item: WorkItem) -> float | None:
-        """One run event: None once its step is stored, else seconds until it comes again.
+        """One run event: None once its steps are stored, else seconds until it comes again.
         Handled in the trace of the command that stored the event, with its correlation id
         in the logs."""
         with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
@@ -104,7 +120,13 @@ class WorkerService:
     def _handle(self, item: WorkItem) -> float | None:
         try:
             tenant, topic, run_id = h.event_origin(item.subject, item.headers)
-            event = RunEvent(UUID(tenant), UUID(str(run_id)), topic.rpartition(".")[2])
+            event = RunEvent(
+                UUID(tenant),
+                UUID(str(run_id)),
+                topic.rpartition(".")[2],
+                item.headers.get(h.CAUSATION_ID),
+                item.stream_sequence,
+            )
         except (KeyError, ValueError):
             logger.error(
                 "not a run event: %s (seq %d); skipped", item.subject, item.stream_sequence

@@ -3,10 +3,12 @@ worker processes `cairn up` runs (`start_run_workers`)."""
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from types import FrameType
 
+from adapters.llm.gateway import load_litellm
 from adapters.telemetry.setup import start_process
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
@@ -19,6 +21,7 @@ def run_worker() -> None:
     settings = CairnSettings.from_env()
     telemetry = start_process("cairn-worker", settings.log_format)
     service = WorkerService(settings)
+    settle()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         service.stop()
@@ -29,6 +32,21 @@ def run_worker() -> None:
         service.run()
     finally:
         telemetry.shutdown()  # exports what is buffered
+
+
+# As for projector processes (projections/engine/tuning.py): a run makes many short-lived
+# objects (litellm, pydantic), and each collection of the oldest generation walks everything
+# imported. Collect the young one every 10,000 allocations (CPython: 700).
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+def settle() -> None:
+    """Import litellm now (not at the first intent), then freeze what start-up made (never
+    walked by the collector again) and collect the young generation less often."""
+    load_litellm()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 def start_run_workers(settings: CairnSettings) -> ChildProcesses:

@@ -80,7 +80,11 @@ class StreamWriter:
         prefix = self.prefix
         head: list[Frame] = []
         keys: set[str] = set()  # what this save checks: never two saves on one key in a batch
-        if command_id is not None:
+        # A save that creates one aggregate needs no marker (decision 0021): its retry is
+        # refused by the aggregate's record, and its first event names the command.
+        marked = command_id is not None and not _creates_one(events, tracking)
+        if marked:
+            assert command_id is not None
             marker = b"".join(
                 (
                     base,
@@ -125,7 +129,8 @@ class StreamWriter:
                 ack = self._publish(frames, save_keys)
             except _Conflict:
                 if command_id is not None:
-                    ids = self._already_applied(command_id, events)
+                    applied = self._already_applied if marked else self._already_created
+                    ids = applied(command_id, events)
                     if ids is not None:
                         return ids
                 if not self._refresh(aggregates, plans, tracking, tracked):
@@ -220,6 +225,16 @@ class StreamWriter:
                 moved = True
         return moved
 
+    def _already_created(self, command_id: str, events: Sequence[StoredEvent]) -> list[int] | None:
+        """If the aggregate these events create was created by this command: the ids of its
+        events (or CommandAlreadyApplied if they are not the events given now); else None."""
+        subject_filter = self.locator.events_filter(h.id_token(events[0].originator_id))
+        first = self.reader.next_message(subject_filter, 1) if subject_filter else None
+        if first is None or (first.headers or {}).get(h.COMMAND_ID) != command_id:
+            return None
+        assert subject_filter is not None
+        return self._recorded(command_id, events, subject_filter, seq_of(first), len(events))
+
     def _already_applied(self, command_id: str, events: Sequence[StoredEvent]) -> list[int] | None:
         """If the command was recorded before: the ids of its events (or CommandAlreadyApplied
         if they are not the events given now); else None."""
@@ -229,9 +244,23 @@ class StreamWriter:
         if marker is None:
             return None
         count = int((marker.headers or {}).get(h.EVENT_COUNT, "0"))
+        return self._recorded(
+            command_id, events, self.reader.events_filter, seq_of(marker) + 1, count
+        )
+
+    def _recorded(
+        self,
+        command_id: str,
+        events: Sequence[StoredEvent],
+        subject_filter: str,
+        start: int,
+        count: int,
+    ) -> list[int]:
+        """The ids of the command's `count` events stored from `start` (on `subject_filter`),
+        checked against `events`."""
         recorded = []
         if count:
-            for msg in self.reader.scan(self.reader.events_filter, seq_of(marker) + 1, count):
+            for msg in self.reader.scan(subject_filter, start, count):
                 headers = msg.headers or {}
                 recorded.append(
                     h.notification(headers, msg.data, headers[h.NATS_SUBJECT], seq_of(msg))
@@ -249,3 +278,10 @@ class StreamWriter:
         for n in recorded:
             self.index.observe_last(h.id_token(n.originator_id), n.originator_version, n.id)
         return ids
+
+
+def _creates_one(events: Sequence[StoredEvent], tracking: Tracking | None) -> bool:
+    """True for a save of one new aggregate's first events, and nothing else."""
+    if tracking is not None or not events or events[0].originator_version != 1:
+        return False
+    return all(e.originator_id == events[0].originator_id for e in events)

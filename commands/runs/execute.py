@@ -60,7 +60,9 @@ def execute_run(
     """Execute the run's remaining steps and complete it, or fail it with a reason.
 
     `loaded` is the run as the caller has just loaded it (a worker loads it to choose the
-    step): given, it is not loaded again. After that the run is only reloaded when a save
+    step), possibly with events not saved yet (a worker's plan and decision): given, it is not
+    loaded again, and its unsaved events go with the first save (or are dropped with it when
+    someone else changed the run first). After that the run is only reloaded when a save
     finds that someone else changed it; between its own saves the executor carries on with
     the run in memory, which is what a reload would give.
 

@@ -2,7 +2,10 @@
 
 `take_step` is safe to call any number of times, from any worker: it loads the run once, does
 the one thing its stored state allows, and saves; the store's optimistic concurrency makes a
-second worker's identical step fail instead of doubling it.
+second worker's identical step fail instead of doubling it. With `carry_on` it goes on with
+the run in memory until the run waits for something outside (the person, a timer) or ends,
+saving plan and decision with the next save: a worker holding the event that started it takes
+the whole run from one pick-up (docs/decisions/0021-a-run-from-one-pick-up.md).
 """
 
 from __future__ import annotations
@@ -36,15 +39,18 @@ class PipelinePorts:
     planner: Planner
     policy: PolicyEngine
     context: ContextProvider
-    # Executes an approved run's steps (the executor), given the run as just loaded and its
-    # tenant; None leaves approved runs waiting.
-    execute: Callable[[Run, UUID], int | None] | None = None
+    # Executes an approved run's steps (the executor), given the run as just loaded (its
+    # unsaved events, if any, go with the executor's first save), its tenant and the causation
+    # id to record; None leaves approved runs waiting.
+    execute: Callable[[Run, UUID, str | None], int | None] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     escalation_ttl: timedelta = timedelta(minutes=15)
 
 
-def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID) -> None:
-    context = EventContext(tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id))
+def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None = None) -> None:
+    context = EventContext(
+        tenant=str(tenant_id), actor=WORKER, correlation_id=str(run.id), causation_id=cause
+    )
     ports.runs.save(run, context=context)
 
 
@@ -124,33 +130,66 @@ def next_step(run: Run, now: datetime) -> Step | None:
 
 @dataclass(frozen=True)
 class StepTaken:
-    step: Step | None
+    step: Step | None  # the first step taken (None: the run's state allowed none)
     # True when another worker (or the person) changed the run first: its event moves the run
     # on, so this worker has nothing left to do.
     raced: bool = False
+    # Every step taken, in order (more than one when carrying on).
+    steps: tuple[Step, ...] = ()
 
 
-def take_step(run_id: UUID, tenant_id: UUID, ports: PipelinePorts) -> StepTaken:
-    """Load the run once and take the one step its state allows now."""
+def take_step(
+    run_id: UUID,
+    tenant_id: UUID,
+    ports: PipelinePorts,
+    *,
+    carry_on: bool = False,
+    cause: str | None = None,
+    took: Callable[[Step], None] | None = None,
+) -> StepTaken:
+    """Load the run once and take the one step its state allows now; with `carry_on`, every
+    step after it too that waits for nothing outside.
+
+    Carrying on, a plan is saved with its decision, and an approved run's plan and decision go
+    with the executor's first save (the step's start, before it acts): one append where there
+    were three. `cause` is recorded as the causation id of the events saved here; `took` is
+    told of each step once it is taken (its events stored, or handed on to the next save)."""
     run = load_run(ports, run_id)
-    now = ports.clock()
-    step = next_step(run, now)
-    if step is Step.EXECUTE and ports.execute is not None:
-        ports.execute(run, tenant_id)
-        return StepTaken(step)
-    if step is Step.PLAN:
-        plan(run, tenant_id, ports)
-    elif step is Step.DECIDE:
-        decide(run, tenant_id, ports)
-    elif step is Step.EXPIRE:
-        run.expire_escalation(now)
-    else:
-        return StepTaken(None)
+    steps: list[Step] = []
+    while True:
+        now = ports.clock()
+        step = next_step(run, now)
+        if step is Step.EXECUTE and ports.execute is not None:
+            ports.execute(run, tenant_id, cause)
+            return _taken([*steps, step])
+        if step is Step.PLAN:
+            plan(run, tenant_id, ports)
+        elif step is Step.DECIDE:
+            decide(run, tenant_id, ports)
+        elif step is Step.EXPIRE:
+            run.expire_escalation(now)
+        elif steps:  # carried on this far: save what the last steps decided
+            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
+        else:
+            return _taken(steps)
+        steps.append(step)
+        if not carry_on:
+            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
+        if took is not None:
+            took(step)
+
+
+def _saved(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None) -> bool:
+    """Save the run's new events; False when someone else changed the run first."""
     try:
-        save_run(ports, run, tenant_id)
+        save_run(ports, run, tenant_id, cause)
     except IntegrityError:
-        return StepTaken(step, raced=True)
-    return StepTaken(step)
+        return False
+    return True
+
+
+def _taken(steps: list[Step], raced: bool = False) -> StepTaken:
+    return StepTaken(steps[0] if steps else None, raced, tuple(steps))
 
 
 def _expiry(run: Run) -> datetime:

@@ -77,7 +77,9 @@ class ViewRecorder(PostgresTrackingRecorder):
         overlaps one another writer has committed. `retry` takes the same lock, so the holds
         checked here cannot be released before this commits.
         """
-        with self.datastore.transaction(commit=True) as curs:
+        with self.datastore.transaction(commit=True) as curs, curs.connection.pipeline():
+            # Pipelined: BEGIN, the role and the tracking row's lock in one round trip (the
+            # fetch waits for them), then the statements, the tracking and COMMIT in another.
             curs.execute("SET LOCAL ROLE cairn_owner")
             curs.execute(_CURRENT, (name,))
             row = curs.fetchone()
@@ -90,9 +92,7 @@ class ViewRecorder(PostgresTrackingRecorder):
                 row = curs.fetchone()
                 if row is None or row["count"] != len(held):
                     raise HoldsChanged(f"{name}: an aggregate held back was released")
-            if writes.statements:
-                with curs.connection.pipeline():  # no round trip per statement
-                    _execute_all(curs, writes)
+            _execute_all(curs, writes)
             if position is not None and position != expected:
                 self._insert_tracking(curs, Tracking(name, position))
 

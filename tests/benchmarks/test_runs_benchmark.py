@@ -521,5 +521,5 @@ def _report(
         "latency a person sees.",
         "",
         "Where a run's CPU goes, what was cut and what is left: "
-        "docs/decisions/0013-cpu-per-run.md.",
+        "docs/decisions/0013-cpu-per-run.md and 0021-a-run-from-one-pick-up.md.",
     ]

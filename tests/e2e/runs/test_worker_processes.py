@@ -44,10 +44,10 @@ FINAL = {"completed", "failed", "denied", "cancelled", "expired"}
 # Where a worker kills itself: each worker generation carries one of these, at a random early
 # occurrence, until all happened.
 KILLS = [
-    "before-ack:IntentSubmitted",  # the plan is stored, the decision not yet
+    "after-step:plan",  # planned, nothing stored: the decision not taken yet
     "before-provider-call",  # StepStarted is stored, the provider has not heard of it
-    "before-ack:PolicyDecided",  # executed, not acknowledged
-    "before-ack:PlanProposed",  # decided, not acknowledged
+    "before-ack:IntentSubmitted",  # carried on to the end, not acknowledged
+    "before-ack:PlanProposed",  # a plan saved on the way, skipped, not acknowledged
 ]
 KILLED = re.compile(r"^failpoint (\S+): killing", re.MULTILINE)
 

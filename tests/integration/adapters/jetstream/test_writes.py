@@ -125,7 +125,8 @@ def test_a_retried_command_never_appends_twice(
     factory = make_factory(NATS_DUPLICATE_WINDOW="1")
     recorder = recorder_of(factory)
     aggregate_id = uuid.uuid4()
-    events = [stored(aggregate_id, 1), stored(aggregate_id, 2)]
+    recorder.insert_events([stored(aggregate_id, 1)])  # created before, by another command
+    events = [stored(aggregate_id, 2), stored(aggregate_id, 3)]
     lost = lose_acks(factory, 1)
     context = EventContext(tenant="acme", command_id="cmd-1")
     with pytest.raises(EventStoreOutcomeUnknown):
@@ -138,20 +139,63 @@ def test_a_retried_command_never_appends_twice(
     again = recorder_of(make_factory(NATS_DUPLICATE_WINDOW="1")).insert_events(
         events, context=context
     )
-    assert ids == again == [2, 3]  # 1 is the command's marker
+    assert ids == again == [3, 4]  # 2 is the command's marker
+    assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1, 2, 3]
+    assert [n.id for n in recorder.select_notifications(None, 10)] == [1, 3, 4]
+
+
+@pytest.mark.parametrize("past_the_duplicate_window", [False, True])
+def test_a_retried_creation_never_appends_twice_and_needs_no_marker(
+    make_factory: FactoryMaker, past_the_duplicate_window: bool
+) -> None:
+    factory = make_factory(NATS_DUPLICATE_WINDOW="1")
+    recorder = recorder_of(factory)
+    aggregate_id = uuid.uuid4()
+    events = [stored(aggregate_id, 1), stored(aggregate_id, 2)]
+    lost = lose_acks(factory, 2)  # the record's answer, then the events'
+    context = EventContext(tenant="acme", command_id="cmd-1")
+    with pytest.raises(EventStoreOutcomeUnknown):
+        recorder.insert_events(events, context=context)
+    with pytest.raises(EventStoreOutcomeUnknown):
+        recorder.insert_events(events, context=context)
+    assert len(lost) == 2
+    if past_the_duplicate_window:
+        time.sleep(1.5)
+    ids = recorder.insert_events(events, context=context)
+    again = recorder_of(make_factory(NATS_DUPLICATE_WINDOW="1")).insert_events(
+        events, context=context
+    )
+    # Recognised by the command id in the aggregate's first event: no marker was stored.
+    assert ids == again == [1, 2]
     assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1, 2]
-    assert [n.id for n in recorder.select_notifications(None, 10)] == [2, 3]
+    assert [n.id for n in recorder.select_notifications(None, 10)] == [1, 2]
 
 
 def test_a_command_id_applied_with_other_events_is_reported(make_factory: FactoryMaker) -> None:
     recorder = recorder_of(make_factory())
     aggregate_id = uuid.uuid4()
+    recorder.insert_events([stored(aggregate_id, 1)])
     context = EventContext(command_id="cmd-2")
-    ids = recorder.insert_events([stored(aggregate_id, 1)], context=context)
+    ids = recorder.insert_events([stored(aggregate_id, 2)], context=context)
     with pytest.raises(CommandAlreadyApplied) as raised:
-        recorder.insert_events([stored(aggregate_id, 2)], context=context)
+        recorder.insert_events([stored(aggregate_id, 3)], context=context)
     assert raised.value.notification_ids == ids
-    assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1]
+    assert [e.originator_version for e in recorder.select_events(aggregate_id)] == [1, 2]
+
+
+def test_a_creation_retried_with_other_events_is_reported(make_factory: FactoryMaker) -> None:
+    recorder = recorder_of(make_factory())
+    aggregate_id = uuid.uuid4()
+    context = EventContext(command_id="cmd-3")
+    ids = recorder.insert_events([stored(aggregate_id, 1)], context=context)
+    retrying = recorder_of(make_factory())  # another process: knows nothing of the first
+    other = StoredEvent(aggregate_id, 1, "tests.notes:Note.Created", b"{}")
+    with pytest.raises(CommandAlreadyApplied) as raised:
+        retrying.insert_events([other], context=context)
+    assert raised.value.notification_ids == ids
+    # The same aggregate created by another command is a conflict, as ever.
+    with pytest.raises(IntegrityError):
+        retrying.insert_events([stored(aggregate_id, 1)], context=EventContext(command_id="x"))
 
 
 class Note(Aggregate):

@@ -16,7 +16,7 @@ from commands.ports.policy import PolicyEngine
 from commands.ports.timers import ESCALATION_EXPIRY, Timer
 from commands.runs.pipeline import PipelinePorts, Step, next_step
 from commands.runs.policies import RunsApplication
-from commands.runs.worker import RunEvent, RunWorker
+from commands.runs.worker import CARRIED_MARK, RunEvent, RunWorker, asks_for_work
 from domain.runs.run import Run, RunStatus
 from tests.unit.domain.runs.test_run import PLAN
 
@@ -164,3 +164,34 @@ def test_a_stuck_run_is_failed_with_the_reason() -> None:
     stored: Any = app.repository.get(run.id)
     assert stored.status is RunStatus.FAILED
     assert stored.failure == "internal_error: advancing the run failed 5 times (KeyError)"
+
+
+@pytest.mark.parametrize("name", ["PlanProposed", "PolicyDecided"])
+def test_a_plan_or_decision_saved_by_a_worker_carrying_its_run_on_asks_for_nothing(
+    name: str,
+) -> None:
+    app = RunsApplication()  # empty: any load would fail with AggregateNotFoundError
+    worker = RunWorker(ports_for(app), MemoryTimers())
+    event = RunEvent(TENANT, uuid4(), name, cause=f"{CARRIED_MARK}41", position=42)
+    assert not asks_for_work(name, event.cause)
+    assert worker.on_event(event) is None
+
+
+def test_a_plan_saved_one_step_per_event_still_wakes_a_worker() -> None:
+    # Saved by a worker before runs were carried on: no mark, so nobody holds the run.
+    assert asks_for_work("PlanProposed", None)
+    assert asks_for_work("PolicyDecided", "some-request-id")
+
+
+def test_a_worker_carries_a_due_run_on_and_reports_each_stored_step() -> None:
+    app = RunsApplication()
+    run = escalated(given_run(), NOW)
+    app.save(run)
+    saved: list[Step] = []
+    worker = RunWorker(ports_for(app, clock=NOW), MemoryTimers(), took=saved.append)
+    taken = worker.on_event(RunEvent(TENANT, run.id, "EscalationApproved", position=7))
+    # Expired (a final state): nothing after it, each step reported once it was stored.
+    assert taken is not None and taken.steps == (Step.EXPIRE,)
+    assert saved == [Step.EXPIRE]
+    stored: Any = app.repository.get(run.id)
+    assert stored.status is RunStatus.EXPIRED
