@@ -43,7 +43,9 @@ class Failpoints:
 
 class FailpointIntegrations:
     """Integrations that reach `before-provider-call` before each call: a kill there falls
-    after the step's `StepStarted` is stored and before the provider heard of it."""
+    after the step's `StepStarted` is stored and before the provider heard of it; and
+    `after-provider-call` once the provider answered: the action happened, its `StepSucceeded`
+    is not stored."""
 
     def __init__(self, inner: Integrations, failpoints: Failpoints) -> None:
         self.inner = inner
@@ -61,8 +63,11 @@ class FailpointIntegrations:
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         self.failpoints.reach("before-provider-call")
-        return self.inner.perform(
-            tenant, provider, action, parameters, idempotency_key, timeout=timeout
+        result = self.inner.perform(
+            tenant, provider, action, parameters, idempotency_key, timeout=timeout, person=person
         )
+        self.failpoints.reach("after-provider-call")
+        return result

@@ -175,7 +175,7 @@ class _Execution:
             return s.get("state") == "started" and s.get("attempts") == attempt
 
         try:
-            result = self._perform(handler, step, key)
+            result = self._perform(handler, step, key, run.user_id)
         except (IntegrationError, InvalidInput) as exc:
             self.failures[sid] += 1
             failures = self.failures[sid]
@@ -189,7 +189,9 @@ class _Execution:
             if not retry:
                 self._fail_run(run, _reason(step, error, failures))
                 return None
-            self.sleep(policy.backoff(failures))
+            waited = exc.retry_after if isinstance(exc, IntegrationError) else None
+            # The provider's own signal (Retry-After) wins over a shorter backoff of ours.
+            self.sleep(max(policy.backoff(failures), waited or 0.0))
             return run
         # Whoever started the current attempt, it used the same key, so this is its result too.
         return self._change(
@@ -198,7 +200,9 @@ class _Execution:
             still=lambda r: r.steps.get(sid, {}).get("state") == "started",
         )
 
-    def _perform(self, handler: ActionHandler, step: PlanStep, key: str) -> dict[str, Any]:
+    def _perform(
+        self, handler: ActionHandler, step: PlanStep, key: str, person: str
+    ) -> dict[str, Any]:
         """Call the provider; while it says the key is in flight, ask again (same attempt)."""
         policy = handler.retry
         deadline = time.monotonic() + policy.in_flight_patience
@@ -206,7 +210,12 @@ class _Execution:
         while True:
             try:
                 return handler.perform(
-                    self.integrations, self.tenant, step.provider, step.parameters, key
+                    self.integrations,
+                    self.tenant,
+                    step.provider,
+                    step.parameters,
+                    key,
+                    person=person,
                 )
             except IntegrationError as exc:
                 if exc.kind is not ErrorKind.IN_FLIGHT or time.monotonic() >= deadline:

@@ -1,0 +1,1 @@
+"""Connected accounts and the provider APIs Cairn acts through (docs/integrations.md)."""
