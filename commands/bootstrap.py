@@ -13,6 +13,8 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
+from adapters.integrations.providers import PostgresOutbox
+from adapters.integrations.providers.router import connected_providers
 from adapters.llm.context import ClockContextProvider
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
@@ -27,6 +29,7 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.ports.connections import ConnectionTokens
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
@@ -56,6 +59,9 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    # Access tokens of people's connected accounts; None until connections are configured,
+    # and then every provider is reached through the generic HTTP port.
+    connection_tokens: ConnectionTokens | None = None
 
     def close(self) -> None:
         self.identity.app.close()
@@ -130,6 +136,13 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
     settings = services.settings
     runs = services.runs
     integrations: Integrations = HttpIntegrations(settings.provider_urls)
+    if services.connection_tokens is not None:
+        integrations = connected_providers(
+            settings.provider_urls,
+            services.connection_tokens,
+            PostgresOutbox(services.pool),
+            fallback=integrations,
+        )
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +40,8 @@ ACTOR = "executor"
 # Reloads after a concurrent change before giving up. Every other pass makes progress (a step
 # succeeds, or the run ends), so this only bounds a pathological race.
 MAX_CONFLICTS = 50
+# How long a run whose connection must be renewed waits for the person before it expires.
+NEEDS_PERSON_WAIT = timedelta(days=1)
 
 
 class _Restart(Exception):
@@ -177,6 +180,12 @@ class _Execution:
         try:
             result = self._perform(handler, step, key, run.user_id)
         except (IntegrationError, InvalidInput) as exc:
+            if isinstance(exc, IntegrationError) and exc.kind is ErrorKind.NEEDS_PERSON:
+                # Only the person can cure it (connect again): wait for them, don't fail.
+                until = datetime.now(UTC) + NEEDS_PERSON_WAIT
+                why = f"{exc.kind}: {exc.message}"
+                self._change(run, lambda r: r.escalate_step(sid, why, until), still=ours)
+                return None
             self.failures[sid] += 1
             failures = self.failures[sid]
             if isinstance(exc, IntegrationError):

@@ -22,7 +22,8 @@ logger = logging.getLogger("cairn.runs")
 # Events after which the run's state may allow a step; every other event records a step in
 # progress (whose worker holds the event that started it) or an end.
 WAKING = frozenset({"IntentSubmitted", "PlanProposed", "PolicyDecided", "EscalationApproved"})
-ESCALATED = "EscalationRequested"
+# Events that leave a run waiting for the person, until its escalation expires.
+ESCALATED = frozenset({"EscalationRequested", "StepEscalated"})
 RUN_TOPIC_PREFIX = "domain.runs.run:Run."
 
 
@@ -40,7 +41,7 @@ class RunWorker:
 
     def on_event(self, event: RunEvent) -> StepTaken | None:
         """Take the step this event may allow; None when the event asks for nothing."""
-        if event.name == ESCALATED:
+        if event.name in ESCALATED:
             self._set_expiry_timer(event)
             return None
         if event.name not in WAKING:

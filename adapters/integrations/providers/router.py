@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from adapters.integrations.providers.outbox import Outbox
+from commands.ports.connections import ConnectionTokens
 from commands.ports.integrations import ErrorKind, IntegrationError, Integrations
 
 
@@ -76,3 +78,29 @@ class ProviderIntegrations:
                 ErrorKind.NEEDS_PERSON, "no person to act for", provider=provider, action=action
             )
         return adapter.perform(tenant, person, action, parameters, idempotency_key, timeout=timeout)
+
+
+# Where the providers' APIs live in production; CAIRN_PROVIDER_URLS overrides a base URL (the
+# tests point it at their local fakes: no code path differs but the URL).
+DEFAULT_BASE_URLS = {
+    "google": "https://www.googleapis.com",
+    "microsoft": "https://graph.microsoft.com",
+}
+
+
+def connected_providers(
+    base_urls: Mapping[str, str],
+    tokens: ConnectionTokens,
+    outbox: Outbox,
+    fallback: Integrations | None = None,
+) -> ProviderIntegrations:
+    """Google and Microsoft through their adapters, every other provider through `fallback`."""
+    from adapters.integrations.providers.google import GoogleAdapter
+    from adapters.integrations.providers.microsoft import GraphAdapter
+
+    urls = {**DEFAULT_BASE_URLS, **base_urls}
+    adapters: dict[str, ProviderAdapter] = {
+        "google": GoogleAdapter(urls["google"], tokens, outbox),
+        "microsoft": GraphAdapter(urls["microsoft"], tokens, outbox),
+    }
+    return ProviderIntegrations(adapters, fallback)
