@@ -24,6 +24,7 @@ from api.routes import (
     provider_keys,
     runs,
     stream,
+    webhooks,
 )
 from api.settings import ServiceUrls
 from commands.api_process import api_process, readiness
@@ -92,5 +93,6 @@ def create_app(
     app.include_router(document_errors(audit.router))
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
+    app.include_router(document_errors(webhooks.router))
     mount_console(app)
     return app

@@ -15,11 +15,13 @@ from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
 from adapters.integrations.providers import PostgresOutbox
 from adapters.integrations.providers.router import connected_providers
+from adapters.integrations.webhooks_store import PostgresFeedStore
 from adapters.llm.context import ClockContextProvider
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from adapters.policy.engine import CedarPolicyEngine
+from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.tokens.device_grants import RedisDeviceGrants
@@ -29,6 +31,7 @@ from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.integrations.sync import FeedsApplication, FeedSync
 from commands.ports.connections import ConnectionTokens
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
@@ -59,6 +62,8 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    # People's calendars followed through push notifications and delta sync.
+    feeds: FeedSync
     # Access tokens of people's connected accounts; None until connections are configured,
     # and then every provider is reached through the generic HTTP port.
     connection_tokens: ConnectionTokens | None = None
@@ -66,6 +71,7 @@ class Services:
     def close(self) -> None:
         self.identity.app.close()
         self.runs.app.close()
+        self.feeds.app.close()
         self.pool.close()
         self.redis.close()
 
@@ -128,6 +134,13 @@ def bootstrap(settings: CairnSettings) -> Services:
         pool=pool,
         redis=client,
         principals=principals,
+        feeds=FeedSync(
+            FeedsApplication(env=settings.event_store_env()),
+            PostgresFeedStore(pool),
+            PostgresTimers(pool),
+            vault,
+            settings.webhook_base_url,
+        ),
     )
 
 
@@ -137,12 +150,14 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
     runs = services.runs
     integrations: Integrations = HttpIntegrations(settings.provider_urls)
     if services.connection_tokens is not None:
-        integrations = connected_providers(
+        providers = connected_providers(
             settings.provider_urls,
             services.connection_tokens,
             PostgresOutbox(services.pool),
             fallback=integrations,
         )
+        services.feeds.apis = providers.feeds
+        integrations = providers
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()

@@ -23,6 +23,7 @@ from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
 from commands.bootstrap import Services, bootstrap, pipeline_ports
+from commands.integrations.sync import KINDS as FEED_TIMERS
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker
 from commands.settings import CairnSettings
@@ -102,6 +103,9 @@ class WorkerService:
         return None
 
     def _fire(self, timer: Timer) -> None:
+        if timer.kind in FEED_TIMERS:
+            self.services.feeds.on_timer(timer)
+            return
         self.runs.on_timer(timer)
 
     def fire_timers(self) -> None:

@@ -159,7 +159,8 @@ class FakeGoogle(FakeApi):
 
     @staticmethod
     def _public(event: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in event.items() if k != "updated_seq"}
+        shown = {k: v for k, v in event.items() if k != "updated_seq"}
+        return {**shown, "etag": f'"{event["updated_seq"]}"'}
 
     def _insert(self, request: Request, _: re.Match[str]) -> Answer:
         body = dict(request.body or {})

@@ -138,7 +138,8 @@ class FakeGraph(FakeApi):
 
     @staticmethod
     def _public(event: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in event.items() if k != "seq"}
+        shown = {k: v for k, v in event.items() if k != "seq"}
+        return {**shown, "@odata.etag": f'W/"{event["seq"]}"'}
 
     def _create(self, request: Request, _: re.Match[str]) -> Answer:
         body = dict(request.body or {})

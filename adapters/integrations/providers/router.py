@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from adapters.integrations.providers.outbox import Outbox
+from commands.ports.calendar_sync import CalendarFeedApi
 from commands.ports.connections import ConnectionTokens
 from commands.ports.integrations import ErrorKind, IntegrationError, Integrations
 
@@ -36,6 +37,8 @@ class ProviderIntegrations:
     ) -> None:
         self.adapters = dict(adapters)
         self.fallback = fallback
+        # Each provider's calendar feed (push channels, delta sync) for `FeedSync`.
+        self.feeds: dict[str, CalendarFeedApi] = {}
 
     def supports(self, provider: str, action: str) -> bool:
         adapter = self.adapters.get(provider)
@@ -99,8 +102,8 @@ def connected_providers(
     from adapters.integrations.providers.microsoft import GraphAdapter
 
     urls = {**DEFAULT_BASE_URLS, **base_urls}
-    adapters: dict[str, ProviderAdapter] = {
-        "google": GoogleAdapter(urls["google"], tokens, outbox),
-        "microsoft": GraphAdapter(urls["microsoft"], tokens, outbox),
-    }
-    return ProviderIntegrations(adapters, fallback)
+    google = GoogleAdapter(urls["google"], tokens, outbox)
+    microsoft = GraphAdapter(urls["microsoft"], tokens, outbox)
+    routed = ProviderIntegrations({"google": google, "microsoft": microsoft}, fallback)
+    routed.feeds = {"google": google.feed, "microsoft": microsoft.feed}
+    return routed

@@ -10,6 +10,7 @@ import httpx
 from adapters.integrations.providers.client import ProviderClient
 from adapters.integrations.providers.errors import google_reason
 from adapters.integrations.providers.google.calendar import GoogleCalendar
+from adapters.integrations.providers.google.feed import GoogleCalendarFeed
 from adapters.integrations.providers.google.gmail import Gmail
 from adapters.integrations.providers.outbox import Outbox
 from commands.ports.connections import ConnectionTokens
@@ -29,6 +30,7 @@ class GoogleAdapter:
         self.client = ProviderClient(PROVIDER, base_url, tokens, google_reason, client=client)
         self.calendar = GoogleCalendar(self.client, outbox)
         self.gmail = Gmail(self.client, outbox)
+        self.feed = GoogleCalendarFeed(self.client)
         self._actions = {
             "calendar.create_event": self.calendar.create_event,
             "email.send": self.gmail.send,

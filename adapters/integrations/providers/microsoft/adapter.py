@@ -10,6 +10,7 @@ import httpx
 from adapters.integrations.providers.client import ProviderClient
 from adapters.integrations.providers.errors import graph_code
 from adapters.integrations.providers.microsoft.calendar import GraphCalendar
+from adapters.integrations.providers.microsoft.feed import GraphCalendarFeed
 from adapters.integrations.providers.microsoft.mail import GraphMail
 from adapters.integrations.providers.outbox import Outbox
 from commands.ports.connections import ConnectionTokens
@@ -29,6 +30,7 @@ class GraphAdapter:
         self.client = ProviderClient(PROVIDER, base_url, tokens, graph_code, client=client)
         self.calendar = GraphCalendar(self.client, outbox)
         self.mail = GraphMail(self.client, outbox)
+        self.feed = GraphCalendarFeed(self.client)
         self._actions = {
             "calendar.create_event": self.calendar.create_event,
             "email.send": self.mail.send,

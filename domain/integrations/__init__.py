@@ -1,0 +1,1 @@
+"""Connected accounts and what Cairn learns from them (calendars, mail)."""
