@@ -15,14 +15,17 @@ from commands.ports.calendar_sync import ChannelRecord
 
 _SAVE = (
     "INSERT INTO provider_channels (channel_id, feed_id, tenant_id, person, provider,"
-    " resource_id, secret_hash, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " resource_id, secret_hash, expires_at, renewal_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (channel_id) DO UPDATE SET expires_at = EXCLUDED.expires_at,"
-    " secret_hash = EXCLUDED.secret_hash, retired_at = NULL"
+    " secret_hash = EXCLUDED.secret_hash, renewal_id = EXCLUDED.renewal_id, retired_at = NULL"
 )
-_GET = (
+_COLUMNS = (
     "SELECT channel_id, feed_id, tenant_id, person, provider, resource_id, secret_hash,"
-    " expires_at FROM provider_channels WHERE channel_id = %s AND retired_at IS NULL"
+    " expires_at, renewal_id FROM provider_channels WHERE retired_at IS NULL"
 )
+_GET = _COLUMNS + " AND channel_id = %s"
+_BY_RENEWAL = _COLUMNS + " AND renewal_id = %s"
 _RETIRE = "UPDATE provider_channels SET retired_at = now() WHERE channel_id = %s"
 _CURSOR = "SELECT cursor FROM provider_feed_cursors WHERE feed_id = %s"
 _SET_CURSOR = (
@@ -52,15 +55,24 @@ class PostgresFeedStore:
                     record.resource_id,
                     record.secret_hash,
                     record.expires_at,
+                    record.renewal_id,
                 ),
             )
 
     def channel(self, channel_id: str) -> ChannelRecord | None:
+        return self._one(_GET, channel_id)
+
+    def channel_to_renew(self, renewal_id: UUID) -> ChannelRecord | None:
+        return self._one(_BY_RENEWAL, renewal_id)
+
+    def _one(self, query: str, key: object) -> ChannelRecord | None:
         with self.pool.connection() as conn:
-            row = conn.execute(_GET, (channel_id,)).fetchone()
+            row = conn.execute(query, (key,)).fetchone()
         if row is None:
             return None
-        return ChannelRecord(row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]), row[7])
+        return ChannelRecord(
+            row[0], row[1], row[2], row[3], row[4], row[5], bytes(row[6]), row[7], row[8]
+        )
 
     def retire_channel(self, channel_id: str) -> None:
         with self.pool.connection() as conn:

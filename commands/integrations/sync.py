@@ -110,11 +110,13 @@ class FeedSync:
         self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
         return ident
 
-    def renew(self, ident: UUID) -> None:
-        feed = self._feed(ident)
-        old = self.store.channel(feed.channel_id or "")
+    def renew(self, renewal_id: UUID) -> None:
+        """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
+        nothing to do)."""
+        old = self.store.channel_to_renew(renewal_id)
         if old is None:
             return
+        feed = self._feed(old.feed_id)
         channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         expires = self.clock() + self.channel_ttl
         opened = self.apis[feed.provider].renew(
@@ -141,20 +143,21 @@ class FeedSync:
         old: ChannelRecord | None = None,
     ) -> None:
         hashed = secret_hash(secret) if secret is not None else old.secret_hash if old else b""
-        self.store.save_channel(
-            ChannelRecord(
-                channel_id,
-                feed.id,
-                feed.tenant,
-                feed.person,
-                feed.provider,
-                resource_id,
-                hashed,
-                expires_at,
-            )
+        renewal = uuid.uuid5(feed.id, f"{channel_id}:{expires_at.isoformat()}")
+        record = ChannelRecord(
+            channel_id,
+            feed.id,
+            feed.tenant,
+            feed.person,
+            feed.provider,
+            resource_id,
+            hashed,
+            expires_at,
+            renewal,
         )
+        self.store.save_channel(record)
         due = max(expires_at - self.renew_before, self.clock())
-        self.timers.schedule(Timer(RENEW, feed.id, UUID(feed.tenant), due))
+        self.timers.schedule(Timer(RENEW, renewal, UUID(feed.tenant), due))
 
     # Notifications
 

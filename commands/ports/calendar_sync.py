@@ -53,6 +53,9 @@ class ChannelRecord:
     resource_id: str
     secret_hash: bytes = field(repr=False)  # sha256 of the channel token / clientState
     expires_at: datetime
+    # The subject of this channel's renewal timer: one per channel and expiry, so that the
+    # renewal (fired under its own timer's row lock) sets the next one on another row.
+    renewal_id: UUID | None = None
 
 
 class CalendarFeedApi(Protocol):
@@ -95,6 +98,10 @@ class FeedStore(Protocol):
         ...
 
     def retire_channel(self, channel_id: str) -> None: ...
+
+    def channel_to_renew(self, renewal_id: UUID) -> ChannelRecord | None:
+        """The live channel whose renewal timer this is."""
+        ...
 
     def cursor(self, feed_id: UUID) -> str | None: ...
 

@@ -15,9 +15,12 @@ CREATE TABLE provider_channels (
     resource_id text NOT NULL DEFAULT '',
     secret_hash bytea NOT NULL,
     expires_at timestamptz NOT NULL,
+    renewal_id uuid,
     retired_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+CREATE INDEX provider_channels_by_renewal ON provider_channels (renewal_id);
 
 CREATE TABLE provider_feed_cursors (
     feed_id uuid PRIMARY KEY,
