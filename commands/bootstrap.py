@@ -13,7 +13,7 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
-from adapters.integrations.providers import PostgresOutbox
+from adapters.integrations.providers.outbox import Outbox, PostgresOutbox, ReachingOutbox
 from adapters.integrations.providers.router import connected_providers
 from adapters.integrations.webhooks_store import PostgresFeedStore
 from adapters.llm.context import ClockContextProvider
@@ -150,11 +150,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
     runs = services.runs
     integrations: Integrations = HttpIntegrations(settings.provider_urls)
     if services.connection_tokens is not None:
+        outbox: Outbox = PostgresOutbox(services.pool)
+        if failpoints is not None:
+            outbox = ReachingOutbox(outbox, failpoints.reach)
         providers = connected_providers(
-            settings.provider_urls,
-            services.connection_tokens,
-            PostgresOutbox(services.pool),
-            fallback=integrations,
+            settings.provider_urls, services.connection_tokens, outbox, fallback=integrations
         )
         services.feeds.apis = providers.feeds
         integrations = providers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,3 +86,22 @@ class MemoryOutbox:
             known = self.entries[(tenant, key)]
             if known.receipt is None:
                 self.entries[(tenant, key)] = OutboxEntry(known.reference, known.attempts, receipt)
+
+
+class ReachingOutbox:
+    """An outbox that reaches `before-outbox-receipt` (adapters/failpoints.py) before storing
+    a receipt: the crash tests' kill point between the provider's answer and the outbox, where
+    only the provider-side id keeps the retry from creating twice."""
+
+    def __init__(self, inner: Outbox, reach: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.reach = reach
+
+    def begin(
+        self, tenant: str, key: str, provider: str, action: str, reference: str
+    ) -> OutboxEntry:
+        return self.inner.begin(tenant, key, provider, action, reference)
+
+    def done(self, tenant: str, key: str, receipt: dict[str, Any]) -> None:
+        self.reach("before-outbox-receipt")
+        self.inner.done(tenant, key, receipt)

@@ -1,7 +1,8 @@
 """Exactly once at real provider APIs (their local fakes): a `cairn worker` process is SIGKILLed
-after Google or Graph created the event but before `StepSucceeded` was stored, or before it
-called the provider at all; after another worker process takes the run over, the calendar holds
-exactly one event for that step. The access token appears in no event and no log line."""
+after Google or Graph created the event but before `StepSucceeded` was stored (with or without
+the outbox's receipt), or before it called the provider at all; after another worker process
+takes the run over, the calendar holds exactly one event for that step. The access token
+appears in no event and no log line."""
 
 from __future__ import annotations
 
@@ -96,7 +97,14 @@ def wait_for(condition: Any, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.parametrize("which", ["google", "microsoft"])
-@pytest.mark.parametrize("kill_at", ["after-provider-call", "before-provider-call"])
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "before-outbox-receipt",  # created; neither the receipt nor StepSucceeded stored
+        "after-provider-call",  # created, receipt stored; StepSucceeded not
+        "before-provider-call",  # StepStarted stored; the provider never heard of it
+    ],
+)
 def test_a_killed_worker_creates_the_event_once(
     cairn_settings: CairnSettings,
     fakes: tuple[FakeGoogle, FakeGraph],
@@ -133,7 +141,7 @@ def test_a_killed_worker_creates_the_event_once(
         run_id = accepted.json()["run_id"]
         assert dying.wait(60) == -9  # SIGKILLed at its failpoint
         created = google.inserts + graph.creates
-        assert created == (1 if kill_at == "after-provider-call" else 0)
+        assert created == (0 if kill_at == "before-provider-call" else 1)
         assert run_status(cairn, ada, run_id)["status"] == "executing"
 
         healthy = start_worker(s, tmp_path)
@@ -146,13 +154,16 @@ def test_a_killed_worker_creates_the_event_once(
         if which == "google":
             assert list(google.live_events()) == [google_event_id(key)]
             assert google.inserts == 1 and graph.events == {}
-            # After the kill the retry met 409 `duplicate` and read the event back.
-            posts = 2 if kill_at == "after-provider-call" else 1
+            # Without a stored receipt the retry met 409 `duplicate` and read the event back.
+            posts = 2 if kill_at == "before-outbox-receipt" else 1
             assert google.calls("POST", r".*/primary/events") == posts
         else:
             events = list(graph.live_events().values())
             assert [e["transactionId"] for e in events] == [graph_transaction_id(key)]
             assert graph.creates == 1 and google.events == {}
+            # Without a stored receipt the retry sent the same transactionId again.
+            posts = 2 if kill_at == "before-outbox-receipt" else 1
+            assert graph.calls("POST", r"/v1.0/me/events") == posts
         # The canary: in no stored event of the run and no line a worker logged.
         recorder = cairn.services.runs.app.recorder
         stored = b"".join(e.state for e in recorder.select_events(uuid.UUID(run_id)))
