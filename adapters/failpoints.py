@@ -4,6 +4,10 @@
 SIGKILL itself the 3rd time it reaches `before-ack:PlanProposed` and the 1st time it reaches
 `before-provider-call`. Unset (always, in production) a failpoint costs one dict lookup. A kill
 is announced on stderr first, so a test can tell which point a process died at.
+
+Points: `before-ack:<Event>` (commands/worker_service.py), `before-provider-call` and
+`after-provider-call` (below), `before-outbox-receipt` (the provider adapters' outbox,
+adapters/integrations/providers/outbox.py).
 """
 
 from __future__ import annotations
