@@ -181,7 +181,8 @@ class FeedSync:
             or not verify_secret(secret, record)
             or record.expires_at <= self.clock()
             or (
-                resource_id is not None and not hmac.compare_digest(resource_id, record.resource_id)
+                resource_id is not None
+                and not hmac.compare_digest(resource_id.encode(), record.resource_id.encode())
             )
         ):
             logger.warning("a %s notification for no live channel of Cairn's: dropped", provider)

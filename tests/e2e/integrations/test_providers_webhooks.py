@@ -168,6 +168,9 @@ def test_forged_replayed_and_wrong_channel_google_notifications_change_nothing(
         answer = world.client.post(path, headers=bad)
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "webhook_rejected"
         assert channel.token not in answer.text and TOKEN not in answer.text
+    latin = {**headers, "X-Goog-Message-Number": "95"}
+    latin["X-Goog-Resource-ID"] = "r\u00e9s".encode("latin-1")  # type: ignore[assignment]
+    assert world.client.post(path, headers=latin).status_code == 403  # not a 500
     replayed = world.client.post(path, headers=headers)  # the "sync" handshake, again
     assert replayed.status_code == 200 and replayed.json()["outcome"] == "duplicate"
     assert world.fire_timers() == 0
