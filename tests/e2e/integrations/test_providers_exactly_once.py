@@ -142,7 +142,8 @@ def test_a_killed_worker_creates_the_event_once(
         assert dying.wait(60) == -9  # SIGKILLed at its failpoint
         created = google.inserts + graph.creates
         assert created == (0 if kill_at == "before-provider-call" else 1)
-        assert run_status(cairn, ada, run_id)["status"] == "executing"
+        # The runs view catches up with the dead worker's StepStarted.
+        wait_for(lambda: run_status(cairn, ada, run_id).get("status") == "executing")
 
         healthy = start_worker(s, tmp_path)
         try:

@@ -153,6 +153,9 @@ def test_forged_replayed_and_wrong_channel_google_notifications_change_nothing(
 ) -> None:
     ident = watched(world, "google")
     channel = next(iter(world.google.channels.values()))
+    world.google.add_event("Standup", "2026-12-03T09:00:00+00:00", "2026-12-03T09:15:00+00:00")
+    assert world.answers[-1].json()["outcome"] == "accepted"
+    assert world.fire_timers() == 1
     events_before = len(world.synced_events(ident))
     headers = world.google.sent_notifications[-1][1]
     forged = {**headers, "X-Goog-Channel-Token": "guessed", "X-Goog-Message-Number": "99"}
@@ -171,7 +174,7 @@ def test_forged_replayed_and_wrong_channel_google_notifications_change_nothing(
     latin = {**headers, "X-Goog-Message-Number": "95"}
     latin["X-Goog-Resource-ID"] = "r\u00e9s".encode("latin-1")  # type: ignore[assignment]
     assert world.client.post(path, headers=latin).status_code == 403  # not a 500
-    replayed = world.client.post(path, headers=headers)  # the "sync" handshake, again
+    replayed = world.client.post(path, headers=headers)  # the genuine one, again
     assert replayed.status_code == 200 and replayed.json()["outcome"] == "duplicate"
     assert world.fire_timers() == 0
     assert len(world.synced_events(ident)) == events_before
