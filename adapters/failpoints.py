@@ -4,6 +4,10 @@
 SIGKILL itself the 3rd time it reaches `before-ack:PlanProposed` and the 1st time it reaches
 `before-provider-call`. Unset (always, in production) a failpoint costs one dict lookup. A kill
 is announced on stderr first, so a test can tell which point a process died at.
+
+Points: `before-ack:<Event>` (commands/worker_service.py), `before-provider-call` and
+`after-provider-call` (below), `before-outbox-receipt` (the provider adapters' outbox,
+adapters/integrations/providers/outbox.py).
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ class Failpoints:
 
 class FailpointIntegrations:
     """Integrations that reach `before-provider-call` before each call: a kill there falls
-    after the step's `StepStarted` is stored and before the provider heard of it."""
+    after the step's `StepStarted` is stored and before the provider heard of it; and
+    `after-provider-call` once the provider answered: the action happened, its `StepSucceeded`
+    is not stored."""
 
     def __init__(self, inner: Integrations, failpoints: Failpoints) -> None:
         self.inner = inner
@@ -61,8 +67,11 @@ class FailpointIntegrations:
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         self.failpoints.reach("before-provider-call")
-        return self.inner.perform(
-            tenant, provider, action, parameters, idempotency_key, timeout=timeout
+        result = self.inner.perform(
+            tenant, provider, action, parameters, idempotency_key, timeout=timeout, person=person
         )
+        self.failpoints.reach("after-provider-call")
+        return result

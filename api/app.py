@@ -31,6 +31,7 @@ from api.routes import (
     recovery,
     runs,
     stream,
+    webhooks,
 )
 from api.settings import ServiceUrls
 from api.tracing import TraceMiddleware
@@ -119,5 +120,6 @@ def create_app(
     app.include_router(document_errors(oauth.router))
     app.include_router(document_errors(upstream_routes.router))
     mount_mcp(app)
+    app.include_router(document_errors(webhooks.router))
     mount_console(app)
     return app

@@ -15,9 +15,12 @@ from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
 from adapters.integrations.oauth.client import OAuthClients, new_code_verifier
 from adapters.integrations.oauth.providers import provider_configs
+from adapters.integrations.providers.outbox import Outbox, PostgresOutbox, ReachingOutbox
+from adapters.integrations.providers.router import connected_providers
 from adapters.integrations.states import RedisAuthorizationStates
 from adapters.integrations.store import TokenRows
 from adapters.integrations.tokens import VaultConnectionTokens
+from adapters.integrations.webhooks_store import PostgresFeedStore
 from adapters.llm.context import ClockContextProvider
 from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
@@ -37,6 +40,8 @@ from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
 from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
 from commands.integrations.records import ConnectionRecords
+from commands.integrations.sync import FeedsApplication, FeedSync
+from commands.ports.connections import ConnectionTokens
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
@@ -67,13 +72,19 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    # People's calendars followed through push notifications and delta sync.
+    feeds: FeedSync
+    # Access tokens of people's connected accounts; None until connections are configured,
+    # and then every provider is reached through the generic HTTP port.
     connections: ConnectionsPorts | None = None
+    connection_tokens: ConnectionTokens | None = None
 
     def close(self) -> None:
         self.identity.app.close()
         self.runs.app.close()
         if self.connections is not None:
             self.connections.app.close()
+        self.feeds.app.close()
         self.pool.close()
         self.redis.close()
 
@@ -140,6 +151,15 @@ def bootstrap(settings: CairnSettings) -> Services:
         redis=client,
         principals=principals,
         connections=connections,
+        # The provider adapters act with people's own tokens once accounts can be connected.
+        connection_tokens=connections.tokens if settings.oauth_providers else None,
+        feeds=FeedSync(
+            FeedsApplication(env=settings.event_store_env()),
+            PostgresFeedStore(pool),
+            PostgresTimers(pool),
+            vault,
+            settings.webhook_base_url,
+        ),
     )
 
 
@@ -173,6 +193,15 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
     settings = services.settings
     runs = services.runs
     integrations: Integrations = HttpIntegrations(settings.provider_urls)
+    if services.connection_tokens is not None:
+        outbox: Outbox = PostgresOutbox(services.pool)
+        if failpoints is not None:
+            outbox = ReachingOutbox(outbox, failpoints.reach)
+        providers = connected_providers(
+            settings.provider_urls, services.connection_tokens, outbox, fallback=integrations
+        )
+        services.feeds.apis = providers.feeds
+        integrations = providers
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = default_registry()

@@ -55,6 +55,9 @@ class CairnSettings:
     # Where each provider's API lives, e.g. {"google": "https://..."} (CAIRN_PROVIDER_URLS as
     # "google=https://...,bank=https://...").
     provider_urls: Mapping[str, str] = field(default_factory=dict)
+    # Cairn's public address, where providers send push notifications
+    # (CAIRN_WEBHOOK_BASE_URL; routes under /v1/integrations/webhooks/).
+    webhook_base_url: str = ""
     # `cairn worker` processes `cairn up` starts (CAIRN_WORKERS), and the runs each of them
     # advances at once (CAIRN_WORKER_CONCURRENCY: threads, as planning waits on a model).
     workers: int = 2
@@ -145,6 +148,7 @@ class CairnSettings:
             in ("1", "true", "yes"),
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
+            webhook_base_url=env.get("CAIRN_WEBHOOK_BASE_URL", ""),
             push=e.push_settings(env),
             projector_batch=e.between(env, "CAIRN_PROJECTOR_BATCH", 1000, 1, 10_000),
             projector_processes=(
@@ -183,6 +187,7 @@ class CairnSettings:
             "CAIRN_REDIS_PREFIX": self.redis_prefix,
             "CAIRN_PASSKEY_TTL_S": str(self.passkey_ttl_s),
             "CAIRN_PROVIDER_URLS": ",".join(f"{k}={v}" for k, v in self.provider_urls.items()),
+            "CAIRN_WEBHOOK_BASE_URL": self.webhook_base_url,
             "CAIRN_WORKERS": str(self.workers),
             "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),

@@ -28,6 +28,7 @@ from adapters.telemetry import tracing
 from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.integrations.keepalive import is_connection_timer, keep_alive
+from commands.integrations.sync import KINDS as FEED_TIMERS
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
 from commands.settings import CairnSettings
@@ -166,7 +167,9 @@ class WorkerService:
 
     def _fire_untraced(self, timer: Timer) -> None:
         connections = self.services.connections
-        if is_connection_timer(timer) and connections is not None:
+        if timer.kind in FEED_TIMERS:
+            self.services.feeds.on_timer(timer)
+        elif is_connection_timer(timer) and connections is not None:
             keep_alive(timer, connections)
         else:
             self.runs.on_timer(timer)

@@ -70,6 +70,7 @@ class HttpIntegrations:
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         def error(kind: ErrorKind, message: str, status: int | None = None) -> IntegrationError:
             return IntegrationError(kind, message, provider=provider, action=action, status=status)

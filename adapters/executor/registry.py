@@ -71,6 +71,8 @@ class TypedHandler(Generic[P]):
         provider: str,
         parameters: Mapping[str, Any],
         idempotency_key: str,
+        *,
+        person: str | None = None,
     ) -> dict[str, Any]:
         typed = self.validate(parameters)
         answer = integrations.perform(
@@ -80,6 +82,7 @@ class TypedHandler(Generic[P]):
             typed.model_dump(mode="json"),
             idempotency_key,
             timeout=self.timeout,
+            person=person,
         )
         try:
             return self.result.model_validate(answer).model_dump(mode="json")

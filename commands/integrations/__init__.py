@@ -1,1 +1,2 @@
-"""Connected accounts: connect (OAuth 2.0 + PKCE), refresh records, keep-alive, disconnect."""
+"""Command side of integrations: connected accounts (connect with OAuth 2.0 + PKCE, refresh
+records, keep-alive, disconnect) and the sync of what providers tell Cairn."""

@@ -33,6 +33,9 @@ class ErrorKind(StrEnum):
     REJECTED = "rejected"  # any other 4xx: the provider refused this request as sent
     UNSUPPORTED = "unsupported"  # no such provider or action is configured here
     BAD_RESPONSE = "bad_response"  # 2xx, but not a JSON object: a retry gets the same answer
+    # The person's connection is missing or its grant is dead (`commands.ports.connections`):
+    # no retry can cure it, only the person connecting again.
+    NEEDS_PERSON = "needs_person"
 
 
 # Every one of these is safe to retry only because the idempotency key goes with each attempt.
@@ -59,6 +62,7 @@ class IntegrationError(Exception):
         provider: str,
         action: str,
         status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -66,6 +70,9 @@ class IntegrationError(Exception):
         self.provider = provider
         self.action = action
         self.status = status
+        # Seconds the provider itself asked to wait (Graph's `Retry-After`): the executor waits
+        # at least this long before the next attempt, whatever its own backoff says.
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:
@@ -90,11 +97,13 @@ class Integrations(Protocol):
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         """Perform `action` once per `idempotency_key` and return the provider's result.
 
-        `parameters` are already validated (JSON-ready). Raises `IntegrationError` when there
-        is no result; a repeat with the same key returns the first result and acts no more.
+        `parameters` are already validated (JSON-ready); `person` is whose connected account
+        acts (the run's person). Raises `IntegrationError` when there is no result; a repeat
+        with the same key returns the first result and acts no more.
         """
         ...
 
@@ -161,6 +170,8 @@ class ActionHandler(Protocol):
         provider: str,
         parameters: Mapping[str, Any],
         idempotency_key: str,
+        *,
+        person: str | None = None,
     ) -> dict[str, Any]:
         """Validate, call the provider through `integrations` within `timeout`, check the
         result. Raises `InvalidParameters` or `IntegrationError`."""

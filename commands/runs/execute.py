@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +40,8 @@ ACTOR = "executor"
 # Reloads after a concurrent change before giving up. Every other pass makes progress (a step
 # succeeds, or the run ends), so this only bounds a pathological race.
 MAX_CONFLICTS = 50
+# How long a run whose connection must be renewed waits for the person before it expires.
+NEEDS_PERSON_WAIT = timedelta(days=1)
 
 
 class _Restart(Exception):
@@ -177,8 +180,14 @@ class _Execution:
             return s.get("state") == "started" and s.get("attempts") == attempt
 
         try:
-            result = self._perform(handler, step, key)
+            result = self._perform(handler, step, key, run.user_id)
         except (IntegrationError, InvalidInput) as exc:
+            if isinstance(exc, IntegrationError) and exc.kind is ErrorKind.NEEDS_PERSON:
+                # Only the person can cure it (connect again): wait for them, don't fail.
+                until = datetime.now(UTC) + NEEDS_PERSON_WAIT
+                why = f"{exc.kind}: {exc.message}"
+                self._change(run, lambda r: r.escalate_step(sid, why, until), still=ours)
+                return None
             self.failures[sid] += 1
             failures = self.failures[sid]
             if isinstance(exc, IntegrationError):
@@ -191,7 +200,9 @@ class _Execution:
             if not retry:
                 self._fail_run(run, _reason(step, error, failures))
                 return None
-            self.sleep(policy.backoff(failures))
+            waited = exc.retry_after if isinstance(exc, IntegrationError) else None
+            # The provider's own signal (Retry-After) wins over a shorter backoff of ours.
+            self.sleep(max(policy.backoff(failures), waited or 0.0))
             return run
         # Whoever started the current attempt, it used the same key, so this is its result too.
         return self._change(
@@ -200,7 +211,9 @@ class _Execution:
             still=lambda r: r.steps.get(sid, {}).get("state") == "started",
         )
 
-    def _perform(self, handler: ActionHandler, step: PlanStep, key: str) -> dict[str, Any]:
+    def _perform(
+        self, handler: ActionHandler, step: PlanStep, key: str, person: str
+    ) -> dict[str, Any]:
         """Call the provider; while it says the key is in flight, ask again (same attempt)."""
         policy = handler.retry
         deadline = time.monotonic() + policy.in_flight_patience
@@ -208,7 +221,12 @@ class _Execution:
         while True:
             try:
                 return handler.perform(
-                    self.integrations, self.tenant, step.provider, step.parameters, key
+                    self.integrations,
+                    self.tenant,
+                    step.provider,
+                    step.parameters,
+                    key,
+                    person=person,
                 )
             except IntegrationError as exc:
                 if exc.kind is not ErrorKind.IN_FLIGHT or time.monotonic() >= deadline:

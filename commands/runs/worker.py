@@ -32,7 +32,8 @@ WAKING = frozenset({"IntentSubmitted", "PlanProposed", "PolicyDecided", "Escalat
 # per event) they still wake.
 CARRIED = frozenset({"PlanProposed", "PolicyDecided"})
 CARRIED_MARK = "run-event:"  # causation id of the events a carrying worker saves: + position
-ESCALATED = "EscalationRequested"
+# Events that leave a run waiting for the person, until its escalation expires.
+ESCALATED = frozenset({"EscalationRequested", "StepEscalated"})
 RUN_TOPIC_PREFIX = "domain.runs.run:Run."
 
 
@@ -49,7 +50,7 @@ def asks_for_work(name: str, cause: str | None) -> bool:
     """Whether an event with this class name and causation id may need a load at all."""
     if name in CARRIED and cause is not None and cause.startswith(CARRIED_MARK):
         return False
-    return name in WAKING or name == ESCALATED
+    return name in WAKING or name in ESCALATED
 
 
 class RunWorker:
@@ -67,7 +68,7 @@ class RunWorker:
         """Take the steps this event allows; None when the event asks for nothing."""
         if not asks_for_work(event.name, event.cause):
             return None
-        if event.name == ESCALATED:
+        if event.name in ESCALATED:
             self._set_expiry_timer(event)
             return None
         return take_step(

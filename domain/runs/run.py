@@ -67,6 +67,7 @@ class Run(Aggregate):
         StepStarted: ClassVar[type[Aggregate.Event]]
         StepSucceeded: ClassVar[type[Aggregate.Event]]
         StepFailed: ClassVar[type[Aggregate.Event]]
+        StepEscalated: ClassVar[type[Aggregate.Event]]
         RunCompleted: ClassVar[type[Aggregate.Event]]
         RunFailed: ClassVar[type[Aggregate.Event]]
         RunCancelled: ClassVar[type[Aggregate.Event]]
@@ -235,6 +236,19 @@ class Run(Aggregate):
     @event("StepFailed")
     def _step_failed(self, step_id: str, error: str, retryable: bool) -> None:
         self.steps[step_id].update(state="failed", error=error, retryable=retryable)
+
+    def escalate_step(self, step_id: str, reason: str, expires_at: datetime) -> None:
+        """The step needs the person first (a connection to renew, say): the run waits for
+        their approval, as an escalated plan does, and the step is attempted again after it."""
+        self.check_status(RunStatus.EXECUTING)
+        self._check_step_started(step_id)
+        self._step_escalated(step_id, reason, expires_at)
+
+    @event("StepEscalated")
+    def _step_escalated(self, step_id: str, reason: str, expires_at: datetime) -> None:
+        self.steps[step_id].update(state="escalated", reason=reason)
+        self.escalation_expires_at = expires_at
+        self.status = RunStatus.ESCALATED
 
     def _check_step_started(self, step_id: str) -> None:
         if self.steps.get(step_id, {}).get("state") != "started":

@@ -194,6 +194,22 @@ class Runs(Projector):
         step = _text(event.step_id)
         self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
 
+    @handles(Run.StepEscalated)
+    def step_escalated(self, event: Any, position: int, writes: Writes) -> None:
+        outcome = as_json({"state": "escalated", "reason": event.reason})
+        step = _text(event.step_id)
+        self._update(
+            _STATUS + ", escalation_expires_at = %s, " + _STEP_OUTCOME,
+            event,
+            position,
+            writes,
+            RunStatus.ESCALATED.value,
+            event.expires_at,
+            step,
+            step,
+            outcome,
+        )
+
     @handles(Run.RunCompleted)
     def completed(self, event: Any, position: int, writes: Writes) -> None:
         self._update(_STATUS, event, position, writes, RunStatus.COMPLETED.value)

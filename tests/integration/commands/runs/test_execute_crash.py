@@ -159,6 +159,7 @@ class CrashingIntegrations:
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         self.calls += 1
         if self.calls == self.on_call and self.when == "before":

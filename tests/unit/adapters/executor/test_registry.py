@@ -36,6 +36,7 @@ class RecordingPort:
         idempotency_key: str,
         *,
         timeout: float,
+        person: str | None = None,
     ) -> dict[str, Any]:
         self.calls.append((tenant, provider, action, dict(parameters), idempotency_key, timeout))
         return self.answer
