@@ -16,6 +16,7 @@ from api.models import ErrorResponse
 from api.routes import (
     account,
     audit,
+    context,
     device,
     directory,
     health,
@@ -92,5 +93,6 @@ def create_app(
     app.include_router(document_errors(audit.router))
     app.include_router(document_errors(directory.router))
     app.include_router(document_errors(provider_keys.router))
+    app.include_router(document_errors(context.router))
     mount_console(app)
     return app

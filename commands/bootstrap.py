@@ -9,6 +9,9 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
+from adapters.context.embeddings import OfflineEmbedder
+from adapters.context.payloads import PostgresPayloads
+from adapters.context.search import ContextSearch
 from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
@@ -24,6 +27,7 @@ from adapters.tokens.device_grants import RedisDeviceGrants
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
+from commands.context.application import ContextApplication, ContextPorts
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
@@ -56,10 +60,12 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    context: ContextPorts
 
     def close(self) -> None:
         self.identity.app.close()
         self.runs.app.close()
+        self.context.app.close()
         self.pool.close()
         self.redis.close()
 
@@ -112,16 +118,27 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
+    payloads = PostgresPayloads(pool)
+    embedder = OfflineEmbedder()
+    context = ContextPorts(
+        app=ContextApplication(env=settings.event_store_env()),
+        vault=vault,
+        payloads=payloads,
+        embedder=embedder,
+        directory=payloads,
+        search=ContextSearch(pool, embedder),
+    )
     return Services(
         settings=settings,
         identity=identity,
         runs=runs,
-        commands=Dispatcher(Ports(identity, runs.app, runs.policy), HANDLERS),
+        commands=Dispatcher(Ports(identity, runs.app, runs.policy, context), HANDLERS),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,
         redis=client,
         principals=principals,
+        context=context,
     )
 
 

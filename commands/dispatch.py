@@ -17,6 +17,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from commands.base import Command, CommandResult, Issued
+from commands.context.application import ContextPorts
 from commands.identity.context import IdentityPorts
 from commands.ports.policy import PolicyEngine
 from commands.ports.store import WriteOutcomeUnknown
@@ -37,6 +38,7 @@ class Ports:
     identity: IdentityPorts
     runs: RunsApplication
     policy: PolicyEngine
+    context: ContextPorts | None = None
 
 
 Handler = Callable[[Any, Issued, Ports], CommandResult]

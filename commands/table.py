@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from commands.base import Command
+from commands.context import forget, notes
 from commands.dispatch import Handler
 from commands.identity import account, device, enrolment, login
 from commands.identity.models import (
@@ -60,4 +61,9 @@ HANDLERS: Mapping[type[Command], Handler] = {
     policies.ChangePolicies: policies.change_policies,
     policies.ChangeGuardrails: policies.change_guardrails,
     provider_keys.SetProviderKey: provider_keys.set_provider_key,
+    # Context graph
+    notes.NoteMemory: notes.note_memory,
+    notes.CorrectMemory: notes.correct_memory,
+    forget.ForgetMemory: forget.forget_memory,
+    forget.MergeEntities: forget.merge_entities,
 }
