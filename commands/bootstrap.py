@@ -16,7 +16,7 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
-from adapters.llm.context import ClockContextProvider
+from adapters.llm.context import ClockContextProvider, GraphContextProvider
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
@@ -162,6 +162,6 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=ClockContextProvider(),
+        context=GraphContextProvider(services.context.search, ClockContextProvider()),
         execute=execute,
     )

@@ -9,6 +9,7 @@ chosen for `embedding <=> q`, so recall never depends on how many rows other peo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,13 +29,21 @@ _FOREVER = 2**63 - 1
 
 _PERSON = "tenant_id = %(tenant)s AND user_id = %(user)s"
 _KNOWN = " AND (%(as_of)s::timestamptz IS NULL OR noted_at <= %(as_of)s) AND position <= %(known)s"
+# Any of the query's words (OR), ranked: a request ("email Sarah that I'm late") rarely has
+# all its words in one memory or name.
+_ANY_WORD = (
+    "to_tsquery('simple', array_to_string(ARRAY(SELECT quote_literal(w)"
+    " FROM unnest(%(words)s::text[]) w), ' | '))"
+)
 _FULL_TEXT = (
     "SELECT memory_id FROM context_memories WHERE "  # noqa: S608 (constants of this module only)
     + _PERSON
     + _KNOWN
-    + " AND search @@ websearch_to_tsquery('simple', %(q)s)"
-    " ORDER BY ts_rank(search, websearch_to_tsquery('simple', %(q)s)) DESC, memory_id"
-    " LIMIT %(n)s"
+    + " AND search @@ "
+    + _ANY_WORD
+    + " ORDER BY ts_rank(search, "
+    + _ANY_WORD
+    + ") DESC, memory_id LIMIT %(n)s"
 )
 _NEAREST = (
     "SELECT memory_id FROM context_memories WHERE "  # noqa: S608 (constants of this module only)
@@ -45,7 +54,7 @@ _NEAREST = (
 _ENTITIES = (
     "SELECT DISTINCT coalesce(merged_into, entity_id) AS entity_id FROM context_entities"  # noqa: S608 (constants of this module only)
     " WHERE " + _PERSON + " AND position <= %(known)s AND (normal_name = %(normal)s"
-    " OR to_tsvector('simple', name) @@ websearch_to_tsquery('simple', %(q)s))"
+    " OR to_tsvector('simple', name) @@ " + _ANY_WORD + ")"
 )
 # One hop: memories that taught facts about the entities, and entities taught by memories.
 _MEMORIES_OF = (
@@ -93,6 +102,11 @@ def fuse(
             sources.setdefault(key, []).append(name)
     ordered = sorted(scores, key=lambda key: (-scores[key], key))
     return [(key, scores[key], tuple(sources[key])) for key in ordered]
+
+
+def words(text: str) -> list[str]:
+    """The query's distinct words, lower case, at most 32."""
+    return list(dict.fromkeys(w.lower() for w in re.findall(r"\w{2,}", text)))[:32]
 
 
 @contextmanager
@@ -144,6 +158,7 @@ class ContextSearch:
             "tenant": tenant_id,
             "user": user_id,
             "q": text,
+            "words": words(text),
             "normal": " ".join(text.lower().split()),
             "as_of": as_of,
             "known": known_as_of if known_as_of is not None else _FOREVER,

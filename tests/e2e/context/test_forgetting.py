@@ -75,7 +75,7 @@ def test_a_forgotten_memory_does_not_come_back_in_a_rebuild(
     app = cairn.services.context.app
     stored = app.recorder.select_events(uuid.UUID(secret["memory_id"]))
     assert stored and all(b"Quillon" not in s.state for s in stored)
-    memory = app.repository.get(uuid.UUID(secret["memory_id"]))
+    memory: object = app.repository.get(uuid.UUID(secret["memory_id"]))
     assert isinstance(memory, Memory) and memory.forgotten
 
 
