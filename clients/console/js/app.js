@@ -8,6 +8,7 @@ import * as audit from "./views/audit.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
+import * as memories from "./views/memories.js";
 import * as policies from "./views/policies.js";
 import * as run from "./views/run.js";
 import * as runs from "./views/runs.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   { pattern: /^\/signup$/, view: welcome.signUp, open: true },
   { pattern: /^\/signin$/, view: welcome.signIn, open: true },
   { pattern: /^\/keys$/, view: keys.render },
+  { pattern: /^\/memories$/, view: memories.render },
   { pattern: /^\/runs$/, view: runs.render },
   { pattern: /^\/runs\/([0-9a-f-]{36})$/, view: run.render },
   { pattern: /^\/approvals$/, view: approvals.render },
@@ -64,6 +66,7 @@ function drawNav(path) {
       navLink("/runs", "Runs", path),
       navLink("/approvals", "Approvals", path),
       navLink("/policies", "Policies", path),
+      navLink("/memories", "Memories", path),
       navLink("/keys", "Model keys", path),
       navLink("/household", "Household", path),
       navLink("/account", "Account", path),
