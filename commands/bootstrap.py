@@ -10,6 +10,7 @@ import redis
 from psycopg_pool import ConnectionPool
 
 from adapters.context.embeddings import OfflineEmbedder
+from adapters.context.extraction import LiteLLMExtractor
 from adapters.context.payloads import PostgresPayloads
 from adapters.context.search import ContextSearch
 from adapters.executor.handlers import default_registry
@@ -127,6 +128,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         embedder=embedder,
         directory=payloads,
         search=ContextSearch(pool, embedder),
+        extractor=LiteLLMExtractor(),
     )
     return Services(
         settings=settings,

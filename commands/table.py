@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from commands.base import Command
-from commands.context import forget, notes
+from commands.context import extract, forget, notes
 from commands.dispatch import Handler
 from commands.identity import account, device, enrolment, login
 from commands.identity.models import (
@@ -66,4 +66,5 @@ HANDLERS: Mapping[type[Command], Handler] = {
     notes.CorrectMemory: notes.correct_memory,
     forget.ForgetMemory: forget.forget_memory,
     forget.MergeEntities: forget.merge_entities,
+    extract.ExtractMemory: extract.extract_memory,
 }

@@ -14,6 +14,7 @@ from api.auth import CurrentCaller, ServicesDep
 from api.dispatch import Send, build
 from api.models import Accepted, Page
 from api.params import After, Cursor, Limit
+from commands.context.extract import ExtractMemory
 from commands.context.forget import ForgetMemory, MergeEntities
 from commands.context.notes import CorrectMemory, NoteMemory
 from domain.storable import Position, StorableModel, StorableText, UtcTime
@@ -81,6 +82,19 @@ def list_memories(
 def correct_memory(memory_id: UUID, body: CorrectIn, send: Send) -> JSONResponse:
     """Replace a memory's text (the wrong text leaves every view and the payload store)."""
     return send.accepted(build(CorrectMemory, memory_id=memory_id, text=body.text))
+
+
+@router.post(
+    "/memories/{memory_id}/extract",
+    operation_id="extractMemory",
+    status_code=202,
+    response_model=MemoryAccepted,
+)
+def extract_memory(memory_id: UUID, send: Send) -> JSONResponse:
+    """Ask the caller's own model (their key, the planner's routing) what the memory says
+    about people, places and organisations; the validated facts cite the memory, and the
+    call's usage is recorded. 503 `extraction_unavailable` without a key or an answer."""
+    return send.accepted(build(ExtractMemory, memory_id=memory_id))
 
 
 @router.delete(

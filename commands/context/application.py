@@ -12,7 +12,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
-from commands.ports.context import ContextDirectory, ContextSearch, Embedder, PayloadStore
+from commands.ports.context import (
+    ContextDirectory,
+    ContextSearch,
+    Embedder,
+    Extractor,
+    PayloadStore,
+)
 from commands.ports.vault import Vault
 from domain.errors import NotFound, Unavailable
 
@@ -29,6 +35,7 @@ class ContextPorts:
     embedder: Embedder
     directory: ContextDirectory
     search: ContextSearch
+    extractor: Extractor | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

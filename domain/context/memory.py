@@ -7,7 +7,7 @@ payload; forgetting is final.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -52,6 +52,9 @@ class Memory(Aggregate):
         self.tenant_id = tenant_id
         self.user_id = user_id
         self.payload_ids = [payload_id]
+        self.text_sealed = text_sealed
+        # The version of the event the current text came from: what extraction cites.
+        self.text_version = 1
         self.kind = kind
         self.forgotten = False
         # Entities first recognised from this memory (forgotten with it), and entities with
@@ -59,16 +62,21 @@ class Memory(Aggregate):
         self.recognised: list[UUID] = []
         self.taught: list[UUID] = []
 
-    def learnt(self, recognised: list[UUID], taught: list[UUID]) -> None:
-        """Record which entities this memory taught (by rules now, by a model later)."""
+    def learnt(
+        self, recognised: list[UUID], taught: list[UUID], usage: dict[str, Any] | None = None
+    ) -> None:
+        """Record which entities this memory taught (by the rules, or by the person's model:
+        then with what the model call cost)."""
         self._check_kept()
         new_recognised = [e for e in recognised if e not in self.recognised]
         new_taught = [e for e in taught if e not in self.taught]
-        if new_recognised or new_taught:
-            self._taught(new_recognised, new_taught)
+        if new_recognised or new_taught or usage is not None:
+            self._taught(new_recognised, new_taught, usage)
 
     @event("MemoryTaught")
-    def _taught(self, recognised: list[UUID], taught: list[UUID]) -> None:
+    def _taught(
+        self, recognised: list[UUID], taught: list[UUID], usage: dict[str, Any] | None = None
+    ) -> None:
         self.recognised.extend(recognised)
         self.taught.extend(taught)
 
@@ -85,6 +93,8 @@ class Memory(Aggregate):
         self, text_sealed: str, payload_id: UUID, replaces_payload_id: UUID, corrected_by: str
     ) -> None:
         self.payload_ids.append(payload_id)
+        self.text_sealed = text_sealed
+        self.text_version = self.version + 1  # this event's (the version moves after it)
 
     def forget(self, forgotten_by: str) -> bool:
         """Forget it (False if it already was: forgetting twice changes nothing)."""

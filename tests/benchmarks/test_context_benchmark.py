@@ -32,7 +32,7 @@ from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement
 from tests.integration.context.synthetic import MODEL, active_generation, admin
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.benchmark, pytest.mark.timeout(7200)]
 
 PERSONS = [int(n) for n in os.environ.get("CAIRN_CONTEXT_BENCH_PERSONS", "2000,10000").split(",")]
 TOTAL = int(os.environ.get("CAIRN_CONTEXT_BENCH_TOTAL", "50000"))
