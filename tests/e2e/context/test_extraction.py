@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -45,11 +46,12 @@ def _model_answers(cairn: Cairn, person: Person, text: str) -> None:
     )
     dispatcher = cairn.services.commands
     extractor = LiteLLMExtractor(LiteLLMGateway(lambda _model: MockAnswer.text(text)))
+    assert dispatcher.ports.context is not None
     context = dataclasses.replace(dispatcher.ports.context, extractor=extractor)
     dispatcher.ports = dataclasses.replace(dispatcher.ports, context=context)
 
 
-def _extract(cairn: Cairn, person: Person, memory_id: str) -> tuple[int, dict[str, object]]:
+def _extract(cairn: Cairn, person: Person, memory_id: str) -> tuple[int, dict[str, Any]]:
     answer = cairn.client.post(
         f"/v1/context/memories/{memory_id}/extract",
         headers={**person.headers, "Idempotency-Key": uuid.uuid4().hex},
