@@ -64,6 +64,7 @@ HANDLERS: Mapping[type[Command], Handler] = {
     # Context graph
     notes.NoteMemory: notes.note_memory,
     notes.CorrectMemory: notes.correct_memory,
+    notes.RecordSyncedCalendarEvent: notes.record_synced_calendar_event,
     forget.ForgetMemory: forget.forget_memory,
     forget.MergeEntities: forget.merge_entities,
     extract.ExtractMemory: extract.extract_memory,

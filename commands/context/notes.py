@@ -16,6 +16,7 @@ from commands.context.learning import learn
 from commands.ports.context import Payload
 from domain.context.extraction import Extraction, extract_by_rules
 from domain.context.memory import Memory, memory_subject
+from domain.context.synced import SyncedCalendarEvent, facts_from_calendar_event
 from domain.storable import UtcTime
 
 if TYPE_CHECKING:
@@ -114,3 +115,40 @@ def correct_memory(command: CorrectMemory, issued: Issued, ports: Ports) -> Comm
     # in a rebuild too); it stays sealed in its event until the memory is forgotten.
     context.payloads.delete(caller.tenant_id, [replaced])
     return CommandResult({"memory_id": str(memory.id)}, position)
+
+
+class RecordSyncedCalendarEvent(Command):
+    """A calendar event a connected account synced: its attendees become people with their
+    e-mail addresses by a deterministic rule (domain/context/synced.py), no model needed. The
+    integrations send it; it is forgettable like any memory."""
+
+    event: SyncedCalendarEvent
+
+
+def record_synced_calendar_event(
+    command: RecordSyncedCalendarEvent, issued: Issued, ports: Ports
+) -> CommandResult:
+    context = required(ports.context)
+    caller = issued.signed_in()
+    synced = command.event
+    memory_id = uuid5(
+        NAMESPACE_URL,
+        f"cairn:synced:{caller.tenant_id}:{caller.user_id}:{synced.provider}:{synced.event_id}",
+    )
+    people = ", ".join(a.name or a.email for a in synced.attendees if not a.is_self)
+    text = f"{synced.title or 'Appointment'} on {synced.starts_at.isoformat()}"
+    text += f" with {people}" if people else ""
+    text += f" at {synced.location}" if synced.location else ""
+    aggregates = note(
+        context,
+        caller.tenant_id,
+        caller.user_id,
+        memory_id,
+        text[:4000],
+        kind="synced",
+        extraction=facts_from_calendar_event(synced),
+    )
+    position = context.app.save_atomically(
+        *aggregates, context=issued.event_context(correlation_id=str(memory_id))
+    )
+    return CommandResult({"memory_id": str(memory_id)}, position)
