@@ -55,7 +55,7 @@ export async function render(main) {
         problems.append(errorBox(error));
       }
     }
-    const edit = h("button", { type: "button", class: "link-button", onclick: () => {
+    const edit = h("button", { type: "button", class: "small", onclick: () => {
       editor.value = memory.text;
       correct.hidden = !correct.hidden;
     } }, "Correct");
@@ -66,7 +66,7 @@ export async function render(main) {
       h("p", { class: "hint" }, `Noted ${formatTime(memory.noted_at)}`),
       edit,
       " ",
-      h("button", { type: "button", class: "link-button danger", onclick: onForget }, "Forget"),
+      h("button", { type: "button", class: "small secondary", onclick: onForget }, "Forget"),
       correct,
     );
   }
