@@ -121,6 +121,10 @@ def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
             cur.execute("SET LOCAL ROLE cairn_app")
             cur.execute("SELECT set_config('cairn.tenant_id', %s, true)", (str(tenant_id),))
             yield cur
+    except psycopg.errors.UndefinedTable as exc:
+        raise ContextStoreUnavailable(
+            "the context view is not built yet: start its projector", {"retry_after": 2}
+        ) from exc
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise ContextStoreUnavailable(
             "the context store is unavailable; retry shortly", {"retry_after": 2}
