@@ -21,6 +21,7 @@ from api.routes import (
     audit,
     audit_log,
     connections,
+    context,
     device,
     directory,
     health,
@@ -121,5 +122,6 @@ def create_app(
     app.include_router(document_errors(upstream_routes.router))
     mount_mcp(app)
     app.include_router(document_errors(webhooks.router))
+    app.include_router(document_errors(context.router))
     mount_console(app)
     return app

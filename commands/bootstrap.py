@@ -9,6 +9,10 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
+from adapters.context.embeddings import OfflineEmbedder
+from adapters.context.extraction import LiteLLMExtractor
+from adapters.context.payloads import PostgresPayloads
+from adapters.context.search import ContextSearch
 from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
@@ -21,7 +25,7 @@ from adapters.integrations.states import RedisAuthorizationStates
 from adapters.integrations.store import TokenRows
 from adapters.integrations.tokens import VaultConnectionTokens
 from adapters.integrations.webhooks_store import PostgresFeedStore
-from adapters.llm.context import ClockContextProvider
+from adapters.llm.context import ClockContextProvider, GraphContextProvider
 from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
@@ -35,6 +39,7 @@ from adapters.tokens.recovery_codes import Argon2CodeHasher
 from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
+from commands.context.application import ContextApplication, ContextPorts
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
@@ -72,6 +77,7 @@ class Services:
     pool: ConnectionPool[Any]
     redis: redis.Redis
     principals: PrincipalCache
+    context: ContextPorts
     # People's calendars followed through push notifications and delta sync.
     feeds: FeedSync
     # Access tokens of people's connected accounts; None until connections are configured,
@@ -85,6 +91,7 @@ class Services:
         if self.connections is not None:
             self.connections.app.close()
         self.feeds.app.close()
+        self.context.app.close()
         self.pool.close()
         self.redis.close()
 
@@ -140,11 +147,25 @@ def bootstrap(settings: CairnSettings) -> Services:
         policy=CedarPolicyEngine(),
     )
     connections = connections_ports(settings, pool, client, vault, identity)
+    payloads = PostgresPayloads(pool)
+    embedder = OfflineEmbedder()
+    context = ContextPorts(
+        app=ContextApplication(env=settings.event_store_env()),
+        vault=vault,
+        payloads=payloads,
+        embedder=embedder,
+        directory=payloads,
+        search=ContextSearch(pool, embedder),
+        extractor=LiteLLMExtractor(),
+    )
     return Services(
         settings=settings,
         identity=identity,
         runs=runs,
-        commands=Dispatcher(Ports(identity, runs.app, runs.policy, connections), HANDLERS),
+        commands=Dispatcher(
+            Ports(identity, runs.app, runs.policy, connections=connections, context=context),
+            HANDLERS,
+        ),
         rate_limiter=RedisRateLimiter(client, prefix=f"{prefix}:rate"),
         idempotency=IdempotencyStore(client, prefix=f"{prefix}:idem"),
         pool=pool,
@@ -160,6 +181,7 @@ def bootstrap(settings: CairnSettings) -> Services:
             vault,
             settings.webhook_base_url,
         ),
+        context=context,
     )
 
 
@@ -222,6 +244,6 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=ClockContextProvider(),
+        context=GraphContextProvider(services.context.search, ClockContextProvider()),
         execute=execute,
     )

@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from opentelemetry import metrics, trace
 
 from commands.base import Command, CommandResult, Issued
+from commands.context.application import ContextPorts
 from commands.identity.context import IdentityPorts
 from commands.integrations.ports import ConnectionsPorts
 from commands.ports.policy import PolicyEngine
@@ -46,6 +47,7 @@ class Ports:
     runs: RunsApplication
     policy: PolicyEngine
     connections: ConnectionsPorts | None = None
+    context: ContextPorts | None = None
 
 
 Handler = Callable[[Any, Issued, Ports], CommandResult]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from commands.base import Command
+from commands.context import extract, forget, notes
 from commands.dispatch import Handler
 from commands.identity import account, device, enrolment, login, recovery
 from commands.identity.models import (
@@ -71,4 +72,11 @@ HANDLERS: Mapping[type[Command], Handler] = {
     connect.DisconnectAccount: connect.disconnect_account,
     # MCP: an action tool call is a run whose plan is that action (commands/mcp/invoke.py)
     invoke.InvokeAction: invoke.invoke_action,
+    # Context graph
+    notes.NoteMemory: notes.note_memory,
+    notes.CorrectMemory: notes.correct_memory,
+    notes.RecordSyncedCalendarEvent: notes.record_synced_calendar_event,
+    forget.ForgetMemory: forget.forget_memory,
+    forget.MergeEntities: forget.merge_entities,
+    extract.ExtractMemory: extract.extract_memory,
 }

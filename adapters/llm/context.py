@@ -1,18 +1,24 @@
-"""Context providers until the context graph fills `PlanningContext` for real.
+"""Context providers: what the planner is told about the person.
 
 `ClockContextProvider` gives just the person's local time (from a clock and a timezone), which
-is the least a planner needs to resolve "tomorrow". `FixedContextProvider` returns one given
-context (tests, demos).
+is the least a planner needs to resolve "tomorrow". `GraphContextProvider` adds the few facts
+of the context graph relevant to the intent. `FixedContextProvider` returns one given context
+(tests, demos).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from commands.ports.planner import PlanningContext
+from commands.ports.context import ContextSearch, CurrentFact
+from commands.ports.planner import Contact, ContextProvider, PlanningContext
+from domain.errors import DomainError
+
+logger = logging.getLogger("cairn.context")
 
 
 class FixedContextProvider:
@@ -47,3 +53,101 @@ class ClockContextProvider:
         return PlanningContext(
             local_time=self._clock().astimezone(ZoneInfo(timezone)), timezone=timezone
         )
+
+
+class GraphContextProvider:
+    """Implements `ContextProvider` from the context graph: the few facts relevant to the
+    intent (people with their contact handles and relation, other current facts, a few
+    memories), bounded in tokens, on top of what `base` gives (the local time).
+
+    Everything it adds is data for the prompt's `<cairn-data>` block, never instructions (the
+    prompt says so, adapters/llm/prompt.py). `given` names the ids of what was added, for the
+    run's PlanProposed. A context store that is down costs the plan its context, not the run.
+    """
+
+    def __init__(
+        self,
+        search: ContextSearch,
+        base: ContextProvider,
+        *,
+        max_tokens: int = 600,
+        max_hits: int = 10,
+    ) -> None:
+        self._search = search
+        self._base = base
+        self._max_tokens = max_tokens
+        self._max_hits = max_hits
+
+    def planning_context(
+        self, *, tenant_id: UUID, user_id: str, intent_text: str
+    ) -> PlanningContext:
+        base = self._base.planning_context(
+            tenant_id=tenant_id, user_id=user_id, intent_text=intent_text
+        )
+        try:
+            hits = self._search.search(tenant_id, user_id, intent_text, limit=self._max_hits)
+            entity_ids = [h.id for h in hits if h.kind == "entity"]
+            facts = self._search.current_facts(tenant_id, user_id, entity_ids) if hits else []
+        except DomainError as error:
+            logger.warning("planning without the context graph: %s", error.code)
+            return base
+        budget = _Budget(self._max_tokens)
+        contacts = _contacts(facts, entity_ids, budget)
+        memories: list[str] = []
+        for fact in facts:
+            if fact.predicate not in _CONTACT_PREDICATES:
+                line = f"{fact.entity_name}: {fact.predicate} = {fact.value}"
+                if budget.take(line, f"fact:{fact.fact_id}"):
+                    memories.append(line)
+        for hit in hits:
+            if hit.kind == "memory" and budget.take(hit.text, f"memory:{hit.id}"):
+                memories.append(hit.text)
+        return base.model_copy(
+            update={
+                "contacts": base.contacts + tuple(contacts),
+                "memories": base.memories + tuple(memories),
+                "given": base.given + tuple(budget.given),
+            }
+        )
+
+
+_CONTACT_PREDICATES = frozenset({"email", "relation"})
+
+
+class _Budget:
+    """Tokens left for context, estimated at four characters a token (the prompt's own
+    bounds cut further, adapters/llm/prompt.py)."""
+
+    def __init__(self, tokens: int) -> None:
+        self.left = tokens
+        self.given: list[str] = []
+
+    def take(self, text: str, given: str | list[str]) -> bool:
+        cost = len(text) // 4 + 1
+        if cost > self.left:
+            return False
+        self.left -= cost
+        self.given.extend([given] if isinstance(given, str) else given)
+        return True
+
+
+def _contacts(facts: list[CurrentFact], order: list[str], budget: _Budget) -> list[Contact]:
+    by_entity: dict[str, list[CurrentFact]] = {}
+    for fact in facts:
+        if fact.predicate in _CONTACT_PREDICATES:
+            by_entity.setdefault(fact.entity_id, []).append(fact)
+    contacts = []
+    for entity_id in order:
+        held = by_entity.get(entity_id)
+        if not held:
+            continue
+        email = next((f.value for f in held if f.predicate == "email"), None)
+        relation = next((f.value for f in held if f.predicate == "relation"), None)
+        contact = Contact(
+            name=held[0].entity_name[:200],
+            email=email[:320] if email else None,
+            relation=relation[:100] if relation else None,
+        )
+        if budget.take(contact.model_dump_json(), [f"fact:{f.fact_id}" for f in held]):
+            contacts.append(contact)
+    return contacts

@@ -130,6 +130,9 @@ class PlanningContext(BaseModel):
     # Connected service providers (e.g. "google", "microsoft"): a step's `provider` is chosen
     # among them.
     integrations: tuple[str, ...] = ()
+    # Which context facts and memories were given (ids, not content): recorded in the run's
+    # PlanProposed, so one can tell what the model was told. Never shown to the model.
+    given: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod

@@ -76,6 +76,7 @@ def plan(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
         proposed.plan.model_dump(mode="json"),
         proposed.plan.plan_hash(),
         proposed.usage.model_dump(mode="json"),
+        list(context.given),
     )
 
 

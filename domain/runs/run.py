@@ -123,12 +123,26 @@ class Run(Aggregate):
 
     # Planning and deciding
 
-    def propose_plan(self, plan: dict[str, Any], plan_hash: str, usage: dict[str, Any]) -> None:
+    def propose_plan(
+        self,
+        plan: dict[str, Any],
+        plan_hash: str,
+        usage: dict[str, Any],
+        context_given: list[str] | None = None,
+    ) -> None:
         self.check_status(RunStatus.SUBMITTED)
-        self._plan_proposed(plan, plan_hash, usage)
+        self._plan_proposed(plan, plan_hash, usage, list(context_given or ()))
 
+    # `context_given` (the context graph's fact and memory ids the model was given) has a
+    # default: plans proposed before the context graph do not carry it.
     @event("PlanProposed")
-    def _plan_proposed(self, plan: dict[str, Any], plan_hash: str, usage: dict[str, Any]) -> None:
+    def _plan_proposed(
+        self,
+        plan: dict[str, Any],
+        plan_hash: str,
+        usage: dict[str, Any],
+        context_given: list[str] | None = None,
+    ) -> None:
         self.plan = plan
         self.plan_hash = plan_hash
         self.status = RunStatus.PLANNED

@@ -11,6 +11,7 @@ import * as consent from "./views/consent.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
+import * as memories from "./views/memories.js";
 import * as policies from "./views/policies.js";
 import * as recovery from "./views/recovery.js";
 import * as run from "./views/run.js";
@@ -22,6 +23,7 @@ const ROUTES = [
   { pattern: /^\/signin$/, view: welcome.signIn, open: true },
   { pattern: /^\/keys$/, view: keys.render },
   { pattern: /^\/connections$/, view: connections.render },
+  { pattern: /^\/memories$/, view: memories.render },
   { pattern: /^\/runs$/, view: runs.render },
   { pattern: /^\/runs\/([0-9a-f-]{36})$/, view: run.render },
   { pattern: /^\/approvals$/, view: approvals.render },
@@ -79,6 +81,7 @@ function drawNav(path) {
       navLink("/runs", "Runs", path),
       navLink("/approvals", "Approvals", path),
       navLink("/policies", "Policies", path),
+      navLink("/memories", "Memories", path),
       navLink("/keys", "Model keys", path),
       navLink("/connections", "Connections", path),
       navLink("/household", "Household", path),

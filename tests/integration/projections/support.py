@@ -27,6 +27,7 @@ from infra.stack import StackEndpoints
 from projections.engine.projector_base import Projector, physical_table
 from projections.engine.view_reads import Reader
 from projections.settings import ProjectionSettings
+from tests.support.context_events import context_activity
 
 NOTE_PLAN = Plan.model_validate(
     {
@@ -82,12 +83,15 @@ class Generator:
     users: dict[uuid.UUID, list[User]] = field(default_factory=dict)
     runs: dict[uuid.UUID, list[Run]] = field(default_factory=dict)
     written: int = 0
+    # With a database, context activity too: its payloads go there first (tests/support).
+    database_url: str | None = None
+    memories: dict[uuid.UUID, list[Aggregate]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
         self.users = {tenant: [] for tenant in self.tenants}
 
-    def _one(self, tenant: uuid.UUID, n: int) -> Aggregate:
+    def _one(self, tenant: uuid.UUID, n: int) -> Aggregate | list[Aggregate]:
         users = self.users[tenant]
         kind = self.random.random()
         live = [u for u in users if not u.erased]
@@ -97,6 +101,8 @@ class Generator:
             return user
         if 0.47 <= kind < 0.55:
             return self._run_activity(tenant, n)
+        if 0.40 <= kind < 0.47 and self.database_url is not None:
+            return context_activity(self, tenant, n)
         if kind < 0.55:
             return SecurityEvent(
                 "login", tenant, self.random.choice(users).id, f"d{n}", "succeeded", {"n": n}
@@ -152,8 +158,9 @@ class Generator:
         touched: dict[uuid.UUID, Aggregate] = {}
         pending = 0
         while pending < min(events, MAX_SAVE):
-            aggregate = self._one(tenant, self.written + pending)
-            touched[aggregate.id] = aggregate
+            made = self._one(tenant, self.written + pending)
+            for aggregate in made if isinstance(made, list) else [made]:
+                touched[aggregate.id] = aggregate
             pending = sum(len(a.pending_events) for a in touched.values())
         context = EventContext(tenant=str(tenant), actor="generator")
         recordings = self.app.save(*touched.values(), context=context)
@@ -178,7 +185,8 @@ def rows_of(
     conn: psycopg.Connection[Any], cls: type[Projector], generation: int, table: str
 ) -> list[tuple[Any, ...]]:
     ident = sql.Identifier(physical_table(table, generation))
-    query = sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(ident)
+    # Ties of the first two columns (tables not led by their key) in a total order too.
+    query = sql.SQL("SELECT * FROM {} t ORDER BY 1, 2, t::text").format(ident)
     return list(conn.execute(query).fetchall())
 
 

@@ -65,7 +65,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
     source: EventSource,
     tmp_path: Path,
 ) -> None:
-    generator = Generator(store)
+    generator = Generator(store, database_url=database)
     generator.write(BACKLOG)
     writer_error: list[BaseException] = []
     kill_points: list[int] = []

@@ -111,7 +111,8 @@ def test_a_catch_up_with_processes_equals_one_in_process_row_for_row(
     source: EventSource,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    Generator(store).write(5000)  # registrations, updates, erasures, security facts
+    # Registrations, updates, erasures, security facts, runs, memories and facts.
+    Generator(store, database_url=settings.database_url).write(5000)
     in_process = replace(settings, catch_up_processes=0)
     with admin(settings.database_url) as conn:
         for cls in projector_registry.PROJECTORS.values():

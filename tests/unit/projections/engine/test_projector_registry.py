@@ -66,7 +66,12 @@ def test_two_projectors_with_one_name_are_refused(views: Path) -> None:
 
 
 def test_the_project_s_views_are_those_of_projections_views() -> None:
-    assert list(projector_registry.PROJECTORS) == ["directory_users", "security_events", "runs"]
+    assert list(projector_registry.PROJECTORS) == [
+        "context",
+        "directory_users",
+        "security_events",
+        "runs",
+    ]
     assert all(
         cls.__module__.startswith("projections.views.")
         for cls in projector_registry.PROJECTORS.values()

