@@ -133,8 +133,7 @@ class Run(Aggregate):
         self.check_status(RunStatus.SUBMITTED)
         self._plan_proposed(plan, plan_hash, usage, list(context_given or ()))
 
-    # `context_given` (the context graph's fact and memory ids the model was given) has a
-    # default: plans proposed before the context graph do not carry it.
+    # `context_given`: the graph's fact and memory ids given to the model (older plans: none).
     @event("PlanProposed")
     def _plan_proposed(
         self,
