@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from commands.ports.passkeys import b64url
+from tests.e2e.context.helpers import entity_named, note
 from tests.e2e.mcp.upstream_server import Upstream, upstream_server
 from tests.support.in_process import Cairn
 
@@ -23,6 +24,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "approveEscalation": {"ceremony_id": "x", "credential": {}},
     "denyEscalation": {},
     "approveMcpServerTool": {"hash": "0" * 64},
+    "correctMemory": {"text": "Sarah Lee is my sister"},
 }
 # Path parameters that name a resource of the caller's own rather than an id: `{provider}` in
 # /v1/connections/{provider}/... picks the caller's connection at that provider, so another
@@ -51,6 +53,11 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn, upstream: Upst
         "/v1/mcp/servers", json={"name": "Weather", "url": upstream.url}, headers=ada.headers
     )
     assert server.status_code == 201, server.text
+    noted = note(cairn, ada, "Sarah Lee is my dentist, sarah@smile.example")
+    sarah = entity_named(cairn, ada, "Sarah Lee", noted["position"])
+    other = note(cairn, ada, "Sara Lee is my dentist, sara@smile.example")
+    sara = entity_named(cairn, ada, "Sara Lee", other["position"])
+    bodies = {**BODIES, "mergeEntity": {"into_entity_id": sara["entity_id"]}}
     ids = {
         "user_id": ada.session["user_id"],
         "device_id": ada.session["device_id"],
@@ -61,6 +68,8 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn, upstream: Upst
         "idempotency_key": "a-1",
         "server_id": server.json()["server_id"],
         "name": "weather",
+        "memory_id": noted["memory_id"],
+        "entity_id": sarah["entity_id"],
     }
     spec = cairn.client.get("/openapi.json").json()
     checked = 0
@@ -72,7 +81,7 @@ def test_every_route_with_an_id_hides_other_tenants(cairn: Cairn, upstream: Upst
             missing = [n for n in names if n not in ids]
             assert not missing, f"{method.upper()} {path}: no tenant-A value for {missing}"
             url = path.format(**{n: ids[n] for n in names})
-            body = BODIES.get(operation["operationId"])
+            body = bodies.get(operation["operationId"])
             response = cairn.client.request(method, url, headers=eve.headers, json=body)
             assert response.status_code == 404, (
                 f"{method.upper()} {path} answered {response.status_code}: {response.text}"
