@@ -138,3 +138,28 @@ def test_a_person_with_no_memory_or_one(database: str, pool: ConnectionPool[Any]
     query = _vector(unit_vectors(rng, 1)[0])
     assert search.nearest(nobody.tenant_id, nobody.user_id, query, 10) == []
     assert search.nearest(one.tenant_id, one.user_id, query, 10) == [str(one.ids[0])]
+
+
+class _Counting(_QueryOnly):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+
+    def query(self, text: str) -> Embedded:
+        self.queries += 1
+        return super().query(text)
+
+
+def test_a_person_nothing_is_known_of_costs_no_embedding(
+    database: str, pool: ConnectionPool[Any]
+) -> None:
+    rng = np.random.default_rng(18)
+    generation = active_generation(database)
+    one = insert_person(database, generation, rng, 1)
+    embedder = _Counting()
+    embedder.vector = tuple(float(x) for x in unit_vectors(rng, 1)[0])
+    search = ContextSearch(pool, embedder)
+    assert search.search(uuid.uuid4(), "nobody", "email Sarah that I'm late") == []
+    assert embedder.queries == 0
+    search.search(one.tenant_id, one.user_id, "email Sarah that I'm late")
+    assert embedder.queries == 1
