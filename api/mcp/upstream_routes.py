@@ -3,9 +3,9 @@ approve a tool as listed (docs/mcp.md)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -13,6 +13,10 @@ from api.auth import Claims, CurrentCaller
 from api.routes.oauth import Mcp
 from commands.mcp import upstream_service
 from commands.ports.mcp_upstream import PinnedTool
+
+ServerId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The server's id")]
+# Tool names are the upstream's own: any text without control characters, as MCP allows.
+ToolName = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f]{1,128}$", description="Tool name")]
 
 router = APIRouter(prefix="/v1/mcp/servers", tags=["mcp"])
 
@@ -61,7 +65,7 @@ def register_server(body: ServerIn, caller: CurrentCaller, mcp: Mcp) -> ServerOu
 
 
 @router.get("/{server_id}/tools", operation_id="listMcpServerTools", response_model=ServerOut)
-def list_tools(server_id: str, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
+def list_tools(server_id: ServerId, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
     """The server's tools as it lists them now; a tool changed since its approval is
     quarantined from this moment."""
     server, pins = upstream_service.list_again(caller, server_id, mcp.upstream)
@@ -77,8 +81,8 @@ def list_tools(server_id: str, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
     "/{server_id}/tools/{name}/approve", operation_id="approveMcpServerTool", status_code=204
 )
 async def approve_tool(
-    server_id: str,
-    name: str,
+    server_id: ServerId,
+    name: ToolName,
     body: ApproveToolIn,
     caller: CurrentCaller,
     claims: Claims,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +27,12 @@ from commands.identity.oauth_clients import (
 )
 from commands.mcp.composition import McpServices
 from domain.errors import Unavailable
+
+# A pending request's id as Cairn made it (secrets.token_urlsafe(24)): anything else is refused
+# at the boundary, before it reaches a store.
+RequestId = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The pending request's id")
+]
 
 router = APIRouter(tags=["oauth"])
 AUTH = "auth"
@@ -164,7 +170,7 @@ class ConsentIn(BaseModel):
     response_model=ConsentRequest,
     responses={404: {"model": ErrorResponse, "description": "Unknown or decided"}},
 )
-def get_request(request_id: str, caller: CurrentCaller, mcp: Mcp) -> ConsentRequest:
+def get_request(request_id: RequestId, caller: CurrentCaller, mcp: Mcp) -> ConsentRequest:
     """What an MCP client asks for: shown on the console's consent screen."""
     found = oauth.pending_request(request_id, mcp.oauth)
     return ConsentRequest(
@@ -181,7 +187,7 @@ def get_request(request_id: str, caller: CurrentCaller, mcp: Mcp) -> ConsentRequ
     operation_id="beginConsent",
     response_model=Ceremony,
 )
-def begin_consent(request_id: str, caller: CurrentCaller, mcp: Mcp) -> Ceremony:
+def begin_consent(request_id: RequestId, caller: CurrentCaller, mcp: Mcp) -> Ceremony:
     """A passkey challenge bound to this request, its client and its scopes."""
     return Ceremony.of(oauth.begin_consent(request_id, caller, mcp.oauth))
 
@@ -192,7 +198,7 @@ def begin_consent(request_id: str, caller: CurrentCaller, mcp: Mcp) -> Ceremony:
     response_model=ConsentDecision,
 )
 def approve_consent(
-    request_id: str, body: ConsentIn, caller: CurrentCaller, mcp: Mcp
+    request_id: RequestId, body: ConsentIn, caller: CurrentCaller, mcp: Mcp
 ) -> ConsentDecision:
     """Consent with the passkey assertion: a code for the client (valid one minute)."""
     target = oauth.approve_consent(request_id, body.ceremony_id, body.credential, caller, mcp.oauth)
@@ -204,6 +210,6 @@ def approve_consent(
     operation_id="denyConsent",
     response_model=ConsentDecision,
 )
-def deny_consent(request_id: str, caller: CurrentCaller, mcp: Mcp) -> ConsentDecision:
+def deny_consent(request_id: RequestId, caller: CurrentCaller, mcp: Mcp) -> ConsentDecision:
     """Decline: the client is told `access_denied`."""
     return ConsentDecision(redirect_to=oauth.decline_consent(request_id, mcp.oauth).url)
