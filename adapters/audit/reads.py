@@ -105,17 +105,42 @@ class StoreAuditLog:
         await self._grow(new)
         return checkpoint, self.log.tree.consistency_proof(old, new)
 
-    async def receipt(self, tenant: str, command_id: str) -> list[Inclusion]:
+    async def receipt(
+        self, tenant: str, command_id: str, aggregate_id: str | None = None
+    ) -> list[Inclusion]:
         marker = await self.reader.last_of(
             f"{self.reader.prefix}.{h.COMMANDS}.{h.encode_token(command_id)}"
         )
-        if marker is None or marker.headers.get(h.TENANT) != tenant:
+        if marker is not None and marker.headers.get(h.TENANT) == tenant:
+            # The command's events follow its marker in the same atomic batch.
+            last = marker.seq + int(marker.headers.get(h.EVENT_COUNT, "0"))
+            candidates = list(range(marker.seq + 1, last + 1))
+        elif aggregate_id:
+            candidates = await self._created_by(tenant, command_id, aggregate_id)
+            last = candidates[-1]
+        else:
             raise NotFound("no command of your tenant with that id", {"command_id": command_id})
-        last = marker.seq + int(marker.headers.get(h.EVENT_COUNT, "0"))
         checkpoint = await self._checkpoint(None, covering=last, first=True)
         await self._grow(checkpoint.size)
-        # The command's events follow its marker in the same atomic batch.
-        seqs = [
-            s for s in range(marker.seq + 1, last + 1) if tenant_of(self._subjects[s - 1]) == tenant
-        ]
+        seqs = [s for s in candidates if tenant_of(self._subjects[s - 1]) == tenant]
         return [await self._inclusion(tenant, seq, checkpoint) for seq in seqs]
+
+    async def _created_by(self, tenant: str, command_id: str, aggregate_id: str) -> list[int]:
+        """A command that created one aggregate stores no marker (decision 0021): its events
+        are the aggregate's first ones, each naming the command."""
+        subjects = f"{self.reader.prefix}.{h.tenant_token(tenant)}.*.{h.encode_token(aggregate_id)}"
+        found: list[int] = []
+        async for page in self.reader.scan(subjects, 1):
+            for message in page:
+                if message.headers.get(h.COMMAND_ID) != command_id:
+                    break
+                found.append(message.seq)
+            else:
+                continue
+            break
+        if not found:
+            raise NotFound(
+                "no command of your tenant with that id created that aggregate",
+                {"command_id": command_id, "aggregate_id": aggregate_id},
+            )
+        return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
@@ -131,11 +132,17 @@ async def receipt(
     caller: CurrentCaller,
     audit_log: AuditLogDep,
     idempotency_key: Annotated[str, Path(min_length=1, max_length=255)],
+    aggregate_id: Annotated[
+        UUID | None,
+        Query(description="For a command that created something (e.g. an intent's run): its id"),
+    ] = None,
 ) -> Receipt:
     """The receipt of one of your commands (named by the Idempotency-Key you sent it with):
     the inclusion proof of each of its events against the first checkpoint covering them
-    all (409 `audit_not_checkpointed` until one does)."""
+    all (409 `audit_not_checkpointed` until one does). A command that created one thing (an
+    intent creates its run) is found with `aggregate_id`, the id its 202 answer gave."""
     # The command id the pipeline recorded: the key, scoped to its sender (api/idempotency.py).
     command_id = f"{caller.tenant_id}:{caller.user_id}:{idempotency_key.strip()}"
-    events = await audit_log.receipt(str(caller.tenant_id), command_id)
+    created = str(aggregate_id) if aggregate_id is not None else None
+    events = await audit_log.receipt(str(caller.tenant_id), command_id, created)
     return Receipt(idempotency_key=idempotency_key, events=[InclusionProof.of(e) for e in events])

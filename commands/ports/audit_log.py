@@ -46,7 +46,10 @@ class AuditLogReads(Protocol):
         """Proof that the checkpoint of size `new` extends the tree of size `old`."""
         ...
 
-    async def receipt(self, tenant: str, command_id: str) -> list[Inclusion]:
+    async def receipt(
+        self, tenant: str, command_id: str, aggregate_id: str | None = None
+    ) -> list[Inclusion]:
         """The inclusion proofs of a command's events against the first checkpoint covering
-        them all."""
+        them all. A command that created one aggregate stored no marker: `aggregate_id` (the
+        id its answer gave) finds its events."""
         ...

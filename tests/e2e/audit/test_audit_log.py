@@ -160,14 +160,16 @@ def test_checkpoints_proofs_and_receipts_over_http(live: LiveCairn, witness_url:
     from domain.audit.note import Checkpoint
 
     ada, bob = live.sign_up("auditproofa"), live.sign_up("auditproofb")
-    # A command's save: its marker, then its events, in one atomic batch.
+    # A command that creates one aggregate: no marker (decision 0021), its event names it.
     fact = SecurityEvent("audit.test", UUID(ada.tenant), None, None, "ok", {})
     command_id = f"{ada.tenant}:{ada.user_id}:receipt-cmd-1"  # as the API scopes a key
     context = EventContext(tenant=ada.tenant, actor="robot", command_id=command_id)
     mine = live.services.identity.app.save_atomically(fact, context=context)
     assert mine is not None
     theirs = live.record(bob.tenant, 2)
-    assert live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=ada.headers).status_code == 409
+    receipt_url = "/v1/audit/receipts/receipt-cmd-1"
+    created = {"aggregate_id": str(fact.id)}
+    assert live.http.get(receipt_url, params=created, headers=ada.headers).status_code == 409
     first, second = checkpoint(live, witness_url) + checkpoint(live, witness_url)
 
     page = live.http.get("/v1/audit/checkpoints", headers=ada.headers).json()
@@ -198,6 +200,8 @@ def test_checkpoints_proofs_and_receipts_over_http(live: LiveCairn, witness_url:
     consistency = [b64(p) for p in answer.json()["proof"]]
     verify_consistency(old.size, latest.size, old.root, latest.root, consistency)
 
-    receipt = live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=ada.headers).json()
+    receipt = live.http.get(receipt_url, params=created, headers=ada.headers).json()
     assert [e["seq"] for e in receipt["events"]] == [mine]
-    assert live.http.get("/v1/audit/receipts/receipt-cmd-1", headers=bob.headers).status_code == 404
+    # Without the id of what it created there is no marker to find it by; Bob finds nothing.
+    assert live.http.get(receipt_url, headers=ada.headers).status_code == 404
+    assert live.http.get(receipt_url, params=created, headers=bob.headers).status_code == 404
