@@ -156,7 +156,9 @@ def test_an_intent_is_one_trace_across_processes_and_reaches_the_otlp_receiver(
             # The worker and the projector export in batches: wait until theirs arrived.
             _until(
                 lambda: (
-                    {"process Run.PlanProposed", "project Run.RunCompleted"}
+                    # A worker carries the run from its first event on (decision 0021): that
+                    # span ends when the run does.
+                    {"process Run.IntentSubmitted", "project Run.RunCompleted"}
                     <= {s.name for s in receiver.of_trace(trace_id)}
                 ),
                 "the worker's and the projector's spans at the receiver",
