@@ -132,9 +132,20 @@ class PostgresSessions:
         with self._tenant_transaction(tenant) as conn:
             conn.execute(
                 "INSERT INTO sessions (id, tenant_id, user_id, device_id, family_id, created_at,"
-                " authenticated_at, last_seen, scopes)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (session_id, tenant, user_id, device_id, family_id, now, now, now, scope),
+                " authenticated_at, last_seen, scopes, audience)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    session_id,
+                    tenant,
+                    user_id,
+                    device_id,
+                    family_id,
+                    now,
+                    now,
+                    now,
+                    scope,
+                    self.access_tokens.audience,
+                ),
             )
             refresh_token = insert_refresh_token(
                 conn, tenant, session_id, family_id, None, now, self.refresh_ttl
@@ -149,6 +160,10 @@ class PostgresSessions:
         reused: RevokedFamily | None = None
         with self._tenant_transaction(tenant) as conn:
             spent = spend_refresh_token(conn, tenant, token_hash, now)
+            if spent is not None and not self._own_audience(conn, spent.session_id):
+                # Another resource's session (an MCP client's grant at the API's refresh, or
+                # the reverse): refused, and the transaction rolls back so it stays unspent.
+                raise RefreshTokenInvalid("the refresh token is not valid, expired or revoked")
             if spent is not None:
                 successor = insert_refresh_token(
                     conn,
@@ -175,6 +190,10 @@ class PostgresSessions:
             tenant, spent.user_id, session_id, spent.device_id, spent.authenticated_at, spent.scopes
         )
         return TokenPair(access, successor, session_id)
+
+    def _own_audience(self, conn: psycopg.Connection[Any], session_id: uuid.UUID) -> bool:
+        row = conn.execute("SELECT audience FROM sessions WHERE id = %s", (session_id,)).fetchone()
+        return row is not None and row[0] == self.access_tokens.audience
 
     def check_session_active(self, claims: AccessClaims) -> None:
         session_id = _as_uuid(claims.session_id)

@@ -122,6 +122,13 @@ def test_code_with_pkce_gives_tokens_for_the_mcp_server_only_once(cairn: Cairn) 
     # The MCP token is not an API token.
     me = cairn.client.get("/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert me.status_code == 401
+    # Nor does its refresh token buy one: the API's refresh refuses another resource's grant,
+    # and leaves it unspent for its own client.
+    api_refresh = cairn.client.post(
+        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert api_refresh.status_code == 401, api_refresh.text
+    assert refresh(cairn, client_id, tokens["refresh_token"]).status_code == 200
     # A second code, redeemed with another verifier, then for real twice.
     verifier, challenge = pkce()
     back = consent(cairn, person, authorize(cairn, client_id, challenge).headers["location"])
