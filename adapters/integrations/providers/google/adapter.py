@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import httpx
 
+from adapters.integrations.providers.adapter import ProviderAdapter
 from adapters.integrations.providers.client import ProviderClient
 from adapters.integrations.providers.errors import google_reason
 from adapters.integrations.providers.google.calendar import GoogleCalendar
@@ -18,7 +16,7 @@ from commands.ports.connections import ConnectionTokens
 PROVIDER = "google"
 
 
-class GoogleAdapter:
+class GoogleAdapter(ProviderAdapter):
     def __init__(
         self,
         base_url: str,
@@ -27,31 +25,13 @@ class GoogleAdapter:
         *,
         client: httpx.Client | None = None,
     ) -> None:
-        self.client = ProviderClient(PROVIDER, base_url, tokens, google_reason, client=client)
-        self.calendar = GoogleCalendar(self.client, outbox)
-        self.gmail = Gmail(self.client, outbox)
-        self.feed = GoogleCalendarFeed(self.client)
-        self._actions = {
+        provider = ProviderClient(PROVIDER, base_url, tokens, google_reason, client=client)
+        self.calendar = GoogleCalendar(provider, outbox)
+        self.gmail = Gmail(provider, outbox)
+        self.feed = GoogleCalendarFeed(provider)
+        actions = {
             "calendar.create_event": self.calendar.create_event,
             "email.send": self.gmail.send,
             "email.draft": self.gmail.draft,
         }
-
-    @property
-    def actions(self) -> frozenset[str]:
-        return frozenset(self._actions)
-
-    def perform(
-        self,
-        tenant: str,
-        person: str,
-        action: str,
-        parameters: Mapping[str, Any],
-        idempotency_key: str,
-        *,
-        timeout: float,
-    ) -> dict[str, Any]:
-        return self._actions[action](tenant, person, dict(parameters), idempotency_key, timeout)
-
-    def close(self) -> None:
-        self.client.close()
+        super().__init__(provider, actions)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import httpx
 
+from adapters.integrations.providers.adapter import ProviderAdapter
 from adapters.integrations.providers.client import ProviderClient
 from adapters.integrations.providers.errors import graph_code
 from adapters.integrations.providers.microsoft.calendar import GraphCalendar
@@ -18,7 +16,7 @@ from commands.ports.connections import ConnectionTokens
 PROVIDER = "microsoft"
 
 
-class GraphAdapter:
+class GraphAdapter(ProviderAdapter):
     def __init__(
         self,
         base_url: str,
@@ -27,31 +25,13 @@ class GraphAdapter:
         *,
         client: httpx.Client | None = None,
     ) -> None:
-        self.client = ProviderClient(PROVIDER, base_url, tokens, graph_code, client=client)
-        self.calendar = GraphCalendar(self.client, outbox)
-        self.mail = GraphMail(self.client, outbox)
-        self.feed = GraphCalendarFeed(self.client)
-        self._actions = {
+        provider = ProviderClient(PROVIDER, base_url, tokens, graph_code, client=client)
+        self.calendar = GraphCalendar(provider, outbox)
+        self.mail = GraphMail(provider, outbox)
+        self.feed = GraphCalendarFeed(provider)
+        actions = {
             "calendar.create_event": self.calendar.create_event,
             "email.send": self.mail.send,
             "email.draft": self.mail.draft,
         }
-
-    @property
-    def actions(self) -> frozenset[str]:
-        return frozenset(self._actions)
-
-    def perform(
-        self,
-        tenant: str,
-        person: str,
-        action: str,
-        parameters: Mapping[str, Any],
-        idempotency_key: str,
-        *,
-        timeout: float,
-    ) -> dict[str, Any]:
-        return self._actions[action](tenant, person, dict(parameters), idempotency_key, timeout)
-
-    def close(self) -> None:
-        self.client.close()
+        super().__init__(provider, actions)
