@@ -73,6 +73,9 @@ class CairnSettings:
     # addresses (CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS=1): for a server at home whose model runs
     # beside it. Off, the server calls public addresses only (decision 0023).
     allow_private_model_endpoints: bool = False
+    # The same for MCP servers people register (CAIRN_ALLOW_PRIVATE_MCP_SERVERS=1) and the
+    # Client ID Metadata Documents MCP clients name: off, public addresses only.
+    allow_private_mcp_servers: bool = False
     # A key prefix for Redis, so several Cairns (or tests) can share one server.
     redis_prefix: str = "cairn"
     # How long an API process may answer "this session is live" without asking PostgreSQL and
@@ -142,10 +145,8 @@ class CairnSettings:
             worker_concurrency=e.count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
             worker_ack_wait_s=float(e.count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
             llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
-            allow_private_model_endpoints=env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")
-            .strip()
-            .lower()
-            in ("1", "true", "yes"),
+            allow_private_model_endpoints=_on(env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")),
+            allow_private_mcp_servers=_on(env.get("CAIRN_ALLOW_PRIVATE_MCP_SERVERS", "")),
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
             webhook_base_url=env.get("CAIRN_WEBHOOK_BASE_URL", ""),
@@ -192,9 +193,8 @@ class CairnSettings:
             "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),
             "CAIRN_AUTH_CACHE_S": repr(self.auth_cache_s),
-            "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS": "1"
-            if self.allow_private_model_endpoints
-            else "",
+            "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS": _flag(self.allow_private_model_endpoints),
+            "CAIRN_ALLOW_PRIVATE_MCP_SERVERS": _flag(self.allow_private_mcp_servers),
             **e.push_env(self.push),
             "CAIRN_PROJECTOR_BATCH": str(self.projector_batch),
             "CAIRN_PROJECTOR_PROCESSES": (
@@ -235,3 +235,11 @@ class CairnSettings:
             "NATS_SUBJECT_PREFIX": self.subject_prefix,
             "NATS_REPLICAS": str(self.nats_replicas),
         }
+
+
+def _on(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def _flag(on: bool) -> str:
+    return "1" if on else ""

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from commands.ports.endpoints import EndpointGuard, ModelEndpointRefused
+from domain.errors import Unprocessable
 
 Resolver = Callable[[str, int], Sequence[str]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -42,18 +43,30 @@ def _private(ip: IpAddress) -> bool:
 
 
 class ResolvingEndpointGuard:
-    """Implements `commands.ports.endpoints.EndpointGuard`."""
+    """Implements `commands.ports.endpoints.EndpointGuard`. `what` names the endpoint in the
+    messages, `setting` the operator's switch and `refused` the error (MCP servers have their
+    own: commands.ports.endpoints.McpServerRefused)."""
 
-    def __init__(self, allow_private: bool = False, resolver: Resolver = resolve) -> None:
+    def __init__(
+        self,
+        allow_private: bool = False,
+        resolver: Resolver = resolve,
+        *,
+        what: str = "model endpoint",
+        setting: str = "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS",
+        refused: type[Unprocessable] = ModelEndpointRefused,
+        field: str = "api_base",
+    ) -> None:
         self.allow_private = allow_private
         self._resolve = resolver
+        self._what, self._setting, self._refused, self._field = what, setting, refused, field
 
     def check(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ModelEndpointRefused(
-                "a model endpoint is an http(s) URL with a host name or address",
-                {"reason": "not_http", "api_base": url[:300]},
+            raise self._refused(
+                f"a {self._what} is an http(s) URL with a host name or address",
+                {"reason": "not_http", self._field: url[:300]},
             )
         host = parts.hostname
         try:
@@ -62,18 +75,18 @@ class ResolvingEndpointGuard:
         except (OSError, ValueError, UnicodeError):
             addresses = []
         if not addresses:
-            raise ModelEndpointRefused(
-                f"the model endpoint's host {host!r} does not resolve",
+            raise self._refused(
+                f"the {self._what}'s host {host!r} does not resolve",
                 {"reason": "unresolvable", "host": host},
             )
         for ip in addresses:
             mapped = getattr(ip, "ipv4_mapped", None)
             ip = mapped or ip
             if _never(ip) or (_private(ip) and not self.allow_private):
-                raise ModelEndpointRefused(
-                    f"the model endpoint's host {host!r} resolves to {ip}, a loopback, private "
+                raise self._refused(
+                    f"the {self._what}'s host {host!r} resolves to {ip}, a loopback, private "
                     "or reserved address: this server calls only public endpoints unless its "
-                    "operator allows private ones (CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS)",
+                    f"operator allows private ones ({self._setting})",
                     {"reason": "private_address", "host": host, "address": str(ip)},
                 )
 
@@ -89,7 +102,7 @@ class GuardedTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         try:
             self._guard.check(str(request.url))
-        except ModelEndpointRefused as refused:
+        except Unprocessable as refused:
             raise httpx.ConnectError(refused.message, request=request) from None
         return super().handle_request(request)
 

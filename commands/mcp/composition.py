@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
 
+from adapters.llm.endpoints import ResolvingEndpointGuard, guarded_http_client
 from adapters.mcp.oauth_store import PostgresOAuthStore
 from adapters.mcp.upstream_client import SdkUpstreamClient
 from adapters.mcp.upstream_store import PostgresUpstreamStore
@@ -23,6 +25,8 @@ from commands.bootstrap import Services
 from commands.identity.oauth_clients import OAuthPorts
 from commands.identity.oauth_tokens import TokenPorts
 from commands.mcp.upstream_service import UpstreamPorts
+from commands.ports.endpoints import EndpointGuard, McpServerRefused
+from commands.settings import CairnSettings
 
 MCP_PATH = "/mcp"
 CLIENT_DOCUMENT_MAX_BYTES = 16_384
@@ -35,10 +39,26 @@ class McpServices:
     upstream: UpstreamPorts
 
 
-def fetch_client_document(url: str) -> dict[str, Any]:
-    """A Client ID Metadata Document: https only, no redirects, small, JSON object."""
-    with httpx.Client(timeout=3.0, follow_redirects=False) as client:
-        response = client.get(url, headers={"Accept": "application/json"})
+def mcp_server_guard(settings: CairnSettings) -> ResolvingEndpointGuard:
+    """Where the server may connect for a person's MCP server or a client's metadata document:
+    public addresses only, unless the operator allows private ones (decision 0030)."""
+    return ResolvingEndpointGuard(
+        settings.allow_private_mcp_servers,
+        what="MCP server",
+        setting="CAIRN_ALLOW_PRIVATE_MCP_SERVERS",
+        refused=McpServerRefused,
+        field="url",
+    )
+
+
+def fetch_client_document(url: str, guard: EndpointGuard) -> dict[str, Any]:
+    """A Client ID Metadata Document: https only, a public address, no redirects, small, JSON
+    object."""
+    try:
+        with guarded_http_client(guard) as client:
+            response = client.get(url, headers={"Accept": "application/json"}, timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise ValueError(f"client metadata document: {type(exc).__name__}") from exc
     if response.status_code != 200 or len(response.content) > CLIENT_DOCUMENT_MAX_BYTES:
         raise ValueError(f"client metadata document: HTTP {response.status_code}")
     document = json.loads(response.content)
@@ -49,6 +69,7 @@ def fetch_client_document(url: str) -> dict[str, Any]:
 
 def build_mcp(services: Services) -> McpServices:
     issuer = services.settings.origins[0].rstrip("/")
+    guard = mcp_server_guard(services.settings)
     resource = issuer + MCP_PATH
     first_party = services.identity.tokens
     assert isinstance(first_party, AccessTokens)
@@ -67,9 +88,9 @@ def build_mcp(services: Services) -> McpServices:
         store=PostgresOAuthStore(services.pool),
         issuer=issuer,
         resource=resource,
-        fetch_client_document=fetch_client_document,
+        fetch_client_document=partial(fetch_client_document, guard=guard),
     )
     upstream = UpstreamPorts(
-        PostgresUpstreamStore(services.pool), SdkUpstreamClient(), services.identity
+        PostgresUpstreamStore(services.pool), SdkUpstreamClient(), services.identity, guard
     )
     return McpServices(oauth, TokenPorts(oauth, sessions, tokens, first_party.ttl_s), upstream)

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 from commands.base import Caller
 from commands.identity.context import IdentityPorts
 from commands.mcp.upstream import as_untrusted_data, check_callable, reconcile
+from commands.ports.endpoints import EndpointGuard
 from commands.ports.mcp_upstream import (
     ListedTool,
     PinnedTool,
@@ -36,6 +37,7 @@ class UpstreamPorts:
     store: UpstreamStore
     client: UpstreamClient
     identity: IdentityPorts
+    guard: EndpointGuard  # no loopback or private address unless the operator allows it
 
 
 class ToolChangedMeanwhile(Conflict):
@@ -61,6 +63,7 @@ def register_server(
     local = parts.scheme == "http" and (parts.hostname or "") in LOOPBACK
     if not (parts.scheme == "https" and parts.hostname) and not local:
         raise InvalidInput("an MCP server URL is https, or http on this machine", {"url": url})
+    ports.guard.check(url)
     if auth != "none":
         raise InvalidInput(
             "only servers without authorization for now (connected accounts come with the "

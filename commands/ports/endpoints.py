@@ -16,8 +16,15 @@ class ModelEndpointRefused(Unprocessable):
     code = "model_endpoint_refused"
 
 
+class McpServerRefused(Unprocessable):
+    """422: an MCP server (or a client's metadata document) on an address the server must not
+    call for a person; `details.reason` as for ModelEndpointRefused."""
+
+    code = "mcp_server_refused"
+
+
 class EndpointGuard(Protocol):
     def check(self, url: str) -> None:
-        """Resolve the URL's host; raise ModelEndpointRefused unless every address it
-        resolves to may be called."""
+        """Resolve the URL's host; raise ModelEndpointRefused (or the guard's own error)
+        unless every address it resolves to may be called."""
         ...

@@ -32,5 +32,7 @@ def isolated_settings(
         # A killed worker's run events come back to another worker after this long.
         worker_ack_wait_s=3.0,
         worker_concurrency=8,
+        # The tests' upstream MCP servers run on this machine.
+        allow_private_mcp_servers=True,
     )
     return dataclasses.replace(settings, **overrides)
