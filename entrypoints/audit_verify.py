@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -127,8 +128,10 @@ def verify(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     jobs: Annotated[
         int,
-        typer.Option(min=1, max=64, help="Processes hashing parts of the export (idle cores)."),
-    ] = 1,
+        typer.Option(
+            min=1, max=64, help="Processes hashing parts of the export (default: every core)."
+        ),
+    ] = min(os.cpu_count() or 1, 64),
 ) -> None:
     """Check an export without any server: the log's signatures and the witness quorum, the
     chain of consistency proofs, every leaf against the signed roots, and every recorded policy
