@@ -14,6 +14,8 @@ from adapters.audit.checkpointer import Checkpointer, Schedule
 from adapters.audit.keys import load_or_create
 from adapters.audit.witness_client import WitnessClient
 from adapters.push.store import StoreReader
+from adapters.telemetry import metrics as gauges
+from adapters.telemetry.setup import start_process
 from commands.settings import CairnSettings
 from domain.audit.note import ED25519
 from entrypoints.children import ChildProcesses, child_env
@@ -40,7 +42,12 @@ async def _run(settings: CairnSettings) -> None:
     try:
         await reader.start()
         schedule = Schedule(audit.checkpoint_every_s, audit.checkpoint_every_events)
-        await Checkpointer(nc, reader, audit.origin, signer, witnesses, schedule).run(stop)
+        pointer = Checkpointer(nc, reader, audit.origin, signer, witnesses, schedule)
+        unwitnessed = gauges.watch(gauges.UNWITNESSED_EVENTS, lambda: pointer.unwitnessed)
+        try:
+            await pointer.run(stop)
+        finally:
+            unwitnessed.close()
     finally:
         for witness in witnesses:
             await witness.close()
@@ -50,8 +57,13 @@ async def _run(settings: CairnSettings) -> None:
 
 def run_checkpointer() -> None:
     """Follow the stream and sign checkpoints until SIGTERM / Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(_run(CairnSettings.from_env()))
+    settings = CairnSettings.from_env()
+    # Its logs as every process's; its metric (unwitnessed events) when OTEL_* asks for it.
+    telemetry = start_process("cairn-checkpointer", settings.log_format)
+    try:
+        asyncio.run(_run(settings))
+    finally:
+        telemetry.shutdown()
 
 
 def start_checkpointer(settings: CairnSettings) -> ChildProcesses:

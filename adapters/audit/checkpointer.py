@@ -66,13 +66,23 @@ class Checkpointer:
         self.signed_seq = 0  # the stream sequence of the last checkpoint message
         self.pending = 0  # messages since the last checkpoint, its own message not counted
         self.last_signed_at = time.monotonic()
+        # Size of the last checkpoint every configured witness cosigned (0: none yet).
+        self.witnessed_size = 0
+
+    @property
+    def unwitnessed(self) -> int:
+        """Messages of the log that no witness-cosigned checkpoint covers yet (a gauge)."""
+        return self.log.size - self.witnessed_size
 
     async def start(self) -> None:
         """Rebuild the log up to the stream's end; refuse if it no longer gives the last root."""
         last = await self.reader.last_of(self.subject)
         if last is not None:
-            self.signed = Checkpoint.parse(parse_note(last.data.decode()).text)
+            stored = parse_note(last.data.decode())
+            self.signed = Checkpoint.parse(stored.text)
             self.signed_seq = last.seq
+            if self.witnesses and len(stored.signatures) > len(self.witnesses):
+                self.witnessed_size = self.signed.size
         await self.catch_up()
 
     async def catch_up(self, *, page: int = 256, in_flight: int = 8) -> int:
@@ -128,9 +138,11 @@ class Checkpointer:
     async def checkpoint(self) -> SignedNote:
         """Sign the log as it is, have it cosigned, store it; the stored note."""
         note = self.log.checkpoint(self.origin, self.signer)
+        cosigned = 0
         for witness in self.witnesses:
             try:
                 note = note.with_signatures(await witness.cosign(note, self.log.tree))
+                cosigned += 1
             except Exception as exc:  # a witness down delays its cosignature, never the log
                 logger.warning(
                     "witness %s did not cosign size %d: %r", witness.url, self.log.size, exc
@@ -149,6 +161,8 @@ class Checkpointer:
             raise RuntimeError(f"the checkpoint was not stored: {reply['error']}")
         self.signed = Checkpoint.parse(note.text)
         self.signed_seq = int(reply["seq"])
+        if self.witnesses and cosigned == len(self.witnesses):
+            self.witnessed_size = self.log.size
         self.pending = 0
         self.last_signed_at = time.monotonic()
         logger.info("checkpoint of size %d stored at %d", self.log.size, self.signed_seq)

@@ -205,3 +205,36 @@ def test_checkpoints_proofs_and_receipts_over_http(live: LiveCairn, witness_url:
     # Without the id of what it created there is no marker to find it by; Bob finds nothing.
     assert live.http.get(receipt_url, headers=ada.headers).status_code == 404
     assert live.http.get(receipt_url, params=created, headers=bob.headers).status_code == 404
+
+
+def test_unwitnessed_events_are_counted_until_a_witness_cosigns(
+    live: LiveCairn, witness_url: str
+) -> None:
+    ada = live.sign_up("unwitnessedhome")
+    s = live.settings
+
+    async def run() -> tuple[int, int, int]:
+        nc = await nats.connect(s.nats_url)
+        reader = StoreReader(nc, s.stream, s.subject_prefix)
+        down, up = WitnessClient("http://127.0.0.1:9"), WitnessClient(witness_url)
+        await reader.start()
+        try:
+            pointer = Checkpointer(nc, reader, ORIGIN, LOG_KEY, [down], Schedule(3600, 1))
+            await pointer.start()
+            await pointer.catch_up()
+            await pointer.checkpoint()  # signed and stored, but no witness cosigned it
+            refused = pointer.unwitnessed
+            live.record(ada.tenant, 1)
+            pointer.witnesses = [up]
+            await pointer.catch_up()
+            await pointer.checkpoint()
+            return refused, pointer.log.size, pointer.unwitnessed
+        finally:
+            await down.close()
+            await up.close()
+            await reader.close()
+            await nc.close()
+
+    refused, size, after = asyncio.run(run())
+    assert 0 < refused < size  # at least Ada's sign-up; cosigned sizes before it count as seen
+    assert after == 0
