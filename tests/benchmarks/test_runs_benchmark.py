@@ -33,12 +33,14 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent, Tracki
 from eventsourcing.utils import Environment
 
 from commands.settings import CairnSettings
+from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.projector_cli import start_projector_workers
 from entrypoints.worker_cli import start_run_workers
 from infra.stack import StackEndpoints
 from infra.stack.ports import free_port
 from tests.benchmarks import report
+from tests.benchmarks.checkpoint_lag import checkpoint_lags, last_sequence
 from tests.benchmarks.costs import ProcessTrees, StoreCounters, SyscallCounter, store_counters
 from tests.benchmarks.workloads import PAYLOAD, TOPIC, Measurement
 from tests.e2e.push.harness import HttpCairn, Member
@@ -66,7 +68,7 @@ NOTE = {
         }
     ],
 }
-SERVER = ("API", "workers", "projectors", "NATS", "PostgreSQL", "Redis")
+SERVER = ("API", "workers", "projectors", "checkpointer", "NATS", "PostgreSQL", "Redis")
 # The previous report (docs/benchmarks/runs.md before issue 11): API polling, in-API pool.
 BEFORE = {
     "users": 50,
@@ -246,6 +248,7 @@ def test_runs_capacity_and_latency(
         )
         projectors = start_projector_workers(settings)
         workers = start_run_workers(settings)
+        checkpointer = start_checkpointer(settings)
         try:
             with _api(settings) as (api, base_url):
                 people = _people(base_url, unique_name)
@@ -256,6 +259,7 @@ def test_runs_capacity_and_latency(
                         "API": [api.pid],
                         "workers": _children_pids(workers),
                         "projectors": _children_pids(projectors),
+                        "checkpointer": _children_pids(checkpointer),
                         "NATS": [_stack_pid(stack, "nats")],
                         "PostgreSQL": [_stack_pid(stack, "postgres")],
                         "Redis": [_stack_pid(stack, "redis")],
@@ -282,9 +286,11 @@ def test_runs_capacity_and_latency(
                     capacity, capacity_cost = meter.measure(
                         lambda: load.ask({"op": "capacity", "seconds": CAPACITY_S})
                     )
+                    steady_from = last_sequence(settings) + 1
                     steady, steady_cost = meter.measure(
                         lambda: load.ask({"op": "latency", "rate": RATE, "seconds": LATENCY_S})
                     )
+                    steady_to = last_sequence(settings)
                     # Below the capacity just measured, whatever the machine gives today.
                     relaxed_rate = round(capacity["runs"] / capacity["seconds"] / 2, 1)
                     relaxed, relaxed_cost = meter.measure(
@@ -295,7 +301,10 @@ def test_runs_capacity_and_latency(
                 finally:
                     load.close()
                 alive = [p.poll() is None for p in workers.processes.values()]
+                # The relaxed workload came after: every checkpoint of the steady one is stored.
+                lags = checkpoint_lags(settings, steady_from, steady_to)
         finally:
+            checkpointer.stop()
             workers.stop()
             projectors.stop()
         performed = provider.performed("notes.create")
@@ -330,11 +339,35 @@ def test_runs_capacity_and_latency(
         {"capacity": capacity, "steady": steady, "relaxed": relaxed, "whoami": whoami},
         (load_before, load_after),
     )
+    body += _lag_section(lags, steady_to - steady_from + 1, settings)
     path = report.write("runs.md", "Runs benchmark", body)
     print(path.read_text())
     assert all(alive), "a worker process died during the benchmark"
     # Every run created its one note, once.
     assert performed == 2 * USERS + capacity["runs"] + steady["runs"] + relaxed["runs"]
+
+
+def _lag_section(lags: list[float], stored: int, settings: CairnSettings) -> list[str]:
+    """Checkpoint lag of the open loop's messages (issue 17's benchmark asks for it here)."""
+    audit = settings.audit
+    if not lags:
+        return ["", "## Audit checkpoints under this load", "", "No checkpoint covered them."]
+    return [
+        "",
+        "## Audit checkpoints under this load",
+        "",
+        f"The checkpointer (`cairn checkpointer`, as `cairn up` starts it: a checkpoint every "
+        f"{audit.checkpoint_every_s:g} s or {audit.checkpoint_every_events:,} messages, no "
+        f"witness) ran beside the workloads; its CPU is a row of the table above. Of the "
+        f"{stored:,} messages the open loop at {RATE:g} runs/s stored, {len(lags):,} were "
+        "covered by a stored checkpoint when the run ended; from a message's store time to its "
+        "checkpoint's (both the stream's clock):",
+        "",
+        "| checkpoint lag | p50 | p99 | max |",
+        "|---|---:|---:|---:|",
+        f"| ms | {lags[len(lags) // 2] * 1000:,.0f} | {lags[int(len(lags) * 0.99)] * 1000:,.0f} "
+        f"| {lags[-1] * 1000:,.0f} |",
+    ]
 
 
 def _met(ok: bool) -> str:
