@@ -5,6 +5,7 @@ proof after a start reads the stream once; see decision 0028)."""
 from __future__ import annotations
 
 import asyncio
+from itertools import takewhile
 
 from adapters.audit.checkpointer import checkpoint_subject, log_message
 from adapters.audit.export import checkpoint_notes
@@ -131,13 +132,10 @@ class StoreAuditLog:
         subjects = f"{self.reader.prefix}.{h.tenant_token(tenant)}.*.{h.encode_token(aggregate_id)}"
         found: list[int] = []
         async for page in self.reader.scan(subjects, 1):
-            for message in page:
-                if message.headers.get(h.COMMAND_ID) != command_id:
-                    break
-                found.append(message.seq)
-            else:
-                continue
-            break
+            ours = list(takewhile(lambda m: m.headers.get(h.COMMAND_ID) == command_id, page))
+            found.extend(m.seq for m in ours)
+            if len(ours) < len(page):  # the command's first save ends within this page
+                break
         if not found:
             raise NotFound(
                 "no command of your tenant with that id created that aggregate",

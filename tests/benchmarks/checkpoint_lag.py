@@ -5,6 +5,8 @@ covering it (a checkpoint of size N covers sequences 1..N; decision 0028)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import nats
 
@@ -14,11 +16,20 @@ from commands.settings import CairnSettings
 from domain.audit.note import Checkpoint, parse_note
 
 
-async def _read(settings: CairnSettings, first: int, last: int) -> list[float]:
+@asynccontextmanager
+async def _reader(settings: CairnSettings) -> AsyncIterator[StoreReader]:
     nc = await nats.connect(settings.nats_url)
     reader = StoreReader(nc, settings.stream, settings.subject_prefix, timeout=30)
     await reader.start()
     try:
+        yield reader
+    finally:
+        await reader.close()
+        await nc.close()
+
+
+async def _read(settings: CairnSettings, first: int, last: int) -> list[float]:
+    async with _reader(settings) as reader:
         subject = checkpoint_subject(settings.subject_prefix)
         covered: list[tuple[int, int]] = []  # (checkpoint's store time ns, its size)
         async for page in reader.scan(subject, first):
@@ -30,9 +41,6 @@ async def _read(settings: CairnSettings, first: int, last: int) -> list[float]:
             stored.extend((m.seq, m.time_ns) for m in page if m.seq <= last)
             if page[-1].seq >= last:
                 break
-    finally:
-        await reader.close()
-        await nc.close()
     lags = []
     for seq, at in stored:
         when = next((t for t, size in covered if size >= seq), None)
@@ -49,13 +57,7 @@ def checkpoint_lags(settings: CairnSettings, first: int, last: int) -> list[floa
 
 def last_sequence(settings: CairnSettings) -> int:
     async def read() -> int:
-        nc = await nats.connect(settings.nats_url)
-        reader = StoreReader(nc, settings.stream, settings.subject_prefix, timeout=30)
-        await reader.start()
-        try:
+        async with _reader(settings) as reader:
             return await reader.last_sequence()
-        finally:
-            await reader.close()
-            await nc.close()
 
     return asyncio.run(read())
