@@ -17,7 +17,7 @@ _INSERT = (
     " passkey_count, totp_enabled, erased, registered_at, updated_at, version, position)"
     " VALUES (%s, %s, %s, 0, 0, false, false, %s, %s, %s, %s)"
 )
-_TAIL = ", updated_at = %s, version = %s, position = %s WHERE user_id = %s"
+_TAIL = "updated_at = %s, version = %s, position = %s WHERE user_id = %s"
 # Sorted by code point like the aggregate does (COLLATE "C"), not by the database's locale.
 _GRANT = (
     'capabilities = ARRAY(SELECT DISTINCT c COLLATE "C" FROM'
@@ -27,7 +27,8 @@ _GRANT = (
 
 class DirectoryUsers(Projector):
     name = "directory_users"
-    version = 1
+    # 2: recovery-code events move `updated_at`, `version` and `position` like every other.
+    version = 2
     tables = ("directory_users",)
     # Counters must be exact: better stopped (and visible in status) than silently wrong.
     on_error = "stop"
@@ -35,7 +36,7 @@ class DirectoryUsers(Projector):
     def _update(self, sets: str, event: Any, position: int, writes: Writes, *params: Any) -> None:
         writes.execute(
             # `sets` is one of this module's constants, never input.
-            self.sql("UPDATE {directory_users} SET " + sets + _TAIL),  # noqa: S608
+            self.sql("UPDATE {directory_users} SET " + (sets and sets + ", ") + _TAIL),  # noqa: S608
             (*params, event.timestamp, event.originator_version, position, event.originator_id),
         )
 
@@ -87,6 +88,11 @@ class DirectoryUsers(Projector):
     @handles(User.TotpEnabled)
     def totp_enabled(self, event: Any, position: int, writes: Writes) -> None:
         self._update("totp_enabled = true", event, position, writes)
+
+    @handles(User.RecoveryCodesGenerated, User.RecoveryCodeUsed)
+    def recovery_codes_changed(self, event: Any, position: int, writes: Writes) -> None:
+        # Nothing of the codes is projected, but the row must not fall behind its aggregate.
+        self._update("", event, position, writes)
 
     @handles(User.UserErased)
     def erased(self, event: Any, position: int, writes: Writes) -> None:

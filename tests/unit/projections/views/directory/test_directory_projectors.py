@@ -57,6 +57,8 @@ def test_registration_is_normalised_like_the_aggregate_and_has_no_personal_field
         ("PasskeyUsed", {}, "last_login_at = %s"),
         ("TotpEnabled", {}, "totp_enabled = true"),
         ("UserErased", {}, "erased = true, device_count = 0, passkey_count = 0"),
+        ("RecoveryCodesGenerated", {"generation": "g", "count": 10}, "SET updated_at = %s,"),
+        ("RecoveryCodeUsed", {"generation": "g", "slot": 1}, "SET updated_at = %s,"),
     ],
 )
 def test_changes_update_the_users_row_by_id(
