@@ -5,6 +5,10 @@ stored in the stream itself under ``<prefix>._audit.checkpoints``.
 It starts from the last stored checkpoint: the stream is read again from sequence 1 and must
 give that checkpoint's root at its size, or nothing more is signed. A sequence that does not
 follow the previous one (a gap) stops it too: a gap is never signed over.
+
+A checkpoint that not every witness cosigned is followed by another one even when no new
+message came (its size then counts the stored checkpoint itself), after a wait that doubles up
+to RETRY_CAP_S: a witness that was down cosigns once it is back, without waiting for traffic.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from domain.audit.note import Checkpoint, SignedNote, parse_note
 
 logger = logging.getLogger("cairn.checkpointer")
 CHECKPOINTS = "_audit.checkpoints"
+RETRY_CAP_S = 600.0
 
 
 def checkpoint_subject(prefix: str) -> str:
@@ -66,13 +71,15 @@ class Checkpointer:
         self.signed_seq = 0  # the stream sequence of the last checkpoint message
         self.pending = 0  # messages since the last checkpoint, its own message not counted
         self.last_signed_at = time.monotonic()
-        # Size of the last checkpoint every configured witness cosigned (0: none yet).
+        # Leaves covered by the last checkpoint every configured witness cosigned, its own
+        # message included: a checkpoint is not an event waiting for a witness (0: none yet).
         self.witnessed_size = 0
+        self.retry_s = schedule.every_s  # wait before re-asking witnesses that did not cosign
 
     @property
     def unwitnessed(self) -> int:
         """Messages of the log that no witness-cosigned checkpoint covers yet (a gauge)."""
-        return self.log.size - self.witnessed_size
+        return max(0, self.log.size - self.witnessed_size)
 
     async def start(self) -> None:
         """Rebuild the log up to the stream's end; refuse if it no longer gives the last root."""
@@ -82,7 +89,7 @@ class Checkpointer:
             self.signed = Checkpoint.parse(stored.text)
             self.signed_seq = last.seq
             if self.witnesses and len(stored.signatures) > len(self.witnesses):
-                self.witnessed_size = self.signed.size
+                self.witnessed_size = last.seq
         await self.catch_up()
 
     async def catch_up(self, *, page: int = 256, in_flight: int = 8) -> int:
@@ -130,10 +137,16 @@ class Checkpointer:
             )
 
     def due(self) -> bool:
-        if self.pending == 0:
-            return False
         waited = time.monotonic() - self.last_signed_at
+        if self.pending == 0:
+            return self._awaits_cosignature() and waited >= self.retry_s
         return self.pending >= self.schedule.every_events or waited >= self.schedule.every_s
+
+    def _awaits_cosignature(self) -> bool:
+        # Only once the log holds the last checkpoint's own message: signing again at the same
+        # size would store a duplicate, not a new checkpoint.
+        last = self.signed_seq
+        return bool(self.witnesses) and self.witnessed_size < last <= self.log.size
 
     async def checkpoint(self) -> SignedNote:
         """Sign the log as it is, have it cosigned, store it; the stored note."""
@@ -162,7 +175,11 @@ class Checkpointer:
         self.signed = Checkpoint.parse(note.text)
         self.signed_seq = int(reply["seq"])
         if self.witnesses and cosigned == len(self.witnesses):
-            self.witnessed_size = self.log.size
+            # Every sequence is a leaf: the checkpoint's own message is leaf `seq`.
+            self.witnessed_size = self.signed_seq
+            self.retry_s = self.schedule.every_s
+        else:
+            self.retry_s = min(self.retry_s * 2, max(RETRY_CAP_S, self.schedule.every_s))
         self.pending = 0
         self.last_signed_at = time.monotonic()
         logger.info("checkpoint of size %d stored at %d", self.log.size, self.signed_seq)

@@ -238,3 +238,41 @@ def test_unwitnessed_events_are_counted_until_a_witness_cosigns(
     refused, size, after = asyncio.run(run())
     assert 0 < refused < size  # at least Ada's sign-up; cosigned sizes before it count as seen
     assert after == 0
+
+
+def test_a_witness_back_up_cosigns_without_new_events(live: LiveCairn, witness_url: str) -> None:
+    live.sign_up("quietwitnesshome")
+    s = live.settings
+
+    async def run() -> tuple[int, bool, bool, int, bool]:
+        nc = await nats.connect(s.nats_url)
+        reader = StoreReader(nc, s.stream, s.subject_prefix)
+        down, up = WitnessClient("http://127.0.0.1:9"), WitnessClient(witness_url)
+        await reader.start()
+        try:
+            pointer = Checkpointer(nc, reader, ORIGIN, LOG_KEY, [down], Schedule(0.05, 10_000))
+            await pointer.start()
+            await pointer.catch_up()
+            await pointer.checkpoint()  # stored, but the witness was down
+            pointer.witnesses = [up]
+            await pointer.catch_up()  # only the checkpoint's own message: nothing pending
+            quiet, due_at_once = pointer.pending, pointer.due()
+            for _ in range(100):  # the retry wait (0.1 s after one failure) passes
+                await asyncio.sleep(0.05)
+                if pointer.due():
+                    break
+            due_later = pointer.due()
+            await pointer.checkpoint()
+            await pointer.catch_up()
+            return quiet, due_at_once, due_later, pointer.unwitnessed, pointer.due()
+        finally:
+            await down.close()
+            await up.close()
+            await reader.close()
+            await nc.close()
+
+    quiet, due_at_once, due_later, unwitnessed, due_after = asyncio.run(run())
+    assert quiet == 0 and not due_at_once  # no new event, and the retry waits
+    assert due_later  # a checkpoint no witness cosigned is signed again without traffic
+    # Cosigned: the checkpoint's own message is no event awaiting a witness, nothing is due.
+    assert unwitnessed == 0 and not due_after
