@@ -42,7 +42,7 @@ def cairn_settings(
         fresh_database_url,
         unique_name,
         tmp_path,
-        passkey_ttl_s=2,
+        passkey_ttl_s=5,  # short enough to test expiry, long enough for a loaded machine
         provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
     )
 

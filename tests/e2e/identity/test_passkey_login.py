@@ -94,7 +94,7 @@ def test_expired_challenge_is_refused(cairn: Cairn) -> None:
     ada = cairn.sign_up("expiry")
     begun = cairn.begin_login()
     assertion = ada.authenticator.get(begun["options"])
-    time.sleep(2.5)  # the test settings give ceremonies 2 s
+    time.sleep(5.5)  # the test settings give ceremonies 5 s
     response = cairn.client.post(
         "/v1/auth/login/finish", json={"ceremony_id": begun["ceremony_id"], "credential": assertion}
     )
