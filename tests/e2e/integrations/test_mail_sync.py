@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from tests.support.connection_tokens import FixedTokens
 from tests.support.fake_gmail import PUSH_ACCOUNT, FakeGoogleMail
 from tests.support.fake_graph_mail import INBOX_DELTA, FakeGraphMail
 from tests.support.in_process import Cairn
+from tests.support.workers import worker_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +57,7 @@ class World:
     tenant: str
     person: str
     answers: list[Any]
+    settings: CairnSettings
 
     def fire_timers(self, at_offset: timedelta = timedelta(0)) -> int:
         timers = PostgresTimers(self.client.app.state.services.pool)  # type: ignore[attr-defined]
@@ -131,6 +134,7 @@ def world(cairn_settings: CairnSettings) -> Iterator[World]:
             ada.session["tenant_id"],
             ada.session["user_id"],
             answers,
+            s,
         )
     google.stop()
     graph.stop()
@@ -329,3 +333,15 @@ def test_inbox_channels_are_renewed_before_they_expire(world: World, which: str)
         [subscription] = world.graph.subscriptions.values()
         assert subscription["renewed"] == 1
         assert subscription["resource"] == "/me/mailFolders('Inbox')/messages"
+
+
+def test_a_worker_syncs_the_inbox_a_push_asked_for(world: World) -> None:
+    ident = watched(world, "google")
+    services = world.client.app.state.services  # type: ignore[attr-defined]
+    with worker_thread(world.settings, services):
+        added = world.google.receive("Grace <grace@example.org>", "Ping", "are you there")
+        deadline = time.monotonic() + 30
+        while added not in world.facts(ident) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert world.facts(ident)[added][1] == "Ping"
+    assert world.fire_timers() == 0  # the worker fired it
