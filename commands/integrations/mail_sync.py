@@ -91,6 +91,12 @@ class MailSync:
         opened = self.apis[provider].watch(
             tenant, person, self.address(provider), channel_id, secret, self._expiry()
         )
+        if feed.channel_id is not None and feed.channel_id != opened.channel_id:
+            # Another subscription, or another mailbox (the person connected another Gmail
+            # account): the old channel is refused from now on, and the cursor, which may be
+            # another mailbox's history id, is dropped: the next sync is a full one.
+            self.store.retire_channel(feed.channel_id)
+            self.store.set_cursor(ident, "")
         self._keep_channel(feed, opened, secret_hash(secret))
         feed.open_channel(opened.channel_id, opened.expires_at)
         self._save(feed)
@@ -178,7 +184,8 @@ class MailSync:
         feed = self._feed(ident)
         api = self.apis[feed.provider]
         try:
-            changes = api.changes(feed.tenant, feed.person, self.store.cursor(ident), feed.messages)
+            cursor = self.store.cursor(ident) or None  # "": start over
+            changes = api.changes(feed.tenant, feed.person, cursor, feed.messages)
         except CursorExpired:
             feed.start_full_resync("the provider expired the sync cursor")
             changes = api.changes(feed.tenant, feed.person, None, feed.messages)

@@ -79,6 +79,8 @@ class FakeInbox:
         self.changes_since: list[tuple[int, str, str]] = []
         self.expired = False
         self.fetched: list[str] = []
+        self.mailbox = MAILBOX
+        self.asked: list[str | None] = []  # the cursor of each changes call
 
     def add(self, message_id: str, subject: str, snippet: str = "hello") -> None:
         item = MailItem(message_id, "Grace <grace@example.org>", subject, snippet, None, "t1")
@@ -91,7 +93,7 @@ class FakeInbox:
 
     def watch(self, *_: Any) -> OpenedChannel:
         expires = datetime.now(UTC) + timedelta(days=7)
-        return OpenedChannel(gmail_channel_id(MAILBOX), "", expires)
+        return OpenedChannel(gmail_channel_id(self.mailbox), "", expires)
 
     def renew(self, *_: Any) -> OpenedChannel:
         return self.watch()
@@ -100,6 +102,7 @@ class FakeInbox:
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]
     ) -> MailChanges:
         now = str(len(self.changes_since))
+        self.asked.append(cursor)
         if cursor is None:
             fresh = [m for i, m in self.messages.items() if i not in known]
             self.fetched += [m.message_id for m in fresh]
@@ -137,8 +140,8 @@ def mail_sync(inbox: FakeInbox) -> MailSync:
 TENANT, PERSON = "0b0c7a52-3f0e-4f43-9a0f-7f3c1f6f2a15", "p1"
 
 
-def push(history_id: int, message_id: str = "m1") -> GmailPush:
-    data = json.dumps({"emailAddress": MAILBOX, "historyId": history_id}).encode()
+def push(history_id: int, message_id: str = "m1", mailbox: str = MAILBOX) -> GmailPush:
+    data = json.dumps({"emailAddress": mailbox, "historyId": history_id}).encode()
     return GmailPush.from_envelope(message_id, base64.b64encode(data).decode())
 
 
@@ -288,3 +291,24 @@ def test_the_token_must_be_for_cairns_audience_from_its_service_account() -> Non
         with pytest.raises(PushRejected):
             verifier.verify(f"Bearer {token(key, **claims)}")
     verifier.verify(f"bearer {token(key)}")  # the scheme is case-insensitive
+
+
+def test_watching_another_mailbox_retires_the_old_one_and_syncs_from_scratch() -> None:
+    inbox = FakeInbox()
+    sync = mail_sync(inbox)
+    inbox.add("m1", "From the first account")
+    ident = sync.watch(TENANT, PERSON, "google")
+    sync.sync(ident)
+    inbox.mailbox = "grace@example.org"  # the person connected another Gmail account
+    inbox.remove("m1")
+    inbox.add("m9", "From the second account")
+
+    assert sync.watch(TENANT, PERSON, "google") == ident
+    sync.sync(ident)
+
+    assert inbox.asked[-1] is None  # the other mailbox's history id is not asked for
+    feed: MailFeed = sync.app.repository.get(ident)
+    assert feed.messages == {"m9"}
+    assert sync.gmail_push("Bearer good-token", push(99, "p1")) is Verdict.IGNORED
+    accepted = sync.gmail_push("Bearer good-token", push(99, "p2", "grace@example.org"))
+    assert accepted is Verdict.ACCEPTED
