@@ -21,6 +21,7 @@ from adapters.integrations.oauth.client import OAuthClients, new_code_verifier
 from adapters.integrations.oauth.providers import provider_configs
 from adapters.integrations.providers.outbox import Outbox, PostgresOutbox, ReachingOutbox
 from adapters.integrations.providers.router import connected_providers
+from adapters.integrations.pubsub import gmail_push_verifier
 from adapters.integrations.states import RedisAuthorizationStates
 from adapters.integrations.store import TokenRows
 from adapters.integrations.tokens import VaultConnectionTokens
@@ -43,6 +44,7 @@ from commands.context.application import ContextApplication, ContextPorts
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.integrations.mail_sync import MailSync
 from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
 from commands.integrations.records import ConnectionRecords
 from commands.integrations.sync import FeedsApplication, FeedSync
@@ -80,6 +82,8 @@ class Services:
     context: ContextPorts
     # People's calendars followed through push notifications and delta sync.
     feeds: FeedSync
+    # And their inboxes (calendar and mail feeds share `feeds.app`).
+    mail: MailSync
     # Access tokens of people's connected accounts; None until connections are configured,
     # and then every provider is reached through the generic HTTP port.
     connections: ConnectionsPorts | None = None
@@ -158,6 +162,13 @@ def bootstrap(settings: CairnSettings) -> Services:
         search=ContextSearch(pool, embedder),
         extractor=LiteLLMExtractor(),
     )
+    feeds = FeedSync(
+        FeedsApplication(env=settings.event_store_env()),
+        PostgresFeedStore(pool),
+        PostgresTimers(pool),
+        vault,
+        settings.webhook_base_url,
+    )
     return Services(
         settings=settings,
         identity=identity,
@@ -174,12 +185,18 @@ def bootstrap(settings: CairnSettings) -> Services:
         connections=connections,
         # The provider adapters act with people's own tokens once accounts can be connected.
         connection_tokens=connections.tokens if settings.oauth_providers else None,
-        feeds=FeedSync(
-            FeedsApplication(env=settings.event_store_env()),
-            PostgresFeedStore(pool),
-            PostgresTimers(pool),
+        feeds=feeds,
+        mail=MailSync(
+            feeds.app,
+            feeds.store,
+            feeds.timers,
             vault,
             settings.webhook_base_url,
+            gmail_push_verifier=gmail_push_verifier(
+                settings.provider_urls.get("google"),
+                settings.webhook_base_url,
+                settings.gmail_push_service_account,
+            ),
         ),
         context=context,
     )
@@ -220,9 +237,14 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         if failpoints is not None:
             outbox = ReachingOutbox(outbox, failpoints.reach)
         providers = connected_providers(
-            settings.provider_urls, services.connection_tokens, outbox, fallback=integrations
+            settings.provider_urls,
+            services.connection_tokens,
+            outbox,
+            fallback=integrations,
+            gmail_topic=settings.gmail_pubsub_topic,
         )
         services.feeds.apis = providers.feeds
+        services.mail.apis = providers.mail_feeds
         integrations = providers
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)

@@ -58,6 +58,11 @@ class CairnSettings:
     # Cairn's public address, where providers send push notifications
     # (CAIRN_WEBHOOK_BASE_URL; routes under /v1/integrations/webhooks/).
     webhook_base_url: str = ""
+    # Gmail's push (decision 0034): the Pub/Sub topic `users.watch` publishes to
+    # (CAIRN_GMAIL_PUBSUB_TOPIC, projects/<p>/topics/<t>) and the service account whose OIDC
+    # token the push subscription sends (CAIRN_GMAIL_PUSH_SERVICE_ACCOUNT); none: refused.
+    gmail_pubsub_topic: str = ""
+    gmail_push_service_account: str = ""
     # `cairn worker` processes `cairn up` starts (CAIRN_WORKERS), and the runs each of them
     # advances at once (CAIRN_WORKER_CONCURRENCY: threads, as planning waits on a model).
     workers: int = 2
@@ -150,6 +155,8 @@ class CairnSettings:
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
             webhook_base_url=env.get("CAIRN_WEBHOOK_BASE_URL", ""),
+            gmail_pubsub_topic=env.get("CAIRN_GMAIL_PUBSUB_TOPIC", ""),
+            gmail_push_service_account=env.get("CAIRN_GMAIL_PUSH_SERVICE_ACCOUNT", ""),
             push=e.push_settings(env),
             projector_batch=e.between(env, "CAIRN_PROJECTOR_BATCH", 1000, 1, 10_000),
             projector_processes=(
@@ -189,6 +196,8 @@ class CairnSettings:
             "CAIRN_PASSKEY_TTL_S": str(self.passkey_ttl_s),
             "CAIRN_PROVIDER_URLS": ",".join(f"{k}={v}" for k, v in self.provider_urls.items()),
             "CAIRN_WEBHOOK_BASE_URL": self.webhook_base_url,
+            "CAIRN_GMAIL_PUBSUB_TOPIC": self.gmail_pubsub_topic,
+            "CAIRN_GMAIL_PUSH_SERVICE_ACCOUNT": self.gmail_push_service_account,
             "CAIRN_WORKERS": str(self.workers),
             "CAIRN_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),

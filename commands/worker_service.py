@@ -28,6 +28,7 @@ from adapters.telemetry import tracing
 from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.integrations.keepalive import is_connection_timer, keep_alive
+from commands.integrations.mail_sync import KINDS as MAIL_TIMERS
 from commands.integrations.sync import KINDS as FEED_TIMERS
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
@@ -169,6 +170,8 @@ class WorkerService:
         connections = self.services.connections
         if timer.kind in FEED_TIMERS:
             self.services.feeds.on_timer(timer)
+        elif timer.kind in MAIL_TIMERS:
+            self.services.mail.on_timer(timer)
         elif is_connection_timer(timer) and connections is not None:
             keep_alive(timer, connections)
         else:

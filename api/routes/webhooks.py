@@ -1,4 +1,5 @@
-"""Push notifications from providers: Google Calendar channels and Graph subscriptions.
+"""Push notifications from providers: Google Calendar channels, Graph subscriptions (calendar
+and inbox) and Gmail's Cloud Pub/Sub push.
 
 Nobody signs in here: a notification is trusted only when it names a live channel of Cairn's
 and carries that channel's secret (compared in constant time). It only asks for a delta sync,
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import ServicesDep
 from api.models import ErrorResponse
+from commands.integrations.mail_sync import GmailPush
 from commands.integrations.sync import Verdict, WebhookRejected
 from domain.errors import InvalidInput
 from domain.storable import StorableText
@@ -47,6 +49,22 @@ class GraphNotification(BaseModel):
 
 class GraphNotifications(BaseModel):
     value: list[GraphNotification] = Field(max_length=1000)
+
+
+class PubSubMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    data: Annotated[StorableText, Field(max_length=4096)]
+    message_id: Short = Field(alias="messageId")
+
+
+class PubSubPush(BaseModel):
+    """Cloud Pub/Sub's push envelope (Gmail's notification is `message.data`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: PubSubMessage
+    subscription: Short | None = None
 
 
 @router.post(
@@ -136,3 +154,28 @@ def _graph(services: Any, body: GraphNotifications) -> list[Verdict]:
         except WebhookRejected:
             continue
     return verdicts
+
+
+@router.post(
+    "/gmail",
+    operation_id="receiveGmailPush",
+    response_model=NotificationOutcome,
+    responses={
+        **REJECTED,
+        400: {"model": ErrorResponse, "description": "Not a Pub/Sub push of a Gmail change"},
+    },
+)
+async def gmail_push(request: Request, services: ServicesDep) -> NotificationOutcome:
+    """A Gmail change, pushed by Cloud Pub/Sub (`message.data`: the mailbox and its new
+    `historyId`). The push's OIDC token (`Authorization: Bearer`) must be Google's, for
+    Cairn's audience and from the configured service account, else 403 `webhook_rejected`.
+    A verified push asks for a delta sync of that inbox; one seen before (or no newer than
+    the last sync) is `duplicate`; one for a mailbox Cairn does not follow is `ignored`."""
+    try:
+        envelope = PubSubPush.model_validate_json(await request.body())
+    except ValidationError:
+        raise InvalidInput("not a Pub/Sub push body") from None
+    push = GmailPush.from_envelope(envelope.message.message_id, envelope.message.data)
+    authorization = request.headers.get("authorization")
+    verdict = await run_in_threadpool(services.mail.gmail_push, authorization, push)
+    return NotificationOutcome(outcome=verdict)

@@ -34,6 +34,7 @@ from commands.ports.timers import Timer, Timers
 from commands.ports.vault import Vault
 from domain.errors import Forbidden
 from domain.event_context import EventContext
+from domain.integrations.mail_feed import MailFeed
 from domain.integrations.sync import CalendarFeed, feed_id
 
 logger = logging.getLogger("cairn.integrations.sync")
@@ -41,6 +42,10 @@ logger = logging.getLogger("cairn.integrations.sync")
 SYNC = "integrations.calendar_sync"
 RENEW = "integrations.channel_renewal"
 KINDS = frozenset({SYNC, RENEW})
+# The inbox's timers (commands/integrations/mail_sync.py); named here because a Graph inbox
+# subscription is verified by `notification` below, which sets the mail feed's sync.
+MAIL_SYNC = "integrations.mail_sync"
+MAIL_RENEW = "integrations.mail_channel_renewal"
 ACTOR = "cairn-sync"
 TITLE = "calendar.title"  # the personal field's name, bound into its sealing
 
@@ -191,10 +196,12 @@ class FeedSync:
             return Verdict.DUPLICATE
         if not wants_sync:
             return Verdict.IGNORED
-        feed = self._feed(record.feed_id)
+        feed: object = self.app.repository.get(record.feed_id)
+        assert isinstance(feed, CalendarFeed | MailFeed)
         feed.notified(channel_id, notification)
-        self._save(feed)
-        self.timers.schedule(Timer(SYNC, feed.id, UUID(feed.tenant), self.clock()))
+        self.app.save(feed, context=EventContext(tenant=feed.tenant, actor=ACTOR))
+        kind = MAIL_SYNC if isinstance(feed, MailFeed) else SYNC
+        self.timers.schedule(Timer(kind, feed.id, UUID(feed.tenant), self.clock()))
         return Verdict.ACCEPTED
 
     # Sync

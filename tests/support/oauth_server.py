@@ -3,6 +3,12 @@ like Google's: authorization code with PKCE (S256 required), exact redirect URIs
 the authorization response (RFC 9207), an ID token with the account, rotating refresh tokens
 with reuse detection that revokes the whole token family, and revocation (RFC 7009).
 
+`shape="microsoft"` gives the Microsoft identity platform's shape instead (`MICROSOFT`): the
+endpoints under `/{tenant}/oauth2/v2.0/{authorize,token}`, no revocation endpoint and no `iss`
+in the authorization response, a refresh token only when `offline_access` was granted, an ID
+token with `tid`, `oid` and `preferred_username` (no `email`), and errors whose
+`error_description` starts with an AADSTS code (with `error_codes`, `trace_id`, ...).
+
 Cairn talks to it through its production OAuth client; only the endpoints' base URL differs.
 Knobs: `fail_next(n, status)` answers the next n token requests with a 503 (or any status),
 `kill_grants()` makes every refresh answer `invalid_grant`, and counters tell what was asked.
@@ -30,6 +36,33 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 CLIENT_ID = "cairn-test-client"
 CLIENT_SECRET = "client-secret-canary-7f3a9c"
 LIFETIME_S = 3600
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # the Microsoft shape's directory
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    prefix: str  # where the authorize and token endpoints live
+    revocation: bool  # an RFC 7009 endpoint at /revoke
+    sends_iss: bool  # RFC 9207 `iss` in the authorization response
+    refresh_needs: str | None  # the scope without which no refresh token is issued
+
+
+GOOGLE = Shape("google", "", revocation=True, sends_iss=True, refresh_needs=None)
+MICROSOFT = Shape(
+    "microsoft",
+    f"/{TENANT_ID}/oauth2/v2.0",
+    revocation=False,
+    sends_iss=False,
+    refresh_needs="offline_access",
+)
+# What Microsoft's token endpoint says for an OAuth error: (AADSTS code, text).
+AADSTS = {
+    "invalid_grant": (70000, "The provided value for the 'refresh_token' or 'code' is not valid."),
+    "invalid_client": (7000215, "Invalid client secret provided."),
+    "invalid_request": (900144, "The request body must contain the parameter."),
+}
+EXPIRED_GRANT = (700082, "The refresh token has expired due to inactivity.")
 
 
 @dataclass
@@ -124,7 +157,15 @@ class TestOAuthServer:
 
     __test__ = False
 
-    def __init__(self, redirect_uri: str, account: str = "acct-1", email: str = "ada@example.org"):
+    def __init__(
+        self,
+        redirect_uri: str,
+        account: str = "acct-1",
+        email: str = "ada@example.org",
+        *,
+        shape: str = "google",
+    ):
+        self.shape = MICROSOFT if shape == "microsoft" else GOOGLE
         self.redirect_uris = [redirect_uri]
         self.account, self.email = account, email
         self.lock = threading.Lock()
@@ -180,7 +221,16 @@ class TestOAuthServer:
             return found
 
     def provider_entry(self, name: str = "google") -> dict[str, Any]:
-        """The CAIRN_OAUTH_PROVIDERS entry pointing a Google-shaped provider here."""
+        """The CAIRN_OAUTH_PROVIDERS entry pointing a provider of this server's shape here."""
+        if self.shape is MICROSOFT:
+            return {
+                "shape": "microsoft",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "authorization_endpoint": f"{self.base_url}{self.shape.prefix}/authorize",
+                "token_endpoint": f"{self.base_url}{self.shape.prefix}/token",
+                "scopes": ["openid", "email", "offline_access", "Calendars.ReadWrite"],
+            }
         return {
             "shape": "google",
             "client_id": CLIENT_ID,
@@ -259,6 +309,13 @@ class TestOAuthServer:
             def authenticate_user(self, code: Code) -> str:
                 return code.user
 
+            def generate_token(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+                needs = outer.shape.refresh_needs
+                if needs and needs not in str(kwargs.get("scope") or "").split():
+                    kwargs["include_refresh_token"] = False
+                token: dict[str, Any] = super().generate_token(*args, **kwargs)
+                return token
+
         class RotatingRefresh(grants.RefreshTokenGrant):  # type: ignore[misc]
             TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic"]  # noqa: RUF012
 
@@ -312,9 +369,11 @@ class TestOAuthServer:
 
         server.register_grant(CodeGrant, [S256Only(required=True)])
         server.register_grant(RotatingRefresh)
-        server.register_endpoint(Revocation)
+        if self.shape.revocation:
+            server.register_endpoint(Revocation)
+        prefix = self.shape.prefix
 
-        @app.get("/authorize")
+        @app.get(f"{prefix}/authorize")
         def consent_page() -> Response:
             try:
                 server.get_consent_grant(end_user=self.account)
@@ -322,23 +381,23 @@ class TestOAuthServer:
                 return Response(f"invalid request: {exc}", status=400)
             page = (
                 "<!doctype html><title>Test provider</title><h1>Allow Cairn?</h1>"
-                f'<form method="post" action="/authorize?{request.query_string.decode()}">'
+                f'<form method="post" action="{prefix}/authorize?{request.query_string.decode()}">'
                 '<button name="consent" value="allow">Allow</button>'
                 '<button name="consent" value="deny">Deny</button></form>'
             )
             return Response(page, mimetype="text/html")
 
-        @app.post("/authorize")
+        @app.post(f"{prefix}/authorize")
         def consent() -> Response:
             user = self.account if request.form.get("consent") == "allow" else None
             grant = server.get_consent_grant(end_user=self.account)
             answer: Response = server.create_authorization_response(grant_user=user, grant=grant)
             location = answer.headers.get("Location")
-            if location:  # RFC 9207: the issuer names itself in the response
+            if location and self.shape.sends_iss:  # RFC 9207: the issuer names itself
                 answer.headers["Location"] = f"{location}&{urlencode({'iss': self.base_url})}"
             return answer
 
-        @app.post("/token")
+        @app.post(f"{prefix}/token")
         def token() -> Response:
             with self.lock:
                 grant_type = request.form.get("grant_type")
@@ -354,27 +413,52 @@ class TestOAuthServer:
                 body = json.loads(answer.get_data())
                 body["id_token"] = self._id_token()
                 answer.set_data(json.dumps(body))
+            if self.shape is MICROSOFT and answer.status_code >= 400:
+                answer.set_data(json.dumps(self._aadsts(json.loads(answer.get_data()))))
             return answer
 
-        @app.post("/revoke")
-        def revoke() -> Response:
-            answer: Response = server.create_endpoint_response("revocation")
-            return answer
+        if self.shape.revocation:
+
+            @app.post("/revoke")
+            def revoke() -> Response:
+                answer: Response = server.create_endpoint_response("revocation")
+                return answer
 
         return app
+
+    def _aadsts(self, body: dict[str, Any]) -> dict[str, Any]:
+        """An OAuth error as Microsoft's token endpoint words it."""
+        error = str(body.get("error", "invalid_request"))
+        code, text = EXPIRED_GRANT if self._grants_dead else AADSTS.get(error, (90014, "?"))
+        trace = uuid.uuid4()
+        return {
+            "error": error,
+            "error_description": f"AADSTS{code}: {text} Trace ID: {trace}",
+            "error_codes": [code],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+            "trace_id": str(trace),
+            "correlation_id": str(uuid.uuid4()),
+        }
 
     def _id_token(self) -> str:
         def part(value: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
-        claims = {
-            "iss": self.base_url,
-            "aud": CLIENT_ID,
-            "sub": self.account,
-            "email": self.email,
-            "iat": int(time.time()),
-            "exp": int(time.time()) + LIFETIME_S,
-        }
+        now = int(time.time())
+        claims: dict[str, Any] = {"aud": CLIENT_ID, "iat": now, "exp": now + LIFETIME_S}
+        if self.shape is MICROSOFT:
+            # `sub` is pairwise (per application); `oid` names the person in the directory.
+            claims |= {
+                "iss": f"{self.base_url}/{TENANT_ID}/v2.0",
+                "sub": f"pairwise-{self.account}",
+                "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, self.account)),
+                "tid": TENANT_ID,
+                "preferred_username": self.email,
+                "name": "Ada Lovelace",
+                "ver": "2.0",
+            }
+        else:
+            claims |= {"iss": self.base_url, "sub": self.account, "email": self.email}
         return f"{part({'alg': 'none'})}.{part(claims)}."
 
     def __enter__(self) -> TestOAuthServer:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from domain.integrations.grants import (
 )
 
 logger = logging.getLogger("cairn.integrations.oauth")
+_AADSTS = re.compile(r"\bAADSTS\d{1,9}\b")
 
 TIMEOUT_S = 10.0
 RETRY_AFTER_S = 5
@@ -45,9 +47,18 @@ def new_code_verifier() -> str:
     return secrets.token_urlsafe(48)
 
 
+def _text(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) and value else None
+
+
 def _claims(id_token: str | None) -> ProviderAccount | None:
     """The account from the ID token's claims. Its signature is not checked: it came straight
-    from the provider's token endpoint over TLS (OpenID Connect Core 3.1.3.7)."""
+    from the provider's token endpoint over TLS (OpenID Connect Core 3.1.3.7).
+
+    Microsoft's `sub` is pairwise (one per application) and its ID token has no `email`
+    unless configured: the account is the directory object (`tid`/`oid`, what Microsoft
+    says to key a person by) and the address its `preferred_username` when that is one."""
     if not id_token:
         return None
     try:
@@ -55,11 +66,22 @@ def _claims(id_token: str | None) -> ProviderAccount | None:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, binascii.Error):
         return None
-    subject = claims.get("sub") if isinstance(claims, dict) else None
-    if not isinstance(subject, str) or not subject:
+    if not isinstance(claims, dict):
         return None
-    email = claims.get("email")
-    return ProviderAccount(subject, email if isinstance(email, str) else None)
+    tenant, oid = _text(claims, "tid"), _text(claims, "oid")
+    subject = f"{tenant}/{oid}" if tenant and oid else _text(claims, "sub")
+    if subject is None:
+        return None
+    username = _text(claims, "preferred_username")
+    email = _text(claims, "email") or (username if username and "@" in username else None)
+    return ProviderAccount(subject, email)
+
+
+def _aadsts(exc: OAuthError) -> str:
+    """Microsoft's AADSTS code from an error description (the only part of it logged: the
+    text may hold anything the provider chose to echo)."""
+    found = _AADSTS.search(str(exc.description or ""))
+    return f" ({found.group(0)})" if found else ""
 
 
 def _grant(token: Mapping[str, Any], asked: tuple[str, ...]) -> TokenGrant:
@@ -160,7 +182,7 @@ class OAuthClients:
                     code_verifier=code_verifier,
                 )
         except OAuthError as exc:
-            logger.info("code exchange of %s refused: %s", provider, exc.error)
+            logger.info("code exchange of %s refused: %s%s", provider, exc.error, _aadsts(exc))
             raise AuthorizationFailed(
                 "the provider refused the authorization; start the connect again",
                 {"provider": provider, "provider_error": str(exc.error)},
@@ -180,7 +202,9 @@ class OAuthClients:
                 token = session.refresh_token(config.token_endpoint, refresh_token=refresh_token)
         except OAuthError as exc:
             if exc.error == "invalid_grant":
-                logger.warning("refresh of %s: invalid_grant, the grant is dead", provider)
+                logger.warning(
+                    "refresh of %s: invalid_grant%s, the grant is dead", provider, _aadsts(exc)
+                )
                 raise GrantRejected(provider) from None
             # invalid_client, server_error in a 400...: a fault of ours or theirs, not a death.
             raise _transient(provider, f"refresh ({exc.error})", exc) from None

@@ -71,6 +71,10 @@ def provider_configs(
         secret = env.get(f"CAIRN_OAUTH_{name.upper()}_CLIENT_SECRET") or base.get("client_secret")
         extra = base.get("extra")
         scopes = base.get("scopes")
+        if shape == "microsoft" and isinstance(scopes, list) and "offline_access" not in scopes:
+            # Without it Microsoft issues no refresh token: the connection would die at the
+            # first expiry (an hour).
+            scopes = [*scopes, "offline_access"]
         configs[name] = ProviderConfig(
             name=name,
             shape=shape,

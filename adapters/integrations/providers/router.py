@@ -9,6 +9,7 @@ from adapters.integrations.providers.outbox import Outbox
 from commands.ports.calendar_sync import CalendarFeedApi
 from commands.ports.connections import ConnectionTokens
 from commands.ports.integrations import ErrorKind, IntegrationError, Integrations
+from commands.ports.mail_sync import MailFeedApi
 
 
 class ProviderAdapter(Protocol):
@@ -39,6 +40,8 @@ class ProviderIntegrations:
         self.fallback = fallback
         # Each provider's calendar feed (push channels, delta sync) for `FeedSync`.
         self.feeds: dict[str, CalendarFeedApi] = {}
+        # And each provider's inbox feed for `MailSync`.
+        self.mail_feeds: dict[str, MailFeedApi] = {}
 
     def supports(self, provider: str, action: str) -> bool:
         adapter = self.adapters.get(provider)
@@ -96,14 +99,22 @@ def connected_providers(
     tokens: ConnectionTokens,
     outbox: Outbox,
     fallback: Integrations | None = None,
+    *,
+    gmail_topic: str = "",
 ) -> ProviderIntegrations:
     """Google and Microsoft through their adapters, every other provider through `fallback`."""
     from adapters.integrations.providers.google import GoogleAdapter
+    from adapters.integrations.providers.google.mail_feed import GmailFeed
     from adapters.integrations.providers.microsoft import GraphAdapter
+    from adapters.integrations.providers.microsoft.mail_feed import GraphMailFeed
 
     urls = {**DEFAULT_BASE_URLS, **base_urls}
     google = GoogleAdapter(urls["google"], tokens, outbox)
     microsoft = GraphAdapter(urls["microsoft"], tokens, outbox)
     routed = ProviderIntegrations({"google": google, "microsoft": microsoft}, fallback)
     routed.feeds = {"google": google.feed, "microsoft": microsoft.feed}
+    routed.mail_feeds = {
+        "google": GmailFeed(google.client, gmail_topic),
+        "microsoft": GraphMailFeed(microsoft.client),
+    }
     return routed

@@ -79,3 +79,27 @@ def test_the_account_comes_from_the_id_token_claims() -> None:
     assert account is not None and (account.subject, account.email) == ("42", "a@b.c")
     assert _claims("not-a-jwt") is None and _claims(None) is None
     assert "42" not in repr(account)
+
+
+def test_a_microsoft_account_is_its_directory_object_and_preferred_username() -> None:
+    claims = {
+        "sub": "pairwise-per-app",
+        "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+        "preferred_username": "ada@contoso.example",
+    }
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    account = _claims(f"e30.{payload}.")
+    assert account is not None
+    assert account.subject == f"{claims['tid']}/{claims['oid']}"
+    assert account.email == "ada@contoso.example"
+    no_address = {**claims, "preferred_username": "+15551234567"}
+    payload = base64.urlsafe_b64encode(json.dumps(no_address).encode()).decode().rstrip("=")
+    assert _claims(f"e30.{payload}.").email is None  # type: ignore[union-attr]
+
+
+def test_a_microsoft_provider_always_asks_for_offline_access() -> None:
+    configs = provider_configs(
+        {"work": {"shape": "microsoft", "client_id": "m", "scopes": ["openid", "Mail.Read"]}}, {}
+    )
+    assert configs["work"].base_scopes == ("openid", "Mail.Read", "offline_access")

@@ -32,8 +32,9 @@ def _graph_time(moment: datetime) -> str:
 
 
 class GraphCalendarFeed:
-    def __init__(self, client: ProviderClient) -> None:
+    def __init__(self, client: ProviderClient, resource: str = "/me/events") -> None:
         self.client = client
+        self.resource = resource  # what the subscription watches (the inbox: mail_feed.py)
 
     def watch(
         self,
@@ -47,7 +48,7 @@ class GraphCalendarFeed:
         body = {
             "changeType": "created,updated,deleted",
             "notificationUrl": address,
-            "resource": "/me/events",
+            "resource": self.resource,
             "expirationDateTime": _graph_time(expires_at),
             "clientState": secret,
         }
