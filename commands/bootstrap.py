@@ -146,7 +146,19 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
-    connections = connections_ports(settings, pool, client, vault, identity)
+    feeds = FeedSync(
+        FeedsApplication(env=settings.event_store_env()),
+        PostgresFeedStore(pool),
+        PostgresTimers(pool),
+        vault,
+        settings.webhook_base_url,
+    )
+    connections = connections_ports(settings, pool, client, vault, identity, feeds)
+    if settings.oauth_providers:
+        # A disconnect (in any process) stops the person's channels while it still can.
+        feeds.apis = connected_providers(
+            settings.provider_urls, connections.tokens, PostgresOutbox(pool)
+        ).feeds
     payloads = PostgresPayloads(pool)
     embedder = OfflineEmbedder()
     context = ContextPorts(
@@ -174,13 +186,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         connections=connections,
         # The provider adapters act with people's own tokens once accounts can be connected.
         connection_tokens=connections.tokens if settings.oauth_providers else None,
-        feeds=FeedSync(
-            FeedsApplication(env=settings.event_store_env()),
-            PostgresFeedStore(pool),
-            PostgresTimers(pool),
-            vault,
-            settings.webhook_base_url,
-        ),
+        feeds=feeds,
         context=context,
     )
 
@@ -191,6 +197,7 @@ def connections_ports(
     client: redis.Redis,
     vault: PostgresVault,
     identity: IdentityPorts,
+    feeds: FeedSync | None = None,
 ) -> ConnectionsPorts:
     """Connected accounts (docs/integrations.md): the token port provider adapters use is
     `connections.tokens`."""
@@ -207,6 +214,7 @@ def connections_ports(
         vault=vault,
         timers=PostgresTimers(pool),
         new_verifier=new_code_verifier,
+        feeds=feeds,
     )
 
 

@@ -24,6 +24,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
+from commands.integrations.pruning import PRUNE, prune_seen
 from commands.ports.calendar_sync import (
     CalendarFeedApi,
     ChannelRecord,
@@ -40,7 +41,7 @@ logger = logging.getLogger("cairn.integrations.sync")
 
 SYNC = "integrations.calendar_sync"
 RENEW = "integrations.channel_renewal"
-KINDS = frozenset({SYNC, RENEW})
+KINDS = frozenset({SYNC, RENEW, PRUNE})
 ACTOR = "cairn-sync"
 TITLE = "calendar.title"  # the personal field's name, bound into its sealing
 
@@ -99,6 +100,8 @@ class FeedSync:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             feed = CalendarFeed(tenant=tenant, person=person, provider=provider)
+        if self._live(feed):
+            return ident  # a reconnect: the channel open already keeps reporting
         channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         expires = self.clock() + self.channel_ttl
         opened = self.apis[provider].watch(
@@ -109,6 +112,33 @@ class FeedSync:
         self._save(feed)
         self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
         return ident
+
+    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
+        """Stop following: channels stopped at the provider (best effort, while the tokens
+        still exist: one left open expires there) and retired here (refused from now on)."""
+        ident = feed_id(tenant, person, provider)
+        try:
+            feed = self._feed(ident)
+        except AggregateNotFoundError:
+            return
+        api = self.apis.get(provider)
+        for channel in self.store.live_channels(ident):
+            try:
+                if api is not None:
+                    api.stop(tenant, person, channel)
+            except Exception as exc:
+                logger.warning("%s channel not stopped at the provider (%r)", provider, exc)
+            self.store.retire_channel(channel.channel_id)
+        # Whatever comes next (another account, a reconnect) starts with a full sync.
+        self.store.forget_cursor(ident)
+        feed.close(reason)
+        self._save(feed)
+
+    def _live(self, feed: CalendarFeed) -> bool:
+        if feed.closed or feed.channel_id is None:
+            return False
+        record = self.store.channel(feed.channel_id)
+        return record is not None and record.expires_at > self.clock()
 
     def renew(self, renewal_id: UUID) -> None:
         """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
@@ -202,6 +232,8 @@ class FeedSync:
     def sync(self, ident: UUID) -> int:
         """One delta sync (a full one when the cursor expired); returns the facts recorded."""
         feed = self._feed(ident)
+        if feed.closed:
+            return 0  # a sync asked for before the connection went
         api = self.apis[feed.provider]
         cursor = self.store.cursor(ident)
         try:
@@ -218,11 +250,8 @@ class FeedSync:
                 continue
             if feed.items.get(item.item_id) == item.version:
                 continue  # sealing costs a key lookup: skip what is known
-            sealed = {}
-            if item.title is not None:
-                sealed["title"] = self.vault.seal_personal(
-                    feed.tenant, feed.person, TITLE, item.title
-                )
+            titles = {} if item.title is None else {"title": item.title}
+            sealed = {k: self._seal(feed, v) for k, v in titles.items()}
             fields = {"start": item.start, "end": item.end, "status": item.status}
             recorded += feed.sync_item(item.item_id, item.version, sealed, fields)
         gone = list(changes.removed)
@@ -241,6 +270,8 @@ class FeedSync:
             self.sync(timer.subject_id)
         elif timer.kind == RENEW:
             self.renew(timer.subject_id)
+        elif timer.kind == PRUNE:
+            prune_seen(self.store, self.timers, self.clock())
 
     def _seal(self, feed: CalendarFeed, title: str) -> str:
         return self.vault.seal_personal(feed.tenant, feed.person, TITLE, title)
