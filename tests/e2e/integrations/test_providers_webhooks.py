@@ -255,3 +255,17 @@ def test_no_token_in_any_feed_event(world: World) -> None:
         assert TOKEN.encode() not in stored
         for channel in world.google.channels.values():
             assert channel.token.encode() not in stored
+
+
+def test_a_graph_notification_from_an_ended_subscription_period_is_refused(world: World) -> None:
+    # Older than any seen row is kept (commands/integrations/pruning.py): the expiry it states
+    # has passed, though the subscription itself was renewed in place and lives on.
+    watched(world, "microsoft")
+    world.graph.add_event("Standup", "2026-12-03T09:00:00+00:00", "2026-12-03T09:15:00+00:00")
+    _, body = world.graph.sent_notifications[-1]
+    item = {**body["value"][0], "changeType": "updated"}  # not seen before
+    path = "/v1/integrations/webhooks/microsoft"
+    ended = {"value": [{**item, "subscriptionExpirationDateTime": "2026-01-01T00:00:00Z"}]}
+    answer = world.client.post(path, json=ended)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "webhook_rejected"
+    assert world.client.post(path, json={"value": [item]}).json()["outcome"] == "accepted"
