@@ -20,23 +20,13 @@ from commands.settings import CairnSettings
 from domain.integrations.sync import feed_id
 from tests.support.fake_google import FakeGoogle
 from tests.support.in_process import Cairn, Person
+from tests.support.live_tokens import LiveTokens
 from tests.support.oauth_server import TestOAuthServer
 
 pytestmark = pytest.mark.e2e
 
 WATCH = r"/calendar/v3/calendars/primary/events/watch"
 EVENTS = r"/calendar/v3/calendars/primary/events"
-
-
-class LiveTokens(set[str]):
-    """The access tokens the OAuth server considers valid now."""
-
-    def __init__(self, oauth: TestOAuthServer) -> None:
-        super().__init__()
-        self.oauth = oauth
-
-    def __contains__(self, token: object) -> bool:
-        return token in self.oauth.valid_access_tokens()
 
 
 @pytest.fixture
