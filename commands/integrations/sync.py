@@ -31,6 +31,7 @@ from commands.ports.calendar_sync import (
     CursorExpired,
     FeedStore,
 )
+from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.timers import Timer, Timers
 from commands.ports.vault import Vault
 from domain.errors import Forbidden
@@ -100,8 +101,15 @@ class FeedSync:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             feed = CalendarFeed(tenant=tenant, person=person, provider=provider)
-        if self._live(feed):
-            return ident  # a reconnect: the channel open already keeps reporting
+        live = self._live(feed)
+        if live is not None:
+            # A reconnect: the open channel keeps reporting. Its renewal is set again (one
+            # dropped while the grant was dead), a delta sync catches up.
+            due = max(live.expires_at - self.renew_before, self.clock())
+            if live.renewal_id is not None:
+                self.timers.schedule(Timer(RENEW, live.renewal_id, UUID(tenant), due))
+            self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
+            return ident
         channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         expires = self.clock() + self.channel_ttl
         opened = self.apis[provider].watch(
@@ -134,11 +142,9 @@ class FeedSync:
         feed.close(reason)
         self._save(feed)
 
-    def _live(self, feed: CalendarFeed) -> bool:
-        if feed.closed or feed.channel_id is None:
-            return False
-        record = self.store.channel(feed.channel_id)
-        return record is not None and record.expires_at > self.clock()
+    def _live(self, feed: CalendarFeed) -> ChannelRecord | None:
+        record = None if feed.closed or not feed.channel_id else self.store.channel(feed.channel_id)
+        return record if record is not None and record.expires_at > self.clock() else None
 
     def renew(self, renewal_id: UUID) -> None:
         """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
@@ -266,12 +272,18 @@ class FeedSync:
         return recorded
 
     def on_timer(self, timer: Timer) -> None:
-        if timer.kind == SYNC:
-            self.sync(timer.subject_id)
-        elif timer.kind == RENEW:
-            self.renew(timer.subject_id)
-        elif timer.kind == PRUNE:
-            prune_seen(self.store, self.timers, self.clock())
+        try:
+            if timer.kind == SYNC:
+                self.sync(timer.subject_id)
+            elif timer.kind == RENEW:
+                self.renew(timer.subject_id)
+            elif timer.kind == PRUNE:
+                prune_seen(self.store, self.timers, self.clock())
+        except IntegrationError as exc:
+            if exc.kind is not ErrorKind.NEEDS_PERSON:
+                raise  # fired again with backoff
+            # Disconnected or a dead grant: no retry cures it; a new connect opens the feed.
+            logger.info("%s of %s dropped: %s", timer.kind, timer.subject_id, exc.kind)
 
     def _seal(self, feed: CalendarFeed, title: str) -> str:
         return self.vault.seal_personal(feed.tenant, feed.person, TITLE, title)
