@@ -256,8 +256,7 @@ class FeedSync:
                 continue
             if feed.items.get(item.item_id) == item.version:
                 continue  # sealing costs a key lookup: skip what is known
-            titles = {} if item.title is None else {"title": item.title}
-            sealed = {k: self._seal(feed, v) for k, v in titles.items()}
+            sealed = {} if item.title is None else {"title": self._seal(feed, item.title)}
             fields = {"start": item.start, "end": item.end, "status": item.status}
             recorded += feed.sync_item(item.item_id, item.version, sealed, fields)
         gone = list(changes.removed)
