@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.middleware import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, ids_of
 from api.models import ErrorDetail, ErrorResponse
 from commands.dispatch import RETRY_AFTER_S
+from commands.ports.connections import ReauthNeeded
 from domain import errors as domain
 
 logger = logging.getLogger("cairn.api")
@@ -27,6 +28,9 @@ STATUS_BY_ERROR: dict[type[domain.DomainError], int] = {
     domain.NotFound: 404,
     domain.Conflict: 409,
     domain.InvalidTransition: 409,
+    # A connected account whose grant died: the request is fine, the connection's state is
+    # not; only the person can fix it by reconnecting (code `reauth_required`).
+    ReauthNeeded: 409,
     domain.Unprocessable: 422,
     domain.RateLimited: 429,
     domain.Unavailable: 503,

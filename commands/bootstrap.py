@@ -150,7 +150,19 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
-    connections = connections_ports(settings, pool, client, vault, identity)
+    feeds = FeedSync(
+        FeedsApplication(env=settings.event_store_env()),
+        PostgresFeedStore(pool),
+        PostgresTimers(pool),
+        vault,
+        settings.webhook_base_url,
+    )
+    connections = connections_ports(settings, pool, client, vault, identity, feeds)
+    if settings.oauth_providers:
+        # A disconnect (in any process) stops the person's channels while it still can.
+        feeds.apis = connected_providers(
+            settings.provider_urls, connections.tokens, PostgresOutbox(pool)
+        ).feeds
     payloads = PostgresPayloads(pool)
     embedder = OfflineEmbedder()
     context = ContextPorts(
@@ -161,13 +173,6 @@ def bootstrap(settings: CairnSettings) -> Services:
         directory=payloads,
         search=ContextSearch(pool, embedder),
         extractor=LiteLLMExtractor(),
-    )
-    feeds = FeedSync(
-        FeedsApplication(env=settings.event_store_env()),
-        PostgresFeedStore(pool),
-        PostgresTimers(pool),
-        vault,
-        settings.webhook_base_url,
     )
     return Services(
         settings=settings,
@@ -208,6 +213,7 @@ def connections_ports(
     client: redis.Redis,
     vault: PostgresVault,
     identity: IdentityPorts,
+    feeds: FeedSync | None = None,
 ) -> ConnectionsPorts:
     """Connected accounts (docs/integrations.md): the token port provider adapters use is
     `connections.tokens`."""
@@ -224,6 +230,7 @@ def connections_ports(
         vault=vault,
         timers=PostgresTimers(pool),
         new_verifier=new_code_verifier,
+        feeds=feeds,
     )
 
 

@@ -27,8 +27,9 @@ from adapters.telemetry import metrics as gauges
 from adapters.telemetry import tracing
 from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
-from commands.integrations.keepalive import is_connection_timer, keep_alive
+from commands.integrations.keepalive import is_connection_timer, on_connection_timer
 from commands.integrations.mail_sync import KINDS as MAIL_TIMERS
+from commands.integrations.pruning import prune_soon
 from commands.integrations.sync import KINDS as FEED_TIMERS
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
@@ -173,16 +174,20 @@ class WorkerService:
         elif timer.kind in MAIL_TIMERS:
             self.services.mail.on_timer(timer)
         elif is_connection_timer(timer) and connections is not None:
-            keep_alive(timer, connections)
+            on_connection_timer(timer, connections)
         else:
             self.runs.on_timer(timer)
 
     def fire_timers(self) -> None:
         """Fire due timers until stopped; sleep until the next one is due (at most a second,
         so a timer set by another process is seen within one)."""
+        pruning_set = False
         while not self.stopping.is_set():
             pause = 1.0
             try:
+                if not pruning_set:  # once per start; each pruning sets the next one
+                    prune_soon(self.timers, self.clock())
+                    pruning_set = True
                 self.timers.fire_due(self.clock(), self._fire)
                 due = self.timers.next_due()
                 if due is not None:

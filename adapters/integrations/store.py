@@ -74,6 +74,14 @@ class TokenRows:
                 ).fetchone()
             )
 
+    def providers_of(self, tenant: str, person: str) -> list[str]:
+        with self._transaction(tenant) as conn:
+            rows = conn.execute(
+                "SELECT provider FROM connection_tokens WHERE tenant_id = %s AND person_id = %s",
+                (tenant, person),
+            ).fetchall()
+        return sorted(str(row[0]) for row in rows)
+
     @contextmanager
     def locked(
         self, tenant: str, connection_id: UUID

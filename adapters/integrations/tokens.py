@@ -125,6 +125,9 @@ class VaultConnectionTokens:
     def health(self, tenant: str, connection_id: UUID) -> TokenRow | None:
         return self.rows.read(tenant, connection_id)
 
+    def providers_of(self, tenant: str, person: str) -> list[str]:
+        return self.rows.providers_of(tenant, person)
+
     def keep_alive(self, tenant: str, connection_id: UUID, idle: timedelta) -> bool:
         """Refresh a connection nothing used for `idle` (providers expire idle refresh tokens);
         False when there is nothing to keep alive."""

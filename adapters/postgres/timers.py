@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,8 @@ _PUT_OFF = (
 )
 _NEXT = "SELECT min(due_at) FROM timers"
 MAX_BACKOFF_S = 60.0
+# The transaction of the timer this thread is firing (whichever PostgresTimers fires it).
+_firing = threading.local()
 
 
 class PostgresTimers:
@@ -37,6 +40,12 @@ class PostgresTimers:
         self.pool = pool
 
     def schedule(self, timer: Timer) -> None:
+        firing = getattr(_firing, "conn", None)
+        if firing is not None:
+            # Set while a timer fires (a keep-alive sets its own next one): in the firing's
+            # transaction, which holds that row locked; another connection would wait forever.
+            firing.execute(_SCHEDULE, (timer.kind, timer.subject_id, timer.tenant_id, timer.due_at))
+            return
         with self.pool.connection() as conn:
             conn.execute(_SCHEDULE, (timer.kind, timer.subject_id, timer.tenant_id, timer.due_at))
 
@@ -49,6 +58,7 @@ class PostgresTimers:
                     break
                 kind, subject_id, tenant_id, due_at, attempts = row
                 timer = Timer(kind, subject_id, tenant_id, due_at)
+                _firing.conn = conn
                 try:
                     fire(timer)
                 except Exception as exc:
@@ -61,6 +71,8 @@ class PostgresTimers:
                         (now + timedelta(seconds=delay), repr(exc)[:500], kind, subject_id),
                     )
                     continue
+                finally:
+                    _firing.conn = None
                 # Only this due time: a timer set again meanwhile (a later due time) stays.
                 conn.execute(_DONE, (kind, subject_id, due_at))
                 fired += 1

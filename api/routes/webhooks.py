@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -45,6 +46,11 @@ class GraphNotification(BaseModel):
     client_state: Short | None = Field(default=None, alias="clientState")
     change_type: Short | None = Field(default=None, alias="changeType")
     lifecycle_event: Short | None = Field(default=None, alias="lifecycleEvent")
+    # The subscription's expiry when Graph sent it: one that passed marks a replay older than
+    # the window in which seen notifications are kept (commands/integrations/pruning.py).
+    subscription_expires: datetime | None = Field(
+        default=None, alias="subscriptionExpirationDateTime"
+    )
 
 
 class GraphNotifications(BaseModel):
@@ -136,7 +142,11 @@ async def graph_notifications(
 
 def _graph(services: Any, body: GraphNotifications) -> list[Verdict]:
     verdicts = []
+    now = services.feeds.clock()
     for item in body.value:
+        expires = item.subscription_expires
+        if expires is not None and expires.replace(tzinfo=expires.tzinfo or UTC) <= now:
+            continue  # refused like a notification for no live channel
         # The whole notification is its identity: Graph delivers the same one again on retry.
         dumped = item.model_dump(mode="json", by_alias=True)
         canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))

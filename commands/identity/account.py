@@ -21,6 +21,7 @@ from commands.identity.models import (
     RevokeDevice,
 )
 from commands.identity.recovery import forget_recovery_codes
+from commands.integrations.lifecycle import disconnect_person
 from commands.ports.passkeys import CeremonyStart, b64url
 from commands.ports.sessions import AccessClaims
 from domain.errors import Forbidden, NotFound
@@ -208,7 +209,13 @@ def erase_user(command: EraseUser, issued: Issued, ports: Ports) -> CommandResul
     _stepped_up(issued, ports)
     identity = ports.identity
     user = identity.get_user(command.user_id, caller.tenant_id)
-    user.erase(caller.user_id)
+    user.erase(caller.user_id)  # refused (erased already) before anything below happens
+    if ports.connections is not None:
+        # First: a retry after a failure below finds these done. Tokens are shredded even
+        # where the provider does not answer the revocation.
+        disconnect_person(
+            ports.connections, str(user.tenant_id), str(user.id), issued.event_context()
+        )
     position = _save(ports, issued, user)
     # After this no one can read the user's personal fields in any event, ever.
     identity.vault.erase_subject(str(user.tenant_id), str(user.id))

@@ -15,12 +15,11 @@ import json
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from pydantic import Field, SecretStr
 
 from commands.base import Caller, Command, CommandResult, Issued
+from commands.integrations.lifecycle import close_feed, disconnect, find, open_feed_soon
 from commands.integrations.ports import ConnectionsPorts
 from commands.ports.timers import Timer
 from domain.errors import InvalidTransition, NotFound, Unavailable
@@ -74,15 +73,6 @@ def _ports(ports: Ports) -> ConnectionsPorts:
     return found
 
 
-def _find(cp: ConnectionsPorts, connection_id: UUID) -> Connection | None:
-    try:
-        found: object = cp.app.repository.get(connection_id)
-    except AggregateNotFoundError:
-        return None
-    assert isinstance(found, Connection)
-    return found
-
-
 def _session(caller: Caller) -> str:
     if not caller.session_id:
         raise AuthorizationStateInvalid("a connect needs a signed-in session")
@@ -95,7 +85,7 @@ def connect_account(command: ConnectAccount, issued: Issued, ports: Ports) -> Co
     tenant = str(caller.tenant_id)
     base = cp.oauth.base_scopes(command.provider)  # ProviderNotConfigured (404) first
     connection_id = Connection.create_id(tenant, caller.user_id, command.provider)
-    connection = _find(cp, connection_id)
+    connection = find(cp, connection_id)
     if command.reconnect and (connection is None or connection.status is ConnectionStatus.PENDING):
         raise NotFound("there is no connection to reconnect", {"provider": command.provider})
     granted = connection.scopes if connection is not None else []
@@ -149,7 +139,7 @@ def finish_connect(command: FinishConnect, issued: Issued, ports: Ports) -> Comm
     grant = cp.oauth.exchange(provider, command.code.get_secret_value(), pending.code_verifier)
     tenant = pending.tenant_id
     connection_id = Connection.create_id(tenant, caller.user_id, provider)
-    connection = _find(cp, connection_id)
+    connection = find(cp, connection_id)
     if connection is None:
         raise AuthorizationStateInvalid("this connect was never started; start it again")
     subject = grant.account.subject if grant.account else ""
@@ -160,7 +150,8 @@ def finish_connect(command: FinishConnect, issued: Issued, ports: Ports) -> Comm
         ConnectionStatus.REAUTH_REQUIRED,
     ):
         # Another account at the same provider replaces this one: its grant is revoked and
-        # its tokens shredded, not left live at the provider.
+        # its tokens shredded, not left live at the provider; its calendar is followed no more.
+        close_feed(cp, connection, "another account connected")
         cp.tokens.disconnect(tenant, connection_id, provider)
     cp.tokens.store_grant(tenant, connection_id, caller.user_id, provider, grant)
     sealed = cp.vault.seal_personal(
@@ -171,6 +162,7 @@ def finish_connect(command: FinishConnect, issued: Issued, ports: Ports) -> Comm
     cp.timers.schedule(
         Timer(KEEP_ALIVE, connection_id, caller.tenant_id, cp.clock() + KEEP_ALIVE_EVERY)
     )
+    open_feed_soon(cp, connection)  # by a worker: the provider's answer does not hold this up
     return CommandResult(
         {"connection_id": str(connection_id), "provider": provider, "status": "active"}, position
     )
@@ -181,16 +173,14 @@ def disconnect_account(command: DisconnectAccount, issued: Issued, ports: Ports)
     caller = issued.signed_in()
     tenant = str(caller.tenant_id)
     connection_id = Connection.create_id(tenant, caller.user_id, command.provider)
-    connection = _find(cp, connection_id)
+    connection = find(cp, connection_id)
     if connection is None:
         raise NotFound("there is no such connection", {"provider": command.provider})
     if connection.status is ConnectionStatus.DISCONNECTED:
         raise InvalidTransition(
             "this connection is already disconnected", {"provider": command.provider}
         )
-    revoked = cp.tokens.disconnect(tenant, connection_id, command.provider)
-    connection.disconnect(revoked)
-    position = cp.app.save_atomically(connection, context=issued.event_context())
+    revoked, position = disconnect(cp, connection, issued.event_context())
     return CommandResult(
         {
             "connection_id": str(connection_id),

@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from commands.integrations.connect import KEEP_ALIVE, KEEP_ALIVE_EVERY
+from commands.integrations.lifecycle import FEED_OPEN, open_feed
 from commands.integrations.ports import ConnectionsPorts
 from commands.ports.connections import ConnectionMissing, ReauthNeeded
 from commands.ports.timers import Timer
@@ -22,7 +23,14 @@ IDLE = timedelta(days=3)
 
 
 def is_connection_timer(timer: Timer) -> bool:
-    return timer.kind == KEEP_ALIVE
+    return timer.kind in (KEEP_ALIVE, FEED_OPEN)
+
+
+def on_connection_timer(timer: Timer, ports: ConnectionsPorts) -> None:
+    if timer.kind == FEED_OPEN:
+        open_feed(timer, ports)
+    else:
+        keep_alive(timer, ports)
 
 
 def keep_alive(timer: Timer, ports: ConnectionsPorts) -> None:

@@ -9,6 +9,7 @@ from typing import Protocol
 from uuid import UUID
 
 from commands.application import CairnApplication
+from commands.integrations.sync import FeedSync
 from commands.ports.connections import ConnectionTokens
 from commands.ports.timers import Timers
 from commands.ports.vault import Vault
@@ -59,6 +60,10 @@ class ConnectionVault(ConnectionTokens, Protocol):
 
     def keep_alive(self, tenant: str, connection_id: UUID, idle: timedelta) -> bool: ...
 
+    def providers_of(self, tenant: str, person: str) -> list[str]:
+        """The providers the person has tokens stored for."""
+        ...
+
 
 class AuthorizationStates(Protocol):
     def put(self, state: str, pending: PendingAuthorization) -> None: ...
@@ -80,3 +85,5 @@ class ConnectionsPorts:
     timers: Timers
     new_verifier: Callable[[], str]
     clock: Callable[[], datetime] = utcnow
+    # The people's calendar feeds, opened and closed with their connection.
+    feeds: FeedSync | None = None

@@ -24,12 +24,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
+from commands.integrations.pruning import PRUNE, prune_seen
 from commands.ports.calendar_sync import (
     CalendarFeedApi,
     ChannelRecord,
     CursorExpired,
     FeedStore,
 )
+from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.timers import Timer, Timers
 from commands.ports.vault import Vault
 from domain.errors import Forbidden
@@ -41,7 +43,7 @@ logger = logging.getLogger("cairn.integrations.sync")
 
 SYNC = "integrations.calendar_sync"
 RENEW = "integrations.channel_renewal"
-KINDS = frozenset({SYNC, RENEW})
+KINDS = frozenset({SYNC, RENEW, PRUNE})
 # The inbox's timers (commands/integrations/mail_sync.py); named here because a Graph inbox
 # subscription is verified by `notification` below, which sets the mail feed's sync.
 MAIL_SYNC = "integrations.mail_sync"
@@ -104,6 +106,15 @@ class FeedSync:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             feed = CalendarFeed(tenant=tenant, person=person, provider=provider)
+        live = self._live(feed)
+        if live is not None:
+            # A reconnect: the open channel keeps reporting. Its renewal is set again (one
+            # dropped while the grant was dead), a delta sync catches up.
+            due = max(live.expires_at - self.renew_before, self.clock())
+            if live.renewal_id is not None:
+                self.timers.schedule(Timer(RENEW, live.renewal_id, UUID(tenant), due))
+            self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
+            return ident
         channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         expires = self.clock() + self.channel_ttl
         opened = self.apis[provider].watch(
@@ -114,6 +125,31 @@ class FeedSync:
         self._save(feed)
         self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
         return ident
+
+    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
+        """Stop following: channels stopped at the provider (best effort, while the tokens
+        still exist: one left open expires there) and retired here (refused from now on)."""
+        ident = feed_id(tenant, person, provider)
+        try:
+            feed = self._feed(ident)
+        except AggregateNotFoundError:
+            return
+        api = self.apis.get(provider)
+        for channel in self.store.live_channels(ident):
+            try:
+                if api is not None:
+                    api.stop(tenant, person, channel)
+            except Exception as exc:
+                logger.warning("%s channel not stopped at the provider (%r)", provider, exc)
+            self.store.retire_channel(channel.channel_id)
+        # Whatever comes next (another account, a reconnect) starts with a full sync.
+        self.store.forget_cursor(ident)
+        feed.close(reason)
+        self._save(feed)
+
+    def _live(self, feed: CalendarFeed) -> ChannelRecord | None:
+        record = None if feed.closed or not feed.channel_id else self.store.channel(feed.channel_id)
+        return record if record is not None and record.expires_at > self.clock() else None
 
     def renew(self, renewal_id: UUID) -> None:
         """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
@@ -209,6 +245,8 @@ class FeedSync:
     def sync(self, ident: UUID) -> int:
         """One delta sync (a full one when the cursor expired); returns the facts recorded."""
         feed = self._feed(ident)
+        if feed.closed:
+            return 0  # a sync asked for before the connection went
         api = self.apis[feed.provider]
         cursor = self.store.cursor(ident)
         try:
@@ -225,11 +263,7 @@ class FeedSync:
                 continue
             if feed.items.get(item.item_id) == item.version:
                 continue  # sealing costs a key lookup: skip what is known
-            sealed = {}
-            if item.title is not None:
-                sealed["title"] = self.vault.seal_personal(
-                    feed.tenant, feed.person, TITLE, item.title
-                )
+            sealed = {} if item.title is None else {"title": self._seal(feed, item.title)}
             fields = {"start": item.start, "end": item.end, "status": item.status}
             recorded += feed.sync_item(item.item_id, item.version, sealed, fields)
         gone = list(changes.removed)
@@ -244,10 +278,18 @@ class FeedSync:
         return recorded
 
     def on_timer(self, timer: Timer) -> None:
-        if timer.kind == SYNC:
-            self.sync(timer.subject_id)
-        elif timer.kind == RENEW:
-            self.renew(timer.subject_id)
+        try:
+            if timer.kind == SYNC:
+                self.sync(timer.subject_id)
+            elif timer.kind == RENEW:
+                self.renew(timer.subject_id)
+            elif timer.kind == PRUNE:
+                prune_seen(self.store, self.timers, self.clock())
+        except IntegrationError as exc:
+            if exc.kind is not ErrorKind.NEEDS_PERSON:
+                raise  # fired again with backoff
+            # Disconnected or a dead grant: no retry cures it; a new connect opens the feed.
+            logger.info("%s of %s dropped: %s", timer.kind, timer.subject_id, exc.kind)
 
     def _seal(self, feed: CalendarFeed, title: str) -> str:
         return self.vault.seal_personal(feed.tenant, feed.person, TITLE, title)

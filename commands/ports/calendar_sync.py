@@ -89,6 +89,11 @@ class CalendarFeedApi(Protocol):
         """Changes since `cursor` (None: everything). Raises `CursorExpired`."""
         ...
 
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        """Stop the channel (delete the subscription) at the provider; one it no longer
+        knows counts as stopped."""
+        ...
+
 
 class FeedStore(Protocol):
     def save_channel(self, record: ChannelRecord) -> None: ...
@@ -98,6 +103,15 @@ class FeedStore(Protocol):
         ...
 
     def retire_channel(self, channel_id: str) -> None: ...
+
+    def live_channels(self, feed_id: UUID) -> list[ChannelRecord]:
+        """The feed's channels not retired yet (expired ones too: they may still be open at
+        the provider)."""
+        ...
+
+    def forget_cursor(self, feed_id: UUID) -> None:
+        """The next sync of the feed is a full one."""
+        ...
 
     def channel_to_renew(self, renewal_id: UUID) -> ChannelRecord | None:
         """The live channel whose renewal timer this is."""
@@ -109,4 +123,8 @@ class FeedStore(Protocol):
 
     def first_seen(self, channel_id: str, notification: str) -> bool:
         """Record the notification; False if it was seen before (a duplicate or a replay)."""
+        ...
+
+    def forget_seen(self, before: datetime) -> int:
+        """Drop the notifications first seen before `before`; returns how many."""
         ...

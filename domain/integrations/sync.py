@@ -30,6 +30,7 @@ class CalendarFeed(Aggregate):
         FeedStarted: ClassVar[type[Aggregate.Event]]
         ChannelOpened: ClassVar[type[Aggregate.Event]]
         ChannelRenewed: ClassVar[type[Aggregate.Event]]
+        FeedClosed: ClassVar[type[Aggregate.Event]]
         ChangeNotified: ClassVar[type[Aggregate.Event]]
         FullResyncStarted: ClassVar[type[Aggregate.Event]]
         CalendarEventSynced: ClassVar[type[Aggregate.Event]]
@@ -48,6 +49,7 @@ class CalendarFeed(Aggregate):
         self.channel_expires_at: datetime | None = None
         self.items: dict[str, str] = {}  # provider item id -> version (etag)
         self.notifications = 0
+        self.closed = False  # the connection went: no channel, no sync until opened again
 
     @event("ChannelOpened")
     def open_channel(self, channel_id: str, expires_at: datetime) -> None:
@@ -55,11 +57,23 @@ class CalendarFeed(Aggregate):
         (channel token, `clientState`) is not here: only its hash, outside the event store."""
         self.channel_id = channel_id
         self.channel_expires_at = expires_at
+        self.closed = False
 
     @event("ChannelRenewed")
     def renew_channel(self, channel_id: str, expires_at: datetime) -> None:
         self.channel_id = channel_id
         self.channel_expires_at = expires_at
+
+    def close(self, reason: str) -> None:
+        """Stop following (the account was disconnected, replaced or its person erased)."""
+        if not self.closed:
+            self._closed(reason)
+
+    @event("FeedClosed")
+    def _closed(self, reason: str) -> None:
+        self.closed = True
+        self.channel_id = None
+        self.channel_expires_at = None
 
     @event("ChangeNotified")
     def notified(self, channel_id: str, notification: str) -> None:

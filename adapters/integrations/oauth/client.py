@@ -216,9 +216,10 @@ class OAuthClients:
 
     def revoke(self, provider: str, token: str, hint: str) -> bool:
         """RFC 7009; False when the provider has no revocation endpoint or did not answer 200
-        (the tokens are shredded here either way)."""
-        config = self.config(provider)
-        if not config.revocation_endpoint:
+        (the tokens are shredded here either way), or when the provider is no longer
+        configured (nowhere to revoke)."""
+        config = self.providers.get(provider)
+        if config is None or not config.revocation_endpoint:
             return False
         try:
             with self._session(config) as session:

@@ -22,7 +22,7 @@ from adapters.integrations.providers.router import connected_providers
 from adapters.postgres.timers import PostgresTimers
 from api.app import create_app
 from api.settings import ServiceUrls
-from commands.integrations.sync import FeedSync
+from commands.integrations.sync import RENEW, FeedSync
 from commands.settings import CairnSettings
 from domain.integrations.sync import CalendarFeed
 from tests.support.connection_tokens import FixedTokens
@@ -255,3 +255,40 @@ def test_no_token_in_any_feed_event(world: World) -> None:
         assert TOKEN.encode() not in stored
         for channel in world.google.channels.values():
             assert channel.token.encode() not in stored
+
+
+def test_a_graph_notification_from_an_ended_subscription_period_is_refused(world: World) -> None:
+    # Older than any seen row is kept (commands/integrations/pruning.py): the expiry it states
+    # has passed, though the subscription itself was renewed in place and lives on.
+    watched(world, "microsoft")
+    world.graph.add_event("Standup", "2026-12-03T09:00:00+00:00", "2026-12-03T09:15:00+00:00")
+    _, body = world.graph.sent_notifications[-1]
+    item = {**body["value"][0], "changeType": "updated"}  # not seen before
+    path = "/v1/integrations/webhooks/microsoft"
+    ended = {"value": [{**item, "subscriptionExpirationDateTime": "2026-01-01T00:00:00Z"}]}
+    answer = world.client.post(path, json=ended)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "webhook_rejected"
+    assert world.client.post(path, json={"value": [item]}).json()["outcome"] == "accepted"
+
+
+def test_a_dead_grant_drops_the_renewal_and_a_reconnect_sets_it_again(world: World) -> None:
+    ident = watched(world, "google")
+    tokens: FixedTokens = world.feeds.apis["google"].client.tokens  # type: ignore[attr-defined]
+    pool = world.client.app.state.services.pool  # type: ignore[attr-defined]
+
+    def pending(kind: str) -> int:
+        with pool.connection() as conn:
+            row = conn.execute("SELECT count(*) FROM timers WHERE kind = %s", (kind,)).fetchone()
+        return int(row[0])
+
+    tokens.dead.add("google")
+    # The renewal meets the dead grant: done with (no retry cures it), not fired every minute.
+    assert world.fire_timers(world.feeds.channel_ttl - timedelta(hours=11)) == 1
+    assert pending(RENEW) == 0 and len(world.google.channels) == 1
+    tokens.dead.discard("google")
+
+    assert world.feeds.watch(world.tenant, world.person, "google") == ident  # the reconnect
+    assert len(world.google.channels) == 1  # the live channel kept, no second one
+    assert pending(RENEW) == 1
+    syncs = delta_syncs(world, "google")
+    assert world.fire_timers() == 1 and delta_syncs(world, "google") == syncs + 1

@@ -15,6 +15,7 @@ from adapters.jetstream.errors import (
 )
 from api.app import create_app
 from api.settings import ServiceUrls
+from commands.ports.connections import ReauthNeeded
 from domain import errors
 
 pytestmark = pytest.mark.unit
@@ -44,6 +45,10 @@ def make_app() -> FastAPI:
             "store_down": EventStoreUnavailable("NATS is unreachable"),
             "outcome_unknown": EventStoreOutcomeUnknown("no answer within 5 s"),
             "too_large": BatchTooLarge("1,001 messages > 1,000 (secret-value)"),
+            "reauth": ReauthNeeded(
+                "the connection to 'google' needs the person to connect again",
+                {"provider": "google"},
+            ),
         }[kind]
 
     @app.post("/echo")
@@ -65,6 +70,7 @@ def client() -> TestClient:
         ("conflict", 409, "conflict"),
         ("transition", 409, "invalid_transition"),
         ("forbidden", 403, "forbidden"),
+        ("reauth", 409, "reauth_required"),
     ],
 )
 def test_domain_errors_map_to_status_and_stable_code(
@@ -74,6 +80,17 @@ def test_domain_errors_map_to_status_and_stable_code(
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
+
+
+def test_a_dead_grant_is_a_conflict_that_tells_the_person_to_reconnect(
+    client: TestClient,
+) -> None:
+    # Not 400 (the request was fine) and not 5xx (retrying cannot cure it): the connection's
+    # state is in the way, and only the person can change it.
+    error = client.get("/raise/reauth").json()["error"]
+    assert error["code"] == "reauth_required"
+    assert "connect again" in error["message"]
+    assert error["details"] == {"provider": "google"}
 
 
 def test_domain_error_details_are_kept(client: TestClient) -> None:

@@ -62,6 +62,15 @@ class MemoryFeedStore:
         self.seen.add((channel_id, notification))
         return new
 
+    def live_channels(self, feed_id: UUID) -> list[ChannelRecord]:
+        return [c for c in self.channels.values() if c.feed_id == feed_id]
+
+    def forget_cursor(self, feed_id: UUID) -> None:
+        self.cursors.pop(feed_id, None)
+
+    def forget_seen(self, before: datetime) -> int:
+        return 0  # no first-seen times kept here
+
 
 class MemoryTimers:
     def __init__(self) -> None:

@@ -21,6 +21,7 @@ from commands.ports.calendar_sync import (
 )
 
 TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0  # a disconnect waits for it; a channel not stopped expires on its own
 MAX_PAGES = 100  # a calendar of 25,000 events at Google's default page size of 250
 
 
@@ -69,17 +70,20 @@ class GoogleCalendarFeed:
     ) -> OpenedChannel:
         opened = self.watch(tenant, person, address, channel_id, secret, expires_at)
         # Stopped only once the new one runs: no gap without notifications.
+        self.stop(tenant, person, old)
+        return opened
+
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
         self.client.request(
             tenant,
             person,
             "calendar.watch",
             "POST",
             "/calendar/v3/channels/stop",
-            json={"id": old.channel_id, "resourceId": old.resource_id},
-            timeout=TIMEOUT,
+            json={"id": channel.channel_id, "resourceId": channel.resource_id},
+            timeout=STOP_TIMEOUT,
             accept=(200, 204, 404),
         )
-        return opened
 
     def changes(self, tenant: str, person: str, cursor: str | None) -> Changes:
         items: list[CalendarItem] = []

@@ -21,6 +21,7 @@ from commands.ports.calendar_sync import (
 )
 
 TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0  # a disconnect waits for it; a subscription not deleted expires on its own
 MAX_PAGES = 100
 DELTA = "/v1.0/me/calendarView/delta"
 # The window a calendar view covers: what the planner may ask about.
@@ -85,6 +86,17 @@ class GraphCalendarFeed:
             accept=(200,),
         ).json()
         return OpenedChannel(old.channel_id, "", _parse(answer["expirationDateTime"]))
+
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        self.client.request(
+            tenant,
+            person,
+            "calendar.watch",
+            "DELETE",
+            f"/v1.0/subscriptions/{channel.channel_id}",
+            timeout=STOP_TIMEOUT,
+            accept=(200, 204, 404),
+        )
 
     def changes(self, tenant: str, person: str, cursor: str | None) -> Changes:
         if cursor is None:

@@ -98,3 +98,26 @@ def test_concurrent_workers_never_fire_one_timer_twice(timers: PostgresTimers) -
         thread.join(30)
     assert sorted(fired) == sorted(t.subject_id for t in due)
     assert timers.next_due() is None
+
+
+def test_a_timer_that_sets_itself_again_while_firing_keeps_the_next_one(
+    timers: PostgresTimers,
+) -> None:
+    # What the keep-alive and the webhook pruning do, through another PostgresTimers on the
+    # same pool: before, the upsert waited for the row lock the firing held, for ever.
+    again = PostgresTimers(timers.pool)
+    first = timer(-1)
+    timers.schedule(first)
+    following = Timer(first.kind, first.subject_id, TENANT, NOW + timedelta(hours=1))
+    fired: list[int] = []
+    firing = threading.Thread(
+        target=lambda: fired.append(timers.fire_due(NOW, lambda _: again.schedule(following))),
+        daemon=True,
+    )
+    firing.start()
+    firing.join(30)
+    assert not firing.is_alive(), "the timer's own rescheduling waited for its row lock"
+    assert fired == [1]
+    assert timers.next_due() == following.due_at
+    seen: list[Timer] = []
+    assert timers.fire_due(following.due_at, seen.append) == 1 and seen == [following]
