@@ -25,12 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
 from commands.integrations.pruning import PRUNE, prune_seen
-from commands.ports.calendar_sync import (
-    CalendarFeedApi,
-    ChannelRecord,
-    CursorExpired,
-    FeedStore,
-)
+from commands.ports.calendar_sync import CalendarFeedApi, ChannelRecord, CursorExpired, FeedStore
 from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.timers import Timer, Timers
 from commands.ports.vault import Vault
@@ -44,8 +39,7 @@ logger = logging.getLogger("cairn.integrations.sync")
 SYNC = "integrations.calendar_sync"
 RENEW = "integrations.channel_renewal"
 KINDS = frozenset({SYNC, RENEW, PRUNE})
-# The inbox's timers (commands/integrations/mail_sync.py); named here because a Graph inbox
-# subscription is verified by `notification` below, which sets the mail feed's sync.
+# The inbox's timers (mail_sync.py): a Graph inbox notification is checked below, too.
 MAIL_SYNC = "integrations.mail_sync"
 MAIL_RENEW = "integrations.mail_channel_renewal"
 ACTOR = "cairn-sync"
