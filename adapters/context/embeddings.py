@@ -15,6 +15,9 @@ from importlib import util
 from pathlib import Path
 from typing import Any
 
+from adapters.llm.embedding import LiteLLMEmbeddings
+from adapters.llm.gateway import CompletionFailed, CredentialIncomplete
+from adapters.llm.routing import CandidateModel
 from commands.ports.context import OFFLINE_MODEL, Embedded
 from commands.ports.planner import ProviderCredential
 from domain.errors import Unavailable
@@ -93,43 +96,29 @@ class OfflineEmbedder:
 
 class LiteLLMEmbedder:
     """Implements `Embedder` with litellm and the person's own key (`lease`), e.g.
-    `openai/text-embedding-3-small` (1536-d). `mock_response` answers offline (tests)."""
+    `openai/text-embedding-3-small` (1536-d), through the planner's key handling and endpoint
+    guard (adapters/llm/embedding.py)."""
 
     def __init__(
         self,
         model: str,
         lease: Callable[[], ProviderCredential],
-        *,
-        mock_response: list[list[float]] | None = None,
-        timeout_s: float = 20.0,
+        embeddings: LiteLLMEmbeddings | None = None,
     ) -> None:
         self.model = model
+        self._candidate = CandidateModel(model)
         self._lease = lease
-        self._mock = mock_response
-        self._timeout = timeout_s
+        self._embeddings = embeddings if embeddings is not None else LiteLLMEmbeddings()
 
     def _embed(self, texts: Sequence[str]) -> list[Embedded]:
-        import litellm  # ~3 s import: only when a person's model is used
-
-        credential = self._lease()
-        extra: dict[str, Any] = {}
-        if self._mock is not None:
-            extra["mock_response"] = self._mock
         try:
-            answer = litellm.embedding(
-                model=self.model,
-                input=list(texts),
-                api_key=credential.api_key.get_secret_value(),
-                api_base=credential.api_base,
-                timeout=self._timeout,
-                **extra,
-            )
-        except Exception as exc:  # litellm wraps every provider failure differently
+            answer = self._embeddings.embed(self._candidate, texts, self._lease())
+        except (CompletionFailed, CredentialIncomplete) as failure:
             raise EmbedderUnavailable(
-                f"the embedding model {self.model} did not answer: {type(exc).__name__}", {}
-            ) from exc
-        rows = sorted(answer.data, key=lambda d: d["index"])
-        return [Embedded(self.model, tuple(float(x) for x in row["embedding"])) for row in rows]
+                f"the embedding model {self.model} did not answer ({failure})",
+                {"model": self.model, "retry_after": 5},
+            ) from None
+        return [Embedded(self.model, vector) for vector in answer.vectors]
 
     def passages(self, texts: Sequence[str]) -> list[Embedded]:
         return self._embed(texts) if texts else []

@@ -17,6 +17,7 @@ from commands.ports.context import Payload
 from domain.context.extraction import Extraction, extract_by_rules
 from domain.context.memory import Memory, memory_subject
 from domain.context.synced import SyncedCalendarEvent, facts_from_calendar_event
+from domain.errors import Unavailable
 from domain.storable import UtcTime
 
 if TYPE_CHECKING:
@@ -40,8 +41,15 @@ def memory_id_for(tenant_id: UUID, command_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"cairn:memory:{tenant_id}:{command_id}")
 
 
-def _embedded_payload(ports: ContextPorts, payload_id: UUID, subject: str, text: str) -> Payload:
-    (embedding,) = ports.embedder.passages([text])
+def _embedded_payload(
+    ports: ContextPorts, tenant_id: UUID, payload_id: UUID, subject: str, text: str
+) -> Payload:
+    try:
+        (embedding,) = ports.embedders.for_tenant(tenant_id).passages([text])
+    except Unavailable:
+        # The person's embedding model is down: the offline model's vector keeps the note
+        # searchable now, and re-embedding moves it to the person's model later.
+        (embedding,) = ports.embedders.offline.passages([text])
     return Payload(payload_id, subject, text, embedding)
 
 
@@ -60,7 +68,7 @@ def note(
     subject = memory_subject(memory_id)
     payload_id = uuid5(memory_id, "text")
     sealed = ports.vault.seal_personal(str(tenant_id), subject, "memory_text", text)
-    payloads = [_embedded_payload(ports, payload_id, subject, text)]
+    payloads = [_embedded_payload(ports, tenant_id, payload_id, subject, text)]
     source = f"Memory:{memory_id}:1"
     memory = Memory(memory_id, tenant_id, user_id, sealed, payload_id, kind, source)
     found = extract_by_rules(text, source, valid_from)
@@ -106,7 +114,7 @@ def correct_memory(command: CorrectMemory, issued: Issued, ports: Ports) -> Comm
     context.payloads.put(
         caller.tenant_id,
         caller.user_id,
-        [_embedded_payload(context, payload_id, subject, command.text)],
+        [_embedded_payload(context, caller.tenant_id, payload_id, subject, command.text)],
     )
     replaced = memory.payload_ids[-1]
     memory.correct(sealed, payload_id, caller.user_id)

