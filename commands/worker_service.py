@@ -29,6 +29,7 @@ from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
 from commands.integrations.keepalive import is_connection_timer, keep_alive
 from commands.integrations.sync import KINDS as FEED_TIMERS
+from commands.learning_service import LearningService
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
 from commands.settings import CairnSettings
@@ -55,6 +56,11 @@ def _step_span(event: RunEvent) -> AbstractContextManager[object]:
         return nullcontext()
     attributes = {"cairn.run_id": str(event.run_id), "cairn.event": event.name}
     return _tracer.start_as_current_span("run step", attributes=attributes)
+
+
+async def _when(event: asyncio.Event, ready: threading.Event) -> None:
+    await event.wait()
+    ready.set()
 
 
 def backoff(deliveries: int) -> float:
@@ -88,6 +94,8 @@ class WorkerService:
             concurrency=settings.worker_concurrency,
             skip=self.skip,
         )
+        # Context events in, knowledge out (commands/learning_service.py).
+        self.learning = LearningService(self.services)
 
     def skip(self, item: WorkItem) -> bool:
         """True for a run event that asks for nothing (read from its headers alone)."""
@@ -211,7 +219,17 @@ class WorkerService:
             loop.call_soon_threadsafe(stopping.set)
 
         threading.Thread(target=watch, name="cairn-worker-stop", daemon=True).start()
-        await self.work.run(stopping, ready.set if ready is not None else None)
+        learning = asyncio.Event()
+        await asyncio.gather(
+            self.work.run(stopping, learning.set),
+            self.learning.work.run(stopping, lambda: self._ready(learning, ready)),
+        )
+
+    @staticmethod
+    def _ready(runs: asyncio.Event, ready: threading.Event | None) -> None:
+        """Ready once both consumers exist (the learner's starts at the stream's end)."""
+        if ready is not None:
+            asyncio.get_running_loop().create_task(_when(runs, ready))
 
     def stop(self) -> None:
         self.stopping.set()

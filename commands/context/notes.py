@@ -63,13 +63,15 @@ def note(
     kind: str = "note",
     extraction: Extraction | None = None,
     valid_from: datetime | None = None,
+    source_event: str | None = None,
 ) -> list[Aggregate]:
-    """The new memory and the entities it teaches, their payloads stored (not saved yet)."""
+    """The new memory and the entities it teaches, their payloads stored (not saved yet).
+    `source_event`: what its facts cite (default: its own `MemoryNoted`)."""
     subject = memory_subject(memory_id)
     payload_id = uuid5(memory_id, "text")
     sealed = ports.vault.seal_personal(str(tenant_id), subject, "memory_text", text)
     payloads = [_embedded_payload(ports, tenant_id, payload_id, subject, text)]
-    source = f"Memory:{memory_id}:1"
+    source = source_event or f"Memory:{memory_id}:1"
     memory = Memory(memory_id, tenant_id, user_id, sealed, payload_id, kind, source)
     found = extract_by_rules(text, source, valid_from)
     if extraction is not None:

@@ -62,7 +62,10 @@ class EmbedderChoice(Protocol):
     """Which embedder serves a tenant: the configured model where the tenant has a key for
     its provider, else the offline model (a person without a key is never refused)."""
 
-    offline: Embedder
+    @property
+    def offline(self) -> Embedder:
+        """The offline model, for a text the tenant's own model cannot embed right now."""
+        ...
 
     def model_for(self, tenant_id: UUID) -> str:
         """The model id the tenant's rows should carry (re-embedding aims at it)."""
@@ -100,6 +103,12 @@ class PayloadStore(Protocol):
 class ContextDirectory(Protocol):
     def resolve(self, tenant_id: UUID, user_id: str, name: str) -> UUID | None:
         """The person's entity of that name or alias (following merges), if any."""
+        ...
+
+    def names_by_email(
+        self, tenant_id: UUID, user_id: str, addresses: Sequence[str]
+    ) -> dict[str, str]:
+        """address -> the name of the person's current entity holding it as an e-mail fact."""
         ...
 
 
