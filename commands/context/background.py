@@ -75,7 +75,7 @@ class ContextLearner:
                 source_event=source,
             )
             self.ports.app.save_atomically(
-                *aggregates, context=_context(run.tenant_id, run.id, source)
+                *aggregates, context=_context(run.tenant_id, memory_id, source)
             )
             memory = aggregates[0]
         return memory if isinstance(memory, Memory) and not memory.forgotten else None
@@ -88,7 +88,7 @@ class ContextLearner:
         if memory is None:
             return None
         source = intent_source(run.id)
-        context = _context(run.tenant_id, run.id, source)
+        context = _context(run.tenant_id, memory.id, source)
         return extract_with_model(
             self.ports, memory, context, text=run.text, source=source, no_key_is_fine=True
         )
@@ -120,5 +120,5 @@ class ContextLearner:
         self.ports.payloads.put(run.tenant_id, run.user_id, learnt.payloads)
         memory.learnt(learnt.recognised, learnt.taught, None, source)
         return self.ports.app.save_atomically(
-            memory, *learnt.entities.values(), context=_context(run.tenant_id, run.id, source)
+            memory, *learnt.entities.values(), context=_context(run.tenant_id, memory.id, source)
         )
