@@ -19,6 +19,7 @@ import psycopg
 import redis
 from eventsourcing.persistence import OperationalError
 
+from adapters.context.reembedding import PostgresReembedStore
 from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
@@ -27,6 +28,7 @@ from adapters.telemetry import metrics as gauges
 from adapters.telemetry import tracing
 from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
+from commands.context.reembedding import Reembedder
 from commands.integrations.keepalive import is_connection_timer, keep_alive
 from commands.integrations.sync import KINDS as FEED_TIMERS
 from commands.learning_service import LearningService
@@ -41,6 +43,8 @@ _tracer = tracing.tracer("cairn.worker")
 # Deliveries of one event that failed for a reason retrying does not cure, before its run is
 # failed with the reason (a dependency that is down is retried without limit).
 GIVE_UP_AFTER = 5
+# How often a worker looks for memories whose vector is not of their tenant's model.
+REEMBED_EVERY_S = 60.0
 MAX_BACKOFF_S = 30.0
 TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,  # includes the event store's EventStoreUnavailable
@@ -94,8 +98,11 @@ class WorkerService:
             concurrency=settings.worker_concurrency,
             skip=self.skip,
         )
-        # Context events in, knowledge out (commands/learning_service.py).
+        # Context events in, knowledge out (commands/learning_service.py), and memories
+        # re-embedded when the embedding model changes (commands/context/reembedding.py).
         self.learning = LearningService(self.services)
+        store = PostgresReembedStore(self.services.pool)
+        self.reembedder = Reembedder(self.services.context, store)
 
     def skip(self, item: WorkItem) -> bool:
         """True for a run event that asks for nothing (read from its headers alone)."""
@@ -196,10 +203,20 @@ class WorkerService:
                 logger.warning("timers paused (%r)", exc)
             self.stopping.wait(max(pause, 0.01))
 
+    def reembed(self) -> None:
+        """Re-embed what is behind its tenant's model, at start and every REEMBED_EVERY_S."""
+        while not self.stopping.is_set():
+            try:
+                self.reembedder.run_pass(self.stopping.is_set)
+            except Exception as exc:
+                logger.warning("re-embedding paused (%r)", exc)
+            self.stopping.wait(REEMBED_EVERY_S)
+
     def run(self, ready: threading.Event | None = None) -> None:
         """Consume run events and fire timers until `stop()`."""
         timers = threading.Thread(target=self.fire_timers, name="cairn-timers", daemon=True)
         timers.start()
+        threading.Thread(target=self.reembed, name="cairn-reembed", daemon=True).start()
         depth = gauges.watch(gauges.WORKER_QUEUE_DEPTH, self.work.queue_depth)
         try:
             asyncio.run(self._consume(ready))

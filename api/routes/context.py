@@ -124,6 +124,38 @@ def merge_entity(entity_id: UUID, body: MergeIn, send: Send) -> JSONResponse:
     )
 
 
+class ContextStatus(BaseModel):
+    model: str = Field(description="The embedding model the caller's memories should carry")
+    memories: int = Field(description="The caller's memories")
+    current: int = Field(description="Memories whose vector is of `model`")
+    pending: int = Field(description="Memories still to be re-embedded by the workers")
+    by_model: dict[str, int] = Field(description="Memories by the model of their vector")
+    position: int = Field(description="The store position the counts are as of")
+
+
+@router.get("/status", operation_id="getContextStatus", response_model=ContextStatus)
+def context_status(
+    caller: CurrentCaller, services: ServicesDep, after: After = None
+) -> ContextStatus:
+    """The caller's embedding model (CAIRN_EMBEDDING_MODEL with their key, else the offline
+    model) and how far the workers' re-embedding has come: until `pending` is 0, search
+    finds the memories still behind by full text and the graph, not by vector."""
+    if after is not None:
+        queries.wait_for(services.pool, queries.CONTEXT, after)
+    model = services.context.embedders.model_for(caller.tenant_id)
+    by_model, position = queries.embedding_models(services.pool, caller.tenant_id, caller.user_id)
+    total = sum(by_model.values())
+    current = by_model.get(model, 0)
+    return ContextStatus(
+        model=model,
+        memories=total,
+        current=current,
+        pending=total - current,
+        by_model=by_model,
+        position=position,
+    )
+
+
 class SearchHit(BaseModel):
     kind: str = Field(description="memory or entity")
     id: str

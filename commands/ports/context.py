@@ -4,6 +4,7 @@ read of the context views to resolve names (adapters/context implements them).""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -109,6 +110,36 @@ class ContextDirectory(Protocol):
         self, tenant_id: UUID, user_id: str, addresses: Sequence[str]
     ) -> dict[str, str]:
         """address -> the name of the person's current entity holding it as an e-mail fact."""
+        ...
+
+
+@dataclass(frozen=True)
+class Behind:
+    """A memory whose vector is not of its tenant's embedding model (yet)."""
+
+    memory_id: UUID
+    user_id: str
+    text: str
+
+
+class ReembedStore(Protocol):
+    """What re-embedding reads and writes: the context view's memories by model, and the
+    payload store's vectors."""
+
+    def models(self) -> dict[UUID, dict[str, int]]:
+        """Every tenant's memories counted by the model of their vector."""
+        ...
+
+    def behind(self, tenant_id: UUID, model: str, after: UUID | None, limit: int) -> list[Behind]:
+        """Up to `limit` of the tenant's memories not embedded by `model`, by id after `after`."""
+        ...
+
+    def store_vectors(self, tenant_id: UUID, vectors: Sequence[tuple[UUID, Embedded]]) -> None:
+        """Replace these payloads' vectors (payload id, new vector)."""
+        ...
+
+    def turn(self) -> AbstractContextManager[bool]:
+        """True inside if this process may re-embed now (one process at a time)."""
         ...
 
 

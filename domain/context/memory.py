@@ -32,6 +32,7 @@ class Memory(Aggregate):
         MemoryCorrected: ClassVar[type[Aggregate.Event]]
         MemoryForgotten: ClassVar[type[Aggregate.Event]]
         MemoryTaught: ClassVar[type[Aggregate.Event]]
+        MemoryReembedded: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(memory_id: UUID, **_: object) -> UUID:
@@ -64,6 +65,8 @@ class Memory(Aggregate):
         # The source events already learnt from in the background (an extraction by the
         # person's model, a completed run): a redelivered one teaches nothing again.
         self.learnt_from: list[str] = []
+        # The (text payload, model) of the last re-embedding, if any (MemoryReembedded).
+        self.embedded_with: tuple[UUID, str] | None = None
 
     def has_learnt(self, source_event: str) -> bool:
         return source_event in self.learnt_from
@@ -114,6 +117,20 @@ class Memory(Aggregate):
         self.payload_ids.append(payload_id)
         self.text_sealed = text_sealed
         self.text_version = self.version + 1  # this event's (the version moves after it)
+
+    def reembedded(self, payload_id: UUID, model: str, dim: int) -> bool:
+        """Its current text's vector was made again by `model` (the payload store holds it);
+        False if there is nothing to record (forgotten, an older text, or already so)."""
+        if self.forgotten or payload_id != self.payload_ids[-1]:
+            return False
+        if self.embedded_with == (payload_id, model):
+            return False
+        self._reembedded(payload_id, model, dim)
+        return True
+
+    @event("MemoryReembedded")
+    def _reembedded(self, payload_id: UUID, model: str, dim: int) -> None:
+        self.embedded_with = (payload_id, model)
 
     def forget(self, forgotten_by: str) -> bool:
         """Forget it (False if it already was: forgetting twice changes nothing)."""

@@ -17,6 +17,7 @@ import pytest
 from adapters.context.extraction import LiteLLMExtractor
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
+from commands.ports.context import OFFLINE_MODEL
 from tests.e2e.context.helpers import entity, note, search
 from tests.e2e.context.test_planner_context import PromptReadingModel, _plan_event, _planned_by
 from tests.e2e.runs.test_intent_lifecycle import submit, wait_status, with_model_answering
@@ -144,3 +145,7 @@ def test_without_a_model_key_a_note_learns_by_rules_only(cairn: Cairn) -> None:
     # The learner has handled the note's MemoryNoted and MemoryTaught: no model was asked.
     _eventually(lambda: work.handled >= before + 2)
     assert model.asked == []
+    status = cairn.client.get("/v1/context/status", headers=ada.headers).json()
+    assert status["model"] == OFFLINE_MODEL
+    assert (status["memories"], status["current"], status["pending"]) == (1, 1, 0)
+    assert status["by_model"] == {OFFLINE_MODEL: 1}
