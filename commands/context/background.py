@@ -23,6 +23,8 @@ from commands.context.application import ContextPorts, find
 from commands.context.extract import extract_with_model
 from commands.context.learning import learn
 from commands.context.notes import note
+from commands.runs.provider_keys import configured_providers
+from domain.context.extraction import extract_by_rules
 from domain.context.memory import Memory
 from domain.context.runs import DoneStep, facts_from_run
 from domain.event_context import EventContext
@@ -73,6 +75,8 @@ class ContextLearner:
                 run.text[:4000],
                 kind="intent",
                 source_event=source,
+                # Off the run's path: the re-embedding job gives it a vector in a batch.
+                embed=False,
             )
             self.ports.app.save_atomically(
                 *aggregates, context=_context(run.tenant_id, memory_id, source)
@@ -84,10 +88,16 @@ class ContextLearner:
         run = self._load_run(run_id)
         if not isinstance(run, Run) or run.tenant_id is None or not run.text.strip():
             return None
+        source = intent_source(run.id)
+        if find(self.ports.app, intent_memory_id(run.tenant_id, run.id)) is None:
+            # An intent that teaches nothing by rule, of a person without a model key, is no
+            # memory: most intents ("remind me to ...") cost nothing more than this check.
+            taught = extract_by_rules(run.text, source, None).entities
+            if not taught and not configured_providers(self.ports.vault, run.tenant_id):
+                return None
         memory = self._intent_memory(run)
         if memory is None:
             return None
-        source = intent_source(run.id)
         context = _context(run.tenant_id, memory.id, source)
         return extract_with_model(
             self.ports, memory, context, text=run.text, source=source, no_key_is_fine=True
@@ -98,9 +108,6 @@ class ContextLearner:
         if not isinstance(run, Run) or run.tenant_id is None or run.status != RunStatus.COMPLETED:
             return None
         source = f"Run:{run.id}:{run.version}"
-        memory = self._intent_memory(run)
-        if memory is None or memory.has_learnt(source):
-            return None
         steps = [
             DoneStep(str(step["action"]), dict(step.get("parameters") or {}))
             for step in (run.plan or {}).get("steps", [])
@@ -114,6 +121,11 @@ class ContextLearner:
         ]
         known = self.ports.directory.names_by_email(run.tenant_id, run.user_id, addresses)
         extraction = facts_from_run(run.text, steps, source, known)
+        if not extraction.entities:
+            return None  # nothing written to anyone: nothing learnt
+        memory = self._intent_memory(run)
+        if memory is None or memory.has_learnt(source):
+            return None
         learnt = learn(
             self.ports, run.tenant_id, run.user_id, memory.id, extraction, run.modified_on
         )

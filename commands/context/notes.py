@@ -64,13 +64,19 @@ def note(
     extraction: Extraction | None = None,
     valid_from: datetime | None = None,
     source_event: str | None = None,
+    embed: bool = True,
 ) -> list[Aggregate]:
     """The new memory and the entities it teaches, their payloads stored (not saved yet).
-    `source_event`: what its facts cite (default: its own `MemoryNoted`)."""
+    `source_event`: what its facts cite (default: its own `MemoryNoted`). Without `embed`
+    its vector is left to the re-embedding job (found by full text until then)."""
     subject = memory_subject(memory_id)
     payload_id = uuid5(memory_id, "text")
     sealed = ports.vault.seal_personal(str(tenant_id), subject, "memory_text", text)
-    payloads = [_embedded_payload(ports, tenant_id, payload_id, subject, text)]
+    payloads = [
+        _embedded_payload(ports, tenant_id, payload_id, subject, text)
+        if embed
+        else Payload(payload_id, subject, text)
+    ]
     source = source_event or f"Memory:{memory_id}:1"
     memory = Memory(memory_id, tenant_id, user_id, sealed, payload_id, kind, source)
     found = extract_by_rules(text, source, valid_from)

@@ -214,3 +214,22 @@ def test_an_intent_becomes_a_memory_and_its_run_teaches_the_address_once() -> No
     (sarah,) = [_entity(app, e) for e in memory.taught]
     assert sorted(f.predicate for f in sarah.facts.values()) == ["email", "emailed"]
     assert model.calls == []
+
+
+def test_an_intent_teaching_nothing_of_a_person_without_a_key_is_no_memory() -> None:
+    ports, model, payloads, _app = _given(with_key=False)
+    run = _completed_run("remind me to water the plants", "sarah@smile.example")
+    learner = ContextLearner(ports, lambda run_id: run)
+    assert learner.on_intent_submitted(run.id) is None
+    assert payloads.rows == {}
+    assert model.calls == []
+
+
+def test_an_intent_memory_is_embedded_later_not_on_the_runs_path() -> None:
+    ports, model, payloads, app = _given()
+    run = _completed_run("remind me to water the plants", "sarah@smile.example")
+    ContextLearner(ports, lambda run_id: run).on_intent_submitted(run.id)
+    memory: Any = app.repository.get(intent_memory_id(TENANT, run.id))
+    text = payloads.rows[memory.payload_ids[-1]]
+    assert text.body == "remind me to water the plants" and text.embedding is None
+    assert model.calls == ["remind me to water the plants"]  # the person has a key
