@@ -84,7 +84,9 @@ def note(
         found = Extraction(
             source_event=extraction.source_event, entities=found.entities + extraction.entities
         )
-    learnt = learn(ports, tenant_id, user_id, memory_id, found, valid_from or ports.clock())
+    # Dated like the model's facts about the same note (commands/context/extract.py): a fact
+    # both find is one fact id, recorded once.
+    learnt = learn(ports, tenant_id, user_id, memory_id, found, valid_from or memory.created_on)
     memory.learnt(learnt.recognised, learnt.taught)
     ports.payloads.put(tenant_id, user_id, payloads + learnt.payloads)
     return [memory, *learnt.entities.values()]

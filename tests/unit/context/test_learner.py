@@ -5,6 +5,7 @@ a completed run teaches its recipient's address; every redelivery adds nothing."
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -74,16 +75,21 @@ class Payloads:
         return {a: self.emails[a] for a in addresses if a in self.emails}
 
 
-class Model:
-    """The person's model: names Jo Park with a phone number."""
+JO = ExtractedEntity(
+    name="Jo Park", facts=(ExtractedFact(predicate="phone", value="+44 20 7946 0000"),)
+)
 
-    def __init__(self) -> None:
+
+class Model:
+    """The person's model: names Jo Park with a phone number (or what it is given)."""
+
+    def __init__(self, entity: ExtractedEntity = JO) -> None:
         self.calls: list[str] = []
+        self.entity = entity
 
     def extract(self, text: str, source_event: str, keys: ProviderKeys) -> Extracted:
         self.calls.append(text)
-        fact = ExtractedFact(predicate="phone", value="+44 20 7946 0000")
-        entity = ExtractedEntity(name="Jo Park", facts=(fact,))
+        entity = self.entity
         usage = ModelUsage(
             model="openai/gpt-4o-mini",
             provider="openai",
@@ -233,3 +239,21 @@ def test_an_intent_memory_is_embedded_later_not_on_the_runs_path() -> None:
     text = payloads.rows[memory.payload_ids[-1]]
     assert text.body == "remind me to water the plants" and text.embedding is None
     assert model.calls == ["remind me to water the plants"]  # the person has a key
+
+
+def test_a_fact_both_the_rules_and_the_model_find_is_recorded_once() -> None:
+    ports, _, _, app = _given()
+    sarah = ExtractedEntity(
+        name="Sarah Lee",
+        facts=(
+            ExtractedFact(predicate="relation", value="dentist"),
+            ExtractedFact(predicate="email", value="sarah@smile.example"),
+            ExtractedFact(predicate="phone", value="+1 555 0100"),
+        ),
+    )
+    ports = dataclasses.replace(ports, extractor=Model(sarah))
+    memory_id = _noted(ports, "Sarah Lee is my dentist, sarah@smile.example, +1 555 0100")
+    ContextLearner(ports, lambda _run: None).on_memory_noted(memory_id)
+    memory: Any = app.repository.get(memory_id)
+    (entity,) = [_entity(app, e) for e in memory.taught]
+    assert sorted(f.predicate for f in entity.facts.values()) == ["email", "phone", "relation"]
