@@ -93,7 +93,9 @@ def correct_memory(memory_id: UUID, body: CorrectIn, send: Send) -> JSONResponse
 def extract_memory(memory_id: UUID, send: Send) -> JSONResponse:
     """Ask the caller's own model (their key, the planner's routing) what the memory says
     about people, places and organisations; the validated facts cite the memory, and the
-    call's usage is recorded. 503 `extraction_unavailable` without a key or an answer."""
+    call's usage is recorded. The workers already do this for every new note when the caller
+    has a key: once per text, so asking again answers without a position. 503
+    `extraction_unavailable` without a key or an answer."""
     return send.accepted(build(ExtractMemory, memory_id=memory_id))
 
 
