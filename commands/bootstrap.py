@@ -9,7 +9,7 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
-from adapters.context.embeddings import OfflineEmbedder
+from adapters.context.embeddings import LiteLLMEmbedder, OfflineEmbedder
 from adapters.context.extraction import LiteLLMExtractor
 from adapters.context.payloads import PostgresPayloads
 from adapters.context.search import ContextSearch
@@ -27,6 +27,7 @@ from adapters.integrations.store import TokenRows
 from adapters.integrations.tokens import VaultConnectionTokens
 from adapters.integrations.webhooks_store import PostgresFeedStore
 from adapters.llm.context import ClockContextProvider, GraphContextProvider
+from adapters.llm.embedding import LiteLLMEmbeddings
 from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
@@ -41,6 +42,7 @@ from adapters.totp.totp import RedisTotp
 from adapters.vault import KeyRing, PostgresVault
 from adapters.webauthn import PasskeyRelyingParty, RedisChallengeStore
 from commands.context.application import ContextApplication, ContextPorts
+from commands.context.embedders import TenantEmbedders
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
@@ -164,16 +166,7 @@ def bootstrap(settings: CairnSettings) -> Services:
             settings.provider_urls, connections.tokens, PostgresOutbox(pool)
         ).feeds
     payloads = PostgresPayloads(pool)
-    embedder = OfflineEmbedder()
-    context = ContextPorts(
-        app=ContextApplication(env=settings.event_store_env()),
-        vault=vault,
-        payloads=payloads,
-        embedder=embedder,
-        directory=payloads,
-        search=ContextSearch(pool, embedder),
-        extractor=LiteLLMExtractor(),
-    )
+    context = context_ports(settings, pool, vault, payloads)
     return Services(
         settings=settings,
         identity=identity,
@@ -204,6 +197,34 @@ def bootstrap(settings: CairnSettings) -> Services:
             ),
         ),
         context=context,
+    )
+
+
+def context_ports(
+    settings: CairnSettings, pool: ConnectionPool[Any], vault: PostgresVault, payloads: Any
+) -> ContextPorts:
+    """The context graph: its embedder chosen per tenant (CAIRN_EMBEDDING_MODEL), and its
+    model calls through the planner's gateway (endpoint guard, mock answers in tests)."""
+    offline = OfflineEmbedder()
+    guard = ResolvingEndpointGuard(settings.allow_private_model_endpoints)
+    embeddings = LiteLLMEmbeddings(guard)
+    embedders = TenantEmbedders(
+        settings.embedding_model,
+        vault,
+        offline,
+        lambda model, lease: LiteLLMEmbedder(model, lease, embeddings),
+    )
+    text = settings.llm_mock_answer_text()
+    mock = MockAnswer.text(text) if text is not None else None
+    gateway = LiteLLMGateway((lambda _model: mock) if mock is not None else None, guard=guard)
+    return ContextPorts(
+        app=ContextApplication(env=settings.event_store_env()),
+        vault=vault,
+        payloads=payloads,
+        embedders=embedders,
+        directory=payloads,
+        search=ContextSearch(pool, offline, embedders),
+        extractor=LiteLLMExtractor(gateway),
     )
 
 

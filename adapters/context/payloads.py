@@ -28,6 +28,16 @@ _RESOLVE = (
 )
 
 
+# The entity an address belongs to, following merges (the entity it was merged into).
+_BY_EMAIL = (
+    "SELECT lower(f.value) AS address, t.name FROM context_facts f"
+    " JOIN context_entities e ON e.entity_id = f.entity_id"
+    " JOIN context_entities t ON t.entity_id = coalesce(e.merged_into, e.entity_id)"
+    " WHERE f.tenant_id = %s AND f.user_id = %s AND f.predicate = 'email'"
+    " AND lower(f.value) = ANY(%s) ORDER BY f.position"
+)
+
+
 class ContextStoreUnavailable(Unavailable):
     code = "context_unavailable"
 
@@ -103,3 +113,20 @@ class PostgresPayloads:
         except psycopg.errors.UndefinedTable:
             return None  # the view is not built yet: a new name
         return None if row is None else UUID(str(row[0]))
+
+    def names_by_email(
+        self, tenant_id: UUID, user_id: str, addresses: Sequence[str]
+    ) -> dict[str, str]:
+        wanted = [a.lower() for a in addresses]
+        if not wanted:
+            return {}
+        try:
+            with tenant_transaction(self.pool, tenant_id) as conn:
+                conn.execute("SET LOCAL ROLE cairn_app")
+                rows = conn.execute(_BY_EMAIL, (tenant_id, user_id, wanted)).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return {}
+        found: dict[str, str] = {}
+        for address, name in rows:
+            found.setdefault(str(address), str(name))
+        return found

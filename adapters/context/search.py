@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from adapters.context.payloads import ContextStoreUnavailable, vector_text
-from commands.ports.context import CurrentFact, Embedded, Embedder, Hit
+from commands.ports.context import CurrentFact, Embedded, Embedder, EmbedderChoice, Hit
 
 RRF_K = 60
 CANDIDATES = 50
@@ -144,9 +144,13 @@ def _ids(cur: Any, query: str, params: dict[str, Any], column: str) -> list[str]
 class ContextSearch:
     """Implements `commands.ports.context.ContextSearch`."""
 
-    def __init__(self, pool: ConnectionPool[Any], embedder: Embedder) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any], embedder: Embedder, choice: EmbedderChoice | None = None
+    ) -> None:
         self.pool = pool
         self.embedder = embedder
+        # The tenant's own embedding model (CAIRN_EMBEDDING_MODEL), if chosen per tenant.
+        self.choice = choice
 
     def nearest(self, tenant_id: UUID, user_id: str, vector: Embedded, limit: int) -> list[str]:
         """The exact nearest memories of one person (the vector part alone: benchmarks)."""
@@ -189,7 +193,8 @@ class ContextSearch:
         with person_reader(self.pool, tenant_id) as cur:
             if cur.execute(_KNOWS_ANYTHING, params).fetchone() is None:
                 return []
-            vector = self.embedder.query(text)
+            embedder = self.choice.for_tenant(tenant_id) if self.choice else self.embedder
+            vector = embedder.query(text)
             params.update(model=vector.model, vector=vector_text(vector.vector))
             full_text = _ids(cur, _FULL_TEXT, params, "memory_id")
             nearest = _ids(cur, _NEAREST, params, "memory_id")

@@ -53,6 +53,10 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     # Messages handed out and not acknowledged yet, over all processes.
     max_ack_pending: int = 1000
+    # More subjects the consumer follows beside `subject_filter` (JetStream filter_subjects).
+    more_filters: tuple[str, ...] = ()
+    # A consumer created where the stream has history already starts after it (no backfill).
+    new_only: bool = False
 
 
 class DurableWork:
@@ -151,9 +155,14 @@ class DurableWork:
         return ConsumerConfig(
             name=self.spec.durable,
             durable_name=self.spec.durable,
-            filter_subject=self.spec.subject_filter,
+            filter_subject=None if self.spec.more_filters else self.spec.subject_filter,
+            filter_subjects=(
+                [self.spec.subject_filter, *self.spec.more_filters]
+                if self.spec.more_filters
+                else None
+            ),
             ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.NEW if self.spec.new_only else DeliverPolicy.ALL,
             ack_wait=self.spec.ack_wait,
             max_deliver=-1,
             max_ack_pending=self.spec.max_ack_pending,

@@ -93,7 +93,9 @@ def correct_memory(memory_id: UUID, body: CorrectIn, send: Send) -> JSONResponse
 def extract_memory(memory_id: UUID, send: Send) -> JSONResponse:
     """Ask the caller's own model (their key, the planner's routing) what the memory says
     about people, places and organisations; the validated facts cite the memory, and the
-    call's usage is recorded. 503 `extraction_unavailable` without a key or an answer."""
+    call's usage is recorded. The workers already do this for every new note when the caller
+    has a key: once per text, so asking again answers without a position. 503
+    `extraction_unavailable` without a key or an answer."""
     return send.accepted(build(ExtractMemory, memory_id=memory_id))
 
 
@@ -121,6 +123,38 @@ def merge_entity(entity_id: UUID, body: MergeIn, send: Send) -> JSONResponse:
     answer as that entity from now on."""
     return send.accepted(
         build(MergeEntities, entity_id=entity_id, into_entity_id=body.into_entity_id)
+    )
+
+
+class ContextStatus(BaseModel):
+    model: str = Field(description="The embedding model the caller's memories should carry")
+    memories: int = Field(description="The caller's memories")
+    current: int = Field(description="Memories whose vector is of `model`")
+    pending: int = Field(description="Memories still to be re-embedded by the workers")
+    by_model: dict[str, int] = Field(description="Memories by the model of their vector")
+    position: int = Field(description="The store position the counts are as of")
+
+
+@router.get("/status", operation_id="getContextStatus", response_model=ContextStatus)
+def context_status(
+    caller: CurrentCaller, services: ServicesDep, after: After = None
+) -> ContextStatus:
+    """The caller's embedding model (CAIRN_EMBEDDING_MODEL with their key, else the offline
+    model) and how far the workers' re-embedding has come: until `pending` is 0, search
+    finds the memories still behind by full text and the graph, not by vector."""
+    if after is not None:
+        queries.wait_for(services.pool, queries.CONTEXT, after)
+    model = services.context.embedders.model_for(caller.tenant_id)
+    by_model, position = queries.embedding_models(services.pool, caller.tenant_id, caller.user_id)
+    total = sum(by_model.values())
+    current = by_model.get(model, 0)
+    return ContextStatus(
+        model=model,
+        memories=total,
+        current=current,
+        pending=total - current,
+        by_model=by_model,
+        position=position,
     )
 
 

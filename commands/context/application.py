@@ -15,7 +15,7 @@ from commands.application import CairnApplication
 from commands.ports.context import (
     ContextDirectory,
     ContextSearch,
-    Embedder,
+    EmbedderChoice,
     Extractor,
     PayloadStore,
 )
@@ -32,7 +32,7 @@ class ContextPorts:
     app: ContextApplication
     vault: Vault
     payloads: PayloadStore
-    embedder: Embedder
+    embedders: EmbedderChoice
     directory: ContextDirectory
     search: ContextSearch
     extractor: Extractor | None = None

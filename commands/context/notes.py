@@ -17,6 +17,7 @@ from commands.ports.context import Payload
 from domain.context.extraction import Extraction, extract_by_rules
 from domain.context.memory import Memory, memory_subject
 from domain.context.synced import SyncedCalendarEvent, facts_from_calendar_event
+from domain.errors import Unavailable
 from domain.storable import UtcTime
 
 if TYPE_CHECKING:
@@ -40,8 +41,15 @@ def memory_id_for(tenant_id: UUID, command_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"cairn:memory:{tenant_id}:{command_id}")
 
 
-def _embedded_payload(ports: ContextPorts, payload_id: UUID, subject: str, text: str) -> Payload:
-    (embedding,) = ports.embedder.passages([text])
+def _embedded_payload(
+    ports: ContextPorts, tenant_id: UUID, payload_id: UUID, subject: str, text: str
+) -> Payload:
+    try:
+        (embedding,) = ports.embedders.for_tenant(tenant_id).passages([text])
+    except Unavailable:
+        # The person's embedding model is down: the offline model's vector keeps the note
+        # searchable now, and re-embedding moves it to the person's model later.
+        (embedding,) = ports.embedders.offline.passages([text])
     return Payload(payload_id, subject, text, embedding)
 
 
@@ -55,20 +63,30 @@ def note(
     kind: str = "note",
     extraction: Extraction | None = None,
     valid_from: datetime | None = None,
+    source_event: str | None = None,
+    embed: bool = True,
 ) -> list[Aggregate]:
-    """The new memory and the entities it teaches, their payloads stored (not saved yet)."""
+    """The new memory and the entities it teaches, their payloads stored (not saved yet).
+    `source_event`: what its facts cite (default: its own `MemoryNoted`). Without `embed`
+    its vector is left to the re-embedding job (found by full text until then)."""
     subject = memory_subject(memory_id)
     payload_id = uuid5(memory_id, "text")
     sealed = ports.vault.seal_personal(str(tenant_id), subject, "memory_text", text)
-    payloads = [_embedded_payload(ports, payload_id, subject, text)]
-    source = f"Memory:{memory_id}:1"
+    payloads = [
+        _embedded_payload(ports, tenant_id, payload_id, subject, text)
+        if embed
+        else Payload(payload_id, subject, text)
+    ]
+    source = source_event or f"Memory:{memory_id}:1"
     memory = Memory(memory_id, tenant_id, user_id, sealed, payload_id, kind, source)
     found = extract_by_rules(text, source, valid_from)
     if extraction is not None:
         found = Extraction(
             source_event=extraction.source_event, entities=found.entities + extraction.entities
         )
-    learnt = learn(ports, tenant_id, user_id, memory_id, found, valid_from or ports.clock())
+    # Dated like the model's facts about the same note (commands/context/extract.py): a fact
+    # both find is one fact id, recorded once.
+    learnt = learn(ports, tenant_id, user_id, memory_id, found, valid_from or memory.created_on)
     memory.learnt(learnt.recognised, learnt.taught)
     ports.payloads.put(tenant_id, user_id, payloads + learnt.payloads)
     return [memory, *learnt.entities.values()]
@@ -106,7 +124,7 @@ def correct_memory(command: CorrectMemory, issued: Issued, ports: Ports) -> Comm
     context.payloads.put(
         caller.tenant_id,
         caller.user_id,
-        [_embedded_payload(context, payload_id, subject, command.text)],
+        [_embedded_payload(context, caller.tenant_id, payload_id, subject, command.text)],
     )
     replaced = memory.payload_ids[-1]
     memory.correct(sealed, payload_id, caller.user_id)

@@ -32,6 +32,7 @@ class Memory(Aggregate):
         MemoryCorrected: ClassVar[type[Aggregate.Event]]
         MemoryForgotten: ClassVar[type[Aggregate.Event]]
         MemoryTaught: ClassVar[type[Aggregate.Event]]
+        MemoryReembedded: ClassVar[type[Aggregate.Event]]
 
     @staticmethod
     def create_id(memory_id: UUID, **_: object) -> UUID:
@@ -61,24 +62,45 @@ class Memory(Aggregate):
         # facts learnt from it (those facts are withdrawn with it).
         self.recognised: list[UUID] = []
         self.taught: list[UUID] = []
+        # The source events already learnt from in the background (an extraction by the
+        # person's model, a completed run): a redelivered one teaches nothing again.
+        self.learnt_from: list[str] = []
+        # The (text payload, model) of the last re-embedding, if any (MemoryReembedded).
+        self.embedded_with: tuple[UUID, str] | None = None
+
+    def has_learnt(self, source_event: str) -> bool:
+        return source_event in self.learnt_from
 
     def learnt(
-        self, recognised: list[UUID], taught: list[UUID], usage: dict[str, Any] | None = None
+        self,
+        recognised: list[UUID],
+        taught: list[UUID],
+        usage: dict[str, Any] | None = None,
+        source_event: str | None = None,
     ) -> None:
         """Record which entities this memory taught (by the rules, or by the person's model:
-        then with what the model call cost)."""
+        then with what the model call cost), and from which source event, if it was learnt
+        in the background (once per source event)."""
         self._check_kept()
+        if source_event is not None and self.has_learnt(source_event):
+            return
         new_recognised = [e for e in recognised if e not in self.recognised]
         new_taught = [e for e in taught if e not in self.taught]
-        if new_recognised or new_taught or usage is not None:
-            self._taught(new_recognised, new_taught, usage)
+        if new_recognised or new_taught or usage is not None or source_event is not None:
+            self._taught(new_recognised, new_taught, usage, source_event)
 
     @event("MemoryTaught")
     def _taught(
-        self, recognised: list[UUID], taught: list[UUID], usage: dict[str, Any] | None = None
+        self,
+        recognised: list[UUID],
+        taught: list[UUID],
+        usage: dict[str, Any] | None = None,
+        source_event: str | None = None,
     ) -> None:
         self.recognised.extend(recognised)
         self.taught.extend(taught)
+        if source_event is not None:
+            self.learnt_from.append(source_event)
 
     def _check_kept(self) -> None:
         if self.forgotten:
@@ -95,6 +117,20 @@ class Memory(Aggregate):
         self.payload_ids.append(payload_id)
         self.text_sealed = text_sealed
         self.text_version = self.version + 1  # this event's (the version moves after it)
+
+    def reembedded(self, payload_id: UUID, model: str, dim: int) -> bool:
+        """Its current text's vector was made again by `model` (the payload store holds it);
+        False if there is nothing to record (forgotten, an older text, or already so)."""
+        if self.forgotten or payload_id != self.payload_ids[-1]:
+            return False
+        if self.embedded_with == (payload_id, model):
+            return False
+        self._reembedded(payload_id, model, dim)
+        return True
+
+    @event("MemoryReembedded")
+    def _reembedded(self, payload_id: UUID, model: str, dim: int) -> None:
+        self.embedded_with = (payload_id, model)
 
     def forget(self, forgotten_by: str) -> bool:
         """Forget it (False if it already was: forgetting twice changes nothing)."""

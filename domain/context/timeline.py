@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-MULTI_VALUED = frozenset({"email", "phone", "alias", "note", "preference", "appointment"})
+MULTI_VALUED = frozenset(
+    {"email", "phone", "alias", "note", "preference", "appointment", "emailed"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,12 @@ _CORRECTED = (
     " embedding = excluded.embedding, updated_at = excluded.updated_at,"
     " position = excluded.position"
 )
+# The payload holds the new vector (written before the event): the view copies it. The
+# position stays: the text, which `known_as_of` is about, did not change.
+_REEMBEDDED = (
+    "UPDATE {context_memories} m SET model = p.model, dim = p.dim, embedding = p.embedding"
+    " FROM context_payloads p WHERE m.memory_id = %(id)s AND p.payload_id = %(payload)s"
+)
 _FORGET_MEMORY = "DELETE FROM {context_memories} WHERE memory_id = %s"
 _FORGET_CLOSURES = (
     "DELETE FROM {context_fact_closures} c USING {context_facts} f"
@@ -99,6 +105,12 @@ class Context(Projector):
     @handles(Memory.MemoryCorrected)
     def corrected(self, event: Any, position: int, writes: Writes) -> None:
         writes.execute(self.sql(_CORRECTED), _memory_row(event, position, "note"))
+
+    @handles(Memory.MemoryReembedded)
+    def reembedded(self, event: Any, position: int, writes: Writes) -> None:
+        writes.execute(
+            self.sql(_REEMBEDDED), {"id": event.originator_id, "payload": event.payload_id}
+        )
 
     @handles(Memory.MemoryForgotten)
     def forgotten(self, event: Any, position: int, writes: Writes) -> None:

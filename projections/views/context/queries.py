@@ -13,7 +13,7 @@ from domain.errors import NotFound
 from projections.engine.pages import Page, by_time_and_id, keyset_page
 from projections.engine.view_reads import current_position, tenant_reader, wait_for
 
-__all__ = ["CONTEXT", "get_entity", "list_memories", "wait_for"]
+__all__ = ["CONTEXT", "embedding_models", "get_entity", "list_memories", "wait_for"]
 
 CONTEXT = "context"
 _FOREVER = 2**63 - 1
@@ -45,6 +45,20 @@ def list_memories(
         cursor=cursor,
         limit=limit,
     )
+
+
+def embedding_models(
+    pool: ConnectionPool[Any], tenant_id: UUID, user_id: str
+) -> tuple[dict[str, int], int]:
+    """The person's memories counted by the model of their vector, and the view's position."""
+    with tenant_reader(pool, tenant_id) as cur:
+        rows = cur.execute(
+            "SELECT coalesce(model, '') AS model, count(*) AS n FROM context_memories"
+            " WHERE tenant_id = %s AND user_id = %s GROUP BY model ORDER BY model",
+            (tenant_id, user_id),
+        ).fetchall()
+        position = current_position(cur.connection, CONTEXT)
+    return {r["model"]: int(r["n"]) for r in rows}, position or 0
 
 
 _ENTITY = (

@@ -1,0 +1,102 @@
+"""The workers' second consumer: context events in, knowledge out (commands/context/
+background.py). A durable JetStream consumer shared by every worker process, beside the run
+consumer: new memories, submitted intents and completed runs. A failure is retried with a
+backoff a few times, then left (nothing waits on it: the rules already ran, and the run has
+its outcome); a dependency that is down is retried longer.
+
+The consumer starts at the stream's end when first created: turning learning on in a store
+with history does not send every old note to the person's model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from adapters.jetstream import headers as h
+from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
+from adapters.telemetry.logs import bound
+from commands.application import CairnApplication
+from commands.bootstrap import Services
+from commands.context.background import ContextLearner
+from domain.errors import Unavailable
+
+logger = logging.getLogger("cairn.learner")
+
+MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
+RUN_TOPIC = "domain.runs.run:Run.IntentSubmitted"
+LEARNS_FROM = frozenset({"MemoryNoted", "IntentSubmitted", "RunCompleted"})
+GIVE_UP_AFTER = 5
+WAIT_LONGER_AFTER_OUTAGES = 20
+
+
+def _found(app: CairnApplication, aggregate_id: UUID) -> Any:
+    try:
+        return app.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+
+
+def backoff(deliveries: int) -> float:
+    return min(0.5 * 2.0 ** min(deliveries, 10), 60.0)
+
+
+class LearningService:
+    def __init__(self, services: Services, concurrency: int = 4) -> None:
+        settings = services.settings
+        runs = services.runs.app
+        self.learner = ContextLearner(services.context, lambda run_id: _found(runs, run_id))
+        spec = ConsumerSpec(
+            stream=settings.stream,
+            durable=f"{settings.stream}_context_learners",
+            subject_filter=h.aggregate_type_filter(settings.subject_prefix, MEMORY_TOPIC),
+            more_filters=(h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),),
+            ack_wait=settings.worker_ack_wait_s,
+            new_only=True,
+        )
+        self.work = DurableWork(
+            settings.nats_url,
+            spec,
+            self.handle,
+            concurrency=concurrency,
+            name="cairn-learner",
+            skip=self.skip,
+        )
+
+    @staticmethod
+    def skip(item: WorkItem) -> bool:
+        return item.headers.get(h.TOPIC, "").rpartition(".")[2] not in LEARNS_FROM
+
+    def handle(self, item: WorkItem) -> float | None:
+        try:
+            _tenant, topic, origin = h.event_origin(item.subject, item.headers)
+            originator = UUID(str(origin))
+        except (KeyError, ValueError):
+            return None
+        name = topic.rpartition(".")[2]
+        with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
+            try:
+                self.learn(name, originator)
+            except Unavailable as exc:
+                if item.deliveries < WAIT_LONGER_AFTER_OUTAGES:
+                    logger.warning("learning from %s %s waits (%r)", name, originator, exc)
+                    return backoff(item.deliveries)
+                logger.error("learning from %s %s given up (%r)", name, originator, exc)
+            except Exception:
+                if item.deliveries < GIVE_UP_AFTER:
+                    logger.exception("learning from %s %s failed; will retry", name, originator)
+                    return backoff(item.deliveries)
+                logger.exception("learning from %s %s failed; given up", name, originator)
+        return None
+
+    def learn(self, name: str, originator: UUID) -> int | None:
+        if name == "MemoryNoted":
+            return self.learner.on_memory_noted(originator)
+        if name == "IntentSubmitted":
+            return self.learner.on_intent_submitted(originator)
+        if name == "RunCompleted":
+            return self.learner.on_run_completed(originator)
+        return None

@@ -1,0 +1,98 @@
+"""The learner job against the real event store and PostgreSQL: a note's MemoryNoted as the
+workers' consumer hands it over, handled, then handed over again (a redelivery after a lost
+ack): the person's model is asked once, the facts are recorded once and cite the note's event;
+an event of another kind is acknowledged without work."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from adapters.context.extraction import LiteLLMExtractor
+from adapters.jetstream import headers as h
+from adapters.jetstream.work import WorkItem
+from adapters.llm.gateway import LiteLLMGateway
+from adapters.llm.mock import MockAnswer
+from commands.base import Caller, Issued
+from commands.bootstrap import Services, bootstrap
+from commands.context.notes import NoteMemory
+from commands.learning_service import LearningService
+from commands.ports.planner import LlmProvider, ProviderCredential
+from commands.runs.provider_keys import store_provider_key
+from infra.stack import StackEndpoints
+from tests.support.cairn_settings import isolated_settings
+
+pytestmark = pytest.mark.integration
+
+ANSWER = {
+    "entities": [
+        {"name": "Jo Park", "facts": [{"predicate": "phone", "value": "+44 20 7946 0000"}]}
+    ]
+}
+
+
+@pytest.fixture
+def services(
+    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+) -> Iterator[Services]:
+    services = bootstrap(isolated_settings(stack, fresh_database_url, unique_name, tmp_path))
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _item(services: Services, tenant: uuid.UUID, memory_id: uuid.UUID, name: str) -> WorkItem:
+    """The message of the memory's event as the consumer hands it over."""
+    stored = services.context.app.recorder.select_events(memory_id)
+    (event,) = [s for s in stored if s.topic.endswith(f".{name}")]
+    prefix = services.settings.subject_prefix
+    subject = f"{prefix}.{tenant}.Memory.{h.id_token(memory_id)}"
+    headers = {h.TENANT: str(tenant), h.TOPIC: event.topic}
+    return WorkItem(subject, headers, stream_sequence=1, deliveries=1)
+
+
+def test_a_redelivered_note_is_learnt_from_once(services: Services) -> None:
+    tenant = uuid.uuid4()
+    who = Caller(tenant, "ada", session_id=str(uuid.uuid4()))
+    credential = ProviderCredential(api_key=SecretStr("sk-test-1"))
+    store_provider_key(services.identity.vault, tenant, LlmProvider.OPENAI, credential)
+    asked: list[str] = []
+
+    def answer(model: str) -> MockAnswer:
+        asked.append(model)
+        return MockAnswer.text(json.dumps(ANSWER))
+
+    learning = LearningService(services)
+    extractor = LiteLLMExtractor(LiteLLMGateway(answer))
+    learner = learning.learner
+    learner.ports = dataclasses.replace(learner.ports, extractor=extractor)
+    noted = services.commands.dispatch(
+        NoteMemory(text="Climbed with Jo Park at the quarry"),
+        Issued(caller=who, command_id=str(uuid.uuid4())),
+    )
+    memory_id = uuid.UUID(noted.ids["memory_id"])
+    item = _item(services, tenant, memory_id, "MemoryNoted")
+    assert not learning.skip(item)
+    taught = {**item.headers, h.TOPIC: item.headers[h.TOPIC].replace("Noted", "Taught")}
+    assert learning.skip(dataclasses.replace(item, headers=taught))
+
+    assert learning.handle(item) is None
+    assert learning.handle(dataclasses.replace(item, deliveries=2)) is None
+
+    assert len(asked) == 1
+    events = [type(e).__name__ for e in services.context.app.events.get(memory_id)]
+    assert events == ["MemoryNoted", "MemoryTaught"]  # the rules found nothing; the model once
+    memory: Any = services.context.app.repository.get(memory_id)
+    assert memory.learnt_from == [f"Memory:{memory_id}:1"]
+    (jo,) = memory.taught
+    events_of_jo: list[Any] = list(services.context.app.events.get(jo))
+    facts = [e for e in events_of_jo if type(e).__name__ == "FactRecorded"]
+    assert [(f.predicate, f.source_event) for f in facts] == [("phone", f"Memory:{memory_id}:1")]
