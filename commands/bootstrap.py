@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +31,8 @@ from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
+from adapters.mcp.upstream_client import SdkUpstreamClient
+from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
@@ -46,7 +49,11 @@ from commands.identity.principals import PrincipalCache
 from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
 from commands.integrations.records import ConnectionRecords
 from commands.integrations.sync import FeedsApplication, FeedSync
+from commands.mcp.upstream_actions import UpstreamIntegrations, WithUpstreamTools, plan_tools
+from commands.mcp.upstream_planning import WithUpstreamToolsContext
+from commands.mcp.upstream_service import UpstreamPorts
 from commands.ports.connections import ConnectionTokens
+from commands.ports.endpoints import McpServerRefused
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
@@ -224,9 +231,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         )
         services.feeds.apis = providers.feeds
         integrations = providers
+    upstream = upstream_ports(services)
+    integrations = UpstreamIntegrations(upstream, integrations)
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)
-    registry = default_registry()
+    registry = WithUpstreamTools(default_registry())
 
     def execute(run: Run, tenant_id: UUID, cause: str | None) -> int | None:
         context = EventContext(correlation_id=str(run.id), causation_id=cause)
@@ -244,6 +253,23 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=GraphContextProvider(services.context.search, ClockContextProvider()),
+        context=WithUpstreamToolsContext(
+            GraphContextProvider(services.context.search, ClockContextProvider()), upstream
+        ),
         execute=execute,
+        upstream_tools=partial(plan_tools, upstream),
     )
+
+
+def upstream_ports(services: Services) -> UpstreamPorts:
+    """A person's upstream MCP servers (decision 0030): where they are kept, the client that
+    talks to them, and where they may be (public addresses unless the operator allows)."""
+    guard = ResolvingEndpointGuard(
+        services.settings.allow_private_mcp_servers,
+        what="MCP server",
+        setting="CAIRN_ALLOW_PRIVATE_MCP_SERVERS",
+        refused=McpServerRefused,
+        field="url",
+    )
+    store = PostgresUpstreamStore(services.pool)
+    return UpstreamPorts(store, SdkUpstreamClient(), services.identity, guard)

@@ -17,7 +17,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from commands.ports.mcp_upstream import ListedTool
+from commands.ports.mcp_upstream import ListedTool, UpstreamToolFailed
 from domain.errors import Unavailable
 
 TIMEOUT_S = 15.0
@@ -38,7 +38,14 @@ class SdkUpstreamClient:
         ):
             listed = await client.list_tools()
         return [
-            ListedTool(tool.name, tool.description or "", dict(tool.input_schema))
+            ListedTool(
+                tool.name,
+                tool.description or "",
+                dict(tool.input_schema),
+                {}
+                if tool.annotations is None
+                else tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
             for tool in listed.tools
         ]
 
@@ -48,6 +55,8 @@ class SdkUpstreamClient:
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             result = await client.call_tool(name, dict(arguments))
+        if result.is_error:
+            raise UpstreamToolFailed(_text(result)[:500])
         return _text(result)
 
     def list_tools(self, url: str) -> list[ListedTool]:
@@ -59,6 +68,8 @@ class SdkUpstreamClient:
     def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
         try:
             return anyio.run(self._call, url, name, arguments)
+        except UpstreamToolFailed:
+            raise
         except Exception as exc:
             raise UpstreamUnavailable(url) from exc
 

@@ -16,10 +16,9 @@ from uuid import UUID, uuid4
 
 from commands.base import Caller
 from commands.identity.context import IdentityPorts
-from commands.mcp.upstream import as_untrusted_data, check_callable, reconcile
+from commands.mcp.upstream import as_listed, as_untrusted_data, check_callable, reconcile
 from commands.ports.endpoints import EndpointGuard
 from commands.ports.mcp_upstream import (
-    ListedTool,
     PinnedTool,
     ToolState,
     UpstreamClient,
@@ -93,9 +92,15 @@ def list_again(
     """List the server's tools now and record the pins; a tool whose text changed after its
     approval is quarantined from this moment (and the change is a security fact)."""
     server = _own(caller, server_id, ports)
+    return server, relist(caller, server, ports)
+
+
+def relist(caller: Caller, server: UpstreamServer, ports: UpstreamPorts) -> dict[str, PinnedTool]:
+    """The server's tools as it lists them now, recorded as its pins; a quarantine it causes
+    is a security fact of the caller (the person, or the executor acting for them)."""
     tenant = str(caller.tenant_id)
-    before = ports.store.pins(tenant, server_id)
-    after = reconcile(server_id, before, ports.client.list_tools(server.url))
+    before = ports.store.pins(tenant, server.server_id)
+    after = reconcile(server.server_id, before, ports.client.list_tools(server.url))
     ports.store.save_pins(tenant, after)
     for pin in after:
         was = before.get(pin.name)
@@ -107,12 +112,12 @@ def list_again(
                 caller,
                 "mcp_tool",
                 "quarantined",
-                server_id=server_id,
+                server_id=server.server_id,
                 tool=pin.name,
                 approved_hash=pin.approved_hash,
                 listed_hash=pin.listed_hash,
             )
-    return server, {pin.name: pin for pin in after}
+    return {pin.name: pin for pin in after}
 
 
 def approve_tool(
@@ -149,7 +154,7 @@ def call_tool(
     comes back fenced as untrusted data, never as instructions."""
     server, pins = list_again(caller, server_id, ports)
     pin = pins.get(name)  # the pins of a fresh listing: what the server lists right now
-    live = ListedTool(pin.name, pin.description, pin.input_schema) if pin else None
+    live = as_listed(pin) if pin else None
     check_callable(pin, live, name)
     output = ports.client.call_tool(server.url, name, arguments)
     return as_untrusted_data(server.name, name, output)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,10 +27,12 @@ class ListedTool:
     name: str
     description: str
     input_schema: Mapping[str, Any]
+    # MCP's hints (readOnlyHint, destructiveHint, ...) as the upstream gives them: untrusted.
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
-        return tool_hash(self.name, self.description, self.input_schema)
+        return tool_hash(self.name, self.description, self.input_schema, self.annotations)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class PinnedTool:
     listed_hash: str  # what the upstream listed last
     description: str
     input_schema: Mapping[str, Any]
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> ToolState:
@@ -51,9 +54,20 @@ class PinnedTool:
         return ToolState.APPROVED
 
 
-def tool_hash(name: str, description: str, input_schema: Mapping[str, Any]) -> str:
+def tool_hash(
+    name: str,
+    description: str,
+    input_schema: Mapping[str, Any],
+    annotations: Mapping[str, Any] | None = None,
+) -> str:
+    """What approving a tool approves. Its hints count too (a tool that turns from read-only
+    to destructive changed what a policy sees), but only when it has any, so the hash of a
+    tool without them is what it was before hints were pinned (decision 0035)."""
+    text: dict[str, Any] = {"name": name, "description": description, "input_schema": input_schema}
+    if annotations:
+        text["annotations"] = annotations
     canonical = json.dumps(
-        {"name": name, "description": description, "input_schema": input_schema},
+        text,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -70,6 +84,10 @@ class UpstreamServer:
     auth: str  # "none" for now; "oauth" goes through a connected account (integrations)
 
 
+class UpstreamToolFailed(Exception):
+    """The upstream answered the call with a tool error (`isError`): it says it failed."""
+
+
 class UpstreamStore(Protocol):
     def add_server(self, tenant: str, server: UpstreamServer, now: datetime) -> None: ...
 
@@ -78,6 +96,10 @@ class UpstreamStore(Protocol):
     def pins(self, tenant: str, server_id: str) -> dict[str, PinnedTool]: ...
 
     def save_pins(self, tenant: str, pins: list[PinnedTool]) -> None: ...
+
+    def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
+        """The person's tools whose last listing is the text they approved."""
+        ...
 
     def approve(
         self,
@@ -98,5 +120,6 @@ class UpstreamClient(Protocol):
     def list_tools(self, url: str) -> list[ListedTool]: ...
 
     def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
-        """The tool's text output (never interpreted by Cairn)."""
+        """The tool's text output (never interpreted by Cairn); `UpstreamToolFailed` when
+        the tool answers an error."""
         ...
