@@ -65,6 +65,15 @@ class PostgresUpstreamStore:
             ).fetchall()
         return {row[1]: PinnedTool(*row) for row in rows}
 
+    def servers_of(self, tenant: str, user_id: str) -> list[UpstreamServer]:
+        with self._tenant(tenant) as conn:
+            rows = conn.execute(
+                "SELECT server_id, user_id, name, url, auth FROM mcp_servers"
+                " WHERE tenant_id = %s AND user_id = %s ORDER BY created_at, server_id",
+                (tenant, user_id),
+            ).fetchall()
+        return [UpstreamServer(*row) for row in rows]
+
     def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
         with self._tenant(tenant) as conn:
             rows = conn.execute(

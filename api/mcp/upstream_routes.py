@@ -52,6 +52,26 @@ def _tools(pins: list[PinnedTool]) -> list[ToolOut]:
     ]
 
 
+class ServersOut(BaseModel):
+    servers: list[ServerOut]
+
+
+@router.get("", operation_id="listMcpServers", response_model=ServersOut)
+def list_servers(caller: CurrentCaller, mcp: Mcp) -> ServersOut:
+    """The person's upstream MCP servers and their tools as last listed (asks no server)."""
+    return ServersOut(
+        servers=[
+            ServerOut(
+                server_id=server.server_id,
+                name=server.name,
+                url=server.url,
+                tools=_tools(list(pins.values())),
+            )
+            for server, pins in upstream_service.servers(caller, mcp.upstream)
+        ]
+    )
+
+
 @router.post("", operation_id="registerMcpServer", status_code=201, response_model=ServerOut)
 def register_server(body: ServerIn, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
     """Register an upstream MCP server and list its tools: each waits for the person's

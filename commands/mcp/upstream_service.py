@@ -79,6 +79,17 @@ def register_server(
     return server, pins
 
 
+def servers(
+    caller: Caller, ports: UpstreamPorts
+) -> list[tuple[UpstreamServer, dict[str, PinnedTool]]]:
+    """The person's servers with their tools as last listed (no call to any server)."""
+    tenant = str(caller.tenant_id)
+    return [
+        (server, ports.store.pins(tenant, server.server_id))
+        for server in ports.store.servers_of(tenant, caller.user_id)
+    ]
+
+
 def _own(caller: Caller, server_id: str, ports: UpstreamPorts) -> UpstreamServer:
     server = ports.store.get_server(str(caller.tenant_id), server_id)
     if server is None or server.user_id != caller.user_id:
