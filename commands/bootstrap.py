@@ -32,6 +32,7 @@ from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
 from adapters.mcp.upstream_client import SdkUpstreamClient
+from adapters.mcp.upstream_oauth import McpServerAuthorization
 from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.postgres.timers import PostgresTimers
@@ -153,7 +154,8 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
-    connections = connections_ports(settings, pool, client, vault, identity)
+    authorization = McpServerAuthorization(pool, mcp_guard(settings), settings.redirect_uri())
+    connections = connections_ports(settings, pool, client, vault, identity, authorization)
     payloads = PostgresPayloads(pool)
     embedder = OfflineEmbedder()
     context = ContextPorts(
@@ -198,12 +200,15 @@ def connections_ports(
     client: redis.Redis,
     vault: PostgresVault,
     identity: IdentityPorts,
+    mcp: McpServerAuthorization | None = None,
 ) -> ConnectionsPorts:
     """Connected accounts (docs/integrations.md): the token port provider adapters use is
     `connections.tokens`."""
     app = ConnectionsApplication(env=settings.event_store_env())
     oauth = OAuthClients(
-        provider_configs(settings.oauth_providers, settings.env), settings.redirect_uri()
+        provider_configs(settings.oauth_providers, settings.env),
+        settings.redirect_uri(),
+        more=mcp.provider if mcp is not None else None,  # people's upstream MCP servers
     )
     tokens = VaultConnectionTokens(TokenRows(pool), vault, oauth, ConnectionRecords(app, identity))
     return ConnectionsPorts(
@@ -264,12 +269,23 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
 def upstream_ports(services: Services) -> UpstreamPorts:
     """A person's upstream MCP servers (decision 0030): where they are kept, the client that
     talks to them, and where they may be (public addresses unless the operator allows)."""
-    guard = ResolvingEndpointGuard(
-        services.settings.allow_private_mcp_servers,
+    settings, pool = services.settings, services.pool
+    guard = mcp_guard(settings)
+    store = PostgresUpstreamStore(pool)
+    authorization = McpServerAuthorization(pool, guard, settings.redirect_uri())
+    tokens = services.connections.tokens if services.connections is not None else None
+    return UpstreamPorts(
+        store, SdkUpstreamClient(), services.identity, guard, authorization, tokens
+    )
+
+
+def mcp_guard(settings: CairnSettings) -> ResolvingEndpointGuard:
+    """Where Cairn may connect for a person's MCP server (and what it names): public
+    addresses only, unless the operator allows private ones (decision 0030)."""
+    return ResolvingEndpointGuard(
+        settings.allow_private_mcp_servers,
         what="MCP server",
         setting="CAIRN_ALLOW_PRIVATE_MCP_SERVERS",
         refused=McpServerRefused,
         field="url",
     )
-    store = PostgresUpstreamStore(services.pool)
-    return UpstreamPorts(store, SdkUpstreamClient(), services.identity, guard)

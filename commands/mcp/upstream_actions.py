@@ -22,7 +22,8 @@ from pydantic import BaseModel
 
 from commands.base import Caller
 from commands.mcp.upstream import as_listed, as_untrusted_data, check_callable
-from commands.mcp.upstream_service import UpstreamPorts, relist
+from commands.mcp.upstream_service import UpstreamPorts, relist, token_for
+from commands.ports.connections import ConnectionMissing, ReauthNeeded
 from commands.ports.integrations import (
     ActionHandler,
     ActionHandlers,
@@ -209,10 +210,18 @@ class UpstreamIntegrations:
             check_arguments(pin, parameters)
         except Unavailable as exc:  # nothing was called: safe to try again
             raise failed(ErrorKind.CONNECTION, f"{exc.code}: {exc.message}") from exc
+        except (ConnectionMissing, ReauthNeeded) as exc:
+            raise failed(ErrorKind.NEEDS_PERSON, f"{exc.code}: {exc.message}") from exc
         except DomainError as exc:  # quarantined, unknown, arguments outside the schema
             raise failed(ErrorKind.REJECTED, f"{exc.code}: {exc.message}") from exc
         try:
-            output = self.ports.client.call_tool(server.url, pin.name, parameters)
+            token = token_for(server, self.ports, tenant)
+        except (ConnectionMissing, ReauthNeeded) as exc:  # only the person can connect
+            raise failed(ErrorKind.NEEDS_PERSON, f"{exc.code}: {exc.message}") from exc
+        except Unavailable as exc:
+            raise failed(ErrorKind.CONNECTION, f"{exc.code}: {exc.message}") from exc
+        try:
+            output = self.ports.client.call_tool(server.url, pin.name, parameters, token)
         except UpstreamToolFailed as exc:
             raise failed(ErrorKind.REJECTED, f"the tool answered an error: {exc}") from exc
         except Unavailable as exc:

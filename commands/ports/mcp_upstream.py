@@ -117,11 +117,27 @@ class UpstreamStore(Protocol):
 
 
 class UpstreamClient(Protocol):
-    """Talks to one upstream MCP server (adapters/mcp/upstream_client.py)."""
+    """Talks to one upstream MCP server (adapters/mcp/upstream_client.py), with the person's
+    access token for that server when it wants one (never a Cairn credential)."""
 
-    def list_tools(self, url: str) -> list[ListedTool]: ...
+    def list_tools(self, url: str, token: str | None = None) -> list[ListedTool]: ...
 
-    def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+    def call_tool(
+        self, url: str, name: str, arguments: Mapping[str, Any], token: str | None = None
+    ) -> str:
         """The tool's text output (never interpreted by Cairn); `UpstreamToolFailed` when
         the tool answers an error."""
+        ...
+
+
+class UpstreamAuthorization(Protocol):
+    """OAuth for upstream servers (adapters/mcp/upstream_oauth.py, decision 0035)."""
+
+    def challenge(self, url: str) -> str | None:
+        """The server's `WWW-Authenticate` when it answers 401 without a token, else None."""
+        ...
+
+    def register(self, provider: str, url: str, challenge: str) -> None:
+        """Discover the server's authorization server (RFC 9728, RFC 8414) and register Cairn
+        there (RFC 7591), as the connection provider `provider`."""
         ...
