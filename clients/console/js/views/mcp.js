@@ -2,7 +2,7 @@
 // quarantined) and approve a tool exactly as listed, with a fresh passkey. A tool's text is
 // the server's, shown as text only (never markup): read it before approving.
 
-import { call, get, post, withStepUp } from "../api.js";
+import { call, command, get, post, withStepUp } from "../api.js";
 import { announce, errorBox, field, h, mount, replace } from "../dom.js";
 
 const STATE = {
@@ -48,18 +48,32 @@ function serverCard(server, problems, refresh) {
       problems.append(errorBox(error));
     }
   };
+  const connect = async () => {
+    problems.replaceChildren();
+    try {
+      const path = `/v1/connections/${encodeURIComponent(server.connect_provider)}/connect`;
+      const started = await command(path, { scopes: [] });
+      location.assign(started.authorization_url);
+    } catch (error) {
+      problems.append(errorBox(error));
+    }
+  };
   return h(
     "section",
     { class: "card", "data-server": server.server_id, "aria-label": server.name },
     h("h2", {}, server.name),
     h("p", { class: "hint" }, server.url),
+    server.auth === "oauth"
+      ? h("p", {}, "This server signs you in with its own account. ",
+        h("button", { type: "button", class: "small", onclick: connect }, `Connect ${server.name}`))
+      : null,
     h("ul", { class: "tools" },
       server.tools.length ? server.tools.map((t) => toolItem(server, t, problems, refresh)) : h("li", {}, "No tools.")),
     h("button", { type: "button", class: "small secondary", onclick: relist }, `List ${server.name}'s tools again`),
   );
 }
 
-export async function render(main) {
+export async function render(main, { query }) {
   const servers = h("div", { id: "mcp-servers" });
   const problems = h("div", { "aria-live": "polite" });
 
@@ -93,6 +107,7 @@ export async function render(main) {
   mount(
     main,
     h("h1", {}, "MCP servers"),
+    query.get("connected") ? h("p", { class: "success", role: "status" }, "Connected. List its tools to see them.") : null,
     h("p", {}, "Tools of MCP servers you register here can be planned like any action. Each tool is pinned to the text you approve; if its server changes that text, the tool is quarantined until you approve it again. Your policies decide every call; by default each one waits for your approval."),
     h("form", { class: "card form", onsubmit: onRegister, "aria-label": "Register an MCP server" },
       h("h2", {}, "Register a server"),
