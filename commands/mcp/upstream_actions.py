@@ -222,8 +222,9 @@ class UpstreamIntegrations:
             raise failed(ErrorKind.CONNECTION, f"{exc.code}: {exc.message}") from exc
         try:
             output = self.ports.client.call_tool(server.url, pin.name, parameters, token)
-        except UpstreamToolFailed as exc:
-            raise failed(ErrorKind.REJECTED, f"the tool answered an error: {exc}") from exc
+        except UpstreamToolFailed as exc:  # its text is the upstream's: fenced as data
+            said = as_untrusted_data(server.name, pin.name, str(exc))
+            raise failed(ErrorKind.REJECTED, f"the tool answered an error:\n{said}") from exc
         except Unavailable as exc:
             raise failed(ErrorKind.NEEDS_PERSON, UNKNOWN_OUTCOME) from exc
         fenced = as_untrusted_data(server.name, pin.name, output[:OUTPUT_MAX_CHARS])
