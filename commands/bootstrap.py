@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,9 @@ from adapters.llm.endpoints import ResolvingEndpointGuard
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from adapters.llm.planner import LiteLLMPlanner
+from adapters.mcp.upstream_client import SdkUpstreamClient
+from adapters.mcp.upstream_oauth import McpServerAuthorization
+from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.policy.engine import CedarPolicyEngine
 from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
@@ -50,7 +54,11 @@ from commands.integrations.mail_sync import MailSync
 from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
 from commands.integrations.records import ConnectionRecords
 from commands.integrations.sync import FeedsApplication, FeedSync
+from commands.mcp.upstream_actions import UpstreamIntegrations, WithUpstreamTools, plan_tools
+from commands.mcp.upstream_planning import WithUpstreamToolsContext
+from commands.mcp.upstream_service import UpstreamPorts
 from commands.ports.connections import ConnectionTokens
+from commands.ports.endpoints import McpServerRefused
 from commands.ports.idempotency import IdempotencyRecords
 from commands.ports.integrations import Integrations
 from commands.ports.policy import PolicyEngine
@@ -159,7 +167,8 @@ def bootstrap(settings: CairnSettings) -> Services:
         vault,
         settings.webhook_base_url,
     )
-    connections = connections_ports(settings, pool, client, vault, identity, feeds)
+    authorization = McpServerAuthorization(pool, mcp_guard(settings), settings.redirect_uri())
+    connections = connections_ports(settings, pool, client, vault, identity, feeds, authorization)
     if settings.oauth_providers:
         # A disconnect (in any process) stops the person's channels while it still can.
         feeds.apis = connected_providers(
@@ -235,12 +244,15 @@ def connections_ports(
     vault: PostgresVault,
     identity: IdentityPorts,
     feeds: FeedSync | None = None,
+    mcp: McpServerAuthorization | None = None,
 ) -> ConnectionsPorts:
     """Connected accounts (docs/integrations.md): the token port provider adapters use is
     `connections.tokens`."""
     app = ConnectionsApplication(env=settings.event_store_env())
     oauth = OAuthClients(
-        provider_configs(settings.oauth_providers, settings.env), settings.redirect_uri()
+        provider_configs(settings.oauth_providers, settings.env),
+        settings.redirect_uri(),
+        more=mcp.provider if mcp is not None else None,  # people's upstream MCP servers
     )
     tokens = VaultConnectionTokens(TokenRows(pool), vault, oauth, ConnectionRecords(app, identity))
     return ConnectionsPorts(
@@ -274,9 +286,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         services.feeds.apis = providers.feeds
         services.mail.apis = providers.mail_feeds
         integrations = providers
+    upstream = upstream_ports(services)
+    integrations = UpstreamIntegrations(upstream, integrations)
     if failpoints is not None:
         integrations = FailpointIntegrations(integrations, failpoints)
-    registry = default_registry()
+    registry = WithUpstreamTools(default_registry())
 
     def execute(run: Run, tenant_id: UUID, cause: str | None) -> int | None:
         context = EventContext(correlation_id=str(run.id), causation_id=cause)
@@ -294,6 +308,34 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=GraphContextProvider(services.context.search, ClockContextProvider()),
+        context=WithUpstreamToolsContext(
+            GraphContextProvider(services.context.search, ClockContextProvider()), upstream
+        ),
         execute=execute,
+        upstream_tools=partial(plan_tools, upstream),
+    )
+
+
+def upstream_ports(services: Services) -> UpstreamPorts:
+    """A person's upstream MCP servers (decision 0030): where they are kept, the client that
+    talks to them, and where they may be (public addresses unless the operator allows)."""
+    settings, pool = services.settings, services.pool
+    guard = mcp_guard(settings)
+    store = PostgresUpstreamStore(pool)
+    authorization = McpServerAuthorization(pool, guard, settings.redirect_uri())
+    tokens = services.connections.tokens if services.connections is not None else None
+    return UpstreamPorts(
+        store, SdkUpstreamClient(), services.identity, guard, authorization, tokens
+    )
+
+
+def mcp_guard(settings: CairnSettings) -> ResolvingEndpointGuard:
+    """Where Cairn may connect for a person's MCP server (and what it names): public
+    addresses only, unless the operator allows private ones (decision 0030)."""
+    return ResolvingEndpointGuard(
+        settings.allow_private_mcp_servers,
+        what="MCP server",
+        setting="CAIRN_ALLOW_PRIVATE_MCP_SERVERS",
+        refused=McpServerRefused,
+        field="url",
     )

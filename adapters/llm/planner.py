@@ -147,7 +147,7 @@ class LiteLLMPlanner:
             )
         self._gateway.warm_up()
         messages = build_messages(intent_text, context)
-        response_format = plan_response_format()
+        response_format = plan_response_format(tuple(tool.action for tool in context.tools))
         timeout = self._settings.timeout_seconds[preference.latency]
         ledger = _Ledger()
         for candidate in candidates:

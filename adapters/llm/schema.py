@@ -45,12 +45,17 @@ def _plan_json_schema() -> dict[str, Any]:
     return schema
 
 
-def plan_json_schema() -> dict[str, Any]:
-    """A fresh copy each call: callers (and litellm) may mutate what they are given."""
-    return copy.deepcopy(_plan_json_schema())
+def plan_json_schema(tools: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A fresh copy each call: callers (and litellm) may mutate what they are given. `tools`:
+    the action names of the person's upstream MCP tools, allowed beside the catalogue's."""
+    schema = copy.deepcopy(_plan_json_schema())
+    if tools:
+        action = schema["properties"]["steps"]["items"]["properties"]["action"]
+        action["enum"] = [*action["enum"], *tools]
+    return schema
 
 
-def plan_response_format() -> dict[str, Any]:
+def plan_response_format(tools: tuple[str, ...] = ()) -> dict[str, Any]:
     """OpenAI-style `response_format`; litellm translates it for the other providers.
 
     Not `strict`: strict mode requires every object to list all its properties and forbids
@@ -60,7 +65,7 @@ def plan_response_format() -> dict[str, Any]:
         "type": "json_schema",
         "json_schema": {
             "name": RESPONSE_SCHEMA_NAME,
-            "schema": plan_json_schema(),
+            "schema": plan_json_schema(tools),
             "strict": False,
         },
     }

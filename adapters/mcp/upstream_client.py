@@ -3,7 +3,8 @@ blocking face for the threads commands run on. One connection per call: upstream
 are few and calls rare, and nothing stays open that a crashed process would leak.
 
 No credential of the person's Cairn session is ever sent upstream (no token passthrough):
-a server registered with `auth: none` gets no Authorization header at all.
+a server registered with `auth: none` gets no Authorization header at all, one with
+`oauth` the person's own token for that server (their connection, decision 0035).
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ import mcp_types as types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from commands.ports.mcp_upstream import ListedTool
+from commands.ports.mcp_upstream import ListedTool, UpstreamToolFailed
 from domain.errors import Unavailable
 
 TIMEOUT_S = 15.0
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    """The person's token for this server only: no other credential ever goes upstream."""
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
 
 
 def _text(result: types.CallToolResult) -> str:
@@ -31,34 +37,49 @@ def _text(result: types.CallToolResult) -> str:
 class SdkUpstreamClient:
     """Implements `commands.ports.mcp_upstream.UpstreamClient`."""
 
-    async def _list(self, url: str) -> list[ListedTool]:
+    async def _list(self, url: str, token: str | None) -> list[ListedTool]:
         async with (
-            httpx2.AsyncClient(timeout=TIMEOUT_S) as http,
+            httpx2.AsyncClient(timeout=TIMEOUT_S, headers=_bearer(token)) as http,
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             listed = await client.list_tools()
         return [
-            ListedTool(tool.name, tool.description or "", dict(tool.input_schema))
+            ListedTool(
+                tool.name,
+                tool.description or "",
+                dict(tool.input_schema),
+                {}
+                if tool.annotations is None
+                else tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
             for tool in listed.tools
         ]
 
-    async def _call(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+    async def _call(
+        self, url: str, name: str, arguments: Mapping[str, Any], token: str | None
+    ) -> str:
         async with (
-            httpx2.AsyncClient(timeout=TIMEOUT_S) as http,
+            httpx2.AsyncClient(timeout=TIMEOUT_S, headers=_bearer(token)) as http,
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             result = await client.call_tool(name, dict(arguments))
+        if result.is_error:
+            raise UpstreamToolFailed(_text(result)[:500])
         return _text(result)
 
-    def list_tools(self, url: str) -> list[ListedTool]:
+    def list_tools(self, url: str, token: str | None = None) -> list[ListedTool]:
         try:
-            return anyio.run(self._list, url)
+            return anyio.run(self._list, url, token)
         except Exception as exc:  # any transport or protocol failure: the server is away
             raise UpstreamUnavailable(url) from exc
 
-    def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
+    def call_tool(
+        self, url: str, name: str, arguments: Mapping[str, Any], token: str | None = None
+    ) -> str:
         try:
-            return anyio.run(self._call, url, name, arguments)
+            return anyio.run(self._call, url, name, arguments, token)
+        except UpstreamToolFailed:
+            raise
         except Exception as exc:
             raise UpstreamUnavailable(url) from exc
 

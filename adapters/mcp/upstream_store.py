@@ -59,21 +59,43 @@ class PostgresUpstreamStore:
     def pins(self, tenant: str, server_id: str) -> dict[str, PinnedTool]:
         with self._tenant(tenant) as conn:
             rows = conn.execute(
-                "SELECT server_id, name, approved_hash, listed_hash, description, input_schema"
-                " FROM mcp_tools WHERE tenant_id = %s AND server_id = %s ORDER BY name",
+                "SELECT server_id, name, approved_hash, listed_hash, description, input_schema,"
+                " annotations FROM mcp_tools WHERE tenant_id = %s AND server_id = %s ORDER BY name",
                 (tenant, server_id),
             ).fetchall()
         return {row[1]: PinnedTool(*row) for row in rows}
+
+    def servers_of(self, tenant: str, user_id: str) -> list[UpstreamServer]:
+        with self._tenant(tenant) as conn:
+            rows = conn.execute(
+                "SELECT server_id, user_id, name, url, auth FROM mcp_servers"
+                " WHERE tenant_id = %s AND user_id = %s ORDER BY created_at, server_id",
+                (tenant, user_id),
+            ).fetchall()
+        return [UpstreamServer(*row) for row in rows]
+
+    def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
+        with self._tenant(tenant) as conn:
+            rows = conn.execute(
+                "SELECT s.server_id, s.user_id, s.name, s.url, s.auth, t.name, t.approved_hash,"
+                " t.listed_hash, t.description, t.input_schema, t.annotations"
+                " FROM mcp_servers s JOIN mcp_tools t USING (tenant_id, server_id)"
+                " WHERE s.tenant_id = %s AND s.user_id = %s AND t.approved_hash = t.listed_hash"
+                " ORDER BY s.name, s.server_id, t.name",
+                (tenant, user_id),
+            ).fetchall()
+        return [(UpstreamServer(*row[:5]), PinnedTool(row[0], *row[5:])) for row in rows]
 
     def save_pins(self, tenant: str, pins: list[PinnedTool]) -> None:
         with self._tenant(tenant) as conn:
             for pin in pins:
                 conn.execute(
                     "INSERT INTO mcp_tools (tenant_id, server_id, name, approved_hash,"
-                    " listed_hash, description, input_schema) VALUES (%s, %s, %s, NULL, %s, %s, %s)"
+                    " listed_hash, description, input_schema, annotations)"
+                    " VALUES (%s, %s, %s, NULL, %s, %s, %s, %s)"
                     " ON CONFLICT (tenant_id, server_id, name) DO UPDATE SET"
                     " listed_hash = EXCLUDED.listed_hash, description = EXCLUDED.description,"
-                    " input_schema = EXCLUDED.input_schema",
+                    " input_schema = EXCLUDED.input_schema, annotations = EXCLUDED.annotations",
                     (
                         tenant,
                         pin.server_id,
@@ -81,6 +103,7 @@ class PostgresUpstreamStore:
                         pin.listed_hash,
                         pin.description,
                         Jsonb(dict(pin.input_schema)),
+                        Jsonb(dict(pin.annotations)),
                     ),
                 )
 

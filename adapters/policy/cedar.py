@@ -14,6 +14,7 @@ import cedarpy
 from domain.policy.combine import StepVerdicts
 from domain.policy.inputs import step_facts
 from domain.policy.model import DecisionInput, Mode, StepInput, Verdict
+from domain.runs.actions import policy_action
 
 MODES = (Mode.AUTONOMOUS, Mode.WITH_APPROVAL)
 
@@ -23,7 +24,8 @@ def _uid(entity_type: str, entity_id: str) -> dict[str, str]:
 
 
 def entities(decision_input: DecisionInput) -> list[dict[str, Any]]:
-    """The principal's entities. Resources carry no attributes, so they need no entry."""
+    """The principal's entities, and the upstream MCP tools the plan names (the only
+    resources with attributes; the others need no entry)."""
     principal = decision_input.principal
     user = _uid("User", principal.user_id)
     found: list[dict[str, Any]] = [
@@ -35,6 +37,13 @@ def entities(decision_input: DecisionInput) -> list[dict[str, Any]]:
     ]
     if principal.device_id is not None:
         found.append({"uid": _uid("Device", principal.device_id), "attrs": {}, "parents": [user]})
+    tools = {step.resource.id: step for step in decision_input.steps if step.upstream is not None}
+    for step in tools.values():
+        assert step.upstream is not None
+        attrs = step.upstream.model_dump(mode="json")
+        found.append(
+            {"uid": _uid(step.resource.type, step.resource.id), "attrs": attrs, "parents": []}
+        )
     return found
 
 
@@ -64,7 +73,7 @@ def requests(decision_input: DecisionInput) -> list[dict[str, Any]]:
     return [
         {
             "principal": principal,
-            "action": _uid("Action", step.action),
+            "action": _uid("Action", policy_action(step.action)),
             "resource": _uid(step.resource.type, step.resource.id),
             "context": context(decision_input, step, mode),
         }

@@ -128,6 +128,15 @@ when {
   context.mode == "autonomous" &&
   !(["EUR", "USD", "GBP", "CHF"].contains(context.currency))
 };
+
+// A tool of your upstream MCP servers runs only after you approve the plan, and only while
+// the tool is as you approved it (decision 0035). To let one tool run alone, add a permit:
+//   permit (principal, action == Action::"mcp.call", resource) when {
+//     resource.server_id == "<server id>" && resource.tool == "<tool>" &&
+//     resource.approval == "approved" };
+@id("mcp.with-approval")
+permit (principal, action == Action::"mcp.call", resource)
+when { context.mode == "with_approval" && resource.approval == "approved" };
 """
 
 DEFAULT_POLICIES = PERSON_DEFAULTS

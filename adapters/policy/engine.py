@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import cedarpy
@@ -35,10 +35,11 @@ from domain.policy.model import (
     PolicyProblem,
     Principal,
     UnknownPolicyVersion,
+    UpstreamTool,
     Verdict,
     policy_version,
 )
-from domain.runs.actions import CATALOGUE
+from domain.runs.actions import CATALOGUE, UPSTREAM_ACTION, policy_action
 from domain.runs.plan import Plan
 
 # Cannot be the @id of a household guardrail: those start with "household.".
@@ -62,7 +63,7 @@ class CedarPolicyEngine:
         schema_text: str = SCHEMA_TEXT,
         *,
         cache_size: int = 64,
-        actions: Iterable[str] = CATALOGUE,
+        actions: Iterable[str] = (*CATALOGUE, UPSTREAM_ACTION),
     ) -> None:
         self._schema = cedarpy.Schema.from_str(schema_text)
         self._actions = frozenset(actions)  # the schema's actions, for slicing policy sets
@@ -132,12 +133,14 @@ class CedarPolicyEngine:
         clock: Clock,
         policy_text: str,
         household_text: str | None = None,
+        *,
+        upstream: Mapping[str, UpstreamTool] | None = None,
     ) -> Decision:
         """Read the clock once, record every input, and decide the plan."""
         compiled = self.compile(policy_text)
         guard = None if household_text is None else self.compile(household_text, household=True)
         decision_input = decision_input_for(
-            plan, principal, capabilities, clock, compiled.version, self.schema_version
+            plan, principal, capabilities, clock, compiled.version, self.schema_version, upstream
         )
         if guard is not None:
             decision_input = decision_input.model_copy(update={"household_version": guard.version})
@@ -213,7 +216,7 @@ class CedarPolicyEngine:
         def authorize(recorded: DecisionInput) -> list[StepVerdicts]:
             results = cedarpy.is_authorized_batch(
                 cedar.requests(recorded),
-                compiled.for_actions(step.action for step in recorded.steps),
+                compiled.for_actions(policy_action(step.action) for step in recorded.steps),
                 cedar.entities(recorded),
                 schema=self._schema,
             )

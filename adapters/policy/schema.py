@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 
-from domain.policy.inputs import RESOURCE_TYPES
-from domain.runs.actions import CATALOGUE
+from domain.policy.inputs import RESOURCE_TYPES, UPSTREAM_RESOURCE_TYPE
+from domain.runs.actions import CATALOGUE, UPSTREAM_ACTION
 
 _ENTITIES = """\
 // Who asks: a person of a tenant, and optionally the device the intent came from.
@@ -28,6 +28,29 @@ entity Device in [User];
 
 // What a step acts on; the entity id is the provider, e.g. Calendar::"google".
 entity {resource_types};
+"""
+
+# Every tool of a person's upstream MCP servers is decided as the one action `mcp.call` on an
+# entity of its own (decision 0035): Cedar actions carry no attributes, entities do.
+_UPSTREAM = f"""\
+// A tool of an upstream MCP server; the id is "<server id>/<tool name>". The hints are what
+// the upstream says of its own tool (untrusted): narrow with them, never permit on them alone.
+entity {UPSTREAM_RESOURCE_TYPE} {{
+  server_id: String,
+  server_name: String,
+  tool: String,
+  approval: String,           // "approved", "pending" or "quarantined"
+  hash: String,               // sha256 of the tool's name, description and input schema
+  read_only_hint: Bool,
+  destructive_hint: Bool,
+  idempotent_hint: Bool,
+  open_world_hint: Bool,
+}};
+action "{UPSTREAM_ACTION}" appliesTo {{
+  principal: [User],
+  resource: [{UPSTREAM_RESOURCE_TYPE}],
+  context: StepContext,
+}};
 """
 
 _COMMON_CONTEXT = """\
@@ -65,7 +88,8 @@ def _schema_text() -> str:
             f"  context: {context},\n"
             f"}};"
         )
-    return "\n".join(parts) + "\n"
+    parts.append(_UPSTREAM)
+    return "\n".join(parts)
 
 
 SCHEMA_TEXT = _schema_text()

@@ -12,8 +12,9 @@ when the wait ends is answered with the state alone: the client retries after a 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import anyio
 import mcp_types as types
@@ -21,10 +22,21 @@ from starlette.concurrency import run_in_threadpool
 
 from api.mcp.answers import audit, issued_for, result
 from api.mcp.guard import McpCall
-from commands.mcp.invoke import InvokeAction, Outcome, RunOutcome, client_plan, outcome_of
+from commands.dispatch import StoreConflict
+from commands.mcp.invoke import (
+    DEDUPE_WINDOW_S,
+    CallKeyReused,
+    InvokeAction,
+    Outcome,
+    RunOutcome,
+    call_command_ids,
+    outcome_of,
+    same_call,
+)
 from commands.mcp.tools import ToolSpec
 from commands.runs.approvals import load_run
-from domain.errors import InvalidInput
+from commands.runs.intents import run_id_for
+from domain.errors import InvalidInput, NotFound
 from domain.runs.run import Run
 
 STATE_PREFIX = "cairn-run:"
@@ -48,15 +60,38 @@ def _matching_run(call: McpCall, command: InvokeAction, state: str) -> Run:
     """The run a requestState names: the caller's own, for this very call (same action and
     parameters), or refused; a state is never a way to read or redo another call."""
     run = load_run(call.services.runs.app, run_of_state(state), call.caller)
-    planned = (run.plan or {}).get("steps", [{}])[0]
-    step = client_plan(command).steps[0]
-    if planned.get("action") != step.action or planned.get("parameters") != step.parameters:
+    if not same_call(run, command):
         raise StateMismatch("requestState belongs to another tool call")
     return run
 
 
-def _start(call: McpCall, command: InvokeAction) -> str:
-    done = call.services.commands.dispatch(command, issued_for(call, uuid4().hex))
+def _earlier(call: McpCall, command_id: str) -> Run | None:
+    caller = call.caller
+    try:
+        return load_run(
+            call.services.runs.app, str(run_id_for(caller.tenant_id, command_id)), caller
+        )
+    except NotFound:
+        return None
+
+
+def _start(call: McpCall, command: InvokeAction, key: str | None) -> str:
+    """A new run, unless this is a retry of a first call (decision 0035): the same client's
+    idempotency key, or the same call within the dedupe window, names the run it started."""
+    now = call.services.identity.clock()
+    ids = call_command_ids(call.caller.device_id, command, key, now)
+    for command_id in ids:
+        run = _earlier(call, command_id)
+        if run is None:
+            continue
+        if key is not None and not same_call(run, command):
+            raise CallKeyReused("this idempotency key was used for another tool call")
+        if key is not None or now - run.created_on < timedelta(seconds=DEDUPE_WINDOW_S):
+            return str(run.id)
+    try:
+        done = call.services.commands.dispatch(command, issued_for(call, ids[0]))
+    except StoreConflict:  # an identical call started it a moment ago
+        return str(run_id_for(call.caller.tenant_id, ids[0]))
     return done.ids["run_id"]
 
 
@@ -77,14 +112,18 @@ async def _settled(call: McpCall, run_id: str) -> RunOutcome:
 
 
 async def act(
-    call: McpCall, spec: ToolSpec, arguments: dict[str, Any], state: str | None
+    call: McpCall,
+    spec: ToolSpec,
+    arguments: dict[str, Any],
+    state: str | None,
+    key: str | None = None,
 ) -> types.CallToolResult | types.InputRequiredResult:
     name = await run_in_threadpool(_client_name, call)
     command = InvokeAction(action=spec.name, parameters=arguments, client_name=name)
     if state:
         run_id = str((await run_in_threadpool(_matching_run, call, command, state)).id)
     else:
-        run_id = await run_in_threadpool(_start, call, command)
+        run_id = await run_in_threadpool(_start, call, command, key)
     found = await _settled(call, run_id)
     facts = {"run_id": run_id, "status": found.status, "decision": found.decision}
     await run_in_threadpool(audit, call, spec.name, found.outcome.value, facts)

@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from api.mcp.answers import audit, issued_for, result
 from api.mcp.guard import SCOPE_KEY, McpCall
 from api.mcp.outcomes import act
+from commands.mcp.invoke import IDEMPOTENCY_META_KEY
 from commands.mcp.tools import TOOLS, ToolKind, ToolSpec
 from commands.runs.intents import SubmitIntent
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInput
 from projections.views.runs import queries as runs_queries
 
 
@@ -78,7 +79,8 @@ async def call_tool(
     arguments = dict(params.arguments or {})
     try:
         if spec.kind is ToolKind.ACTION:  # audited with its run's outcome
-            return await act(call, spec, arguments, params.request_state)
+            key = idempotency_key(params)
+            return await act(call, spec, arguments, params.request_state, key)
         if spec.kind is ToolKind.QUERY:
             answer = await run_in_threadpool(_query, call, spec.name, arguments)
             facts: dict[str, Any] = {"run_id": arguments.get("run_id")}
@@ -93,6 +95,20 @@ async def call_tool(
         )
     await run_in_threadpool(audit, call, spec.name, "answered", facts)
     return result(answer)
+
+
+class BadIdempotencyKey(InvalidInput):
+    code = "invalid_idempotency_key"
+
+
+def idempotency_key(params: types.CallToolRequestParams) -> str | None:
+    """The client's own key for a first call, if it gave one in `_meta` (decision 0035)."""
+    key = (params.meta or {}).get(IDEMPOTENCY_META_KEY)
+    if key is None:
+        return None
+    if not isinstance(key, str) or not 1 <= len(key) <= 200:
+        raise BadIdempotencyKey(f"{IDEMPOTENCY_META_KEY} is a string of 1 to 200 characters")
+    return key
 
 
 def build_server() -> Server[Any]:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Claims, CurrentCaller
 from api.routes.oauth import Mcp
 from commands.mcp import upstream_service
-from commands.ports.mcp_upstream import PinnedTool
+from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
 
 ServerId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="The server's id")]
 # Tool names are the upstream's own: any text without control characters, as MCP allows.
@@ -38,7 +38,24 @@ class ServerOut(BaseModel):
     server_id: str
     name: str
     url: str
+    auth: str = Field(description="none, or oauth: the person connects it as an account")
+    connect_provider: str | None = Field(
+        default=None,
+        description="For an oauth server: the provider to connect at /v1/connections/{provider}",
+    )
     tools: list[ToolOut]
+
+
+def _out(server: UpstreamServer, pins: list[PinnedTool]) -> ServerOut:
+    oauth = server.auth == "oauth"
+    return ServerOut(
+        server_id=server.server_id,
+        name=server.name,
+        url=server.url,
+        auth=server.auth,
+        connect_provider=upstream_service.provider_of(server) if oauth else None,
+        tools=_tools(pins),
+    )
 
 
 class ApproveToolIn(BaseModel):
@@ -52,16 +69,30 @@ def _tools(pins: list[PinnedTool]) -> list[ToolOut]:
     ]
 
 
+class ServersOut(BaseModel):
+    servers: list[ServerOut]
+
+
+@router.get("", operation_id="listMcpServers", response_model=ServersOut)
+def list_servers(caller: CurrentCaller, mcp: Mcp) -> ServersOut:
+    """The person's upstream MCP servers and their tools as last listed (asks no server)."""
+    return ServersOut(
+        servers=[
+            _out(server, list(pins.values()))
+            for server, pins in upstream_service.servers(caller, mcp.upstream)
+        ]
+    )
+
+
 @router.post("", operation_id="registerMcpServer", status_code=201, response_model=ServerOut)
 def register_server(body: ServerIn, caller: CurrentCaller, mcp: Mcp) -> ServerOut:
     """Register an upstream MCP server and list its tools: each waits for the person's
-    approval before it can be called."""
+    approval before it can be called. A server that wants OAuth (it answers 401, or `auth`
+    says so) is registered without tools: the person connects it first (`connect_provider`)."""
     server, pins = upstream_service.register_server(
         caller, body.name, body.url, body.auth, mcp.upstream
     )
-    return ServerOut(
-        server_id=server.server_id, name=server.name, url=server.url, tools=_tools(pins)
-    )
+    return _out(server, pins)
 
 
 @router.get("/{server_id}/tools", operation_id="listMcpServerTools", response_model=ServerOut)
@@ -69,12 +100,7 @@ def list_tools(server_id: ServerId, caller: CurrentCaller, mcp: Mcp) -> ServerOu
     """The server's tools as it lists them now; a tool changed since its approval is
     quarantined from this moment."""
     server, pins = upstream_service.list_again(caller, server_id, mcp.upstream)
-    return ServerOut(
-        server_id=server.server_id,
-        name=server.name,
-        url=server.url,
-        tools=_tools(list(pins.values())),
-    )
+    return _out(server, list(pins.values()))
 
 
 @router.post(

@@ -15,18 +15,15 @@ from typing import Any
 
 import httpx
 
-from adapters.llm.endpoints import ResolvingEndpointGuard, guarded_http_client
+from adapters.llm.endpoints import guarded_http_client
 from adapters.mcp.oauth_store import PostgresOAuthStore
-from adapters.mcp.upstream_client import SdkUpstreamClient
-from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.tokens.access import AccessTokens
 from adapters.tokens.sessions import PostgresSessions
-from commands.bootstrap import Services
+from commands.bootstrap import Services, upstream_ports
 from commands.identity.oauth_clients import OAuthPorts
 from commands.identity.oauth_tokens import TokenPorts
 from commands.mcp.upstream_service import UpstreamPorts
-from commands.ports.endpoints import EndpointGuard, McpServerRefused
-from commands.settings import CairnSettings
+from commands.ports.endpoints import EndpointGuard
 
 MCP_PATH = "/mcp"
 CLIENT_DOCUMENT_MAX_BYTES = 16_384
@@ -37,18 +34,6 @@ class McpServices:
     oauth: OAuthPorts
     tokens: TokenPorts
     upstream: UpstreamPorts
-
-
-def mcp_server_guard(settings: CairnSettings) -> ResolvingEndpointGuard:
-    """Where the server may connect for a person's MCP server or a client's metadata document:
-    public addresses only, unless the operator allows private ones (decision 0030)."""
-    return ResolvingEndpointGuard(
-        settings.allow_private_mcp_servers,
-        what="MCP server",
-        setting="CAIRN_ALLOW_PRIVATE_MCP_SERVERS",
-        refused=McpServerRefused,
-        field="url",
-    )
 
 
 def fetch_client_document(url: str, guard: EndpointGuard) -> dict[str, Any]:
@@ -69,7 +54,8 @@ def fetch_client_document(url: str, guard: EndpointGuard) -> dict[str, Any]:
 
 def build_mcp(services: Services) -> McpServices:
     issuer = services.settings.origins[0].rstrip("/")
-    guard = mcp_server_guard(services.settings)
+    upstream = upstream_ports(services)
+    guard = upstream.guard  # also for the clients' metadata documents
     resource = issuer + MCP_PATH
     first_party = services.identity.tokens
     assert isinstance(first_party, AccessTokens)
@@ -89,8 +75,5 @@ def build_mcp(services: Services) -> McpServices:
         issuer=issuer,
         resource=resource,
         fetch_client_document=partial(fetch_client_document, guard=guard),
-    )
-    upstream = UpstreamPorts(
-        PostgresUpstreamStore(services.pool), SdkUpstreamClient(), services.identity, guard
     )
     return McpServices(oauth, TokenPorts(oauth, sessions, tokens, first_party.ttl_s), upstream)

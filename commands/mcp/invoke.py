@@ -10,7 +10,10 @@ plan is built here from the catalogue entry and the validated parameters.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,7 @@ from pydantic import Field
 from commands.base import Command, CommandResult, Issued
 from commands.mcp.tools import DEFAULT_PROVIDER
 from commands.runs.intents import run_id_for
+from domain.errors import Unprocessable
 from domain.runs.actions import CATALOGUE, UnknownAction, validate_parameters
 from domain.runs.plan import ModelUsage, Plan, PlanStep
 from domain.runs.run import Run, RunStatus
@@ -76,6 +80,46 @@ def invoke_action(command: InvokeAction, issued: Issued, ports: Ports) -> Comman
     context = issued.event_context(correlation_id=str(run.id))
     position = ports.runs.save_atomically(run, context=context)
     return CommandResult({"run_id": str(run.id), "plan_hash": plan.plan_hash()}, position)
+
+
+# A call without requestState is a new run. MCP gives it no idempotency key, so a client
+# retrying a call it got no answer to would start a second one (decision 0035): a client may
+# name one in `_meta`, and without one the same call (client, tool, canonical arguments)
+# within this window is the same run.
+IDEMPOTENCY_META_KEY = "cairn/idempotency-key"
+DEDUPE_WINDOW_S = 60
+
+
+class CallKeyReused(Unprocessable):
+    code = "idempotency_key_reused"
+
+
+def call_command_ids(
+    device_id: str | None, command: InvokeAction, key: str | None, now: datetime
+) -> list[str]:
+    """The command ids a first call may already have used, newest first: the client's key's,
+    or the current and the previous window's for these exact arguments."""
+    client = device_id or "-"
+    if key is not None:
+        return [_digest("key", client, command.action, key)]
+    arguments = json.dumps(command.parameters, sort_keys=True, separators=(",", ":"), default=str)
+    window = int(now.timestamp()) // DEDUPE_WINDOW_S
+    return [
+        _digest("call", client, command.action, arguments, str(w)) for w in (window, window - 1)
+    ]
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(("mcp", *parts)).encode()).hexdigest()[:32]
+
+
+def same_call(run: Run, command: InvokeAction) -> bool:
+    """The run is the one this call's plan describes (same action and parameters)."""
+    planned = (run.plan or {}).get("steps", [{}])[0]
+    step = client_plan(command).steps[0]
+    return bool(
+        planned.get("action") == step.action and planned.get("parameters") == step.parameters
+    )
 
 
 class Outcome(StrEnum):

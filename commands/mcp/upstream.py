@@ -42,7 +42,13 @@ def reconcile(
         if known is None:
             result.append(
                 PinnedTool(
-                    server_id, tool.name, None, tool.hash, tool.description, tool.input_schema
+                    server_id,
+                    tool.name,
+                    None,
+                    tool.hash,
+                    tool.description,
+                    tool.input_schema,
+                    tool.annotations,
                 )
             )
         else:
@@ -52,9 +58,15 @@ def reconcile(
                     listed_hash=tool.hash,
                     description=tool.description,
                     input_schema=tool.input_schema,
+                    annotations=tool.annotations,
                 )
             )
     return result
+
+
+def as_listed(pin: PinnedTool) -> ListedTool:
+    """The tool as the upstream listed it last (the pin keeps that text)."""
+    return ListedTool(pin.name, pin.description, pin.input_schema, pin.annotations)
 
 
 def check_callable(pin: PinnedTool | None, live: ListedTool | None, name: str) -> None:

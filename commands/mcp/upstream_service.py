@@ -16,18 +16,19 @@ from uuid import UUID, uuid4
 
 from commands.base import Caller
 from commands.identity.context import IdentityPorts
-from commands.mcp.upstream import as_untrusted_data, check_callable, reconcile
+from commands.mcp.upstream import as_listed, as_untrusted_data, check_callable, reconcile
+from commands.ports.connections import ConnectionTokens
 from commands.ports.endpoints import EndpointGuard
 from commands.ports.mcp_upstream import (
-    ListedTool,
     PinnedTool,
     ToolState,
+    UpstreamAuthorization,
     UpstreamClient,
     UpstreamServer,
     UpstreamStore,
 )
 from commands.ports.sessions import AccessClaims
-from domain.errors import Conflict, InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -38,6 +39,25 @@ class UpstreamPorts:
     client: UpstreamClient
     identity: IdentityPorts
     guard: EndpointGuard  # no loopback or private address unless the operator allows it
+    # OAuth servers (decision 0035): discovery and registration, and the person's tokens
+    # (their connection `mcp-<server id>`); None where connections are not configured.
+    authorization: UpstreamAuthorization | None = None
+    tokens: ConnectionTokens | None = None
+
+
+def provider_of(server: UpstreamServer) -> str:
+    """The connection provider of an OAuth server: one connection per person and server."""
+    return f"mcp-{server.server_id}"
+
+
+def token_for(server: UpstreamServer, ports: UpstreamPorts, tenant: str) -> str | None:
+    """The person's own access token for this server (refreshed through the connections'
+    serialised path), or None for a server without authorization."""
+    if server.auth != "oauth":
+        return None
+    if ports.tokens is None:
+        raise Unavailable("connected accounts are not configured in this process")
+    return ports.tokens.access_token(tenant, server.user_id, provider_of(server)).value
 
 
 class ToolChangedMeanwhile(Conflict):
@@ -64,20 +84,35 @@ def register_server(
     if not (parts.scheme == "https" and parts.hostname) and not local:
         raise InvalidInput("an MCP server URL is https, or http on this machine", {"url": url})
     ports.guard.check(url)
-    if auth != "none":
-        raise InvalidInput(
-            "only servers without authorization for now (connected accounts come with the "
-            "integrations)",
-            {"auth": auth},
-        )
+    tenant = str(caller.tenant_id)
+    challenge = ports.authorization.challenge(url) if ports.authorization else None
+    if auth == "oauth" or challenge is not None:
+        # Its tools are listed once the person has connected (the connections' flow).
+        if ports.authorization is None:
+            raise Unavailable("connected accounts are not configured in this process")
+        server = UpstreamServer(uuid4().hex, caller.user_id, name[:100], url, "oauth")
+        ports.authorization.register(provider_of(server), url, challenge or "")
+        ports.store.add_server(tenant, server, ports.identity.clock())
+        _fact(ports, caller, "mcp_server", "registered", server_id=server.server_id, url=url)
+        return server, []
     server = UpstreamServer(uuid4().hex, caller.user_id, name[:100], url, auth)
     listed = ports.client.list_tools(url)
-    tenant = str(caller.tenant_id)
     ports.store.add_server(tenant, server, ports.identity.clock())
     pins = reconcile(server.server_id, {}, listed)
     ports.store.save_pins(tenant, pins)
     _fact(ports, caller, "mcp_server", "registered", server_id=server.server_id, url=url)
     return server, pins
+
+
+def servers(
+    caller: Caller, ports: UpstreamPorts
+) -> list[tuple[UpstreamServer, dict[str, PinnedTool]]]:
+    """The person's servers with their tools as last listed (no call to any server)."""
+    tenant = str(caller.tenant_id)
+    return [
+        (server, ports.store.pins(tenant, server.server_id))
+        for server in ports.store.servers_of(tenant, caller.user_id)
+    ]
 
 
 def _own(caller: Caller, server_id: str, ports: UpstreamPorts) -> UpstreamServer:
@@ -93,9 +128,16 @@ def list_again(
     """List the server's tools now and record the pins; a tool whose text changed after its
     approval is quarantined from this moment (and the change is a security fact)."""
     server = _own(caller, server_id, ports)
+    return server, relist(caller, server, ports)
+
+
+def relist(caller: Caller, server: UpstreamServer, ports: UpstreamPorts) -> dict[str, PinnedTool]:
+    """The server's tools as it lists them now, recorded as its pins; a quarantine it causes
+    is a security fact of the caller (the person, or the executor acting for them)."""
     tenant = str(caller.tenant_id)
-    before = ports.store.pins(tenant, server_id)
-    after = reconcile(server_id, before, ports.client.list_tools(server.url))
+    before = ports.store.pins(tenant, server.server_id)
+    listed = ports.client.list_tools(server.url, token_for(server, ports, tenant))
+    after = reconcile(server.server_id, before, listed)
     ports.store.save_pins(tenant, after)
     for pin in after:
         was = before.get(pin.name)
@@ -107,12 +149,12 @@ def list_again(
                 caller,
                 "mcp_tool",
                 "quarantined",
-                server_id=server_id,
+                server_id=server.server_id,
                 tool=pin.name,
                 approved_hash=pin.approved_hash,
                 listed_hash=pin.listed_hash,
             )
-    return server, {pin.name: pin for pin in after}
+    return {pin.name: pin for pin in after}
 
 
 def approve_tool(
@@ -149,7 +191,8 @@ def call_tool(
     comes back fenced as untrusted data, never as instructions."""
     server, pins = list_again(caller, server_id, ports)
     pin = pins.get(name)  # the pins of a fresh listing: what the server lists right now
-    live = ListedTool(pin.name, pin.description, pin.input_schema) if pin else None
+    live = as_listed(pin) if pin else None
     check_callable(pin, live, name)
-    output = ports.client.call_tool(server.url, name, arguments)
+    token = token_for(server, ports, str(caller.tenant_id))
+    output = ports.client.call_tool(server.url, name, arguments, token)
     return as_untrusted_data(server.name, name, output)

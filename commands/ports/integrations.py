@@ -125,6 +125,10 @@ class RetryPolicy:
     # crashed worker, is being performed, and its result is what this attempt will get. Not a
     # failure, so it does not use up `attempts`; after this long it counts as one.
     in_flight_patience: float = 60.0
+    # False for an action whose provider takes no idempotency key (an upstream MCP tool,
+    # decision 0035): an attempt that was started and left no outcome may have acted, so the
+    # executor asks the person (the step escalates) instead of trying it again by itself.
+    repeat_unknown: bool = True
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.max_starts < 1:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -27,10 +27,12 @@ class ListedTool:
     name: str
     description: str
     input_schema: Mapping[str, Any]
+    # MCP's hints (readOnlyHint, destructiveHint, ...) as the upstream gives them: untrusted.
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
-        return tool_hash(self.name, self.description, self.input_schema)
+        return tool_hash(self.name, self.description, self.input_schema, self.annotations)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class PinnedTool:
     listed_hash: str  # what the upstream listed last
     description: str
     input_schema: Mapping[str, Any]
+    annotations: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> ToolState:
@@ -51,9 +54,20 @@ class PinnedTool:
         return ToolState.APPROVED
 
 
-def tool_hash(name: str, description: str, input_schema: Mapping[str, Any]) -> str:
+def tool_hash(
+    name: str,
+    description: str,
+    input_schema: Mapping[str, Any],
+    annotations: Mapping[str, Any] | None = None,
+) -> str:
+    """What approving a tool approves. Its hints count too (a tool that turns from read-only
+    to destructive changed what a policy sees), but only when it has any, so the hash of a
+    tool without them is what it was before hints were pinned (decision 0035)."""
+    text: dict[str, Any] = {"name": name, "description": description, "input_schema": input_schema}
+    if annotations:
+        text["annotations"] = annotations
     canonical = json.dumps(
-        {"name": name, "description": description, "input_schema": input_schema},
+        text,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -70,6 +84,10 @@ class UpstreamServer:
     auth: str  # "none" for now; "oauth" goes through a connected account (integrations)
 
 
+class UpstreamToolFailed(Exception):
+    """The upstream answered the call with a tool error (`isError`): it says it failed."""
+
+
 class UpstreamStore(Protocol):
     def add_server(self, tenant: str, server: UpstreamServer, now: datetime) -> None: ...
 
@@ -78,6 +96,12 @@ class UpstreamStore(Protocol):
     def pins(self, tenant: str, server_id: str) -> dict[str, PinnedTool]: ...
 
     def save_pins(self, tenant: str, pins: list[PinnedTool]) -> None: ...
+
+    def servers_of(self, tenant: str, user_id: str) -> list[UpstreamServer]: ...
+
+    def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
+        """The person's tools whose last listing is the text they approved."""
+        ...
 
     def approve(
         self,
@@ -93,10 +117,27 @@ class UpstreamStore(Protocol):
 
 
 class UpstreamClient(Protocol):
-    """Talks to one upstream MCP server (adapters/mcp/upstream_client.py)."""
+    """Talks to one upstream MCP server (adapters/mcp/upstream_client.py), with the person's
+    access token for that server when it wants one (never a Cairn credential)."""
 
-    def list_tools(self, url: str) -> list[ListedTool]: ...
+    def list_tools(self, url: str, token: str | None = None) -> list[ListedTool]: ...
 
-    def call_tool(self, url: str, name: str, arguments: Mapping[str, Any]) -> str:
-        """The tool's text output (never interpreted by Cairn)."""
+    def call_tool(
+        self, url: str, name: str, arguments: Mapping[str, Any], token: str | None = None
+    ) -> str:
+        """The tool's text output (never interpreted by Cairn); `UpstreamToolFailed` when
+        the tool answers an error."""
+        ...
+
+
+class UpstreamAuthorization(Protocol):
+    """OAuth for upstream servers (adapters/mcp/upstream_oauth.py, decision 0035)."""
+
+    def challenge(self, url: str) -> str | None:
+        """The server's `WWW-Authenticate` when it answers 401 without a token, else None."""
+        ...
+
+    def register(self, provider: str, url: str, challenge: str) -> None:
+        """Discover the server's authorization server (RFC 9728, RFC 8414) and register Cairn
+        there (RFC 7591), as the connection provider `provider`."""
         ...

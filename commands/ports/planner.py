@@ -114,6 +114,19 @@ class Contact(BaseModel):
     relation: str | None = Field(default=None, max_length=100)
 
 
+class PlannerTool(BaseModel):
+    """An approved tool of one of the person's upstream MCP servers, offered to the planner
+    as the action `mcp.<server id>.<tool>` (decision 0035). Its text is the upstream's: data
+    for the model, never instructions."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str
+    server: str
+    description: str
+    input_schema: dict[str, Any]
+
+
 class PlanningContext(BaseModel):
     """What the model needs to know about the person to turn words into parameters.
 
@@ -130,6 +143,8 @@ class PlanningContext(BaseModel):
     # Connected service providers (e.g. "google", "microsoft"): a step's `provider` is chosen
     # among them.
     integrations: tuple[str, ...] = ()
+    # The person's approved upstream MCP tools: actions beside the catalogue's.
+    tools: tuple[PlannerTool, ...] = ()
     # Which context facts and memories were given (ids, not content): recorded in the run's
     # PlanProposed, so one can tell what the model was told. Never shown to the model.
     given: tuple[str, ...] = ()

@@ -7,11 +7,11 @@ describes the rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from domain.policy.inputs import Clock
-from domain.policy.model import Decision, DecisionInput, PolicyProblem, Principal
+from domain.policy.model import Decision, DecisionInput, PolicyProblem, Principal, UpstreamTool
 from domain.runs.plan import Plan
 
 
@@ -47,9 +47,12 @@ class PolicyEngine(Protocol):
         clock: Clock,
         policy_text: str,
         household_text: str | None = None,
+        *,
+        upstream: Mapping[str, UpstreamTool] | None = None,
     ) -> Decision:
         """Read `clock` once, record every input in `Decision.input`, and decide the plan
-        against both layers (the person's alone when `household_text` is None)."""
+        against both layers (the person's alone when `household_text` is None). `upstream`
+        has the facts of each upstream MCP tool the plan names (by action name)."""
         ...
 
     def decide(

@@ -66,8 +66,7 @@ def execute_run(
     step), possibly with events not saved yet (a worker's plan and decision): given, it is not
     loaded again, and its unsaved events go with the first save (or are dropped with it when
     someone else changed the run first). After that the run is only reloaded when a save
-    finds that someone else changed it; between its own saves the executor carries on with
-    the run in memory, which is what a reload would give.
+    finds that someone else changed it.
 
     Returns the position (notification id) of the last event this call recorded, or None if it
     recorded nothing (the run was already completed). Raises `InvalidTransition` for a run that
@@ -75,9 +74,8 @@ def execute_run(
     not the one that was decided, `NotFound` for an unknown run; nothing is called then.
     Event-store outages propagate (`EventStoreUnavailable`): executing again later is safe.
 
-    Events are recorded under `context` (correlation id, device...; default: the run's id as
-    correlation id) with this tenant and actor. Its command id is dropped: one execution
-    records many separate saves.
+    Events are recorded under `context` (default: the run's id as correlation id) with this
+    tenant and actor; its command id is dropped: one execution records many saves.
     """
     if loaded is not None and loaded.id != run_id:
         raise ValueError("the loaded run is not the run to execute")
@@ -170,23 +168,21 @@ class _Execution:
             untouched = run.steps[sid].copy()
             self._fail_run(run, _reason(step, unknown), still=lambda r: r.steps[sid] == untouched)
             return None
+        if not policy.repeat_unknown and run.steps.get(sid, {}).get("state") == "started":
+            # Started, no outcome: it may have acted; no key tells a repeat (decision 0035).
+            self._ask_person(run, sid, "an earlier attempt left no outcome; it may have acted")
+            return None
         key = run.start_step(sid)
         self._save(run)  # recorded before acting: a crash from here on is resumed with `key`
-        attempt = run.steps[sid]["attempts"]
-
-        def ours(r: Run) -> bool:
-            # Still this worker's attempt: nobody recorded another start or an outcome since.
-            s = r.steps.get(sid, {})
-            return s.get("state") == "started" and s.get("attempts") == attempt
-
+        # Still this worker's attempt while nobody recorded another start or an outcome.
+        mine = run.steps[sid].copy()
+        ours = lambda r: r.steps.get(sid) == mine  # noqa: E731
         try:
             result = self._perform(handler, step, key, run.user_id)
         except (IntegrationError, InvalidInput) as exc:
             if isinstance(exc, IntegrationError) and exc.kind is ErrorKind.NEEDS_PERSON:
                 # Only the person can cure it (connect again): wait for them, don't fail.
-                until = datetime.now(UTC) + NEEDS_PERSON_WAIT
-                why = f"{exc.kind}: {exc.message}"
-                self._change(run, lambda r: r.escalate_step(sid, why, until), still=ours)
+                self._ask_person(run, sid, f"{exc.kind}: {exc.message}")
                 return None
             self.failures[sid] += 1
             failures = self.failures[sid]
@@ -233,6 +229,12 @@ class _Execution:
                     raise
             polls += 1
             self.sleep(policy.backoff(polls))
+
+    def _ask_person(self, run: Run, sid: str, why: str) -> None:
+        """The step waits for the person, if it is still as this worker left it."""
+        before, until = run.steps[sid].copy(), datetime.now(UTC) + NEEDS_PERSON_WAIT
+        same = lambda r: r.steps.get(sid) == before  # noqa: E731
+        self._change(run, lambda r: r.escalate_step(sid, why, until), still=same)
 
     def _fail_run(self, run: Run, reason: str, still: Callable[[Run], bool] | None = None) -> None:
         """Record the run's failure; after a concurrent change only if it still holds."""

@@ -10,7 +10,7 @@ the whole run from one pick-up (docs/decisions/0021-a-run-from-one-pick-up.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -25,7 +25,9 @@ from commands.ports.policy import PolicyEngine
 from commands.runs.policies import RunsApplication, current_guardrails, current_policies
 from commands.runs.provider_keys import configured_providers, leased_keys
 from domain.event_context import EventContext
-from domain.policy.model import Principal
+from domain.policy.inputs import UnknownUpstreamTool
+from domain.policy.model import Principal, UpstreamTool
+from domain.runs.actions import InvalidParameters
 from domain.runs.plan import Plan
 from domain.runs.run import Run, RunStatus
 
@@ -45,6 +47,9 @@ class PipelinePorts:
     execute: Callable[[Run, UUID, str | None], int | None] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     escalation_ttl: timedelta = timedelta(minutes=15)
+    # The policy's facts of the upstream MCP tools a plan names (commands/mcp/
+    # upstream_actions.py); None: no upstream tools here, a plan naming one fails.
+    upstream_tools: Callable[[UUID, str, Plan], Mapping[str, UpstreamTool]] | None = None
 
 
 def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None = None) -> None:
@@ -93,14 +98,25 @@ def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
     guardrails = current_guardrails(tenant_id, ports.runs, ports.policy)
     principal = Principal(tenant_id=str(tenant_id), user_id=run.user_id, device_id=run.device_id)
     moment = ports.clock()
-    decision = ports.policy.evaluate(
-        Plan.model_validate(run.plan),
-        principal,
-        user.capabilities,
-        lambda: moment,
-        policies.text,
-        guardrails.text,
-    )
+    plan = Plan.model_validate(run.plan)
+    try:
+        upstream = (
+            ports.upstream_tools(tenant_id, run.user_id, plan) if ports.upstream_tools else {}
+        )
+        decision = ports.policy.evaluate(
+            plan,
+            principal,
+            user.capabilities,
+            lambda: moment,
+            policies.text,
+            guardrails.text,
+            upstream=upstream,
+        )
+    except (UnknownUpstreamTool, InvalidParameters) as refused:
+        # A tool that is not the person's, or arguments outside its pinned schema: never
+        # decided, never called.
+        run.fail(f"{refused.code}: {refused.message}")
+        return
     record = decision.model_dump(mode="json")
     record.pop("outcome", None)
     run.decide(decision.outcome.value, record, run.plan_hash)

@@ -6,7 +6,7 @@ recorded values only, which is what makes a decision replayable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidInput
 from domain.identity.capabilities import holds
-from domain.policy.model import DecisionInput, Principal, ResourceRef, StepInput
-from domain.runs.actions import CATALOGUE, validate_parameters
+from domain.policy.model import DecisionInput, Principal, ResourceRef, StepInput, UpstreamTool
+from domain.runs.actions import CATALOGUE, parse_upstream_action, validate_parameters
 from domain.runs.plan import Plan, PlanStep
 
 Clock = Callable[[], datetime]
@@ -30,6 +30,7 @@ RESOURCE_TYPES: dict[str, str] = {
     "notes.create": "Notebook",
     "payments.send": "PaymentAccount",
 }
+UPSTREAM_RESOURCE_TYPE = "McpTool"  # id "<server id>/<tool name>"
 
 
 def read_clock(clock: Clock, timezone: str) -> tuple[datetime, datetime]:
@@ -44,7 +45,29 @@ def read_clock(clock: Clock, timezone: str) -> tuple[datetime, datetime]:
     return now.astimezone(UTC), now.astimezone(zone)
 
 
-def step_input(step: PlanStep) -> StepInput:
+class UnknownUpstreamTool(InvalidInput):
+    code = "unknown_mcp_tool"
+
+
+def upstream_step_input(step: PlanStep, tool: UpstreamTool | None) -> StepInput:
+    named = parse_upstream_action(step.action)
+    if tool is None or named != (tool.server_id, tool.tool):
+        raise UnknownUpstreamTool(
+            "the plan names an MCP tool the person has not registered", {"action": step.action}
+        )
+    validate_parameters(step.action, step.parameters)
+    return StepInput(
+        step_id=step.step_id,
+        action=step.action,
+        provider=step.provider,
+        resource=ResourceRef(type=UPSTREAM_RESOURCE_TYPE, id=f"{tool.server_id}/{tool.tool}"),
+        upstream=tool,
+    )
+
+
+def step_input(step: PlanStep, upstream: Mapping[str, UpstreamTool] | None = None) -> StepInput:
+    if parse_upstream_action(step.action) is not None:
+        return upstream_step_input(step, (upstream or {}).get(step.action))
     spec = CATALOGUE[step.action]
     parameters = validate_parameters(step.action, step.parameters)
     amount: Decimal | None = None
@@ -76,12 +99,14 @@ def decision_input_for(
     clock: Clock,
     policy_version: str,
     schema_version: str,
+    upstream: Mapping[str, UpstreamTool] | None = None,
 ) -> DecisionInput:
+    """`upstream`: the facts of each upstream MCP tool the plan names, by action name."""
     clock_utc, local_time = read_clock(clock, principal.timezone)
     return DecisionInput(
         principal=principal,
         capabilities=tuple(capabilities),
-        steps=tuple(step_input(step) for step in plan.steps),
+        steps=tuple(step_input(step, upstream) for step in plan.steps),
         clock_utc=clock_utc,
         local_time=local_time,
         plan_hash=plan.plan_hash(),

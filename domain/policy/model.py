@@ -77,9 +77,27 @@ class ResourceRef(_Frozen):
     id: str = Field(min_length=1, max_length=200)
 
 
+class UpstreamTool(_Frozen):
+    """An upstream MCP server's tool as the policy sees it (Cedar `McpTool`, decision 0035),
+    recorded in the decision so a replay sees what was decided on. The hints are what the
+    upstream says of its own tool (MCP annotations, the spec's defaults when it says
+    nothing): untrusted, so a policy may narrow with them but should not permit on them."""
+
+    server_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    server_name: str = Field(max_length=100)
+    tool: str = Field(min_length=1, max_length=128)
+    # "approved", "pending" or "quarantined" as the pins stood when the plan was decided.
+    approval: str = Field(pattern=r"^(approved|pending|quarantined)$")
+    hash: str = Field(pattern=_SHA256_HEX)  # the tool's text (name, description, schema)
+    read_only_hint: bool = False
+    destructive_hint: bool = True
+    idempotent_hint: bool = False
+    open_world_hint: bool = True
+
+
 class StepInput(_Frozen):
     step_id: str = Field(min_length=1, max_length=10)
-    action: str = Field(min_length=1, max_length=100)
+    action: str = Field(min_length=1, max_length=200)
     provider: str = Field(min_length=1, max_length=50)
     resource: ResourceRef
     # The capability the catalogue requires for the action, recorded so a later catalogue
@@ -89,6 +107,7 @@ class StepInput(_Frozen):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     # Lowercased, sorted and unique: a forbid on "boss@x.com" must also catch "Boss@X.com".
     recipients: tuple[str, ...] = ()
+    upstream: UpstreamTool | None = None  # only for an upstream MCP tool's step
 
     @field_validator("recipients")
     @classmethod

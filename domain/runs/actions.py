@@ -6,6 +6,8 @@ validate, is rejected before any policy or executor sees it.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -107,7 +109,44 @@ class InvalidParameters(InvalidInput):
     code = "invalid_action_parameters"
 
 
+# Tools of a person's upstream MCP servers (decision 0035) are actions defined at run time,
+# named "mcp.<server id>.<tool name>". The policy decides every one of them as the one Cedar
+# action `mcp.call` on an `McpTool` entity of its own; commands/mcp checks their arguments
+# against the tool's pinned input schema (the domain only bounds their size).
+UPSTREAM_ACTION = "mcp.call"
+UPSTREAM_ARGUMENTS_MAX_CHARS = 20_000
+_UPSTREAM_NAME = re.compile(r"^mcp\.([0-9a-f]{32})\.([^\x00-\x1f\x7f]{1,128})$")
+
+
+class UpstreamArguments(Parameters):
+    """An upstream tool's arguments as given: their schema is the upstream's, pinned."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+def upstream_action(server_id: str, tool: str) -> str:
+    return f"mcp.{server_id}.{tool}"
+
+
+def parse_upstream_action(action: str) -> tuple[str, str] | None:
+    """(server id, tool name) of an upstream tool's action name; None for any other name."""
+    found = _UPSTREAM_NAME.match(action)
+    return None if found is None else (found.group(1), found.group(2))
+
+
+def policy_action(action: str) -> str:
+    """The Cedar action that decides `action`."""
+    return UPSTREAM_ACTION if parse_upstream_action(action) else action
+
+
 def validate_parameters(action: str, parameters: dict[str, Any]) -> Parameters:
+    if parse_upstream_action(action) is not None:
+        size = len(json.dumps(parameters, default=str))
+        if size > UPSTREAM_ARGUMENTS_MAX_CHARS:
+            raise InvalidParameters(
+                f"arguments of {action!r} are too large", {"action": action, "chars": size}
+            )
+        return UpstreamArguments.model_validate(parameters)
     spec = CATALOGUE.get(action)
     if spec is None:
         raise UnknownAction(

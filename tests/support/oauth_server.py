@@ -70,6 +70,7 @@ class Client:
     client_id: str
     client_secret: str
     redirect_uris: list[str]
+    public: bool = False  # registered dynamically (RFC 7591): PKCE, no secret
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -84,9 +85,11 @@ class Client:
         return redirect_uri in self.redirect_uris  # exact match, no prefix
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return secrets.compare_digest(client_secret, self.client_secret)
+        return not self.public and secrets.compare_digest(client_secret, self.client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.public:
+            return method == "none"
         return method in ("client_secret_post", "client_secret_basic")
 
     def check_response_type(self, response_type: str) -> bool:
@@ -174,6 +177,7 @@ class TestOAuthServer:
         self.refresh_calls = 0
         self.code_calls = 0
         self.revocations: list[str] = []  # token_type_hint of each revocation
+        self.resources: list[str | None] = []  # `resource` of each token issued (RFC 8707)
         self.reuse_detected = 0
         self._fail: list[int] = []
         self._grants_dead = False
@@ -261,15 +265,17 @@ class TestOAuthServer:
             "refresh_token": LIFETIME_S,
         }
         self.codes_issued: set[str] = set()
-        clients = {CLIENT_ID: Client(CLIENT_ID, CLIENT_SECRET, self.redirect_uris)}
+        clients = self.clients = {CLIENT_ID: Client(CLIENT_ID, CLIENT_SECRET, self.redirect_uris)}
 
         def save_token(token: dict[str, Any], req: Any) -> None:
             old = getattr(req, "refresh_token", None)
             family = old.family if isinstance(old, Token) else uuid.uuid4().hex
+            client = getattr(req, "client", None)
             with self.lock:
+                self.resources.append(request.form.get("resource"))
                 self.tokens.append(
                     Token(
-                        CLIENT_ID,
+                        client.client_id if client is not None else CLIENT_ID,
                         str(req.user),
                         str(token.get("scope", "")),
                         token["access_token"],
@@ -283,7 +289,7 @@ class TestOAuthServer:
         outer = self
 
         class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic"]  # noqa: RUF012
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]  # noqa: RUF012
 
             def save_authorization_code(self, code: str, req: Any) -> None:
                 payload = req.payload
@@ -317,7 +323,7 @@ class TestOAuthServer:
                 return token
 
         class RotatingRefresh(grants.RefreshTokenGrant):  # type: ignore[misc]
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic"]  # noqa: RUF012
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_post", "client_secret_basic", "none"]  # noqa: RUF012
 
             @property
             def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:
@@ -416,6 +422,36 @@ class TestOAuthServer:
             if self.shape is MICROSOFT and answer.status_code >= 400:
                 answer.set_data(json.dumps(self._aadsts(json.loads(answer.get_data()))))
             return answer
+
+        @app.get("/.well-known/oauth-authorization-server")
+        def metadata() -> Response:  # RFC 8414, for MCP servers this server guards
+            base = self.base_url
+            document = {
+                "issuer": base,
+                "authorization_endpoint": f"{base}/authorize",
+                "token_endpoint": f"{base}/token",
+                "registration_endpoint": f"{base}/register",
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+                "authorization_response_iss_parameter_supported": True,
+            }
+            if self.shape.revocation:
+                document["revocation_endpoint"] = f"{base}/revoke"
+            return Response(json.dumps(document), mimetype="application/json")
+
+        @app.post("/register")
+        def register() -> Response:  # RFC 7591, public clients only
+            body = request.get_json(force=True)
+            client = Client(uuid.uuid4().hex, "", list(body["redirect_uris"]), public=True)
+            with self.lock:
+                clients[client.client_id] = client
+            answer = {
+                "client_id": client.client_id,
+                "redirect_uris": client.redirect_uris,
+                "token_endpoint_auth_method": "none",
+            }
+            return Response(json.dumps(answer), status=201, mimetype="application/json")
 
         if self.shape.revocation:
 

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,13 +116,18 @@ class OAuthClients:
         providers: Mapping[str, ProviderConfig],
         redirect_uri: str,
         timeout_s: float = TIMEOUT_S,
+        more: Callable[[str], ProviderConfig | None] | None = None,
     ) -> None:
         self.providers = dict(providers)
         self.redirect_uri = redirect_uri
         self.timeout_s = timeout_s
+        # Providers registered at run time (upstream MCP servers' authorization servers).
+        self.more = more
 
     def config(self, provider: str) -> ProviderConfig:
         found = self.providers.get(provider)
+        if found is None and self.more is not None:
+            found = self.more(provider)
         if found is None:
             raise ProviderNotConfigured(
                 f"no OAuth provider {provider!r} is configured", {"provider": provider}
@@ -136,13 +141,15 @@ class OAuthClients:
         return self.config(provider).base_scopes
 
     def _session(self, config: ProviderConfig, scopes: tuple[str, ...] = ()) -> OAuth2Client:
+        secret = config.client_secret.reveal_text() or None
         return OAuth2Client(
             client_id=config.client_id,
-            client_secret=config.client_secret.reveal_text() or None,
+            client_secret=secret,
             scope=" ".join(scopes) or None,
             redirect_uri=self.redirect_uri,
             code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_post",  # noqa: S106 (a method name)
+            # A public client (PKCE, no secret) authenticates with nothing.
+            token_endpoint_auth_method="client_secret_post" if secret else "none",
             timeout=self.timeout_s,
         )
 
@@ -180,6 +187,7 @@ class OAuthClients:
                     grant_type="authorization_code",
                     code=code,
                     code_verifier=code_verifier,
+                    **dict(config.token_params),
                 )
         except OAuthError as exc:
             logger.info("code exchange of %s refused: %s%s", provider, exc.error, _aadsts(exc))
@@ -199,7 +207,9 @@ class OAuthClients:
         config = self.config(provider)
         try:
             with self._session(config) as session:
-                token = session.refresh_token(config.token_endpoint, refresh_token=refresh_token)
+                token = session.refresh_token(
+                    config.token_endpoint, refresh_token=refresh_token, **dict(config.token_params)
+                )
         except OAuthError as exc:
             if exc.error == "invalid_grant":
                 logger.warning(

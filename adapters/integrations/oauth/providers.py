@@ -53,6 +53,8 @@ class ProviderConfig:
     sends_iss: bool
     base_scopes: tuple[str, ...]
     extra: Mapping[str, str]
+    # Sent with every token request too (an MCP server's `resource`, RFC 8707).
+    token_params: Mapping[str, str] = field(default_factory=dict)
 
 
 def provider_configs(

@@ -11,6 +11,7 @@ import * as consent from "./views/consent.js";
 import * as household from "./views/household.js";
 import * as home from "./views/home.js";
 import * as keys from "./views/keys.js";
+import * as mcp from "./views/mcp.js";
 import * as memories from "./views/memories.js";
 import * as policies from "./views/policies.js";
 import * as recovery from "./views/recovery.js";
@@ -24,6 +25,7 @@ const ROUTES = [
   { pattern: /^\/keys$/, view: keys.render },
   { pattern: /^\/connections$/, view: connections.render },
   { pattern: /^\/memories$/, view: memories.render },
+  { pattern: /^\/mcp$/, view: mcp.render },
   { pattern: /^\/runs$/, view: runs.render },
   { pattern: /^\/runs\/([0-9a-f-]{36})$/, view: run.render },
   { pattern: /^\/approvals$/, view: approvals.render },
@@ -84,6 +86,7 @@ function drawNav(path) {
       navLink("/memories", "Memories", path),
       navLink("/keys", "Model keys", path),
       navLink("/connections", "Connections", path),
+      navLink("/mcp", "MCP servers", path),
       navLink("/household", "Household", path),
       navLink("/account", "Account", path),
       h("button", { type: "button", class: "link-button", onclick: signOut }, "Sign out"),

@@ -12,7 +12,9 @@ for (const name of ["code", "iss", "error"]) {
 }
 try {
   const done = await command("/v1/connections/callback", body);
-  location.replace(`/#/connections?connected=${encodeURIComponent(done.provider)}`);
+  // An upstream MCP server's connection (mcp-<server id>) belongs to the MCP servers screen.
+  const screen = done.provider.startsWith("mcp-") ? "mcp" : "connections";
+  location.replace(`/#/${screen}?connected=${encodeURIComponent(done.provider)}`);
 } catch (error) {
   location.replace(`/#/connections?failed=${encodeURIComponent(error.code || "error")}`);
 }

@@ -3,10 +3,11 @@ port, whose tool text a test can change (a rug pull) and whose output a test cho
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,6 +25,11 @@ class Upstream:
         self.output = "Sunny, 21 degrees."
         self.calls: list[dict[str, Any]] = []
         self.url = ""
+        # Set to guard the server with OAuth: the authorization server's issuer, and the
+        # access tokens it holds valid now. Every Authorization header seen is kept.
+        self.issuer: str | None = None
+        self.valid_tokens: Callable[[], set[str]] = set
+        self.authorizations: list[str] = []
 
     async def list_tools(
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
@@ -38,11 +44,48 @@ class Upstream:
         return types.CallToolResult(content=[types.TextContent(text=self.output)])
 
 
+METADATA_PATH = "/.well-known/oauth-protected-resource/mcp"
+
+
+async def _answer(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    start = [(b"content-type", b"application/json"), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
+
+
+def guarded(app: Any, upstream: Upstream) -> Any:
+    """The MCP server as a resource server (RFC 9728 metadata, 401 with the challenge) once
+    `upstream.issuer` is set; as it was otherwise."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or upstream.issuer is None:
+            await app(scope, receive, send)
+            return
+        if scope["path"] == METADATA_PATH:
+            document = {
+                "resource": upstream.url,
+                "authorization_servers": [upstream.issuer],
+                "scopes_supported": ["weather"],
+            }
+            await _answer(send, 200, json.dumps(document).encode(), [])
+            return
+        auth = dict(scope["headers"]).get(b"authorization", b"").decode()
+        upstream.authorizations.append(auth)
+        if auth.removeprefix("Bearer ") not in upstream.valid_tokens():
+            base = upstream.url.removesuffix("/mcp")
+            challenge = f'Bearer resource_metadata="{base}{METADATA_PATH}"'
+            await _answer(send, 401, b"{}", [(b"www-authenticate", challenge.encode())])
+            return
+        await app(scope, receive, send)
+
+    return asgi
+
+
 @contextmanager
 def upstream_server() -> Iterator[Upstream]:
     upstream = Upstream()
     server = Server("weather", on_list_tools=upstream.list_tools, on_call_tool=upstream.call_tool)
-    app = server.streamable_http_app(stateless_http=True, json_response=True)
+    app = guarded(server.streamable_http_app(stateless_http=True, json_response=True), upstream)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         upstream.url = f"http://127.0.0.1:{listener.getsockname()[1]}/mcp"
