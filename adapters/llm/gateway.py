@@ -171,6 +171,7 @@ class LiteLLMGateway:
                 raise CompletionFailed(FailureKind.ENDPOINT_REFUSED) from None
             if request.candidate.provider in _OPENAI_ROUTE and "mock_response" not in call:
                 call["client"] = self._openai_client(call)
+        routed_model = call["model"]
         failure: CompletionFailed | None = None
         try:
             response = litellm.completion(**call)
@@ -181,7 +182,8 @@ class LiteLLMGateway:
             call.clear()
         if failure is not None:
             raise failure
-        return _answer_of(litellm, response, request.candidate, messages)
+        priced_by_litellm = routed_model == request.candidate.model
+        return _answer_of(litellm, response, request.candidate, messages, priced_by_litellm)
 
     def _openai_client(self, call: Mapping[str, Any]) -> Any:
         """litellm's OpenAI client for a person's endpoint, over the guarded HTTP client (the
@@ -220,6 +222,7 @@ def _answer_of(
     response: Any,
     candidate: CandidateModel,
     messages: list[dict[str, str]],
+    priced_by_litellm: bool = False,
 ) -> CompletionAnswer:
     content = _content_of(response)
     usage = getattr(response, "usage", None)
@@ -229,7 +232,7 @@ def _answer_of(
     completion_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
     if completion_tokens is None:
         completion_tokens = int(litellm.token_counter(model=candidate.model, text=content or ""))
-    cost, priced = _cost_of(litellm, response, candidate)
+    cost, priced = _cost_of(litellm, response, candidate, priced_by_litellm)
     return CompletionAnswer(content, prompt_tokens, completion_tokens, cost, priced)
 
 
@@ -250,13 +253,20 @@ def _content_of(response: Any) -> str | None:
     return None
 
 
-def _cost_of(litellm: Any, response: Any, candidate: CandidateModel) -> tuple[Decimal, bool]:
+def _cost_of(
+    litellm: Any, response: Any, candidate: CandidateModel, priced_by_litellm: bool
+) -> tuple[Decimal, bool]:
     # Priced by the routing table's model name: an Azure deployment name means nothing to
-    # litellm's price list.
-    try:
-        cost = litellm.completion_cost(completion_response=response, model=candidate.model)
-    except Exception:
-        return Decimal(0), False
+    # litellm's price list. When the call was routed under that name, litellm has priced the
+    # answer already (`response_cost`, the same `completion_cost`): asking again cost ~0.5 ms
+    # of a ~2.7 ms call (decision 0038).
+    hidden = getattr(response, "_hidden_params", None)
+    cost = hidden.get("response_cost") if priced_by_litellm and isinstance(hidden, dict) else None
+    if cost is None:
+        try:
+            cost = litellm.completion_cost(completion_response=response, model=candidate.model)
+        except Exception:
+            return Decimal(0), False
     if not isinstance(cost, int | float) or cost < 0:
         return Decimal(0), False
     return Decimal(repr(float(cost))).quantize(COST_PRECISION), True

@@ -21,7 +21,7 @@ from domain.errors import DomainError
 from projections.engine import dead_letters, generations
 from projections.engine.batch_processor import BatchProcessor, Refused
 from projections.engine.catch_up import catch_up
-from projections.engine.commit_pipeline import CommitPipeline
+from projections.engine.commit_pipeline import LINGER_S, CommitPipeline
 from projections.engine.errors import ProjectorStopped, SourceMismatch
 from projections.engine.event_source import EventSource
 from projections.engine.notification_feed import Feed
@@ -215,7 +215,9 @@ class Worker:
                 return False
             processor.live = not until_caught_up  # a build replays: links, no parents
             feed = Feed(self.source, processor.position)
-            commits = CommitPipeline(processor)
+            # A build commits every batch (its position is the progress shown); a live view
+            # lets batches that change none of its rows wait a little (decision 0038).
+            commits = CommitPipeline(processor, 0.0 if until_caught_up else LINGER_S)
             while not stop.is_set():
                 if until_caught_up and processor.position >= target:
                     target = self.source.max_position()
@@ -223,9 +225,10 @@ class Worker:
                         return True
                 # The next batch is decoded and handled while the previous one commits; with
                 # nothing arrived yet, the commit is waited for first.
-                batch = feed.take(self.settings.batch_size, 0.0 if commits.busy else 0.2)
+                wait = 0.0 if commits.busy else commits.wait_s(0.2)
+                batch = feed.take(self.settings.batch_size, wait)
                 try:
-                    refused = commits.submit(processor.prepare(batch)) if batch else commits.drain()
+                    refused = commits.submit(processor.prepare(batch)) if batch else commits.tick()
                 except HoldsChanged as changed:
                     logger.info("projector %s: %s", projector.name, changed)
                     refused = Refused(processor.position, str(changed))

@@ -14,7 +14,7 @@ from projections.engine.batch_processor import Refused
 from projections.engine.commit_pipeline import CommitPipeline
 from projections.engine.projector_base import Writes
 from projections.engine.view_recorder import HoldCheck
-from tests.unit.projections.engine.test_batch_processor import FakeViews, _n, _processor
+from tests.unit.projections.engine.test_batch_processor import OTHER, FakeViews, _n, _processor
 
 pytestmark = pytest.mark.unit
 
@@ -114,3 +114,62 @@ def test_prepare_writes_nothing_until_applied() -> None:
     assert views.commits == [] and processor.position == 10
     assert processor.apply(prepared) is None
     assert len(views.commits) == 1 and processor.position == 12
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_batch_the_projector_does_not_handle_waits_for_the_next_one_that_changes_rows() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=0.05, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        assert commits.submit(processor.prepare([_n(12, b"", OTHER)])) is None
+        assert commits.tick() is None
+        assert views.commits == [] and commits.wait_s(0.2) == pytest.approx(0.05)
+        assert commits.submit(processor.prepare([_n(13, b"")])) is None
+        assert commits.drain() is None
+        assert commits.wait_s(0.2) == 0.2  # nothing waits any more
+    # One commit: from the position before the waiting batches to the handled event's.
+    assert views.commits == [(["first part", "row"], 10, 13)]
+
+
+def test_a_waiting_batch_is_committed_alone_once_it_waited_long_enough() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=0.05, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        clock.now += 0.03
+        assert commits.submit(processor.prepare([_n(12, b"", OTHER)])) is None
+        assert commits.tick() is None and views.commits == []
+        assert commits.wait_s(0.2) == pytest.approx(0.02)  # due from the first one
+        clock.now += 0.02
+        assert commits.tick() is None and commits.drain() is None
+    assert views.commits == [([], 10, 12)] and processor.position == 12
+
+
+def test_a_waiting_batch_prepared_before_a_refusal_is_dropped() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=0.05, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b""), _n(12, b"bad-sql")])) is None
+        refused = commits.submit(processor.prepare([_n(13, b"", OTHER)]))
+        assert isinstance(refused, Refused) and refused.position == 12
+        clock.now += 1
+        assert commits.tick() is None and commits.drain() is None
+    assert all(position != 13 for _, _, position in views.commits)
+    assert processor.position == 12
+
+
+def test_without_linger_every_batch_is_committed() -> None:
+    views = FakeViews()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        assert commits.drain() is None
+    assert views.commits == [([], 10, 11)]
