@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -33,6 +34,15 @@ BACKLOG = 14_000  # stored before the first worker starts: the first kills land 
 LIVE = 6_000  # written while the worker is being killed: later kills land in live mode
 KILLS = 20
 SECURITY_EVENT = "domain.identity.credential:SecurityEvent.SecurityEventRecorded"
+
+
+def _ended(process: psutil.Process) -> bool:
+    """Exited: gone, or a zombie (orphaned, it waits for PID 1 to reap it, which in some
+    containers is no init and takes its time)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -122,7 +132,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
             # Catch-up processes die with their projector: none is left behind.
             helped += len(helpers)
             for helper in helpers:
-                helper.wait(10)
+                _wait(partial(_ended, helper), 10, f"catch-up process {helper.pid} to end")
             last = total()
             kill_points.append(last)
             worker = standby
