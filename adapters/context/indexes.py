@@ -229,3 +229,16 @@ class PersonIndexKeeper:
     @staticmethod
     def _ids(conn: psycopg.Connection[Any], query: psycopg.sql.Composed, vector: str) -> set[UUID]:
         return {r[0] for r in conn.execute(query, {"vector": vector, "n": 10})}
+
+
+def keep_in_background(
+    database_url: str, policy: IndexPolicy, stopping: threading.Event, every_s: float = 300.0
+) -> threading.Thread:
+    """A daemon thread reconciling every `every_s` seconds until `stopping` is set. A build
+    cut short by the process ending leaves an invalid index, dropped on the next pass."""
+    keeper = PersonIndexKeeper(database_url, policy)
+    thread = threading.Thread(
+        target=keeper.run, args=(stopping, every_s), name="cairn-context-indexes", daemon=True
+    )
+    thread.start()
+    return thread

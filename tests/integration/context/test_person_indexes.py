@@ -7,6 +7,8 @@ person down below half the threshold drops the index."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +20,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from adapters.context import ann
-from adapters.context.indexes import IndexPolicy, PersonIndexKeeper
+from adapters.context.indexes import IndexPolicy, PersonIndexKeeper, keep_in_background
 from adapters.context.search import ContextSearch, person_reader
 from adapters.postgres.migrations import migrate
 from commands.ports.context import Embedded
@@ -186,3 +188,26 @@ def test_an_index_that_misses_the_recall_goal_is_not_used(database: str) -> None
         status = conn.execute("SELECT status FROM context_vector_indexes").fetchall()
     assert status == [("rejected",)]
     assert keeper.reconcile().ready == []  # not retried before the person doubles
+
+
+def test_the_keeper_runs_in_the_background_until_stopped(database: str) -> None:
+    rng = np.random.default_rng(39)
+    generation = active_generation(database)
+    centres = unit_vectors(rng, 20)
+    ada = insert_person(
+        database, generation, rng, 1_100, vectors=clustered_vectors(rng, 1_100, centres)
+    )
+    stopping = threading.Event()
+    thread = keep_in_background(database, IndexPolicy(threshold=THRESHOLD), stopping, 0.2)
+    status: list[tuple[str]] = []
+    deadline = time.monotonic() + 120
+    while status != [("ready",)] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with admin(database) as conn:
+            status = conn.execute(
+                "SELECT status FROM context_vector_indexes WHERE user_id = %s", (ada.user_id,)
+            ).fetchall()
+    stopping.set()
+    thread.join(60)
+    assert status == [("ready",)]
+    assert not thread.is_alive()
