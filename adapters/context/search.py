@@ -56,9 +56,11 @@ _NEAREST = (
     + _KNOWN
     + " AND model = %(model)s ORDER BY embedding <=> %(vector)s::vector, memory_id LIMIT %(n)s"
 )
-# The person's checked index on the active generation, if any (decision 0036).
+# The person's checked index on the active generation, if any (decision 0036), and its
+# ef_search set for this transaction in the same round trip.
 _INDEXED = (
-    "SELECT ef_search FROM context_vector_indexes WHERE tenant_id = %(tenant)s"
+    "SELECT set_config('hnsw.ef_search', ef_search::text, true) FROM context_vector_indexes"
+    " WHERE tenant_id = %(tenant)s"
     " AND user_id = %(user)s AND model = %(model)s AND dim = %(dim)s AND status = 'ready'"
     " AND generation = (SELECT generation FROM projection_generations"
     " WHERE projector = 'context' AND status = 'active')"
@@ -127,6 +129,12 @@ def words(text: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in re.findall(r"\w{2,}", text)))[:32]
 
 
+_READER = sql.SQL(
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE cairn_app;"
+    " SELECT set_config('cairn.tenant_id', {}, true)"
+)
+
+
 @contextmanager
 def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
     try:
@@ -135,9 +143,9 @@ def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
             conn.transaction(),
             conn.cursor(row_factory=dict_row) as cur,
         ):
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cur.execute("SET LOCAL ROLE cairn_app")
-            cur.execute("SELECT set_config('cairn.tenant_id', %s, true)", (str(tenant_id),))
+            # One round trip (a simple-protocol batch, never prepared): on a loaded machine
+            # each trip waits for the server process to be scheduled.
+            cur.execute(_READER.format(sql.Literal(str(tenant_id))), prepare=False)
             yield cur
     except psycopg.errors.UndefinedTable as exc:
         raise ContextStoreUnavailable(
@@ -159,12 +167,10 @@ def _nearest(cur: Any, params: dict[str, Any], vector: Embedded) -> list[str]:
     the exact scan. Adds the vector's model and text to `params`."""
     dim = len(vector.vector)
     params.update(model=vector.model, dim=dim, vector=vector_text(vector.vector))
-    if params["as_of"] is None and params["known"] == _FOREVER:
-        row = cur.execute(_INDEXED, params).fetchone()
-        if row is not None:
-            cur.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(row["ef_search"]),))
-            slice_ = ann.Slice(params["tenant"], params["user"], vector.model, dim)
-            return _ids(cur, ann.nearest(slice_), params, "memory_id")
+    about_now = params["as_of"] is None and params["known"] == _FOREVER
+    if about_now and cur.execute(_INDEXED, params).fetchone() is not None:
+        slice_ = ann.Slice(params["tenant"], params["user"], vector.model, dim)
+        return _ids(cur, ann.nearest(slice_), params, "memory_id")
     return _ids(cur, _NEAREST, params, "memory_id")
 
 
