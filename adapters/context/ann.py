@@ -52,7 +52,7 @@ def physical_table(generation: int) -> str:
 
 def create_index(slice_: Slice, generation: int, m: int, ef_construction: int) -> sql.Composed:
     return sql.SQL(
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING hnsw (({typed})"
+        "CREATE INDEX CONCURRENTLY {name} ON {table} USING hnsw (({typed})"
         " vector_cosine_ops) WITH (m = {m}, ef_construction = {efc}) WHERE {predicate}"
     ).format(
         name=sql.Identifier(slice_.index_name(generation)),
