@@ -102,6 +102,9 @@ class CairnSettings:
     projector_processes: int | None = None
     projector_catch_up_after: int = 50_000
     projector_on_error: Mapping[str, e.OnError] = field(default_factory=dict)
+    # Memories of one model a person holds before the context projector's process builds them
+    # a vector index of their own (CAIRN_CONTEXT_INDEX_THRESHOLD; decision 0036).
+    context_index_threshold: int = 20_000
     # The local stack `cairn up` starts when no CAIRN_*_URL is set: NATS's fsync interval
     # ("always"; anything else can lose acknowledged events on power loss, so it is only for
     # throwaway stacks) and how long its servers may take to start.
@@ -173,6 +176,9 @@ class CairnSettings:
                 env, "CAIRN_PROJECTOR_CATCH_UP_AFTER", 50_000, 1, 10**12
             ),
             projector_on_error=e.on_error_by_projector(env),
+            context_index_threshold=e.between(
+                env, "CAIRN_CONTEXT_INDEX_THRESHOLD", 20_000, 100, 10**9
+            ),
             nats_sync_interval=env.get("CAIRN_NATS_SYNC_INTERVAL") or SYNC_INTERVAL_ALWAYS,
             stack_startup_timeout_s=float(env.get("CAIRN_STACK_STARTUP_TIMEOUT") or 30.0),
             failpoints=env.get(FAILPOINTS, ""),
@@ -219,6 +225,7 @@ class CairnSettings:
             ),
             "CAIRN_PROJECTOR_CATCH_UP_AFTER": str(self.projector_catch_up_after),
             **{e.on_error_name(name): how for name, how in self.projector_on_error.items()},
+            "CAIRN_CONTEXT_INDEX_THRESHOLD": str(self.context_index_threshold),
             "CAIRN_NATS_SYNC_INTERVAL": self.nats_sync_interval,
             "CAIRN_STACK_STARTUP_TIMEOUT": repr(self.stack_startup_timeout_s),
             FAILPOINTS: self.failpoints,

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adapters.context.indexes import IndexPolicy, keep_in_background
 from adapters.telemetry.setup import configure, start_process
 from commands.settings import CairnSettings
 from domain.errors import DomainError
@@ -61,7 +62,8 @@ def run(
     hand). Builds a new view version beside the old one first when the code's version is newer."""
     settings = CairnSettings.from_env()
     telemetry = start_process("cairn-projector", settings.log_format)
-    host = ProjectorHost(projection_settings(settings), projector_registry.select(name))
+    selected = projector_registry.select(name)
+    host = ProjectorHost(projection_settings(settings), selected)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         host.stopping.set()
@@ -70,6 +72,10 @@ def run(
     signal.signal(signal.SIGINT, stop)
     with tuning.projector_process():
         host.start()
+        if any(cls.name == "context" for cls in selected):
+            # The context view's per-person vector indexes (decision 0036), kept beside it.
+            policy = IndexPolicy(threshold=settings.context_index_threshold)
+            keep_in_background(settings.database_url, policy, host.stopping)
         try:
             host.wait()
         finally:

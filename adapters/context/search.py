@@ -2,9 +2,12 @@
 reciprocal rank (RRF). Reads the context views as `cairn_app`, one tenant per transaction, and
 always within one person's rows.
 
-The vector part is an exact scan of the person's rows (decision 0026): the view has no
-approximate index, and an expression index someone adds (`embedding::vector(384)`) cannot be
-chosen for `embedding <=> q`, so recall never depends on how many rows other people hold.
+The vector part scans the person's rows exactly (decision 0026), unless the person has a
+per-person HNSW index whose recall was checked (decision 0036, adapters/context/indexes.py):
+then it asks that index, with the checked `ef_search`. Either way only the person's rows are
+read, so recall never depends on how many rows other people hold; an index someone else adds
+is never asked (the exact query's `embedding <=> q` matches no HNSW expression, and the
+indexed query runs only for a person the keeper recorded as checked).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from adapters.context import ann
 from adapters.context.payloads import ContextStoreUnavailable, vector_text
 from commands.ports.context import CurrentFact, Embedded, Embedder, EmbedderChoice, Hit
 
@@ -50,6 +55,15 @@ _NEAREST = (
     + _PERSON
     + _KNOWN
     + " AND model = %(model)s ORDER BY embedding <=> %(vector)s::vector, memory_id LIMIT %(n)s"
+)
+# The person's checked index on the active generation, if any (decision 0036), and its
+# ef_search set for this transaction in the same round trip.
+_INDEXED = (
+    "SELECT set_config('hnsw.ef_search', ef_search::text, true) FROM context_vector_indexes"
+    " WHERE tenant_id = %(tenant)s"
+    " AND user_id = %(user)s AND model = %(model)s AND dim = %(dim)s AND status = 'ready'"
+    " AND generation = (SELECT generation FROM projection_generations"
+    " WHERE projector = 'context' AND status = 'active')"
 )
 _ENTITIES = (
     "SELECT DISTINCT coalesce(merged_into, entity_id) AS entity_id FROM context_entities"  # noqa: S608 (constants of this module only)
@@ -115,6 +129,12 @@ def words(text: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in re.findall(r"\w{2,}", text)))[:32]
 
 
+_READER = sql.SQL(
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE cairn_app;"
+    " SELECT set_config('cairn.tenant_id', {}, true)"
+)
+
+
 @contextmanager
 def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
     try:
@@ -123,9 +143,9 @@ def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
             conn.transaction(),
             conn.cursor(row_factory=dict_row) as cur,
         ):
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            cur.execute("SET LOCAL ROLE cairn_app")
-            cur.execute("SELECT set_config('cairn.tenant_id', %s, true)", (str(tenant_id),))
+            # One round trip (a simple-protocol batch, never prepared): on a loaded machine
+            # each trip waits for the server process to be scheduled.
+            cur.execute(_READER.format(sql.Literal(str(tenant_id))), prepare=False)
             yield cur
     except psycopg.errors.UndefinedTable as exc:
         raise ContextStoreUnavailable(
@@ -137,8 +157,21 @@ def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
         ) from exc
 
 
-def _ids(cur: Any, query: str, params: dict[str, Any], column: str) -> list[str]:
+def _ids(cur: Any, query: str | sql.Composed, params: dict[str, Any], column: str) -> list[str]:
     return [str(row[column]) for row in cur.execute(query, params).fetchall()]
+
+
+def _nearest(cur: Any, params: dict[str, Any], vector: Embedded) -> list[str]:
+    """The person's nearest memories: through their checked index when they have one and the
+    question is about now (an index filtered by time after its scan would lose recall), else
+    the exact scan. Adds the vector's model and text to `params`."""
+    dim = len(vector.vector)
+    params.update(model=vector.model, dim=dim, vector=vector_text(vector.vector))
+    about_now = params["as_of"] is None and params["known"] == _FOREVER
+    if about_now and cur.execute(_INDEXED, params).fetchone() is not None:
+        slice_ = ann.Slice(params["tenant"], params["user"], vector.model, dim)
+        return _ids(cur, ann.nearest(slice_), params, "memory_id")
+    return _ids(cur, _NEAREST, params, "memory_id")
 
 
 class ContextSearch:
@@ -155,9 +188,8 @@ class ContextSearch:
     def nearest(self, tenant_id: UUID, user_id: str, vector: Embedded, limit: int) -> list[str]:
         """The exact nearest memories of one person (the vector part alone: benchmarks)."""
         params = self._params(tenant_id, user_id, "", None, None, limit)
-        params.update(model=vector.model, vector=vector_text(vector.vector))
         with person_reader(self.pool, tenant_id) as cur:
-            return _ids(cur, _NEAREST, params, "memory_id")
+            return _nearest(cur, params, vector)
 
     @staticmethod
     def _params(
@@ -194,10 +226,8 @@ class ContextSearch:
             if cur.execute(_KNOWS_ANYTHING, params).fetchone() is None:
                 return []
             embedder = self.choice.for_tenant(tenant_id) if self.choice else self.embedder
-            vector = embedder.query(text)
-            params.update(model=vector.model, vector=vector_text(vector.vector))
+            nearest = _nearest(cur, params, embedder.query(text))
             full_text = _ids(cur, _FULL_TEXT, params, "memory_id")
-            nearest = _ids(cur, _NEAREST, params, "memory_id")
             named = _ids(cur, _ENTITIES, params, "entity_id")
             hop_memories = _ids(cur, _MEMORIES_OF, {**params, "ids": named}, "memory_id")
             top = list(dict.fromkeys(full_text[:5] + nearest[:5]))

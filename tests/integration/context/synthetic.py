@@ -30,6 +30,18 @@ def unit_vectors(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray
     return result
 
 
+def clustered_vectors(
+    rng: np.random.Generator, n: int, centres: np.ndarray, spread: float = 0.6
+) -> np.ndarray:
+    """Unit vectors around topic centres (real embeddings gather by topic; uniform random
+    ones in 384-d have no near neighbours to find, the worst case for any index)."""
+    picked = centres[rng.integers(0, len(centres), n)]
+    noise = rng.standard_normal((n, centres.shape[1])).astype(np.float32)
+    vectors = picked + noise * (spread / np.sqrt(centres.shape[1]))
+    result: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return result
+
+
 def as_text(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.6f}" for x in vector) + "]"
 
@@ -70,10 +82,15 @@ def insert_person(
     tenant_id: UUID | None = None,
     texts: dict[int, str] | None = None,
     batch: int = 2000,
+    vectors: np.ndarray | None = None,
 ) -> Person:
-    """`n` memories of one new person: random unit vectors, text "memory <i>" (or `texts`)."""
+    """`n` memories of one new person: random unit vectors (or `vectors`), text "memory <i>"
+    (or `texts`)."""
     person = Person(
-        tenant_id or uuid.uuid4(), f"user-{uuid.uuid4().hex[:8]}", [], unit_vectors(rng, n)
+        tenant_id or uuid.uuid4(),
+        f"user-{uuid.uuid4().hex[:8]}",
+        [],
+        unit_vectors(rng, n) if vectors is None else vectors,
     )
     table = sql.Identifier(physical_table("context_memories", generation))
     query = sql.SQL(
@@ -87,8 +104,10 @@ def insert_person(
         for start in range(0, n, batch):
             ids = [uuid.uuid4() for _ in range(start, min(n, start + batch))]
             words = [texts.get(start + i, f"memory {start + i}") for i in range(len(ids))]
-            vectors = [as_text(person.vectors[start + i]) for i in range(len(ids))]
-            conn.execute(query, (person.tenant_id, person.user_id, MODEL, DIM, ids, words, vectors))
+            embedded = [as_text(person.vectors[start + i]) for i in range(len(ids))]
+            conn.execute(
+                query, (person.tenant_id, person.user_id, MODEL, DIM, ids, words, embedded)
+            )
             person.ids.extend(ids)
     return person
 
