@@ -168,12 +168,30 @@ def bootstrap(settings: CairnSettings) -> Services:
         settings.webhook_base_url,
     )
     authorization = McpServerAuthorization(pool, mcp_guard(settings), settings.redirect_uri())
-    connections = connections_ports(settings, pool, client, vault, identity, feeds, authorization)
+    mail = MailSync(
+        feeds.app,
+        feeds.store,
+        feeds.timers,
+        vault,
+        settings.webhook_base_url,
+        gmail_push_verifier=gmail_push_verifier(
+            settings.provider_urls.get("google"),
+            settings.webhook_base_url,
+            settings.gmail_push_service_account,
+        ),
+    )
+    connections = connections_ports(
+        settings, pool, client, vault, identity, feeds, authorization, mail
+    )
     if settings.oauth_providers:
         # A disconnect (in any process) stops the person's channels while it still can.
-        feeds.apis = connected_providers(
-            settings.provider_urls, connections.tokens, PostgresOutbox(pool)
-        ).feeds
+        providers = connected_providers(
+            settings.provider_urls,
+            connections.tokens,
+            PostgresOutbox(pool),
+            gmail_topic=settings.gmail_pubsub_topic,
+        )
+        feeds.apis, mail.apis = providers.feeds, providers.mail_feeds
     payloads = PostgresPayloads(pool)
     context = context_ports(settings, pool, vault, payloads)
     return Services(
@@ -193,18 +211,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         # The provider adapters act with people's own tokens once accounts can be connected.
         connection_tokens=connections.tokens if settings.oauth_providers else None,
         feeds=feeds,
-        mail=MailSync(
-            feeds.app,
-            feeds.store,
-            feeds.timers,
-            vault,
-            settings.webhook_base_url,
-            gmail_push_verifier=gmail_push_verifier(
-                settings.provider_urls.get("google"),
-                settings.webhook_base_url,
-                settings.gmail_push_service_account,
-            ),
-        ),
+        mail=mail,
         context=context,
     )
 
@@ -245,6 +252,7 @@ def connections_ports(
     identity: IdentityPorts,
     feeds: FeedSync | None = None,
     mcp: McpServerAuthorization | None = None,
+    mail: MailSync | None = None,
 ) -> ConnectionsPorts:
     """Connected accounts (docs/integrations.md): the token port provider adapters use is
     `connections.tokens`."""
@@ -264,6 +272,7 @@ def connections_ports(
         timers=PostgresTimers(pool),
         new_verifier=new_code_verifier,
         feeds=feeds,
+        mail=mail,
     )
 
 

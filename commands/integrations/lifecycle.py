@@ -1,11 +1,11 @@
-"""A connection's life beyond its tokens (decision 0032): the person's calendar followed once
-an account connects, no longer followed once it is disconnected, and every connection of a
-person disconnected when the person is erased.
+"""A connection's life beyond its tokens (decision 0032): the person's calendar and inbox
+followed once an account connects, no longer followed once it is disconnected, and every
+connection of a person disconnected when the person is erased.
 
-The feed is opened by a worker timer set when the account connects, not inside the connect:
+The feeds are opened by a worker timer set when the account connects, not inside the connect:
 the provider's watch call can fail or be slow, and that must neither fail the person's connect
 nor be lost (a failing timer fires again with backoff). Opening is idempotent: a reconnect
-finds the channel open and opens no second one. Closing happens inline, before the tokens are
+finds the channels open and opens no second one. Closing happens inline, before the tokens are
 shredded, because stopping a channel at the provider needs them.
 """
 
@@ -16,7 +16,9 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from commands.integrations.mail_sync import MailSync
 from commands.integrations.ports import ConnectionsPorts
+from commands.integrations.sync import FeedSync
 from commands.ports.integrations import IntegrationError
 from commands.ports.timers import Timer
 from domain.event_context import EventContext
@@ -41,35 +43,47 @@ def open_feed_soon(cp: ConnectionsPorts, connection: Connection) -> None:
 
 
 def open_feed(timer: Timer, cp: ConnectionsPorts) -> None:
-    """The FEED_OPEN timer: follow the calendar of the connection if it is still active and
-    its provider has a calendar feed. Raises (the timer fires again) only for what a retry can
-    cure: the provider down, slow or rate limiting."""
+    """The FEED_OPEN timer: follow the calendar and the inbox of the connection if it is still
+    active and its provider has such feeds. Both are tried before a retryable failure of either
+    is raised (the timer fires again): each watch is idempotent, so the one that opened keeps
+    its channel on the next try, and a calendar that keeps failing does not hold the inbox back.
+    """
     connection = find(cp, timer.subject_id)
-    feeds = cp.feeds
     if connection is None or connection.status is not ConnectionStatus.ACTIVE:
         return
-    if feeds is None or connection.provider not in feeds.apis:
-        return  # a provider Cairn follows no calendar at
-    tenant, person = str(connection.tenant_id), connection.person_id
-    try:
-        feeds.watch(tenant, person, connection.provider)
-    except IntegrationError as exc:
-        if exc.retryable:
-            raise
-        # No calendar scope granted, a dead grant: only the person can change that, and the
-        # next connect sets this timer again.
-        logger.warning("no %s calendar feed opened: %s", connection.provider, exc.kind)
+    tenant, person, provider = str(connection.tenant_id), connection.person_id, connection.provider
+    retry: IntegrationError | None = None
+    for name, sync in _feeds(cp):
+        if provider not in sync.apis:
+            continue  # a provider Cairn follows no such feed at
+        try:
+            sync.watch(tenant, person, provider)
+        except IntegrationError as exc:
+            if exc.retryable:
+                retry = retry or exc
+                continue
+            # No calendar or mail scope granted, a dead grant, Gmail's push not configured:
+            # only the person or the deployment can change that, and the next connect sets
+            # this timer again.
+            logger.warning("no %s %s feed opened: %s", provider, name, exc.kind)
+    if retry is not None:
+        raise retry
 
 
 def close_feed(cp: ConnectionsPorts, connection: Connection, reason: str) -> None:
-    """Best effort: a feed left open is refused and expires at the provider on its own; the
-    disconnect it is part of must go through."""
-    if cp.feeds is None:
-        return
-    try:
-        cp.feeds.close(str(connection.tenant_id), connection.person_id, connection.provider, reason)
-    except Exception:
-        logger.exception("the %s calendar feed was not closed", connection.provider)
+    """Best effort, the calendar and the inbox: a feed left open is refused and expires at the
+    provider on its own; the disconnect it is part of must go through."""
+    tenant, person, provider = str(connection.tenant_id), connection.person_id, connection.provider
+    for name, sync in _feeds(cp):
+        try:
+            sync.close(tenant, person, provider, reason)
+        except Exception:
+            logger.exception("the %s %s feed was not closed", provider, name)
+
+
+def _feeds(cp: ConnectionsPorts) -> list[tuple[str, FeedSync | MailSync]]:
+    syncs = (("calendar", cp.feeds), ("inbox", cp.mail))
+    return [(name, sync) for name, sync in syncs if sync is not None]
 
 
 def disconnect(

@@ -81,12 +81,21 @@ class MailSync:
     # Channels
 
     def watch(self, tenant: str, person: str, provider: str) -> UUID:
-        """Follow the person's inbox at `provider`: the feed, a push channel, a first sync."""
+        """Follow the person's inbox at `provider`: the feed, a push channel, a first sync.
+        Idempotent, as the connection's feed timer fires again after any retryable failure:
+        a live channel keeps reporting, its renewal is set again and a delta sync catches up."""
         ident = mail_feed_id(tenant, person, provider)
         try:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             feed = MailFeed(tenant=tenant, person=person, provider=provider)
+        live = self._live(feed)
+        if live is not None:
+            due = max(live.expires_at - self.renew_before, self.clock())
+            if live.renewal_id is not None:
+                self.timers.schedule(Timer(MAIL_RENEW, live.renewal_id, UUID(tenant), due))
+            self.timers.schedule(Timer(MAIL_SYNC, ident, UUID(tenant), self.clock()))
+            return ident
         channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         opened = self.apis[provider].watch(
             tenant, person, self.address(provider), channel_id, secret, self._expiry()
@@ -102,6 +111,31 @@ class MailSync:
         self._save(feed)
         self.timers.schedule(Timer(MAIL_SYNC, ident, UUID(tenant), self.clock()))
         return ident
+
+    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
+        """Stop following: channels stopped at the provider (best effort, while the tokens
+        still exist: one left open expires there) and retired here (refused from now on)."""
+        ident = mail_feed_id(tenant, person, provider)
+        try:
+            feed = self._feed(ident)
+        except AggregateNotFoundError:
+            return
+        api = self.apis.get(provider)
+        for channel in self.store.live_channels(ident):
+            try:
+                if api is not None:
+                    api.stop(tenant, person, channel)
+            except Exception as exc:
+                logger.warning("%s inbox channel not stopped at the provider (%r)", provider, exc)
+            self.store.retire_channel(channel.channel_id)
+        # Whatever comes next (another mailbox, a reconnect) starts with a full sync.
+        self.store.forget_cursor(ident)
+        feed.close(reason)
+        self._save(feed)
+
+    def _live(self, feed: MailFeed) -> ChannelRecord | None:
+        record = None if feed.closed or not feed.channel_id else self.store.channel(feed.channel_id)
+        return record if record is not None and record.expires_at > self.clock() else None
 
     def renew(self, renewal_id: UUID) -> None:
         old = self.store.channel_to_renew(renewal_id)
@@ -182,6 +216,8 @@ class MailSync:
     def sync(self, ident: UUID) -> int:
         """One delta sync (a full one when the cursor expired); returns the facts recorded."""
         feed = self._feed(ident)
+        if feed.closed:
+            return 0  # a sync asked for before the connection went
         api = self.apis[feed.provider]
         try:
             cursor = self.store.cursor(ident) or None  # "": start over

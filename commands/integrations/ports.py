@@ -9,6 +9,7 @@ from typing import Protocol
 from uuid import UUID
 
 from commands.application import CairnApplication
+from commands.integrations.mail_sync import MailSync
 from commands.integrations.sync import FeedSync
 from commands.ports.connections import ConnectionTokens
 from commands.ports.timers import Timers
@@ -85,5 +86,6 @@ class ConnectionsPorts:
     timers: Timers
     new_verifier: Callable[[], str]
     clock: Callable[[], datetime] = utcnow
-    # The people's calendar feeds, opened and closed with their connection.
+    # The people's calendar feeds and inboxes, opened and closed with their connection.
     feeds: FeedSync | None = None
+    mail: MailSync | None = None

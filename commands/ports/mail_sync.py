@@ -66,6 +66,11 @@ class MailFeedApi(Protocol):
         expires_at: datetime,
     ) -> OpenedChannel: ...
 
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        """Stop the channel at the provider (Gmail's watch on the mailbox, Graph's
+        subscription); one it no longer knows counts as stopped."""
+        ...
+
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]
     ) -> MailChanges:

@@ -40,6 +40,7 @@ class MailFeed(Aggregate):
         MailFeedStarted: ClassVar[type[Aggregate.Event]]
         ChannelOpened: ClassVar[type[Aggregate.Event]]
         ChannelRenewed: ClassVar[type[Aggregate.Event]]
+        FeedClosed: ClassVar[type[Aggregate.Event]]
         ChangeNotified: ClassVar[type[Aggregate.Event]]
         FullResyncStarted: ClassVar[type[Aggregate.Event]]
         MailSynced: ClassVar[type[Aggregate.Event]]
@@ -58,6 +59,7 @@ class MailFeed(Aggregate):
         self.channel_expires_at: datetime | None = None
         self.messages: set[str] = set()  # provider message ids in the inbox
         self.notifications = 0
+        self.closed = False  # the connection went: no channel, no sync until opened again
 
     @event("ChannelOpened")
     def open_channel(self, channel_id: str, expires_at: datetime) -> None:
@@ -65,11 +67,23 @@ class MailFeed(Aggregate):
         inbox. A secret, where there is one, is not here: only its hash, outside the store."""
         self.channel_id = channel_id
         self.channel_expires_at = expires_at
+        self.closed = False
 
     @event("ChannelRenewed")
     def renew_channel(self, channel_id: str, expires_at: datetime) -> None:
         self.channel_id = channel_id
         self.channel_expires_at = expires_at
+
+    def close(self, reason: str) -> None:
+        """Stop following (the account was disconnected, replaced or its person erased)."""
+        if not self.closed:
+            self._closed(reason)
+
+    @event("FeedClosed")
+    def _closed(self, reason: str) -> None:
+        self.closed = True
+        self.channel_id = None
+        self.channel_expires_at = None
 
     @event("ChangeNotified")
     def notified(self, channel_id: str, notification: str) -> None:

@@ -1,6 +1,6 @@
-"""When the worker's `connection.feed_open` timer follows a calendar (an active connection at a
-provider with a feed), which failures fire it again, and the feed's close (no I/O: the
-library's POPO store, a stub feed)."""
+"""When the worker's `connection.feed_open` timer follows a calendar and an inbox (an active
+connection at a provider with such feeds), which failures fire it again, and the feeds' close
+(no I/O: the library's POPO store, stub feeds)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from commands.integrations.lifecycle import FEED_OPEN, open_feed
+from commands.integrations.lifecycle import FEED_OPEN, close_feed, open_feed
 from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
 from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.timers import Timer
@@ -30,13 +30,20 @@ class StubFeeds:
         self.failure = failure
         self.watched: list[tuple[str, str, str]] = []
 
+        self.closed: list[str] = []
+
     def watch(self, tenant: str, person: str, provider: str) -> None:
         self.watched.append((tenant, person, provider))
         if self.failure is not None:
             raise self.failure
 
+    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
+        self.closed.append(reason)
+        if self.failure is not None:
+            raise self.failure
 
-def ports(feeds: StubFeeds) -> ConnectionsPorts:
+
+def ports(feeds: StubFeeds, mail: StubFeeds | None = None) -> ConnectionsPorts:
     unused: Any = None
     return ConnectionsPorts(
         app=ConnectionsApplication(env=POPO),
@@ -47,6 +54,7 @@ def ports(feeds: StubFeeds) -> ConnectionsPorts:
         timers=unused,
         new_verifier=lambda: "verifier",
         feeds=cast(Any, feeds),
+        mail=cast(Any, mail),
     )
 
 
@@ -117,3 +125,33 @@ def test_a_feed_closes_once_and_an_opened_channel_reopens_it() -> None:
     assert not feed.closed and feed.channel_id == "c2"
     names = [type(e).__name__ for e in feed.collect_events()]
     assert names == ["FeedStarted", "ChannelOpened", "FeedClosed", "ChannelOpened"]
+
+
+@pytest.mark.parametrize("failing", ["calendar", "inbox"])
+def test_a_retryable_failure_of_one_feed_does_not_keep_the_other_from_opening(
+    failing: str,
+) -> None:
+    down = failure(ErrorKind.SERVER_ERROR)
+    calendar = StubFeeds({"google"}, down if failing == "calendar" else None)
+    inbox = StubFeeds({"google"}, down if failing == "inbox" else None)
+    cp = ports(calendar, inbox)
+    timer = stored(cp)
+    with pytest.raises(IntegrationError):  # the timer fires again: both watches are idempotent
+        open_feed(timer, cp)
+    assert calendar.watched == inbox.watched == [(str(timer.tenant_id), "p1", "google")]
+
+
+def test_an_inbox_not_followed_at_the_provider_leaves_the_calendar_alone() -> None:
+    calendar, inbox = StubFeeds({"google"}), StubFeeds({"microsoft"})
+    cp = ports(calendar, inbox)
+    open_feed(stored(cp), cp)
+    assert len(calendar.watched) == 1 and inbox.watched == []
+
+
+def test_closing_closes_the_inbox_even_when_the_calendar_close_fails() -> None:
+    calendar = StubFeeds({"google"}, failure(ErrorKind.SERVER_ERROR))
+    inbox = StubFeeds({"google"})
+    cp = ports(calendar, inbox)
+    connection: Connection = cp.app.repository.get(stored(cp).subject_id)
+    close_feed(cp, connection, "disconnected")
+    assert calendar.closed == inbox.closed == ["disconnected"]

@@ -19,7 +19,13 @@ from joserfc.jwk import RSAKey
 
 from adapters.integrations.pubsub import GoogleOidcVerifier
 from commands.integrations.mail_sync import GmailPush, MailSync
-from commands.integrations.sync import MAIL_SYNC, FeedsApplication, Verdict, WebhookRejected
+from commands.integrations.sync import (
+    MAIL_RENEW,
+    MAIL_SYNC,
+    FeedsApplication,
+    Verdict,
+    WebhookRejected,
+)
 from commands.ports.calendar_sync import ChannelRecord, CursorExpired, OpenedChannel
 from commands.ports.mail_sync import MailChanges, MailItem, PushRejected
 from commands.ports.timers import Timer
@@ -90,6 +96,9 @@ class FakeInbox:
         self.fetched: list[str] = []
         self.mailbox = MAILBOX
         self.asked: list[str | None] = []  # the cursor of each changes call
+        self.watches = 0
+        self.stopped: list[str] = []  # the channels stopped
+        self.stop_fails = False
 
     def add(self, message_id: str, subject: str, snippet: str = "hello") -> None:
         item = MailItem(message_id, "Grace <grace@example.org>", subject, snippet, None, "t1")
@@ -101,11 +110,17 @@ class FakeInbox:
         self.changes_since.append((len(self.changes_since) + 1, "removed", message_id))
 
     def watch(self, *_: Any) -> OpenedChannel:
+        self.watches += 1
         expires = datetime.now(UTC) + timedelta(days=7)
         return OpenedChannel(gmail_channel_id(self.mailbox), "", expires)
 
     def renew(self, *_: Any) -> OpenedChannel:
         return self.watch()
+
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        if self.stop_fails:
+            raise OSError("the provider is down")
+        self.stopped.append(channel.channel_id)
 
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]
@@ -312,6 +327,7 @@ def test_watching_another_mailbox_retires_the_old_one_and_syncs_from_scratch() -
     inbox.remove("m1")
     inbox.add("m9", "From the second account")
 
+    sync.close(TENANT, PERSON, "google", "replaced")  # as an account replacement does
     assert sync.watch(TENANT, PERSON, "google") == ident
     sync.sync(ident)
 
@@ -321,3 +337,77 @@ def test_watching_another_mailbox_retires_the_old_one_and_syncs_from_scratch() -
     assert sync.gmail_push("Bearer good-token", push(99, "p1")) is Verdict.IGNORED
     accepted = sync.gmail_push("Bearer good-token", push(99, "p2", "grace@example.org"))
     assert accepted is Verdict.ACCEPTED
+
+
+# Opened and closed with the connection (decision 0032)
+
+
+def names(sync: MailSync, ident: UUID) -> list[str]:
+    return [type(e).__name__ for e in sync.app.events.get(ident)]
+
+
+def test_watching_again_keeps_the_live_channel_sets_its_renewal_again_and_syncs() -> None:
+    inbox = FakeInbox()
+    sync = mail_sync(inbox)
+    ident = sync.watch(TENANT, PERSON, "google")
+    timers: MemoryTimers = sync.timers  # type: ignore[assignment]
+    [channel] = sync.store.live_channels(ident)
+    timers.set.clear()  # fired: a renewal dropped while the grant was dead, the first sync
+
+    assert sync.watch(TENANT, PERSON, "google") == ident
+
+    assert inbox.watches == 1 and sync.store.live_channels(ident) == [channel]
+    assert names(sync, ident).count("ChannelOpened") == 1
+    assert set(timers.set) == {(MAIL_RENEW, channel.renewal_id), (MAIL_SYNC, ident)}
+
+
+def test_an_expired_channel_is_opened_again() -> None:
+    inbox = FakeInbox()
+    sync = mail_sync(inbox)
+    ident = sync.watch(TENANT, PERSON, "google")
+    real = sync.clock
+    sync.clock = lambda: real() + timedelta(days=8)  # past the channel's seven days
+
+    sync.watch(TENANT, PERSON, "google")
+
+    assert inbox.watches == 2 and names(sync, ident).count("ChannelOpened") == 2
+
+
+def test_closing_stops_and_retires_the_channel_and_forgets_the_cursor() -> None:
+    inbox = FakeInbox()
+    sync = mail_sync(inbox)
+    inbox.add("m1", "Lunch")
+    ident = sync.watch(TENANT, PERSON, "google")
+    sync.sync(ident)
+    [channel] = sync.store.live_channels(ident)
+
+    sync.close(TENANT, PERSON, "google", "disconnected")
+    sync.close(TENANT, PERSON, "google", "disconnected")  # a second close changes nothing
+
+    assert inbox.stopped == [channel.channel_id]
+    assert sync.store.live_channels(ident) == [] and sync.store.cursor(ident) is None
+    assert names(sync, ident).count("FeedClosed") == 1
+    feed: MailFeed = sync.app.repository.get(ident)
+    assert feed.closed and feed.channel_id is None
+    inbox.add("m2", "Tea")
+    assert sync.gmail_push("Bearer good-token", push(9, "p9")) is Verdict.IGNORED
+    assert sync.sync(ident) == 0  # a sync asked for before the close records nothing
+    sync.watch(TENANT, PERSON, "google")  # a reconnect follows the inbox again, in full
+    assert sync.sync(ident) == 1 and inbox.asked[-1] is None
+
+
+def test_a_channel_the_provider_does_not_stop_is_retired_all_the_same() -> None:
+    inbox = FakeInbox()
+    sync = mail_sync(inbox)
+    ident = sync.watch(TENANT, PERSON, "google")
+    inbox.stop_fails = True
+
+    sync.close(TENANT, PERSON, "google", "erased")
+
+    assert sync.store.live_channels(ident) == [] and names(sync, ident)[-1] == "FeedClosed"
+
+
+def test_closing_an_inbox_never_followed_records_nothing() -> None:
+    sync = mail_sync(FakeInbox())
+    sync.close(TENANT, PERSON, "google", "disconnected")
+    assert list(sync.app.events.get(mail_feed_id(TENANT, PERSON, "google"))) == []

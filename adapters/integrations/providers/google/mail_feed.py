@@ -16,10 +16,12 @@ from urllib.parse import quote
 
 from adapters.integrations.providers.client import ProviderClient
 from commands.ports.calendar_sync import ChannelRecord, CursorExpired, OpenedChannel
+from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.mail_sync import MailChanges, MailItem
 from domain.integrations.mail_feed import gmail_channel_id
 
 TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0  # a disconnect waits for it; a watch not stopped expires on its own
 MAX_PAGES = 100
 ME = "/gmail/v1/users/me"
 INBOX = "INBOX"
@@ -46,8 +48,13 @@ class GmailFeed:
         expires_at: datetime,
     ) -> OpenedChannel:
         """Gmail sets the expiry itself (seven days) and names the mailbox in each push."""
-        if not self.topic:
-            raise ValueError("no Pub/Sub topic configured for Gmail (CAIRN_GMAIL_PUBSUB_TOPIC)")
+        if not self.topic:  # not retryable: only a deployment with the setting can watch
+            raise IntegrationError(
+                ErrorKind.UNSUPPORTED,
+                "no Pub/Sub topic configured for Gmail (CAIRN_GMAIL_PUBSUB_TOPIC)",
+                provider="google",
+                action="mail.watch",
+            )
         profile = self._get(tenant, person, f"{ME}/profile")
         body = {"topicName": self.topic, "labelIds": [INBOX], "labelFilterBehavior": "INCLUDE"}
         answer = self.client.request(
@@ -74,6 +81,18 @@ class GmailFeed:
         expires_at: datetime,
     ) -> OpenedChannel:
         return self.watch(tenant, person, address, channel_id, secret, expires_at)
+
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        """`users.stop`: Gmail keeps one watch per mailbox, so there is nothing to name."""
+        self.client.request(
+            tenant,
+            person,
+            "mail.watch",
+            "POST",
+            f"{ME}/stop",
+            timeout=STOP_TIMEOUT,
+            accept=(200, 204, 404),
+        )
 
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]

@@ -55,6 +55,9 @@ class GraphMailFeed:
             tenant, person, old, address, channel_id, secret, expires_at
         )
 
+    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
+        self.subscriptions.stop(tenant, person, channel)
+
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]
     ) -> MailChanges:
