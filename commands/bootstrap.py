@@ -168,18 +168,12 @@ def bootstrap(settings: CairnSettings) -> Services:
         settings.webhook_base_url,
     )
     authorization = McpServerAuthorization(pool, mcp_guard(settings), settings.redirect_uri())
-    mail = MailSync(
-        feeds.app,
-        feeds.store,
-        feeds.timers,
-        vault,
+    verifier = gmail_push_verifier(
+        settings.provider_urls.get("google"),
         settings.webhook_base_url,
-        gmail_push_verifier=gmail_push_verifier(
-            settings.provider_urls.get("google"),
-            settings.webhook_base_url,
-            settings.gmail_push_service_account,
-        ),
+        settings.gmail_push_service_account,
     )
+    mail = MailSync.beside(feeds, verifier)
     connections = connections_ports(
         settings, pool, client, vault, identity, feeds, authorization, mail
     )

@@ -26,7 +26,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
-from commands.integrations.sync import MAIL_RENEW, MAIL_SYNC, Verdict, WebhookRejected, secret_hash
+from commands.integrations.sync import (
+    MAIL_RENEW,
+    MAIL_SYNC,
+    FeedSync,
+    Verdict,
+    WebhookRejected,
+    secret_hash,
+)
 from commands.ports.calendar_sync import ChannelRecord, CursorExpired, FeedStore, OpenedChannel
 from commands.ports.mail_sync import MailFeedApi, MailItem, PushRejected, PushVerifier
 from commands.ports.timers import Timer, Timers
@@ -74,6 +81,19 @@ class MailSync:
     # Gmail's watch lasts seven days, Graph's message subscriptions at most 10,080 minutes.
     channel_ttl: timedelta = timedelta(days=3)
     renew_before: timedelta = timedelta(hours=12)
+
+    @classmethod
+    def beside(cls, feeds: FeedSync, gmail_push_verifier: PushVerifier | None) -> MailSync:
+        """The inboxes of the people whose calendars `feeds` follows: the same application,
+        bookkeeping, timers, vault and webhook address."""
+        return cls(
+            feeds.app,
+            feeds.store,
+            feeds.timers,
+            feeds.vault,
+            feeds.webhook_base_url,
+            gmail_push_verifier=gmail_push_verifier,
+        )
 
     def address(self, provider: str) -> str:
         return f"{self.webhook_base_url.rstrip('/')}/v1/integrations/webhooks/{provider}"
