@@ -18,15 +18,8 @@ from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
 from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
-from adapters.integrations.oauth.client import OAuthClients, new_code_verifier
-from adapters.integrations.oauth.providers import provider_configs
 from adapters.integrations.providers.outbox import Outbox, PostgresOutbox, ReachingOutbox
 from adapters.integrations.providers.router import connected_providers
-from adapters.integrations.pubsub import gmail_push_verifier
-from adapters.integrations.states import RedisAuthorizationStates
-from adapters.integrations.store import TokenRows
-from adapters.integrations.tokens import VaultConnectionTokens
-from adapters.integrations.webhooks_store import PostgresFeedStore
 from adapters.llm.context import ClockContextProvider, GraphContextProvider
 from adapters.llm.embedding import LiteLLMEmbeddings
 from adapters.llm.endpoints import ResolvingEndpointGuard
@@ -37,7 +30,6 @@ from adapters.mcp.upstream_client import SdkUpstreamClient
 from adapters.mcp.upstream_oauth import McpServerAuthorization
 from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.policy.engine import CedarPolicyEngine
-from adapters.postgres.timers import PostgresTimers
 from adapters.ratelimit import RedisLoginGuard, RedisRateLimiter
 from adapters.tokens import AccessTokens, PostgresSessions, TokenKeys
 from adapters.tokens.device_grants import RedisDeviceGrants
@@ -50,10 +42,10 @@ from commands.context.embedders import TenantEmbedders
 from commands.dispatch import Dispatcher, Ports
 from commands.identity.context import IdentityApplication, IdentityPorts
 from commands.identity.principals import PrincipalCache
+from commands.integrations.composition import connections_ports, feed_syncs
 from commands.integrations.mail_sync import MailSync
-from commands.integrations.ports import ConnectionsApplication, ConnectionsPorts
-from commands.integrations.records import ConnectionRecords
-from commands.integrations.sync import FeedsApplication, FeedSync
+from commands.integrations.ports import ConnectionsPorts
+from commands.integrations.sync import FeedSync
 from commands.mcp.upstream_actions import UpstreamIntegrations, WithUpstreamTools, plan_tools
 from commands.mcp.upstream_planning import WithUpstreamToolsContext
 from commands.mcp.upstream_service import UpstreamPorts
@@ -160,32 +152,11 @@ def bootstrap(settings: CairnSettings) -> Services:
         app=RunsApplication(env=settings.event_store_env()),
         policy=CedarPolicyEngine(),
     )
-    feeds = FeedSync(
-        FeedsApplication(env=settings.event_store_env()),
-        PostgresFeedStore(pool),
-        PostgresTimers(pool),
-        vault,
-        settings.webhook_base_url,
-    )
+    feeds, mail = feed_syncs(settings, pool, vault)
     authorization = McpServerAuthorization(pool, mcp_guard(settings), settings.redirect_uri())
-    verifier = gmail_push_verifier(
-        settings.provider_urls.get("google"),
-        settings.webhook_base_url,
-        settings.gmail_push_service_account,
-    )
-    mail = MailSync.beside(feeds, verifier)
     connections = connections_ports(
         settings, pool, client, vault, identity, feeds, authorization, mail
     )
-    if settings.oauth_providers:
-        # A disconnect (in any process) stops the person's channels while it still can.
-        providers = connected_providers(
-            settings.provider_urls,
-            connections.tokens,
-            PostgresOutbox(pool),
-            gmail_topic=settings.gmail_pubsub_topic,
-        )
-        feeds.apis, mail.apis = providers.feeds, providers.mail_feeds
     payloads = PostgresPayloads(pool)
     context = context_ports(settings, pool, vault, payloads)
     return Services(
@@ -235,38 +206,6 @@ def context_ports(
         directory=payloads,
         search=ContextSearch(pool, offline, embedders),
         extractor=LiteLLMExtractor(gateway),
-    )
-
-
-def connections_ports(
-    settings: CairnSettings,
-    pool: ConnectionPool[Any],
-    client: redis.Redis,
-    vault: PostgresVault,
-    identity: IdentityPorts,
-    feeds: FeedSync | None = None,
-    mcp: McpServerAuthorization | None = None,
-    mail: MailSync | None = None,
-) -> ConnectionsPorts:
-    """Connected accounts (docs/integrations.md): the token port provider adapters use is
-    `connections.tokens`."""
-    app = ConnectionsApplication(env=settings.event_store_env())
-    oauth = OAuthClients(
-        provider_configs(settings.oauth_providers, settings.env),
-        settings.redirect_uri(),
-        more=mcp.provider if mcp is not None else None,  # people's upstream MCP servers
-    )
-    tokens = VaultConnectionTokens(TokenRows(pool), vault, oauth, ConnectionRecords(app, identity))
-    return ConnectionsPorts(
-        app=app,
-        tokens=tokens,
-        oauth=oauth,
-        states=RedisAuthorizationStates(client, prefix=f"{settings.redis_prefix}:oauth"),
-        vault=vault,
-        timers=PostgresTimers(pool),
-        new_verifier=new_code_verifier,
-        feeds=feeds,
-        mail=mail,
     )
 
 
