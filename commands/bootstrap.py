@@ -220,7 +220,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         if failpoints is not None:
             outbox = ReachingOutbox(outbox, failpoints.reach)
         providers = connected_providers(
-            settings.provider_urls, services.connection_tokens, outbox, fallback=integrations
+            settings.provider_urls,
+            services.connection_tokens,
+            outbox,
+            fallback=integrations,
+            seal=services.context.vault.seal_personal,
         )
         services.feeds.apis = providers.feeds
         integrations = providers

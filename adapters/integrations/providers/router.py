@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from adapters.integrations.providers.outbox import Outbox
+from adapters.integrations.providers.reads import Seal
 from commands.ports.calendar_sync import CalendarFeedApi
 from commands.ports.connections import ConnectionTokens
 from commands.ports.integrations import ErrorKind, IntegrationError, Integrations
@@ -96,14 +97,17 @@ def connected_providers(
     tokens: ConnectionTokens,
     outbox: Outbox,
     fallback: Integrations | None = None,
+    *,
+    seal: Seal | None = None,
 ) -> ProviderIntegrations:
-    """Google and Microsoft through their adapters, every other provider through `fallback`."""
+    """Google and Microsoft through their adapters, every other provider through `fallback`.
+    `seal` seals what searches read for the person (without it they keep ids and times only)."""
     from adapters.integrations.providers.google import GoogleAdapter
     from adapters.integrations.providers.microsoft import GraphAdapter
 
     urls = {**DEFAULT_BASE_URLS, **base_urls}
-    google = GoogleAdapter(urls["google"], tokens, outbox)
-    microsoft = GraphAdapter(urls["microsoft"], tokens, outbox)
+    google = GoogleAdapter(urls["google"], tokens, outbox, seal=seal)
+    microsoft = GraphAdapter(urls["microsoft"], tokens, outbox, seal=seal)
     routed = ProviderIntegrations({"google": google, "microsoft": microsoft}, fallback)
     routed.feeds = {"google": google.feed, "microsoft": microsoft.feed}
     return routed
