@@ -34,9 +34,10 @@ class SendEmail(Parameters):
     body: str = Field(max_length=20_000)
 
 
-# A provider's event id as it goes into a URL path segment (quoted there): Google's base32hex
-# ids (recurring instances add `_<time>Z`), Graph's base64 ids.
-EVENT_ID = r"^[A-Za-z0-9_=+/.-]{1,1024}$"
+# A provider's event id, one URL path segment once quoted: Google's base32hex ids (recurring
+# instances add `_<time>Z`), Graph's base64 ids. It starts with a letter or digit, so no `..`
+# can climb out of the events collection.
+EVENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_=+/.-]{0,1023}$"
 # Longest window a free/busy read may cover (Google refuses much longer ones).
 MAX_FREE_BUSY_DAYS = 31
 
