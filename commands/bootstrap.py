@@ -9,6 +9,7 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
+from adapters.context.calendar import SyncedCalendar
 from adapters.context.embeddings import OfflineEmbedder
 from adapters.context.extraction import LiteLLMExtractor
 from adapters.context.payloads import PostgresPayloads
@@ -248,6 +249,10 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=GraphContextProvider(services.context.search, ClockContextProvider()),
+        context=GraphContextProvider(
+            services.context.search,
+            ClockContextProvider(),
+            calendar=SyncedCalendar(services.pool, services.context.vault),
+        ),
         execute=execute,
     )
