@@ -10,6 +10,7 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
+from adapters.context.calendar import SyncedCalendar
 from adapters.context.embeddings import LiteLLMEmbedder, OfflineEmbedder
 from adapters.context.extraction import LiteLLMExtractor
 from adapters.context.payloads import PostgresPayloads
@@ -224,6 +225,7 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
             outbox,
             fallback=integrations,
             gmail_topic=settings.gmail_pubsub_topic,
+            seal=services.context.vault.seal_personal,
         )
         services.feeds.apis = providers.feeds
         services.mail.apis = providers.mail_feeds
@@ -251,7 +253,12 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
         context=WithUpstreamToolsContext(
-            GraphContextProvider(services.context.search, ClockContextProvider()), upstream
+            GraphContextProvider(
+                services.context.search,
+                ClockContextProvider(),
+                calendar=SyncedCalendar(services.pool, services.context.vault),
+            ),
+            upstream,
         ),
         execute=execute,
         upstream_tools=partial(plan_tools, upstream),

@@ -5,14 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.executor.registry import ActionRegistry, TypedHandler
+from adapters.executor.results import FreeBusyResult, MailSearchResult
 from commands.ports.integrations import RetryPolicy
 from domain.runs.actions import (
     CATALOGUE,
     CreateCalendarEvent,
     CreateNote,
     CreateReminder,
+    DeleteCalendarEvent,
+    DraftEmail,
+    FreeBusy,
+    SearchEmail,
     SendEmail,
     SendPayment,
+    UpdateCalendarEvent,
 )
 
 # Interactive actions answer fast or not at all: a short timeout and a few quick retries keep
@@ -25,6 +31,19 @@ PATIENT = RetryPolicy(attempts=4, initial_backoff=1.0, multiplier=3.0, max_backo
 CREATE_CALENDAR_EVENT = TypedHandler(
     CATALOGUE["calendar.create_event"], CreateCalendarEvent, timeout=10.0, retry=QUICK
 )
+UPDATE_CALENDAR_EVENT = TypedHandler(
+    CATALOGUE["calendar.update_event"], UpdateCalendarEvent, timeout=10.0, retry=QUICK
+)
+DELETE_CALENDAR_EVENT = TypedHandler(
+    CATALOGUE["calendar.delete_event"], DeleteCalendarEvent, timeout=10.0, retry=QUICK
+)
+FREE_BUSY = TypedHandler(
+    CATALOGUE["calendar.free_busy"], FreeBusy, timeout=10.0, retry=QUICK, result=FreeBusyResult
+)
+DRAFT_EMAIL = TypedHandler(CATALOGUE["email.draft"], DraftEmail, timeout=15.0, retry=PATIENT)
+SEARCH_EMAIL = TypedHandler(
+    CATALOGUE["email.search"], SearchEmail, timeout=15.0, retry=QUICK, result=MailSearchResult
+)
 SEND_EMAIL = TypedHandler(CATALOGUE["email.send"], SendEmail, timeout=15.0, retry=PATIENT)
 CREATE_REMINDER = TypedHandler(
     CATALOGUE["reminders.create"], CreateReminder, timeout=5.0, retry=QUICK
@@ -34,7 +53,12 @@ SEND_PAYMENT = TypedHandler(CATALOGUE["payments.send"], SendPayment, timeout=30.
 
 BUILT_IN: tuple[TypedHandler[Any], ...] = (
     CREATE_CALENDAR_EVENT,
+    UPDATE_CALENDAR_EVENT,
+    DELETE_CALENDAR_EVENT,
+    FREE_BUSY,
     SEND_EMAIL,
+    DRAFT_EMAIL,
+    SEARCH_EMAIL,
     CREATE_REMINDER,
     CREATE_NOTE,
     SEND_PAYMENT,

@@ -20,7 +20,12 @@ from commands.ports.integrations import ErrorKind, IntegrationError
 ROUTES: Mapping[str, str] = MappingProxyType(
     {
         "calendar.create_event": "/v1/calendar/events",
+        "calendar.update_event": "/v1/calendar/event-updates",
+        "calendar.delete_event": "/v1/calendar/event-deletions",
+        "calendar.free_busy": "/v1/calendar/free-busy",
         "email.send": "/v1/email/messages",
+        "email.draft": "/v1/email/drafts",
+        "email.search": "/v1/email/searches",
         "reminders.create": "/v1/reminders",
         "notes.create": "/v1/notes",
         "payments.send": "/v1/payments",

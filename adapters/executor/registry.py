@@ -45,7 +45,8 @@ class TypedHandler(Generic[P]):
     parameters: type[P]
     timeout: float  # seconds per provider call (per connect/read/write phase over HTTP)
     retry: RetryPolicy = DEFAULT_RETRY
-    result: type[Receipt] = Receipt
+    # A create's receipt; a read's bounded result (adapters/executor/results.py).
+    result: type[BaseModel] = Receipt
 
     def __post_init__(self) -> None:
         if CATALOGUE.get(self.name) != self.spec or self.spec.parameters is not self.parameters:

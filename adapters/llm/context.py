@@ -15,7 +15,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from commands.ports.context import ContextSearch, CurrentFact
-from commands.ports.planner import Contact, ContextProvider, PlanningContext
+from commands.ports.planner import CalendarEntry, Contact, ContextProvider, PlanningContext
+from commands.ports.upcoming import UpcomingEvents
 from domain.errors import DomainError
 
 logger = logging.getLogger("cairn.context")
@@ -60,6 +61,10 @@ class GraphContextProvider:
     intent (people with their contact handles and relation, other current facts, a few
     memories), bounded in tokens, on top of what `base` gives (the local time).
 
+    With `calendar`, the person's next events from their synced calendars come too, within
+    their own token budget (`calendar_tokens`), so memories and events never crowd each other
+    out.
+
     Everything it adds is data for the prompt's `<cairn-data>` block, never instructions (the
     prompt says so, adapters/llm/prompt.py). `given` names the ids of what was added, for the
     run's PlanProposed. A context store that is down costs the plan its context, not the run.
@@ -72,11 +77,17 @@ class GraphContextProvider:
         *,
         max_tokens: int = 600,
         max_hits: int = 10,
+        calendar: UpcomingEvents | None = None,
+        calendar_tokens: int = 300,
+        max_events: int = 10,
     ) -> None:
         self._search = search
         self._base = base
         self._max_tokens = max_tokens
         self._max_hits = max_hits
+        self._calendar = calendar
+        self._calendar_tokens = calendar_tokens
+        self._max_events = max_events
 
     def planning_context(
         self, *, tenant_id: UUID, user_id: str, intent_text: str
@@ -84,6 +95,7 @@ class GraphContextProvider:
         base = self._base.planning_context(
             tenant_id=tenant_id, user_id=user_id, intent_text=intent_text
         )
+        base = self._with_calendar(base, tenant_id, user_id)
         try:
             hits = self._search.search(tenant_id, user_id, intent_text, limit=self._max_hits)
             entity_ids = [h.id for h in hits if h.kind == "entity"]
@@ -106,6 +118,31 @@ class GraphContextProvider:
             update={
                 "contacts": base.contacts + tuple(contacts),
                 "memories": base.memories + tuple(memories),
+                "given": base.given + tuple(budget.given),
+            }
+        )
+
+    def _with_calendar(
+        self, base: PlanningContext, tenant_id: UUID, user_id: str
+    ) -> PlanningContext:
+        if self._calendar is None:
+            return base
+        try:
+            events = self._calendar.upcoming(
+                tenant_id, user_id, base.local_time, limit=self._max_events
+            )
+        except DomainError as error:
+            logger.warning("planning without the synced calendar: %s", error.code)
+            return base
+        budget = _Budget(self._calendar_tokens)
+        shown: list[CalendarEntry] = [
+            event
+            for event in events
+            if budget.take(event.model_dump_json(), f"calendar:{event.provider}:{event.event_id}")
+        ]
+        return base.model_copy(
+            update={
+                "calendar": base.calendar + tuple(shown),
                 "given": base.given + tuple(budget.given),
             }
         )

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commands.ports.planner import PlanningContext
+from commands.ports.planner import CalendarEntry, PlanningContext
 from domain.runs.actions import CATALOGUE, ActionSpec
 
 DATA_OPEN = "<cairn-data>"
@@ -28,6 +28,7 @@ MAX_MEMORIES = 10
 MAX_MEMORY_CHARS = 500
 MAX_INTEGRATIONS = 20
 MAX_TOOLS = 30
+MAX_CALENDAR = 10
 
 _RULES = """\
 You are the planner of Cairn, a personal assistant. You turn one person's request into a plan \
@@ -51,7 +52,8 @@ A meeting without a stated length lasts one hour.
 5. People: when the request names a known contact, use the contact's email address. Never \
 invent an email address; for an unknown person, use the name as given.
 6. Number the steps s1, s2, ... in the order they should run. A step's provider is one of the \
-connected integrations in the context suited to the action, or "default" if none is listed.
+connected integrations in the context suited to the action, or "default" if none is listed. \
+To change or cancel an event listed in the context's calendar, use its provider and event_id.
 7. Answer with exactly one JSON object that matches the response schema (summary, steps) and \
 nothing else: no prose, no code fences."""
 
@@ -90,8 +92,9 @@ def build_messages(intent_text: str, context: PlanningContext) -> list[dict[str,
 
 def _context_data(context: PlanningContext) -> dict[str, Any]:
     # Shown in the person's own timezone, whatever offset the context graph used.
-    local_time = context.local_time.astimezone(ZoneInfo(context.timezone))
-    data = {
+    zone = ZoneInfo(context.timezone)
+    local_time = context.local_time.astimezone(zone)
+    data: dict[str, Any] = {
         "local_time": local_time.isoformat(),
         "weekday": local_time.strftime("%A"),
         "timezone": context.timezone,
@@ -103,7 +106,18 @@ def _context_data(context: PlanningContext) -> dict[str, Any]:
     }
     if context.tools:  # the person's approved upstream MCP tools (decision 0035)
         data["tools"] = [tool.model_dump() for tool in context.tools[:MAX_TOOLS]]
+    if context.calendar:  # only for people whose calendars are synced: no tokens otherwise
+        data["calendar"] = [_local(event, zone) for event in context.calendar[:MAX_CALENDAR]]
     return data
+
+
+def _local(event: CalendarEntry, zone: ZoneInfo) -> dict[str, Any]:
+    """An event with its times in the person's timezone, like local_time."""
+    shown = event.model_dump(mode="json", exclude_none=True)
+    shown["start"] = event.start.astimezone(zone).isoformat()
+    if event.end is not None:
+        shown["end"] = event.end.astimezone(zone).isoformat()
+    return shown
 
 
 def _compact(value: Any) -> str:

@@ -72,7 +72,9 @@ when {{
 }};
 """
 
-PERSON_DEFAULTS = """\
+# The person's defaults before the provider actions (update, delete, free/busy, draft, search)
+# joined the catalogue: decisions recorded then name this text's version. Never edit it.
+PERSON_DEFAULTS_BEFORE_PROVIDER_ACTIONS = """\
 // A person's default policies. Each step is evaluated twice: context.mode == "autonomous"
 // and context.mode == "with_approval". APPROVE if autonomous is permitted, ESCALATE if
 // only with_approval is, DENY otherwise. Nothing permitted is denied; forbid beats permit.
@@ -139,9 +141,38 @@ permit (principal, action == Action::"mcp.call", resource)
 when { context.mode == "with_approval" && resource.approval == "approved" };
 """
 
+# Reads and drafts change nothing anyone else sees: alone. Changing or cancelling an event
+# someone else may rely on: with the person's approval, until their own policies say otherwise.
+_PROVIDER_ACTIONS = """
+// Reading one's own calendar or mail changes nothing: alone. (To be asked first, add a forbid
+// on context.mode == "autonomous" for the action.)
+@id("calendar.free-busy-autonomous")
+permit (principal, action == Action::"calendar.free_busy", resource);
+
+@id("email.search-autonomous")
+permit (principal, action == Action::"email.search", resource);
+
+// A draft waits in the person's mailbox until they send it: alone, like a note.
+@id("email.draft-autonomous")
+permit (principal, action == Action::"email.draft", resource);
+
+// Moving or cancelling an existing event changes other people's plans: the person approves.
+@id("calendar.change-with-approval")
+permit (
+  principal,
+  action in [Action::"calendar.update_event", Action::"calendar.delete_event"],
+  resource
+)
+when { context.mode == "with_approval" };
+"""
+
+PERSON_DEFAULTS = PERSON_DEFAULTS_BEFORE_PROVIDER_ACTIONS + _PROVIDER_ACTIONS
+
 DEFAULT_POLICIES = PERSON_DEFAULTS
 
-HOUSEHOLD_DEFAULTS = f"""\
+# The household's defaults before the provider actions joined the catalogue (decisions recorded
+# then name this text's version). Never edit it.
+HOUSEHOLD_DEFAULTS_BEFORE_PROVIDER_ACTIONS = f"""\
 // Household guardrails: forbid rules only, each @id starting with "household.". They apply to
 // every member on top of their own policies: a forbid here wins over any permit there, and a
 // forbid on context.mode == "autonomous" keeps an action waiting for the person's approval.
@@ -168,6 +199,15 @@ when {{
 forbid (principal, action, resource)
 when {{ context has device && context.device in [Device::"lost.invalid"] }};
 """
+
+
+# An update can invite people too: the blocked recipients cover it.
+_BLOCKED_ACTIONS_BEFORE = 'Action::"calendar.create_event"]'
+_BLOCKED_ACTIONS = 'Action::"calendar.create_event",\n    Action::"calendar.update_event"]'
+HOUSEHOLD_DEFAULTS = HOUSEHOLD_DEFAULTS_BEFORE_PROVIDER_ACTIONS.replace(
+    _BLOCKED_ACTIONS_BEFORE, _BLOCKED_ACTIONS
+)
+assert HOUSEHOLD_DEFAULTS != HOUSEHOLD_DEFAULTS_BEFORE_PROVIDER_ACTIONS
 
 
 def default_policies(tenant_id: str) -> str:

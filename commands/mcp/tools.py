@@ -19,7 +19,12 @@ from domain.runs.actions import CATALOGUE, ActionSpec
 # the planner is told about (adapters/llm/prompt.py).
 DEFAULT_PROVIDER = {
     "calendar.create_event": "google",
+    "calendar.update_event": "google",
+    "calendar.delete_event": "google",
+    "calendar.free_busy": "google",
     "email.send": "google",
+    "email.draft": "google",
+    "email.search": "google",
     "payments.send": "bank",
     "reminders.create": "local",
     "notes.create": "local",

@@ -127,6 +127,19 @@ class PlannerTool(BaseModel):
     input_schema: dict[str, Any]
 
 
+class CalendarEntry(BaseModel):
+    """An upcoming event of the person's synced calendars: what a step changing or cancelling
+    it names (`provider`, `event_id`), and when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str = Field(min_length=1, max_length=40)
+    event_id: str = Field(min_length=1, max_length=1024)
+    title: str | None = Field(default=None, max_length=200)
+    start: datetime
+    end: datetime | None = None
+
+
 class PlanningContext(BaseModel):
     """What the model needs to know about the person to turn words into parameters.
 
@@ -145,6 +158,8 @@ class PlanningContext(BaseModel):
     integrations: tuple[str, ...] = ()
     # The person's approved upstream MCP tools: actions beside the catalogue's.
     tools: tuple[PlannerTool, ...] = ()
+    # The person's next events from their synced calendars, soonest first.
+    calendar: tuple[CalendarEntry, ...] = ()
     # Which context facts and memories were given (ids, not content): recorded in the run's
     # PlanProposed, so one can tell what the model was told. Never shown to the model.
     given: tuple[str, ...] = ()

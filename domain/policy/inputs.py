@@ -25,7 +25,12 @@ Clock = Callable[[], datetime]
 # (e.g. Calendar::"google"). adapters/policy declares these types in the Cedar schema.
 RESOURCE_TYPES: dict[str, str] = {
     "calendar.create_event": "Calendar",
+    "calendar.update_event": "Calendar",
+    "calendar.delete_event": "Calendar",
+    "calendar.free_busy": "Calendar",
     "email.send": "Mailbox",
+    "email.draft": "Mailbox",
+    "email.search": "Mailbox",
     "reminders.create": "ReminderList",
     "notes.create": "Notebook",
     "payments.send": "PaymentAccount",
@@ -79,7 +84,8 @@ def step_input(step: PlanStep, upstream: Mapping[str, UpstreamTool] | None = Non
     recipients: tuple[str, ...] = ()
     if spec.recipients_field is not None:
         raw = getattr(parameters, spec.recipients_field)
-        recipients = (raw,) if isinstance(raw, str) else tuple(raw)
+        # None: an update that leaves the attendees as they are.
+        recipients = (raw,) if isinstance(raw, str) else tuple(raw or ())
     return StepInput(
         step_id=step.step_id,
         action=step.action,

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from domain.errors import InvalidInput
 
@@ -34,6 +34,60 @@ class SendEmail(Parameters):
     to: list[str] = Field(min_length=1, max_length=50)
     subject: str = Field(max_length=300)
     body: str = Field(max_length=20_000)
+
+
+# A provider's event id, one URL path segment once quoted: Google's base32hex ids (recurring
+# instances add `_<time>Z`), Graph's base64 ids. It starts with a letter or digit, so no `..`
+# can climb out of the events collection.
+EVENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_=+/.-]{0,1023}$"
+# Longest window a free/busy read may cover (Google refuses much longer ones).
+MAX_FREE_BUSY_DAYS = 31
+
+
+class UpdateCalendarEvent(Parameters):
+    """Only the fields given change (a PATCH); `attendees`, when given, replaces the list."""
+
+    event_id: str = Field(pattern=EVENT_ID)
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    attendees: list[str] | None = Field(default=None, max_length=50)
+    location: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> UpdateCalendarEvent:
+        if all(value is None for name, value in self if name != "event_id"):
+            raise ValueError("an update changes at least one field")
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class DeleteCalendarEvent(Parameters):
+    event_id: str = Field(pattern=EVENT_ID)
+
+
+class FreeBusy(Parameters):
+    """When the person is busy between `start` and `end`, and the given attendees too."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    attendees: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _a_bounded_window(self) -> FreeBusy:
+        if not 0 < (self.end - self.start).total_seconds() <= MAX_FREE_BUSY_DAYS * 86_400:
+            raise ValueError(f"end must be after start, at most {MAX_FREE_BUSY_DAYS} days later")
+        return self
+
+
+class DraftEmail(SendEmail):
+    """A draft in the person's mailbox: nothing is sent."""
+
+
+class SearchEmail(Parameters):
+    query: str = Field(min_length=1, max_length=200)
+    limit: int = Field(default=10, ge=1, le=20)
 
 
 class CreateReminder(Parameters):
@@ -85,6 +139,40 @@ CATALOGUE: dict[str, ActionSpec] = {
             "email.send",
             recipients_field="to",
             irreversible=True,
+        ),
+        ActionSpec(
+            "calendar.update_event",
+            UpdateCalendarEvent,
+            "Change an existing calendar event (only the fields given)",
+            "calendar.write",
+            recipients_field="attendees",
+        ),
+        ActionSpec(
+            "calendar.delete_event",
+            DeleteCalendarEvent,
+            "Delete (cancel) a calendar event",
+            "calendar.write",
+            # Attendees are told it is cancelled: that cannot be taken back.
+            irreversible=True,
+        ),
+        ActionSpec(
+            "calendar.free_busy",
+            FreeBusy,
+            "Read when the person, and the given attendees, are busy",
+            "calendar.read",
+        ),
+        ActionSpec(
+            "email.draft",
+            DraftEmail,
+            "Write an email draft in the person's mailbox (nothing is sent)",
+            "email.draft",
+            recipients_field="to",
+        ),
+        ActionSpec(
+            "email.search",
+            SearchEmail,
+            "Search the person's mail",
+            "email.read",
         ),
         ActionSpec("reminders.create", CreateReminder, "Create a reminder", "reminders.write"),
         ActionSpec("notes.create", CreateNote, "Create a note", "notes.write"),

@@ -3,8 +3,10 @@
 Calendar v3: insert with a client-chosen base32hex `id` (409 `duplicate` on a repeat, even after
 deletion), get, patch, delete (410 `deleted` on a repeat), free/busy, list with `syncToken`
 (410 `fullSyncRequired` once tokens are expired), push channels (`events/watch`, `channels/stop`)
-whose notifications go to the subscriber's address with Google's `X-Goog-*` headers. Gmail v1:
-send, drafts, list with `rfc822msgid:`/`in:drafts` queries. Errors have Google's body shape;
+whose notifications go to the subscriber's address with Google's `X-Goog-*` headers; free/busy
+answers other people's calendars from `other_calendars`, any other with `notFound`. Gmail v1:
+send, drafts, list with `rfc822msgid:`/`in:drafts`/word queries, get with `format=metadata`
+(headers and snippet), mail received with `receive`. Errors have Google's body shape;
 rate limits are 403 or 429 with `reason` `rateLimitExceeded`/`userRateLimitExceeded`.
 """
 
@@ -44,6 +46,8 @@ class FakeGoogle(FakeApi):
         self.events: dict[str, dict[str, Any]] = {}
         self.inserts = 0  # events really created
         self.messages: list[dict[str, Any]] = []
+        # Other people's calendars free/busy may read: address -> [(start, end)] ISO pairs.
+        self.other_calendars: dict[str, list[tuple[str, str]]] = {}
         self.channels: dict[str, Channel] = {}
         self.sent_notifications: list[tuple[str, dict[str, str]]] = []
         self.deliver: Deliver = deliver or (lambda url, h, b: self.post_json(url, b, h))
@@ -62,6 +66,7 @@ class FakeGoogle(FakeApi):
         r("POST", r"/gmail/v1/users/me/messages/send", self._send)
         r("POST", r"/gmail/v1/users/me/drafts", self._draft)
         r("GET", r"/gmail/v1/users/me/messages", self._search)
+        r("GET", r"/gmail/v1/users/me/messages/(?P<id>[^/]+)", self._get_message)
 
     def error(self, status: int, reason: str, message: str = "") -> Answer:
         domain = "usageLimits" if "Limit" in reason else "global"
@@ -255,28 +260,81 @@ class FakeGoogle(FakeApi):
     def _free_busy(self, request: Request, _: re.Match[str]) -> Answer:
         body = request.body or {}
         low, high = (datetime.fromisoformat(body[k]) for k in ("timeMin", "timeMax"))
-        busy = []
-        for e in self.events.values():
-            start = datetime.fromisoformat(e["start"]["dateTime"])
-            end = datetime.fromisoformat(e["end"]["dateTime"])
-            if e["status"] != "cancelled" and start < high and end > low:
-                busy.append({"start": start.isoformat(), "end": end.isoformat()})
-        return Answer(200, {"kind": "calendar#freeBusy", "calendars": {"primary": {"busy": busy}}})
+        own = [
+            (e["start"]["dateTime"], e["end"]["dateTime"])
+            for e in self.events.values()
+            if e["status"] != "cancelled"
+        ]
+        calendars: dict[str, Any] = {}
+        for item in body.get("items") or []:
+            wanted = item.get("id")
+            held = own if wanted == "primary" else self.other_calendars.get(wanted)
+            if held is None:
+                calendars[wanted] = {"errors": [{"domain": "global", "reason": "notFound"}]}
+                continue
+            busy = []
+            for start_text, end_text in held:
+                start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
+                if start < high and end > low:
+                    busy.append({"start": start.isoformat(), "end": end.isoformat()})
+            calendars[wanted] = {"busy": busy}
+        return Answer(200, {"kind": "calendar#freeBusy", "calendars": calendars})
 
     # Gmail
 
-    def _message(self, raw: str, label: str) -> dict[str, Any]:
-        parsed = email.message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    def receive(self, sender: str, subject: str, body: str) -> str:
+        """A message that arrived in the person's inbox."""
+        with self.lock:
+            return str(
+                self._keep("INBOX", f"<{next(self._ids)}@elsewhere>", subject, "", sender, body)[
+                    "id"
+                ]
+            )
+
+    def _keep(
+        self, label: str, mid: str, subject: str, to: str, sender: str, body: str
+    ) -> dict[str, Any]:
         message = {
             "id": f"m{next(self._ids):05d}",
             "threadId": f"t{next(self._ids):05d}",
             "labelIds": [label],
-            "message_id": parsed["Message-ID"],
-            "subject": parsed["Subject"] or "",
-            "to": parsed["To"] or "",
+            "message_id": mid,
+            "subject": subject,
+            "to": to,
+            "from": sender,
+            "snippet": " ".join(body.split())[:200],
+            "internalDate": str(1_764_000_000_000 + len(self.messages) * 60_000),
         }
         self.messages.append(message)
         return message
+
+    def _message(self, raw: str, label: str) -> dict[str, Any]:
+        parsed = email.message_from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        text = parsed.get_payload(decode=True)
+        body = text.decode() if isinstance(text, bytes) else ""
+        return self._keep(
+            label,
+            parsed["Message-ID"],
+            parsed["Subject"] or "",
+            parsed["To"] or "",
+            "ada@example.com",
+            body,
+        )
+
+    def _get_message(self, request: Request, m: re.Match[str]) -> Answer:
+        found = [message for message in self.messages if message["id"] == m["id"]]
+        if not found:
+            return self.error(404, "notFound", "Requested entity was not found.")
+        message = found[0]
+        headers = [
+            {"name": "From", "value": message["from"]},
+            {"name": "Subject", "value": message["subject"]},
+            {"name": "Message-ID", "value": message["message_id"]},
+        ]
+        shown = {k: message[k] for k in ("id", "threadId", "labelIds", "snippet", "internalDate")}
+        if request.query.get("format") == "metadata":
+            return Answer(200, {**shown, "payload": {"headers": headers}})
+        return self.error(400, "invalidArgument", "only format=metadata is served here")
 
     def _send(self, request: Request, _: re.Match[str]) -> Answer:
         raw = (request.body or {}).get("raw")

@@ -1,12 +1,14 @@
 """A Microsoft-Graph-shaped API (v1.0 calendar and mail) on a free loopback port, for tests.
 
 Events: create with `transactionId` (a repeat answers the event created first), get, patch,
-delete, list filtered by `transactionId`, calendar view, and `calendarView/delta` with
+delete (404 once gone), list filtered by `transactionId`, calendar view, `getSchedule` (the
+person's own address from `/me`, others from `other_schedules`, any other with an error), and
+`calendarView/delta` with
 `@odata.deltaLink` (410 `syncStateNotFound` once delta links are expired). Mail: create a
 message (draft) with `internetMessageId`, send it, list filtered by `internetMessageId` or
-`$search`. Subscriptions: created only after the subscriber echoes the `validationToken`,
-renewed with PATCH; notifications carry `clientState`. Errors have Graph's body shape; rate
-limits are 429 (or 503) with `Retry-After`.
+`$search` (mail received with `receive`). Subscriptions: created only after the subscriber
+echoes the `validationToken`, renewed with PATCH; notifications carry `clientState`. Errors
+have Graph's body shape; rate limits are 429 (or 503) with `Retry-After`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import httpx
 from tests.support.fake_provider_api import Answer, FakeApi, Request
 
 EVENTS = r"/v1.0/me/events"
+ADDRESS = "ada@contoso.example"  # the signed-in person's own address (`/me`)
 MESSAGES = r"/v1.0/me/messages"
 Deliver = Callable[[str, Any], object]
 Validate = Callable[[str, str], str | None]
@@ -42,6 +45,8 @@ class FakeGraph(FakeApi):
         self.creates = 0  # events really created
         self.messages: list[dict[str, Any]] = []
         self.sends = 0
+        # Other people's schedules getSchedule may read: address -> [(start, end)] ISO pairs.
+        self.other_schedules: dict[str, list[tuple[str, str]]] = {}
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.sent_notifications: list[tuple[str, Any]] = []
         self.deliver: Deliver = deliver or (lambda url, body: self.post_json(url, body, {}))
@@ -56,6 +61,8 @@ class FakeGraph(FakeApi):
         r("PATCH", EVENTS + r"/(?P<id>[^/]+)", self._patch)
         r("DELETE", EVENTS + r"/(?P<id>[^/]+)", self._delete)
         r("GET", r"/v1.0/me/calendarView", self._view)
+        r("GET", r"/v1.0/me", self._me)
+        r("POST", r"/v1.0/me/calendar/getSchedule", self._schedule)
         r("GET", r"/v1.0/me/calendarView/delta", self._delta)
         r("POST", MESSAGES, self._create_message)
         r("GET", MESSAGES, self._list_messages)
@@ -185,6 +192,36 @@ class FakeGraph(FakeApi):
         found = [self._public(e) for e in self.events.values() if not e.get("@removed")]
         return Answer(200, {"value": found})
 
+    def _me(self, request: Request, _: re.Match[str]) -> Answer:
+        return Answer(200, {"id": "fake-user", "mail": ADDRESS, "userPrincipalName": ADDRESS})
+
+    def _schedule(self, request: Request, _: re.Match[str]) -> Answer:
+        body = request.body or {}
+        low, high = (_naive(body[k]["dateTime"]) for k in ("startTime", "endTime"))
+        own = [
+            (e["start"]["dateTime"], e["end"]["dateTime"])
+            for e in self.events.values()
+            if not e.get("@removed")
+        ]
+        value = []
+        for address in body.get("schedules") or []:
+            held = own if address == ADDRESS else self.other_schedules.get(address)
+            if held is None:
+                error = {"message": "not found", "responseCode": "ErrorMailRecipientNotFound"}
+                value.append({"scheduleId": address, "error": error})
+                continue
+            items = [
+                {
+                    "status": "busy",
+                    "start": {"dateTime": _naive(start).isoformat(), "timeZone": "UTC"},
+                    "end": {"dateTime": _naive(end).isoformat(), "timeZone": "UTC"},
+                }
+                for start, end in held
+                if _naive(start) < high and _naive(end) > low
+            ]
+            value.append({"scheduleId": address, "availabilityView": "", "scheduleItems": items})
+        return Answer(200, {"value": value})
+
     def _delta(self, request: Request, _: re.Match[str]) -> Answer:
         token = request.query.get("$deltatoken")
         if token is None:
@@ -203,15 +240,35 @@ class FakeGraph(FakeApi):
 
     # Mail
 
-    def _create_message(self, request: Request, _: re.Match[str]) -> Answer:
-        body = dict(request.body or {})
+    def receive(self, sender: str, subject: str, body: str) -> str:
+        """A message that arrived in the person's inbox."""
+        with self.lock:
+            message = self._keep(subject, f"<{uuid.uuid4()}@elsewhere>", sender, body, False)
+        return str(message["id"])
+
+    def _keep(self, subject: str, mid: str, sender: str, body: str, draft: bool) -> dict[str, Any]:
         message = {
             "id": f"AAMkMsg{next(self._ids):06d}",
-            "isDraft": True,
-            "subject": body.get("subject", ""),
-            "internetMessageId": body.get("internetMessageId") or f"<{uuid.uuid4()}@fake>",
+            "conversationId": f"AAQk{next(self._ids):06d}",
+            "isDraft": draft,
+            "subject": subject,
+            "internetMessageId": mid,
+            "from": {"emailAddress": {"address": sender}},
+            "bodyPreview": " ".join(body.split())[:255],
+            "receivedDateTime": f"2026-11-30T{len(self.messages) % 24:02d}:00:00Z",
         }
         self.messages.append(message)
+        return message
+
+    def _create_message(self, request: Request, _: re.Match[str]) -> Answer:
+        body = dict(request.body or {})
+        message = self._keep(
+            body.get("subject", ""),
+            body.get("internetMessageId") or f"<{uuid.uuid4()}@fake>",
+            ADDRESS,
+            (body.get("body") or {}).get("content", ""),
+            True,
+        )
         return Answer(201, message)
 
     def _send(self, request: Request, m: re.Match[str]) -> Answer:
@@ -258,6 +315,12 @@ class FakeGraph(FakeApi):
     def _unsubscribe(self, request: Request, m: re.Match[str]) -> Answer:
         self.subscriptions.pop(m["id"], None)
         return Answer(204)
+
+
+def _naive(iso: str) -> datetime:
+    """An instant as Graph writes it in UTC: without an offset."""
+    moment = datetime.fromisoformat(iso)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _at(iso: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ class FakeGraphMail(FakeGraph):
 
     # Test control
 
-    def receive(self, name: str, address: str, subject: str, preview: str) -> str:
+    def arrive(self, name: str, address: str, subject: str, preview: str) -> str:
         with self.lock:
             self._mail_seq += 1
             message_id = f"AAMkInbox{next(self._mail_ids):06d}"

@@ -7,7 +7,7 @@ token; a missing or dead connection becomes `NEEDS_PERSON`, which no retry can c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,10 +56,13 @@ class ProviderClient:
         *,
         timeout: float,
         json: Any = None,
-        params: Mapping[str, str] | None = None,
+        # A list of pairs where a name repeats (Gmail's `metadataHeaders`).
+        params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         accept: Collection[int] = (200, 201, 202, 204),
     ) -> httpx.Response:
         """The answer if its status is in `accept`; any other raises `IntegrationError`."""
+        pairs = params.items() if isinstance(params, Mapping) else params or ()
+        query: list[tuple[str, Any]] = list(pairs)
         for attempt in (1, 2):
             token = self._token(tenant, person, action)
             headers = {"Authorization": f"Bearer {token.value}", "Accept": "application/json"}
@@ -69,7 +72,7 @@ class ProviderClient:
                     method,
                     self.base_url + path,
                     json=json,
-                    params=params,
+                    params=query,
                     headers=headers,
                     timeout=limits,
                 )

@@ -42,3 +42,9 @@ def mime_message(parameters: dict[str, Any], mid: str) -> bytes:
 
 def base64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode()
+
+
+def step_marker(key: str) -> str:
+    """What an update leaves on the event it changed (a private extended property): which
+    step changed it last, from a hash of the key, so it tells nothing about the run."""
+    return hashlib.sha256(f"cairn-step:{key}".encode()).hexdigest()[:32]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from adapters.integrations.providers.outbox import Outbox
+from adapters.integrations.providers.reads import Seal
 from commands.ports.calendar_sync import CalendarFeedApi
 from commands.ports.connections import ConnectionTokens
 from commands.ports.integrations import ErrorKind, IntegrationError, Integrations
@@ -101,16 +102,18 @@ def connected_providers(
     fallback: Integrations | None = None,
     *,
     gmail_topic: str = "",
+    seal: Seal | None = None,
 ) -> ProviderIntegrations:
-    """Google and Microsoft through their adapters, every other provider through `fallback`."""
+    """Google and Microsoft through their adapters, every other provider through `fallback`.
+    `seal` seals what searches read for the person (without it they keep ids and times only)."""
     from adapters.integrations.providers.google import GoogleAdapter
     from adapters.integrations.providers.google.mail_feed import GmailFeed
     from adapters.integrations.providers.microsoft import GraphAdapter
     from adapters.integrations.providers.microsoft.mail_feed import GraphMailFeed
 
     urls = {**DEFAULT_BASE_URLS, **base_urls}
-    google = GoogleAdapter(urls["google"], tokens, outbox)
-    microsoft = GraphAdapter(urls["microsoft"], tokens, outbox)
+    google = GoogleAdapter(urls["google"], tokens, outbox, seal=seal)
+    microsoft = GraphAdapter(urls["microsoft"], tokens, outbox, seal=seal)
     routed = ProviderIntegrations({"google": google, "microsoft": microsoft}, fallback)
     routed.feeds = {"google": google.feed, "microsoft": microsoft.feed}
     routed.mail_feeds = {

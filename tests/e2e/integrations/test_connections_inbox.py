@@ -165,7 +165,7 @@ def receive(provider: str, google: FakeGoogleMail, graph: FakeGraphMail) -> None
     if provider == "google":
         google.receive("Grace <grace@example.org>", "Lunch?", "Are you free on Friday")
     else:
-        graph.receive("Grace", "grace@example.org", "Lunch?", "Are you free on Friday")
+        graph.arrive("Grace", "grace@example.org", "Lunch?", "Are you free on Friday")
 
 
 def test_connecting_follows_the_inbox_once_and_disconnecting_stops_it(
@@ -208,7 +208,7 @@ def test_connecting_follows_the_inbox_once_and_disconnecting_stops_it(
         # A notification Graph still sends for the deleted subscription is refused.
         [subscription] = first
         graph.subscriptions[subscription["id"]] = subscription
-        graph.receive("Grace", "grace@example.org", "Still there?", "After the disconnect")
+        graph.arrive("Grace", "grace@example.org", "Still there?", "After the disconnect")
         assert answers[-1].status_code == 403
         assert answers[-1].json()["error"]["code"] == "webhook_rejected"
     assert len(inbox_events(cairn, ada, provider)) == before

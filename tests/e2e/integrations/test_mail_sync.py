@@ -149,7 +149,7 @@ def watched(world: World, provider: str) -> uuid.UUID:
 def receive(world: World, provider: str, sender: tuple[str, str], subject: str, text: str) -> str:
     if provider == "google":
         return world.google.receive(f"{sender[0]} <{sender[1]}>", subject, text)
-    return world.graph.receive(*sender, subject, text)
+    return world.graph.arrive(*sender, subject, text)
 
 
 def _part(value: bytes) -> str:
@@ -252,7 +252,7 @@ def test_forged_replayed_and_unknown_gmail_pushes_change_nothing(world: World) -
 
 def test_forged_and_replayed_graph_inbox_notifications_change_nothing(world: World) -> None:
     ident = watched(world, "microsoft")
-    world.graph.receive("Grace", "grace@example.org", "Standup", "notes")
+    world.graph.arrive("Grace", "grace@example.org", "Standup", "notes")
     assert world.fire_timers() == 1
     before = len(world.events(ident))
     _, body = world.graph.sent_notifications[-1]
@@ -350,7 +350,7 @@ def test_a_worker_syncs_the_inbox_a_push_asked_for(world: World) -> None:
 
 def test_a_throttled_inbox_sync_is_put_off_and_then_loses_nothing(world: World) -> None:
     ident = watched(world, "microsoft")
-    added = world.graph.receive("Grace", "grace@example.org", "Busy?", "quick question")
+    added = world.graph.arrive("Grace", "grace@example.org", "Busy?", "quick question")
     world.graph.throttle_next(1, retry_after=1)
 
     assert world.fire_timers() == 0  # 429: the timer stays, put off

@@ -27,6 +27,7 @@ from infra.stack import StackEndpoints
 from projections.engine.projector_base import Projector, physical_table
 from projections.engine.view_reads import Reader
 from projections.settings import ProjectionSettings
+from tests.support.calendar_events import calendar_activity
 from tests.support.context_events import context_activity
 
 NOTE_PLAN = Plan.model_validate(
@@ -86,6 +87,7 @@ class Generator:
     # With a database, context activity too: its payloads go there first (tests/support).
     database_url: str | None = None
     memories: dict[uuid.UUID, list[Aggregate]] = field(default_factory=dict)
+    feeds: dict[uuid.UUID, list[Aggregate]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
@@ -103,6 +105,8 @@ class Generator:
             return self._run_activity(tenant, n)
         if 0.40 <= kind < 0.47 and self.database_url is not None:
             return context_activity(self, tenant, n)
+        if 0.36 <= kind < 0.40:
+            return calendar_activity(self, tenant, n)
         if kind < 0.55:
             return SecurityEvent(
                 "login", tenant, self.random.choice(users).id, f"d{n}", "succeeded", {"n": n}

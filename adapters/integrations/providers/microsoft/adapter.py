@@ -11,6 +11,7 @@ from adapters.integrations.providers.microsoft.calendar import GraphCalendar
 from adapters.integrations.providers.microsoft.feed import GraphCalendarFeed
 from adapters.integrations.providers.microsoft.mail import GraphMail
 from adapters.integrations.providers.outbox import Outbox
+from adapters.integrations.providers.reads import Seal
 from commands.ports.connections import ConnectionTokens
 
 PROVIDER = "microsoft"
@@ -24,14 +25,19 @@ class GraphAdapter(ProviderAdapter):
         outbox: Outbox,
         *,
         client: httpx.Client | None = None,
+        seal: Seal | None = None,
     ) -> None:
         provider = ProviderClient(PROVIDER, base_url, tokens, graph_code, client=client)
         self.calendar = GraphCalendar(provider, outbox)
-        self.mail = GraphMail(provider, outbox)
+        self.mail = GraphMail(provider, outbox, seal)
         self.feed = GraphCalendarFeed(provider)
         actions = {
             "calendar.create_event": self.calendar.create_event,
+            "calendar.update_event": self.calendar.update_event,
+            "calendar.delete_event": self.calendar.delete_event,
+            "calendar.free_busy": self.calendar.free_busy,
             "email.send": self.mail.send,
             "email.draft": self.mail.draft,
+            "email.search": self.mail.search,
         }
         super().__init__(provider, actions)

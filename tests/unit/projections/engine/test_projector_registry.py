@@ -67,6 +67,7 @@ def test_two_projectors_with_one_name_are_refused(views: Path) -> None:
 
 def test_the_project_s_views_are_those_of_projections_views() -> None:
     assert list(projector_registry.PROJECTORS) == [
+        "calendar",
         "context",
         "directory_users",
         "security_events",

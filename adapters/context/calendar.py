@@ -1,0 +1,69 @@
+"""The person's upcoming events from the calendar view, titles opened for the planner.
+
+One indexed read of the person's rows (as `cairn_app`, the tenant set for the transaction)
+within a horizon, and one `open_personal` per title shown: the view holds titles sealed, so an
+erased person's events come back without them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from adapters.context.search import person_reader
+from commands.ports.planner import CalendarEntry
+from commands.ports.vault import Erased, Vault
+
+# The field titles are sealed under by the calendar sync (commands/integrations/sync.py).
+TITLE_FIELD = "calendar.title"
+HORIZON = timedelta(days=14)
+_UPCOMING = (
+    "SELECT provider, item_id, starts_at, ends_at, sealed_title FROM calendar_events"
+    " WHERE tenant_id = %(tenant)s AND user_id = %(user)s AND status <> 'cancelled'"
+    " AND starts_at >= %(earliest)s AND starts_at < %(until)s"
+    " AND coalesce(ends_at, starts_at) > %(now)s"
+    " ORDER BY starts_at, item_id LIMIT %(n)s"
+)
+# An event that began up to a day ago may still be on (and may be the one to move).
+_ONGOING = timedelta(days=1)
+
+
+class SyncedCalendar:
+    """Implements `commands.ports.upcoming.UpcomingEvents`."""
+
+    def __init__(self, pool: ConnectionPool[Any], vault: Vault) -> None:
+        self.pool = pool
+        self.vault = vault
+
+    def upcoming(
+        self, tenant_id: UUID, user_id: str, now: datetime, *, limit: int
+    ) -> list[CalendarEntry]:
+        params = {
+            "tenant": tenant_id,
+            "user": user_id,
+            "now": now,
+            "earliest": now - _ONGOING,
+            "until": now + HORIZON,
+            "n": limit,
+        }
+        with person_reader(self.pool, tenant_id) as cur:
+            rows = cur.execute(_UPCOMING, params).fetchall()
+        return [
+            CalendarEntry(
+                provider=row["provider"],
+                event_id=row["item_id"],
+                title=self._title(tenant_id, row["sealed_title"]),
+                start=row["starts_at"],
+                end=row["ends_at"],
+            )
+            for row in rows
+        ]
+
+    def _title(self, tenant_id: UUID, sealed: str | None) -> str | None:
+        if not sealed:
+            return None
+        opened = self.vault.open_personal(str(tenant_id), sealed, TITLE_FIELD)
+        return None if isinstance(opened, Erased) else opened[:200]
