@@ -22,13 +22,15 @@ from adapters.telemetry.logs import bound
 from commands.application import CairnApplication
 from commands.bootstrap import Services
 from commands.context.background import ContextLearner
+from commands.context.mail_learning import learn_from_mail, mail_loader
 from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.learner")
 
 MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
 RUN_TOPIC = "domain.runs.run:Run.IntentSubmitted"
-LEARNS_FROM = frozenset({"MemoryNoted", "IntentSubmitted", "RunCompleted"})
+MAIL_TOPIC = "domain.integrations.mail_feed:MailFeed.MailSynced"
+LEARNS_FROM = frozenset({"MemoryNoted", "IntentSubmitted", "RunCompleted", "MailSynced"})
 GIVE_UP_AFTER = 5
 WAIT_LONGER_AFTER_OUTAGES = 20
 
@@ -49,11 +51,16 @@ class LearningService:
         settings = services.settings
         runs = services.runs.app
         self.learner = ContextLearner(services.context, lambda run_id: _found(runs, run_id))
+        self.context = services.context
+        self.load_mail = mail_loader(services.feeds.app)
         spec = ConsumerSpec(
             stream=settings.stream,
             durable=f"{settings.stream}_context_learners",
             subject_filter=h.aggregate_type_filter(settings.subject_prefix, MEMORY_TOPIC),
-            more_filters=(h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),),
+            more_filters=(
+                h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),
+                h.aggregate_type_filter(settings.subject_prefix, MAIL_TOPIC),
+            ),
             ack_wait=settings.worker_ack_wait_s,
             new_only=True,
         )
@@ -79,7 +86,7 @@ class LearningService:
         name = topic.rpartition(".")[2]
         with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
             try:
-                self.learn(name, originator)
+                self.learn(name, originator, int(item.headers.get(h.VERSION, "0")))
             except Unavailable as exc:
                 if item.deliveries < WAIT_LONGER_AFTER_OUTAGES:
                     logger.warning("learning from %s %s waits (%r)", name, originator, exc)
@@ -92,11 +99,14 @@ class LearningService:
                 logger.exception("learning from %s %s failed; given up", name, originator)
         return None
 
-    def learn(self, name: str, originator: UUID) -> int | None:
+    def learn(self, name: str, originator: UUID, version: int = 0) -> int | None:
         if name == "MemoryNoted":
             return self.learner.on_memory_noted(originator)
         if name == "IntentSubmitted":
             return self.learner.on_intent_submitted(originator)
         if name == "RunCompleted":
             return self.learner.on_run_completed(originator)
+        if name == "MailSynced":
+            mail = self.load_mail(originator, version)
+            return None if mail is None else learn_from_mail(self.context, mail)
         return None

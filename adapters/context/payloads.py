@@ -104,6 +104,16 @@ class PostgresPayloads:
             )
             return int(cur.rowcount)
 
+    def memory_ids(self, tenant_id: UUID, user_id: str) -> list[UUID]:
+        with tenant_transaction(self.pool, tenant_id) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT subject FROM context_payloads"
+                " WHERE tenant_id = %s AND user_id = %s AND subject LIKE 'memory:%%'"
+                " ORDER BY subject",
+                (tenant_id, user_id),
+            ).fetchall()
+        return [UUID(str(row[0]).removeprefix("memory:")) for row in rows]
+
     def resolve(self, tenant_id: UUID, user_id: str, name: str) -> UUID | None:
         normal = normal_name(name)
         try:

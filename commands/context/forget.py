@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from commands.base import Command, CommandResult, Issued
-from commands.context.application import find, load_own, required
+from commands.context.application import ContextPorts, find, load_own, required
 from domain.context.entity import Entity
 from domain.context.memory import Memory, memory_subject
 from domain.errors import InvalidInput
+from domain.event_context import EventContext
 
 if TYPE_CHECKING:
     from commands.dispatch import Ports
@@ -33,13 +34,11 @@ class MergeEntities(Command):
     into_entity_id: UUID
 
 
-def forget_memory(command: ForgetMemory, issued: Issued, ports: Ports) -> CommandResult:
-    context = required(ports.context)
-    caller = issued.signed_in()
-    memory = load_own(context.app, command.memory_id, caller.tenant_id, caller.user_id)
-    assert isinstance(memory, Memory)
+def _forget(
+    context: ContextPorts, memory: Memory, by: str, event_context: EventContext
+) -> int | None:
     changed: list[Any] = []
-    if memory.forget(caller.user_id):
+    if memory.forget(by):
         changed.append(memory)
         for entity_id in memory.taught:
             entity = find(context.app, entity_id)
@@ -53,12 +52,35 @@ def forget_memory(command: ForgetMemory, issued: Issued, ports: Ports) -> Comman
                 changed.append(entity)
     position = None
     if changed:
-        position = context.app.save_atomically(*changed, context=issued.event_context())
+        position = context.app.save_atomically(*changed, context=event_context)
     # After the events: a crash in between leaves the payloads of a forgotten memory, which
     # the retried command (forgetting twice is allowed) removes.
-    context.payloads.delete_subject(caller.tenant_id, memory_subject(memory.id))
-    context.vault.erase_subject(str(caller.tenant_id), memory_subject(memory.id))
+    context.payloads.delete_subject(memory.tenant_id, memory_subject(memory.id))
+    context.vault.erase_subject(str(memory.tenant_id), memory_subject(memory.id))
+    return position
+
+
+def forget_memory(command: ForgetMemory, issued: Issued, ports: Ports) -> CommandResult:
+    context = required(ports.context)
+    caller = issued.signed_in()
+    memory = load_own(context.app, command.memory_id, caller.tenant_id, caller.user_id)
+    assert isinstance(memory, Memory)
+    position = _forget(context, memory, caller.user_id, issued.event_context())
     return CommandResult({"memory_id": str(memory.id)}, position)
+
+
+def forget_person(
+    context: ContextPorts, tenant_id: UUID, user_id: str, by: str, event_context: EventContext
+) -> int:
+    """Erasing a person forgets every memory of theirs (notes, intents, synced records and
+    mail): whatever holds a payload in the payload store. Returns how many."""
+    forgotten = 0
+    for memory_id in context.payloads.memory_ids(tenant_id, user_id):
+        memory = find(context.app, memory_id)
+        if isinstance(memory, Memory) and memory.user_id == user_id:
+            _forget(context, memory, by, event_context)
+            forgotten += 1
+    return forgotten
 
 
 def merge_entities(command: MergeEntities, issued: Issued, ports: Ports) -> CommandResult:

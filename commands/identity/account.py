@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from commands.base import Caller, CommandResult, Issued
+from commands.context.forget import forget_person
 from commands.identity.context import IdentityPorts
 from commands.identity.login import _unb64
 from commands.identity.models import (
@@ -215,6 +216,11 @@ def erase_user(command: EraseUser, issued: Issued, ports: Ports) -> CommandResul
         # where the provider does not answer the revocation.
         disconnect_person(
             ports.connections, str(user.tenant_id), str(user.id), issued.event_context()
+        )
+    if ports.context is not None:
+        # Their context graph too (a retry finds the forgotten memories gone from the store).
+        forget_person(
+            ports.context, user.tenant_id, str(user.id), caller.user_id, issued.event_context()
         )
     position = _save(ports, issued, user)
     # After this no one can read the user's personal fields in any event, ever.

@@ -100,6 +100,10 @@ class PayloadStore(Protocol):
         """Delete every payload of a subject (forgetting); how many there were."""
         ...
 
+    def memory_ids(self, tenant_id: UUID, user_id: str) -> list[UUID]:
+        """The memories of the person that hold payloads here (erasing the person)."""
+        ...
+
 
 class ContextDirectory(Protocol):
     def resolve(self, tenant_id: UUID, user_id: str, name: str) -> UUID | None:

@@ -66,6 +66,9 @@ class Payloads:
     def delete_subject(self, tenant_id: UUID, subject: str) -> int:
         return 0
 
+    def memory_ids(self, tenant_id: UUID, user_id: str) -> list[UUID]:
+        return []
+
     def resolve(self, tenant_id: UUID, user_id: str, name: str) -> UUID | None:
         return None
 
