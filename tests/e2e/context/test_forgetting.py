@@ -37,8 +37,10 @@ def test_a_forgotten_memory_does_not_come_back_in_a_rebuild(
     url = cairn_settings.database_url
     kept = note(cairn, ada, "Sarah Lee is my dentist, sarah@smile.example")
     secret = note(cairn, ada, SECRET)
-    note(cairn, ada, "The office is on the third floor")
-    assert any(h["id"] == secret["memory_id"] for h in search(cairn, ada, "therapist"))
+    last = note(cairn, ada, "The office is on the third floor")
+    # After the last note's position: the view has all three (read-your-writes).
+    hits = search(cairn, ada, "therapist", after=last["position"])
+    assert any(h["id"] == secret["memory_id"] for h in hits)
     before_forget = checksum(url, active_generation(url))
 
     forgotten = cairn.client.delete(
