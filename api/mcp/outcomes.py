@@ -7,6 +7,11 @@ exact plan with a passkey, and a `requestState` naming the run. A retry carrying
 never starts another run: it reads the same run again, so however often the client retries,
 the executor acts once (the step's idempotency key does the rest). A run still in progress
 when the wait ends is answered with the state alone: the client retries after a pause.
+
+A client of an older protocol (served by the SDK as legacy) has no `input_required`: it is
+answered a tool error (`approval_required`, or `in_progress`) naming the same URL and run, and
+its retry of the same call lands on the same run through decision 0035's dedupe (within 60 s,
+or for good with its own idempotency key in `_meta`).
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ async def act(
     arguments: dict[str, Any],
     state: str | None,
     key: str | None = None,
+    *,
+    legacy: bool = False,
 ) -> types.CallToolResult | types.InputRequiredResult:
     name = await run_in_threadpool(_client_name, call)
     command = InvokeAction(action=spec.name, parameters=arguments, client_name=name)
@@ -135,9 +142,11 @@ async def act(
     if found.outcome in (Outcome.DENIED, Outcome.ENDED):
         return result(answer, error=True)
     resume = f"{STATE_PREFIX}{run_id}"
+    url = f"{call.mcp.oauth.issuer}/#/runs/{run_id}"
+    if legacy:
+        return _legacy_wait(answer, found.outcome, url, resume)
     if found.outcome is Outcome.PENDING:
         return types.InputRequiredResult(request_state=resume)
-    url = f"{call.mcp.oauth.issuer}/#/runs/{run_id}"
     ask = types.ElicitRequest(
         params=types.ElicitRequestURLParams(
             message=f"{found.message}: open {url} and approve the plan with your passkey, "
@@ -146,6 +155,19 @@ async def act(
         )
     )
     return types.InputRequiredResult(input_requests={"approval": ask}, request_state=resume)
+
+
+def _legacy_wait(
+    answer: dict[str, Any], outcome: Outcome, url: str, resume: str
+) -> types.CallToolResult:
+    """What an older-protocol client gets instead of `input_required`: an error result it can
+    show, naming the console page where the person approves; the same call again reads the run."""
+    pending = outcome is Outcome.PENDING
+    error = "in_progress" if pending else "approval_required"
+    ask = "" if pending else f"open {url} and approve the plan with your passkey, then "
+    message = f"{answer['message']}: {ask}retry this same call to get its result"
+    wait = {"error": error, "approval_url": url, "request_state": resume}
+    return result({**answer, **wait, "message": message}, error=True)
 
 
 def _client_name(call: McpCall) -> str:

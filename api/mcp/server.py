@@ -13,6 +13,7 @@ from uuid import uuid4
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.concurrency import run_in_threadpool
 
 from api.mcp.answers import audit, issued_for, result
@@ -80,7 +81,9 @@ async def call_tool(
     try:
         if spec.kind is ToolKind.ACTION:  # audited with its run's outcome
             key = idempotency_key(params)
-            return await act(call, spec, arguments, params.request_state, key)
+            legacy = ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
+            state = params.request_state
+            return await act(call, spec, arguments, state, key, legacy=legacy)
         if spec.kind is ToolKind.QUERY:
             answer = await run_in_threadpool(_query, call, spec.name, arguments)
             facts: dict[str, Any] = {"run_id": arguments.get("run_id")}
