@@ -22,6 +22,7 @@ from adapters.telemetry.logs import bound
 from commands.application import CairnApplication
 from commands.bootstrap import Services
 from commands.context.background import ContextLearner
+from commands.context.calendar_learning import calendar_loader, learn_from_calendar
 from commands.context.mail_learning import learn_from_mail, mail_loader
 from domain.errors import Unavailable
 
@@ -30,7 +31,10 @@ logger = logging.getLogger("cairn.learner")
 MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
 RUN_TOPIC = "domain.runs.run:Run.IntentSubmitted"
 MAIL_TOPIC = "domain.integrations.mail_feed:MailFeed.MailSynced"
-LEARNS_FROM = frozenset({"MemoryNoted", "IntentSubmitted", "RunCompleted", "MailSynced"})
+CALENDAR_TOPIC = "domain.integrations.sync:CalendarFeed.CalendarEventSynced"
+LEARNS_FROM = frozenset(
+    {"MemoryNoted", "IntentSubmitted", "RunCompleted", "MailSynced", "CalendarEventSynced"}
+)
 GIVE_UP_AFTER = 5
 WAIT_LONGER_AFTER_OUTAGES = 20
 
@@ -53,6 +57,7 @@ class LearningService:
         self.learner = ContextLearner(services.context, lambda run_id: _found(runs, run_id))
         self.context = services.context
         self.load_mail = mail_loader(services.feeds.app)
+        self.load_calendar = calendar_loader(services.feeds.app)
         spec = ConsumerSpec(
             stream=settings.stream,
             durable=f"{settings.stream}_context_learners",
@@ -60,6 +65,7 @@ class LearningService:
             more_filters=(
                 h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),
                 h.aggregate_type_filter(settings.subject_prefix, MAIL_TOPIC),
+                h.aggregate_type_filter(settings.subject_prefix, CALENDAR_TOPIC),
             ),
             ack_wait=settings.worker_ack_wait_s,
             new_only=True,
@@ -109,4 +115,7 @@ class LearningService:
         if name == "MailSynced":
             mail = self.load_mail(originator, version)
             return None if mail is None else learn_from_mail(self.context, mail)
+        if name == "CalendarEventSynced":
+            item = self.load_calendar(originator, version)
+            return None if item is None else learn_from_calendar(self.context, item)
         return None

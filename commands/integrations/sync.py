@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -43,7 +44,6 @@ KINDS = frozenset({SYNC, RENEW, PRUNE})
 MAIL_SYNC = "integrations.mail_sync"
 MAIL_RENEW = "integrations.mail_channel_renewal"
 ACTOR = "cairn-sync"
-TITLE = "calendar.title"  # the personal field's name, bound into its sealing
 
 
 class FeedsApplication(CairnApplication):
@@ -257,7 +257,9 @@ class FeedSync:
                 continue
             if feed.items.get(item.item_id) == item.version:
                 continue  # sealing costs a key lookup: skip what is known
-            sealed = {} if item.title is None else {"title": self._seal(feed, item.title)}
+            sealed = self._sealed(
+                feed, title=item.title, attendees="\n".join(item.attendees) or None
+            )
             fields = {"start": item.start, "end": item.end, "status": item.status}
             recorded += feed.sync_item(item.item_id, item.version, sealed, fields)
         gone = list(changes.removed)
@@ -285,8 +287,9 @@ class FeedSync:
             # Disconnected or a dead grant: no retry cures it; a new connect opens the feed.
             logger.info("%s of %s dropped: %s", timer.kind, timer.subject_id, exc.kind)
 
-    def _seal(self, feed: CalendarFeed, title: str) -> str:
-        return self.vault.seal_personal(feed.tenant, feed.person, TITLE, title)
+    def _sealed(self, feed: CalendarFeed, **plain: str | None) -> dict[str, str]:
+        seal = partial(self.vault.seal_personal, feed.tenant, feed.person)  # calendar.<name>
+        return {k: seal(f"calendar.{k}", v) for k, v in plain.items() if v is not None}
 
     def _feed(self, ident: UUID) -> CalendarFeed:
         feed: object = self.app.repository.get(ident)

@@ -33,6 +33,7 @@ class CalendarItem:
     start: str | None = None
     end: str | None = None
     status: str = "confirmed"
+    attendees: tuple[str, ...] = ()  # "Name <address>" of each but the person
 
 
 @dataclass(frozen=True)

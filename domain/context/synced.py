@@ -10,11 +10,12 @@ made of it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.context.extraction import ExtractedEntity, ExtractedFact, Extraction
+from domain.context.mail import sender_of
 
 
 class Attendee(BaseModel):
@@ -53,3 +54,29 @@ def facts_from_calendar_event(event: SyncedCalendarEvent) -> Extraction:
         entities.append(ExtractedEntity(name=event.location[:200], kind="place"))
     source = f"{event.provider}:calendar:{event.event_id}"[:200]
     return Extraction(source_event=source, entities=tuple(entities))
+
+
+def synced_calendar_event(
+    provider: str, event_id: str, title: str, start: str | None, attendees: str
+) -> SyncedCalendarEvent | None:
+    """A `CalendarEventSynced` of a feed, its sealed fields opened: `attendees` one
+    "Name <address>" a line (the person left out by the provider adapter). An event without a
+    start time is no appointment (None); a line without an address is no attendee."""
+    try:
+        starts_at = datetime.fromisoformat(start or "")
+    except ValueError:
+        return None
+    if starts_at.tzinfo is None:  # an all-day event: its date
+        starts_at = starts_at.replace(tzinfo=UTC)
+    people: dict[str, Attendee] = {}
+    for line in attendees.splitlines()[:200]:
+        name, address = sender_of(line)
+        if address is not None and address not in people:
+            people[address] = Attendee(email=address, name=name)
+    return SyncedCalendarEvent(
+        provider=provider[:40],
+        event_id=event_id[:1024],
+        title=" ".join(title.split())[:500],
+        starts_at=starts_at,
+        attendees=tuple(people.values()),
+    )

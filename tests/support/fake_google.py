@@ -103,7 +103,9 @@ class FakeGoogle(FakeApi):
             self.events[event_id].update(fields, updated_seq=self._seq)
         self.notify()
 
-    def add_event(self, summary: str, start: str, end: str) -> str:
+    def add_event(
+        self, summary: str, start: str, end: str, attendees: tuple[dict[str, Any], ...] = ()
+    ) -> str:
         with self.lock:
             event_id = f"ext{next(self._ids):05d}"
             self._store(
@@ -112,6 +114,7 @@ class FakeGoogle(FakeApi):
                     "summary": summary,
                     "start": {"dateTime": start},
                     "end": {"dateTime": end},
+                    **({"attendees": list(attendees)} if attendees else {}),
                 }
             )
         self.notify()

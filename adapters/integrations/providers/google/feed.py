@@ -124,4 +124,9 @@ def _item(event: dict[str, Any]) -> CalendarItem:
         start=when("start"),
         end=when("end"),
         status=str(event.get("status") or "confirmed"),
+        attendees=tuple(
+            f"{a.get('displayName') or ''} <{a['email']}>".strip()
+            for a in event.get("attendees") or []
+            if isinstance(a, dict) and a.get("email") and not a.get("self")
+        ),
     )

@@ -162,4 +162,9 @@ def _item(entry: dict[str, Any]) -> CalendarItem:
         start=when("start"),
         end=when("end"),
         status="cancelled" if entry.get("isCancelled") else "confirmed",
+        attendees=tuple(
+            f"{a['emailAddress'].get('name') or ''} <{a['emailAddress']['address']}>".strip()
+            for a in entry.get("attendees") or []
+            if isinstance(a, dict) and (a.get("emailAddress") or {}).get("address")
+        ),
     )
