@@ -29,7 +29,7 @@ TOKEN = "ya29.calendar-knowledge-8d2e"
 
 @pytest.fixture
 def google() -> Iterator[FakeGoogle]:
-    fake = FakeGoogle({TOKEN})
+    fake = FakeGoogle({TOKEN}, deliver=lambda *_: None)  # no push: the test fires the sync
     fake.start()
     yield fake
     fake.stop()
