@@ -34,11 +34,15 @@ $(CHROMIUM):
 run: $(VENV)/.installed  ## Start the local stack and the API on http://127.0.0.1:8000
 	$(BIN)/cairn up
 
+# Two pytest processes, a test file each at a time, each with its own stack (tests/conftest.py):
+# the suite took 18 min in one process on 2 cores (decision 0039). TEST_WORKERS= runs one.
+TEST_WORKERS ?= -n 2 --dist loadfile
+
 test: $(VENV)/.installed-dev $(CHROMIUM)  ## Lint, type-check and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -m "not benchmark" -p no:cacheprovider
+	$(BIN)/python -m pytest -m "not benchmark" -p no:cacheprovider $(TEST_WORKERS)
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m unit
