@@ -18,6 +18,11 @@ from urllib.parse import quote
 
 import pytest
 import schemathesis
+
+# Imported at collection, not lazily inside the test: on CPython 3.11.7, pytest's assertion
+# rewrite of this schemathesis module, parsed deep in a pytest-xdist worker's stack, failed
+# with "AST constructor recursion depth mismatch".
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable

@@ -38,13 +38,16 @@ def _wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
     deadline = time.monotonic() + timeout
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [
-            pid
-            for pid in alive
-            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-        ]
+        alive = [pid for pid in alive if _running(pid)]
         time.sleep(0.1)
     return alive
+
+
+def _running(pid: int) -> bool:
+    try:  # it may end between any two looks at it
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def test_nats_runs_jetstream_with_fsync_on_every_write(stack: StackEndpoints) -> None:
