@@ -26,6 +26,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
+from commands.integrations.channels import live_channel, stop_channels
 from commands.integrations.sync import (
     MAIL_RENEW,
     MAIL_SYNC,
@@ -140,22 +141,13 @@ class MailSync:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             return
-        api = self.apis.get(provider)
-        for channel in self.store.live_channels(ident):
-            try:
-                if api is not None:
-                    api.stop(tenant, person, channel)
-            except Exception as exc:
-                logger.warning("%s inbox channel not stopped at the provider (%r)", provider, exc)
-            self.store.retire_channel(channel.channel_id)
-        # Whatever comes next (another mailbox, a reconnect) starts with a full sync.
-        self.store.forget_cursor(ident)
+        what = f"{provider} inbox channel"
+        stop_channels(self.store, self.apis.get(provider), ident, tenant, person, what, logger)
         feed.close(reason)
         self._save(feed)
 
     def _live(self, feed: MailFeed) -> ChannelRecord | None:
-        record = None if feed.closed or not feed.channel_id else self.store.channel(feed.channel_id)
-        return record if record is not None and record.expires_at > self.clock() else None
+        return live_channel(self.store, feed, self.clock())
 
     def renew(self, renewal_id: UUID) -> None:
         old = self.store.channel_to_renew(renewal_id)

@@ -25,6 +25,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import CairnApplication
+from commands.integrations.channels import live_channel, stop_channels
 from commands.integrations.pruning import PRUNE, prune_seen
 from commands.ports.calendar_sync import CalendarFeedApi, ChannelRecord, CursorExpired, FeedStore
 from commands.ports.integrations import ErrorKind, IntegrationError
@@ -128,22 +129,13 @@ class FeedSync:
             feed = self._feed(ident)
         except AggregateNotFoundError:
             return
-        api = self.apis.get(provider)
-        for channel in self.store.live_channels(ident):
-            try:
-                if api is not None:
-                    api.stop(tenant, person, channel)
-            except Exception as exc:
-                logger.warning("%s channel not stopped at the provider (%r)", provider, exc)
-            self.store.retire_channel(channel.channel_id)
-        # Whatever comes next (another account, a reconnect) starts with a full sync.
-        self.store.forget_cursor(ident)
+        what = f"{provider} channel"
+        stop_channels(self.store, self.apis.get(provider), ident, tenant, person, what, logger)
         feed.close(reason)
         self._save(feed)
 
     def _live(self, feed: CalendarFeed) -> ChannelRecord | None:
-        record = None if feed.closed or not feed.channel_id else self.store.channel(feed.channel_id)
-        return record if record is not None and record.expires_at > self.clock() else None
+        return live_channel(self.store, feed, self.clock())
 
     def renew(self, renewal_id: UUID) -> None:
         """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
