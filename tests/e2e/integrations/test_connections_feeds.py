@@ -138,6 +138,9 @@ def test_another_account_replaces_the_channel(
     ada = cairn.sign_up("feed-switch")
     connect(cairn, ada, oauth)
     wait_for(lambda: len(google.channels) == 1, "a channel opened")
+    # And kept by Cairn (its record is saved after the provider answered the watch): only a
+    # kept channel can be stopped by the next connect.
+    wait_for(lambda: "ChannelOpened" in feed_events(cairn, ada), "the channel kept")
     [first] = google.channels.values()
     oauth.account, oauth.email = "acct-2", "grace@example.org"
 
