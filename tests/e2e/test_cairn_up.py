@@ -29,7 +29,7 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 30.0) -> httpx.Response:
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 90.0) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"cairn up exited early with {proc.returncode}"

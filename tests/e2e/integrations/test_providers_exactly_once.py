@@ -139,7 +139,7 @@ def test_a_killed_worker_creates_the_event_once(
         )
         assert accepted.status_code == 202, accepted.text
         run_id = accepted.json()["run_id"]
-        assert dying.wait(60) == -9  # SIGKILLed at its failpoint
+        assert dying.wait(120) == -9  # SIGKILLed at its failpoint
         created = google.inserts + graph.creates
         assert created == (0 if kill_at == "before-provider-call" else 1)
         # The runs view catches up with the dead worker's StepStarted.

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 def _ws(live: LiveCairn, query: str = "", **headers: str) -> ClientConnection:
     url = live.base_url.replace("http://", "ws://") + "/v1/ws" + (f"?{query}" if query else "")
-    return connect(url, additional_headers=headers, open_timeout=5)
+    return connect(url, additional_headers=headers, open_timeout=15)
 
 
 def _messages(ws: ClientConnection, until: Any, timeout: float = 5) -> list[dict[str, Any]]:

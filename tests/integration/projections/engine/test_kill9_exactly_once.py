@@ -137,7 +137,7 @@ def test_kill9_at_20_random_points_loses_and_doubles_nothing(
             # Catch-up processes die with their projector: none is left behind.
             helped += len(helpers)
             for helper in helpers:
-                _wait(partial(_ended, helper), 10, f"catch-up process {helper.pid} to end")
+                _wait(partial(_ended, helper), 30, f"catch-up process {helper.pid} to end")
             last = total()
             kill_points.append(last)
             worker = standby
