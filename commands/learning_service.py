@@ -39,9 +39,9 @@ GIVE_UP_AFTER = 5
 WAIT_LONGER_AFTER_OUTAGES = 20
 
 
-def _found(app: CairnApplication, aggregate_id: UUID) -> Any:
+def _found(app: CairnApplication, aggregate_id: UUID, version: int | None = None) -> Any:
     try:
-        return app.repository.get(aggregate_id)
+        return app.repository.get(aggregate_id, version=version)
     except AggregateNotFoundError:
         return None
 
@@ -54,7 +54,13 @@ class LearningService:
     def __init__(self, services: Services, concurrency: int = 4) -> None:
         settings = services.settings
         runs = services.runs.app
-        self.learner = ContextLearner(services.context, lambda run_id: _found(runs, run_id))
+        self.learner = ContextLearner(
+            services.context,
+            lambda run_id: _found(runs, run_id),
+            # An intent needs the run's first event only, not what the worker added since.
+            load_intent=lambda run_id: _found(runs, run_id, version=1),
+            model_learns_intents=settings.context_model_learns_intents,
+        )
         self.context = services.context
         self.load_mail = mail_loader(services.feeds.app)
         self.load_calendar = calendar_loader(services.feeds.app)
@@ -69,6 +75,9 @@ class LearningService:
             ),
             ack_wait=settings.worker_ack_wait_s,
             new_only=True,
+            # Everything the learner reads of a message is in its subject and headers (it
+            # loads what it learns from): the events' bodies are not sent (decision 0040).
+            headers_only=True,
         )
         self.work = DurableWork(
             settings.nats_url,

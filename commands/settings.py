@@ -84,6 +84,11 @@ class CairnSettings:
     # key for its provider (tenants without one keep the offline model). Rows of another
     # model are re-embedded in the background by the workers (docs/context.md).
     embedding_model: str = OFFLINE_MODEL
+    # Whether the learner also asks the person's model about each submitted intent
+    # (CAIRN_CONTEXT_MODEL_LEARNS_INTENTS=1). Off, intents are learnt from by the rules alone
+    # (no call, no store write for one that teaches nothing); notes are asked about either
+    # way (decision 0040).
+    context_model_learns_intents: bool = False
     # The same for MCP servers people register (CAIRN_ALLOW_PRIVATE_MCP_SERVERS=1) and the
     # Client ID Metadata Documents MCP clients name: off, public addresses only.
     allow_private_mcp_servers: bool = False
@@ -161,6 +166,7 @@ class CairnSettings:
             llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
             allow_private_model_endpoints=_on(env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")),
             embedding_model=_embedding_model(env.get("CAIRN_EMBEDDING_MODEL", "")),
+            context_model_learns_intents=_on(env.get("CAIRN_CONTEXT_MODEL_LEARNS_INTENTS", "")),
             allow_private_mcp_servers=_on(env.get("CAIRN_ALLOW_PRIVATE_MCP_SERVERS", "")),
             auth_cache_s=e.auth_cache_s(env.get("CAIRN_AUTH_CACHE_S", "5")),
             provider_urls=e.provider_urls(env.get("CAIRN_PROVIDER_URLS", "")),
@@ -217,6 +223,7 @@ class CairnSettings:
             "CAIRN_AUTH_CACHE_S": repr(self.auth_cache_s),
             "CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS": _flag(self.allow_private_model_endpoints),
             "CAIRN_EMBEDDING_MODEL": self.embedding_model,
+            "CAIRN_CONTEXT_MODEL_LEARNS_INTENTS": _flag(self.context_model_learns_intents),
             "CAIRN_ALLOW_PRIVATE_MCP_SERVERS": _flag(self.allow_private_mcp_servers),
             **e.push_env(self.push),
             "CAIRN_PROJECTOR_BATCH": str(self.projector_batch),

@@ -57,6 +57,8 @@ class ConsumerSpec:
     more_filters: tuple[str, ...] = ()
     # A consumer created where the stream has history already starts after it (no backfill).
     new_only: bool = False
+    # Messages are delivered without their body (a handler that reads headers alone).
+    headers_only: bool = False
 
 
 class DurableWork:
@@ -166,6 +168,7 @@ class DurableWork:
             ack_wait=self.spec.ack_wait,
             max_deliver=-1,
             max_ack_pending=self.spec.max_ack_pending,
+            headers_only=self.spec.headers_only,
         )
 
     async def _work(self, msg: Msg) -> None:

@@ -3,8 +3,11 @@ intents and completed runs into knowledge (docs/context.md).
 
 - A noted memory (`MemoryNoted`, kind note): the person's own model extracts what the rules
   (already run when it was noted) cannot; a person without a model key gets the rules only.
-- A submitted intent (`IntentSubmitted`): becomes a memory of kind intent (the rules run on
-  it, its facts cite the run's event), then the model extracts from it as from a note.
+- A submitted intent (`IntentSubmitted`): the rules run on it; one that teaches something
+  becomes a memory of kind intent (its facts cite the run's event). Only when the setting
+  `model_learns_intents` is on (CAIRN_CONTEXT_MODEL_LEARNS_INTENTS, decision 0040) is the
+  person's model asked about it too, as about a note; off, an intent the rules learn
+  nothing from costs no call and no write.
 - A completed run (`RunCompleted`): the deterministic rules of domain/context/runs.py teach,
   through the intent's memory, the addresses written to and the appointments made, citing the
   run's `RunCompleted`.
@@ -48,9 +51,19 @@ def _context(tenant_id: UUID, correlation: UUID, cause: str) -> EventContext:
 
 
 class ContextLearner:
-    def __init__(self, ports: ContextPorts, load_run: Callable[[UUID], Any]) -> None:
+    def __init__(
+        self,
+        ports: ContextPorts,
+        load_run: Callable[[UUID], Any],
+        *,
+        load_intent: Callable[[UUID], Any] | None = None,
+        model_learns_intents: bool = False,
+    ) -> None:
         self.ports = ports
         self._load_run = load_run
+        # The run as it was submitted (its first event alone is enough for an intent).
+        self._load_intent = load_intent or load_run
+        self.model_learns_intents = model_learns_intents
 
     def on_memory_noted(self, memory_id: UUID) -> int | None:
         memory = find(self.ports.app, memory_id)
@@ -60,11 +73,13 @@ class ContextLearner:
         context = _context(memory.tenant_id, memory.id, f"Memory:{memory.id}:1")
         return extract_with_model(self.ports, memory, context, no_key_is_fine=True)
 
-    def _intent_memory(self, run: Run) -> Memory | None:
-        """The run's intent as a memory (noted with the rules on first sight)."""
+    def _intent_memory(self, run: Run) -> tuple[Memory | None, int | None]:
+        """The run's intent as a memory (noted with the rules on first sight), and the
+        position of its events if they were saved now."""
         assert run.tenant_id is not None
         memory_id = intent_memory_id(run.tenant_id, run.id)
         memory = find(self.ports.app, memory_id)
+        position = None
         if memory is None:
             source = intent_source(run.id)
             aggregates = note(
@@ -78,30 +93,38 @@ class ContextLearner:
                 # Off the run's path: the re-embedding job gives it a vector in a batch.
                 embed=False,
             )
-            self.ports.app.save_atomically(
+            position = self.ports.app.save_atomically(
                 *aggregates, context=_context(run.tenant_id, memory_id, source)
             )
             memory = aggregates[0]
-        return memory if isinstance(memory, Memory) and not memory.forgotten else None
+        if isinstance(memory, Memory) and not memory.forgotten:
+            return memory, position
+        return None, position
 
     def on_intent_submitted(self, run_id: UUID) -> int | None:
-        run = self._load_run(run_id)
+        run = self._load_intent(run_id)
         if not isinstance(run, Run) or run.tenant_id is None or not run.text.strip():
             return None
         source = intent_source(run.id)
-        if find(self.ports.app, intent_memory_id(run.tenant_id, run.id)) is None:
-            # An intent that teaches nothing by rule, of a person without a model key, is no
-            # memory: most intents ("remind me to ...") cost nothing more than this check.
-            taught = extract_by_rules(run.text, source, None).entities
-            if not taught and not configured_providers(self.ports.vault, run.tenant_id):
-                return None
-        memory = self._intent_memory(run)
+        # The rules first: most intents ("remind me to ...") teach nothing by rule and then
+        # cost nothing more than this (no look-up of a memory, no vault read, no write).
+        taught = extract_by_rules(run.text, source, None).entities
+        if not self.model_learns_intents:
+            return self._intent_memory(run)[1] if taught else None
+        if (
+            not taught
+            and find(self.ports.app, intent_memory_id(run.tenant_id, run.id)) is None
+            and not configured_providers(self.ports.vault, run.tenant_id)
+        ):
+            return None  # of a person without a model key, such an intent is no memory either
+        memory, position = self._intent_memory(run)
         if memory is None:
-            return None
+            return position
         context = _context(run.tenant_id, memory.id, source)
-        return extract_with_model(
+        asked = extract_with_model(
             self.ports, memory, context, text=run.text, source=source, no_key_is_fine=True
         )
+        return position if asked is None else asked
 
     def on_run_completed(self, run_id: UUID) -> int | None:
         run = self._load_run(run_id)
@@ -123,7 +146,7 @@ class ContextLearner:
         extraction = facts_from_run(run.text, steps, source, known)
         if not extraction.entities:
             return None  # nothing written to anyone: nothing learnt
-        memory = self._intent_memory(run)
+        memory, _noted = self._intent_memory(run)
         if memory is None or memory.has_learnt(source):
             return None
         learnt = learn(

@@ -117,6 +117,9 @@ def test_a_completed_run_teaches_the_address_it_wrote_to(cairn: Cairn) -> None:
     with_model_answering(cairn, ada, answer)
     model = CountingModel({"entities": []})
     _learner_asks(cairn, model)
+    assert cairn.worker is not None
+    # Asking the model about intents is off by default (CAIRN_CONTEXT_MODEL_LEARNS_INTENTS).
+    cairn.worker.learning.learner.model_learns_intents = True
     run_id = submit(cairn, ada, "Coffee with Priya on Wednesday at 10")["run_id"]
     assert wait_status(cairn, ada, run_id, "completed", "failed")["status"] == "completed"
 

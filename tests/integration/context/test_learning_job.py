@@ -1,17 +1,23 @@
 """The learner job against the real event store and PostgreSQL: a note's MemoryNoted as the
 workers' consumer hands it over, handled, then handed over again (a redelivery after a lost
 ack): the person's model is asked once, the facts are recorded once and cite the note's event;
-an event of another kind is acknowledged without work."""
+an event of another kind is acknowledged without work. The learner's consumer, as a worker
+creates it, is sent headers only (also where an earlier version created it with bodies), and
+learns through it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 from pydantic import SecretStr
 
@@ -96,3 +102,62 @@ def test_a_redelivered_note_is_learnt_from_once(services: Services) -> None:
     events_of_jo: list[Any] = list(services.context.app.events.get(jo))
     facts = [e for e in events_of_jo if type(e).__name__ == "FactRecorded"]
     assert [(f.predicate, f.source_event) for f in facts] == [("phone", f"Memory:{memory_id}:1")]
+
+
+async def _consumer_config(services: Services, durable: str, replaced: Any = None) -> Any:
+    """The consumer's configuration on the server (after creating it as `replaced`, if given)."""
+    nc = await nats.connect(services.settings.nats_url)
+    try:
+        js = nc.jetstream()
+        if replaced is not None:
+            await js.add_consumer(services.settings.stream, replaced)
+        return (await js.consumer_info(services.settings.stream, durable)).config
+    finally:
+        await nc.close()
+
+
+def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Services) -> None:
+    tenant = uuid.uuid4()
+    who = Caller(tenant, "ada", session_id=str(uuid.uuid4()))
+    credential = ProviderCredential(api_key=SecretStr("sk-test-1"))
+    store_provider_key(services.identity.vault, tenant, LlmProvider.OPENAI, credential)
+    asked: list[str] = []
+
+    def answer(model: str) -> MockAnswer:
+        asked.append(model)
+        return MockAnswer.text(json.dumps(ANSWER))
+
+    learning = LearningService(services)
+    learner = learning.learner
+    learner.ports = dataclasses.replace(
+        learner.ports, extractor=LiteLLMExtractor(LiteLLMGateway(answer))
+    )
+    spec = learning.work.spec
+    # As an earlier version of the worker left it: bodies sent.
+    earlier = dataclasses.replace(learning.work._config(), headers_only=False)
+    assert not asyncio.run(_consumer_config(services, spec.durable, earlier)).headers_only
+
+    loop = asyncio.new_event_loop()
+    stopping = asyncio.Event()
+    ready = threading.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(learning.work.run(stopping, ready.set),), daemon=True
+    )
+    thread.start()
+    try:
+        assert ready.wait(30), "the learner's consumer did not start"
+        assert asyncio.run(_consumer_config(services, spec.durable)).headers_only
+        noted = services.commands.dispatch(
+            NoteMemory(text="Climbed with Jo Park at the quarry"),
+            Issued(caller=who, command_id=str(uuid.uuid4())),
+        )
+        deadline = time.monotonic() + 30
+        while learning.work.handled < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # MemoryNoted (the model asked), then the MemoryTaught it caused
+    finally:
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(30)
+    assert learning.work.handled == 2
+    memory: Any = services.context.app.repository.get(uuid.UUID(noted.ids["memory_id"]))
+    assert memory.learnt_from == [f"Memory:{memory.id}:1"]
+    assert len(asked) == 1 and len(memory.taught) == 1  # Jo Park, by the model

@@ -237,11 +237,59 @@ def test_an_intent_teaching_nothing_of_a_person_without_a_key_is_no_memory() -> 
 def test_an_intent_memory_is_embedded_later_not_on_the_runs_path() -> None:
     ports, model, payloads, app = _given()
     run = _completed_run("remind me to water the plants", "sarah@smile.example")
-    ContextLearner(ports, lambda run_id: run).on_intent_submitted(run.id)
+    learner = ContextLearner(ports, lambda run_id: run, model_learns_intents=True)
+    learner.on_intent_submitted(run.id)
     memory: Any = app.repository.get(intent_memory_id(TENANT, run.id))
     text = payloads.rows[memory.payload_ids[-1]]
     assert text.body == "remind me to water the plants" and text.embedding is None
     assert model.calls == ["remind me to water the plants"]  # the person has a key
+    taught = [e for e in _events(app, memory.id) if type(e).__name__ == "MemoryTaught"]
+    assert taught[-1].usage["prompt_tokens"] == 120
+
+
+def test_by_default_an_intent_is_not_asked_about_and_teaching_nothing_is_stored_nowhere() -> None:
+    ports, model, payloads, app = _given()  # the person has a model key
+    run = _completed_run("remind me to water the plants", "sarah@smile.example")
+    learner = ContextLearner(ports, lambda run_id: run)
+
+    assert learner.on_intent_submitted(run.id) is None
+
+    assert model.calls == []
+    assert payloads.rows == {}
+    assert _events(app, intent_memory_id(TENANT, run.id)) == []  # no memory, no usage
+
+
+def test_by_default_an_intent_the_rules_learn_from_is_a_memory_without_a_model_call() -> None:
+    ports, model, _, app = _given()
+    text = "Sarah Lee is my dentist, sarah@smile.example: book a check-up"
+    run = _completed_run(text, "sarah@smile.example")
+    learner = ContextLearner(ports, lambda run_id: run)
+
+    assert learner.on_intent_submitted(run.id) is not None
+    assert learner.on_intent_submitted(run.id) is None  # redelivered: nothing new
+
+    memory_id = intent_memory_id(TENANT, run.id)
+    events = _events(app, memory_id)
+    assert [type(e).__name__ for e in events] == ["MemoryNoted", "MemoryTaught"]  # the rules
+    assert events[-1].usage is None  # no model was paid for
+    memory: Any = app.repository.get(memory_id)
+    (sarah,) = [_entity(app, e) for e in memory.taught]
+    assert "email" in {f.predicate for f in sarah.facts.values()}
+    assert model.calls == []
+
+
+def test_an_intent_is_read_as_it_was_submitted() -> None:
+    ports, _, _, _app = _given()
+    run = _completed_run("Sarah Lee is my dentist, sarah@smile.example", "sarah@smile.example")
+    asked: list[UUID] = []
+
+    def submitted(run_id: UUID) -> Run:
+        asked.append(run_id)
+        return run
+
+    learner = ContextLearner(ports, lambda _run: None, load_intent=submitted)
+    assert learner.on_intent_submitted(run.id) is not None
+    assert asked == [run.id]
 
 
 def test_a_fact_both_the_rules_and_the_model_find_is_recorded_once() -> None:
