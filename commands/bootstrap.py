@@ -10,10 +10,10 @@ from uuid import UUID
 import redis
 from psycopg_pool import ConnectionPool
 
-from adapters.context.calendar import SyncedCalendar
 from adapters.context.embeddings import LiteLLMEmbedder, OfflineEmbedder
 from adapters.context.extraction import LiteLLMExtractor
 from adapters.context.payloads import PostgresPayloads
+from adapters.context.planning_views import PostgresPlanningViews
 from adapters.context.search import ContextSearch
 from adapters.executor.handlers import default_registry
 from adapters.executor.http_client import HttpIntegrations
@@ -48,7 +48,6 @@ from commands.integrations.mail_sync import MailSync
 from commands.integrations.ports import ConnectionsPorts
 from commands.integrations.sync import FeedSync
 from commands.mcp.upstream_actions import UpstreamIntegrations, WithUpstreamTools, plan_tools
-from commands.mcp.upstream_planning import WithUpstreamToolsContext
 from commands.mcp.upstream_service import UpstreamPorts
 from commands.ports.connections import ConnectionTokens
 from commands.ports.endpoints import McpServerRefused
@@ -252,13 +251,12 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         identity=services.identity,
         planner=LiteLLMPlanner(gateway=gateway),
         policy=runs.policy,
-        context=WithUpstreamToolsContext(
-            GraphContextProvider(
-                services.context.search,
-                ClockContextProvider(),
-                calendar=SyncedCalendar(services.pool, services.context.vault),
-            ),
-            upstream,
+        # The person's events, approved upstream tools and whether the graph knows them: one
+        # read per plan (decision 0042).
+        context=GraphContextProvider(
+            services.context.search,
+            ClockContextProvider(),
+            views=PostgresPlanningViews(services.pool, services.context.vault),
         ),
         execute=execute,
         upstream_tools=partial(plan_tools, upstream),

@@ -20,7 +20,7 @@ from commands.ports.vault import Erased, Vault
 # The field titles are sealed under by the calendar sync (commands/integrations/sync.py).
 TITLE_FIELD = "calendar.title"
 HORIZON = timedelta(days=14)
-_UPCOMING = (
+UPCOMING = (
     "SELECT provider, item_id, starts_at, ends_at, sealed_title FROM calendar_events"
     " WHERE tenant_id = %(tenant)s AND user_id = %(user)s AND status <> 'cancelled'"
     " AND starts_at >= %(earliest)s AND starts_at < %(until)s"
@@ -41,29 +41,47 @@ class SyncedCalendar:
     def upcoming(
         self, tenant_id: UUID, user_id: str, now: datetime, *, limit: int
     ) -> list[CalendarEntry]:
-        params = {
-            "tenant": tenant_id,
-            "user": user_id,
-            "now": now,
-            "earliest": now - _ONGOING,
-            "until": now + HORIZON,
-            "n": limit,
-        }
         with person_reader(self.pool, tenant_id) as cur:
-            rows = cur.execute(_UPCOMING, params).fetchall()
+            rows = cur.execute(UPCOMING, upcoming_params(tenant_id, user_id, now, limit)).fetchall()
         return [
-            CalendarEntry(
-                provider=row["provider"],
-                event_id=row["item_id"],
-                title=self._title(tenant_id, row["sealed_title"]),
-                start=row["starts_at"],
-                end=row["ends_at"],
+            opened_entry(
+                self.vault,
+                tenant_id,
+                row["provider"],
+                row["item_id"],
+                row["starts_at"],
+                row["ends_at"],
+                row["sealed_title"],
             )
             for row in rows
         ]
 
-    def _title(self, tenant_id: UUID, sealed: str | None) -> str | None:
-        if not sealed:
-            return None
-        opened = self.vault.open_personal(str(tenant_id), sealed, TITLE_FIELD)
-        return None if isinstance(opened, Erased) else opened[:200]
+
+def upcoming_params(tenant_id: UUID, user_id: str, now: datetime, limit: int) -> dict[str, Any]:
+    return {
+        "tenant": tenant_id,
+        "user": user_id,
+        "now": now,
+        "earliest": now - _ONGOING,
+        "until": now + HORIZON,
+        "n": limit,
+    }
+
+
+def opened_entry(
+    vault: Vault,
+    tenant_id: UUID,
+    provider: str,
+    item_id: str,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    sealed_title: str | None,
+) -> CalendarEntry:
+    """One row of `UPCOMING` as the planner sees it: its title opened (None once erased)."""
+    title = None
+    if sealed_title:
+        opened = vault.open_personal(str(tenant_id), sealed_title, TITLE_FIELD)
+        title = None if isinstance(opened, Erased) else opened[:200]
+    return CalendarEntry(
+        provider=provider, event_id=item_id, title=title, start=starts_at, end=ends_at
+    )

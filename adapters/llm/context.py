@@ -9,15 +9,23 @@ of the context graph relevant to the intent. `FixedContextProvider` returns one 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from commands.ports.context import ContextSearch, CurrentFact
-from commands.ports.planner import CalendarEntry, Contact, ContextProvider, PlanningContext
-from commands.ports.upcoming import UpcomingEvents
+from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
+from commands.ports.planner import (
+    CalendarEntry,
+    Contact,
+    ContextProvider,
+    PlannerTool,
+    PlanningContext,
+)
+from commands.ports.upcoming import PersonViews, PlanningViews, UpcomingEvents
 from domain.errors import DomainError
+from domain.runs.actions import upstream_action
 
 logger = logging.getLogger("cairn.context")
 
@@ -63,7 +71,9 @@ class GraphContextProvider:
 
     With `calendar`, the person's next events from their synced calendars come too, within
     their own token budget (`calendar_tokens`), so memories and events never crowd each other
-    out.
+    out. With `views` instead, those events, the person's approved upstream MCP tools
+    (decision 0035) and whether the graph knows the person at all come from one read
+    (decision 0042): a person the graph does not know is not searched.
 
     Everything it adds is data for the prompt's `<cairn-data>` block, never instructions (the
     prompt says so, adapters/llm/prompt.py). `given` names the ids of what was added, for the
@@ -80,7 +90,10 @@ class GraphContextProvider:
         calendar: UpcomingEvents | None = None,
         calendar_tokens: int = 300,
         max_events: int = 10,
+        views: PlanningViews | None = None,
     ) -> None:
+        if calendar is not None and views is not None:
+            raise ValueError("the calendar comes with the views: give one of them")
         self._search = search
         self._base = base
         self._max_tokens = max_tokens
@@ -88,6 +101,7 @@ class GraphContextProvider:
         self._calendar = calendar
         self._calendar_tokens = calendar_tokens
         self._max_events = max_events
+        self._views = views
 
     def planning_context(
         self, *, tenant_id: UUID, user_id: str, intent_text: str
@@ -95,7 +109,13 @@ class GraphContextProvider:
         base = self._base.planning_context(
             tenant_id=tenant_id, user_id=user_id, intent_text=intent_text
         )
-        base = self._with_calendar(base, tenant_id, user_id)
+        if self._views is None:
+            base = self._with_calendar(base, tenant_id, user_id)
+        else:
+            views = self._person_views(base, tenant_id, user_id)
+            base = _with_tools(self._with_events(base, views.upcoming), views.approved_tools)
+            if not views.knows_anything:
+                return base
         try:
             hits = self._search.search(tenant_id, user_id, intent_text, limit=self._max_hits)
             entity_ids = [h.id for h in hits if h.kind == "entity"]
@@ -134,6 +154,23 @@ class GraphContextProvider:
         except DomainError as error:
             logger.warning("planning without the synced calendar: %s", error.code)
             return base
+        return self._with_events(base, events)
+
+    def _person_views(self, base: PlanningContext, tenant_id: UUID, user_id: str) -> PersonViews:
+        assert self._views is not None
+        try:
+            return self._views.person_views(
+                tenant_id, user_id, base.local_time, max_events=self._max_events
+            )
+        except DomainError as error:
+            # Planned without events and tools (the plan's schema then names no upstream
+            # tool); the graph is still searched, it may be readable.
+            logger.warning("planning without the calendar and upstream tools: %s", error.code)
+            return PersonViews(knows_anything=True)
+
+    def _with_events(
+        self, base: PlanningContext, events: Sequence[CalendarEntry]
+    ) -> PlanningContext:
         budget = _Budget(self._calendar_tokens)
         shown: list[CalendarEntry] = [
             event
@@ -149,6 +186,26 @@ class GraphContextProvider:
 
 
 _CONTACT_PREDICATES = frozenset({"email", "relation"})
+
+
+def _with_tools(
+    base: PlanningContext, approved: Sequence[tuple[UpstreamServer, PinnedTool]]
+) -> PlanningContext:
+    """The person's approved upstream tools as actions beside the catalogue's, their text as
+    data, never instructions; `given` records which tool texts (`mcp-tool:<hash>`)."""
+    if not approved:
+        return base
+    tools = tuple(
+        PlannerTool(
+            action=upstream_action(server.server_id, pin.name),
+            server=server.name,
+            description=pin.description,
+            input_schema=dict(pin.input_schema),
+        )
+        for server, pin in approved
+    )
+    given = tuple(f"mcp-tool:{pin.listed_hash}" for _, pin in approved)
+    return base.model_copy(update={"tools": base.tools + tools, "given": base.given + given})
 
 
 class _Budget:

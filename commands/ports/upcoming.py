@@ -5,10 +5,12 @@ can name the event. Read from Cairn's own view, never from the provider at plan 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
 from commands.ports.planner import CalendarEntry
 
 
@@ -19,4 +21,25 @@ class UpcomingEvents(Protocol):
         """The person's events that have not ended by `now`, soonest first, at most `limit`,
         titles opened (None once the person was erased); raises a `DomainError` (503 family)
         when the view cannot be read."""
+        ...
+
+
+@dataclass(frozen=True)
+class PersonViews:
+    """What Cairn's views hold for one person's plan, read together in one statement
+    (docs/decisions/0042-one-read-for-a-plans-context.md)."""
+
+    knows_anything: bool  # a memory or an entity in the context graph: worth a search
+    upcoming: tuple[CalendarEntry, ...] = ()  # as `UpcomingEvents.upcoming` gives them
+    # The person's upstream MCP tools as approved (approved hash = listed hash), with their
+    # servers, ordered by server name, server id and tool name.
+    approved_tools: tuple[tuple[UpstreamServer, PinnedTool], ...] = ()
+
+
+class PlanningViews(Protocol):
+    def person_views(
+        self, tenant_id: UUID, user_id: str, now: datetime, *, max_events: int
+    ) -> PersonViews:
+        """Everything of `PersonViews` as the views stand now (nothing cached); raises a
+        `DomainError` (503 family) when the views cannot be read."""
         ...
