@@ -18,10 +18,10 @@ from commands.ports.calendar_sync import (
     OpenedChannel,
 )
 
-TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0  # a disconnect waits for it; a subscription not deleted expires on its own
 # The inbox's subscription is logged under the calendar's action name too, as it always was.
 ACTION = "calendar.watch"
+TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0  # a disconnect waits for it; a subscription not deleted expires on its own
 
 
 def graph_time(moment: datetime) -> str:
