@@ -10,15 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.integrations.providers.client import ProviderClient
-from adapters.integrations.providers.microsoft.subscriptions import (
-    TIMEOUT,
-    GraphSubscriptions,
-    graph_time,
-)
-from commands.ports.calendar_sync import CalendarItem, Changes, CursorExpired
+from adapters.integrations.providers.microsoft.subscriptions import GraphSubscriptions, graph_time
+from commands.ports.calendar_sync import CalendarItem, Changes
 
-MAX_PAGES = 100
 DELTA = "/v1.0/me/calendarView/delta"
+EXPIRED = "microsoft: delta link expired"
 # The window a calendar view covers: what the planner may ask about.
 WINDOW_PAST, WINDOW_AHEAD = timedelta(days=30), timedelta(days=365)
 
@@ -39,20 +35,8 @@ class GraphCalendarFeed(GraphSubscriptions):
             path, params = self._own(cursor)
         items: list[CalendarItem] = []
         removed: list[str] = []
-        for _ in range(MAX_PAGES):
-            answer = self.client.request(
-                tenant,
-                person,
-                "calendar.sync",
-                "GET",
-                path,
-                params=params,
-                timeout=TIMEOUT,
-                accept=(200, 410),
-            )
-            if answer.status_code == 410:
-                raise CursorExpired("microsoft: delta link expired")
-            body = answer.json()
+        body: dict[str, Any] = {}
+        for body in self._delta(tenant, person, "calendar.sync", path, params, EXPIRED):
             for entry in body.get("value") or []:
                 if not isinstance(entry, dict):
                     continue
@@ -60,10 +44,7 @@ class GraphCalendarFeed(GraphSubscriptions):
                     removed.append(str(entry["id"]))
                 else:
                     items.append(_item(entry))
-            if "@odata.deltaLink" in body:
-                return Changes(items, removed, str(body["@odata.deltaLink"]), cursor is None)
-            path, params = self._own(str(body["@odata.nextLink"]))
-        raise CursorExpired("microsoft: too many pages; starting over")
+        return Changes(items, removed, str(body["@odata.deltaLink"]), cursor is None)
 
 
 def _item(entry: dict[str, Any]) -> CalendarItem:

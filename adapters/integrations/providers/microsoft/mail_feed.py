@@ -13,13 +13,12 @@ from email.utils import formataddr
 from typing import Any
 
 from adapters.integrations.providers.client import ProviderClient
-from adapters.integrations.providers.microsoft.subscriptions import TIMEOUT, GraphSubscriptions
-from commands.ports.calendar_sync import CursorExpired
+from adapters.integrations.providers.microsoft.subscriptions import GraphSubscriptions
 from commands.ports.mail_sync import MailChanges, MailItem
 
-MAX_PAGES = 100
 INBOX = "/me/mailFolders('Inbox')/messages"
 DELTA = "/v1.0/me/mailFolders/inbox/messages/delta"
+EXPIRED = "microsoft: mail delta link expired"
 SELECT = "subject,from,bodyPreview,receivedDateTime,conversationId"
 
 
@@ -38,20 +37,8 @@ class GraphMailFeed(GraphSubscriptions):
         items: list[MailItem] = []
         removed: list[str] = []
         listed: set[str] = set()
-        for _ in range(MAX_PAGES):
-            answer = self.client.request(
-                tenant,
-                person,
-                "mail.sync",
-                "GET",
-                path,
-                params=params,
-                timeout=TIMEOUT,
-                accept=(200, 410),
-            )
-            if answer.status_code == 410:
-                raise CursorExpired("microsoft: mail delta link expired")
-            body = answer.json()
+        body: dict[str, Any] = {}
+        for body in self._delta(tenant, person, "mail.sync", path, params, EXPIRED):
             for entry in body.get("value") or []:
                 if not isinstance(entry, dict) or "id" not in entry:
                     continue
@@ -61,11 +48,8 @@ class GraphMailFeed(GraphSubscriptions):
                 listed.add(str(entry["id"]))
                 if str(entry["id"]) not in known:
                     items.append(_item(entry))
-            if "@odata.deltaLink" in body:
-                link = str(body["@odata.deltaLink"])
-                return MailChanges(items, removed, link, cursor is None, frozenset(listed))
-            path, params = self._own(str(body["@odata.nextLink"]))
-        raise CursorExpired("microsoft: too many pages; starting over")
+        link = str(body["@odata.deltaLink"])
+        return MailChanges(items, removed, link, cursor is None, frozenset(listed))
 
 
 def _item(entry: dict[str, Any]) -> MailItem:

@@ -1,5 +1,6 @@
 """Graph subscriptions: the push channel of the calendar feed (feed.py) and of the inbox
-(mail_feed.py), which differ only in the resource watched.
+(mail_feed.py), which differ only in the resource watched; and the paging of their delta
+queries, which differ only in what a page holds.
 
 Graph checks the notification URL before it creates a subscription (the `validationToken`
 echo, answered by the webhook route); a subscription is extended in place with PATCH.
@@ -7,7 +8,9 @@ echo, answered by the webhook route); a subscription is extended in place with P
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from adapters.integrations.providers.client import ProviderClient
@@ -22,6 +25,7 @@ from commands.ports.calendar_sync import (
 ACTION = "calendar.watch"
 TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0  # a disconnect waits for it; a subscription not deleted expires on its own
+MAX_PAGES = 100
 
 
 def graph_time(moment: datetime) -> str:
@@ -83,6 +87,38 @@ class GraphSubscriptions:
             timeout=STOP_TIMEOUT,
             accept=(200, 204, 404),
         )
+
+    def _delta(
+        self,
+        tenant: str,
+        person: str,
+        action: str,
+        path: str,
+        params: dict[str, str],
+        expired: str,
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of a delta query, the last one holding `@odata.deltaLink`. Raises
+        `CursorExpired` for a link Graph no longer knows (410), a link outside the API or
+        too many pages."""
+        for _ in range(MAX_PAGES):
+            answer = self.client.request(
+                tenant,
+                person,
+                action,
+                "GET",
+                path,
+                params=params,
+                timeout=TIMEOUT,
+                accept=(200, 410),
+            )
+            if answer.status_code == 410:
+                raise CursorExpired(expired)
+            body: dict[str, Any] = answer.json()
+            yield body
+            if "@odata.deltaLink" in body:
+                return
+            path, params = self._own(str(body["@odata.nextLink"]))
+        raise CursorExpired("microsoft: too many pages; starting over")
 
     def _own(self, link: str) -> tuple[str, dict[str, str]]:
         """A next or delta link as a path and query under the configured base URL: a link
