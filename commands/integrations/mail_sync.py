@@ -15,38 +15,28 @@ from __future__ import annotations
 import binascii
 import json
 import logging
-import secrets
-import uuid
 from base64 import b64decode
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from typing import ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
-from commands.application import CairnApplication
-from commands.integrations.channels import live_channel, stop_channels
+from commands.integrations.channels import FeedChannels
 from commands.integrations.sync import (
     MAIL_RENEW,
     MAIL_SYNC,
     FeedSync,
     Verdict,
     WebhookRejected,
-    secret_hash,
 )
-from commands.ports.calendar_sync import ChannelRecord, CursorExpired, FeedStore, OpenedChannel
+from commands.ports.calendar_sync import CursorExpired, OpenedChannel
 from commands.ports.mail_sync import MailFeedApi, MailItem, PushRejected, PushVerifier
-from commands.ports.timers import Timer, Timers
-from commands.ports.vault import Vault
+from commands.ports.timers import Timer
 from domain.errors import InvalidInput
-from domain.event_context import EventContext
-from domain.integrations.mail_feed import MailFeed, gmail_channel_id, mail_feed_id
+from domain.integrations.mail_feed import MailFeed, gmail_channel_id
 
 logger = logging.getLogger("cairn.integrations.mail")
 
 KINDS = frozenset({MAIL_SYNC, MAIL_RENEW})
-ACTOR = "cairn-sync"
 SEALED = ("sender", "subject", "snippet")  # sealed as field "mail.<name>"
 SNIPPET_MAX = 255  # Graph's bodyPreview length; Gmail's snippets are shorter
 
@@ -69,19 +59,16 @@ class GmailPush:
 
 
 @dataclass
-class MailSync:
-    app: CairnApplication  # the feeds' application: calendar and mail feeds in one
-    store: FeedStore
-    timers: Timers
-    vault: Vault
-    webhook_base_url: str
-    apis: Mapping[str, MailFeedApi] = field(default_factory=dict)
+class MailSync(FeedChannels[MailFeed, MailFeedApi]):
+    """The people's inboxes; their channels are channels.py's."""
+
     # Checks Gmail's Pub/Sub push; None refuses every Gmail push (not configured).
     gmail_push_verifier: PushVerifier | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # Gmail's watch lasts seven days, Graph's message subscriptions at most 10,080 minutes.
-    channel_ttl: timedelta = timedelta(days=3)
-    renew_before: timedelta = timedelta(hours=12)
+
+    sync_kind: ClassVar[str] = MAIL_SYNC
+    renew_kind: ClassVar[str] = MAIL_RENEW
+    channel_name: ClassVar[str] = "inbox channel"
+    log: ClassVar[logging.Logger] = logger
 
     @classmethod
     def beside(cls, feeds: FeedSync, gmail_push_verifier: PushVerifier | None) -> MailSync:
@@ -96,102 +83,16 @@ class MailSync:
             gmail_push_verifier=gmail_push_verifier,
         )
 
-    def address(self, provider: str) -> str:
-        return f"{self.webhook_base_url.rstrip('/')}/v1/integrations/webhooks/{provider}"
+    def feed_type(self) -> type[MailFeed]:
+        return MailFeed
 
-    # Channels
-
-    def watch(self, tenant: str, person: str, provider: str) -> UUID:
-        """Follow the person's inbox at `provider`: the feed, a push channel, a first sync.
-        Idempotent, as the connection's feed timer fires again after any retryable failure:
-        a live channel keeps reporting, its renewal is set again and a delta sync catches up."""
-        ident = mail_feed_id(tenant, person, provider)
-        try:
-            feed = self._feed(ident)
-        except AggregateNotFoundError:
-            feed = MailFeed(tenant=tenant, person=person, provider=provider)
-        live = self._live(feed)
-        if live is not None:
-            due = max(live.expires_at - self.renew_before, self.clock())
-            if live.renewal_id is not None:
-                self.timers.schedule(Timer(MAIL_RENEW, live.renewal_id, UUID(tenant), due))
-            self.timers.schedule(Timer(MAIL_SYNC, ident, UUID(tenant), self.clock()))
-            return ident
-        channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
-        opened = self.apis[provider].watch(
-            tenant, person, self.address(provider), channel_id, secret, self._expiry()
-        )
+    def _replacing(self, feed: MailFeed, opened: OpenedChannel) -> None:
         if feed.channel_id is not None and feed.channel_id != opened.channel_id:
             # Another subscription, or another mailbox (the person connected another Gmail
             # account): the old channel is refused from now on, and the cursor, which may be
             # another mailbox's history id, is dropped: the next sync is a full one.
             self.store.retire_channel(feed.channel_id)
-            self.store.set_cursor(ident, "")
-        self._keep_channel(feed, opened, secret_hash(secret))
-        feed.open_channel(opened.channel_id, opened.expires_at)
-        self._save(feed)
-        self.timers.schedule(Timer(MAIL_SYNC, ident, UUID(tenant), self.clock()))
-        return ident
-
-    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
-        """Stop following: channels stopped at the provider (best effort, while the tokens
-        still exist: one left open expires there) and retired here (refused from now on)."""
-        ident = mail_feed_id(tenant, person, provider)
-        try:
-            feed = self._feed(ident)
-        except AggregateNotFoundError:
-            return
-        what = f"{provider} inbox channel"
-        stop_channels(self.store, self.apis.get(provider), ident, tenant, person, what, logger)
-        feed.close(reason)
-        self._save(feed)
-
-    def _live(self, feed: MailFeed) -> ChannelRecord | None:
-        return live_channel(self.store, feed, self.clock())
-
-    def renew(self, renewal_id: UUID) -> None:
-        old = self.store.channel_to_renew(renewal_id)
-        if old is None:
-            return  # renewed or retired already
-        feed = self._feed(old.feed_id)
-        channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
-        opened = self.apis[feed.provider].renew(
-            feed.tenant,
-            feed.person,
-            old,
-            self.address(feed.provider),
-            channel_id,
-            secret,
-            self._expiry(),
-        )
-        if opened.channel_id != old.channel_id:
-            self.store.retire_channel(old.channel_id)
-            hashed = secret_hash(secret)
-        else:
-            hashed = old.secret_hash  # the same subscription keeps its clientState
-        self._keep_channel(feed, opened, hashed)
-        feed.renew_channel(opened.channel_id, opened.expires_at)
-        self._save(feed)
-
-    def _expiry(self) -> datetime:
-        return self.clock() + self.channel_ttl
-
-    def _keep_channel(self, feed: MailFeed, opened: OpenedChannel, hashed: bytes) -> None:
-        renewal = uuid.uuid5(feed.id, f"{opened.channel_id}:{opened.expires_at.isoformat()}")
-        record = ChannelRecord(
-            opened.channel_id,
-            feed.id,
-            feed.tenant,
-            feed.person,
-            feed.provider,
-            opened.resource_id,
-            hashed,
-            opened.expires_at,
-            renewal,
-        )
-        self.store.save_channel(record)
-        due = max(opened.expires_at - self.renew_before, self.clock())
-        self.timers.schedule(Timer(MAIL_RENEW, renewal, UUID(feed.tenant), due))
+            self.store.set_cursor(feed.id, "")
 
     # Gmail's push
 
@@ -267,11 +168,3 @@ class MailSync:
             self.sync(timer.subject_id)
         elif timer.kind == MAIL_RENEW:
             self.renew(timer.subject_id)
-
-    def _feed(self, ident: UUID) -> MailFeed:
-        feed: object = self.app.repository.get(ident)
-        assert isinstance(feed, MailFeed)
-        return feed
-
-    def _save(self, feed: MailFeed) -> None:
-        self.app.save(feed, context=EventContext(tenant=feed.tenant, actor=ACTOR))

@@ -10,31 +10,24 @@ since an item is recorded only when its version differs, the resync repeats no f
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import secrets
-import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
+from typing import ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands.application import CairnApplication
-from commands.integrations.channels import live_channel, stop_channels
+from commands.integrations.channels import ACTOR, FeedChannels, secret_hash
 from commands.integrations.pruning import PRUNE, prune_seen
-from commands.ports.calendar_sync import CalendarFeedApi, ChannelRecord, CursorExpired, FeedStore
+from commands.ports.calendar_sync import CalendarFeedApi, ChannelRecord, CursorExpired
 from commands.ports.integrations import ErrorKind, IntegrationError
-from commands.ports.timers import Timer, Timers
-from commands.ports.vault import Vault
+from commands.ports.timers import Timer
 from domain.errors import Forbidden
 from domain.event_context import EventContext
 from domain.integrations.mail_feed import MailFeed
-from domain.integrations.sync import CalendarFeed, feed_id
+from domain.integrations.sync import CalendarFeed
 
 logger = logging.getLogger("cairn.integrations.sync")
 
@@ -44,7 +37,6 @@ KINDS = frozenset({SYNC, RENEW, PRUNE})
 # The inbox's timers (mail_sync.py): a Graph inbox notification is checked below, too.
 MAIL_SYNC = "integrations.mail_sync"
 MAIL_RENEW = "integrations.mail_channel_renewal"
-ACTOR = "cairn-sync"
 
 
 class FeedsApplication(CairnApplication):
@@ -63,128 +55,22 @@ class Verdict(StrEnum):
     IGNORED = "ignored"  # verified, but asks for nothing (Google's "sync" handshake)
 
 
-def secret_hash(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
 def verify_secret(presented: str | None, record: ChannelRecord) -> bool:
     """Constant time: how much of a guessed token was right must not show in the timing."""
     return hmac.compare_digest(secret_hash(presented or ""), record.secret_hash)
 
 
 @dataclass
-class FeedSync:
-    app: CairnApplication
-    store: FeedStore
-    timers: Timers
-    vault: Vault
-    webhook_base_url: str
-    # Each provider's feed API; empty where no connected-account tokens are configured (an
-    # API process verifies and records notifications without them, a worker syncs).
-    apis: Mapping[str, CalendarFeedApi] = field(default_factory=dict)
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # Graph allows calendar subscriptions of at most 10,080 minutes; three days, renewed half
-    # a day before they end, leaves a down worker time to come back.
-    channel_ttl: timedelta = timedelta(days=3)
-    renew_before: timedelta = timedelta(hours=12)
+class FeedSync(FeedChannels[CalendarFeed, CalendarFeedApi]):
+    """The people's calendars; their channels are channels.py's."""
 
-    def address(self, provider: str) -> str:
-        return f"{self.webhook_base_url.rstrip('/')}/v1/integrations/webhooks/{provider}"
+    sync_kind: ClassVar[str] = SYNC
+    renew_kind: ClassVar[str] = RENEW
+    channel_name: ClassVar[str] = "channel"
+    log: ClassVar[logging.Logger] = logger
 
-    # Channels
-
-    def watch(self, tenant: str, person: str, provider: str) -> UUID:
-        """Follow the person's primary calendar at `provider`: the feed, a push channel, and a
-        first (full) sync."""
-        ident = feed_id(tenant, person, provider)
-        try:
-            feed = self._feed(ident)
-        except AggregateNotFoundError:
-            feed = CalendarFeed(tenant=tenant, person=person, provider=provider)
-        live = self._live(feed)
-        if live is not None:
-            # A reconnect: the open channel keeps reporting. Its renewal is set again (one
-            # dropped while the grant was dead), a delta sync catches up.
-            due = max(live.expires_at - self.renew_before, self.clock())
-            if live.renewal_id is not None:
-                self.timers.schedule(Timer(RENEW, live.renewal_id, UUID(tenant), due))
-            self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
-            return ident
-        channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
-        expires = self.clock() + self.channel_ttl
-        opened = self.apis[provider].watch(
-            tenant, person, self.address(provider), channel_id, secret, expires
-        )
-        self._keep_channel(feed, opened.channel_id, opened.resource_id, secret, opened.expires_at)
-        feed.open_channel(opened.channel_id, opened.expires_at)
-        self._save(feed)
-        self.timers.schedule(Timer(SYNC, ident, UUID(tenant), self.clock()))
-        return ident
-
-    def close(self, tenant: str, person: str, provider: str, reason: str) -> None:
-        """Stop following: channels stopped at the provider (best effort, while the tokens
-        still exist: one left open expires there) and retired here (refused from now on)."""
-        ident = feed_id(tenant, person, provider)
-        try:
-            feed = self._feed(ident)
-        except AggregateNotFoundError:
-            return
-        what = f"{provider} channel"
-        stop_channels(self.store, self.apis.get(provider), ident, tenant, person, what, logger)
-        feed.close(reason)
-        self._save(feed)
-
-    def _live(self, feed: CalendarFeed) -> ChannelRecord | None:
-        return live_channel(self.store, feed, self.clock())
-
-    def renew(self, renewal_id: UUID) -> None:
-        """Renew the channel whose renewal timer `renewal_id` is (gone or renewed already:
-        nothing to do)."""
-        old = self.store.channel_to_renew(renewal_id)
-        if old is None:
-            return
-        feed = self._feed(old.feed_id)
-        channel_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
-        expires = self.clock() + self.channel_ttl
-        opened = self.apis[feed.provider].renew(
-            feed.tenant, feed.person, old, self.address(feed.provider), channel_id, secret, expires
-        )
-        if opened.channel_id != old.channel_id:
-            self.store.retire_channel(old.channel_id)
-            secret_for_new = secret
-        else:
-            secret_for_new = None  # the same subscription keeps its clientState
-        self._keep_channel(
-            feed, opened.channel_id, opened.resource_id, secret_for_new, opened.expires_at, old
-        )
-        feed.renew_channel(opened.channel_id, opened.expires_at)
-        self._save(feed)
-
-    def _keep_channel(
-        self,
-        feed: CalendarFeed,
-        channel_id: str,
-        resource_id: str,
-        secret: str | None,
-        expires_at: datetime,
-        old: ChannelRecord | None = None,
-    ) -> None:
-        hashed = secret_hash(secret) if secret is not None else old.secret_hash if old else b""
-        renewal = uuid.uuid5(feed.id, f"{channel_id}:{expires_at.isoformat()}")
-        record = ChannelRecord(
-            channel_id,
-            feed.id,
-            feed.tenant,
-            feed.person,
-            feed.provider,
-            resource_id,
-            hashed,
-            expires_at,
-            renewal,
-        )
-        self.store.save_channel(record)
-        due = max(expires_at - self.renew_before, self.clock())
-        self.timers.schedule(Timer(RENEW, renewal, UUID(feed.tenant), due))
+    def feed_type(self) -> type[CalendarFeed]:
+        return CalendarFeed
 
     # Notifications
 
@@ -282,11 +168,3 @@ class FeedSync:
     def _sealed(self, feed: CalendarFeed, **plain: str | None) -> dict[str, str]:
         seal = partial(self.vault.seal_personal, feed.tenant, feed.person)  # calendar.<name>
         return {k: seal(f"calendar.{k}", v) for k, v in plain.items() if v is not None}
-
-    def _feed(self, ident: UUID) -> CalendarFeed:
-        feed: object = self.app.repository.get(ident)
-        assert isinstance(feed, CalendarFeed)
-        return feed
-
-    def _save(self, feed: CalendarFeed) -> None:
-        self.app.save(feed, context=EventContext(tenant=feed.tenant, actor=ACTOR))

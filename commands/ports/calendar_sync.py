@@ -59,40 +59,41 @@ class ChannelRecord:
     renewal_id: UUID | None = None
 
 
-class CalendarFeedApi(Protocol):
-    def watch(
-        self,
-        tenant: str,
-        person: str,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
-        """Open a push channel (subscription) reporting changes of the primary calendar."""
+@dataclass(frozen=True)
+class ChannelRequest:
+    """The push channel Cairn asks a provider for: reporting to `address`, named
+    `channel_id` (where the provider lets Cairn name it), carrying `secret` (Google's channel
+    token, Graph's `clientState`), until `expires_at` (where the provider lets Cairn choose)."""
+
+    address: str
+    channel_id: str
+    secret: str = field(repr=False)
+    expires_at: datetime
+
+
+class FeedChannelApi(Protocol):
+    """A provider's push channels, alike for the calendar and the inbox."""
+
+    def watch(self, tenant: str, person: str, request: ChannelRequest) -> OpenedChannel:
+        """Open a push channel (subscription) reporting changes of the feed's resource."""
         ...
 
     def renew(
-        self,
-        tenant: str,
-        person: str,
-        old: ChannelRecord,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
+        self, tenant: str, person: str, old: ChannelRecord, request: ChannelRequest
     ) -> OpenedChannel:
         """Extend or replace the channel before it expires (Google channels cannot be
         extended: a new one replaces the old, which is stopped)."""
         ...
 
-    def changes(self, tenant: str, person: str, cursor: str | None) -> Changes:
-        """Changes since `cursor` (None: everything). Raises `CursorExpired`."""
-        ...
-
     def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
         """Stop the channel (delete the subscription) at the provider; one it no longer
         knows counts as stopped."""
+        ...
+
+
+class CalendarFeedApi(FeedChannelApi, Protocol):
+    def changes(self, tenant: str, person: str, cursor: str | None) -> Changes:
+        """Changes since `cursor` (None: everything). Raises `CursorExpired`."""
         ...
 
 

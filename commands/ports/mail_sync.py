@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
-from commands.ports.calendar_sync import ChannelRecord, OpenedChannel
+from commands.ports.calendar_sync import FeedChannelApi
 
 
 class PushRejected(Exception):
@@ -41,35 +40,9 @@ class MailChanges:
     listed: frozenset[str] = frozenset()  # with `full`: every message id in the inbox
 
 
-class MailFeedApi(Protocol):
-    def watch(
-        self,
-        tenant: str,
-        person: str,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
-        """Ask the provider to report changes of the inbox. Gmail names its own channel (the
-        mailbox) and ignores `address` and `secret`: its push comes through Pub/Sub."""
-        ...
-
-    def renew(
-        self,
-        tenant: str,
-        person: str,
-        old: ChannelRecord,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel: ...
-
-    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
-        """Stop the channel at the provider (Gmail's watch on the mailbox, Graph's
-        subscription); one it no longer knows counts as stopped."""
-        ...
+class MailFeedApi(FeedChannelApi, Protocol):
+    """The inbox's channel: Gmail names its own channel (the mailbox) and ignores the
+    request's address and secret (its push comes through Pub/Sub)."""
 
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]

@@ -13,12 +13,12 @@ left the inbox (deleted, archived) is `MailRemoved`.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.integrations.channel import FeedChannel
 from domain.integrations.sync import feed_id
 
 MAIL = "mail"  # the feed's resource in its derived id
@@ -35,7 +35,7 @@ def gmail_channel_id(email_address: str) -> str:
     return f"gmail:{digest}"
 
 
-class MailFeed(Aggregate):
+class MailFeed(FeedChannel, Aggregate):
     if TYPE_CHECKING:
         MailFeedStarted: ClassVar[type[Aggregate.Event]]
         ChannelOpened: ClassVar[type[Aggregate.Event]]
@@ -52,47 +52,15 @@ class MailFeed(Aggregate):
 
     @event("MailFeedStarted")
     def __init__(self, tenant: str, person: str, provider: str) -> None:
-        self.tenant = tenant
-        self.person = person
-        self.provider = provider
-        self.channel_id: str | None = None
-        self.channel_expires_at: datetime | None = None
+        self._follow(tenant, person, provider)
         self.messages: set[str] = set()  # provider message ids in the inbox
-        self.notifications = 0
-        self.closed = False  # the connection went: no channel, no sync until opened again
 
-    @event("ChannelOpened")
-    def open_channel(self, channel_id: str, expires_at: datetime) -> None:
-        """Gmail's watch (its push arrives through Pub/Sub) or a Graph subscription on the
-        inbox. A secret, where there is one, is not here: only its hash, outside the store."""
-        self.channel_id = channel_id
-        self.channel_expires_at = expires_at
-        self.closed = False
-
-    @event("ChannelRenewed")
-    def renew_channel(self, channel_id: str, expires_at: datetime) -> None:
-        self.channel_id = channel_id
-        self.channel_expires_at = expires_at
-
-    def close(self, reason: str) -> None:
-        """Stop following (the account was disconnected, replaced or its person erased)."""
-        if not self.closed:
-            self._closed(reason)
-
-    @event("FeedClosed")
-    def _closed(self, reason: str) -> None:
-        self.closed = True
-        self.channel_id = None
-        self.channel_expires_at = None
-
-    @event("ChangeNotified")
-    def notified(self, channel_id: str, notification: str) -> None:
-        """A verified notification, seen for the first time."""
-        self.notifications += 1
-
-    @event("FullResyncStarted")
-    def start_full_resync(self, reason: str) -> None:
-        pass
+    # The channel's events, named here so that they keep this class's topics (channel.py).
+    open_channel = event("ChannelOpened")(FeedChannel.open_channel)
+    renew_channel = event("ChannelRenewed")(FeedChannel.renew_channel)
+    _closed = event("FeedClosed")(FeedChannel._closed)
+    notified = event("ChangeNotified")(FeedChannel.notified)
+    start_full_resync = event("FullResyncStarted")(FeedChannel.start_full_resync)
 
     def sync_message(self, message_id: str, sealed: dict[str, str], fields: dict[str, Any]) -> bool:
         """Record a message the feed does not hold yet; False when it holds it already.

@@ -11,11 +11,12 @@ are stored sealed for the person (crypto-shredding), like every personal field.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
+from domain.integrations.channel import FeedChannel
 
 _NAMESPACE = uuid.UUID("5b0c7a52-3f0e-4f43-9a0f-7f3c1f6f2a15")
 
@@ -25,7 +26,7 @@ def feed_id(tenant: str, person: str, provider: str, resource: str = "calendar")
     return uuid.uuid5(_NAMESPACE, f"{tenant}:{person}:{provider}:{resource}")
 
 
-class CalendarFeed(Aggregate):
+class CalendarFeed(FeedChannel, Aggregate):
     if TYPE_CHECKING:
         FeedStarted: ClassVar[type[Aggregate.Event]]
         ChannelOpened: ClassVar[type[Aggregate.Event]]
@@ -42,48 +43,15 @@ class CalendarFeed(Aggregate):
 
     @event("FeedStarted")
     def __init__(self, tenant: str, person: str, provider: str) -> None:
-        self.tenant = tenant
-        self.person = person
-        self.provider = provider
-        self.channel_id: str | None = None
-        self.channel_expires_at: datetime | None = None
+        self._follow(tenant, person, provider)
         self.items: dict[str, str] = {}  # provider item id -> version (etag)
-        self.notifications = 0
-        self.closed = False  # the connection went: no channel, no sync until opened again
 
-    @event("ChannelOpened")
-    def open_channel(self, channel_id: str, expires_at: datetime) -> None:
-        """A push channel (Google) or subscription (Graph) now reports changes. Its secret
-        (channel token, `clientState`) is not here: only its hash, outside the event store."""
-        self.channel_id = channel_id
-        self.channel_expires_at = expires_at
-        self.closed = False
-
-    @event("ChannelRenewed")
-    def renew_channel(self, channel_id: str, expires_at: datetime) -> None:
-        self.channel_id = channel_id
-        self.channel_expires_at = expires_at
-
-    def close(self, reason: str) -> None:
-        """Stop following (the account was disconnected, replaced or its person erased)."""
-        if not self.closed:
-            self._closed(reason)
-
-    @event("FeedClosed")
-    def _closed(self, reason: str) -> None:
-        self.closed = True
-        self.channel_id = None
-        self.channel_expires_at = None
-
-    @event("ChangeNotified")
-    def notified(self, channel_id: str, notification: str) -> None:
-        """A verified notification (`notification` identifies it: a duplicate is dropped
-        before it gets here)."""
-        self.notifications += 1
-
-    @event("FullResyncStarted")
-    def start_full_resync(self, reason: str) -> None:
-        pass
+    # The channel's events, named here so that they keep this class's topics (channel.py).
+    open_channel = event("ChannelOpened")(FeedChannel.open_channel)
+    renew_channel = event("ChannelRenewed")(FeedChannel.renew_channel)
+    _closed = event("FeedClosed")(FeedChannel._closed)
+    notified = event("ChangeNotified")(FeedChannel.notified)
+    start_full_resync = event("FullResyncStarted")(FeedChannel.start_full_resync)
 
     def sync_item(
         self, item_id: str, version: str, sealed: dict[str, str], fields: dict[str, Any]

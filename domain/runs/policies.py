@@ -13,7 +13,34 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 
-class PolicySet(Aggregate):
+class PolicyText:
+    """The text both policy aggregates keep and how it changes. Each aggregate names the
+    change event in its own body, so that the event keeps that aggregate's stored topic
+    (domain/integrations/channel.py says why)."""
+
+    text: str
+    policy_version: str
+
+    def change(
+        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
+    ) -> None:
+        if policy_version != self.policy_version:
+            self._changed(text, policy_version, changed_by, approval)
+
+    # `approval` has a default: PolicyChanged events stored before decision 0015 do not
+    # carry it.
+    def _changed(
+        self,
+        text: str,
+        policy_version: str,
+        changed_by: str,
+        approval: dict[str, Any] | None = None,
+    ) -> None:
+        self.text = text
+        self.policy_version = policy_version
+
+
+class PolicySet(PolicyText, Aggregate):
     @staticmethod
     def create_id(tenant_id: UUID, user_id: str, **_: object) -> UUID:
         # One policy set per person: found from the tenant and user alone.
@@ -34,26 +61,10 @@ class PolicySet(Aggregate):
         self.text = text
         self.policy_version = policy_version
 
-    def change(
-        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
-    ) -> None:
-        if policy_version != self.policy_version:
-            self._changed(text, policy_version, changed_by, approval)
-
-    # `approval` has a default: events stored before decision 0015 do not carry it.
-    @event("PolicyChanged")
-    def _changed(
-        self,
-        text: str,
-        policy_version: str,
-        changed_by: str,
-        approval: dict[str, Any] | None = None,
-    ) -> None:
-        self.text = text
-        self.policy_version = policy_version
+    _changed = event("PolicyChanged")(PolicyText._changed)
 
 
-class HouseholdGuardrails(Aggregate):
+class HouseholdGuardrails(PolicyText, Aggregate):
     """The tenant's guardrails: forbid rules every member's decisions are held to."""
 
     @staticmethod
@@ -73,15 +84,4 @@ class HouseholdGuardrails(Aggregate):
         self.text = text
         self.policy_version = policy_version
 
-    def change(
-        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
-    ) -> None:
-        if policy_version != self.policy_version:
-            self._changed(text, policy_version, changed_by, approval)
-
-    @event("GuardrailsChanged")
-    def _changed(
-        self, text: str, policy_version: str, changed_by: str, approval: dict[str, Any] | None
-    ) -> None:
-        self.text = text
-        self.policy_version = policy_version
+    _changed = event("GuardrailsChanged")(PolicyText._changed)

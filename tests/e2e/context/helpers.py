@@ -1,10 +1,17 @@
-"""Shared steps of the context e2e tests: note, search, read an entity, through the API."""
+"""Shared steps of the context e2e tests: note, search, read an entity, through the API; wait
+for the learner; check that a redelivered synced fact teaches nothing more."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
+import pytest
+
+from commands.application import CairnApplication
 from tests.support.in_process import Cairn, Person
 
 
@@ -42,3 +49,34 @@ def entity_named(cairn: Cairn, person: Person, name: str, after: int) -> dict[st
     found = [h for h in hits if h["kind"] == "entity" and h["text"] == name]
     assert found, hits
     return entity(cairn, person, found[0]["id"])
+
+
+def eventually(found: Callable[[], Any]) -> Any:
+    """What `found` gives once it gives something (the learner works in the background)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail("not within 30 s")
+
+
+def first_entity(cairn: Cairn, person: Person, q: str) -> dict[str, Any] | None:
+    hits = [h for h in search(cairn, person, q) if h["kind"] == "entity"]
+    return entity(cairn, person, hits[0]["id"]) if hits else None
+
+
+def redelivery_teaches_nothing(
+    cairn: Cairn, feeds: CairnApplication, feed_id: UUID, synced: str, memory_id: UUID
+) -> None:
+    """The feed recorded one `synced` event, noted as `memory_id` that taught once; learning
+    from that event again records nothing."""
+    stored = feeds.recorder.select_events(feed_id)
+    [event] = [e for e in stored if e.topic.endswith(f".{synced}")]
+    recorder = cairn.services.context.app.recorder
+    before = recorder.max_notification_id()
+    assert len(recorder.select_events(memory_id)) == 2  # noted, and what it taught
+    assert cairn.worker is not None
+    assert cairn.worker.learning.learn(synced, feed_id, event.originator_version) is None
+    assert recorder.max_notification_id() == before

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from adapters.context.extraction import LiteLLMExtractor
 from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from commands.ports.context import OFFLINE_MODEL
-from tests.e2e.context.helpers import entity, note, search
+from tests.e2e.context.helpers import entity, eventually, note, search
 from tests.e2e.context.test_planner_context import PromptReadingModel, _plan_event, _planned_by
 from tests.e2e.runs.test_intent_lifecycle import submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
@@ -56,16 +54,6 @@ def _learner_asks(cairn: Cairn, model: CountingModel) -> None:
     learner.ports = dataclasses.replace(learner.ports, extractor=extractor)
 
 
-def _eventually(found: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail("the worker did not learn it within 30 s")
-
-
 def _entity_named(cairn: Cairn, person: Person, name: str) -> dict[str, Any] | None:
     position = cairn.services.context.app.recorder.max_notification_id() or 0
     hits = search(cairn, person, name, after=position)
@@ -81,7 +69,7 @@ def test_a_note_is_extracted_automatically_and_the_planner_gets_it(cairn: Cairn)
 
     noted = note(cairn, ada, "Went climbing with Jo Park from the Boulder gym")
 
-    jo = _eventually(lambda: _entity_named(cairn, ada, "Jo Park"))
+    jo = eventually(lambda: _entity_named(cairn, ada, "Jo Park"))
     facts = {f["predicate"]: f for f in jo["facts"]}
     assert facts["email"]["value"] == "jo@boulder.example"
     assert facts["email"]["source_event"] == f"Memory:{noted['memory_id']}:1"
@@ -123,7 +111,7 @@ def test_a_completed_run_teaches_the_address_it_wrote_to(cairn: Cairn) -> None:
     run_id = submit(cairn, ada, "Coffee with Priya on Wednesday at 10")["run_id"]
     assert wait_status(cairn, ada, run_id, "completed", "failed")["status"] == "completed"
 
-    priya = _eventually(lambda: _entity_named(cairn, ada, "Priya"))
+    priya = eventually(lambda: _entity_named(cairn, ada, "Priya"))
     values = {(f["predicate"], f["value"]) for f in priya["facts"]}
     assert ("email", "priya@example.org") in values
     assert ("appointment", "Coffee at 2026-12-09T10:00:00Z") in values
@@ -143,10 +131,10 @@ def test_without_a_model_key_a_note_learns_by_rules_only(cairn: Cairn) -> None:
     work = cairn.worker.learning.work
     before = work.handled
     note(cairn, ada, "Sarah Lee is my dentist, sarah@smile.example")
-    sarah = _eventually(lambda: _entity_named(cairn, ada, "Sarah Lee"))
+    sarah = eventually(lambda: _entity_named(cairn, ada, "Sarah Lee"))
     assert {f["predicate"] for f in sarah["facts"]} == {"relation", "email"}
     # The learner has handled the note's MemoryNoted and MemoryTaught: no model was asked.
-    _eventually(lambda: work.handled >= before + 2)
+    eventually(lambda: work.handled >= before + 2)
     assert model.asked == []
     status = cairn.client.get("/v1/context/status", headers=ada.headers).json()
     assert status["model"] == OFFLINE_MODEL

@@ -6,8 +6,7 @@ found by `GET /v1/context/search`; a redelivered event adds nothing."""
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +16,12 @@ from adapters.integrations.providers.router import connected_providers
 from adapters.postgres.timers import PostgresTimers
 from commands.context.calendar_learning import calendar_memory_id
 from commands.settings import CairnSettings
-from tests.e2e.context.helpers import entity, search
+from tests.e2e.context.helpers import (
+    eventually,
+    first_entity,
+    redelivery_teaches_nothing,
+    search,
+)
 from tests.support.connection_tokens import FixedTokens
 from tests.support.fake_google import FakeGoogle
 from tests.support.in_process import Cairn
@@ -44,21 +48,6 @@ def cairn_settings(cairn_settings: CairnSettings, google: FakeGoogle) -> CairnSe
     )
 
 
-def _eventually(found: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail("not within 30 s")
-
-
-def _sarah(cairn: Cairn, ada: Any) -> dict[str, Any] | None:
-    hits = [h for h in search(cairn, ada, "Sarah") if h["kind"] == "entity"]
-    return entity(cairn, ada, hits[0]["id"]) if hits else None
-
-
 def test_a_synced_calendar_event_teaches_its_attendees_once(
     cairn: Cairn, cairn_settings: CairnSettings, google: FakeGoogle
 ) -> None:
@@ -79,7 +68,7 @@ def test_a_synced_calendar_event_teaches_its_attendees_once(
     feed_id = feeds.watch(tenant, person, "google")
     PostgresTimers(cairn.services.pool).fire_due(feeds.clock(), feeds.on_timer)  # or the worker
 
-    sarah = _eventually(lambda: _sarah(cairn, ada))
+    sarah = eventually(lambda: first_entity(cairn, ada, "Sarah"))
     assert sarah["name"] == "Sarah Lee" and sarah["kind"] == "person"
     facts = {(f["predicate"], f["value"]) for f in sarah["facts"]}
     appointment = "Dental check-up at 2026-12-07T10:00:00+00:00"
@@ -87,15 +76,6 @@ def test_a_synced_calendar_event_teaches_its_attendees_once(
     assert not [h for h in search(cairn, ada, "ada@home.example") if h["kind"] == "entity"]
 
     # A redelivered CalendarEventSynced teaches nothing more.
-    stored = feeds.app.recorder.select_events(feed_id)
-    synced = [e for e in stored if e.topic.endswith("CalendarEventSynced")]
-    assert len(synced) == 1
     feed: Any = feeds.app.repository.get(feed_id)
     memory_id = calendar_memory_id(tenant, feed_id, event_id, feed.items[event_id])
-    recorder = cairn.services.context.app.recorder
-    before = recorder.max_notification_id()
-    assert len(recorder.select_events(memory_id)) == 2  # noted, and what it taught
-    assert cairn.worker is not None
-    learning = cairn.worker.learning
-    assert learning.learn("CalendarEventSynced", feed_id, synced[0].originator_version) is None
-    assert recorder.max_notification_id() == before
+    redelivery_teaches_nothing(cairn, feeds.app, feed_id, "CalendarEventSynced", memory_id)

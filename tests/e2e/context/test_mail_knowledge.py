@@ -7,8 +7,7 @@ of it readable in any table or sealed copy."""
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from commands.context.mail_learning import mail_memory_id
 from commands.ports.vault import ERASED
 from commands.settings import CairnSettings
 from domain.context.memory import Memory
-from tests.e2e.context.helpers import entity, search
+from tests.e2e.context.helpers import eventually, first_entity, redelivery_teaches_nothing
 from tests.e2e.context.rebuilds import tables_holding
 from tests.support.connection_tokens import FixedTokens
 from tests.support.fake_gmail import PUSH_ACCOUNT, FakeGoogleMail
@@ -50,21 +49,6 @@ def cairn_settings(cairn_settings: CairnSettings, gmail: FakeGoogleMail) -> Cair
     )
 
 
-def _eventually(found: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail("not within 30 s")
-
-
-def _sarah(cairn: Cairn, ada: Any) -> dict[str, Any] | None:
-    hits = [h for h in search(cairn, ada, "Sarah") if h["kind"] == "entity"]
-    return entity(cairn, ada, hits[0]["id"]) if hits else None
-
-
 def test_a_synced_message_teaches_its_sender_and_erasure_leaves_nothing(
     cairn: Cairn, cairn_settings: CairnSettings, gmail: FakeGoogleMail
 ) -> None:
@@ -82,31 +66,22 @@ def test_a_synced_message_teaches_its_sender_and_erasure_leaves_nothing(
     feed_id = mail.watch(tenant, person, "google")
     PostgresTimers(cairn.services.pool).fire_due(mail.clock(), mail.on_timer)  # or the worker
 
-    sarah = _eventually(lambda: _sarah(cairn, ada))
+    sarah = eventually(lambda: first_entity(cairn, ada, "Sarah"))
     assert sarah["name"] == "Sarah Lee" and sarah["kind"] == "person"
     facts = {(f["predicate"], f["value"]) for f in sarah["facts"]}
     assert {("email", "sarah@smile.example"), ("emailed_you", "Running late")} <= facts
 
     # A redelivered MailSynced teaches nothing more.
-    stored = mail.app.recorder.select_events(feed_id)
-    synced = [e for e in stored if e.topic.endswith("MailSynced")]
-    assert len(synced) == 1
     feed: Any = mail.app.repository.get(feed_id)
     (message_id,) = feed.messages
     memory_id = mail_memory_id(tenant, feed_id, message_id)
-    recorder = cairn.services.context.app.recorder
-    before = recorder.max_notification_id()
-    assert len(recorder.select_events(memory_id)) == 2  # noted, and what it taught
-    assert cairn.worker is not None
-    learning = cairn.worker.learning
-    assert learning.learn("MailSynced", feed_id, synced[0].originator_version) is None
-    assert recorder.max_notification_id() == before
+    redelivery_teaches_nothing(cairn, mail.app, feed_id, "MailSynced", memory_id)
 
     erased = cairn.client.post(f"/v1/users/{person}/erase", headers=ada.headers)
     assert erased.status_code == 202, erased.text
     url = cairn_settings.database_url
     for fragment in ("smile.example", "Sarah", "Running late"):
-        _eventually(lambda: not tables_holding(url, fragment))  # noqa: B023 (awaited here)
+        eventually(lambda: not tables_holding(url, fragment))  # noqa: B023 (awaited here)
     memory: Any = cairn.services.context.app.repository.get(memory_id)
     assert isinstance(memory, Memory) and memory.forgotten
     vault = cairn.services.context.vault

@@ -4,6 +4,7 @@ person's account connected the way the console does it, minus the browser."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,14 +26,19 @@ REDIRECT = "http://localhost:8000/console/connections-callback.html"
 
 
 def settings_for(
-    stack: StackEndpoints, database_url: str, name: str, data_dir: Path, server: TestOAuthServer
+    stack: StackEndpoints,
+    database_url: str,
+    name: str,
+    data_dir: Path,
+    server: TestOAuthServer,
+    provider: str = "google",
 ) -> CairnSettings:
     return isolated_settings(
         stack,
         database_url,
         name,
         data_dir,
-        oauth_providers={"google": server.provider_entry()},
+        oauth_providers={provider: server.provider_entry(provider)},
         oauth_redirect_uri=REDIRECT,
     )
 
@@ -69,6 +75,16 @@ def expire(database_url: str, connection_id: UUID) -> None:
 def events_of(services: Services, connection_id: UUID) -> list[str]:
     assert services.connections is not None
     return [type(e).__name__ for e in services.connections.app.events.get(connection_id)]
+
+
+def stored_tokens(services: Services, tenant: str, connection_id: UUID) -> dict[str, str]:
+    """The connection's tokens as the vault holds them, opened."""
+    assert services.connections is not None
+    row = services.connections.tokens.health(tenant, connection_id)
+    assert row is not None
+    plain = services.connections.vault.open_personal(tenant, row.sealed, "oauth_tokens")  # type: ignore[attr-defined]
+    tokens: dict[str, str] = json.loads(plain)
+    return tokens
 
 
 def services_for(settings: CairnSettings) -> Services:

@@ -5,14 +5,10 @@ after a dead grant, and the keep-alive timer."""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from uuid import UUID
 
 import httpx
 import psycopg
@@ -35,7 +31,6 @@ from commands.ports.timers import Timer
 from commands.settings import CairnSettings
 from domain.errors import NotFound, Unavailable
 from domain.integrations.grants import AuthorizationStateInvalid
-from infra.stack import StackEndpoints
 from tests.integration.integrations.connections_support import (
     REDIRECT,
     caller,
@@ -43,8 +38,7 @@ from tests.integration.integrations.connections_support import (
     events_of,
     expire,
     send,
-    services_for,
-    settings_for,
+    stored_tokens,
 )
 from tests.support.oauth_server import TestOAuthServer
 from tests.support.workers import worker_thread
@@ -52,43 +46,10 @@ from tests.support.workers import worker_thread
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def server() -> Iterator[TestOAuthServer]:
-    with TestOAuthServer(REDIRECT) as running:
-        yield running
-
-
-@pytest.fixture
-def settings(
-    stack: StackEndpoints,
-    fresh_database_url: str,
-    unique_name: str,
-    tmp_path: Path,
-    server: TestOAuthServer,
-) -> CairnSettings:
-    return settings_for(stack, fresh_database_url, unique_name, tmp_path, server)
-
-
-@pytest.fixture
-def services(settings: CairnSettings) -> Iterator[Services]:
-    built = services_for(settings)
-    yield built
-    built.close()
-
-
 def _sql(settings: CairnSettings, statement: str, *args: object) -> list[tuple[object, ...]]:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         cursor = conn.execute(statement, args)
         return cursor.fetchall() if cursor.description else []
-
-
-def _stored(services: Services, tenant: str, connection_id: UUID) -> dict[str, str]:
-    assert services.connections is not None
-    row = services.connections.tokens.health(tenant, connection_id)
-    assert row is not None
-    plain = services.connections.vault.open_personal(tenant, row.sealed, "oauth_tokens")  # type: ignore[attr-defined]
-    stored: dict[str, str] = json.loads(plain)
-    return stored
 
 
 def test_a_state_is_bound_to_its_session_and_used_once(
@@ -146,13 +107,13 @@ def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one(
     who = caller()
     tenant = str(who.tenant_id)
     connection_id = connect(services, server, who)
-    before = _stored(services, tenant, connection_id)
+    before = stored_tokens(services, tenant, connection_id)
     server.rotate = False
     expire(settings.database_url, connection_id)
 
     token = services.connections.tokens.access_token(tenant, who.user_id, "google")
 
-    after = _stored(services, tenant, connection_id)
+    after = stored_tokens(services, tenant, connection_id)
     assert after["refresh_token"] == before["refresh_token"]
     assert after["access_token"] == token.value != before["access_token"]
     assert before["refresh_token"] in server.live_refresh_tokens()

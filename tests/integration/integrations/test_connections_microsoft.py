@@ -6,10 +6,7 @@ that a disconnect shreds the tokens while the grant stays valid at Microsoft."""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -25,16 +22,14 @@ from commands.ports.connections import ConnectionMissing, ReauthNeeded
 from commands.ports.vault import ERASED
 from commands.settings import CairnSettings
 from domain.integrations.connection import Connection
-from infra.stack import StackEndpoints
 from tests.integration.integrations.connections_support import (
     REDIRECT,
     caller,
     events_of,
     expire,
     send,
-    services_for,
+    stored_tokens,
 )
-from tests.support.cairn_settings import isolated_settings
 from tests.support.oauth_server import CLIENT_SECRET, TENANT_ID, TestOAuthServer
 
 pytestmark = pytest.mark.integration
@@ -43,34 +38,8 @@ PROVIDER = "microsoft"
 
 
 @pytest.fixture
-def server() -> Iterator[TestOAuthServer]:
-    with TestOAuthServer(REDIRECT, shape="microsoft") as running:
-        yield running
-
-
-@pytest.fixture
-def settings(
-    stack: StackEndpoints,
-    fresh_database_url: str,
-    unique_name: str,
-    tmp_path: Path,
-    server: TestOAuthServer,
-) -> CairnSettings:
-    return isolated_settings(
-        stack,
-        fresh_database_url,
-        unique_name,
-        tmp_path,
-        oauth_providers={PROVIDER: server.provider_entry(PROVIDER)},
-        oauth_redirect_uri=REDIRECT,
-    )
-
-
-@pytest.fixture
-def services(settings: CairnSettings) -> Iterator[Services]:
-    built = services_for(settings)
-    yield built
-    built.close()
+def oauth_shape() -> str:
+    return PROVIDER
 
 
 def connect(services: Services, server: TestOAuthServer, who: object) -> tuple[UUID, httpx.URL]:
@@ -82,15 +51,6 @@ def connect(services: Services, server: TestOAuthServer, who: object) -> tuple[U
     send(services, finish, who)  # type: ignore[arg-type]
     tenant, person = str(who.tenant_id), who.user_id  # type: ignore[attr-defined]
     return Connection.create_id(tenant, person, PROVIDER), asked
-
-
-def stored(services: Services, tenant: str, connection_id: UUID) -> dict[str, str]:
-    assert services.connections is not None
-    row = services.connections.tokens.health(tenant, connection_id)
-    assert row is not None
-    plain = services.connections.vault.open_personal(tenant, row.sealed, "oauth_tokens")  # type: ignore[attr-defined]
-    tokens: dict[str, str] = json.loads(plain)
-    return tokens
 
 
 def test_connect_refresh_and_disconnect_a_microsoft_account(
@@ -110,7 +70,7 @@ def test_connect_refresh_and_disconnect_a_microsoft_account(
     [listed] = [c for c in list_connections(who, services.connections) if c.provider == PROVIDER]
     assert (listed.status, listed.health) == ("active", "ok")
     assert listed.account_email == "ada@example.org"  # Microsoft's preferred_username
-    first = stored(services, tenant, connection_id)
+    first = stored_tokens(services, tenant, connection_id)
     assert first["refresh_token"] in server.live_refresh_tokens()
 
     expire(settings.database_url, connection_id)
@@ -118,7 +78,7 @@ def test_connect_refresh_and_disconnect_a_microsoft_account(
 
     assert server.refresh_calls == 1
     assert token.value in server.valid_access_tokens() and token.value != first["access_token"]
-    rotated = stored(services, tenant, connection_id)
+    rotated = stored_tokens(services, tenant, connection_id)
     assert rotated["refresh_token"] != first["refresh_token"]
     assert events_of(services, connection_id).count("TokenRefreshed") == 1
     row = tokens.health(tenant, connection_id)

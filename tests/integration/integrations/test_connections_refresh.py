@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,54 +22,18 @@ from commands.ports.vault import ERASED
 from commands.settings import CairnSettings
 from domain.errors import Unavailable
 from domain.integrations.connection import token_subject
-from infra.stack import StackEndpoints
 from tests.integration.integrations.connections_support import (
     caller,
     connect,
     events_of,
     expire,
     send,
-    services_for,
-    settings_for,
+    stored_tokens,
 )
 from tests.support.oauth_server import TestOAuthServer
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture
-def server() -> Iterator[TestOAuthServer]:
-    with TestOAuthServer("http://localhost:8000/console/connections-callback.html") as running:
-        yield running
-
-
-@pytest.fixture
-def settings(
-    stack: StackEndpoints,
-    fresh_database_url: str,
-    unique_name: str,
-    tmp_path: Path,
-    server: TestOAuthServer,
-) -> CairnSettings:
-    return settings_for(stack, fresh_database_url, unique_name, tmp_path, server)
-
-
-@pytest.fixture
-def services(settings: CairnSettings) -> Iterator[Services]:
-    built = services_for(settings)
-    yield built
-    built.close()
-
-
-def _stored_refresh_token(services: Services, tenant: str, connection_id: object) -> str:
-    assert services.connections is not None
-    tokens = services.connections.tokens
-    row = tokens.health(tenant, connection_id)  # type: ignore[arg-type]
-    assert row is not None
-    sealed = row.sealed  # type: ignore[attr-defined]
-    plain = services.connections.vault.open_personal(tenant, sealed, "oauth_tokens")
-    return str(json.loads(plain)["refresh_token"])
 
 
 def test_refresh_storm_across_two_processes_asks_the_token_endpoint_once(
@@ -110,7 +73,8 @@ def test_refresh_storm_across_two_processes_asks_the_token_endpoint_once(
     assert server.reuse_detected == 0
     valid = {hashlib.sha256(t.encode()).hexdigest() for t in server.valid_access_tokens()}
     assert set(got) <= valid and len(set(got)) == 1
-    assert {_stored_refresh_token(services, tenant, connection_id)} == server.live_refresh_tokens()
+    kept = stored_tokens(services, tenant, connection_id)["refresh_token"]
+    assert {kept} == server.live_refresh_tokens()
     assert events_of(services, connection_id).count("TokenRefreshed") == 1
 
 

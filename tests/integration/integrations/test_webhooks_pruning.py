@@ -15,8 +15,9 @@ import psycopg
 import pytest
 
 from commands.bootstrap import Services, bootstrap
+from commands.integrations.channels import secret_hash
 from commands.integrations.pruning import EVERY, PRUNE, REPLAY_WINDOW
-from commands.integrations.sync import SYNC, Verdict, WebhookRejected, secret_hash
+from commands.integrations.sync import SYNC, Verdict, WebhookRejected
 from commands.ports.calendar_sync import ChannelRecord
 from commands.settings import CairnSettings
 from domain.event_context import EventContext

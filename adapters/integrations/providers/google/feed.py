@@ -16,6 +16,7 @@ from commands.ports.calendar_sync import (
     CalendarItem,
     Changes,
     ChannelRecord,
+    ChannelRequest,
     CursorExpired,
     OpenedChannel,
 )
@@ -29,21 +30,13 @@ class GoogleCalendarFeed:
     def __init__(self, client: ProviderClient) -> None:
         self.client = client
 
-    def watch(
-        self,
-        tenant: str,
-        person: str,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
+    def watch(self, tenant: str, person: str, request: ChannelRequest) -> OpenedChannel:
         body = {
-            "id": channel_id,
+            "id": request.channel_id,
             "type": "web_hook",
-            "address": address,
-            "token": secret,
-            "expiration": str(int(expires_at.timestamp() * 1000)),
+            "address": request.address,
+            "token": request.secret,
+            "expiration": str(int(request.expires_at.timestamp() * 1000)),
         }
         answer = self.client.request(
             tenant,
@@ -59,16 +52,9 @@ class GoogleCalendarFeed:
         return OpenedChannel(answer["id"], answer["resourceId"], expires)
 
     def renew(
-        self,
-        tenant: str,
-        person: str,
-        old: ChannelRecord,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
+        self, tenant: str, person: str, old: ChannelRecord, request: ChannelRequest
     ) -> OpenedChannel:
-        opened = self.watch(tenant, person, address, channel_id, secret, expires_at)
+        opened = self.watch(tenant, person, request)
         # Stopped only once the new one runs: no gap without notifications.
         self.stop(tenant, person, old)
         return opened

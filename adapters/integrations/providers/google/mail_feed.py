@@ -15,7 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from adapters.integrations.providers.client import ProviderClient
-from commands.ports.calendar_sync import ChannelRecord, CursorExpired, OpenedChannel
+from commands.ports.calendar_sync import (
+    ChannelRecord,
+    ChannelRequest,
+    CursorExpired,
+    OpenedChannel,
+)
 from commands.ports.integrations import ErrorKind, IntegrationError
 from commands.ports.mail_sync import MailChanges, MailItem
 from domain.integrations.mail_feed import gmail_channel_id
@@ -38,15 +43,7 @@ class GmailFeed:
             tenant, person, "mail.sync", "GET", path, params=params or None, timeout=TIMEOUT
         ).json()
 
-    def watch(
-        self,
-        tenant: str,
-        person: str,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
+    def watch(self, tenant: str, person: str, request: ChannelRequest) -> OpenedChannel:
         """Gmail sets the expiry itself (seven days) and names the mailbox in each push."""
         if not self.topic:  # not retryable: only a deployment with the setting can watch
             raise IntegrationError(
@@ -71,16 +68,9 @@ class GmailFeed:
         return OpenedChannel(gmail_channel_id(str(profile["emailAddress"])), "", expires)
 
     def renew(
-        self,
-        tenant: str,
-        person: str,
-        old: ChannelRecord,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
+        self, tenant: str, person: str, old: ChannelRecord, request: ChannelRequest
     ) -> OpenedChannel:
-        return self.watch(tenant, person, address, channel_id, secret, expires_at)
+        return self.watch(tenant, person, request)
 
     def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
         """`users.stop`: Gmail keeps one watch per mailbox, so there is nothing to name."""

@@ -1,6 +1,6 @@
 """The Graph inbox as a feed: a subscription on `/me/mailFolders('Inbox')/messages` (the same
-validation handshake, `clientState` and renewal as the calendar's, feed.py) and delta sync with
-`/me/mailFolders/inbox/messages/delta` and its `@odata.deltaLink`.
+validation handshake, `clientState` and renewal as the calendar's: subscriptions.py) and delta
+sync with `/me/mailFolders/inbox/messages/delta` and its `@odata.deltaLink`.
 
 A delta link Graph no longer knows answers 410 `syncStateNotFound`: the caller starts over with
 a full sync. Only the fields Cairn keeps are selected (`bodyPreview`, never `body`).
@@ -9,54 +9,22 @@ a full sync. Only the fields Cairn keeps are selected (`bodyPreview`, never `bod
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 from email.utils import formataddr
 from typing import Any
 
 from adapters.integrations.providers.client import ProviderClient
-from adapters.integrations.providers.microsoft.feed import GraphCalendarFeed
-from commands.ports.calendar_sync import ChannelRecord, CursorExpired, OpenedChannel
+from adapters.integrations.providers.microsoft.subscriptions import GraphSubscriptions
 from commands.ports.mail_sync import MailChanges, MailItem
 
-TIMEOUT = 20.0
-MAX_PAGES = 100
 INBOX = "/me/mailFolders('Inbox')/messages"
 DELTA = "/v1.0/me/mailFolders/inbox/messages/delta"
+EXPIRED = "microsoft: mail delta link expired"
 SELECT = "subject,from,bodyPreview,receivedDateTime,conversationId"
 
 
-class GraphMailFeed:
+class GraphMailFeed(GraphSubscriptions):
     def __init__(self, client: ProviderClient) -> None:
-        self.client = client
-        self.subscriptions = GraphCalendarFeed(client, resource=INBOX)
-
-    def watch(
-        self,
-        tenant: str,
-        person: str,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
-        return self.subscriptions.watch(tenant, person, address, channel_id, secret, expires_at)
-
-    def renew(
-        self,
-        tenant: str,
-        person: str,
-        old: ChannelRecord,
-        address: str,
-        channel_id: str,
-        secret: str,
-        expires_at: datetime,
-    ) -> OpenedChannel:
-        return self.subscriptions.renew(
-            tenant, person, old, address, channel_id, secret, expires_at
-        )
-
-    def stop(self, tenant: str, person: str, channel: ChannelRecord) -> None:
-        self.subscriptions.stop(tenant, person, channel)
+        super().__init__(client, INBOX)
 
     def changes(
         self, tenant: str, person: str, cursor: str | None, known: Collection[str]
@@ -65,24 +33,12 @@ class GraphMailFeed:
             path, params = DELTA, {"$select": SELECT}
         else:
             # A link outside the configured API would take the person's token elsewhere.
-            path, params = self.subscriptions._own(cursor)
+            path, params = self._own(cursor)
         items: list[MailItem] = []
         removed: list[str] = []
         listed: set[str] = set()
-        for _ in range(MAX_PAGES):
-            answer = self.client.request(
-                tenant,
-                person,
-                "mail.sync",
-                "GET",
-                path,
-                params=params,
-                timeout=TIMEOUT,
-                accept=(200, 410),
-            )
-            if answer.status_code == 410:
-                raise CursorExpired("microsoft: mail delta link expired")
-            body = answer.json()
+        body: dict[str, Any] = {}
+        for body in self._delta(tenant, person, "mail.sync", path, params, EXPIRED):
             for entry in body.get("value") or []:
                 if not isinstance(entry, dict) or "id" not in entry:
                     continue
@@ -92,11 +48,8 @@ class GraphMailFeed:
                 listed.add(str(entry["id"]))
                 if str(entry["id"]) not in known:
                     items.append(_item(entry))
-            if "@odata.deltaLink" in body:
-                link = str(body["@odata.deltaLink"])
-                return MailChanges(items, removed, link, cursor is None, frozenset(listed))
-            path, params = self.subscriptions._own(str(body["@odata.nextLink"]))
-        raise CursorExpired("microsoft: too many pages; starting over")
+        link = str(body["@odata.deltaLink"])
+        return MailChanges(items, removed, link, cursor is None, frozenset(listed))
 
 
 def _item(entry: dict[str, Any]) -> MailItem:
