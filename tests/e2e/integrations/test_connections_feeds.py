@@ -148,5 +148,6 @@ def test_another_account_replaces_the_channel(
 
     assert first.stopped  # with the first account's token, before it was revoked
     wait_for(lambda: len(google.channels) == 2, "the second account's channel")
+    wait_for(lambda: feed_events(cairn, ada).count("ChannelOpened") == 2, "the second channel kept")
     names = feed_events(cairn, ada)
     assert names.count("FeedClosed") == 1 and names.count("ChannelOpened") == 2
