@@ -32,9 +32,9 @@ _RESTART_AFTER_S = 1.0  # the least time between two starts of the reading (afte
 
 
 class SharedReader:
-    def __init__(self, source: EventSource, window: int = WINDOW) -> None:
+    def __init__(self, source: EventSource, window: int | None = None) -> None:
         self.source = source
-        self._window = window
+        self._window = WINDOW if window is None else window
         self._ready = threading.Condition()
         self._items: list[Notification] = []
         self._ids: list[int] = []
