@@ -4,6 +4,7 @@ event reaches each view exactly once."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -33,11 +34,15 @@ WINDOW = 30  # notifications the shared reading keeps: the stalled projector fal
 class Quick(Projector):
     name = "test_quick"
     tables = ("test_quick",)
-    schema_sql = "CREATE TABLE {test_quick} (position bigint PRIMARY KEY, kind text NOT NULL)"
+    schema_sql = (
+        "CREATE TABLE {test_quick} (tenant_id uuid NOT NULL, position bigint PRIMARY KEY,"
+        " kind text NOT NULL)"
+    )
 
     @handles(RECORDED)
     def recorded(self, event: Any, position: int, writes: Writes) -> None:
-        writes.execute(self.sql("INSERT INTO {test_quick} VALUES (%s, %s)"), (position, event.kind))
+        sql = self.sql("INSERT INTO {test_quick} VALUES (%s, %s, %s)")
+        writes.execute(sql, (event.tenant_id, position, event.kind))
 
 
 class Stalled(Projector):
@@ -45,7 +50,10 @@ class Stalled(Projector):
 
     name = "test_stalled"
     tables = ("test_stalled",)
-    schema_sql = "CREATE TABLE {test_stalled} (position bigint PRIMARY KEY, kind text NOT NULL)"
+    schema_sql = (
+        "CREATE TABLE {test_stalled} (tenant_id uuid NOT NULL, position bigint PRIMARY KEY,"
+        " kind text NOT NULL)"
+    )
     gate: ClassVar[threading.Event] = threading.Event()
     waiting: ClassVar[threading.Event] = threading.Event()
 
@@ -54,8 +62,8 @@ class Stalled(Projector):
         if event.kind == "stall" and not self.gate.is_set():
             self.waiting.set()
             assert self.gate.wait(60), "the test never opened the gate"
-        sql = self.sql("INSERT INTO {test_stalled} VALUES (%s, %s)")
-        writes.execute(sql, (position, event.kind))
+        sql = self.sql("INSERT INTO {test_stalled} VALUES (%s, %s, %s)")
+        writes.execute(sql, (event.tenant_id, position, event.kind))
 
 
 def _save(store: Application[uuid.UUID], *kinds: str) -> list[int]:
@@ -80,8 +88,12 @@ def _rows(conn: psycopg.Connection[Any], table: str) -> list[tuple[int, str]]:
 
 
 def test_a_stalled_projector_holds_the_others_back_not_at_all_and_nothing_doubles(
-    store: Application[uuid.UUID], settings: ProjectionSettings, monkeypatch: Any
+    store: Application[uuid.UUID],
+    settings: ProjectionSettings,
+    monkeypatch: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "cairn.projections")
     monkeypatch.setattr(shared_reading, "WINDOW", WINDOW)
     Stalled.gate.clear()
     Stalled.waiting.clear()
@@ -109,5 +121,9 @@ def test_a_stalled_projector_holds_the_others_back_not_at_all_and_nothing_double
         _until(lambda: stalled.position == quick.position == more[-1], "both, live again")
         assert _rows(conn, "test_stalled") == saved
         assert _rows(conn, "test_quick") == saved
+        said = [r.getMessage() for r in caplog.records]
+        assert any(m.startswith(f"projector {Stalled.name}: reading alone") for m in said)
+        assert any(m.startswith(f"projector {Stalled.name}: back on the shared") for m in said)
+        assert not any(m.startswith(f"projector {Quick.name}: reading alone") for m in said)
         letters = conn.execute("SELECT count(*) FROM projection_dead_letters").fetchone()
         assert letters is not None and letters[0] == 0
