@@ -58,7 +58,10 @@ def _settings() -> ProjectionSettings:
 def run(
     names: Annotated[
         list[str],
-        typer.Argument(help="Projector names, or `all` (one thread each, one stream reading)."),
+        typer.Argument(
+            metavar="NAME",
+            help="Projector names, or `all` (one thread each, one reading of the stream).",
+        ),
     ],
 ) -> None:
     """Keep the projectors' views up to date until stopped (SIGTERM / Ctrl-C finish the batch in
