@@ -102,11 +102,14 @@ class CairnSettings:
     push: PushSettings = field(default_factory=PushSettings)
     # Projectors (CAIRN_PROJECTOR_*): most events one transaction applies while catching up;
     # catch-up processes (None: one per core, at most four) and how far behind a projector
-    # must be to start them; "stop" or "skip" at a poison event, per projector name.
+    # must be to start them; "stop" or "skip" at a poison event, per projector name; how
+    # many processes `cairn up` spreads the projectors over (1: all in one, which reads the
+    # stream once for all of them, decision 0041).
     projector_batch: int = 1000
     projector_processes: int | None = None
     projector_catch_up_after: int = 50_000
     projector_on_error: Mapping[str, e.OnError] = field(default_factory=dict)
+    projector_groups: int = 1
     # Memories of one model a person holds before the context projector's process builds them
     # a vector index of their own (CAIRN_CONTEXT_INDEX_THRESHOLD; decision 0036).
     context_index_threshold: int = 20_000
@@ -182,6 +185,7 @@ class CairnSettings:
                 env, "CAIRN_PROJECTOR_CATCH_UP_AFTER", 50_000, 1, 10**12
             ),
             projector_on_error=e.on_error_by_projector(env),
+            projector_groups=e.between(env, "CAIRN_PROJECTOR_GROUPS", 1, 1, 64),
             context_index_threshold=e.between(
                 env, "CAIRN_CONTEXT_INDEX_THRESHOLD", 20_000, 100, 10**9
             ),
@@ -232,6 +236,7 @@ class CairnSettings:
             ),
             "CAIRN_PROJECTOR_CATCH_UP_AFTER": str(self.projector_catch_up_after),
             **{e.on_error_name(name): how for name, how in self.projector_on_error.items()},
+            "CAIRN_PROJECTOR_GROUPS": str(self.projector_groups),
             "CAIRN_CONTEXT_INDEX_THRESHOLD": str(self.context_index_threshold),
             "CAIRN_NATS_SYNC_INTERVAL": self.nats_sync_interval,
             "CAIRN_STACK_STARTUP_TIMEOUT": repr(self.stack_startup_timeout_s),

@@ -56,13 +56,19 @@ def _settings() -> ProjectionSettings:
 
 @projector_app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="A projector name, or `all` (one thread each).")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="NAME",
+            help="Projector names, or `all` (one thread each, one reading of the stream).",
+        ),
+    ],
 ) -> None:
-    """Keep the projector's view up to date until stopped (SIGTERM / Ctrl-C finish the batch in
+    """Keep the projectors' views up to date until stopped (SIGTERM / Ctrl-C finish the batch in
     hand). Builds a new view version beside the old one first when the code's version is newer."""
     settings = CairnSettings.from_env()
     telemetry = start_process("cairn-projector", settings.log_format)
-    selected = projector_registry.select(name)
+    selected = projector_registry.select(*names)
     host = ProjectorHost(projection_settings(settings), selected)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -192,12 +198,27 @@ def retry(
     raise typer.Exit(1 if report.failed else 0)
 
 
+def projector_groups(groups: int) -> list[list[str]]:
+    """The projectors' names dealt over at most `groups` processes, in registry order."""
+    names = list(projector_registry.PROJECTORS)
+    count = max(1, min(groups, len(names)))
+    return [names[index::count] for index in range(count)]
+
+
 def start_projector_workers(settings: CairnSettings) -> ChildProcesses:
-    """Start every projector as its own worker process; call `.stop()` on shutdown."""
+    """Start the projectors in `settings.projector_groups` worker processes (default one, which
+    reads the stream once for all of them); call `.stop()` on shutdown."""
     env = child_env(settings)
+    groups = projector_groups(settings.projector_groups)
     commands = {
-        f"projector-{name}": [sys.executable, "-m", "entrypoints.projector_cli", "run", name]
-        for name in projector_registry.PROJECTORS
+        "projectors" if len(groups) == 1 else f"projector-{'+'.join(group)}": [
+            sys.executable,
+            "-m",
+            "entrypoints.projector_cli",
+            "run",
+            *group,
+        ]
+        for group in groups
     }
     return ChildProcesses(env, commands, settings.data_dir / "logs").start()
 

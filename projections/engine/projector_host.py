@@ -1,4 +1,5 @@
-"""Projector workers in this process, one thread each, sharing one event-store connection."""
+"""Projector workers in this process, one thread each, sharing one event-store connection and
+one reading of the stream (decision 0041)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from projections.engine.event_source import EventSource
 from projections.engine.lag import Lag
 from projections.engine.projector_base import Projector
 from projections.engine.projector_worker import Worker
+from projections.engine.shared_reading import SharedReader
 from projections.settings import ProjectionSettings
 
 logger = logging.getLogger("cairn.projections")
@@ -25,12 +27,14 @@ class ProjectorHost:
         self.workers: dict[str, Worker] = {}
         self._threads: list[threading.Thread] = []
         self._source: EventSource | None = None
+        self._reading: SharedReader | None = None
         self._watches: list[Watch] = []
 
     def start(self) -> ProjectorHost:
         self._source = EventSource(self.settings.event_store_env)
+        self._reading = SharedReader(self._source)
         for cls in self.projectors:
-            worker = Worker(cls, self.settings, self._source)
+            worker = Worker(cls, self.settings, self._source, reading=self._reading)
             self.workers[cls.name] = worker
             thread = threading.Thread(
                 target=worker.run, args=(self.stopping,), name=f"projector-{cls.name}"
@@ -55,6 +59,9 @@ class ProjectorHost:
             thread.join(timeout)
         for worker in self.workers.values():
             worker.close()
+        if self._reading is not None:
+            self._reading.close()
+            self._reading = None
         if self._source is not None:
             self._source.close()
             self._source = None

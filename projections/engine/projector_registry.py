@@ -43,6 +43,8 @@ def get(name: str) -> type[Projector]:
         ) from None
 
 
-def select(name: str) -> list[type[Projector]]:
-    """`all` or one name."""
-    return list(PROJECTORS.values()) if name == "all" else [get(name)]
+def select(*names: str) -> list[type[Projector]]:
+    """`all`, or projector names (each once, in the order given)."""
+    if "all" in names:
+        return list(PROJECTORS.values())
+    return [get(name) for name in dict.fromkeys(names)]

@@ -26,6 +26,7 @@ from projections.engine.errors import ProjectorStopped, SourceMismatch
 from projections.engine.event_source import EventSource
 from projections.engine.notification_feed import Feed
 from projections.engine.projector_base import Projector
+from projections.engine.shared_reading import Lane, SharedReader
 from projections.engine.view_recorder import HoldsChanged, ViewRecorder, datastore, is_transient
 from projections.settings import ProjectionSettings
 
@@ -73,10 +74,13 @@ class Worker:
         source: EventSource,
         *,
         wait_for_retry: bool = True,
+        reading: SharedReader | None = None,
     ) -> None:
         self.cls = cls
         self.settings = settings
         self.source = source
+        # The process's one reading of the stream (None: this worker reads it alone).
+        self.reading = reading
         self.on_error = settings.on_error_for(cls)
         # A build with aggregates held back: wait for `retry` before switching to it, or not
         # (`rebuild`: ProjectorStopped, the build stays for `--resume`).
@@ -199,7 +203,7 @@ class Worker:
         if not lock.acquire(stop):
             return False
         projector = self.cls(number)
-        feed: Feed | None = None
+        feed: Feed | Lane | None = None
         commits: CommitPipeline | None = None
         try:
             processor = BatchProcessor(projector, self.source.decode, self.views, self.on_error, 0)
@@ -214,7 +218,7 @@ class Worker:
             ):
                 return False
             processor.live = not until_caught_up  # a build replays: links, no parents
-            feed = Feed(self.source, processor.position)
+            feed = self._feed(processor.position)
             # A build commits every batch (its position is the progress shown); a live view
             # lets batches that change none of its rows wait a little (decision 0038).
             commits = CommitPipeline(processor, 0.0 if until_caught_up else LINGER_S)
@@ -239,7 +243,7 @@ class Worker:
                     # What was prepared since did not know the holds as they are now.
                     feed.close()
                     self._restart(processor)
-                    feed = Feed(self.source, processor.position)
+                    feed = self._feed(processor.position)
                 if still_active is not None and not still_active():
                     return False
             return False
@@ -249,6 +253,11 @@ class Worker:
             if feed is not None:
                 feed.close()
             lock.release()
+
+    def _feed(self, after: int) -> Feed | Lane:
+        if self.reading is None:
+            return Feed(self.source, after)
+        return Lane(self.reading, after, self.cls.name)
 
     def _advanced(self, progress: Progress | None) -> Progress:
         def advanced(position: int, target: int) -> None:

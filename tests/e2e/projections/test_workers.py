@@ -1,7 +1,9 @@
-"""What `cairn up` starts: one worker process per projector, restarted when it dies."""
+"""What `cairn up` starts: the projectors in one worker process that reads the stream once for
+all of them (or spread over more with CAIRN_PROJECTOR_GROUPS), restarted when it dies."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -25,13 +27,21 @@ def _until(condition: Callable[[], bool], what: str, timeout: float = 30) -> Non
         time.sleep(0.1)
 
 
-def test_every_projector_runs_as_its_own_process_and_comes_back(
-    cairn: Cairn, cairn_settings: CairnSettings
+@pytest.mark.parametrize("groups", [1, len(projector_registry.PROJECTORS)])
+def test_the_projectors_run_in_their_processes_and_come_back(
+    cairn: Cairn, cairn_settings: CairnSettings, groups: int
 ) -> None:
     ada = cairn.sign_up("workers")
+    cairn_settings = dataclasses.replace(cairn_settings, projector_groups=groups)
     settings = projection_settings(cairn_settings)
     source = EventSource(settings.event_store_env)
     projectors = list(projector_registry.PROJECTORS.values())
+    names = (
+        {"projectors"}
+        if groups == 1
+        else {f"projector-{name}" for name in projector_registry.PROJECTORS}
+    )
+    killed = "projectors" if groups == 1 else "projector-directory_users"
 
     def all_running() -> bool:
         found = operations.status(settings, source, projectors)
@@ -39,16 +49,14 @@ def test_every_projector_runs_as_its_own_process_and_comes_back(
 
     workers = start_projector_workers(cairn_settings)
     try:
-        assert set(workers.processes) == {
-            f"projector-{name}" for name in projector_registry.PROJECTORS
-        }
+        assert set(workers.processes) == names
         _until(all_running, "every projector to run")
-        first = workers.processes["projector-directory_users"]
+        first = workers.processes[killed]
         os.kill(first.pid, signal.SIGKILL)
-        _until(lambda: workers.processes["projector-directory_users"] is not first, "a restart")
-        _until(all_running, "the restarted projector")
+        _until(lambda: workers.processes[killed] is not first, "a restart")
+        _until(all_running, "the restarted projectors")
     finally:
         workers.stop()
         source.close()
     assert all(p.poll() is not None for p in workers.processes.values())
-    assert (cairn_settings.data_dir / "logs" / "projector-directory_users.log").exists()
+    assert (cairn_settings.data_dir / "logs" / f"{killed}.log").exists()
