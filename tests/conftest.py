@@ -18,12 +18,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
 from psycopg.conninfo import make_conninfo
 
 from entrypoints.configure import read_settings, stack_settings
 from infra.stack import LocalStack, StackEndpoints
 
 _NEEDS_STACK = ("integration", "e2e", "benchmark")
+
+# Property tests judge what the code does, not how fast this machine draws examples: with two
+# test processes and other work on 2 cores, generation and single examples can be slow.
+settings.register_profile(
+    "cairn", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("cairn")
 
 
 @pytest.fixture(scope="session")

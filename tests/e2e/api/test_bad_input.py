@@ -73,9 +73,11 @@ def test_forged_cursors_are_refused_on_every_paged_list(served: Cairn, ada: Pers
 
 
 def test_a_cursor_given_out_still_pages(served: Cairn, ada: Person) -> None:
-    for _ in range(2):
-        submit(served, ada, "Another meeting")
-    first = served.client.get("/v1/runs", headers=ada.headers, params={"limit": 1, "after": 0})
+    positions = [submit(served, ada, "Another meeting")["position"] for _ in range(2)]
+    # Read-your-writes: the runs view holds both runs before it is paged.
+    first = served.client.get(
+        "/v1/runs", headers=ada.headers, params={"limit": 1, "after": max(positions)}
+    )
     assert first.status_code == 200, first.text
     cursor = first.json()["next_cursor"]
     assert cursor is not None
