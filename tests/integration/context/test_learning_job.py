@@ -65,7 +65,9 @@ def _item(services: Services, tenant: uuid.UUID, memory_id: uuid.UUID, name: str
     return WorkItem(subject, headers, stream_sequence=1, deliveries=1)
 
 
-def test_a_redelivered_note_is_learnt_from_once(services: Services) -> None:
+def _learning_with_a_model(services: Services) -> tuple[Caller, LearningService, list[str]]:
+    """A person with a model key, and a learning service whose model answers ANSWER and
+    records each model it was asked through."""
     tenant = uuid.uuid4()
     who = Caller(tenant, "ada", session_id=str(uuid.uuid4()))
     credential = ProviderCredential(api_key=SecretStr("sk-test-1"))
@@ -77,9 +79,16 @@ def test_a_redelivered_note_is_learnt_from_once(services: Services) -> None:
         return MockAnswer.text(json.dumps(ANSWER))
 
     learning = LearningService(services)
-    extractor = LiteLLMExtractor(LiteLLMGateway(answer))
     learner = learning.learner
-    learner.ports = dataclasses.replace(learner.ports, extractor=extractor)
+    learner.ports = dataclasses.replace(
+        learner.ports, extractor=LiteLLMExtractor(LiteLLMGateway(answer))
+    )
+    return who, learning, asked
+
+
+def test_a_redelivered_note_is_learnt_from_once(services: Services) -> None:
+    who, learning, asked = _learning_with_a_model(services)
+    tenant = who.tenant_id
     noted = services.commands.dispatch(
         NoteMemory(text="Climbed with Jo Park at the quarry"),
         Issued(caller=who, command_id=str(uuid.uuid4())),
@@ -117,21 +126,7 @@ async def _consumer_config(services: Services, durable: str, replaced: Any = Non
 
 
 def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Services) -> None:
-    tenant = uuid.uuid4()
-    who = Caller(tenant, "ada", session_id=str(uuid.uuid4()))
-    credential = ProviderCredential(api_key=SecretStr("sk-test-1"))
-    store_provider_key(services.identity.vault, tenant, LlmProvider.OPENAI, credential)
-    asked: list[str] = []
-
-    def answer(model: str) -> MockAnswer:
-        asked.append(model)
-        return MockAnswer.text(json.dumps(ANSWER))
-
-    learning = LearningService(services)
-    learner = learning.learner
-    learner.ports = dataclasses.replace(
-        learner.ports, extractor=LiteLLMExtractor(LiteLLMGateway(answer))
-    )
+    who, learning, asked = _learning_with_a_model(services)
     spec = learning.work.spec
     # As an earlier version of the worker left it: bodies sent.
     earlier = dataclasses.replace(learning.work._config(), headers_only=False)

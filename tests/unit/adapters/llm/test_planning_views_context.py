@@ -15,6 +15,7 @@ from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
 from commands.ports.planner import CalendarEntry, PlanningContext
 from commands.ports.upcoming import PersonViews
 from domain.errors import Unavailable
+from tests.support.counting_search import CountingSearch
 
 pytestmark = pytest.mark.unit
 
@@ -39,26 +40,14 @@ class Views:
         return self.found
 
 
-class Search:
-    def __init__(self) -> None:
-        self.asked = 0
-
-    def search(self, *_: Any, **__: Any) -> list[Any]:
-        self.asked += 1
-        return []
-
-    def current_facts(self, *_: Any, **__: Any) -> list[Any]:
-        return []
-
-
-def context(views: Views, search: Search) -> PlanningContext:
+def context(views: Views, search: CountingSearch) -> PlanningContext:
     provider = GraphContextProvider(search, FixedContextProvider(BASE), views=views)
     return provider.planning_context(tenant_id=uuid4(), user_id="ada", intent_text="weather")
 
 
 def test_tools_and_events_come_from_the_one_read() -> None:
     views = Views(PersonViews(True, (EVENT,), ((SERVER, PIN),)))
-    search = Search()
+    search = CountingSearch()
     found = context(views, search)
     assert [(t.action, t.server, t.description) for t in found.tools] == [
         ("mcp.srv1.weather", "Weather", "The weather.")
@@ -71,14 +60,14 @@ def test_tools_and_events_come_from_the_one_read() -> None:
 
 
 def test_a_person_the_graph_does_not_know_is_not_searched() -> None:
-    search = Search()
+    search = CountingSearch()
     found = context(Views(PersonViews(knows_anything=False)), search)
     assert search.asked == 0
     assert found == BASE
 
 
 def test_unreadable_views_cost_the_plan_its_tools_and_events_not_the_run() -> None:
-    search = Search()
+    search = CountingSearch()
     found = context(Views(None), search)
     assert found.tools == () and found.calendar == ()
     assert search.asked == 1  # the graph may still be readable
@@ -91,5 +80,5 @@ def test_the_calendar_comes_with_the_views_or_alone() -> None:
 
     with pytest.raises(ValueError, match="one of them"):
         GraphContextProvider(
-            Search(), FixedContextProvider(BASE), calendar=Upcoming(), views=Views(None)
+            CountingSearch(), FixedContextProvider(BASE), calendar=Upcoming(), views=Views(None)
         )

@@ -5,7 +5,6 @@ once the person is erased), moved and removed events as they are now."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from adapters.context.calendar import TITLE_FIELD, SyncedCalendar
 from adapters.llm.context import FixedContextProvider, GraphContextProvider
-from adapters.vault import KeyRing, PostgresVault
+from adapters.vault import PostgresVault
 from commands.ports.planner import PlanningContext
 from domain.event_context import EventContext
 from domain.integrations.sync import CalendarFeed
@@ -29,19 +28,6 @@ pytestmark = pytest.mark.integration
 TENANT = uuid.uuid4()
 ADA, BOB = "ada", "bob"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
-    with ConnectionPool(
-        settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
-    ) as found:
-        yield found
-
-
-@pytest.fixture
-def vault(pool: ConnectionPool[Any]) -> PostgresVault:
-    return PostgresVault(pool, KeyRing.generate("v1"))
 
 
 def synced(

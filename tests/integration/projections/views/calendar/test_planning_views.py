@@ -20,7 +20,7 @@ from adapters.context.calendar import SyncedCalendar
 from adapters.context.planning_views import PostgresPlanningViews
 from adapters.llm.context import FixedContextProvider, GraphContextProvider
 from adapters.mcp.upstream_store import PostgresUpstreamStore
-from adapters.vault import KeyRing, PostgresVault
+from adapters.vault import PostgresVault
 from commands.ports.mcp_upstream import PinnedTool, UpstreamServer, tool_hash
 from commands.ports.planner import PlanningContext
 from domain.event_context import EventContext
@@ -31,38 +31,12 @@ from projections.settings import ProjectionSettings
 from projections.views.calendar.projector import Calendar
 from tests.integration.context.synthetic import active_generation, insert_person
 from tests.integration.projections.views.calendar.test_calendar_view import synced
+from tests.support.counting_search import CountingSearch
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}}
-
-
-class CountingSearch:
-    """A context graph that finds nothing, and counts how often it was asked."""
-
-    def __init__(self) -> None:
-        self.asked = 0
-
-    def search(self, *_: Any, **__: Any) -> list[Any]:
-        self.asked += 1
-        return []
-
-    def current_facts(self, *_: Any, **__: Any) -> list[Any]:
-        return []
-
-
-@pytest.fixture
-def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
-    with ConnectionPool(
-        settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
-    ) as found:
-        yield found
-
-
-@pytest.fixture
-def vault(pool: ConnectionPool[Any]) -> PostgresVault:
-    return PostgresVault(pool, KeyRing.generate("v1"))
 
 
 @pytest.fixture
