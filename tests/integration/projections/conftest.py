@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eventsourcing.application import Application
+from psycopg_pool import ConnectionPool
 
 from adapters.postgres.migrations import migrate
 from infra.stack import StackEndpoints
@@ -38,3 +40,12 @@ def source(settings: ProjectionSettings) -> Iterator[EventSource]:
     found = EventSource(settings.event_store_env)
     yield found
     found.close()
+
+
+@pytest.fixture
+def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
+    """A pool on the test's database, transactions not in autocommit (as the views' readers)."""
+    with ConnectionPool(
+        settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
+    ) as found:
+        yield found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,6 @@ from projections.views.directory.security_events import SecurityEvents
 from tests.integration.projections.support import Generator, admin_reader
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
-    with ConnectionPool(
-        settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
-    ) as found:
-        yield found
 
 
 def test_a_view_never_built_is_not_found_or_behind(pool: ConnectionPool[Any]) -> None:

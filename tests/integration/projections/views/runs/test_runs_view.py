@@ -5,7 +5,6 @@ failure, escalation, timeline), including text PostgreSQL cannot store as it is.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,14 +29,6 @@ USER = str(uuid.uuid4())
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HASH = NOTE_PLAN.plan_hash()
 PLAN = NOTE_PLAN.model_dump(mode="json")
-
-
-@pytest.fixture
-def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
-    with ConnectionPool(
-        settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
-    ) as found:
-        yield found
 
 
 def _run(text: str = "note: buy milk") -> Run:
