@@ -245,6 +245,8 @@ class DurableWork:
         alive.cancel()
         self.working -= 1
         pulls = self._pulls
+        if future.cancelled():  # the process is stopping: the message comes again elsewhere
+            return
         try:
             again = future.result()
         except Exception as exc:
