@@ -35,9 +35,7 @@ from adapters.jetstream.nats_internals import Routes, install, sid_of, write
 
 logger = logging.getLogger("cairn.work")
 
-ACK = b"+ACK"
-NAK = b"-NAK"
-PROGRESS = b"+WPI"
+NAK = b"-NAK"  # acks are "+ACK", progress "+WPI" (written out below, one line each)
 _PENDING_MESSAGES = replies.header_key("Nats-Pending-Messages")
 _IDLE_HEARTBEAT = "100"
 
