@@ -75,9 +75,6 @@ class LearningService:
             ),
             ack_wait=settings.worker_ack_wait_s,
             new_only=True,
-            # Everything the learner reads of a message is in its subject and headers (it
-            # loads what it learns from): the events' bodies are not sent (decision 0040).
-            headers_only=True,
         )
         self.work = DurableWork(
             settings.nats_url,

@@ -130,8 +130,23 @@ class NatsClient:
             raise EventStoreUnavailable(
                 f"cannot connect to NATS at {self.url} ({e!r}); retry when it is reachable"
             ) from e
+        # Every reply under the inbox (requests, appends, bulk reads) is taken by the
+        # connection's reader, before nats-py's dispatch; the subscription is what tells the
+        # server (also after a reconnect) to send them here.
         inbox = await nc.subscribe(self._inbox.prefix + "*", cb=self._inbox.on_reply)
-        self._pages.route(nc, nats_internals.sid_of(inbox))
+        pages, bulk = self._pages, self._pages.prefix
+
+        def replied(subject: bytes, headers: bytes | None, data: bytes) -> None:
+            if subject.startswith(bulk):
+                pages.deliver(subject, headers, data)
+            else:
+                self._inbox.on_raw(nc, subject, headers, data)
+
+        sid = nats_internals.sid_of(inbox)
+        routes = nats_internals.Routes(
+            self._inbox.prefix.encode(), sid, replied, pages.deliver_fetched
+        )
+        nats_internals.install(nc, routes)
 
     def close(self) -> None:
         if self._closed:

@@ -7,10 +7,13 @@ import itertools
 import uuid
 from typing import Any
 
+from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 
 from adapters.jetstream import headers as h
+from adapters.jetstream import replies
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
+from adapters.jetstream.nats_internals import message
 
 
 def status_of(msg: Msg) -> str | None:
@@ -46,6 +49,21 @@ class Inbox:
         self.messages_fetched += count
 
     async def on_reply(self, msg: Msg) -> None:
+        """A reply dispatched by nats-py (the inbox subscription's callback)."""
+        self.take(msg)
+
+    def on_raw(
+        self, nc: NatsConnection, subject: bytes, headers: bytes | None, data: bytes
+    ) -> None:
+        """A reply taken before nats-py's dispatch (by the connection's reader, decision 0043):
+        made into the ``Msg`` nats-py would have made. Never raises (it runs in the reader)."""
+        try:
+            msg = message(nc, subject.decode(), data, replies.nats_headers(headers))
+        except UnicodeDecodeError:
+            return
+        self.take(msg)
+
+    def take(self, msg: Msg) -> None:
         token = msg.subject[len(self.prefix) :]
         reply = self.waiting.get(token)
         if reply is None:

@@ -23,6 +23,7 @@ RawMsg = tuple[bytes, bytes]
 RawItem = tuple[int, RawMsg]
 
 PREFIX: Final = b"NATS/1.0"
+DESCRIPTION: Final = "Description"  # nats-py's header name for a status line's text
 _CRLF: Final = b"\r\n"
 
 
@@ -92,6 +93,23 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
         if not any(c.isspace() for c in key):
             out[key] = val.strip().decode("utf-8", "replace")
     return out
+
+
+def nats_headers(block: bytes | None) -> dict[str, str] | None:
+    """A header block as nats-py makes it a ``Msg``'s headers: a status line's code as
+    ``Status`` (if it is a number) and its text as ``Description``, then the lines; None for
+    no block, or one with nothing in it."""
+    if not block:
+        return None
+    out: dict[str, str] = {}
+    if is_status(block):
+        code, description = status(block)
+        if code is not None:
+            out[h.STATUS] = code
+        if description:
+            out[DESCRIPTION] = description
+    out.update(parse_headers(block))
+    return out or None
 
 
 def seq_of(block: bytes) -> int:

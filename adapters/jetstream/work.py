@@ -5,6 +5,12 @@ acknowledged only after the handler returned (so whatever the handler stored is 
 back with a delay when the handler asks for it, and kept alive with progress acks while the
 handler works. A process killed at any point leaves its unacknowledged messages to be
 delivered again after `ack_wait`, to whichever process asks first.
+
+A process holds at most `concurrency` messages that need a handler (at work or asked for):
+its pull requests ask for what is left of that room (``pulls``), so a burst is shared between
+the processes. Messages that need no work (`skip`, read from the headers) are acknowledged
+on the loop as they arrive and take no room. The consumer delivers headers only: a handler
+is given the subject and headers of a message, never its payload (decision 0043).
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 import nats
-import nats.errors
 from nats.aio.client import Client as NatsConnection
-from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+
+from adapters.jetstream.pulls import Delivery, Pulls
 
 logger = logging.getLogger("cairn.work")
 
@@ -34,13 +40,13 @@ class WorkItem:
     deliveries: int  # 1 on the first delivery
 
 
-# How long a worker that just got a message waits for others that came with it.
-TOP_UP_S = 0.005
-
 # None: done, acknowledge. A number: not done, deliver again after that many seconds.
 Handler = Callable[[WorkItem], float | None]
 # True for a message that asks for no work: acknowledged at once, on the loop, no thread.
 Skip = Callable[[WorkItem], bool]
+
+# After the consumer refused a pull request (deleted, an error): seconds before asking again.
+REFUSED_PAUSE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,6 @@ class ConsumerSpec:
     more_filters: tuple[str, ...] = ()
     # A consumer created where the stream has history already starts after it (no backfill).
     new_only: bool = False
-    # Messages are delivered without their body (a handler that reads headers alone).
-    headers_only: bool = False
 
 
 class DurableWork:
@@ -79,43 +83,69 @@ class DurableWork:
         self.skip = skip
         self.concurrency = concurrency
         self.name = name
-        # Seconds a pull waits for a message when none is there (then `stopping` is checked).
+        # Seconds a pull request stays open when it finds nothing (then it is asked again).
         self.pull_wait = pull_wait
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.working = 0  # messages at a handler (or waiting for a thread)
         self.handled = 0  # messages acknowledged (for tests and metrics)
+        self._idle = asyncio.Event()
+        self._pulls: Pulls | None = None
+        self._stopping = False
+        self._paused = False
         self._consuming: tuple[asyncio.AbstractEventLoop, JetStreamContext] | None = None
 
     async def run(
         self, stopping: asyncio.Event, on_ready: Callable[[], None] | None = None
     ) -> None:
         """Consume until `stopping` is set; then finish the messages in hand."""
+        self._stopping = False
+        self._idle = asyncio.Event()
         nc: NatsConnection = await nats.connect(
-            self.url, name=self.name, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            self.url,
+            name=self.name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            reconnected_cb=self._reconnected,
         )
         try:
             js = nc.jetstream()
             await js.add_consumer(self.spec.stream, self._config())
             self._consuming = (asyncio.get_running_loop(), js)
-            sub = await js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
+            pulls = Pulls(
+                nc,
+                self.spec.stream,
+                self.spec.durable,
+                expires=self.pull_wait,
+                on_delivery=self._delivered,
+                on_change=self._ask,
+            )
+            await pulls.start()
+            self._pulls = pulls
+            self._ask()
             if on_ready is not None:
                 on_ready()
             while not stopping.is_set():
-                free = self.concurrency - len(self._tasks)
-                if free <= 0:
-                    await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                # The first message as soon as it is there, at work before more are asked for;
-                # then those that came with it (a save of several events), if there is room.
-                first = await self._fetch(sub, 1, self.pull_wait)
-                self._start(first)
-                free = self.concurrency - len(self._tasks)
-                if first and free > 0:
-                    self._start(await self._fetch(sub, free, TOP_UP_S))
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=self.spec.ack_wait)
+                # A request lost without an answer (it cannot be told apart from one that
+                # found nothing yet) is given up after its expiry and a margin.
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.pull_wait + 1.0)
+                if (
+                    not stopping.is_set()
+                    and pulls.asked > 0
+                    and pulls.silent_for(self.pull_wait + 1.0)
+                ):
+                    pulls.forget()
+                    self._ask()
+            self._stopping = True
+            if self.working:
+                self._idle.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), self.spec.ack_wait)
+            with suppress(Exception):
+                await pulls.flush()
         finally:
             self._consuming = None
+            self._pulls = None
             with suppress(Exception):
                 await nc.close()
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -132,27 +162,6 @@ class DurableWork:
         depth = (info.num_pending or 0) + (info.num_ack_pending or 0)
         return [(depth, {"messaging.consumer.group.name": self.spec.durable})]
 
-    def _start(self, msgs: list[Msg]) -> None:
-        for msg in msgs:
-            task = asyncio.get_running_loop().create_task(self._work(msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _fetch(
-        self, sub: JetStreamContext.PullSubscription, batch: int, wait: float
-    ) -> list[Msg]:
-        """Up to `batch` messages. nats-py's `fetch(n)`, once a first message came, waits for
-        n of them or its whole timeout: asked for more than one with `pull_wait`, a message
-        arriving alone waited up to a second (decision 0021). `wait`: seconds at most."""
-        try:
-            return await sub.fetch(batch, timeout=wait)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
-        except (nats.errors.Error, OSError) as exc:
-            logger.warning("fetching work failed (%r); trying again", exc)
-            await asyncio.sleep(0.5)
-            return []
-
     def _config(self) -> ConsumerConfig:
         return ConsumerConfig(
             name=self.spec.durable,
@@ -168,37 +177,108 @@ class DurableWork:
             ack_wait=self.spec.ack_wait,
             max_deliver=-1,
             max_ack_pending=self.spec.max_ack_pending,
-            headers_only=self.spec.headers_only,
+            # Handlers see subjects and headers only: the payloads are not sent at all.
+            headers_only=True,
         )
 
-    async def _work(self, msg: Msg) -> None:
+    # ---- on the loop -----------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        """Ask for what is left of the room: when nothing is asked for, or when at least half
+        of the room is free (not a pull request per message)."""
+        pulls = self._pulls
+        if pulls is None or self._stopping or self._paused:
+            return
+        if pulls.refused:
+            pulls.refused = False
+            self._paused = True
+            asyncio.get_running_loop().call_later(REFUSED_PAUSE_S, self._resume)
+            return
+        want = self.concurrency - self.working - pulls.asked
+        if want > 0 and (pulls.asked == 0 or 2 * want >= self.concurrency):
+            pulls.pull(want)
+
+    def _resume(self) -> None:
+        self._paused = False
+        self._ask()
+
+    async def _reconnected(self) -> None:
+        # Pull requests do not survive the connection: ask again.
+        if self._pulls is not None:
+            self._pulls.forget()
+            self._ask()
+
+    def _delivered(self, delivery: Delivery) -> None:
+        pulls = self._pulls
+        if pulls is None:
+            return
+        if self._stopping:
+            pulls.nak(delivery.reply)  # to another process now, not after ack_wait
+            return
+        item = WorkItem(
+            delivery.subject, delivery.headers, delivery.stream_sequence, delivery.deliveries
+        )
         try:
-            meta = msg.metadata
-            item = WorkItem(
-                msg.subject, dict(msg.headers or {}), meta.sequence.stream, meta.num_delivered
-            )
-            if self.skip is not None and self.skip(item):
-                # Nothing was done for it: a lost ack only delivers it again, to be skipped.
-                await msg.ack()
-                self.handled += 1
-                return
-            loop = asyncio.get_running_loop()
-            progress = loop.create_task(self._keep_alive(msg))
-            try:
-                again = await loop.run_in_executor(self._threads, self.handle, item)
-            finally:
-                progress.cancel()
-            if again is None:
-                await msg.ack_sync(timeout=5)
-                self.handled += 1
-            else:
-                await msg.nak(delay=again)
+            skipped = self.skip is not None and self.skip(item)
         except Exception as exc:
             # Not acknowledged: the server delivers it again after ack_wait.
-            logger.warning("message %s left for redelivery (%r)", msg.subject, exc)
+            logger.warning("message %s left for redelivery (%r)", item.subject, exc)
+            return
+        if skipped:
+            # Nothing was done for it: a lost ack only delivers it again, to be skipped.
+            pulls.ack(delivery.reply)
+            self.handled += 1
+            return
+        self.working += 1
+        loop = asyncio.get_running_loop()
+        alive = _KeepAlive(loop, pulls, delivery.reply, self.spec.ack_wait / 3)
+        done = loop.run_in_executor(self._threads, self.handle, item)
+        done.add_done_callback(lambda future: self._handled(future, item, delivery, alive))
 
-    async def _keep_alive(self, msg: Msg) -> None:
-        while True:
-            await asyncio.sleep(self.spec.ack_wait / 3)
-            with suppress(Exception):
-                await msg.in_progress()
+    def _handled(
+        self,
+        future: asyncio.Future[float | None],
+        item: WorkItem,
+        delivery: Delivery,
+        alive: _KeepAlive,
+    ) -> None:
+        alive.cancel()
+        self.working -= 1
+        pulls = self._pulls
+        if future.cancelled():  # the process is stopping: the message comes again elsewhere
+            return
+        try:
+            again = future.result()
+        except Exception as exc:
+            # Not acknowledged: the server delivers it again after ack_wait.
+            logger.warning("message %s left for redelivery (%r)", item.subject, exc)
+        else:
+            if pulls is not None and again is None:
+                # Everything the handler stored is stored; a lost ack only delivers the
+                # message again, to a handler that finds nothing left to do.
+                pulls.ack(delivery.reply)
+                self.handled += 1
+            elif pulls is not None:
+                pulls.nak(delivery.reply, again)
+        if self.working == 0:
+            self._idle.set()
+        self._ask()
+
+
+class _KeepAlive:
+    """Progress acks for a message while its handler works."""
+
+    __slots__ = ("_every", "_handle", "_loop", "_pulls", "_reply")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, pulls: Pulls, reply: bytes, every: float
+    ) -> None:
+        self._loop, self._pulls, self._reply, self._every = loop, pulls, reply, every
+        self._handle = loop.call_later(every, self._tick)
+
+    def _tick(self) -> None:
+        self._pulls.progress(self._reply)
+        self._handle = self._loop.call_later(self._every, self._tick)
+
+    def cancel(self) -> None:
+        self._handle.cancel()

@@ -21,7 +21,7 @@ def sid_of(subscription: Subscription) -> int:
     return subscription._id
 
 
-def message(nc: NatsConnection, subject: str, data: bytes, headers: dict[str, str]) -> Msg:
+def message(nc: NatsConnection, subject: str, data: bytes, headers: dict[str, str] | None) -> Msg:
     """A ``Msg`` of ``nc`` for a message read raw (its connection is the private field
     ``Msg._client``)."""
     return Msg(_client=nc, subject=subject, data=data, headers=headers)

@@ -1,7 +1,9 @@
 """The shared work consumer of `cairn worker` (adapters/jetstream/work.py) against a real
 nats-server: a lone message is handed over at once (a waiting pull for a batch is answered when
 a message is there, not when the batch is full or the pull expires), every message is handled
-and acknowledged once, and never more at a time than the process's concurrency."""
+and acknowledged once, and never more at a time than the process's concurrency; messages that
+ask for nothing are acknowledged without a handler, payloads are never sent (headers only), and
+a message handed back comes again after its delay (decision 0043)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import nats
 import pytest
@@ -57,24 +60,10 @@ async def _add_stream(nats_url: str, stream: str) -> None:
         await nc.close()
 
 
-@contextmanager
-def running(nats_url: str, stream: str, handle: Handler, concurrency: int) -> Iterator[None]:
+def running(nats_url: str, stream: str, handle: Handler, concurrency: int) -> Any:
     spec = ConsumerSpec(stream, f"{stream}_workers", f"{stream}.work.*", ack_wait=30)
     work = DurableWork(nats_url, spec, handle, concurrency=concurrency, pull_wait=PULL_WAIT_S)
-    loop = asyncio.new_event_loop()
-    stopping = asyncio.Event()
-    ready = threading.Event()
-
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(work.run(stopping, ready.set),), daemon=True
-    )
-    thread.start()
-    assert ready.wait(30), "the work consumer did not start"
-    try:
-        yield
-    finally:
-        loop.call_soon_threadsafe(stopping.set)
-        thread.join(PULL_WAIT_S + 20)
+    return _running(work)
 
 
 def test_a_lone_message_is_handled_without_waiting_for_the_pull_to_expire(
@@ -119,3 +108,80 @@ def test_every_message_is_handled_and_acknowledged_once_within_the_concurrency(
     assert sorted(seen) == sorted(f"{unique_name}.work.{n}" for n in range(40))
     assert 1 <= most[0] <= 4
     assert left == 0  # all acknowledged, none pending
+
+
+async def _consumer_config(nats_url: str, stream: str) -> object:
+    nc = await nats.connect(nats_url)
+    try:
+        return (await nc.jetstream().consumer_info(stream, f"{stream}_workers")).config
+    finally:
+        await nc.close()
+
+
+def test_messages_that_ask_for_nothing_are_acknowledged_without_a_handler_or_payload(
+    nats_url: str, unique_name: str
+) -> None:
+    asyncio.run(_add_stream(nats_url, unique_name))
+    handled: list[WorkItem] = []
+    done = threading.Event()
+
+    def handle(item: WorkItem) -> None:
+        handled.append(item)
+        if len(handled) == 10:
+            done.set()
+
+    def skip(item: WorkItem) -> bool:
+        return int(item.subject.rpartition(".")[2]) % 3 != 0
+
+    spec = ConsumerSpec(unique_name, f"{unique_name}_workers", f"{unique_name}.work.*")
+    work = DurableWork(nats_url, spec, handle, concurrency=2, pull_wait=PULL_WAIT_S, skip=skip)
+    with _running(work):
+        asyncio.run(_publish(nats_url, unique_name, 30))
+        assert done.wait(60)
+        left = asyncio.run(_unfinished(nats_url, unique_name))
+        config = asyncio.run(_consumer_config(nats_url, unique_name))
+    assert sorted(int(i.subject.rpartition(".")[2]) for i in handled) == list(range(0, 30, 3))
+    assert left == 0  # the twenty skipped were acknowledged too
+    assert work.handled == 30
+    # Headers only: the handler sees a message's size, never its payload.
+    assert getattr(config, "headers_only", None) is True
+    assert {i.headers.get("Nats-Msg-Size") for i in handled} == {"1"}
+
+
+def test_a_message_handed_back_comes_again_after_its_delay(nats_url: str, unique_name: str) -> None:
+    asyncio.run(_add_stream(nats_url, unique_name))
+    deliveries: list[int] = []
+    done = threading.Event()
+
+    def handle(item: WorkItem) -> float | None:
+        deliveries.append(item.deliveries)
+        if item.deliveries < 2:
+            return 0.2  # not done: again in 0.2 s
+        done.set()
+        return None
+
+    spec = ConsumerSpec(unique_name, f"{unique_name}_workers", f"{unique_name}.work.*")
+    work = DurableWork(nats_url, spec, handle, concurrency=2, pull_wait=PULL_WAIT_S)
+    with _running(work):
+        asyncio.run(_publish(nats_url, unique_name, 1))
+        assert done.wait(30)
+        left = asyncio.run(_unfinished(nats_url, unique_name))
+    assert deliveries == [1, 2]
+    assert left == 0
+
+
+@contextmanager
+def _running(work: DurableWork) -> Iterator[None]:
+    loop = asyncio.new_event_loop()
+    stopping = asyncio.Event()
+    ready = threading.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete, args=(work.run(stopping, ready.set),), daemon=True
+    )
+    thread.start()
+    assert ready.wait(30), "the work consumer did not start"
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stopping.set)
+        thread.join(PULL_WAIT_S + 20)

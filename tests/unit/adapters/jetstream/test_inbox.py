@@ -65,3 +65,22 @@ def test_a_lost_connection_fails_reads_as_unavailable_and_writes_as_unknown() ->
     assert not isinstance(read_error.value, EventStoreOutcomeUnknown)
     with pytest.raises(EventStoreOutcomeUnknown):
         write.result(0)
+
+
+def test_a_reply_taken_raw_is_the_message_nats_py_would_have_made() -> None:
+    inbox = Inbox()
+    nc: Any = object()
+    token, answer = waiting(inbox, count=True)
+    subject = (inbox.prefix + token).encode()
+    inbox.on_raw(nc, subject, b"NATS/1.0\r\nNats-Sequence: 7\r\n\r\n", b"payload")
+    msg = answer.result(0)
+    assert (msg.subject, msg.data, msg.headers) == (
+        inbox.prefix + token,
+        b"payload",
+        {"Nats-Sequence": "7"},
+    )
+    assert inbox.messages_fetched == 1
+    token, answer = waiting(inbox, count=True)
+    inbox.on_raw(nc, (inbox.prefix + token).encode(), b"NATS/1.0 404 Not Found\r\n\r\n", b"")
+    assert answer.result(0).headers == {"Status": "404", "Description": "Not Found"}
+    assert inbox.messages_fetched == 1  # a status is no message read

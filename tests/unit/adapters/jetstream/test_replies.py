@@ -103,6 +103,29 @@ def test_status_lines_read_as_nats_py_reads_them(raw: bytes, code: str, descript
         assert expected.get("Description", "") == description
 
 
+@given(st.lists(st.tuples(header_names, header_values), max_size=12))
+def test_replies_taken_raw_get_the_headers_nats_py_gives_them(
+    pairs: list[tuple[str, str]],
+) -> None:
+    raw = block(*(f"{name}: {value}" for name, value in pairs))
+    assert replies.nats_headers(raw) == nats_py_headers(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        block(status="404 Message Not Found"),
+        block(status="503"),
+        block("Nats-Pending-Messages: 3", "Nats-Pending-Bytes: 0", status="408 Request Timeout"),
+        block("Nats-Num-Pending: 5", "Nats-Last-Sequence: 9", status="204 EOB"),
+        block(),
+        b"",
+    ],
+)
+def test_status_replies_taken_raw_get_the_headers_nats_py_gives_them(raw: bytes) -> None:
+    assert replies.nats_headers(raw) == (nats_py_headers(raw) if raw else None)
+
+
 def test_end_of_batch_says_how_many_more_match() -> None:
     end = block("Nats-Num-Pending: 5", "Nats-Last-Sequence: 9", status="204 EOB")
     assert replies.pending_of(end) == 5
