@@ -59,7 +59,9 @@ function member(user, detail, change) {
 }
 
 export async function render(main, { go, query }) {
-  const page = await get("/v1/users");
+  // After a change, the list waits until it holds it (the command's position).
+  const after = query.get("after");
+  const page = await get(after ? `/v1/users?after=${encodeURIComponent(after)}` : "/v1/users");
   const details = await Promise.all(page.items.map((user) => get(`/v1/users/${user.user_id}`).catch(() => null)));
   const problems = h("div", { "aria-live": "polite" });
   const done = h("div", { "aria-live": "polite" });
@@ -68,8 +70,9 @@ export async function render(main, { go, query }) {
   async function change(action, message) {
     problems.replaceChildren();
     try {
-      await withStepUp(action);
-      go(`/household?done=${encodeURIComponent(message)}`);
+      const answer = await withStepUp(action);
+      const position = answer && answer.position ? `&after=${answer.position}` : "";
+      go(`/household?done=${encodeURIComponent(message)}${position}`);
     } catch (error) {
       problems.append(errorBox(error));
     }
