@@ -81,7 +81,11 @@ class _Ledger:
 
     def record(self, candidate: CandidateModel, outcome: str, elapsed: float) -> None:
         self.attempts.append(f"{candidate.model}: {outcome}")
-        logger.info(
+        # Every attempt is in the plan's usage record (PlanProposed); the log tells of the
+        # ones that did not answer. A line per plan made each worker write one per run,
+        # serialised behind the log handler's lock (decision 0042).
+        logger.log(
+            logging.DEBUG if outcome == "ok" else logging.INFO,
             "planner attempt model=%s outcome=%s elapsed_ms=%d",
             candidate.model,
             outcome,

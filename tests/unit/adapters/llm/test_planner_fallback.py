@@ -116,6 +116,16 @@ def test_first_valid_answer_wins_and_costs_add_up() -> None:
     assert proposed.usage.cost_usd == Decimal("0.002")
 
 
+def test_only_attempts_that_did_not_answer_are_logged_as_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="cairn.planner")
+    gateway = FakeGateway({FIRST: "not json", SECOND: PLAN})
+    planner(gateway).propose(INTENT, CONTEXT, keys(), BALANCED)
+    logged = [r.getMessage() for r in caplog.records if r.name == "cairn.planner"]
+    assert len(logged) == 1 and f"model={FIRST} outcome=invalid_answer" in logged[0]
+
+
 def test_each_attempt_leases_the_key_again() -> None:
     lease = CountingLease()
     gateway = FakeGateway({THIRD: PLAN})
