@@ -27,7 +27,7 @@ _KNOWS = (
     " OR EXISTS (SELECT 1 FROM context_entities"
     " WHERE tenant_id = %(tenant)s AND user_id = %(user)s)"
 )
-# As `PostgresUpstreamStore.approved_tools` reads them (adapters/mcp/upstream_store.py).
+# The person's tools whose last listing is the text they approved: what a plan may offer.
 _APPROVED_TOOLS = (
     "SELECT s.server_id, s.user_id, s.name AS server_name, s.url, s.auth, t.name,"
     " t.approved_hash, t.listed_hash, t.description, t.input_schema, t.annotations"

@@ -74,18 +74,6 @@ class PostgresUpstreamStore:
             ).fetchall()
         return [UpstreamServer(*row) for row in rows]
 
-    def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
-        with self._tenant(tenant) as conn:
-            rows = conn.execute(
-                "SELECT s.server_id, s.user_id, s.name, s.url, s.auth, t.name, t.approved_hash,"
-                " t.listed_hash, t.description, t.input_schema, t.annotations"
-                " FROM mcp_servers s JOIN mcp_tools t USING (tenant_id, server_id)"
-                " WHERE s.tenant_id = %s AND s.user_id = %s AND t.approved_hash = t.listed_hash"
-                " ORDER BY s.name, s.server_id, t.name",
-                (tenant, user_id),
-            ).fetchall()
-        return [(UpstreamServer(*row[:5]), PinnedTool(row[0], *row[5:])) for row in rows]
-
     def save_pins(self, tenant: str, pins: list[PinnedTool]) -> None:
         with self._tenant(tenant) as conn:
             for pin in pins:

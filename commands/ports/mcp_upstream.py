@@ -99,10 +99,6 @@ class UpstreamStore(Protocol):
 
     def servers_of(self, tenant: str, user_id: str) -> list[UpstreamServer]: ...
 
-    def approved_tools(self, tenant: str, user_id: str) -> list[tuple[UpstreamServer, PinnedTool]]:
-        """The person's tools whose last listing is the text they approved."""
-        ...
-
     def approve(
         self,
         tenant: str,
