@@ -6,14 +6,16 @@ what makes `replay` reproduce a decision.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cedarpy
 
 from domain.policy.combine import StepVerdicts
-from domain.policy.inputs import step_facts
-from domain.policy.model import DecisionInput, Mode, StepInput, Verdict
+from domain.policy.inputs import StepFacts, step_facts
+from domain.policy.model import DecisionInput, Mode, Verdict
 from domain.runs.actions import policy_action
 
 MODES = (Mode.AUTONOMOUS, Mode.WITH_APPROVAL)
@@ -47,8 +49,7 @@ def entities(decision_input: DecisionInput) -> list[dict[str, Any]]:
     return found
 
 
-def context(decision_input: DecisionInput, step: StepInput, mode: Mode) -> dict[str, Any]:
-    facts = step_facts(decision_input, step)
+def context(facts: StepFacts, mode: Mode) -> dict[str, Any]:
     found: dict[str, Any] = {
         "mode": mode.value,
         "autonomy": facts.autonomy,
@@ -75,11 +76,44 @@ def requests(decision_input: DecisionInput) -> list[dict[str, Any]]:
             "principal": principal,
             "action": _uid("Action", policy_action(step.action)),
             "resource": _uid(step.resource.type, step.resource.id),
-            "context": context(decision_input, step, mode),
+            "context": context(facts, mode),
         }
         for step in decision_input.steps
+        for facts in (step_facts(decision_input, step),)
         for mode in MODES
     ]
+
+
+@dataclass(frozen=True)
+class CedarCall:
+    """One decision's Cedar input, built once for both layers: the requests with their contexts
+    as JSON text (cedarpy passes text through; it would serialise a dict on every call), the
+    entities as JSON text, and `key`: every string Cedar is given (the entities' text, then six
+    per request: principal type and id, action id, resource type and id, context text). Equal
+    keys mean Cedar is given exactly the same requests and entities."""
+
+    requests: list[dict[str, Any]]
+    actions: frozenset[str]
+    entities: str
+    key: tuple[str, ...]
+
+
+def call_for(decision_input: DecisionInput) -> CedarCall:
+    found = json.dumps(entities(decision_input))
+    asked: list[dict[str, Any]] = []
+    key = [found]
+    for request in requests(decision_input):
+        principal, action, resource = request["principal"], request["action"], request["resource"]
+        context_text = json.dumps(request["context"])
+        asked.append({**request, "context": context_text})
+        key += (principal["type"], principal["id"], action["id"])
+        key += (resource["type"], resource["id"], context_text)
+    return CedarCall(
+        requests=asked,
+        actions=frozenset(request["action"]["id"] for request in asked),
+        entities=found,
+        key=tuple(key),
+    )
 
 
 def verdict(result: cedarpy.AuthzResult) -> Verdict:

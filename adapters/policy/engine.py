@@ -3,7 +3,16 @@
 Parsing 200 policies costs tens of milliseconds; evaluating against a parsed set costs a
 fraction of one. So a text is validated and parsed once, on first sight, and the parsed sets
 are cached under its sha256 (the policy version) for every later decision and replay. All the
-requests of a plan (two per step) go to Cedar in one batch call.
+requests of a plan (two per step) go to Cedar in one batch call per layer, serialised once for
+both layers.
+
+Cedar's answers are a pure function of the policy set, the schema and the requests and
+entities it is given, so they are cached too (decision 0046), keyed on the layer, the policy
+version and the exact JSON text of the requests and entities: a key names the tenant, the
+person, their device and capabilities, each step's action, resource and context (mode, local
+hour and weekday, amounts, recipients), and an upstream tool's facts. A changed policy text is
+another version; nothing else feeds Cedar. The decision built from cached answers is the one
+Cedar would give, input and all.
 
 Household guardrails are forbid-only; they are evaluated with one implicit permit of
 everything (the ceiling), so "allowed" there means "no guardrail objects". The ceiling is not
@@ -14,12 +23,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import cedarpy
 
 from adapters.policy import cedar
+from adapters.policy.answers import AnswerCache
 from adapters.policy.changes import only_narrows
 from adapters.policy.compiled import CompiledPolicies
 from adapters.policy.defaults import default_household, default_policies
@@ -39,7 +49,7 @@ from domain.policy.model import (
     Verdict,
     policy_version,
 )
-from domain.runs.actions import CATALOGUE, UPSTREAM_ACTION, policy_action
+from domain.runs.actions import CATALOGUE, UPSTREAM_ACTION
 from domain.runs.plan import Plan
 
 # Cannot be the @id of a household guardrail: those start with "household.".
@@ -64,6 +74,7 @@ class CedarPolicyEngine:
         *,
         cache_size: int = 64,
         actions: Iterable[str] = (*CATALOGUE, UPSTREAM_ACTION),
+        answers_cache_size: int = 4096,
     ) -> None:
         self._schema = cedarpy.Schema.from_str(schema_text)
         self._actions = frozenset(actions)  # the schema's actions, for slicing policy sets
@@ -71,6 +82,10 @@ class CedarPolicyEngine:
         self._cache_size = cache_size
         # Keyed by (household?, version): the same text means something else in each layer.
         self._cache: OrderedDict[tuple[bool, str], CompiledPolicies] = OrderedDict()
+        # The same, by (household?, text): a known text needs no sha256 (which, on a text this
+        # long, also lets go of the GIL and queues for it again).
+        self._by_text: dict[tuple[bool, str], CompiledPolicies] = {}
+        self._answers = AnswerCache(answers_cache_size)
         self._lock = threading.Lock()
 
     # Policy texts
@@ -99,6 +114,11 @@ class CedarPolicyEngine:
         return only_narrows(current_text, new_text)
 
     def compile(self, policy_text: str, *, household: bool = False) -> CompiledPolicies:
+        with self._lock:
+            compiled = self._by_text.get((household, policy_text))
+            if compiled is not None:
+                self._cache.move_to_end((household, compiled.version))
+                return compiled
         version = policy_version(policy_text)
         key = (household, version)
         with self._lock:
@@ -119,8 +139,10 @@ class CedarPolicyEngine:
         compiled = CompiledPolicies(version, policy_text, policies, self._actions)
         with self._lock:
             self._cache[key] = compiled
+            self._by_text[(household, policy_text)] = compiled
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                (evicted_household, _), evicted = self._cache.popitem(last=False)
+                self._by_text.pop((evicted_household, evicted.text), None)
         return compiled
 
     # Decisions
@@ -204,25 +226,45 @@ class CedarPolicyEngine:
         compiled: CompiledPolicies,
         guard: CompiledPolicies | None = None,
     ) -> Decision:
+        call = cedar.call_for(decision_input)
         return decide(
             decision_input,
-            self._authorizer(compiled, lambda v: v),
-            None if guard is None else self._authorizer(guard, _without_ceiling),
+            self._authorizer(call, decision_input, compiled, household=False),
+            None
+            if guard is None
+            else self._authorizer(call, decision_input, guard, household=True),
         )
 
     def _authorizer(
-        self, compiled: CompiledPolicies, answer: Callable[[Verdict], Verdict]
-    ) -> Callable[[DecisionInput], list[StepVerdicts]]:
-        def authorize(recorded: DecisionInput) -> list[StepVerdicts]:
-            results = cedarpy.is_authorized_batch(
-                cedar.requests(recorded),
-                compiled.for_actions(policy_action(step.action) for step in recorded.steps),
-                cedar.entities(recorded),
-                schema=self._schema,
-            )
-            return cedar.pair_by_step([answer(cedar.verdict(result)) for result in results])
+        self,
+        call: cedar.CedarCall,
+        decision_input: DecisionInput,
+        compiled: CompiledPolicies,
+        *,
+        household: bool,
+    ) -> Callable[[DecisionInput], Sequence[StepVerdicts]]:
+        def authorize(recorded: DecisionInput) -> Sequence[StepVerdicts]:
+            asked = call if recorded is decision_input else cedar.call_for(recorded)
+            key = (household, compiled.version, asked.key)
+            found = self._answers.get(key)
+            if found is None:
+                found = self._answers.put(key, self._ask_cedar(asked, compiled, household))
+            return found
 
         return authorize
+
+    def _ask_cedar(
+        self, call: cedar.CedarCall, compiled: CompiledPolicies, household: bool
+    ) -> list[StepVerdicts]:
+        results = cedarpy.is_authorized_batch(
+            call.requests, compiled.for_actions(call.actions), call.entities, schema=self._schema
+        )
+        answer = _without_ceiling if household else _as_is
+        return cedar.pair_by_step([answer(cedar.verdict(result)) for result in results])
+
+
+def _as_is(verdict: Verdict) -> Verdict:
+    return verdict
 
 
 def _without_ceiling(verdict: Verdict) -> Verdict:
