@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg_pool import ConnectionPool
 
 from adapters.vault import aead
-from adapters.vault.cache import DataKeyCache, WrappedDataKey
+from adapters.vault.cache import DataKeyCache
 from adapters.vault.db import tenant_transaction
 from adapters.vault.errors import VaultDecryptionFailed, VaultInvalidInput, VaultSecretNotFound
 from adapters.vault.keyring import KeyRing
@@ -24,11 +25,11 @@ from adapters.vault.keys import (
     current_data_key,
     find_subject_key,
     subject_key_for_sealing,
-    unwrap_data_key,
     unwrap_subject_key,
 )
 from adapters.vault.personal_token import format_token, parse_token
 from adapters.vault.rotation import RotationReport, rewrap_all_keys
+from adapters.vault.sealed import SealedRow, StoredSecret, open_secret
 from commands.ports.vault import ERASED, Erased, Secret, SecretRef
 
 logger = logging.getLogger("cairn.vault")
@@ -36,6 +37,11 @@ logger = logging.getLogger("cairn.vault")
 MAX_IDENTIFIER_CHARS = 200
 # Provider API keys and OAuth tokens are far smaller; a bound keeps a bug from storing a file.
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+
+
+def _stored(row: Sequence[Any]) -> StoredSecret:
+    version, ciphertext, kek_version, wrapped = row
+    return StoredSecret(int(version), bytes(ciphertext), str(kek_version), bytes(wrapped))
 
 
 def _check_identifiers(**values: str) -> None:
@@ -115,21 +121,25 @@ class PostgresVault:
                 f"no secret {record_id!r} in tenant {tenant!r}",
                 {"tenant": tenant, "record_id": record_id},
             )
-        version, ciphertext, kek_version, wrapped = row
-        key = unwrap_data_key(
-            self.keyring,
-            self.data_keys,
-            WrappedDataKey(tenant, version, kek_version, bytes(wrapped)),
-        )
-        try:
-            return aead.decrypt(key, bytes(ciphertext), aead.secret_ad(tenant, record_id, version))
-        except aead.AuthenticationFailed:
-            logger.warning("secret %s of tenant %s failed authentication", record_id, tenant)
-            raise VaultDecryptionFailed(
-                f"secret {record_id!r} of tenant {tenant!r} cannot be decrypted: it was altered"
-                " or copied from another record or tenant",
-                {"tenant": tenant, "record_id": record_id},
-            ) from None
+        return open_secret(self.keyring, self.data_keys, tenant, record_id, _stored(row))
+
+    def sealed_secrets(self, tenant: str, prefix: str) -> dict[str, SealedRow]:
+        _check_identifiers(tenant=tenant)
+        with tenant_transaction(self.pool, tenant) as conn:
+            rows = conn.execute(
+                "SELECT s.record_id,"
+                " s.data_key_version, s.ciphertext, k.kek_version, k.wrapped_key"
+                " FROM vault_secrets s JOIN vault_data_keys k"
+                " ON k.tenant_id = s.tenant_id AND k.version = s.data_key_version"
+                " WHERE s.tenant_id = %s AND starts_with(s.record_id, %s)",
+                (tenant, prefix),
+            ).fetchall()
+        return {
+            str(record_id): SealedRow(
+                self.keyring, self.data_keys, tenant, str(record_id), _stored(stored)
+            )
+            for record_id, *stored in rows
+        }
 
     def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
         _check_identifiers(tenant=tenant)

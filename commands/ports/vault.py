@@ -11,6 +11,7 @@ thread pool.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, NoReturn, Protocol, final
 
@@ -112,6 +113,13 @@ def is_personal_token(value: object) -> bool:
     return isinstance(value, str) and value.startswith(PERSONAL_TOKEN_PREFIX)
 
 
+class SealedSecret(Protocol):
+    """A secret as the vault stores it, read but not decrypted: `open()` decrypts it, and
+    fails as `Vault.get_secret` does for a row that was altered or copied."""
+
+    def open(self) -> bytes: ...
+
+
 class Vault(Protocol):
     """Secrets (provider API keys, OAuth tokens) and personal fields, each bound to its tenant.
 
@@ -138,6 +146,11 @@ class Vault(Protocol):
     def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
         """The record ids of the tenant's secrets that start with `prefix` (nothing is
         decrypted: what is configured, without reading it)."""
+        ...
+
+    def sealed_secrets(self, tenant: str, prefix: str) -> Mapping[str, SealedSecret]:
+        """The tenant's secrets whose record ids start with `prefix`, by record id, in one
+        read; each is decrypted only when opened (what is configured, and its lease)."""
         ...
 
     def seal_personal(self, tenant: str, subject_id: str, field: str, value: str) -> str:

@@ -23,7 +23,7 @@ from commands.identity.context import IdentityPorts
 from commands.ports.planner import ContextProvider, Planner, PlannerFailure, RoutingPreference
 from commands.ports.policy import PolicyEngine
 from commands.runs.policies import RunsApplication, current_guardrails, current_policies
-from commands.runs.provider_keys import configured_providers, leased_keys
+from commands.runs.provider_keys import stored_keys
 from domain.event_context import EventContext
 from domain.policy.inputs import UnknownUpstreamTool
 from domain.policy.model import Principal, UpstreamTool
@@ -66,8 +66,7 @@ def load_run(ports: PipelinePorts, run_id: UUID) -> Run:
 
 
 def plan(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
-    vault = ports.identity.vault
-    keys = leased_keys(vault, tenant_id, configured_providers(vault, tenant_id))
+    keys = stored_keys(ports.identity.vault, tenant_id)
     context = ports.context.planning_context(
         tenant_id=tenant_id, user_id=run.user_id, intent_text=run.text
     )

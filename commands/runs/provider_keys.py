@@ -134,13 +134,33 @@ def leased_keys(vault: Vault, tenant_id: UUID, providers: frozenset[LlmProvider]
     """Keys for the providers the tenant configured; each is decrypted only when leased."""
 
     def lease(provider: LlmProvider) -> ProviderCredential:
-        raw = json.loads(vault.get_secret(str(tenant_id), RECORD_PREFIX + provider.value))
-        return ProviderCredential(
-            api_key=SecretStr(raw["api_key"]),
-            api_base=raw.get("api_base"),
-            api_version=raw.get("api_version"),
-            deployments=raw.get("deployments") or {},
-        )
+        return _credential(vault.get_secret(str(tenant_id), RECORD_PREFIX + provider.value))
+
+    return ProviderKeys(providers=providers, lease=lease)
+
+
+def _credential(stored: bytes) -> ProviderCredential:
+    raw = json.loads(stored)
+    return ProviderCredential(
+        api_key=SecretStr(raw["api_key"]),
+        api_base=raw.get("api_base"),
+        api_version=raw.get("api_version"),
+        deployments=raw.get("deployments") or {},
+    )
+
+
+def stored_keys(vault: Vault, tenant_id: UUID) -> ProviderKeys:
+    """The providers the tenant stored a key for and their leases, from one vault read (the
+    keys as stored); each key is decrypted only when leased. A key stored after the read is
+    leased from the vault itself."""
+    sealed = vault.sealed_secrets(str(tenant_id), RECORD_PREFIX)
+    providers = frozenset(p for p in LlmProvider if RECORD_PREFIX + p.value in sealed)
+
+    def lease(provider: LlmProvider) -> ProviderCredential:
+        found = sealed.get(RECORD_PREFIX + provider.value)
+        if found is None:
+            return leased_keys(vault, tenant_id, providers).lease(provider)
+        return _credential(found.open())
 
     return ProviderKeys(providers=providers, lease=lease)
 

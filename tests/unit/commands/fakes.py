@@ -42,6 +42,14 @@ class Clock:
         return self.now.timestamp()
 
 
+@dataclass(frozen=True)
+class _Held:
+    value: bytes = field(repr=False)
+
+    def open(self) -> bytes:
+        return self.value
+
+
 class MemoryVault:
     def __init__(self) -> None:
         self.secrets: dict[tuple[str, str], bytes] = {}
@@ -64,6 +72,13 @@ class MemoryVault:
 
     def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:
         return frozenset(r for t, r in self.secrets if t == tenant and r.startswith(prefix))
+
+    def sealed_secrets(self, tenant: str, prefix: str) -> dict[str, _Held]:
+        return {
+            r: _Held(v)
+            for (t, r), v in self.secrets.items()
+            if t == tenant and r.startswith(prefix)
+        }
 
     def seal_personal(self, tenant: str, subject_id: str, field: str, value: str) -> str:
         token = f"pii:v1:{subject_id}:{secrets.token_hex(8)}:{len(self.personal)}"
