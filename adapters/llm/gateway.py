@@ -155,6 +155,26 @@ def success_logging_off() -> Callable[[], contextlib.AbstractContextManager[obje
     return off
 
 
+@cache
+def first_call_done() -> None:
+    """litellm imports much of its call path during its first `completion` (~0.3 s of CPU):
+    one offline mock call pays for it here, not inside a person's first model call."""
+    litellm = load_litellm()
+    try:
+        with success_logging_off()():
+            litellm.completion(**_WARM_UP_CALL)
+    except Exception as exc:  # a warm-up that fails leaves the work to the first call
+        logger.warning("litellm warm-up call failed: %s", type(exc).__name__)
+
+
+_WARM_UP_CALL = {
+    "model": "openai/gpt-4.1-mini",
+    "messages": [{"role": "user", "content": "warm-up"}],
+    "mock_response": "{}",
+    "api_key": "warm-up",
+}
+
+
 class LiteLLMGateway:
     def __init__(
         self, mock_answers: MockAnswerSource | None = None, guard: EndpointGuard | None = None
@@ -167,7 +187,7 @@ class LiteLLMGateway:
 
     def warm_up(self) -> None:
         """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
-        load_litellm()
+        first_call_done()
 
     def complete(
         self, request: CompletionRequest, credential: ProviderCredential
