@@ -186,7 +186,8 @@ class LiteLLMGateway:
         self._guarded_http: Any = None
 
     def warm_up(self) -> None:
-        """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
+        """Import litellm and its call path now (e.g. in a worker's start-up), once per
+        process, instead of inside the first intent's model call."""
         first_call_done()
 
     def complete(
