@@ -10,14 +10,18 @@ arguments and is given to `litellm.completion(api_key=...)`; it is never written
 `os.environ` or to litellm's module-level settings. A failed call is reported as a
 `CompletionFailed` carrying only a failure kind and an HTTP status: provider error texts can
 echo request details, so they are dropped (and not chained) rather than scrubbed.
+
+litellm hands each successful call to a logging thread for its callbacks; Cairn registers
+none, so calls run under `success_logging_off()` (decision 0045).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -25,12 +29,13 @@ from functools import cache
 from typing import Any, Protocol
 
 from adapters.llm.endpoints import guarded_http_client
+from adapters.llm.litellm_response import content_of, cost_of, int_or_none
 from adapters.llm.mock import MockAnswerSource
 from adapters.llm.routing import CandidateModel
 from commands.ports.endpoints import EndpointGuard, ModelEndpointRefused
 from commands.ports.planner import LlmProvider, ProviderCredential
 
-COST_PRECISION = Decimal("1e-10")
+logger = logging.getLogger(__name__)
 
 
 class FailureKind(StrEnum):
@@ -131,6 +136,45 @@ def load_litellm() -> Any:
     return litellm
 
 
+@cache
+def success_logging_off() -> Callable[[], contextlib.AbstractContextManager[object]]:
+    """Under it litellm hands a successful call to no logging thread (~0.8 ms of ~2.4 ms).
+
+    litellm's `internal_sub_call()` marks a call logged by its caller; in a synchronous
+    `completion` it only skips submitting the success handler: the cost stamped on the answer,
+    exception mapping and redaction are unchanged (read in litellm 1.110.2, decision 0045).
+    If an upgrade drops it, calls are logged as before and test_success_logging.py fails.
+    """
+    load_litellm()
+    try:
+        internal: Any = importlib.import_module("litellm._internal_context")
+        off: Callable[[], contextlib.AbstractContextManager[object]] = internal.internal_sub_call
+    except (ImportError, AttributeError):
+        logger.warning("litellm has no internal_sub_call: each call is logged by litellm")
+        return contextlib.nullcontext
+    return off
+
+
+@cache
+def first_call_done() -> None:
+    """litellm imports much of its call path during its first `completion` (~0.3 s of CPU):
+    one offline mock call pays for it here, not inside a person's first model call."""
+    litellm = load_litellm()
+    try:
+        with success_logging_off()():
+            litellm.completion(**_WARM_UP_CALL)
+    except Exception as exc:  # a warm-up that fails leaves the work to the first call
+        logger.warning("litellm warm-up call failed: %s", type(exc).__name__)
+
+
+_WARM_UP_CALL = {
+    "model": "openai/gpt-4.1-mini",
+    "messages": [{"role": "user", "content": "warm-up"}],
+    "mock_response": "{}",
+    "api_key": "warm-up",
+}
+
+
 class LiteLLMGateway:
     def __init__(
         self, mock_answers: MockAnswerSource | None = None, guard: EndpointGuard | None = None
@@ -142,8 +186,9 @@ class LiteLLMGateway:
         self._guarded_http: Any = None
 
     def warm_up(self) -> None:
-        """Import litellm now (e.g. in a worker's start-up) instead of on the first intent."""
-        load_litellm()
+        """Import litellm and its call path now (e.g. in a worker's start-up), once per
+        process, instead of inside the first intent's model call."""
+        first_call_done()
 
     def complete(
         self, request: CompletionRequest, credential: ProviderCredential
@@ -174,7 +219,8 @@ class LiteLLMGateway:
         routed_model = call["model"]
         failure: CompletionFailed | None = None
         try:
-            response = litellm.completion(**call)
+            with success_logging_off()():
+                response = litellm.completion(**call)
         except Exception as exc:
             # Raised outside the handler below, so no provider text rides along as __context__.
             failure = _classify(litellm, exc)
@@ -224,53 +270,13 @@ def _answer_of(
     messages: list[dict[str, str]],
     priced_by_litellm: bool = False,
 ) -> CompletionAnswer:
-    content = _content_of(response)
+    content = content_of(response)
     usage = getattr(response, "usage", None)
-    prompt_tokens = _int_or_none(getattr(usage, "prompt_tokens", None))
+    prompt_tokens = int_or_none(getattr(usage, "prompt_tokens", None))
     if prompt_tokens is None:
         prompt_tokens = int(litellm.token_counter(model=candidate.model, messages=messages))
-    completion_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
+    completion_tokens = int_or_none(getattr(usage, "completion_tokens", None))
     if completion_tokens is None:
         completion_tokens = int(litellm.token_counter(model=candidate.model, text=content or ""))
-    cost, priced = _cost_of(litellm, response, candidate, priced_by_litellm)
+    cost, priced = cost_of(litellm, response, candidate, priced_by_litellm)
     return CompletionAnswer(content, prompt_tokens, completion_tokens, cost, priced)
-
-
-def _content_of(response: Any) -> str | None:
-    choices = getattr(response, "choices", None)
-    if not choices:
-        return None
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
-    if isinstance(content, str) and content.strip():
-        return content
-    # Some providers answer a response schema through a single forced tool call.
-    tool_calls = getattr(message, "tool_calls", None) or []
-    if len(tool_calls) == 1:
-        arguments = getattr(getattr(tool_calls[0], "function", None), "arguments", None)
-        if isinstance(arguments, str):
-            return arguments
-    return None
-
-
-def _cost_of(
-    litellm: Any, response: Any, candidate: CandidateModel, priced_by_litellm: bool
-) -> tuple[Decimal, bool]:
-    # Priced by the routing table's model name: an Azure deployment name means nothing to
-    # litellm's price list. When the call was routed under that name, litellm has priced the
-    # answer already (`response_cost`, the same `completion_cost`): asking again cost ~0.5 ms
-    # of a ~2.7 ms call (decision 0038).
-    hidden = getattr(response, "_hidden_params", None)
-    cost = hidden.get("response_cost") if priced_by_litellm and isinstance(hidden, dict) else None
-    if cost is None:
-        try:
-            cost = litellm.completion_cost(completion_response=response, model=candidate.model)
-        except Exception:
-            return Decimal(0), False
-    if not isinstance(cost, int | float) or cost < 0:
-        return Decimal(0), False
-    return Decimal(repr(float(cost))).quantize(COST_PRECISION), True
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and value >= 0 else None

@@ -241,6 +241,31 @@ def test_importing_the_adapter_does_not_import_litellm() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
 
 
+FIRST_CALL_AFTER_WARM_UP = """
+import sys
+from adapters.llm import LiteLLMGateway, MockAnswer
+from adapters.llm.gateway import CompletionRequest
+from adapters.llm.routing import CandidateModel
+from adapters.llm.schema import plan_response_format
+from commands.ports.planner import ProviderCredential
+from pydantic import SecretStr
+gateway = LiteLLMGateway(lambda model: MockAnswer.text("{}"))
+gateway.warm_up()
+before = set(sys.modules)
+messages, schema = [{"role": "user", "content": "hi"}], plan_response_format()
+request = CompletionRequest(CandidateModel("openai/gpt-4.1-mini"), messages, schema, 5.0, 100)
+gateway.complete(request, ProviderCredential(SecretStr("sk-test-key")))
+print(sorted(set(sys.modules) - before))
+"""
+
+
+def test_after_warm_up_a_first_model_call_has_nothing_left_to_import() -> None:
+    command = [sys.executable, "-c", FIRST_CALL_AFTER_WARM_UP]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 CALL_ONCE = """
 import logging
 from adapters.llm import LiteLLMGateway, MockAnswer
