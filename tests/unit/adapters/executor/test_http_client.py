@@ -1,11 +1,23 @@
-"""The HTTP integration client without a network: httpx's MockTransport plays the provider."""
+"""The HTTP integration client without a network: a urllib3 pool whose `urlopen` plays the
+provider (it never connects)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-import httpx
 import pytest
+import urllib3
+from urllib3.connection import HTTPConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from adapters.executor import ROUTES, HttpIntegrations
 from commands.ports.integrations import ErrorKind, IntegrationError
@@ -17,17 +29,45 @@ KEY = "a" * 32
 NOTE = {"title": "Groceries", "body": "milk"}
 
 
-def client(
-    answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request] | None = None
-) -> HttpIntegrations:
-    def handle(request: httpx.Request) -> httpx.Response:
-        if seen is not None:
-            seen.append(request)
-        return answer(request)
+@dataclass(frozen=True)
+class Sent:
+    origin: str
+    method: str
+    path: str
+    body: bytes
+    headers: dict[str, str]
+    options: dict[str, Any]
 
+
+def answer(status: int, body: bytes | dict[str, Any] = b"", **headers: str) -> urllib3.HTTPResponse:
+    content = json.dumps(body).encode() if isinstance(body, dict) else body
+    return urllib3.HTTPResponse(body=content, status=status, headers=headers)
+
+
+class ProviderPool(urllib3.HTTPConnectionPool):
+    """A pool for `origin` that answers with `reply` instead of connecting."""
+
+    def __init__(
+        self, origin: str, reply: Callable[[Sent], urllib3.HTTPResponse], seen: list[Sent]
+    ) -> None:
+        super().__init__("provider.invalid")
+        self.origin, self.reply, self.seen = origin, reply, seen
+
+    def urlopen(  # type: ignore[override]
+        self, method: str, url: str, body: bytes, headers: dict[str, str], **options: Any
+    ) -> urllib3.HTTPResponse:
+        sent = Sent(self.origin, method, url, body, dict(headers), options)
+        self.seen.append(sent)
+        return self.reply(sent)
+
+
+def client(
+    reply: Callable[[Sent], urllib3.HTTPResponse], seen: list[Sent] | None = None
+) -> HttpIntegrations:
+    sent: list[Sent] = [] if seen is None else seen
     return HttpIntegrations(
         {"notes": "https://notes.example/api/"},
-        client=httpx.Client(transport=httpx.MockTransport(handle)),
+        pool_for=lambda origin: ProviderPool(origin, reply, sent),
         auth_headers=lambda tenant, provider: {"Authorization": f"Bearer {tenant}-{provider}"},
     )
 
@@ -37,16 +77,53 @@ def perform(integrations: HttpIntegrations, action: str = "notes.create") -> dic
 
 
 def test_posts_the_parameters_to_the_actions_route_with_the_key_and_tenant() -> None:
-    seen: list[httpx.Request] = []
-    integrations = client(lambda r: httpx.Response(201, json={"id": "note_1"}), seen)
+    seen: list[Sent] = []
+    integrations = client(lambda r: answer(201, {"id": "note_1"}), seen)
     assert perform(integrations) == {"id": "note_1"}
     (request,) = seen
-    assert request.method == "POST"
-    assert str(request.url) == "https://notes.example/api/v1/notes"
+    assert (request.method, request.origin) == ("POST", "https://notes.example")
+    assert request.path == "/api/v1/notes"
     assert request.headers["Idempotency-Key"] == KEY
     assert request.headers["Cairn-Tenant"] == "acme"
     assert request.headers["Authorization"] == "Bearer acme-notes"
-    assert request.read() == b'{"title":"Groceries","body":"milk"}'
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.body == b'{"title":"Groceries","body":"milk"}'
+    # Neither retried nor redirected here; the executor retries with the same key.
+    assert (request.options["retries"], request.options["redirect"]) == (False, False)
+
+
+def test_no_credential_hook_can_replace_the_steps_key() -> None:
+    seen: list[Sent] = []
+    integrations = HttpIntegrations(
+        {"notes": "http://notes.example"},
+        pool_for=lambda origin: ProviderPool(origin, lambda r: answer(201, {"id": "n"}), seen),
+        auth_headers=lambda tenant, provider: {"Idempotency-Key": "forged", "Cairn-Tenant": "x"},
+    )
+    perform(integrations)
+    assert (seen[0].headers["Idempotency-Key"], seen[0].headers["Cairn-Tenant"]) == (KEY, "acme")
+    assert seen[0].path == "/v1/notes"
+
+
+def test_providers_at_one_origin_share_its_kept_connections() -> None:
+    made: list[str] = []
+
+    def pool_for(origin: str) -> urllib3.HTTPConnectionPool:
+        made.append(origin)
+        return ProviderPool(origin, lambda r: answer(201, {"id": "n"}), [])
+
+    HttpIntegrations(
+        {"a": "https://p.example/a", "b": "https://p.example/b/", "c": "http://p.example"},
+        pool_for=pool_for,
+    )
+    assert made == ["https://p.example", "http://p.example"]
+
+
+def test_the_connect_timeout_is_capped_and_the_read_timeout_is_the_handlers() -> None:
+    seen: list[Sent] = []
+    integrations = client(lambda r: answer(201, {"id": "n"}), seen)
+    integrations.perform("acme", "notes", "notes.create", NOTE, KEY, timeout=30.0)
+    limits = seen[0].options["timeout"]
+    assert (limits.connect_timeout, limits.read_timeout) == (5.0, 30.0)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +142,7 @@ def test_posts_the_parameters_to_the_actions_route_with_the_key_and_tenant() -> 
     ],
 )
 def test_statuses_map_to_kinds(status: int, kind: ErrorKind) -> None:
-    integrations = client(lambda r: httpx.Response(status, headers={"Location": "http://x"}))
+    integrations = client(lambda r: answer(status, Location="http://x"))
     with pytest.raises(IntegrationError) as failed:
         perform(integrations)
     assert failed.value.kind is kind
@@ -76,25 +153,27 @@ def test_statuses_map_to_kinds(status: int, kind: ErrorKind) -> None:
 def test_a_provider_error_text_is_never_repeated_only_a_short_code() -> None:
     body = {"error": {"code": "invalid_title", "message": "token sk-live-123 is not valid"}}
     with pytest.raises(IntegrationError) as failed:
-        perform(client(lambda r: httpx.Response(400, json=body)))
+        perform(client(lambda r: answer(400, body)))
     assert failed.value.message == "HTTP 400 (invalid_title)"
     weird = {"error": {"code": "sk-live-123 is a secret of yours"}}
     with pytest.raises(IntegrationError) as failed:
-        perform(client(lambda r: httpx.Response(400, json=weird)))
+        perform(client(lambda r: answer(400, weird)))
     assert failed.value.message == "HTTP 400"
 
 
 @pytest.mark.parametrize(
     ("exception", "kind"),
     [
-        (httpx.ReadTimeout("slow"), ErrorKind.TIMEOUT),
-        (httpx.ConnectTimeout("slow"), ErrorKind.TIMEOUT),
-        (httpx.ConnectError("refused"), ErrorKind.CONNECTION),
-        (httpx.RemoteProtocolError("closed without answer"), ErrorKind.CONNECTION),
+        (ReadTimeoutError(urllib3.HTTPConnectionPool("p.invalid"), "/", "slow"), ErrorKind.TIMEOUT),
+        (ConnectTimeoutError(None, "slow"), ErrorKind.TIMEOUT),
+        # A subclass of ConnectTimeoutError in urllib3, but a refusal: no waiting helps.
+        (NewConnectionError(HTTPConnection("p.invalid"), "refused"), ErrorKind.CONNECTION),
+        (ProtocolError("closed without answer"), ErrorKind.CONNECTION),
+        (SSLError("certificate verify failed"), ErrorKind.CONNECTION),
     ],
 )
 def test_transport_failures_are_retryable(exception: Exception, kind: ErrorKind) -> None:
-    def fail(request: httpx.Request) -> httpx.Response:
+    def fail(request: Sent) -> urllib3.HTTPResponse:
         raise exception
 
     with pytest.raises(IntegrationError) as failed:
@@ -103,17 +182,17 @@ def test_transport_failures_are_retryable(exception: Exception, kind: ErrorKind)
     assert failed.value.retryable
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"id"'])
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"id"', b"\xff\xfe\xfa"])
 def test_a_success_without_a_json_object_is_a_bad_response(body: bytes) -> None:
     with pytest.raises(IntegrationError) as failed:
-        perform(client(lambda r: httpx.Response(200, content=body)))
+        perform(client(lambda r: answer(200, body)))
     assert failed.value.kind is ErrorKind.BAD_RESPONSE
     assert not failed.value.retryable
 
 
 def test_unknown_providers_and_actions_are_unsupported_and_never_sent() -> None:
-    seen: list[httpx.Request] = []
-    integrations = client(lambda r: httpx.Response(201, json={"id": "x"}), seen)
+    seen: list[Sent] = []
+    integrations = client(lambda r: answer(201, {"id": "x"}), seen)
     assert integrations.supports("notes", "notes.create")
     assert not integrations.supports("evil", "notes.create")
     assert not integrations.supports("notes", "shell.run")
