@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import pytest
 import urllib3
 from urllib3.connection import HTTPConnection
@@ -20,6 +21,7 @@ from urllib3.exceptions import (
 )
 
 from adapters.executor import ROUTES, HttpIntegrations
+from adapters.executor.http_client import provider_pool
 from commands.ports.integrations import ErrorKind, IntegrationError
 from domain.runs.actions import CATALOGUE
 
@@ -213,3 +215,14 @@ def test_every_catalogue_action_has_a_fixed_route() -> None:
 def test_base_urls_must_be_http(url: str) -> None:
     with pytest.raises(ValueError, match="http"):
         HttpIntegrations({"notes": url})
+
+
+def test_provider_pools_check_certificates_and_never_retry_or_wait() -> None:
+    tls = provider_pool("https://p.example:8443")
+    assert isinstance(tls, urllib3.HTTPSConnectionPool)
+    assert (tls.host, tls.port, tls.ca_certs) == ("p.example", 8443, certifi.where())
+    assert tls.cert_reqs in (None, "CERT_REQUIRED")  # None: urllib3 requires them
+    plain = provider_pool("http://127.0.0.1:8080")
+    assert type(plain) is urllib3.HTTPConnectionPool
+    for pool in (tls, plain):
+        assert (pool.retries, pool.block) == (False, False)
