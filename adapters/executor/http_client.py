@@ -8,15 +8,19 @@ Each provider (or the connector in front of it) has a base URL; each action a fi
 from __future__ import annotations
 
 import json
+import os
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import certifi
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+from urllib3.util.proxy import connection_requires_http_tunnel
 
 from commands.ports.integrations import ErrorKind, IntegrationError
 
@@ -48,13 +52,37 @@ _KEPT_CONNECTIONS = 20
 
 
 def provider_pool(origin: str) -> urllib3.HTTPConnectionPool:
-    """Kept connections to one origin. Certificates are checked against the same CA bundle
-    httpx used (certifi). Never retried here (the executor retries, with the step's key),
-    redirects never followed (see `perform`), more connections than kept when busy."""
-    tls = {"ca_certs": certifi.where()} if origin.startswith("https:") else {}
-    return urllib3.connection_from_url(
-        origin, maxsize=_KEPT_CONNECTIONS, block=False, retries=False, **tls
-    )
+    """Kept connections to one origin, trusting and proxied as httpx's client was (its
+    defaults read the environment): never retried here (the executor retries, with the step's
+    key), redirects never followed (see `perform`), more connections than kept when busy."""
+    parts = urlsplit(origin)
+    options: dict[str, Any] = {"maxsize": _KEPT_CONNECTIONS, "block": False, "retries": False}
+    if parts.scheme == "https":
+        options["ssl_context"] = trusted_tls()
+    proxy = environment_proxy(parts.scheme, parts.hostname or "")
+    if proxy is None:
+        return urllib3.connection_from_url(origin, **options)
+    return urllib3.ProxyManager(proxy, **options).connection_from_url(origin)
+
+
+def trusted_tls() -> ssl.SSLContext:
+    """Certificates checked against `SSL_CERT_FILE`, else `SSL_CERT_DIR`, else certifi's
+    bundle (what httpx did), with the host name."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def environment_proxy(scheme: str, host: str) -> str | None:
+    """The proxy `<scheme>_proxy` (else `all_proxy`) names for this host, unless `no_proxy`
+    exempts it."""
+    proxies = getproxies()
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if not proxy or proxy_bypass(host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 class HttpIntegrations:
@@ -72,7 +100,10 @@ class HttpIntegrations:
         routes: Mapping[str, str] = ROUTES,
         pool_for: PoolFor = provider_pool,
     ) -> None:
-        self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
+        # Per provider: its origin's pool and what a request names before the route: the base
+        # URL's path, or the whole base URL when a proxy forwards the request (plain HTTP; the
+        # pool is then the proxy's, so not the named host's).
+        self._targets: dict[str, tuple[urllib3.HTTPConnectionPool, str, bool]] = {}
         pools: dict[str, urllib3.HTTPConnectionPool] = {}
         for provider, url in base_urls.items():
             parts = urlsplit(url)
@@ -81,7 +112,11 @@ class HttpIntegrations:
             origin = f"{parts.scheme}://{parts.netloc}"
             if origin not in pools:
                 pools[origin] = pool_for(origin)
-            self._targets[provider] = (pools[origin], parts.path.rstrip("/"))
+            pool, path = pools[origin], parts.path.rstrip("/")
+            forwarded = pool.proxy is not None and not connection_requires_http_tunnel(
+                pool.proxy, pool.proxy_config, parts.scheme
+            )
+            self._targets[provider] = (pool, origin + path if forwarded else path, forwarded)
         self._pools = list(pools.values())
         self._routes = dict(routes)
         self._auth_headers = auth_headers
@@ -105,7 +140,7 @@ class HttpIntegrations:
 
         if not self.supports(provider, action):
             raise error(ErrorKind.UNSUPPORTED, f"{action} at {provider!r} is not configured")
-        pool, base_path = self._targets[provider]
+        pool, base_path, forwarded = self._targets[provider]
         headers = dict(self._auth_headers(tenant, provider)) if self._auth_headers else {}
         # Set last, so that no credential hook can replace the step's key.
         headers.update(
@@ -131,6 +166,7 @@ class HttpIntegrations:
                 timeout=limits,
                 retries=False,
                 redirect=False,
+                assert_same_host=not forwarded,
             )
         except NewConnectionError as exc:  # refused, unreachable, unknown host
             raise error(ErrorKind.CONNECTION, f"{provider}: {type(exc).__name__}") from exc

@@ -4,6 +4,7 @@ provider (it never connects)."""
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from urllib3.exceptions import (
 )
 
 from adapters.executor import ROUTES, HttpIntegrations
-from adapters.executor.http_client import provider_pool
+from adapters.executor.http_client import environment_proxy, provider_pool, trusted_tls
 from commands.ports.integrations import ErrorKind, IntegrationError
 from domain.runs.actions import CATALOGUE
 
@@ -92,6 +93,7 @@ def test_posts_the_parameters_to_the_actions_route_with_the_key_and_tenant() -> 
     assert request.body == b'{"title":"Groceries","body":"milk"}'
     # Neither retried nor redirected here; the executor retries with the same key.
     assert (request.options["retries"], request.options["redirect"]) == (False, False)
+    assert request.options["assert_same_host"] is True
 
 
 def test_no_credential_hook_can_replace_the_steps_key() -> None:
@@ -217,12 +219,66 @@ def test_base_urls_must_be_http(url: str) -> None:
         HttpIntegrations({"notes": url})
 
 
-def test_provider_pools_check_certificates_and_never_retry_or_wait() -> None:
+def test_provider_pools_never_retry_or_wait_for_a_kept_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
     tls = provider_pool("https://p.example:8443")
     assert isinstance(tls, urllib3.HTTPSConnectionPool)
-    assert (tls.host, tls.port, tls.ca_certs) == ("p.example", 8443, certifi.where())
-    assert tls.cert_reqs in (None, "CERT_REQUIRED")  # None: urllib3 requires them
+    assert (tls.host, tls.port, tls.proxy) == ("p.example", 8443, None)
+    assert tls.conn_kw["ssl_context"].verify_mode is ssl.CERT_REQUIRED
+    assert tls.conn_kw["ssl_context"].check_hostname
     plain = provider_pool("http://127.0.0.1:8080")
     assert type(plain) is urllib3.HTTPConnectionPool
     for pool in (tls, plain):
         assert (pool.retries, pool.block) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("environment", "trusted"),
+    [
+        ({"SSL_CERT_FILE": "/ca/file.pem", "SSL_CERT_DIR": "/ca"}, {"cafile": "/ca/file.pem"}),
+        ({"SSL_CERT_DIR": "/ca"}, {"capath": "/ca"}),
+        ({}, {"cafile": certifi.where()}),
+    ],
+)
+def test_certificates_are_trusted_as_httpx_trusted_them(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], trusted: dict[str, str]
+) -> None:
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    asked: list[dict[str, str]] = []
+    monkeypatch.setattr(ssl, "create_default_context", lambda **kw: asked.append(kw))
+    trusted_tls()
+    assert asked == [trusted]
+
+
+def test_proxies_come_from_the_environment_as_for_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert environment_proxy("https", "p.example") is None
+    monkeypatch.setenv("https_proxy", "proxy.test:3128")
+    monkeypatch.setenv("no_proxy", "internal.test,localhost")
+    assert environment_proxy("https", "p.example") == "http://proxy.test:3128"
+    assert environment_proxy("https", "api.internal.test") is None
+    assert environment_proxy("http", "p.example") is None
+    proxied = provider_pool("https://p.example")
+    assert proxied.proxy is not None and proxied.proxy.host == "proxy.test"
+    assert provider_pool("https://api.internal.test").proxy is None
+
+
+def test_a_forwarding_proxy_is_sent_the_whole_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Sent] = []
+
+    def pool_for(origin: str) -> urllib3.HTTPConnectionPool:
+        pool = ProviderPool(origin, lambda r: answer(201, {"id": "n"}), seen)
+        pool.proxy = urllib3.util.parse_url("http://proxy.test:3128")
+        return pool
+
+    perform(HttpIntegrations({"notes": "http://notes.example/api"}, pool_for=pool_for))
+    assert seen[0].path == "http://notes.example/api/v1/notes"
+    assert seen[0].options["assert_same_host"] is False
