@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -49,6 +50,12 @@ def _found(app: RunsApplication, aggregate_id: UUID) -> Any:
         return None
 
 
+# The defaults' versions, hashed once per text (the same for every tenant today). Hashing the
+# person's defaults (~3.7 KB) on every decision also let go of the GIL (hashlib does from 2 KB
+# on), and in a busy worker the thread then waited for it behind the others (decision 0049).
+_default_version = lru_cache(maxsize=64)(policy_version)
+
+
 def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine) -> Policies:
     """The person's own policies (the defaults until they change them)."""
     found = _found(app, PolicySet.create_id(caller.tenant_id, caller.user_id))
@@ -56,7 +63,7 @@ def current_policies(caller: Caller, app: RunsApplication, engine: PolicyEngine)
         # The engine's own defaults: its version without validating them again on every
         # decision (~1 ms of a worker's CPU per run, decision 0021).
         text = engine.default_policies(str(caller.tenant_id))
-        return Policies(text, policy_version(text), is_default=True)
+        return Policies(text, _default_version(text), is_default=True)
     assert isinstance(found, PolicySet)
     return Policies(found.text, found.policy_version, is_default=False)
 
@@ -66,7 +73,7 @@ def current_guardrails(tenant_id: UUID, app: RunsApplication, engine: PolicyEngi
     found = _found(app, HouseholdGuardrails.create_id(tenant_id))
     if found is None:
         text = engine.default_household(str(tenant_id))
-        return Policies(text, policy_version(text), is_default=True)
+        return Policies(text, _default_version(text), is_default=True)
     assert isinstance(found, HouseholdGuardrails)
     return Policies(found.text, found.policy_version, is_default=False)
 

@@ -17,7 +17,7 @@ from commands.runs.policies import (
     current_policies,
     dry_run,
 )
-from domain.policy.model import Outcome
+from domain.policy.model import Outcome, policy_version
 from domain.runs.policies import PolicySet
 from tests.unit.commands.scenario import Person, Scenario, payment
 
@@ -190,3 +190,15 @@ def test_a_token_without_the_autonomy_scope_cannot_change_policies(scenario: Sce
 
 def _b64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_the_defaults_are_versioned_by_the_hash_of_their_text(scenario: Scenario) -> None:
+    ada = scenario.signed_up()
+    engine, tenant = scenario.ports.policy, str(ada.tenant_id)
+    for _ in range(2):  # the second time from the remembered version
+        person = current_policies(scenario.caller(ada), scenario.ports.runs, engine)
+        household = current_guardrails(ada.tenant_id, scenario.ports.runs, engine)
+        assert person.is_default and household.is_default
+        assert person.version == policy_version(engine.default_policies(tenant))
+        assert household.version == policy_version(engine.default_household(tenant))
+        assert person.version != household.version
