@@ -250,7 +250,7 @@ from adapters.llm.schema import plan_response_format
 from commands.ports.planner import ProviderCredential
 from pydantic import SecretStr
 gateway = LiteLLMGateway(lambda model: MockAnswer.text("{}"))
-gateway.warm_up()
+{warm_up}
 before = set(sys.modules)
 messages, schema = [{"role": "user", "content": "hi"}], plan_response_format()
 request = CompletionRequest(CandidateModel("openai/gpt-4.1-mini"), messages, schema, 5.0, 100)
@@ -259,8 +259,16 @@ print(sorted(set(sys.modules) - before))
 """
 
 
-def test_after_warm_up_a_first_model_call_has_nothing_left_to_import() -> None:
-    command = [sys.executable, "-c", FIRST_CALL_AFTER_WARM_UP]
+@pytest.mark.parametrize(
+    "warm_up",
+    [
+        "gateway.warm_up()",
+        # What a `cairn worker` process does before it follows the run events.
+        "from entrypoints.worker_cli import settle; settle()",
+    ],
+)
+def test_after_warm_up_a_first_model_call_has_nothing_left_to_import(warm_up: str) -> None:
+    command = [sys.executable, "-c", FIRST_CALL_AFTER_WARM_UP.replace("{warm_up}", warm_up)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
