@@ -90,6 +90,10 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
             originator_id, gt=gt, lte=lte, desc=desc, limit=limit
         )
 
+    def observe_event_subject(self, subject: str) -> None:
+        """Told the subject of a stored event of this stream (a consumer's delivery)."""
+        self.events.reader.locator.observe_event_subject(subject)
+
 
 class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
     def insert_events(
