@@ -1,8 +1,10 @@
 """The workers' second consumer: context events in, knowledge out (commands/context/
 background.py). A durable JetStream consumer shared by every worker process, beside the run
-consumer: new memories, submitted intents and completed runs. A failure is retried with a
-backoff a few times, then left (nothing waits on it: the rules already ran, and the run has
-its outcome); a dependency that is down is retried longer.
+consumer: new memories, synced mail and calendar items. Submitted intents and completed runs
+reach the learner through the run consumer instead, which is sent every run event anyway
+(`learns_from_run`, decision 0047). A failure is retried with a backoff a few times, then
+left (nothing waits on it: the rules already ran, and the run has its outcome); a dependency
+that is down is retried longer.
 
 The consumer starts at the stream's end when first created: turning learning on in a store
 with history does not send every old note to the person's model.
@@ -29,12 +31,12 @@ from domain.errors import Unavailable
 logger = logging.getLogger("cairn.learner")
 
 MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
-RUN_TOPIC = "domain.runs.run:Run.IntentSubmitted"
 MAIL_TOPIC = "domain.integrations.mail_feed:MailFeed.MailSynced"
 CALENDAR_TOPIC = "domain.integrations.sync:CalendarFeed.CalendarEventSynced"
-LEARNS_FROM = frozenset(
-    {"MemoryNoted", "IntentSubmitted", "RunCompleted", "MailSynced", "CalendarEventSynced"}
-)
+# What the learner's own consumer is sent, and what it learns from among that.
+LEARNS_FROM = frozenset({"MemoryNoted", "MailSynced", "CalendarEventSynced"})
+# Run events the learner learns from, handed over by the run consumer (decision 0047).
+LEARNS_FROM_RUNS = frozenset({"IntentSubmitted", "RunCompleted"})
 GIVE_UP_AFTER = 5
 WAIT_LONGER_AFTER_OUTAGES = 20
 
@@ -68,8 +70,9 @@ class LearningService:
             stream=settings.stream,
             durable=f"{settings.stream}_context_learners",
             subject_filter=h.aggregate_type_filter(settings.subject_prefix, MEMORY_TOPIC),
+            # Not the runs' subjects: their six events per run would be sent twice to every
+            # worker process for the two the learner needs (decision 0047).
             more_filters=(
-                h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),
                 h.aggregate_type_filter(settings.subject_prefix, MAIL_TOPIC),
                 h.aggregate_type_filter(settings.subject_prefix, CALENDAR_TOPIC),
             ),
@@ -88,6 +91,11 @@ class LearningService:
     @staticmethod
     def skip(item: WorkItem) -> bool:
         return item.headers.get(h.TOPIC, "").rpartition(".")[2] not in LEARNS_FROM
+
+    @staticmethod
+    def learns_from_run(name: str) -> bool:
+        """Whether the run event of this class name is one the learner learns from."""
+        return name in LEARNS_FROM_RUNS
 
     def handle(self, item: WorkItem) -> float | None:
         try:
