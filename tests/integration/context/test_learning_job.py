@@ -2,8 +2,8 @@
 workers' consumer hands it over, handled, then handed over again (a redelivery after a lost
 ack): the person's model is asked once, the facts are recorded once and cite the note's event;
 an event of another kind is acknowledged without work. The learner's consumer, as a worker
-creates it, is sent headers only (also where an earlier version created it with bodies), and
-learns through it."""
+creates it, is sent headers only and no run events (also where an earlier version created it
+with bodies and the runs' subjects), and learns through it."""
 
 from __future__ import annotations
 
@@ -128,9 +128,13 @@ async def _consumer_config(services: Services, durable: str, replaced: Any = Non
 def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Services) -> None:
     who, learning, asked = _learning_with_a_model(services)
     spec = learning.work.spec
-    # As an earlier version of the worker left it: bodies sent.
-    earlier = dataclasses.replace(learning.work._config(), headers_only=False)
-    assert not asyncio.run(_consumer_config(services, spec.durable, earlier)).headers_only
+    # As an earlier version of the worker left it: bodies sent, and every run event too.
+    config = learning.work._config()
+    runs = h.aggregate_type_filter(services.settings.subject_prefix, "m:Run.IntentSubmitted")
+    filters = [*(config.filter_subjects or []), runs]
+    earlier = dataclasses.replace(config, headers_only=False, filter_subjects=filters)
+    before = asyncio.run(_consumer_config(services, spec.durable, earlier))
+    assert not before.headers_only and runs in before.filter_subjects
 
     loop = asyncio.new_event_loop()
     stopping = asyncio.Event()
@@ -141,7 +145,10 @@ def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Service
     thread.start()
     try:
         assert ready.wait(30), "the learner's consumer did not start"
-        assert asyncio.run(_consumer_config(services, spec.durable)).headers_only
+        now = asyncio.run(_consumer_config(services, spec.durable))
+        # Run events come through the run consumer (decision 0047): not sent here any more.
+        assert now.headers_only and runs not in now.filter_subjects
+        assert sorted(now.filter_subjects) == sorted(config.filter_subjects or [])
         noted = services.commands.dispatch(
             NoteMemory(text="Climbed with Jo Park at the quarry"),
             Issued(caller=who, command_id=str(uuid.uuid4())),
