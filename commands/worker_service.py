@@ -116,12 +116,13 @@ class WorkerService:
 
     def skip(self, item: WorkItem) -> bool:
         """True for a run event that asks for nothing, of the run or of the learner (read from
-        its headers alone)."""
+        its headers alone): a completion carried on to is learnt from with the event the run
+        was carried from."""
         name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
         if (
             not name
             or asks_for_work(name, item.headers.get(h.CAUSATION_ID))
-            or self.learning.learns_from_run(name)
+            or self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID))
         ):
             return False
         self.failpoints.reach(f"before-ack:{name}")
@@ -150,14 +151,16 @@ class WorkerService:
 
     def _handle(self, item: WorkItem) -> float | None:
         """The run's steps first; then, once they are stored, what the learner learns from the
-        event (the learner's own consumer is not sent run events: decision 0047). Until both
-        are done the event is not acknowledged; a learner failure is retried on the learner's
-        terms and never fails the run."""
+        run (the learner's own consumer is not sent run events: decision 0047): after a
+        waking event, from the run as those steps left it (completed, often); after a
+        completion saved elsewhere, from that. Until both are done the event is not
+        acknowledged; a learner failure is retried on the learner's terms and never fails
+        the run."""
         again = self._advance(item)
         if again is not None:
             return again
         name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
-        if self.learning.learns_from_run(name):
+        if self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID)):
             again = self.learning.handle(item)
         if again is None:
             self.failpoints.reach(f"before-ack:{name}")

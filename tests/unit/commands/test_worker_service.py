@@ -1,6 +1,7 @@
 """The run workers' consumer hands the learner the run events it learns from (decision 0047):
-`skip` keeps them, `_handle` takes the run's steps first and then the learner's, and a learner
-that fails asks for the event again on its own terms without failing the run."""
+`skip` keeps them (a completion saved by a worker carrying its run on is learnt from with the
+event it carried the run from), `_handle` takes the run's steps first and then the learner's,
+and a learner that fails asks for the event again on its own terms without failing the run."""
 
 from __future__ import annotations
 
@@ -65,26 +66,30 @@ def _handle(worker: Worker, item: WorkItem) -> float | None:
     return WorkerService._handle(cast(Any, worker), item)
 
 
-def test_the_events_the_learner_learns_from_are_not_skipped() -> None:
+def test_a_completion_not_carried_on_is_kept_for_the_learner() -> None:
     worker = Worker()
     assert not _skip(worker, _item("IntentSubmitted"))
-    assert not _skip(worker, _item("RunCompleted"))  # asks the run for nothing: the learner
+    assert not _skip(worker, _item("RunCompleted"))  # saved by a timer's step, say
+    # Saved by a worker carrying the run on: learnt from with the event it carried it from.
+    assert _skip(worker, _item("RunCompleted", cause=f"{CARRIED_MARK}3"))
     assert _skip(worker, _item("StepStarted"))
     assert _skip(worker, _item("PlanProposed", cause=f"{CARRIED_MARK}3"))
-    assert worker.failpoints.reached == ["before-ack:StepStarted", "before-ack:PlanProposed"]
+    assert worker.failpoints.reached == [
+        "before-ack:RunCompleted",
+        "before-ack:StepStarted",
+        "before-ack:PlanProposed",
+    ]
 
 
 def test_the_run_steps_first_then_the_learner() -> None:
     worker = Worker()
-    for name in ("IntentSubmitted", "RunCompleted", "EscalationRequested"):
+    names = ("IntentSubmitted", "EscalationApproved", "RunCompleted", "EscalationRequested")
+    for name in names:
         assert _handle(worker, _item(name)) is None
-    assert worker.advanced == ["IntentSubmitted", "RunCompleted", "EscalationRequested"]
-    assert worker.learning.learnt == ["IntentSubmitted", "RunCompleted"]
-    assert worker.failpoints.reached == [
-        "before-ack:IntentSubmitted",
-        "before-ack:RunCompleted",
-        "before-ack:EscalationRequested",
-    ]
+    assert worker.advanced == list(names)
+    # An escalation's request sets a timer only: the run cannot have completed there.
+    assert worker.learning.learnt == ["IntentSubmitted", "EscalationApproved", "RunCompleted"]
+    assert worker.failpoints.reached == [f"before-ack:{name}" for name in names]
 
 
 def test_a_run_that_waits_holds_the_event_before_the_learner_sees_it() -> None:
