@@ -118,9 +118,9 @@ class LearningService:
     def learns_from_run(name: str, cause: str | None) -> bool:
         """Whether the learner learns from this run event, once the run's steps it caused are
         taken: an event a worker took steps from (the run may have completed there: learnt
-        from with it, from one load), and a completion saved elsewhere (a timer's step, a
-        worker of an earlier version). A completion saved by a worker carrying its run on
-        was learnt from with the event it carried the run from."""
+        from with it, from one load), and a completion saved without carrying the run on (a
+        timer's step). A completion saved by a worker carrying its run on was learnt from
+        with the event it carried the run from."""
         if name == "RunCompleted":
             return cause is None or not cause.startswith(CARRIED_MARK)
         return name in WAKING and asks_for_work(name, cause)
