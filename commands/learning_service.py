@@ -1,8 +1,12 @@
 """The workers' second consumer: context events in, knowledge out (commands/context/
 background.py). A durable JetStream consumer shared by every worker process, beside the run
-consumer: new memories, submitted intents and completed runs. A failure is retried with a
-backoff a few times, then left (nothing waits on it: the rules already ran, and the run has
-its outcome); a dependency that is down is retried longer.
+consumer: new memories, synced mail and calendar items. Runs reach the learner through the
+run consumer instead, which is sent every run event anyway: after the steps a waking event
+caused, the run is loaded once and taught from as they left it (its intent; the completed
+run, when it completed there), and a completion saved elsewhere is handed over apart
+(`learns_from_run`, decision 0047). A failure is retried with a backoff a few times, then
+left (nothing waits on it: the rules already ran, and the run has its outcome); a dependency
+that is down is retried longer.
 
 The consumer starts at the stream's end when first created: turning learning on in a store
 with history does not send every old note to the person's model.
@@ -11,12 +15,14 @@ with history does not send every old note to the person's model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from adapters.jetstream import headers as h
+from adapters.jetstream.recorders import JetStreamAggregateRecorder
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.telemetry.logs import bound
 from commands.application import CairnApplication
@@ -24,17 +30,18 @@ from commands.bootstrap import Services
 from commands.context.background import ContextLearner
 from commands.context.calendar_learning import calendar_loader, learn_from_calendar
 from commands.context.mail_learning import learn_from_mail, mail_loader
+from commands.runs.worker import CARRIED_MARK, WAKING, asks_for_work
 from domain.errors import Unavailable
 
 logger = logging.getLogger("cairn.learner")
 
 MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
-RUN_TOPIC = "domain.runs.run:Run.IntentSubmitted"
 MAIL_TOPIC = "domain.integrations.mail_feed:MailFeed.MailSynced"
 CALENDAR_TOPIC = "domain.integrations.sync:CalendarFeed.CalendarEventSynced"
-LEARNS_FROM = frozenset(
-    {"MemoryNoted", "IntentSubmitted", "RunCompleted", "MailSynced", "CalendarEventSynced"}
-)
+# What the learner's own consumer is sent, and what it learns from among that.
+LEARNS_FROM = frozenset({"MemoryNoted", "MailSynced", "CalendarEventSynced"})
+# The learner's own consumer is not sent run events: the run consumer hands them over
+# (decision 0047), each after the run's steps it caused were taken.
 GIVE_UP_AFTER = 5
 WAIT_LONGER_AFTER_OUTAGES = 20
 
@@ -44,6 +51,23 @@ def _found(app: CairnApplication, aggregate_id: UUID, version: int | None = None
         return app.repository.get(aggregate_id, version=version)
     except AggregateNotFoundError:
         return None
+
+
+def _fresh_loader(app: CairnApplication) -> Callable[[UUID], Any]:
+    """Loads that never miss what this process stored: a read answered from behind (a replica
+    that is not current) is refused, and the event comes again, rather than learnt from."""
+    recorder = app.recorder
+    if not isinstance(recorder, JetStreamAggregateRecorder):
+        return lambda run_id: _found(app, run_id)
+
+    def load(run_id: UUID) -> Any:
+        stored = recorder.last_known_version(run_id)
+        run = _found(app, run_id)
+        if stored is not None and (run is None or run.version < stored):
+            raise Unavailable(f"run {run_id} was read from behind version {stored}; read again")
+        return run
+
+    return load
 
 
 def backoff(deliveries: int) -> float:
@@ -56,7 +80,7 @@ class LearningService:
         runs = services.runs.app
         self.learner = ContextLearner(
             services.context,
-            lambda run_id: _found(runs, run_id),
+            _fresh_loader(runs),
             # An intent needs the run's first event only, not what the worker added since.
             load_intent=lambda run_id: _found(runs, run_id, version=1),
             model_learns_intents=settings.context_model_learns_intents,
@@ -68,8 +92,9 @@ class LearningService:
             stream=settings.stream,
             durable=f"{settings.stream}_context_learners",
             subject_filter=h.aggregate_type_filter(settings.subject_prefix, MEMORY_TOPIC),
+            # Not the runs' subjects: their six events per run would be sent twice to every
+            # worker process for the two the learner needs (decision 0047).
             more_filters=(
-                h.aggregate_type_filter(settings.subject_prefix, RUN_TOPIC),
                 h.aggregate_type_filter(settings.subject_prefix, MAIL_TOPIC),
                 h.aggregate_type_filter(settings.subject_prefix, CALENDAR_TOPIC),
             ),
@@ -88,6 +113,17 @@ class LearningService:
     @staticmethod
     def skip(item: WorkItem) -> bool:
         return item.headers.get(h.TOPIC, "").rpartition(".")[2] not in LEARNS_FROM
+
+    @staticmethod
+    def learns_from_run(name: str, cause: str | None) -> bool:
+        """Whether the learner learns from this run event, once the run's steps it caused are
+        taken: an event a worker took steps from (the run may have completed there: learnt
+        from with it, from one load), and a completion saved without carrying the run on (a
+        timer's step). A completion saved by a worker carrying its run on was learnt from
+        with the event it carried the run from."""
+        if name == "RunCompleted":
+            return cause is None or not cause.startswith(CARRIED_MARK)
+        return name in WAKING and asks_for_work(name, cause)
 
     def handle(self, item: WorkItem) -> float | None:
         try:
@@ -114,10 +150,10 @@ class LearningService:
     def learn(self, name: str, originator: UUID, version: int = 0) -> int | None:
         if name == "MemoryNoted":
             return self.learner.on_memory_noted(originator)
-        if name == "IntentSubmitted":
-            return self.learner.on_intent_submitted(originator)
         if name == "RunCompleted":
             return self.learner.on_run_completed(originator)
+        if name in WAKING:
+            return self.learner.on_run_advanced(originator, submitted=name == "IntentSubmitted")
         if name == "MailSynced":
             mail = self.load_mail(originator, version)
             return None if mail is None else learn_from_mail(self.context, mail)

@@ -22,6 +22,7 @@ from eventsourcing.persistence import OperationalError
 from adapters.context.reembedding import PostgresReembedStore
 from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
+from adapters.jetstream.recorders import JetStreamAggregateRecorder
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
 from adapters.telemetry import metrics as gauges
@@ -103,13 +104,26 @@ class WorkerService:
         # Context events in, knowledge out (commands/learning_service.py), and memories
         # re-embedded when the embedding model changes (commands/context/reembedding.py).
         self.learning = LearningService(self.services)
+        recorder = self.services.runs.app.recorder
+        # A delivery's subject is where its run's events are: its load skips the record.
+        self._observe: Callable[[str], None] | None = (
+            recorder.observe_event_subject
+            if isinstance(recorder, JetStreamAggregateRecorder)
+            else None
+        )
         store = PostgresReembedStore(self.services.pool)
         self.reembedder = Reembedder(self.services.context, store)
 
     def skip(self, item: WorkItem) -> bool:
-        """True for a run event that asks for nothing (read from its headers alone)."""
+        """True for a run event that asks for nothing, of the run or of the learner (read from
+        its headers alone): a completion carried on to is learnt from with the event the run
+        was carried from."""
         name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
-        if not name or asks_for_work(name, item.headers.get(h.CAUSATION_ID)):
+        if (
+            not name
+            or asks_for_work(name, item.headers.get(h.CAUSATION_ID))
+            or self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID))
+        ):
             return False
         self.failpoints.reach(f"before-ack:{name}")
         return True
@@ -136,6 +150,25 @@ class WorkerService:
                 return self._handle(item)
 
     def _handle(self, item: WorkItem) -> float | None:
+        """The run's steps first; then, once they are stored, what the learner learns from the
+        run (the learner's own consumer is not sent run events: decision 0047): after a
+        waking event, from the run as those steps left it (completed, often); after a
+        completion saved elsewhere, from that. Until both are done the event is not
+        acknowledged; a learner failure is retried on the learner's terms and never fails
+        the run."""
+        again = self._advance(item)
+        if again is not None:
+            return again
+        name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
+        if self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID)):
+            again = self.learning.handle(item)
+        if again is None:
+            self.failpoints.reach(f"before-ack:{name}")
+        return again
+
+    def _advance(self, item: WorkItem) -> float | None:
+        if self._observe is not None:
+            self._observe(item.subject)
         try:
             tenant, topic, run_id = h.event_origin(item.subject, item.headers)
             event = RunEvent(
@@ -171,8 +204,6 @@ class WorkerService:
             except Exception:
                 logger.exception("run %s could not be failed; will retry", event.run_id)
                 return MAX_BACKOFF_S
-            return None
-        self.failpoints.reach(f"before-ack:{event.name}")
         return None
 
     def _fire(self, timer: Timer) -> None:

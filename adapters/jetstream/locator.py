@@ -60,6 +60,18 @@ class Locator:
         self.records_complete = records_complete
         self.records_stream = records_stream(stream)
         self._records_prefix = records_prefix(prefix)
+        self._event_start, self._event_tokens = f"{prefix}.", prefix.count(".") + 4
+
+    def observe_event_subject(self, subject: str) -> None:
+        """Learn an aggregate's subject from one of its events' (a consumer's delivery): its
+        events are stored on its record's subject only, so a later load of it need not read
+        the record (a direct get). Unused where the stream has no records yet."""
+        tokens = subject.split(".")
+        if len(tokens) != self._event_tokens or not subject.startswith(self._event_start):
+            return
+        key = tokens[-1]
+        if self.index.subject(key) is None:
+            self.index.observe_subject(key, f"{tokens[-3]}.{tokens[-2]}")
 
     def record_subject(self, key: str) -> str:
         return f"{self._records_prefix}.{key}"

@@ -1,9 +1,8 @@
 """Reading events, notifications and internal records from a stream.
 
-Single messages are read with direct get through nats-py. Scans (``scan.Cursor``) read pages
-of up to 1,000 messages with batched direct get (long replays of notifications with a pull
-consumer), received raw (``bulk``, ``inbound``) and decoded without a ``Msg`` per message
-(``replies``, ``notifications``).
+Single messages: direct get through nats-py. Scans (``scan.Cursor``): pages of up to 1,000
+messages by batched direct get (long replays of notifications: a pull consumer), received raw
+(``bulk``, ``inbound``), decoded without a ``Msg`` per message (``replies``, ``notifications``).
 """
 
 from __future__ import annotations
@@ -158,7 +157,9 @@ class StreamReader:
                 if last is None or last.version <= gt:
                     return []
                 start = self._seek(subject_filter, gt, last)
-        batch = READ_BATCH if desc or limit is None else min(READ_BATCH, limit)
+        # Up to `lte`, versions 1..lte at most: not every later event of the aggregate too.
+        cap = READ_BATCH if lte is None or desc else min(READ_BATCH, max(lte, 1))
+        batch = cap if desc or limit is None else min(cap, limit)
         events: list[StoredEvent] = []
         cursor = Cursor(self.client, self.stream, subject_filter, start, batch, replies.raw)
         # Reading to the end (no upper bound): the next page may be requested early.
@@ -197,7 +198,7 @@ class StreamReader:
             if lte is not None and version > lte:
                 return True
             events.append(replies.stored_event(block, data, originator_id))
-            if not desc and limit is not None and len(events) >= limit:
+            if version == lte or (not desc and limit is not None and len(events) >= limit):
                 return True
         return False
 

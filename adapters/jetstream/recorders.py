@@ -90,6 +90,15 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
             originator_id, gt=gt, lte=lte, desc=desc, limit=limit
         )
 
+    def last_known_version(self, originator_id: UUID | str) -> int | None:
+        """The last version of the aggregate this process stored or read, if it knows one."""
+        position = self.events.reader.index.last(h.id_token(originator_id))
+        return position.version if position is not None else None
+
+    def observe_event_subject(self, subject: str) -> None:
+        """Told the subject of a stored event of this stream (a consumer's delivery)."""
+        self.events.reader.locator.observe_event_subject(subject)
+
 
 class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
     def insert_events(

@@ -102,7 +102,20 @@ class ContextLearner:
         return None, position
 
     def on_intent_submitted(self, run_id: UUID) -> int | None:
-        run = self._load_intent(run_id)
+        return self._learn_intent(self._load_intent(run_id))
+
+    def on_run_advanced(self, run_id: UUID, *, submitted: bool) -> int | None:
+        """After a worker took a run's steps from one of its events, from one load of the run:
+        what its intent teaches (when that event was its submission), and what the run
+        teaches if it completed there (its `RunCompleted` is then not handed over apart)."""
+        run = self._load_run(run_id)
+        learnt = self._learn_intent(run) if submitted else None
+        if isinstance(run, Run) and run.status == RunStatus.COMPLETED:
+            completed = self._learn_completed(run)
+            learnt = completed if completed is not None else learnt
+        return learnt
+
+    def _learn_intent(self, run: Any) -> int | None:
         if not isinstance(run, Run) or run.tenant_id is None or not run.text.strip():
             return None
         source = intent_source(run.id)
@@ -127,7 +140,9 @@ class ContextLearner:
         return position if asked is None else asked
 
     def on_run_completed(self, run_id: UUID) -> int | None:
-        run = self._load_run(run_id)
+        return self._learn_completed(self._load_run(run_id))
+
+    def _learn_completed(self, run: Any) -> int | None:
         if not isinstance(run, Run) or run.tenant_id is None or run.status != RunStatus.COMPLETED:
             return None
         source = f"Run:{run.id}:{run.version}"

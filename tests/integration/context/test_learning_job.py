@@ -2,8 +2,8 @@
 workers' consumer hands it over, handled, then handed over again (a redelivery after a lost
 ack): the person's model is asked once, the facts are recorded once and cite the note's event;
 an event of another kind is acknowledged without work. The learner's consumer, as a worker
-creates it, is sent headers only (also where an earlier version created it with bodies), and
-learns through it."""
+creates it, is sent headers only and no run events (also where an earlier version created it
+with bodies and the runs' subjects), and learns through it."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ from adapters.llm.gateway import LiteLLMGateway
 from adapters.llm.mock import MockAnswer
 from commands.base import Caller, Issued
 from commands.bootstrap import Services, bootstrap
+from commands.context.background import intent_memory_id
 from commands.context.notes import NoteMemory
-from commands.learning_service import LearningService
+from commands.learning_service import LearningService, backoff
 from commands.ports.planner import LlmProvider, ProviderCredential
+from commands.runs.intents import SubmitIntent
 from commands.runs.provider_keys import store_provider_key
 from infra.stack import StackEndpoints
 from tests.support.cairn_settings import isolated_settings
@@ -128,9 +130,13 @@ async def _consumer_config(services: Services, durable: str, replaced: Any = Non
 def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Services) -> None:
     who, learning, asked = _learning_with_a_model(services)
     spec = learning.work.spec
-    # As an earlier version of the worker left it: bodies sent.
-    earlier = dataclasses.replace(learning.work._config(), headers_only=False)
-    assert not asyncio.run(_consumer_config(services, spec.durable, earlier)).headers_only
+    # As an earlier version of the worker left it: bodies sent, and every run event too.
+    config = learning.work._config()
+    runs = h.aggregate_type_filter(services.settings.subject_prefix, "m:Run.IntentSubmitted")
+    filters = [*(config.filter_subjects or []), runs]
+    earlier = dataclasses.replace(config, headers_only=False, filter_subjects=filters)
+    before = asyncio.run(_consumer_config(services, spec.durable, earlier))
+    assert not before.headers_only and runs in before.filter_subjects
 
     loop = asyncio.new_event_loop()
     stopping = asyncio.Event()
@@ -141,7 +147,10 @@ def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Service
     thread.start()
     try:
         assert ready.wait(30), "the learner's consumer did not start"
-        assert asyncio.run(_consumer_config(services, spec.durable)).headers_only
+        now = asyncio.run(_consumer_config(services, spec.durable))
+        # Run events come through the run consumer (decision 0047): not sent here any more.
+        assert now.headers_only and runs not in now.filter_subjects
+        assert sorted(now.filter_subjects) == sorted(config.filter_subjects or [])
         noted = services.commands.dispatch(
             NoteMemory(text="Climbed with Jo Park at the quarry"),
             Issued(caller=who, command_id=str(uuid.uuid4())),
@@ -156,3 +165,39 @@ def test_the_learners_consumer_is_sent_headers_only_and_learns(services: Service
     memory: Any = services.context.app.repository.get(uuid.UUID(noted.ids["memory_id"]))
     assert memory.learnt_from == [f"Memory:{memory.id}:1"]
     assert len(asked) == 1 and len(memory.taught) == 1  # Jo Park, by the model
+
+
+def test_a_run_read_from_behind_what_this_process_stored_is_not_learnt_from(
+    services: Services,
+) -> None:
+    """Decision 0047: the learner learns from a run completed where it was picked up with the
+    event it was picked up from, so its load must see what this process stored: a read that
+    is behind (a replica not yet current, here faked by the index) waits and comes again."""
+    who = Caller(uuid.uuid4(), "ada", session_id=str(uuid.uuid4()))
+    submitted = services.commands.dispatch(
+        SubmitIntent(text="Sarah Lee is my dentist, sarah@smile.example"),
+        Issued(caller=who, command_id=str(uuid.uuid4())),
+    )
+    run_id = uuid.UUID(submitted.ids["run_id"])
+    learning = LearningService(services)
+    prefix = services.settings.subject_prefix
+    item = WorkItem(
+        f"{prefix}.{who.tenant_id}.Run.{run_id}",
+        {h.TENANT: str(who.tenant_id), h.TOPIC: "domain.runs.run:Run.IntentSubmitted"},
+        stream_sequence=1,
+        deliveries=1,
+    )
+    recorder: Any = services.runs.app.recorder
+    index = recorder.events.reader.index
+    stored = index.last(str(run_id))
+    assert stored is not None and recorder.last_known_version(run_id) == stored.version == 1
+    index.observe_last(str(run_id), 2, stored.seq + 1)  # as if this process stored version 2
+
+    memory_id = intent_memory_id(who.tenant_id, run_id)
+    assert learning.handle(item) == backoff(1)
+    assert services.context.app.recorder.select_events(memory_id) == []
+
+    index.forget(str(run_id))
+    assert learning.handle(item) is None
+    memory: Any = services.context.app.repository.get(memory_id)
+    assert memory.kind == "intent" and memory.taught  # the rules' Sarah Lee

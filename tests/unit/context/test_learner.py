@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import pytest
 from pydantic import SecretStr
 
 from commands.context.application import ContextApplication, ContextPorts
@@ -223,6 +224,43 @@ def test_an_intent_becomes_a_memory_and_its_run_teaches_the_address_once() -> No
     (sarah,) = [_entity(app, e) for e in memory.taught]
     assert sorted(f.predicate for f in sarah.facts.values()) == ["email", "emailed"]
     assert model.calls == []
+
+
+def test_a_run_completed_from_one_pick_up_is_learnt_from_with_one_load() -> None:
+    """Decision 0047: after the worker carried the run from its intent to its end, one load
+    teaches what the intent and the completed run teach; the completion, or the intent handed
+    over again, adds nothing."""
+    ports, model, _payloads, app = _given(with_key=False)
+    run = _completed_run("email Sarah that I'm late", "sarah@smile.example")
+    loads: list[uuid.UUID] = []
+
+    def load(run_id: uuid.UUID) -> Run | None:
+        loads.append(run_id)
+        return run if run_id == run.id else None
+
+    learner = ContextLearner(ports, load, load_intent=lambda _id: pytest.fail("no second load"))
+    assert learner.on_run_advanced(run.id, submitted=True) is not None
+    assert loads == [run.id]
+    assert learner.on_run_advanced(run.id, submitted=True) is None
+    assert learner.on_run_completed(run.id) is None
+
+    memory: Any = app.repository.get(intent_memory_id(TENANT, run.id))
+    assert isinstance(memory, Memory) and memory.kind == "intent"
+    assert memory.learnt_from == [f"Run:{run.id}:{run.version}"]
+    (sarah,) = [_entity(app, e) for e in memory.taught]
+    assert sorted(f.predicate for f in sarah.facts.values()) == ["email", "emailed"]
+    assert model.calls == []
+
+
+def test_a_run_not_completed_where_it_was_picked_up_teaches_its_intent_only() -> None:
+    ports, _model, _payloads, app = _given(with_key=False)
+    text = "Sarah Lee is my dentist, sarah@smile.example: book a check-up"
+    run = Run(uuid.uuid4(), text, USER, None, "api", TENANT)
+    learner = ContextLearner(ports, lambda run_id: run if run_id == run.id else None)
+    assert learner.on_run_advanced(run.id, submitted=True) is not None  # the rules' Sarah
+    memory: Any = app.repository.get(intent_memory_id(TENANT, run.id))
+    assert memory.learnt_from == []  # nothing of a completed run yet
+    assert learner.on_run_advanced(run.id, submitted=False) is None
 
 
 def test_an_intent_teaching_nothing_of_a_person_without_a_key_is_no_memory() -> None:

@@ -218,3 +218,48 @@ def test_a_missing_records_stream_is_refused(make_factory: FactoryMaker, unique_
     factory.client.api(f"STREAM.DELETE.{records_stream(unique_name)}")
     with pytest.raises(StreamConfigurationError, match="made again"):
         make_factory().application_recorder()
+
+
+def test_a_delivered_subject_spares_the_lookup_and_a_bounded_load_reads_no_further(
+    make_factory: FactoryMaker, unique_name: str
+) -> None:
+    """A consumer's delivery names where its aggregate's events are (decision 0047): the load
+    that follows reads them without the record; and a load up to a version asks for no more
+    messages than that version (not every later event with the page)."""
+    factory = make_factory()
+    app = Application[UUID](env=dict(factory.env))
+    try:
+        intent = Intent("book a table")
+        intent.refine("for two")
+        intent.refine("at eight")
+        app.save(intent, context=EventContext(tenant="acme"))
+    finally:
+        app.close()
+    subject = f"{unique_name}.acme.Intent.{intent.id}"
+
+    cold = make_factory()  # another process, handed a delivery of the aggregate's first event
+    recorder = recorder_of(cold)
+    for not_an_event_of_it in (
+        f"{unique_name}_aggregates.{intent.id}",
+        f"{unique_name}x.acme.Intent.{intent.id}",
+        f"{unique_name}.acme.Intent.{intent.id}.more",
+    ):
+        recorder.observe_event_subject(not_an_event_of_it)
+    assert recorder.events.reader.locator.known_tail(str(intent.id)) is None
+    recorder.observe_event_subject(subject)
+
+    pages: list[tuple[str, str, int]] = []
+    request_page = cold.client.request_page
+
+    def spied_page(stream: str, body: Any, decode: Any) -> Any:
+        pages.append((stream, body["next_by_subj"], body["batch"]))
+        return request_page(stream, body, decode)
+
+    cold.client.request_page = spied_page  # type: ignore[method-assign]
+    cold.client.direct_get = None  # type: ignore[assignment]  # no single get: no record read
+    assert [e.originator_version for e in recorder.select_events(intent.id, lte=1)] == [1]
+    assert pages == [(unique_name, subject, 1)]
+    pages.clear()
+    assert [e.originator_version for e in recorder.select_events(intent.id, lte=2)] == [1, 2]
+    assert [e.originator_version for e in recorder.select_events(intent.id)] == [1, 2, 3]
+    assert [batch for _, _, batch in pages] == [2, 1000]

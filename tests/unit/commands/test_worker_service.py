@@ -1,0 +1,106 @@
+"""The run workers' consumer hands the learner the run events it learns from (decision 0047):
+`skip` keeps them (a completion saved by a worker carrying its run on is learnt from with the
+event it carried the run from), `_handle` takes the run's steps first and then the learner's,
+and a learner that fails asks for the event again on its own terms without failing the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from adapters.jetstream import headers as h
+from adapters.jetstream.work import WorkItem
+from commands.learning_service import LearningService
+from commands.runs.worker import CARRIED_MARK
+from commands.worker_service import WorkerService
+
+RUN = "domain.runs.run:Run."
+
+
+def _item(name: str, cause: str | None = None) -> WorkItem:
+    headers = {h.TOPIC: RUN + name, h.TENANT: "t"}
+    if cause is not None:
+        headers[h.CAUSATION_ID] = cause
+    return WorkItem("cairn.t.Run.r", headers, stream_sequence=7, deliveries=1)
+
+
+@dataclass
+class Learning:
+    answer: float | None = None
+    learnt: list[str] = field(default_factory=list)
+
+    learns_from_run = staticmethod(LearningService.learns_from_run)
+
+    def handle(self, item: WorkItem) -> float | None:
+        self.learnt.append(item.headers[h.TOPIC].rpartition(".")[2])
+        return self.answer
+
+
+@dataclass
+class Failpoints:
+    reached: list[str] = field(default_factory=list)
+
+    def reach(self, name: str) -> None:
+        self.reached.append(name)
+
+
+@dataclass
+class Worker:
+    """What `skip` and `_handle` use of a WorkerService."""
+
+    learning: Learning = field(default_factory=Learning)
+    failpoints: Failpoints = field(default_factory=Failpoints)
+    run_answer: float | None = None
+    advanced: list[str] = field(default_factory=list)
+
+    def _advance(self, item: WorkItem) -> float | None:
+        self.advanced.append(item.headers[h.TOPIC].rpartition(".")[2])
+        return self.run_answer
+
+
+def _skip(worker: Worker, item: WorkItem) -> bool:
+    return WorkerService.skip(cast(Any, worker), item)
+
+
+def _handle(worker: Worker, item: WorkItem) -> float | None:
+    return WorkerService._handle(cast(Any, worker), item)
+
+
+def test_a_completion_not_carried_on_is_kept_for_the_learner() -> None:
+    worker = Worker()
+    assert not _skip(worker, _item("IntentSubmitted"))
+    assert not _skip(worker, _item("RunCompleted"))  # saved by a timer's step, say
+    # Saved by a worker carrying the run on: learnt from with the event it carried it from.
+    assert _skip(worker, _item("RunCompleted", cause=f"{CARRIED_MARK}3"))
+    assert _skip(worker, _item("StepStarted"))
+    assert _skip(worker, _item("PlanProposed", cause=f"{CARRIED_MARK}3"))
+    assert worker.failpoints.reached == [
+        "before-ack:RunCompleted",
+        "before-ack:StepStarted",
+        "before-ack:PlanProposed",
+    ]
+
+
+def test_the_run_steps_first_then_the_learner() -> None:
+    worker = Worker()
+    names = ("IntentSubmitted", "EscalationApproved", "RunCompleted", "EscalationRequested")
+    for name in names:
+        assert _handle(worker, _item(name)) is None
+    assert worker.advanced == list(names)
+    # An escalation's request sets a timer only: the run cannot have completed there.
+    assert worker.learning.learnt == ["IntentSubmitted", "EscalationApproved", "RunCompleted"]
+    assert worker.failpoints.reached == [f"before-ack:{name}" for name in names]
+
+
+def test_a_run_that_waits_holds_the_event_before_the_learner_sees_it() -> None:
+    worker = Worker(run_answer=0.5)
+    assert _handle(worker, _item("IntentSubmitted")) == 0.5
+    assert worker.learning.learnt == []
+    assert worker.failpoints.reached == []
+
+
+def test_a_learner_that_fails_asks_for_the_event_again_without_failing_the_run() -> None:
+    worker = Worker(learning=Learning(answer=2.0))
+    assert _handle(worker, _item("RunCompleted")) == 2.0
+    assert worker.advanced == ["RunCompleted"]  # run steps only through `_advance`
+    assert worker.failpoints.reached == []  # not acknowledged
