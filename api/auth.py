@@ -100,17 +100,29 @@ def _route_class(request: Request) -> str:
     return "query" if request.method in ("GET", "HEAD") else "command"
 
 
+def enforce_rate_limit(request: Request, services: Services, claims: AccessClaims) -> None:
+    """The caller's rate limit: one Redis call, blocking (429 `rate_limit_exceeded`)."""
+    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+
+
 async def get_caller(
     request: Request, authenticated: AuthenticatedDep, services: ServicesDep
 ) -> Caller:
     claims = authenticated.claims
-    await run_in_threadpool(
-        services.rate_limiter.enforce, _route_class(request), claims.tenant, claims.user_id
-    )
+    await run_in_threadpool(enforce_rate_limit, request, services, claims)
     return caller_of(request, claims, authenticated.principal)
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_caller_to_limit(request: Request, authenticated: AuthenticatedDep) -> Caller:
+    """The caller, its rate limit not enforced yet: a command's sender enforces it on the
+    thread the command runs on (api/dispatch.py), one thread hop fewer per command."""
+    return caller_of(request, authenticated.claims, authenticated.principal)
+
+
+CallerToLimit = Annotated[Caller, Depends(get_caller_to_limit)]
 
 
 def authenticate_token(
@@ -120,7 +132,7 @@ def authenticate_token(
     run it on a thread, when they open and every few seconds after)."""
     claims = services.identity.tokens.verify_access_token(token)
     principal = authenticate(claims, services.identity, services.principals)
-    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+    enforce_rate_limit(request, services, claims)
     return caller_of(request, claims, principal), claims
 
 

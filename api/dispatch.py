@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from api.auth import Claims, ClientAddress, CurrentCaller, ServicesDep
+from api.auth import CallerToLimit, Claims, ClientAddress, ServicesDep, enforce_rate_limit
 from api.idempotency import IdempotencyKey, once
 from api.middleware import ids_of
 from commands.base import Caller, Command, CommandResult, Issued
@@ -52,6 +52,7 @@ class Sender:
         self.request = request
         self.services = services
         self.key = key
+        self.claims = claims
         request_id, correlation_id = ids_of(request.scope)
         self.issued = Issued(
             caller=caller,
@@ -89,6 +90,8 @@ class Sender:
             issued = replace(self.issued, command_id=command_id)
             return status, answer(self.services.commands.dispatch(command, issued))
 
+        if self.claims is not None:  # on this thread, before anything of the command runs
+            enforce_rate_limit(self.request, self.services, self.claims)
         return once(
             self.request,
             self.key,
@@ -116,7 +119,7 @@ def _payload(command: Command) -> bytes:
 def signed_in_sender(
     request: Request,
     services: ServicesDep,
-    caller: CurrentCaller,
+    caller: CallerToLimit,
     claims: Claims,
     address: ClientAddress,
     idempotency_key: IdempotencyKey = None,
