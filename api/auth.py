@@ -116,15 +116,6 @@ async def get_caller(
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_caller_to_limit(request: Request, authenticated: AuthenticatedDep) -> Caller:
-    """The caller, its rate limit not enforced yet: a command's sender enforces it on the
-    thread the command runs on (api/dispatch.py), one thread hop fewer per command."""
-    return caller_of(request, authenticated.claims, authenticated.principal)
-
-
-CallerToLimit = Annotated[Caller, Depends(get_caller_to_limit)]
-
-
 def authenticate_token(
     request: Request, services: Services, token: str
 ) -> tuple[Caller, AccessClaims]:
@@ -136,8 +127,12 @@ def authenticate_token(
     return caller_of(request, claims, principal), claims
 
 
-async def client_address(request: Request) -> str:
+def address_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def client_address(request: Request) -> str:
+    return address_of(request)
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
