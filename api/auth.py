@@ -100,6 +100,9 @@ def _route_class(request: Request) -> str:
     return "query" if request.method in ("GET", "HEAD") else "command"
 
 
+RATE_LIMITED = "cairn.rate_limited"  # in the request's scope once its caller's limit was hit
+
+
 def enforce_rate_limit(request: Request, services: Services, claims: AccessClaims) -> None:
     """The caller's rate limit: one Redis call, blocking (429 `rate_limit_exceeded`)."""
     services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
@@ -110,6 +113,7 @@ async def get_caller(
 ) -> Caller:
     claims = authenticated.claims
     await run_in_threadpool(enforce_rate_limit, request, services, claims)
+    request.scope[RATE_LIMITED] = True  # a command's sender need not count it again
     return caller_of(request, claims, authenticated.principal)
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from api.auth import (
+    RATE_LIMITED,
     AuthenticatedDep,
     ClientAddress,
     ServicesDep,
@@ -97,7 +98,8 @@ class Sender:
             issued = replace(self.issued, command_id=command_id)
             return status, answer(self.services.commands.dispatch(command, issued))
 
-        if self.claims is not None:  # on this thread, before anything of the command runs
+        # On this thread, before anything of the command runs; once per request.
+        if self.claims is not None and not self.request.scope.get(RATE_LIMITED):
             enforce_rate_limit(self.request, self.services, self.claims)
         return once(
             self.request,

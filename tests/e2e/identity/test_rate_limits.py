@@ -8,11 +8,15 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from api.app import create_app
+from api.auth import CurrentCaller
+from api.dispatch import Send
 from api.settings import ServiceUrls
+from commands.runs.intents import SubmitIntent
 from commands.settings import CairnSettings
 from infra.stack.ports import free_port
 from tests.support.in_process import Cairn
@@ -73,3 +77,27 @@ def test_a_signed_in_command_is_limited_once_on_its_own_thread(
     assert int(refused.headers["retry-after"]) >= 1
     # Queries have their own limit, enforced by the caller dependency as before.
     assert cairn.client.get("/v1/runs", headers=person.headers).status_code == 200
+
+
+def test_a_command_route_that_also_names_the_caller_counts_once(
+    cairn: Cairn, cairn_settings: CairnSettings
+) -> None:
+    services = cairn.services
+    person = cairn.sign_up("limitedboth")
+    services.rate_limiter = RedisRateLimiter(
+        services.redis,
+        prefix=f"{cairn_settings.redis_prefix}:rate-both",
+        limits={**DEFAULT_LIMITS, "command": RouteLimit(2, 60)},
+    )
+
+    def both(caller: CurrentCaller, send: Send) -> Any:
+        return send.accepted(SubmitIntent(text=f"note from {caller.user_id}"))
+
+    app: FastAPI = cairn.client.app  # type: ignore[assignment]
+    app.add_api_route("/test/both", both, methods=["POST"], status_code=202)
+
+    def post() -> int:
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        return cairn.client.post("/test/both", headers={**person.headers, **key}).status_code
+
+    assert [post() for _ in range(3)] == [202, 202, 429]
