@@ -100,13 +100,20 @@ def _route_class(request: Request) -> str:
     return "query" if request.method in ("GET", "HEAD") else "command"
 
 
+RATE_LIMITED = "cairn.rate_limited"  # in the request's scope once its caller's limit was hit
+
+
+def enforce_rate_limit(request: Request, services: Services, claims: AccessClaims) -> None:
+    """The caller's rate limit: one Redis call, blocking (429 `rate_limit_exceeded`)."""
+    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+
+
 async def get_caller(
     request: Request, authenticated: AuthenticatedDep, services: ServicesDep
 ) -> Caller:
     claims = authenticated.claims
-    await run_in_threadpool(
-        services.rate_limiter.enforce, _route_class(request), claims.tenant, claims.user_id
-    )
+    await run_in_threadpool(enforce_rate_limit, request, services, claims)
+    request.scope[RATE_LIMITED] = True  # a command's sender need not count it again
     return caller_of(request, claims, authenticated.principal)
 
 
@@ -120,12 +127,16 @@ def authenticate_token(
     run it on a thread, when they open and every few seconds after)."""
     claims = services.identity.tokens.verify_access_token(token)
     principal = authenticate(claims, services.identity, services.principals)
-    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+    enforce_rate_limit(request, services, claims)
     return caller_of(request, claims, principal), claims
 
 
-async def client_address(request: Request) -> str:
+def address_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def client_address(request: Request) -> str:
+    return address_of(request)
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

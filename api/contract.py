@@ -30,7 +30,7 @@ from fastapi.routing import APIRoute
 
 from api.auth import _services, client_address, get_authenticated, get_caller, get_services
 from api.dependencies import get_audit_log, get_push
-from api.dispatch import anonymous_sender
+from api.dispatch import anonymous_sender, signed_in_sender
 from api.models import ErrorResponse
 
 RETRY_AFTER = {
@@ -54,7 +54,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 
 _NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push, get_audit_log}
 _NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated}
-_RATE_LIMITED: set[Callable[..., Any]] = {get_caller, client_address}
+# A signed-in command's sender enforces the caller's limit itself (on the command's thread).
+_RATE_LIMITED: set[Callable[..., Any]] = {get_caller, signed_in_sender, client_address}
 # Commands sent without a caller carry a credential of their own (a passkey assertion, a
 # refresh token, a device code) that can be refused.
 _CARRIES_CREDENTIAL: set[Callable[..., Any]] = {anonymous_sender}

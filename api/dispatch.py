@@ -19,7 +19,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from api.auth import Claims, ClientAddress, CurrentCaller, ServicesDep
+from api.auth import (
+    RATE_LIMITED,
+    AuthenticatedDep,
+    ClientAddress,
+    ServicesDep,
+    address_of,
+    caller_of,
+    enforce_rate_limit,
+)
 from api.idempotency import IdempotencyKey, once
 from api.middleware import ids_of
 from commands.base import Caller, Command, CommandResult, Issued
@@ -52,6 +60,7 @@ class Sender:
         self.request = request
         self.services = services
         self.key = key
+        self.claims = claims
         request_id, correlation_id = ids_of(request.scope)
         self.issued = Issued(
             caller=caller,
@@ -89,6 +98,9 @@ class Sender:
             issued = replace(self.issued, command_id=command_id)
             return status, answer(self.services.commands.dispatch(command, issued))
 
+        # On this thread, before anything of the command runs; once per request.
+        if self.claims is not None and not self.request.scope.get(RATE_LIMITED):
+            enforce_rate_limit(self.request, self.services, self.claims)
         return once(
             self.request,
             self.key,
@@ -113,18 +125,21 @@ def _payload(command: Command) -> bytes:
     return f"{type(command).__name__}\n{fields}".encode()
 
 
-def signed_in_sender(
+# Both `async`: FastAPI runs a plain `def` dependency on a worker thread, a hop each request.
+# The signed-in caller's rate limit is not enforced here but by `Sender._send`, on the thread
+# the command runs on: one hop per command in all (decision 0048).
+async def signed_in_sender(
     request: Request,
     services: ServicesDep,
-    caller: CurrentCaller,
-    claims: Claims,
-    address: ClientAddress,
+    authenticated: AuthenticatedDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Sender:
-    return Sender(request, services, idempotency_key, caller, claims, address)
+    claims = authenticated.claims
+    caller = caller_of(request, claims, authenticated.principal)
+    return Sender(request, services, idempotency_key, caller, claims, address_of(request))
 
 
-def anonymous_sender(
+async def anonymous_sender(
     request: Request,
     services: ServicesDep,
     address: ClientAddress,

@@ -14,6 +14,7 @@ from adapters.push.events import (
     decode_state,
     format_time,
     parse_nats_time,
+    plain_state_text,
 )
 from adapters.push.feed import ack_metadata
 from adapters.push.session import Frame
@@ -47,6 +48,49 @@ def test_state_loses_the_transcoders_type_markers() -> None:
         "nested": ["1.50"],
     }
     assert decode_state(b"\x78\x9c\x01binary") == (None, "eJwBYmluYXJ5")
+
+
+STATES = [
+    # As the library's transcoder writes them: compact, non-ASCII as is, markers.
+    '{"at":{"_type_":"datetime_iso","_data_":"2026-01-02T03:04:05+00:00"},"who":'
+    '{"_type_":"uuid_hex","_data_":"' + uuid.UUID(int=7).hex + '"},"text":"café \\"q\\" {}",'
+    '"n":[{"_type_":"decimal_str","_data_":"1.50"},{"_type_":"uuid_hex","_data_":"no"}]}',
+    # Text that looks like a marker inside a string is text.
+    '{"text":"{\\"_type_\\":\\"uuid_hex\\",\\"_data_\\":\\"x\\"}"}',
+    # Spaces (json.dumps' defaults), an escaped quote and backslash in a marker's data.
+    '{"a": {"_type_": "str_x", "_data_": "b\\\\\\"c"}, "b": [1, 2.5, null, true]}',
+    # Markers that only the full decode collapses: data not a string, keys the other way.
+    '{"a":{"_type_":"pair","_data_":[1,{"_type_":"uuid_hex","_data_":"' + "ab" * 16 + '"}]}}',
+    '{"a":{"_data_":"x","_type_":"t"}}',
+    # Three keys: not a marker.
+    '{"a":{"_type_":"t","_data_":"x","c":1}}',
+    "[]",
+    '"just text"',
+]
+
+
+@pytest.mark.parametrize("stored", STATES)
+def test_spliced_state_reads_as_the_decoded_state(stored: str) -> None:
+    data = stored.encode()
+    decoded, raw = decode_state(data)
+    assert raw is None
+    spliced = plain_state_text(data)
+    if spliced is not None:
+        assert json.loads(spliced) == decoded
+    message = StoredMessage(9, "cairn.eu.acme.Run.x", {h.ID_TYPE: "str"}, data, 1_000_000_000)
+    event = PushEvent(message, "cairn.eu")
+    assert json.loads(event.json()) == event.as_dict()
+    assert "\n" not in event.json()
+
+
+def test_state_that_only_the_full_decode_can_render_is_not_spliced() -> None:
+    assert plain_state_text(STATES[0].encode()) is not None
+    assert plain_state_text(STATES[3].encode()) is None  # a marker whose data is a list
+    assert plain_state_text(b'{"a":\n1}') is None  # a line break would end the SSE field
+    assert plain_state_text(b"\x78\x9c\x01binary") is None  # not JSON: base64
+    assert plain_state_text(b'{"a":1') is None
+    binary = StoredMessage(9, "cairn.eu.acme.Run.x", {h.ID_TYPE: "str"}, b"\xff{", 0)
+    assert json.loads(PushEvent(binary, "cairn.eu").json())["state_b64"] == "/3s="
 
 
 def _event(subject: str, **headers: str) -> PushEvent:

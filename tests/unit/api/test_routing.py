@@ -1,0 +1,46 @@
+"""No path belongs to two routers, so the order the app includes them in (the runs' first,
+for speed: decision 0048) changes which route answers no request."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from api.app import create_app
+
+pytestmark = pytest.mark.unit
+
+
+def _routes_by_router() -> list[tuple[int, re.Pattern[str], str]]:
+    """(router number, the regex a request is matched with, the path) of every API route."""
+    app = create_app(with_services=False)
+    found = []
+    for number, included in enumerate(app.routes):
+        contexts = getattr(included, "effective_route_contexts", None)
+        if contexts is None:
+            continue
+        for context in contexts():
+            if isinstance(context.original_route, APIRoute):
+                found.append((number, context.path_regex, context.path_format))
+    return found
+
+
+def test_no_path_of_one_router_is_matched_by_a_route_of_another() -> None:
+    routes = _routes_by_router()
+    assert len({number for number, _, _ in routes}) > 10  # the check sees the app's routers
+    for number, _, path in routes:
+        concrete = re.sub(r"\{[^}]+\}", "x1", path)
+        others = [
+            other_path
+            for other_number, regex, other_path in routes
+            if other_number != number and regex.fullmatch(concrete)
+        ]
+        assert others == [], f"{path} is also matched by {others}: the include order matters"
+
+
+def test_a_route_with_a_path_parameter_is_seen_matching() -> None:
+    routes = _routes_by_router()
+    run = next(regex for _, regex, path in routes if path == "/v1/runs/{run_id}")
+    assert run.fullmatch("/v1/runs/x1") and not run.fullmatch("/v1/runs")
