@@ -26,6 +26,8 @@ TRACKING_TABLE = "projection_tracking"
 # Moves a tracking row from the position a writer expects (infra/migrations/0110).
 _ADVANCE = "SELECT projection_advance(%s, %s, %s)"
 _MOVED_BY_ANOTHER = "CA001"
+# An operator's `retry` or `skip` is answered once it is durable.
+_OPERATOR = "SET LOCAL ROLE cairn_owner; SET LOCAL synchronous_commit = on"
 _CURRENT = "SELECT notification_id FROM projection_tracking WHERE application_name = %s FOR UPDATE"
 
 
@@ -55,7 +57,12 @@ def is_poison(error: BaseException) -> bool:
 
 class _OwnerDatastore(PostgresDatastore):
     """A projector's own pool, whose connections write as cairn_owner (0040) for their whole
-    session: no `SET LOCAL ROLE` in every batch. Nothing else uses these connections."""
+    session: no `SET LOCAL ROLE` in every batch. Nothing else uses these connections.
+
+    Their commits do not wait for the WAL's flush (`synchronous_commit = off`): a batch is
+    still all or nothing with its tracking position, and one PostgreSQL lost with its last
+    commits is at an earlier position whose rows are exactly those before it, from which the
+    projector applies the same events again (decision 0050)."""
 
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
         library = super().after_connect_func()
@@ -63,6 +70,7 @@ class _OwnerDatastore(PostgresDatastore):
         def after_connect(conn: psycopg.Connection[Any]) -> None:
             library(conn)
             conn.execute("SET ROLE cairn_owner")
+            conn.execute("SET synchronous_commit = off")
 
         return after_connect
 
@@ -105,16 +113,19 @@ class ViewRecorder(PostgresTrackingRecorder):
         with self.datastore.get_connection() as conn:
             try:
                 # One round trip: BEGIN, the tracking's move (refused first if another writer
-                # moved it), the statements and COMMIT; the transaction ends in the pipeline.
-                with conn.pipeline(), conn.transaction():
+                # moved it), the statements and COMMIT, pipelined and synced once (psycopg's
+                # own transaction block would sync at its start and at its end as well).
+                with conn.pipeline():
                     curs = conn.cursor()
+                    curs.execute("BEGIN")
                     curs.execute(_ADVANCE, (name, expected, target), prepare=True)
                     if holds is not None:
                         _check_holds(curs, name, holds)
                     _execute_all(curs, writes)
+                    curs.execute("COMMIT")
             except BaseException as error:
-                # Refused at the pipeline's end, after the transaction block: roll back.
-                if conn.info.transaction_status == TransactionStatus.INERROR:
+                # Refused (the server skipped the rest, COMMIT too) or stopped halfway.
+                if conn.info.transaction_status != TransactionStatus.IDLE:
                     with contextlib.suppress(psycopg.Error):
                         conn.rollback()
                 if isinstance(error, psycopg.Error) and error.sqlstate == _MOVED_BY_ANOTHER:
@@ -126,7 +137,7 @@ class ViewRecorder(PostgresTrackingRecorder):
         row's lock (no batch commits meanwhile); release its aggregate's hold if nothing of it
         is left open. False if the letter was not the aggregate's first open one any more."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SET LOCAL ROLE cairn_owner")
+            curs.execute(_OPERATOR)
             curs.execute(_CURRENT, (name,))
             row = curs.fetchone()
             current = row["notification_id"] if row is not None else None
@@ -147,7 +158,7 @@ class ViewRecorder(PostgresTrackingRecorder):
         """Give up on a parked event (`skipped`), under the tracking row's lock; release its
         aggregate's hold if nothing of it is left open."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SET LOCAL ROLE cairn_owner")
+            curs.execute(_OPERATOR)
             curs.execute(_CURRENT, (name,))
             curs.execute(dead_letters.SKIP, (letter.projector, letter.generation, letter.position))
             if curs.rowcount != 1:
