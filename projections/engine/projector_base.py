@@ -9,14 +9,15 @@ that also records the tracking position (the library's projection pattern, batch
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from eventsourcing.utils import get_topic
 
 OnError = Literal["stop", "skip"]
 Params = Sequence[Any] | Mapping[str, Any]
 Statement = tuple[str, Params, bool]  # query, parameters or row, is a bulk row
+MERGED = "-- merged part"  # the query of a `Writes.merge` part (its parameters are the part)
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -48,6 +49,19 @@ def handles(*events: type | str) -> Callable[[F], F]:
     return mark
 
 
+class Mergeable(Protocol):
+    """One event's change to the rows of one key (a run), which may be written together with
+    the other changes of that key in the batch (`Writes.merge`)."""
+
+    @property
+    def merge_key(self) -> Hashable: ...
+
+    def merged(self, parts: Sequence[Any]) -> list[tuple[str, Params]]:
+        """The statements that make the changes `parts` (of this key, in order; this one is
+        the first), as few as may be."""
+        ...
+
+
 class Writes:
     """The statements of one batch, in order. `bulk` rows of consecutive events go to the
     database as one statement: far less work per row than an INSERT each (PostgreSQL refuses
@@ -66,13 +80,40 @@ class Writes:
         (one array parameter per column; not for array columns)."""
         self.statements.append((query, row, True))
 
+    def merge(self, part: Mergeable) -> None:
+        """A change that is written together with the batch's other changes of the same key:
+        the projector's statements per event stay apart (a refused batch is applied again
+        event by event), and the batch sends what `merged` makes of them, where the key's
+        first change was. A part must touch only its key's rows, so that the changes of
+        different keys and the other statements may be written in any order."""
+        self.statements.append((MERGED, part, False))  # type: ignore[arg-type]
+
     def __len__(self) -> int:
         return len(self.statements)
 
+    def _merged(self) -> list[Statement]:
+        statements = self.statements
+        groups: dict[Hashable, list[Any]] = {}
+        for query, part, _ in statements:
+            if query == MERGED:
+                groups.setdefault(part.merge_key, []).append(part)  # type: ignore[union-attr]
+        if not groups:
+            return statements
+        out: list[Statement] = []
+        for statement in statements:
+            if statement[0] != MERGED:
+                out.append(statement)
+                continue
+            parts = groups.pop(statement[1].merge_key, None)  # type: ignore[union-attr]
+            if parts is not None:  # the key's first part: all of its changes, here
+                out.extend((query, params, False) for query, params in parts[0].merged(parts))
+        return out
+
     def runs(self) -> Iterator[tuple[str, bool, list[Statement]]]:
         """Consecutive statements of the same query (the same object: handlers pass the
-        cached `Projector.sql`), in order: each run goes to the database as one execution."""
-        statements = self.statements
+        cached `Projector.sql`), in order: each run goes to the database as one execution.
+        Merged parts are made into their statements first."""
+        statements = self._merged()
         i = 0
         while i < len(statements):
             query, _, is_bulk = statements[i]

@@ -3,7 +3,8 @@ decision record, steps, failure, timeline), so reading a run never replays it fr
 store. Escalated rows are the approvals inbox.
 
 Each handler mirrors the Run aggregate's own mutator for its event (domain/runs/run.py), and
-every event of a run appends `{type, version, at}` to its timeline.
+every event of a run appends `{type, version, at}` to its timeline. A handler says what its
+event changes (changes.RunChange); a batch writes each run's changes together (decision 0050).
 """
 
 from __future__ import annotations
@@ -16,26 +17,7 @@ from uuid import UUID
 
 from domain.runs.run import STATUS_AFTER_DECISION, Run, RunStatus
 from projections.engine.projector_base import Projector, Writes, handles
-
-_INSERT = (
-    "INSERT INTO {runs} (tenant_id, run_id, user_id, channel, text, status, timeline,"
-    " created_at, updated_at, version, position)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
-)
-_TAIL = (
-    ", timeline = timeline || %s::jsonb, updated_at = %s, version = %s, position = %s"
-    " WHERE run_id = %s"
-)
-_STATUS = "status = %s"
-# A step's entry as the aggregate keeps it: a (re)start replaces it, an outcome adds to it.
-_STEP_STARTED = (
-    "status = %s, steps = jsonb_set(steps, ARRAY[%s::text], jsonb_build_object("
-    "'state', 'started', 'key', %s::text,"
-    " 'attempts', coalesce((steps #>> ARRAY[%s::text, 'attempts'])::int, 0) + 1))"
-)
-_STEP_OUTCOME = (
-    "steps = jsonb_set(steps, ARRAY[%s::text], coalesce(steps -> %s::text, '{}') || %s::jsonb)"
-)
+from projections.views.runs.changes import RunChange, StepChange
 
 
 def _plain(value: Any) -> Any:
@@ -74,16 +56,8 @@ def _text(value: str | None) -> str | None:
     return None if value is None else value.replace("\x00", "\ufffd")
 
 
-def _entry(event: Any) -> str:
-    return as_json(
-        [
-            {
-                "type": type(event).__name__,
-                "version": event.originator_version,
-                "at": event.timestamp.isoformat(),
-            }
-        ]
-    )
+def _step(event: Any) -> str:
+    return str(event.step_id).replace("\x00", "\ufffd")
 
 
 class Runs(Projector):
@@ -92,139 +66,114 @@ class Runs(Projector):
     tables = ("runs",)
     on_error = "stop"
 
-    def _update(self, sets: str, event: Any, position: int, writes: Writes, *params: Any) -> None:
-        writes.execute(
-            # `sets` is made of this module's constants, never of input.
-            self.sql("UPDATE {runs} SET " + sets + _TAIL),  # noqa: S608
-            (
-                *params,
-                _entry(event),
-                event.timestamp,
-                event.originator_version,
-                position,
-                event.originator_id,
-            ),
+    def _change(self, event: Any, position: int, **sets: Any) -> RunChange:
+        return RunChange(
+            self.physical["runs"],
+            event.originator_id,
+            event.timestamp,
+            event.originator_version,
+            position,
+            {
+                "type": type(event).__name__,
+                "version": event.originator_version,
+                "at": event.timestamp.isoformat(),
+            },
+            sets=sets,
         )
 
     @handles(Run.IntentSubmitted)
     def submitted(self, event: Any, position: int, writes: Writes) -> None:
         if event.tenant_id is None:
             return  # runs recorded before runs carried their tenant: no tenant may see them
-        writes.execute(
-            self.sql(_INSERT),
-            (
-                event.tenant_id,
-                event.originator_id,
-                event.user_id,
-                event.channel,
-                _text(event.text),
-                RunStatus.SUBMITTED.value,
-                _entry(event),
-                event.timestamp,
-                event.timestamp,
-                event.originator_version,
-                position,
-            ),
-        )
+        change = self._change(event, position, status=RunStatus.SUBMITTED.value)
+        change.row = (event.tenant_id, event.user_id, event.channel, _text(event.text))
+        writes.merge(change)
 
     @handles(Run.PlanProposed)
     def planned(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(
-            _STATUS + ", plan_hash = %s, plan = %s::jsonb",
-            event,
-            position,
-            writes,
-            RunStatus.PLANNED.value,
-            event.plan_hash,
-            as_json(event.plan),
+        writes.merge(
+            self._change(
+                event,
+                position,
+                status=RunStatus.PLANNED.value,
+                plan_hash=event.plan_hash,
+                plan=as_json(event.plan),
+            )
         )
 
     @handles(Run.PolicyDecided)
     def decided(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(
-            _STATUS + ", outcome = %s, decision = %s::jsonb",
-            event,
-            position,
-            writes,
-            STATUS_AFTER_DECISION[event.outcome].value,
-            event.outcome,
-            as_json({"outcome": event.outcome, **event.decision}),
+        writes.merge(
+            self._change(
+                event,
+                position,
+                status=STATUS_AFTER_DECISION[event.outcome].value,
+                outcome=event.outcome,
+                decision=as_json({"outcome": event.outcome, **event.decision}),
+            )
         )
 
     @handles(Run.EscalationRequested)
     def escalated(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(
-            _STATUS + ", escalation_expires_at = %s",
-            event,
-            position,
-            writes,
-            RunStatus.ESCALATED.value,
-            event.expires_at,
+        status = RunStatus.ESCALATED.value
+        writes.merge(
+            self._change(event, position, status=status, escalation_expires_at=event.expires_at)
         )
 
     @handles(Run.EscalationApproved)
     def escalation_approved(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(_STATUS, event, position, writes, RunStatus.APPROVED.value)
+        writes.merge(self._change(event, position, status=RunStatus.APPROVED.value))
 
     @handles(Run.EscalationDenied)
     def escalation_denied(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(_STATUS, event, position, writes, RunStatus.DENIED.value)
+        writes.merge(self._change(event, position, status=RunStatus.DENIED.value))
 
     @handles(Run.EscalationExpired)
     def escalation_expired(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(_STATUS, event, position, writes, RunStatus.EXPIRED.value)
+        writes.merge(self._change(event, position, status=RunStatus.EXPIRED.value))
 
     @handles(Run.StepStarted)
     def step_started(self, event: Any, position: int, writes: Writes) -> None:
-        step = _text(event.step_id)
-        executing = RunStatus.EXECUTING.value
-        self._update(
-            _STEP_STARTED, event, position, writes, executing, step, event.idempotency_key, step
-        )
+        change = self._change(event, position, status=RunStatus.EXECUTING.value)
+        change.step = StepChange(_step(event), True, event.idempotency_key)
+        writes.merge(change)
+
+    def _outcome(
+        self, event: Any, position: int, outcome: dict[str, Any], **sets: Any
+    ) -> RunChange:
+        change = self._change(event, position, **sets)
+        change.step = StepChange(_step(event), False, as_json(outcome))
+        return change
 
     @handles(Run.StepSucceeded)
     def step_succeeded(self, event: Any, position: int, writes: Writes) -> None:
-        outcome = as_json({"state": "succeeded", "result": event.result})
-        step = _text(event.step_id)
-        self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
+        outcome = {"state": "succeeded", "result": event.result}
+        writes.merge(self._outcome(event, position, outcome))
 
     @handles(Run.StepFailed)
     def step_failed(self, event: Any, position: int, writes: Writes) -> None:
-        outcome = as_json({"state": "failed", "error": event.error, "retryable": event.retryable})
-        step = _text(event.step_id)
-        self._update(_STEP_OUTCOME, event, position, writes, step, step, outcome)
+        outcome = {"state": "failed", "error": event.error, "retryable": event.retryable}
+        writes.merge(self._outcome(event, position, outcome))
 
     @handles(Run.StepEscalated)
     def step_escalated(self, event: Any, position: int, writes: Writes) -> None:
-        outcome = as_json({"state": "escalated", "reason": event.reason})
-        step = _text(event.step_id)
-        self._update(
-            _STATUS + ", escalation_expires_at = %s, " + _STEP_OUTCOME,
-            event,
-            position,
-            writes,
-            RunStatus.ESCALATED.value,
-            event.expires_at,
-            step,
-            step,
-            outcome,
+        outcome = {"state": "escalated", "reason": event.reason}
+        status = RunStatus.ESCALATED.value
+        writes.merge(
+            self._outcome(
+                event, position, outcome, status=status, escalation_expires_at=event.expires_at
+            )
         )
 
     @handles(Run.RunCompleted)
     def completed(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(_STATUS, event, position, writes, RunStatus.COMPLETED.value)
+        writes.merge(self._change(event, position, status=RunStatus.COMPLETED.value))
 
     @handles(Run.RunFailed)
     def failed(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(
-            _STATUS + ", failure = %s",
-            event,
-            position,
-            writes,
-            RunStatus.FAILED.value,
-            _text(event.reason),
-        )
+        status = RunStatus.FAILED.value
+        writes.merge(self._change(event, position, status=status, failure=_text(event.reason)))
 
     @handles(Run.RunCancelled)
     def cancelled(self, event: Any, position: int, writes: Writes) -> None:
-        self._update(_STATUS, event, position, writes, RunStatus.CANCELLED.value)
+        writes.merge(self._change(event, position, status=RunStatus.CANCELLED.value))

@@ -59,10 +59,32 @@ class FakeViews:
             self.checked.append(holds[2])
             if holds[2] & self.released:
                 raise HoldsChanged("released")
-        queries = [q for q, _, _ in writes.statements]
-        if "BAD" in queries:
+        queries = [q for q, _, run in writes.runs() for _ in run]  # merged parts made
+        if any("BAD" in q for q in queries):
             raise OperationalError("down") if self.transient else IntegrityError("refused")
         self.commits.append((queries, expected, position))
+
+
+class Part:
+    """A mergeable change: the parts of one aggregate in a batch make one statement."""
+
+    def __init__(self, key: UUID, sql: str) -> None:
+        self.merge_key = key
+        self.sql = sql
+
+    def merged(self, parts: Any) -> list[tuple[str, Any]]:
+        return [("merged " + " + ".join(p.sql for p in parts), ())]
+
+
+class Merging(Projector):
+    name = "numbers"
+    tables = ("numbers",)
+
+    @handles(TOPIC)
+    def done(self, event: Any, position: int, writes: Writes) -> None:
+        # The notification stands for the event here.
+        sql = "BAD" if event.state == b"bad-sql" else str(position)
+        writes.merge(Part(event.originator_id, sql))
 
 
 def _n(position: int, state: bytes, topic: str = TOPIC, of: UUID | None = None) -> Notification:
@@ -168,3 +190,23 @@ def test_a_transient_failure_is_not_poison() -> None:
     with pytest.raises(OperationalError):
         processor.process([_n(11, b"bad-sql")])
     assert views.commits == [] and processor.position == 10
+
+
+def test_merged_rows_the_database_refuses_are_blamed_on_their_own_event() -> None:
+    """A run's events are written as one statement; when the database refuses it, each event
+    is applied again alone, so the event that was refused is parked, not the first one."""
+    views = FakeViews()
+    decode = lambda n: n  # noqa: E731
+    processor = BatchProcessor(Merging(1), decode, cast(ViewRecorder, views), "stop", 10)
+    batch = [_n(11, b"", of=X), _n(12, b"", of=Y), _n(13, b"bad-sql", of=X), _n(14, b"", of=Y)]
+    outcome = processor.process(batch)
+    assert outcome == Refused(13, "IntegrityError: refused")
+    assert views.commits[:2] == [(["merged 11"], 10, 11), (["merged 12"], 11, 12)]
+    parked = views.commits[2][0]
+    assert parked[0].startswith(PARK) and parked[1].startswith(HOLD)
+    assert views.commits[3] == (["merged 14"], 13, 14)
+    assert processor.held == {str(X)} and processor.position == 14
+
+    # Without a refusal, each aggregate's events are one statement.
+    assert processor.process([_n(15, b"", of=Y), _n(16, b"", of=Y)]) is None
+    assert views.commits[-1] == (["merged 15 + 16"], 14, 16)

@@ -15,11 +15,15 @@ from psycopg_pool import ConnectionPool
 from domain.errors import NotFound
 from domain.event_context import EventContext
 from domain.runs.run import Run
+from projections.engine import generations
+from projections.engine.batch_processor import BatchProcessor
+from projections.engine.event_source import EventSource
 from projections.engine.projector_host import ProjectorHost
+from projections.engine.view_recorder import ViewRecorder, datastore
 from projections.settings import ProjectionSettings
 from projections.views.runs.projector import Runs
 from projections.views.runs.queries import get_run, list_runs
-from tests.integration.projections.support import NOTE_PLAN
+from tests.integration.projections.support import NOTE_PLAN, admin, differences
 from tests.support.runs import replayed_run
 
 pytestmark = pytest.mark.integration
@@ -125,3 +129,37 @@ def test_another_persons_or_tenants_run_is_not_found(
         for tenant, user in ((TENANT, str(uuid.uuid4())), (uuid.uuid4(), USER)):
             with pytest.raises(NotFound):
                 get_run(pool, tenant, user, str(run.id), after=position)
+
+
+def test_the_rows_are_the_same_whether_a_runs_events_come_together_or_one_by_one(
+    store: Application[uuid.UUID], settings: ProjectionSettings, source: EventSource
+) -> None:
+    """A batch writes each run's events together (decision 0050): projecting the same events
+    one per batch, in batches that split runs, or all in one batch gives the same rows, as a
+    rebuild does."""
+    context = EventContext(tenant=str(TENANT), actor=USER)
+    for run in _every_kind():
+        store.save(run, context=context)
+    store.save(*_every_kind(), context=context)
+    notifications = list(source.recorder.select_notifications(1, 10_000))
+    views = ViewRecorder(datastore(settings.database_url))
+    try:
+        with admin(settings.database_url) as conn:
+            one_by_one = generations.ensure_active(conn, Runs, settings.source).generation
+        _project(one_by_one, 1, notifications, source, views)
+        for size in (3, len(notifications)):
+            with admin(settings.database_url) as conn:
+                number = generations.building(conn, Runs, settings.source, fresh=True).generation
+            _project(number, size, notifications, source, views)
+            with admin(settings.database_url) as conn:
+                assert differences(conn, Runs, one_by_one, number) == {"runs": (14, 14, 0)}
+    finally:
+        views.datastore.close()
+
+
+def _project(
+    number: int, size: int, notifications: list[Any], source: EventSource, views: ViewRecorder
+) -> None:
+    processor = BatchProcessor(Runs(number), source.decode, views, "stop", 0)
+    for i in range(0, len(notifications), size):
+        assert processor.process(notifications[i : i + size]) is None
