@@ -278,9 +278,9 @@ def test_a_creation_appends_its_record_then_its_events_and_reads_nothing(
     appended: list[str] = []
     append = factory.client.appends.append
 
-    def spied_append(stream: str, frames: Any, keys: Any) -> Any:
+    def spied_append(stream: str, frames: Any, keys: Any, **options: Any) -> Any:
         appended.append(stream)
-        return append(stream, frames, keys)
+        return append(stream, frames, keys, **options)
 
     factory.client.appends.append = spied_append  # type: ignore[method-assign]
     reads = spy_reads(factory.client)
