@@ -26,53 +26,9 @@ from adapters.jetstream import framing
 from adapters.jetstream.batches import BATCH_ATTEMPTS, MAX_BATCH, BatchPublisher
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.framing import Frame
+from adapters.jetstream.queued import QueuedSave, StreamQueue
 
 _GROUP_SCAN = 64  # queued saves looked at when filling a group
-
-
-class _Save:
-    """One save waiting to be appended: its messages, what it checks, its caller's future."""
-
-    __slots__ = ("frames", "future", "keys", "stream")
-
-    def __init__(
-        self,
-        stream: str,
-        frames: Sequence[Frame],
-        keys: frozenset[str],
-        future: concurrent.futures.Future[dict[str, Any]],
-    ) -> None:
-        self.stream = stream
-        self.frames = frames
-        self.keys = keys
-        self.future = future
-
-    def resolve(self, ack: dict[str, Any]) -> None:
-        if not self.future.done():
-            self.future.set_result(ack)
-
-    def fail(self, error: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(error)
-
-
-class _StreamQueue:
-    """Saves of one stream not sent yet, and how many of its batches are in flight.
-
-    After a batch is answered, its callers usually come back with their next save at once: the
-    next batch waits for them (``returning`` saves) a moment (at most the linger), so that it
-    takes them along instead of leaving without them and paying the server's per-batch cost
-    twice.
-    """
-
-    __slots__ = ("inflight", "linger_until", "pending", "returning", "timer")
-
-    def __init__(self) -> None:
-        self.pending: deque[_Save] = deque()
-        self.inflight = 0
-        self.returning = 0  # callers just answered, whose next save is awaited
-        self.linger_until = 0.0
-        self.timer: asyncio.TimerHandle | None = None
 
 
 class GroupCommit:
@@ -101,7 +57,7 @@ class GroupCommit:
         self._max_inflight = max_inflight
         self._max_group = max_group
         self._linger_for = linger
-        self._queues: dict[str, _StreamQueue] = {}
+        self._queues: dict[str, StreamQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def signal_stored(self, stream: str, subject: str) -> None:
@@ -119,13 +75,23 @@ class GroupCommit:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)
 
-    def append(self, stream: str, frames: Sequence[Frame], keys: frozenset[str]) -> dict[str, Any]:
+    def append(
+        self,
+        stream: str,
+        frames: Sequence[Frame],
+        keys: frozenset[str],
+        *,
+        next_stream: str | None = None,
+    ) -> dict[str, Any]:
         """Store one save's messages atomically (a single message, or one atomic batch); waits
         for JetStream's answer: the ack of this save (``seq``: its last message's sequence) or
         the error that refused it (then nothing of it was stored).
 
         ``keys`` name what the save checks (aggregates, command id, tracking subject): saves
-        sharing a key are never combined into one batch.
+        sharing a key are never combined into one batch. ``next_stream``: where the caller
+        appends next once answered, when not to ``stream`` (a new aggregate's record is
+        followed by its events): that stream's next batch waits for it (the linger), not this
+        one's.
         """
         if not frames:
             raise ValueError("nothing to append")
@@ -143,7 +109,7 @@ class GroupCommit:
                 f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
             )
         future: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-        save = _Save(stream, frames, keys, future)
+        save = QueuedSave(stream, frames, keys, future, next_stream)
         self._loop.call_soon_threadsafe(self._enqueue, save)
         # The loop answers within its own timeouts (each round trip, a few retries of an
         # incomplete batch, a resend alone after a refused group); this is a backstop.
@@ -157,7 +123,7 @@ class GroupCommit:
                 "stored: retry with the same command id"
             ) from None
 
-    def _enqueue(self, save: _Save) -> None:
+    def _enqueue(self, save: QueuedSave) -> None:
         if self.closed or not self._nc.is_connected:
             save.fail(
                 EventStoreUnavailable(
@@ -167,7 +133,7 @@ class GroupCommit:
             return
         queue = self._queues.get(save.stream)
         if queue is None:
-            queue = self._queues[save.stream] = _StreamQueue()
+            queue = self._queues[save.stream] = StreamQueue()
         queue.pending.append(save)
         if queue.returning > 0:
             queue.returning -= 1
@@ -176,7 +142,7 @@ class GroupCommit:
                 queue.timer = None
         self._pump(queue)
 
-    def _pump(self, queue: _StreamQueue) -> None:
+    def _pump(self, queue: StreamQueue) -> None:
         while queue.pending and queue.inflight < self._max_inflight:
             if queue.inflight > 0 and not self._full(queue):
                 return  # sent when the batch in flight is answered, with whatever came by then
@@ -190,7 +156,7 @@ class GroupCommit:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _full(self, queue: _StreamQueue) -> bool:
+    def _full(self, queue: StreamQueue) -> bool:
         """Whether the waiting saves fill a whole batch (always, without group commit)."""
         frames = 0
         for save in queue.pending:
@@ -199,7 +165,7 @@ class GroupCommit:
                 return True
         return frames >= self._max_group
 
-    def _linger(self, queue: _StreamQueue) -> bool:
+    def _linger(self, queue: StreamQueue) -> bool:
         """True to wait a little longer for the saves of callers that were just answered."""
         now = self._loop.time()
         if now >= queue.linger_until:
@@ -211,14 +177,14 @@ class GroupCommit:
             queue.timer = self._loop.call_at(queue.linger_until, self._linger_over, queue)
         return True
 
-    def _linger_over(self, queue: _StreamQueue) -> None:
+    def _linger_over(self, queue: StreamQueue) -> None:
         queue.timer = None
         queue.returning = 0
         self._pump(queue)
 
-    def _take_group(self, pending: deque[_Save]) -> list[_Save]:
+    def _take_group(self, pending: deque[QueuedSave]) -> list[QueuedSave]:
         """The oldest waiting save, with later ones that fit beside it (size, disjoint keys)."""
-        group: list[_Save] = []
+        group: list[QueuedSave] = []
         while pending and not group:
             save = pending.popleft()
             if not save.future.done():  # done: its caller gave up waiting
@@ -227,7 +193,7 @@ class GroupCommit:
             return group
         size = len(group[0].frames)
         keys = set(group[0].keys)
-        skipped: list[_Save] = []
+        skipped: list[QueuedSave] = []
         scanned = 0
         while pending and scanned < _GROUP_SCAN and size < self._max_group:
             save = pending.popleft()
@@ -249,7 +215,7 @@ class GroupCommit:
             while queue.pending:
                 queue.pending.popleft().fail(error)
 
-    async def _commit(self, queue: _StreamQueue, group: list[_Save]) -> None:
+    async def _commit(self, queue: StreamQueue, group: list[QueuedSave]) -> None:
         try:
             if len(group) == 1:
                 await self._commit_alone(group[0])
@@ -260,12 +226,30 @@ class GroupCommit:
                 save.fail(e)
         finally:
             queue.inflight -= 1
-            if self._linger_for > 0 and queue.inflight == 0:
-                queue.returning = len(group)
-                queue.linger_until = self._loop.time() + self._linger_for
+            if self._linger_for > 0:
+                self._expect_back(queue, group)
             self._pump(queue)
 
-    async def _commit_group(self, group: list[_Save]) -> None:
+    def _expect_back(self, queue: StreamQueue, group: list[QueuedSave]) -> None:
+        """The callers just answered come back with their next saves: the next batch of the
+        stream each appends to next waits a moment for them."""
+        until = self._loop.time() + self._linger_for
+        staying, moving = 0, dict[str, int]()
+        for save in group:
+            if save.next_stream == save.stream:
+                staying += 1
+            else:
+                moving[save.next_stream] = moving.get(save.next_stream, 0) + 1
+        if staying and queue.inflight == 0:
+            queue.returning, queue.linger_until = staying, until
+        for stream, count in moving.items():
+            other = self._queues.get(stream) or self._queues.setdefault(stream, StreamQueue())
+            # At least these: not added to what that stream's own answers expect back (those
+            # callers may be these, gone to this stream in between).
+            other.returning = max(other.returning, count)
+            other.linger_until = max(other.linger_until, until)
+
+    async def _commit_group(self, group: list[QueuedSave]) -> None:
         frames = [frame for save in group for frame in save.frames]
         ack = await self._publisher.store(group[0].stream, frames)
         if ack.get("error"):
@@ -283,7 +267,7 @@ class GroupCommit:
             seq += len(save.frames)
             save.resolve({"stream": ack.get("stream"), "seq": seq})
 
-    async def _commit_alone(self, save: _Save) -> None:
+    async def _commit_alone(self, save: QueuedSave) -> None:
         try:
             save.resolve(await self._publisher.store(save.stream, save.frames))
         except Exception as e:

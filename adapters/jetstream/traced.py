@@ -27,9 +27,16 @@ _tracer = tracing.tracer("cairn.eventstore")
 
 
 class TracedGroupCommit(GroupCommit):
-    def append(self, stream: str, frames: Sequence[Frame], keys: frozenset[str]) -> dict[str, Any]:
+    def append(
+        self,
+        stream: str,
+        frames: Sequence[Frame],
+        keys: frozenset[str],
+        *,
+        next_stream: str | None = None,
+    ) -> dict[str, Any]:
         if not frames:
-            return super().append(stream, frames, keys)
+            return super().append(stream, frames, keys, next_stream=next_stream)
         attributes = tracing.messaging(
             "send",
             frames[-1][0].decode("utf-8", "replace"),
@@ -47,7 +54,7 @@ class TracedGroupCommit(GroupCommit):
                 frames = [
                     (subject, headers + lines, payload) for subject, headers, payload in frames
                 ]
-            ack = super().append(stream, frames, keys)
+            ack = super().append(stream, frames, keys, next_stream=next_stream)
             error = ack.get("error")
             if error:
                 span.set_status(Status(StatusCode.ERROR, str(error.get("description", ""))))

@@ -161,7 +161,8 @@ class StreamWriter:
         """Store new aggregates' records, before any of their events (so an aggregate without
         a record has no events). A record whose events never follow only names where an
         aggregate without events would be."""
-        self._publish(records, keys, self.locator.records_stream)
+        # Answered, the caller appends the events next: the events stream's batch waits for it.
+        self._publish(records, keys, self.locator.records_stream, then=self.reader.stream)
         for key, aggregate in aggregates.items():
             if plans[key].record is not None:
                 self.index.observe_subject(key, aggregate.tail)
@@ -186,9 +187,13 @@ class StreamWriter:
         return known.seq if known is not None else 0
 
     def _publish(
-        self, batch: list[Frame], keys: frozenset[str], stream: str | None = None
+        self,
+        batch: list[Frame],
+        keys: frozenset[str],
+        stream: str | None = None,
+        then: str | None = None,
     ) -> dict[str, Any]:
-        ack = self.appends.append(stream or self.reader.stream, batch, keys)
+        ack = self.appends.append(stream or self.reader.stream, batch, keys, next_stream=then)
         error = ack.get("error")
         if error:
             err_code = int(error.get("err_code", 0))

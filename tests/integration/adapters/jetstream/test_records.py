@@ -3,6 +3,7 @@ from before records are read and written as then, and the backfill brings them o
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -263,3 +264,73 @@ def test_a_delivered_subject_spares_the_lookup_and_a_bounded_load_reads_no_furth
     assert [e.originator_version for e in recorder.select_events(intent.id, lte=2)] == [1, 2]
     assert [e.originator_version for e in recorder.select_events(intent.id)] == [1, 2, 3]
     assert [batch for _, _, batch in pages] == [2, 1000]
+
+
+def test_a_creation_appends_its_record_then_its_events_and_reads_nothing(
+    make_factory: FactoryMaker, unique_name: str
+) -> None:
+    """A new aggregate's save costs two appends, the record's and the events', and no lookup
+    (0047's addendum): the record's expected sequence 0 is what refuses a second version 1 of
+    the id under another tenant or type, and a process that never saw the save finds the
+    events through it."""
+    factory = make_factory()
+    recorder = recorder_of(factory)
+    appended: list[str] = []
+    append = factory.client.appends.append
+
+    def spied_append(stream: str, frames: Any, keys: Any, **options: Any) -> Any:
+        appended.append(stream)
+        return append(stream, frames, keys, **options)
+
+    factory.client.appends.append = spied_append  # type: ignore[method-assign]
+    reads = spy_reads(factory.client)
+    aggregate_id = uuid.uuid4()
+    created = [StoredEvent(aggregate_id, 1, "m:Run.Started", b"{}")]
+    recorder.insert_events(created, context=EventContext(tenant="one"))
+    assert appended == [records_stream(unique_name), unique_name]
+    assert reads == []
+
+    for tenant in ("one", "two"):  # the same id again: a process that knows it, one that does not
+        for other in (recorder, recorder_of(make_factory())):
+            with pytest.raises(IntegrityError):
+                other.insert_events(created, context=EventContext(tenant=tenant))
+    cold = recorder_of(make_factory())
+    assert [(e.originator_version, e.topic) for e in cold.select_events(aggregate_id)] == [
+        (1, "m:Run.Started")
+    ]
+    assert cold.max_notification_id() == 1  # nothing of the refused saves was stored
+
+
+def test_concurrent_creations_of_one_id_under_two_tenants_store_one(
+    make_factory: FactoryMaker, unique_name: str
+) -> None:
+    """Creations racing for one id (half of them in a process that knows nothing of it) store
+    one version 1 in all; the loads of a third process find that one's events."""
+    warm, other = recorder_of(make_factory()), recorder_of(make_factory())
+    aggregate_id = uuid.uuid4()
+    barrier = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def create(number: int) -> None:
+        tenant = "one" if number % 2 else "two"
+        event = StoredEvent(aggregate_id, 1, "m:Run.Started", f'{{"by":{number}}}'.encode())
+        barrier.wait()
+        try:
+            (warm if number % 4 < 2 else other).insert_events(
+                [event], context=EventContext(tenant=tenant)
+            )
+            outcomes.append(f"ok {tenant}")
+        except IntegrityError:
+            outcomes.append("conflict")
+
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(create, range(20)))
+    winners = [outcome for outcome in outcomes if outcome.startswith("ok")]
+    assert len(winners) == 1 and outcomes.count("conflict") == 19, outcomes
+    tenant = winners[0].removeprefix("ok ")
+    cold = recorder_of(make_factory())
+    assert [e.originator_version for e in cold.select_events(aggregate_id)] == [1]
+    assert cold.max_notification_id() == 1
+    msg = cold.events.client.direct_get(unique_name, {"seq": 1})
+    assert msg is not None and msg.headers is not None
+    assert msg.headers["Nats-Subject"] == f"{unique_name}.{tenant}.Run.{aggregate_id}"

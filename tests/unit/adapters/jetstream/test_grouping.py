@@ -7,8 +7,9 @@ from collections import deque
 
 import pytest
 
-from adapters.jetstream.appends import GroupCommit, _Save
+from adapters.jetstream.appends import GroupCommit
 from adapters.jetstream.batches import MAX_BATCH
+from adapters.jetstream.queued import QueuedSave, StreamQueue
 
 pytestmark = pytest.mark.unit
 
@@ -19,9 +20,9 @@ def client(max_group: int = MAX_BATCH) -> GroupCommit:
     return made
 
 
-def save(messages: int, *keys: str) -> _Save:
+def save(messages: int, *keys: str) -> QueuedSave:
     frames = [(b"s", b"", b"")] * messages
-    return _Save("stream", frames, frozenset(keys), concurrent.futures.Future())
+    return QueuedSave("stream", frames, frozenset(keys), concurrent.futures.Future())
 
 
 def test_saves_on_disjoint_keys_share_a_batch_up_to_its_size() -> None:
@@ -61,3 +62,26 @@ def test_without_group_commit_each_save_is_alone() -> None:
     pending = deque(saves)
     assert client(max_group=0)._take_group(pending) == saves[:1]
     assert client(max_group=0)._take_group(pending) == saves[1:]
+
+
+class _Clock:
+    def time(self) -> float:
+        return 100.0
+
+
+def test_answered_callers_are_awaited_where_they_append_next() -> None:
+    """A new aggregate's record is followed by its events: the events stream's next batch
+    waits for those callers (the linger), the records stream's does not."""
+    made = client()
+    made._linger_for, made._loop, made._queues = 0.005, _Clock(), {}  # type: ignore[assignment]
+    records = made._queues["records"] = StreamQueue()
+    future: concurrent.futures.Future[dict[str, object]] = concurrent.futures.Future()
+    record = QueuedSave("records", [(b"r", b"", b"")], frozenset("a"), future, "events")
+    made._expect_back(records, [record, record])
+    assert records.returning == 0
+    events = made._queues["events"]
+    assert (events.returning, events.linger_until) == (2, 100.005)
+
+    stream = StreamQueue()  # callers that append to the same stream next, as before
+    made._expect_back(stream, [save(1, "a"), save(1, "b"), save(1, "c")])
+    assert (stream.returning, stream.linger_until) == (3, 100.005)
