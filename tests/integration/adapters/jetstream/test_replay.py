@@ -46,7 +46,9 @@ def reference(recorder: JetStreamApplicationRecorder) -> list[Notification]:
     found: list[Notification] = []
     seq = 1
     while True:
-        body = {"seq": seq, "batch": 1000, "next_by_subj": reader.events_filter}
+        # Pages of 250: nats-py's dispatch of a 1,000-message page outlasted the 2 s request
+        # timeout the outage test sets on a loaded machine (load average 10-15).
+        body = {"seq": seq, "batch": 250, "next_by_subj": reader.events_filter}
         msgs, pending = reader.client.direct_get_batch(reader.stream, body)
         for msg in msgs:
             headers = msg.headers or {}
