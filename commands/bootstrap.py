@@ -235,11 +235,11 @@ def pipeline_ports(services: Services, failpoints: Failpoints | None = None) -> 
         integrations = FailpointIntegrations(integrations, failpoints)
     registry = WithUpstreamTools(default_registry())
 
-    def execute(run: Run, tenant_id: UUID, cause: str | None) -> int | None:
+    def execute(run: Run, tenant_id: UUID, cause: str | None) -> Run | None:
         context = EventContext(correlation_id=str(run.id), causation_id=cause)
         return execute_run(
             run.id, runs.app, registry, integrations, str(tenant_id), loaded=run, context=context
-        )
+        ).run
 
     text = settings.llm_mock_answer_text()
     mock = MockAnswer.text(text) if text is not None else None

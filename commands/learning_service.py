@@ -32,6 +32,7 @@ from commands.context.calendar_learning import calendar_loader, learn_from_calen
 from commands.context.mail_learning import learn_from_mail, mail_loader
 from commands.runs.worker import CARRIED_MARK, WAKING, asks_for_work
 from domain.errors import Unavailable
+from domain.runs.run import Run
 
 logger = logging.getLogger("cairn.learner")
 
@@ -70,6 +71,22 @@ def _fresh_loader(app: CairnApplication) -> Callable[[UUID], Any]:
     return load
 
 
+def _current_check(app: CairnApplication) -> Callable[[Run | None], Run | None]:
+    """A run handed over by the worker that took its steps, if it is the version this process
+    last stored or read of it (decision 0047's guard, without the load); else None, and the
+    learner loads it."""
+    recorder = app.recorder
+    if not isinstance(recorder, JetStreamAggregateRecorder):
+        return lambda carried: carried
+
+    def current(carried: Run | None) -> Run | None:
+        if carried is None or recorder.last_known_version(carried.id) != carried.version:
+            return None
+        return carried
+
+    return current
+
+
 def backoff(deliveries: int) -> float:
     return min(0.5 * 2.0 ** min(deliveries, 10), 60.0)
 
@@ -85,6 +102,7 @@ class LearningService:
             load_intent=lambda run_id: _found(runs, run_id, version=1),
             model_learns_intents=settings.context_model_learns_intents,
         )
+        self._current = _current_check(runs)
         self.context = services.context
         self.load_mail = mail_loader(services.feeds.app)
         self.load_calendar = calendar_loader(services.feeds.app)
@@ -125,7 +143,9 @@ class LearningService:
             return cause is None or not cause.startswith(CARRIED_MARK)
         return name in WAKING and asks_for_work(name, cause)
 
-    def handle(self, item: WorkItem) -> float | None:
+    def handle(self, item: WorkItem, carried: Run | None = None) -> float | None:
+        """Learn from the item's event (a run event with the run as the steps it caused left
+        it, when the worker hands that over); None when done, else seconds until again."""
         try:
             _tenant, topic, origin = h.event_origin(item.subject, item.headers)
             originator = UUID(str(origin))
@@ -134,7 +154,7 @@ class LearningService:
         name = topic.rpartition(".")[2]
         with bound(correlation_id=item.headers.get(h.CORRELATION_ID)):
             try:
-                self.learn(name, originator, int(item.headers.get(h.VERSION, "0")))
+                self.learn(name, originator, int(item.headers.get(h.VERSION, "0")), carried)
             except Unavailable as exc:
                 if item.deliveries < WAIT_LONGER_AFTER_OUTAGES:
                     logger.warning("learning from %s %s waits (%r)", name, originator, exc)
@@ -147,13 +167,17 @@ class LearningService:
                 logger.exception("learning from %s %s failed; given up", name, originator)
         return None
 
-    def learn(self, name: str, originator: UUID, version: int = 0) -> int | None:
+    def learn(
+        self, name: str, originator: UUID, version: int = 0, carried: Run | None = None
+    ) -> int | None:
         if name == "MemoryNoted":
             return self.learner.on_memory_noted(originator)
         if name == "RunCompleted":
             return self.learner.on_run_completed(originator)
         if name in WAKING:
-            return self.learner.on_run_advanced(originator, submitted=name == "IntentSubmitted")
+            submitted = name == "IntentSubmitted"
+            run = self._current(carried)
+            return self.learner.on_run_advanced(originator, submitted=submitted, carried=run)
         if name == "MailSynced":
             mail = self.load_mail(originator, version)
             return None if mail is None else learn_from_mail(self.context, mail)

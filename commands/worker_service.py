@@ -39,6 +39,7 @@ from commands.ports.timers import Timer
 from commands.runs.worker import RUN_TOPIC_PREFIX, RunEvent, RunWorker, asks_for_work
 from commands.settings import CairnSettings
 from domain.errors import Unavailable
+from domain.runs.run import Run
 
 logger = logging.getLogger("cairn.worker")
 _tracer = tracing.tracer("cairn.worker")
@@ -156,17 +157,19 @@ class WorkerService:
         completion saved elsewhere, from that. Until both are done the event is not
         acknowledged; a learner failure is retried on the learner's terms and never fails
         the run."""
-        again = self._advance(item)
+        again, left = self._advance(item)
         if again is not None:
             return again
         name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
         if self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID)):
-            again = self.learning.handle(item)
+            again = self.learning.handle(item, left)
         if again is None:
             self.failpoints.reach(f"before-ack:{name}")
         return again
 
-    def _advance(self, item: WorkItem) -> float | None:
+    def _advance(self, item: WorkItem) -> tuple[float | None, Run | None]:
+        """The run's steps: None once stored (with the run as they left it, if known), else
+        seconds until the event comes again."""
         if self._observe is not None:
             self._observe(item.subject)
         try:
@@ -182,17 +185,18 @@ class WorkerService:
             logger.error(
                 "not a run event: %s (seq %d); skipped", item.subject, item.stream_sequence
             )
-            return None
+            return None, None
         try:
             with _step_span(event):
-                self.runs.on_event(event)
+                taken = self.runs.on_event(event)
+            return None, taken.run if taken is not None else None
         except TRANSIENT as exc:
             logger.warning("run %s: %s waits for a dependency (%r)", event.run_id, event.name, exc)
-            return backoff(item.deliveries)
+            return backoff(item.deliveries), None
         except Exception as exc:
             if item.deliveries < GIVE_UP_AFTER:
                 logger.exception("run %s: %s failed; will retry", event.run_id, event.name)
-                return backoff(item.deliveries)
+                return backoff(item.deliveries), None
             logger.exception(
                 "run %s: %s failed %d times; failing the run",
                 event.run_id,
@@ -203,8 +207,8 @@ class WorkerService:
                 self.runs.fail_stuck(event, item.deliveries, type(exc).__name__)
             except Exception:
                 logger.exception("run %s could not be failed; will retry", event.run_id)
-                return MAX_BACKOFF_S
-        return None
+                return MAX_BACKOFF_S, None
+        return None, None
 
     def _fire(self, timer: Timer) -> None:
         if not tracing.enabled():

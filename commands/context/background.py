@@ -104,11 +104,14 @@ class ContextLearner:
     def on_intent_submitted(self, run_id: UUID) -> int | None:
         return self._learn_intent(self._load_intent(run_id))
 
-    def on_run_advanced(self, run_id: UUID, *, submitted: bool) -> int | None:
-        """After a worker took a run's steps from one of its events, from one load of the run:
-        what its intent teaches (when that event was its submission), and what the run
-        teaches if it completed there (its `RunCompleted` is then not handed over apart)."""
-        run = self._load_run(run_id)
+    def on_run_advanced(
+        self, run_id: UUID, *, submitted: bool, carried: Run | None = None
+    ) -> int | None:
+        """After a worker took a run's steps from one of its events, from the run as those
+        steps left it (`carried`, as stored; else one load): what its intent teaches (when
+        that event was its submission), and what the run teaches if it completed there (its
+        `RunCompleted` is then not handed over apart)."""
+        run = carried if carried is not None and carried.id == run_id else self._load_run(run_id)
         learnt = self._learn_intent(run) if submitted else None
         if isinstance(run, Run) and run.status == RunStatus.COMPLETED:
             completed = self._learn_completed(run)

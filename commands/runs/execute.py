@@ -15,14 +15,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from pydantic import ValidationError
 
 from commands.ports.integrations import (
     ActionHandler,
@@ -31,10 +30,11 @@ from commands.ports.integrations import (
     IntegrationError,
     Integrations,
 )
-from domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from commands.runs.plan_checks import decided_plan, step_failure
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.event_context import EventContext
 from domain.runs.plan import Plan, PlanStep
-from domain.runs.run import FINAL, PlanMismatch, Run, RunStatus
+from domain.runs.run import FINAL, Run, RunStatus
 
 ACTOR = "executor"
 # Reloads after a concurrent change before giving up. Every other pass makes progress (a step
@@ -48,6 +48,12 @@ class _Restart(Exception):
     """The run changed under this worker: reload it and decide again."""
 
 
+@dataclass(frozen=True)
+class Executed:
+    position: int | None  # of the last event this execution recorded; None: it recorded none
+    run: Run | None  # the run as its last save or load left it (as stored); None: unknown
+
+
 def execute_run(
     run_id: UUID,
     app: Application[UUID],
@@ -59,7 +65,7 @@ def execute_run(
     sleep: Callable[[float], None] = time.sleep,
     context: EventContext | None = None,
     loaded: Run | None = None,
-) -> int | None:
+) -> Executed:
     """Execute the run's remaining steps and complete it, or fail it with a reason.
 
     `loaded` is the run as the caller has just loaded it (a worker loads it to choose the
@@ -68,10 +74,11 @@ def execute_run(
     someone else changed the run first). After that the run is only reloaded when a save
     finds that someone else changed it.
 
-    Returns the position (notification id) of the last event this call recorded, or None if it
-    recorded nothing (the run was already completed). Raises `InvalidTransition` for a run that
-    is not approved (or is failed, denied, cancelled), `PlanMismatch` when the stored plan is
-    not the one that was decided, `NotFound` for an unknown run; nothing is called then.
+    Returns the position (notification id) of the last event this call recorded (None if it
+    recorded nothing: the run was already completed) and the run as stored after this call.
+    Raises `InvalidTransition` for a run that is not approved (or is failed, denied,
+    cancelled), `PlanMismatch` when the stored plan is not the one that was decided,
+    `NotFound` for an unknown run; nothing is called then.
     Event-store outages propagate (`EventStoreUnavailable`): executing again later is safe.
 
     Events are recorded under `context` (default: the run's id as correlation id) with this
@@ -81,7 +88,8 @@ def execute_run(
         raise ValueError("the loaded run is not the run to execute")
     base = context or EventContext(correlation_id=str(run_id))
     saved_as = replace(base, tenant=tenant, actor=actor, command_id=None)
-    return _Execution(run_id, app, registry, integrations, tenant, sleep, saved_as).run(loaded)
+    execution = _Execution(run_id, app, registry, integrations, tenant, sleep, saved_as)
+    return Executed(execution.run(loaded), execution.left)
 
 
 class _Execution:
@@ -103,6 +111,9 @@ class _Execution:
         self.tenant = tenant
         self.sleep = sleep
         self.position: int | None = None
+        # The run as last saved or loaded here: what the store holds when `run` returns (a
+        # change whose save was refused is always followed by a load or an exception).
+        self.left: Run | None = None
         # Failed attempts per step in this execution: the retry budget. A crash starts a new
         # budget; `RetryPolicy.max_starts` bounds the attempts over all executions.
         self.failures: Counter[str] = Counter()
@@ -129,7 +140,7 @@ class _Execution:
         if run.status is RunStatus.COMPLETED:
             return None
         run.check_may_execute()
-        plan, problem = _decided_plan(run)
+        plan, problem = decided_plan(run)
         problem = problem or self._unexecutable(plan)
         if problem or plan is None:
             self._fail_run(run, problem or "the run has no plan")
@@ -140,7 +151,7 @@ class _Execution:
                 continue
             if state.get("state") == "failed" and not state.get("retryable"):
                 # Crashed between recording the step's final failure and the run's.
-                self._fail_run(run, _reason(step, str(state.get("error"))))
+                self._fail_run(run, step_failure(step, str(state.get("error"))))
                 return None
             return self._attempt(run, step)
         self._change(run, lambda r: r.complete(), still=lambda r: r.status is RunStatus.EXECUTING)
@@ -166,7 +177,9 @@ class _Execution:
             # The provider may have acted: the reason names the key to look it up by.
             unknown = f"started {started} times without an outcome (key {run.steps[sid]['key']})"
             untouched = run.steps[sid].copy()
-            self._fail_run(run, _reason(step, unknown), still=lambda r: r.steps[sid] == untouched)
+            self._fail_run(
+                run, step_failure(step, unknown), still=lambda r: r.steps[sid] == untouched
+            )
             return None
         if not policy.repeat_unknown and run.steps.get(sid, {}).get("state") == "started":
             # Started, no outcome: it may have acted; no key tells a repeat (decision 0035).
@@ -194,7 +207,7 @@ class _Execution:
             # execution knows a non-retryable failure still has to fail the run.
             run = self._change(run, lambda r: r.fail_step(sid, error, retryable=retry), still=ours)
             if not retry:
-                self._fail_run(run, _reason(step, error, failures))
+                self._fail_run(run, step_failure(step, error, failures))
                 return None
             waited = exc.retry_after if isinstance(exc, IntegrationError) else None
             # The provider's own signal (Retry-After) wins over a shorter backoff of ours.
@@ -264,6 +277,7 @@ class _Execution:
             raise _Restart from exc
         if recordings:
             self.position = recordings[-1].notification.id
+        self.left = run
 
     def _load(self) -> Run:
         try:
@@ -272,28 +286,9 @@ class _Execution:
             raise NotFound("no such run", {"run_id": str(self.run_id)}) from None
         if not isinstance(run, Run):
             raise NotFound("no such run", {"run_id": str(self.run_id)})
+        self.left = run
         return run
-
-
-def _decided_plan(run: Run) -> tuple[Plan | None, str | None]:
-    """The run's plan, checked against the hash its decision (and any approval) is bound to."""
-    try:
-        plan = Plan.model_validate(run.plan)
-    except (ValidationError, DomainError) as exc:
-        # A stored plan the catalogue no longer accepts: never act on it.
-        return None, f"the plan no longer validates: {type(exc).__name__}"
-    if plan.plan_hash() != run.plan_hash:
-        raise PlanMismatch(
-            "the stored plan is not the plan that was decided",
-            {"run_id": str(run.id), "expected": run.plan_hash, "given": plan.plan_hash()},
-        )
-    return plan, None
 
 
 def _not_final(run: Run) -> bool:
     return run.status not in FINAL
-
-
-def _reason(step: PlanStep, error: str, attempts: int | None = None) -> str:
-    tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
-    return f"step {step.step_id} ({step.action} at {step.provider}) failed{tries}: {error}"

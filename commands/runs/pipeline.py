@@ -43,8 +43,9 @@ class PipelinePorts:
     context: ContextProvider
     # Executes an approved run's steps (the executor), given the run as just loaded (its
     # unsaved events, if any, go with the executor's first save), its tenant and the causation
-    # id to record; None leaves approved runs waiting.
-    execute: Callable[[Run, UUID, str | None], int | None] | None = None
+    # id to record, and returns the run as it left it in the store (None: not known); None
+    # leaves approved runs waiting.
+    execute: Callable[[Run, UUID, str | None], Run | None] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     escalation_ttl: timedelta = timedelta(minutes=15)
     # The policy's facts of the upstream MCP tools a plan names (commands/mcp/
@@ -152,6 +153,9 @@ class StepTaken:
     raced: bool = False
     # Every step taken, in order (more than one when carrying on).
     steps: tuple[Step, ...] = ()
+    # The run as this call left it, as stored (saved, or loaded when no step was due): one
+    # who learns from the run needs no load of it (decision 0047). None after a race.
+    run: Run | None = None
 
 
 def take_step(
@@ -176,8 +180,7 @@ def take_step(
         now = ports.clock()
         step = next_step(run, now)
         if step is Step.EXECUTE and ports.execute is not None:
-            ports.execute(run, tenant_id, cause)
-            return _taken([*steps, step])
+            return _taken([*steps, step], left=ports.execute(run, tenant_id, cause))
         if step is Step.PLAN:
             plan(run, tenant_id, ports)
         elif step is Step.DECIDE:
@@ -185,27 +188,30 @@ def take_step(
         elif step is Step.EXPIRE:
             run.expire_escalation(now)
         elif steps:  # carried on this far: save what the last steps decided
-            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
+            return _saved(ports, run, tenant_id, cause, steps)
         else:
-            return _taken(steps)
+            return _taken(steps, left=run)
         steps.append(step)
         if not carry_on:
-            return _taken(steps, raced=not _saved(ports, run, tenant_id, cause))
+            return _saved(ports, run, tenant_id, cause, steps)
         if took is not None:
             took(step)
 
 
-def _saved(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None) -> bool:
-    """Save the run's new events; False when someone else changed the run first."""
+def _saved(
+    ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None, steps: list[Step]
+) -> StepTaken:
+    """Save the run's new events; raced when someone else changed the run first (this copy
+    then holds events the store refused, so it is not handed on)."""
     try:
         save_run(ports, run, tenant_id, cause)
     except IntegrityError:
-        return False
-    return True
+        return _taken(steps, raced=True)
+    return _taken(steps, left=run)
 
 
-def _taken(steps: list[Step], raced: bool = False) -> StepTaken:
-    return StepTaken(steps[0] if steps else None, raced, tuple(steps))
+def _taken(steps: list[Step], raced: bool = False, left: Run | None = None) -> StepTaken:
+    return StepTaken(steps[0] if steps else None, raced, tuple(steps), left)
 
 
 def _expiry(run: Run) -> datetime:

@@ -45,11 +45,11 @@ def test_action_happens_once_after_an_executor_crash_and_restart(
     healthy = runs.ports
     dying = DiesBeforeTheCall(HttpIntegrations(cairn_settings.provider_urls))
 
-    def crashing_execute(run: Run, tenant_id: UUID, _cause: str | None) -> int | None:
+    def crashing_execute(run: Run, tenant_id: UUID, _cause: str | None) -> Run | None:
         # Handed over with the worker's plan and decision not saved yet: they go with the start.
         return execute_run(
             run.id, healthy.runs, default_registry(), dying, str(tenant_id), loaded=run
-        )
+        ).run
 
     runs.ports = dataclasses.replace(healthy, execute=crashing_execute)
     run_id = submit(cairn, ada, "Schedule a meeting with Sarah")["run_id"]

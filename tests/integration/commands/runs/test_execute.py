@@ -139,10 +139,13 @@ def test_an_approved_plan_executes_every_step_once_and_completes(
 ) -> None:
     actions = ("calendar.create_event", "email.send", "reminders.create", "notes.create")
     run = approved_run(app, *actions)
-    position = execute_run(run.id, app, registry, integrations, TENANT)
-    assert position == app.recorder.max_notification_id()
+    executed = execute_run(run.id, app, registry, integrations, TENANT)
+    assert executed.position == app.recorder.max_notification_id()
     done = load(app, run.id)
     assert done.status is RunStatus.COMPLETED
+    # Handed back as stored: whoever learns from the run needs no load (decision 0047).
+    assert executed.run is not None and executed.run.version == done.version
+    assert executed.run.status is RunStatus.COMPLETED
     assert story(app, run.id) == ["StepStarted", "StepSucceeded"] * 4 + ["RunCompleted"]
     assert [p.action for p in provider.performances] == list(actions)
     assert [p.idempotency_key for p in provider.performances] == [
@@ -150,8 +153,10 @@ def test_an_approved_plan_executes_every_step_once_and_completes(
     ]
     assert {p.tenant for p in provider.performances} == {TENANT}
     assert done.steps["s2"]["result"] == {"id": "msg_2", "action": "email.send"}
-    # Executing a completed run again does nothing at all.
-    assert execute_run(run.id, app, registry, integrations, TENANT) is None
+    # Executing a completed run again does nothing at all (the run as it loaded it).
+    again = execute_run(run.id, app, registry, integrations, TENANT)
+    assert again.position is None and again.run is not None
+    assert again.run.version == done.version
     assert provider.received() == 4
 
 
@@ -172,9 +177,11 @@ def test_a_run_handed_over_loaded_is_executed_without_loading_it_again(
         return get(aggregate_id, *args, **kwargs)
 
     monkeypatch.setattr(app.repository, "get", counted)
-    execute_run(run.id, app, registry, integrations, TENANT, loaded=loaded)
-    # Between its own saves the executor goes on with the run in memory.
+    executed = execute_run(run.id, app, registry, integrations, TENANT, loaded=loaded)
+    # Between its own saves the executor goes on with the run in memory, and hands it back.
     assert loads == []
+    assert executed.run is loaded and loaded.status is RunStatus.COMPLETED
+    assert loaded.version == load(app, run.id).version
     assert story(app, run.id) == ["StepStarted", "StepSucceeded"] * 2 + ["RunCompleted"]
     assert provider.performed() == 2
 
@@ -189,8 +196,13 @@ def test_a_stale_run_handed_over_is_reloaded_at_its_first_save_and_acts_once(
     run = approved_run(app, "notes.create")
     stale = load(app, run.id)
     execute_run(run.id, other, registry, integrations, TENANT)  # another worker got there first
-    assert execute_run(run.id, app, registry, integrations, TENANT, loaded=stale) is None
-    assert load(app, run.id).status is RunStatus.COMPLETED
+    again = execute_run(run.id, app, registry, integrations, TENANT, loaded=stale)
+    assert again.position is None
+    done = load(app, run.id)
+    assert done.status is RunStatus.COMPLETED
+    # Not the stale copy (its refused start is in it): the run as reloaded.
+    assert again.run is not stale and again.run is not None
+    assert again.run.version == done.version and again.run.status is RunStatus.COMPLETED
     assert story(app, run.id) == ["StepStarted", "StepSucceeded", "RunCompleted"]
     assert provider.performed() == 1
     with pytest.raises(ValueError, match="not the run"):
