@@ -11,8 +11,18 @@ from typing import Any, cast
 from adapters.jetstream import headers as h
 from adapters.jetstream.work import WorkItem
 from commands.learning_service import LearningService
-from commands.runs.worker import CARRIED_MARK
+from commands.runs.policies import RunsApplication
+from commands.runs.worker import CARRIED_MARK, RunWorker
 from commands.worker_service import WorkerService
+from domain.runs.run import RunStatus
+from tests.unit.commands.runs.test_worker import (
+    NOW,
+    TENANT,
+    MemoryTimers,
+    escalated,
+    given_run,
+    ports_for,
+)
 
 RUN = "domain.runs.run:Run."
 
@@ -28,11 +38,13 @@ def _item(name: str, cause: str | None = None) -> WorkItem:
 class Learning:
     answer: float | None = None
     learnt: list[str] = field(default_factory=list)
+    handed: list[object] = field(default_factory=list)
 
     learns_from_run = staticmethod(LearningService.learns_from_run)
 
-    def handle(self, item: WorkItem) -> float | None:
+    def handle(self, item: WorkItem, carried: object = None) -> float | None:
         self.learnt.append(item.headers[h.TOPIC].rpartition(".")[2])
+        self.handed.append(carried)
         return self.answer
 
 
@@ -52,10 +64,11 @@ class Worker:
     failpoints: Failpoints = field(default_factory=Failpoints)
     run_answer: float | None = None
     advanced: list[str] = field(default_factory=list)
+    left: object = None  # the run as the steps left it, if they tell
 
-    def _advance(self, item: WorkItem) -> float | None:
+    def _advance(self, item: WorkItem) -> tuple[float | None, object]:
         self.advanced.append(item.headers[h.TOPIC].rpartition(".")[2])
-        return self.run_answer
+        return self.run_answer, self.left
 
 
 def _skip(worker: Worker, item: WorkItem) -> bool:
@@ -104,3 +117,39 @@ def test_a_learner_that_fails_asks_for_the_event_again_without_failing_the_run()
     assert _handle(worker, _item("RunCompleted")) == 2.0
     assert worker.advanced == ["RunCompleted"]  # run steps only through `_advance`
     assert worker.failpoints.reached == []  # not acknowledged
+
+
+def test_the_run_as_its_steps_left_it_is_handed_to_the_learner() -> None:
+    run = object()  # the run a step returned (commands/runs/pipeline.py: StepTaken.run)
+    worker = Worker(left=run)
+    assert _handle(worker, _item("IntentSubmitted")) is None
+    assert worker.learning.handed == [run]
+    # A completion saved elsewhere: no step here, nothing handed over (the learner loads).
+    worker.left = None
+    assert _handle(worker, _item("RunCompleted")) is None
+    assert worker.learning.handed == [run, None]
+
+
+@dataclass
+class Stepping:
+    """What `_advance` uses of a WorkerService: the run worker, over an in-memory store."""
+
+    runs: RunWorker
+    _observe: None = None
+
+
+def test_the_steps_tell_the_run_they_left_and_an_event_without_steps_tells_none() -> None:
+    app = RunsApplication()
+    run = escalated(given_run(), NOW)
+    app.save(run)
+    stepping = Stepping(RunWorker(ports_for(app, clock=NOW), MemoryTimers()))
+    headers = {h.TOPIC: RUN + "EscalationApproved", h.TENANT: str(TENANT)}
+    item = WorkItem(f"cairn.{TENANT}.Run.{run.id}", headers, stream_sequence=7, deliveries=1)
+    again, left = WorkerService._advance(cast(Any, stepping), item)
+    assert again is None
+    assert left is not None and left.status is RunStatus.EXPIRED
+    assert left.version == app.repository.get(run.id).version
+    # An event that asks for no step: nothing to hand over.
+    completed = {**headers, h.TOPIC: RUN + "RunCompleted"}
+    item = WorkItem(item.subject, completed, stream_sequence=8, deliveries=1)
+    assert WorkerService._advance(cast(Any, stepping), item) == (None, None)

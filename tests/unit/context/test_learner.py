@@ -346,3 +346,37 @@ def test_a_fact_both_the_rules_and_the_model_find_is_recorded_once() -> None:
     memory: Any = app.repository.get(memory_id)
     (entity,) = [_entity(app, e) for e in memory.taught]
     assert sorted(f.predicate for f in entity.facts.values()) == ["email", "phone", "relation"]
+
+
+def test_a_run_handed_over_by_the_worker_that_completed_it_is_learnt_from_without_a_load() -> None:
+    """Decision 0047's follow-up: the worker hands over the run as its steps left it; the
+    learner then loads nothing, and learns what the one load taught."""
+    ports, _model, _payloads, app = _given(with_key=False)
+    run = _completed_run("email Sarah that I'm late", "sarah@smile.example")
+    learner = ContextLearner(
+        ports,
+        lambda _id: pytest.fail("no load of a run handed over"),
+        load_intent=lambda _id: pytest.fail("no load of its intent either"),
+    )
+    assert learner.on_run_advanced(run.id, submitted=True, carried=run) is not None
+    assert learner.on_run_advanced(run.id, submitted=True, carried=run) is None
+
+    memory: Any = app.repository.get(intent_memory_id(TENANT, run.id))
+    assert memory.learnt_from == [f"Run:{run.id}:{run.version}"]
+    (sarah,) = [_entity(app, e) for e in memory.taught]
+    assert sorted(f.predicate for f in sarah.facts.values()) == ["email", "emailed"]
+
+
+def test_a_run_handed_over_for_another_id_is_not_taken_for_it() -> None:
+    ports, _model, _payloads, _app = _given(with_key=False)
+    run = _completed_run("email Sarah that I'm late", "sarah@smile.example")
+    other = _completed_run("email Tom that I'm late", "tom@example.com")
+    loads: list[uuid.UUID] = []
+
+    def load(run_id: uuid.UUID) -> Run | None:
+        loads.append(run_id)
+        return run if run_id == run.id else None
+
+    learner = ContextLearner(ports, load)
+    assert learner.on_run_advanced(run.id, submitted=True, carried=other) is not None
+    assert loads == [run.id]
