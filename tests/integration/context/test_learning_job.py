@@ -3,7 +3,9 @@ workers' consumer hands it over, handled, then handed over again (a redelivery a
 ack): the person's model is asked once, the facts are recorded once and cite the note's event;
 an event of another kind is acknowledged without work. The learner's consumer, as a worker
 creates it, is sent headers only and no run events (also where an earlier version created it
-with bodies and the runs' subjects), and learns through it."""
+with bodies and the runs' subjects), and learns through it. A run handed over by the worker
+that took its steps is learnt from without a load when it is what this process stored;
+otherwise the run is loaded."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from commands.learning_service import LearningService, backoff
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.intents import SubmitIntent
 from commands.runs.provider_keys import store_provider_key
+from domain.event_context import EventContext
+from domain.runs.run import Run
 from infra.stack import StackEndpoints
 from tests.support.cairn_settings import isolated_settings
 
@@ -201,3 +205,71 @@ def test_a_run_read_from_behind_what_this_process_stored_is_not_learnt_from(
     assert learning.handle(item) is None
     memory: Any = services.context.app.repository.get(memory_id)
     assert memory.kind == "intent" and memory.taught  # the rules' Sarah Lee
+
+
+def _completed_run(services: Services, tenant: uuid.UUID, to: str) -> Run:
+    """A run carried from its intent to its end by a worker of this process, as stored."""
+    run = Run(uuid.uuid4(), f"email {to} that I'm late", "ada", None, "api", tenant)
+    step = {"step_id": "s1", "action": "email.send", "provider": "google"}
+    parameters = {"to": [to], "subject": "Running late", "body": "Sorry"}
+    run.propose_plan({"summary": "late", "steps": [{**step, "parameters": parameters}]}, "h", {})
+    run.decide("APPROVE", {}, "h")
+    run.start_step("s1")
+    run.succeed_step("s1", {})
+    run.complete()
+    context = EventContext(tenant=str(tenant), actor="test", correlation_id=str(run.id))
+    services.runs.app.save(run, context=context)
+    return run
+
+
+def _run_item(services: Services, tenant: uuid.UUID, run_id: uuid.UUID, name: str) -> WorkItem:
+    prefix = services.settings.subject_prefix
+    headers = {h.TENANT: str(tenant), h.TOPIC: f"domain.runs.run:Run.{name}"}
+    return WorkItem(f"{prefix}.{tenant}.Run.{run_id}", headers, stream_sequence=1, deliveries=1)
+
+
+def _learnt_from(services: Services, tenant: uuid.UUID, run: Run) -> list[str]:
+    memory: Any = services.context.app.repository.get(intent_memory_id(tenant, run.id))
+    return list(memory.learnt_from)
+
+
+def test_a_run_handed_over_as_stored_is_learnt_from_without_a_load(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0047's follow-up: the worker that carried a run to its end hands it over with
+    the event it carried it from; the learner loads nothing. Handed over behind what this
+    process stored, or not handed over (a completion saved elsewhere), it loads the run."""
+    tenant = uuid.uuid4()
+    learning = LearningService(services)
+    loads: list[uuid.UUID] = []
+    get = services.runs.app.repository.get
+
+    def counted(aggregate_id: uuid.UUID, *args: Any, **kwargs: Any) -> Any:
+        loads.append(aggregate_id)
+        return get(aggregate_id, *args, **kwargs)
+
+    handed = _completed_run(services, tenant, "sarah@smile.example")
+    monkeypatch.setattr(services.runs.app.repository, "get", counted)
+    recorder: Any = services.runs.app.recorder
+    assert recorder.last_known_version(handed.id) == handed.version
+
+    item = _run_item(services, tenant, handed.id, "IntentSubmitted")
+    assert learning.handle(item, handed) is None
+    assert loads == []
+    assert _learnt_from(services, tenant, handed) == [f"Run:{handed.id}:{handed.version}"]
+
+    # A copy older than what this process stored (a step's save it did not see): loaded.
+    older = _completed_run(services, tenant, "tom@example.com")
+    stale: Any = get(older.id, version=older.version - 1)
+    assert (
+        learning.handle(_run_item(services, tenant, older.id, "EscalationApproved"), stale) is None
+    )
+    assert loads == [older.id]
+    assert _learnt_from(services, tenant, older) == [f"Run:{older.id}:{older.version}"]
+
+    # A completion saved by another process (nothing known of it here), handed nothing.
+    elsewhere = _completed_run(services, tenant, "kim@example.com")
+    recorder.events.reader.index.forget(str(elsewhere.id))
+    assert learning.handle(_run_item(services, tenant, elsewhere.id, "RunCompleted")) is None
+    assert loads == [older.id, elsewhere.id]
+    assert _learnt_from(services, tenant, elsewhere) == [f"Run:{elsewhere.id}:{elsewhere.version}"]
