@@ -2,9 +2,10 @@
 background.py). A durable JetStream consumer shared by every worker process, beside the run
 consumer: new memories, synced mail and calendar items. Runs reach the learner through the
 run consumer instead, which is sent every run event anyway: after the steps a waking event
-caused, the run is loaded once and taught from as they left it (its intent; the completed
-run, when it completed there), and a completion saved elsewhere is handed over apart
-(`learns_from_run`, decision 0047). A failure is retried with a backoff a few times, then
+caused, the run is taught from as they left it (its intent; the completed run, when it
+completed there), handed over by the worker that took them (loaded only when it is not, or
+is behind what this process stored or read), and a completion saved elsewhere is handed
+over apart (`learns_from_run`, decision 0047). A failure is retried with a backoff a few times, then
 left (nothing waits on it: the rules already ran, and the run has its outcome); a dependency
 that is down is retried longer.
 

@@ -153,10 +153,10 @@ class WorkerService:
     def _handle(self, item: WorkItem) -> float | None:
         """The run's steps first; then, once they are stored, what the learner learns from the
         run (the learner's own consumer is not sent run events: decision 0047): after a
-        waking event, from the run as those steps left it (completed, often); after a
-        completion saved elsewhere, from that. Until both are done the event is not
-        acknowledged; a learner failure is retried on the learner's terms and never fails
-        the run."""
+        waking event, from the run as those steps left it (completed, often; handed over,
+        not loaded again); after a completion saved elsewhere, from that. Until both are
+        done the event is not acknowledged; a learner failure is retried on the learner's
+        terms and never fails the run."""
         again, left = self._advance(item)
         if again is not None:
             return again
