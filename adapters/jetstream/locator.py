@@ -18,9 +18,11 @@ records and marks it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from adapters.jetstream import headers as h
+from adapters.jetstream import replies
 from adapters.jetstream.client import NatsClient
 from adapters.jetstream.framing import Frame
 from adapters.jetstream.positions import PositionIndex
@@ -32,6 +34,7 @@ STREAM_METADATA: Final = "cairn_aggregate_records"
 
 _SUBJECT_LINE: Final = h.AGGREGATE_SUBJECT.encode() + b": %s\r\n"
 _EXPECTED_LINE: Final = h.EXPECTED_LAST_SUBJECT_SEQ.encode() + b": %d\r\n"
+_AGGREGATE_SUBJECT: Final = replies.header_key(h.AGGREGATE_SUBJECT)
 
 
 def records_stream(stream: str) -> str:
@@ -103,6 +106,25 @@ class Locator:
         self.index.observe_subject(key, tail)
         return tail
 
+    def without_records(self, keys: Sequence[str]) -> set[str]:
+        """Which of these aggregates have no record, so no events, from one request: a batched
+        direct get of their records' last messages (``multi_last``, nats-server 2.11+). The
+        records found are remembered like ``tail``'s; an absence is not (the aggregate may be
+        created next). Nothing is known absent in a stream without records."""
+        unknown = [key for key in dict.fromkeys(keys) if self.known_tail(key) is None]
+        if not unknown:
+            return set()
+        subjects = [self.record_subject(key) for key in unknown]
+        body = {"multi_last": subjects, "batch": len(subjects)}
+        page = self.client.request_page(self.records_stream, body, _record_tails).result()
+        found = set()
+        start = len(self._records_prefix) + 1
+        for subject, tail in page.items:
+            key = subject[start:]
+            self.index.observe_subject(key, tail)
+            found.add(key)
+        return {key for key in unknown if key not in found}
+
     def events_filter(self, key: str) -> str | None:
         """The subject filter of the aggregate's events; None when it has none."""
         tail = self.tail(key)
@@ -116,3 +138,14 @@ class Locator:
         """An aggregate's record: stored once (expected sequence 0) for a new aggregate."""
         headers = base + _SUBJECT_LINE % tail.encode() + _EXPECTED_LINE % expected
         return (self.record_subject(key).encode(), headers, b"")
+
+
+def _record_tails(messages: list[replies.RawMsg]) -> list[tuple[str, str]]:
+    """(record subject, ``<tenant>.<type>``) of each record of a batched direct get."""
+    tails = []
+    for block, _ in messages:
+        subject = replies.subject_of(block)
+        tail = replies.text(block, _AGGREGATE_SUBJECT)
+        if subject is not None and tail is not None:
+            tails.append((subject, tail))
+    return tails

@@ -95,6 +95,13 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
         position = self.events.reader.index.last(h.id_token(originator_id))
         return position.version if position is not None else None
 
+    def without_events(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates have no events now (the port ``FindsAbsent``), from one
+        request whatever their number; the others are loaded as usual."""
+        keys = {h.id_token(originator_id): originator_id for originator_id in originator_ids}
+        absent = self.events.reader.locator.without_records(list(keys))
+        return {keys[key] for key in absent}
+
     def observe_event_subject(self, subject: str) -> None:
         """Told the subject of a stored event of this stream (a consumer's delivery)."""
         self.events.reader.locator.observe_event_subject(subject)

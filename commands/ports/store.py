@@ -10,7 +10,20 @@ same Idempotency-Key instead of calling the command failed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
 
 class WriteOutcomeUnknown(Exception):
     """The write was sent but its outcome was not confirmed: it may have been stored. A retry
     with the same command id is never appended twice."""
+
+
+@runtime_checkable
+class FindsAbsent(Protocol):
+    """A recorder that can tell, in one request, which of several aggregates have no events
+    (e.g. a person's own policies, which most people never write): each of them is then not
+    loaded one by one."""
+
+    def without_events(self, originator_ids: Sequence[UUID]) -> set[UUID]: ...

@@ -22,7 +22,8 @@ from commands.base import Caller
 from commands.identity.context import IdentityPorts
 from commands.ports.planner import ContextProvider, Planner, PlannerFailure, RoutingPreference
 from commands.ports.policy import PolicyEngine
-from commands.runs.policies import RunsApplication, current_guardrails, current_policies
+from commands.runs.people import People
+from commands.runs.policies import RunsApplication, current_layers
 from commands.runs.provider_keys import stored_keys
 from domain.event_context import EventContext
 from domain.policy.inputs import UnknownUpstreamTool
@@ -51,6 +52,9 @@ class PipelinePorts:
     # The policy's facts of the upstream MCP tools a plan names (commands/mcp/
     # upstream_actions.py); None: no upstream tools here, a plan naming one fails.
     upstream_tools: Callable[[UUID, str, Plan], Mapping[str, UpstreamTool]] | None = None
+    # The capabilities of the people whose runs are decided here, checked against the store
+    # on every decision rather than replayed (decision 0051).
+    people: People = field(default_factory=People)
 
 
 def save_run(ports: PipelinePorts, run: Run, tenant_id: UUID, cause: str | None = None) -> None:
@@ -87,15 +91,14 @@ def plan(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
 
 def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
     assert run.plan is not None and run.plan_hash is not None
-    user = ports.identity.get_user(run.user_id, tenant_id)
+    capabilities = ports.people.capabilities(ports.identity, run.user_id, tenant_id)
     caller = Caller(
         tenant_id=tenant_id,
         user_id=run.user_id,
         device_id=run.device_id,
-        capabilities=tuple(user.capabilities),
+        capabilities=capabilities,
     )
-    policies = current_policies(caller, ports.runs, ports.policy)
-    guardrails = current_guardrails(tenant_id, ports.runs, ports.policy)
+    policies, guardrails = current_layers(caller, ports.runs, ports.policy)
     principal = Principal(tenant_id=str(tenant_id), user_id=run.user_id, device_id=run.device_id)
     moment = ports.clock()
     plan = Plan.model_validate(run.plan)
@@ -106,7 +109,7 @@ def decide(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
         decision = ports.policy.evaluate(
             plan,
             principal,
-            user.capabilities,
+            capabilities,
             lambda: moment,
             policies.text,
             guardrails.text,
