@@ -33,6 +33,9 @@ class People:
         self._max_entries = max_entries
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._known)
+
     def capabilities(
         self, identity: IdentityPorts, user_id: str, tenant_id: UUID
     ) -> tuple[str, ...]:
