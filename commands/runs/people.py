@@ -61,6 +61,7 @@ class People:
 
 
 def _changed_since(identity: IdentityPorts, user_id: str, version: int) -> bool:
-    """Whether the person has an event after ``version``: one read of at most one event."""
-    newer = identity.app.recorder.select_events(UUID(user_id), gt=version, limit=1)
-    return len(newer) > 0
+    """Whether the person has an event after ``version``: one read of their last event
+    (whatever this process remembers of where their events are)."""
+    last = identity.app.recorder.select_events(UUID(user_id), desc=True, limit=1)
+    return not last or last[0].originator_version != version
