@@ -6,6 +6,12 @@ what it yields is always read from the stream in order with ``select_notificatio
 the library's bounded queue (so a slow reader never makes it buffer without limit). Signals
 lost (while disconnected, or a writer that died between its ack and its signal) are made up
 for by a poll every second, and an outage only pauses it.
+
+A signal carries the last sequence of the batch it announces. A pull often reads a batch
+whose signal has not arrived yet (it was stored after the signal that woke the pull); that
+signal then wakes nothing: every sequence up to the last notification read has been read.
+Skipping it never loses an event, since each pull starts after the last notification read,
+whatever woke it (decision 0052).
 """
 
 from __future__ import annotations
@@ -30,6 +36,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("cairn.eventstore")
 
 POLL_INTERVAL = 1.0
+
+
+def _read_already(payload: bytes, last_read: int | None) -> bool:
+    """Whether the batch a signal announces (its last sequence) was read by an earlier pull."""
+    if last_read is None or not payload.isdigit():
+        return False
+    return int(payload) <= last_read
 
 
 class JetStreamSubscription(ListenNotifySubscription["JetStreamApplicationRecorder"]):
@@ -57,8 +70,9 @@ class JetStreamSubscription(ListenNotifySubscription["JetStreamApplicationRecord
         if event is not None:
             event.set()
 
-    async def _on_signal(self, _msg: Msg) -> None:
-        self._wake()
+    async def _on_signal(self, msg: Msg) -> None:
+        if not _read_already(msg.data, self._last_notification_id):
+            self._wake()
 
     async def _poll(self) -> None:
         while True:

@@ -12,6 +12,7 @@ import pytest
 from eventsourcing.persistence import Notification, StoredEvent
 
 from adapters.jetstream import Factory, subscription
+from adapters.jetstream.recorders import JetStreamApplicationRecorder
 from tests.integration.adapters.jetstream.test_stream_safety import create_stream
 
 pytestmark = pytest.mark.integration
@@ -78,3 +79,53 @@ def test_a_subscriber_on_another_connection_wakes_on_the_writers_signal(
         writer.insert_events([StoredEvent(aggregate, 3, TOPIC, b"{}")])
         assert arrived.wait(20), f"the subscriber got {len(received)} of 3 events"
     assert [n.originator_version for n in received] == [1, 2, 3]
+
+
+def test_a_signal_for_a_batch_already_read_wakes_no_pull(
+    make_factory: FactoryMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscription, "POLL_INTERVAL", 3600.0)
+    writer = make_factory().application_recorder()
+    reader = make_factory().application_recorder()
+    assert isinstance(writer, JetStreamApplicationRecorder)
+    assert isinstance(reader, JetStreamApplicationRecorder)
+    pulls = 0
+    select = reader.events.reader.select_notifications
+
+    def counted(*args: Any, **kwargs: Any) -> list[Notification]:
+        nonlocal pulls
+        pulls += 1
+        return list(select(*args, **kwargs))
+
+    monkeypatch.setattr(reader.events.reader, "select_notifications", counted)
+    aggregate = uuid.uuid4()
+    first = writer.insert_events([StoredEvent(aggregate, 1, TOPIC, b"{}")])
+    assert first
+    received: list[Notification] = []
+    arrived = threading.Condition()
+    with reader.subscribe(gt=None) as subscribed:
+
+        def follow() -> None:
+            for notification in subscribed:
+                with arrived:
+                    received.append(notification)
+                    arrived.notify_all()
+
+        threading.Thread(target=follow, daemon=True).start()
+        with arrived:
+            assert arrived.wait_for(lambda: len(received) == 1, 20)
+        before = pulls
+        # The first batch's signal again (read already), then a new batch and its signal,
+        # on one connection: in this order.
+        signals = writer.events.signal_subject
+        assert signals is not None
+
+        async def stale() -> None:
+            await writer.events.client.nc.publish(signals, str(first[-1]).encode())
+
+        writer.events.client.call(stale())
+        writer.insert_events([StoredEvent(aggregate, 2, TOPIC, b"{}")])
+        with arrived:
+            assert arrived.wait_for(lambda: len(received) == 2, 20)
+    assert [n.originator_version for n in received] == [1, 2]
+    assert pulls - before == 1  # the new batch's signal alone
