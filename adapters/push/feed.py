@@ -10,6 +10,13 @@ sequence: never a gap, never a replay from the stream's beginning.
 Credits work as in the official clients' "consume": ``batch`` messages are asked for; when
 fewer than half are still owed (delivered, or released by an expiry status), more are asked
 for, so the server always has a request to deliver into and latency stays one hop.
+
+Deliveries and statuses are taken raw, before nats-py's per-message dispatch (its protocol
+regexes, a header dict, a ``Msg``, the subscription's queue), as the run workers' consumer
+takes its own (decisions 0043, 0052): every event of the stream comes through here. The
+pull requests of every consumer of the feed answer to one wildcard subscription, each
+consumer to its own subject under it, so a replaced consumer's late messages are told
+apart by their subject (statuses) or by the consumer named in their ack subject.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from adapters.jetstream import headers as h
+from adapters.jetstream import replies
+from adapters.jetstream.nats_internals import Routes, install, sid_of
 from adapters.push.events import StoredMessage
 
 logger = logging.getLogger("cairn.push")
@@ -65,7 +74,11 @@ class ConsumerFeed:
         self.position = 0  # last stream sequence handed to `deliver`
         self.resets = 0  # consumers thrown away (for tests and metrics)
         self._consumer: str | None = None
-        self._sub: Subscription | None = None
+        self._consumer_token = b""  # the consumer's name as its deliveries' ack subject has it
+        self._inbox = f"_INBOX.{uuid.uuid4().hex}."  # each consumer's pull requests: + generation
+        self._reply = ""  # where the current consumer's pull requests are answered
+        self._sub: Subscription | None = None  # of every reply subject under the inbox
+        self._sending: set[asyncio.Task[None]] = set()
         self._cseq = 0
         self._credit = 0
         self._generation = 0
@@ -77,6 +90,9 @@ class ConsumerFeed:
     async def start(self, after: int) -> None:
         """Deliver every event stored after sequence ``after``; returns once consuming."""
         self.position = after
+        self._sub = await self.nc.subscribe(self._inbox + "*", cb=_taken_raw)
+        routes = Routes(self._inbox.encode(), sid_of(self._sub), self._on_status, self._on_event)
+        install(self.nc, routes)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cairn-push-feed")
         with suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), 10)
@@ -94,6 +110,10 @@ class ConsumerFeed:
             with suppress(asyncio.CancelledError):
                 await task
         await self._teardown()
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with suppress(Exception):
+                await sub.unsubscribe()
 
     async def _run(self) -> None:
         delay = 0.05
@@ -135,21 +155,15 @@ class ConsumerFeed:
         response = json.loads(reply.data or b"{}")
         if "error" in response:
             raise RuntimeError(f"cannot create the push consumer: {response['error']}")
-        self._consumer, self._cseq, self._credit = name, 0, 0
         self._generation += 1
-        generation = self._generation
-
-        async def on_message(msg: Msg) -> None:
-            # Data messages keep their own subject, so the generation tells which consumer
-            # they come from: a late message of a replaced consumer is dropped.
-            if generation == self._generation and self._sub is not None:
-                await self._on_message(msg)
-
-        self._sub = await self.nc.subscribe(self.nc.new_inbox(), cb=on_message)
+        self._consumer, self._cseq, self._credit = name, 0, 0
+        self._consumer_token = name.encode()
+        self._reply = f"{self._inbox}{self._generation}"
         self._last_activity = time.monotonic()
-        await self._pull()
+        self._pull()
 
-    async def _pull(self) -> None:
+    def _pull(self) -> None:
+        """Ask for another batch (the request is written by a task: called on the reader)."""
         if self._sub is None or self._consumer is None:
             return
         request = {
@@ -158,11 +172,21 @@ class ConsumerFeed:
             "idle_heartbeat": int(self.idle_heartbeat * _NANOS),
         }
         self._credit += self.batch
-        await self.nc.publish(
-            f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self._consumer}",
-            json.dumps(request).encode(),
-            reply=self._sub.subject,
+        task = asyncio.get_running_loop().create_task(
+            self.nc.publish(
+                f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self._consumer}",
+                json.dumps(request).encode(),
+                reply=self._reply,
+            )
         )
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self.reset(f"a pull request failed ({error!r})")
 
     async def _watch(self) -> None:
         while not self._broken.is_set():
@@ -173,27 +197,26 @@ class ConsumerFeed:
 
     async def _teardown(self) -> None:
         self._generation += 1
-        sub, self._sub = self._sub, None
         name, self._consumer = self._consumer, None
-        if sub is not None:
-            with suppress(Exception):
-                await sub.unsubscribe()
+        self._consumer_token, self._reply = b"", ""
         if name is not None and self.nc.is_connected:
             with suppress(Exception):
                 await self.nc.request(
                     f"$JS.API.CONSUMER.DELETE.{self.stream}.{name}", b"", timeout=2
                 )
 
-    async def _on_message(self, msg: Msg) -> None:
-        if self._broken.is_set():
+    def _on_event(self, subject: bytes, reply: bytes, head: bytes | None, data: bytes) -> None:
+        """A delivery, taken raw (on the connection's reader: never raises)."""
+        if self._broken.is_set() or not self._consumer_token:
             return  # being replaced: its successor starts after the last delivered sequence
-        self._last_activity = time.monotonic()
-        headers = msg.headers or {}
-        status = headers.get(h.STATUS)
-        if status is not None:
-            await self._on_status(status, headers)
+        try:
+            fields = replies.ack_fields(reply)
+            if fields[3] != self._consumer_token:
+                return  # a late message of a replaced consumer
+            seq, cseq, time_ns = int(fields[5]), int(fields[6]), int(fields[7])
+        except ValueError:
             return
-        seq, cseq, time_ns = ack_metadata(msg.reply)
+        self._last_activity = time.monotonic()
         if cseq != self._cseq + 1:
             self.reset(f"consumer sequence {cseq} after {self._cseq}")
             return
@@ -202,13 +225,30 @@ class ConsumerFeed:
         if seq > self.position:
             self.position = seq
             try:
-                self.deliver(StoredMessage(seq, msg.subject, headers, msg.data, time_ns))
+                stored = StoredMessage(
+                    seq, subject.decode(), replies.parse_headers(head), data, time_ns
+                )
+                self.deliver(stored)
             except Exception:
                 logger.exception("push feed: delivering event %d failed", seq)
         if self._credit <= self.batch // 2:
-            await self._pull()
+            self._pull()
 
-    async def _on_status(self, status: str, headers: dict[str, str]) -> None:
+    def _on_status(self, subject: bytes, head: bytes | None, _data: bytes) -> None:
+        """A status to the current consumer's reply subject, taken raw (never raises)."""
+        if self._broken.is_set() or subject.decode() != self._reply:
+            return  # an earlier consumer's
+        self._last_activity = time.monotonic()
+        headers = replies.nats_headers(head) or {}
+        status = headers.get(h.STATUS)
+        if status is None:
+            return
+        try:
+            self._status(status, headers)
+        except ValueError as error:  # a malformed count: start again from the position
+            self.reset(f"status {status}: {error}")
+
+    def _status(self, status: str, headers: dict[str, str]) -> None:
         if status == "100":
             last = headers.get("Nats-Last-Consumer")
             if last is not None and int(last) > self._cseq:
@@ -223,8 +263,12 @@ class ConsumerFeed:
                 self.reset(f"consumer deleted on the server ({description})")
                 return
             if self._credit <= self.batch // 2:
-                await self._pull()
+                self._pull()
             return
         if status == "404":
             return
         self.reset(f"status {status} {description}")
+
+
+async def _taken_raw(_msg: Msg) -> None:
+    """The feed's replies are taken before nats-py's dispatch (``install``): none comes here."""

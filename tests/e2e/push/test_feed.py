@@ -8,6 +8,7 @@ import json
 import nats
 import pytest
 
+from adapters.push import feed as feed_module
 from adapters.push.events import StoredMessage
 from adapters.push.feed import ConsumerFeed
 
@@ -59,6 +60,44 @@ def test_a_consumer_deleted_on_the_server_is_replaced_from_the_last_position(
             assert [m.data for m in got] == [b"%d" % n for n in (1, 2, *range(3, 13))]
             assert feed.resets >= 1 and feed.position == 14
             assert all(m.time_ns > 0 and m.subject.startswith(unique_name) for m in got)
+        finally:
+            await feed.stop()
+            await js.delete_stream(unique_name)
+            await nc.close()
+
+    asyncio.run(scenario())
+
+
+def test_deliveries_are_taken_before_nats_py_dispatches_them(
+    nats_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dispatched: list[object] = []
+
+    async def through_nats_py(msg: object) -> None:
+        dispatched.append(msg)
+
+    monkeypatch.setattr(feed_module, "_taken_raw", through_nats_py)
+
+    async def scenario() -> None:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        await js.add_stream(name=unique_name, subjects=[f"{unique_name}.>"])
+        collector = Collector()
+        feed = ConsumerFeed(
+            nc, unique_name, f"{unique_name}.*.*.*", collector, batch=4, idle_heartbeat=0.2
+        )
+        try:
+            await feed.start(after=0)
+            for n in range(6):  # more than a batch: its pull requests end and are renewed
+                await js.publish(f"{unique_name}.t.Agg.a{n}", b"%d" % n, headers={"K": f"v{n}"})
+            await collector.until(6)
+            await asyncio.sleep(0.5)  # heartbeats come meanwhile: taken raw too
+            got = collector.got
+            assert [(m.seq, m.data, m.headers.get("K")) for m in got] == [
+                (n + 1, b"%d" % n, f"v{n}") for n in range(6)
+            ]
+            assert [m.subject for m in got] == [f"{unique_name}.t.Agg.a{n}" for n in range(6)]
+            assert feed.resets == 0 and dispatched == []
         finally:
             await feed.stop()
             await js.delete_stream(unique_name)
