@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -130,12 +130,20 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         return self.events.reader.max_notification_id()
 
     def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
+        self,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        into: Callable[[Sequence[Notification]], None] | None = None,
     ) -> Subscription[ApplicationRecorder]:
+        """The library's subscription; with ``into``, pages are handed to it as they are read
+        (on the subscription's thread) and the subscription yields nothing."""
         signals = self.events.signal_subject
         if signals is None:
             raise NotImplementedError("this stream has no post-commit signals to subscribe to")
-        return JetStreamSubscription(self, self.events.client, signals, gt=gt, topics=topics)
+        return JetStreamSubscription(
+            self, self.events.client, signals, gt=gt, topics=topics, into=into
+        )
 
 
 class JetStreamTrackingRecorder(JetStreamRecorder, TrackingRecorder):

@@ -7,8 +7,9 @@ library's `ApplicationSubscription` does.
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, SafeUUID
@@ -90,6 +91,17 @@ class EventSource:
         """Every event after the position, in order: catch-up, then live (all topics, so the
         tracking position can move past events a projector does not handle)."""
         return self.recorder.subscribe(gt=after or None)
+
+    def follow(
+        self, after: int, into: Callable[[Sequence[Notification]], None]
+    ) -> Subscription[ApplicationRecorder]:
+        """As `subscribe`, each page of notifications handed to `into` as it is read, where
+        the recorder can (then the subscription yields nothing, and ends as it does);
+        otherwise the subscription yields them."""
+        if "into" in inspect.signature(self.recorder.subscribe).parameters:
+            subscribe: Callable[..., Subscription[ApplicationRecorder]] = self.recorder.subscribe
+            return subscribe(gt=after or None, into=into)
+        return self.subscribe(after)
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

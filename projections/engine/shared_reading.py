@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from bisect import bisect_right
+from collections.abc import Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
@@ -47,6 +48,7 @@ class SharedReader:
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._reading = 0  # counts the readings started: a stopped one's late pages are dropped
 
     def covers(self, after: int) -> bool:
         """Whether what follows `after` is read here (else the worker reads alone)."""
@@ -71,19 +73,28 @@ class SharedReader:
 
     def _start(self) -> None:
         head = self.source.max_position()  # from the stream's end: no worker drives it back
-        subscription = self.source.subscribe(head)
-        subscription.__enter__()
         with self._ready:
             if self._running or self._closed:
-                subscription.__exit__(None, None, None)
                 return
+            self._reading += 1
+            reading = self._reading
             self._items, self._ids, self._first, self._base = [], [], 0, head
-            self._subscription, self._running = subscription, True
-            self._thread = threading.Thread(
-                target=self._read, args=(subscription,), name="cairn-projection-reading"
-            )
-            self._thread.daemon = True
-            self._thread.start()
+        # Pages are kept on the subscription's thread as they are read (`_keep_page`); a
+        # recorder that cannot hand them over yields them to `_read` instead.
+        subscription = self.source.follow(head, lambda page: self._keep_page(reading, page))
+        subscription.__enter__()
+        with self._ready:
+            started = not (self._running or self._closed) and reading == self._reading
+            if started:
+                self._subscription, self._running = subscription, True
+                self._thread = threading.Thread(
+                    target=self._read, args=(subscription,), name="cairn-projection-reading"
+                )
+                self._thread.daemon = True
+                self._thread.start()
+        if not started:
+            subscription.__exit__(None, None, None)
+            return
         logger.info("projectors: one reading of the stream from %d", head)
 
     def _read(self, subscription: Subscription[ApplicationRecorder]) -> None:
@@ -93,6 +104,8 @@ class SharedReader:
                     if self._closed:
                         return
                     self._keep(notification)
+                    if self._waiting:
+                        self._ready.notify_all()
         except Exception as error:  # workers read alone until the reading starts again
             logger.warning("projectors: the shared reading stopped (%s)", error)
         finally:
@@ -100,6 +113,15 @@ class SharedReader:
                 self._running = False
                 self._ready.notify_all()
             subscription.__exit__(None, None, None)
+
+    def _keep_page(self, reading: int, page: Sequence[Notification]) -> None:
+        with self._ready:
+            if self._closed or reading != self._reading:
+                return  # a reading stopped since: its pages are not this one's
+            for notification in page:
+                self._keep(notification)
+            if self._waiting:
+                self._ready.notify_all()
 
     def _keep(self, notification: Notification) -> None:
         self._items.append(notification)
@@ -110,8 +132,6 @@ class SharedReader:
             if self._first >= self._window:  # drop the references in one go now and then
                 del self._items[: self._first], self._ids[: self._first]
                 self._first = 0
-        if self._waiting:
-            self._ready.notify_all()
 
     def take(self, after: int, limit: int, timeout: float) -> list[Notification] | None:
         """Up to `limit` notifications after `after`, waiting at most `timeout` for the first;

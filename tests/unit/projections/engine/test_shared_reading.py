@@ -27,9 +27,11 @@ def _n(position: int) -> Notification:
 
 
 class FakeStore:
-    """A stream whose subscriptions follow it live (as the store's do) until stopped."""
+    """A stream whose subscriptions follow it live (as the store's do) until stopped; with
+    `pages`, `follow` hands what it reads to its callable (as the JetStream store's does)."""
 
-    def __init__(self, positions: Iterable[int]) -> None:
+    def __init__(self, positions: Iterable[int], *, pages: bool = False) -> None:
+        self.pages = pages
         self.stored = [_n(p) for p in positions]
         self.changed = threading.Condition()
         self.subscriptions: list[FakeSubscription] = []
@@ -56,14 +58,25 @@ class FakeStore:
         self.subscriptions.append(subscription)
         return subscription
 
+    def follow(self, after: int, into: Callable[[list[Notification]], None]) -> FakeSubscription:
+        subscription = FakeSubscription(self, after, into if self.pages else None)
+        self.subscriptions.append(subscription)
+        return subscription
+
     def reading(self) -> int:
         """Subscriptions open now."""
         return sum(not s.stopped for s in self.subscriptions)
 
 
 class FakeSubscription:
-    def __init__(self, store: FakeStore, after: int) -> None:
+    def __init__(
+        self,
+        store: FakeStore,
+        after: int,
+        into: Callable[[list[Notification]], None] | None = None,
+    ) -> None:
         self.store, self.after, self.stopped = store, after, False
+        self.into = into  # then pages go there and nothing is yielded
         self.failure: Exception | None = None
 
     def __enter__(self) -> FakeSubscription:
@@ -81,17 +94,23 @@ class FakeSubscription:
         return self
 
     def __next__(self) -> Notification:
-        with self.store.changed:
-            while True:
-                if self.stopped:
-                    raise StopIteration
-                if self.failure is not None:
-                    raise self.failure
-                following = [n for n in self.store.stored if n.id > self.after]
-                if following:
+        while True:
+            with self.store.changed:
+                while True:
+                    if self.stopped:
+                        raise StopIteration
+                    if self.failure is not None:
+                        raise self.failure
+                    following = [n for n in self.store.stored if n.id > self.after]
+                    if following:
+                        break
+                    self.store.changed.wait()
+                if self.into is None:
                     self.after = following[0].id
                     return following[0]
-                self.store.changed.wait()
+                page = following[:3]  # pages of a few, as reads of a live stream are
+                self.after = page[-1].id
+            self.into(page)
 
 
 def _take(lane: Lane, count: int, limit: int = 7) -> list[int]:
@@ -120,9 +139,9 @@ def _until_shared(lane: Lane) -> None:
     raise AssertionError("the lane never came back to the shared reading")
 
 
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore(range(2, 42, 2))  # not contiguous, like stream sequences
+@pytest.fixture(params=[False, True], ids=["yielded", "handed-in-pages"])
+def store(request: pytest.FixtureRequest) -> FakeStore:
+    return FakeStore(range(2, 42, 2), pages=request.param)  # not contiguous, like sequences
 
 
 def _reader(store: FakeStore, window: int = 10) -> SharedReader:
