@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -129,3 +129,36 @@ def test_a_signal_for_a_batch_already_read_wakes_no_pull(
             assert arrived.wait_for(lambda: len(received) == 2, 20)
     assert [n.originator_version for n in received] == [1, 2]
     assert pulls - before == 1  # the new batch's signal alone
+
+
+def test_a_subscription_into_a_callable_hands_it_pages_in_order_and_yields_nothing(
+    make_factory: FactoryMaker,
+) -> None:
+    writer = make_factory().application_recorder()
+    reader = make_factory().application_recorder()
+    assert isinstance(reader, JetStreamApplicationRecorder)
+    aggregate = uuid.uuid4()
+    first = writer.insert_events([StoredEvent(aggregate, 1, TOPIC, b"{}")])
+    assert first
+    pages: list[list[int]] = []
+    handed = threading.Condition()
+
+    def into(page: Sequence[Notification]) -> None:
+        with handed:
+            pages.append([n.id for n in page])
+            handed.notify_all()
+
+    yielded: list[Notification] = []
+    with reader.subscribe(gt=first[-1], into=into) as subscribed:
+        follower = threading.Thread(target=lambda: yielded.extend(subscribed), daemon=True)
+        follower.start()
+        writer.insert_events([StoredEvent(aggregate, 2, TOPIC, b"{}")])
+        writer.insert_events(
+            [StoredEvent(aggregate, 3, TOPIC, b"{}"), StoredEvent(aggregate, 4, TOPIC, b"{}")]
+        )
+        with handed:
+            assert handed.wait_for(lambda: sum(map(len, pages)) == 3, 20)
+    follower.join(10)
+    handed_ids = [position for page in pages for position in page]
+    assert handed_ids == sorted(handed_ids) and handed_ids[0] > first[-1]
+    assert not follower.is_alive() and yielded == []
