@@ -44,12 +44,12 @@ _NANOS = 1_000_000_000
 Deliver = Callable[[StoredMessage], None]
 
 
-def ack_metadata(reply: str) -> tuple[int, int, int]:
-    """(stream sequence, consumer sequence, timestamp ns) from a ``$JS.ACK...`` reply subject
-    (the 9-token form and the 12-token form with domain and account hash)."""
-    tokens = reply.split(".")
-    base = 2 if len(tokens) == 9 else 4
-    return int(tokens[base + 3]), int(tokens[base + 4]), int(tokens[base + 5])
+def ack_metadata(reply: bytes) -> tuple[bytes, int, int, int]:
+    """(consumer, stream sequence, consumer sequence, timestamp ns) from a ``$JS.ACK...``
+    reply subject (the 9-token form and the 12-token form with domain and account hash);
+    ValueError if it is not one."""
+    fields = replies.ack_fields(reply)
+    return fields[3], int(fields[5]), int(fields[6]), int(fields[7])
 
 
 class ConsumerFeed:
@@ -210,12 +210,11 @@ class ConsumerFeed:
         if self._broken.is_set() or not self._consumer_token:
             return  # being replaced: its successor starts after the last delivered sequence
         try:
-            fields = replies.ack_fields(reply)
-            if fields[3] != self._consumer_token:
-                return  # a late message of a replaced consumer
-            seq, cseq, time_ns = int(fields[5]), int(fields[6]), int(fields[7])
+            consumer, seq, cseq, time_ns = ack_metadata(reply)
         except ValueError:
             return
+        if consumer != self._consumer_token:
+            return  # a late message of a replaced consumer
         self._last_activity = time.monotonic()
         if cseq != self._cseq + 1:
             self.reset(f"consumer sequence {cseq} after {self._cseq}")

@@ -135,13 +135,17 @@ def test_control_frames_on_both_wires() -> None:
 
 
 def test_consumer_metadata_in_both_ack_subject_forms() -> None:
-    assert ack_metadata("$JS.ACK.S.c.1.20.7.1700000000000000000.0") == (
+    assert ack_metadata(b"$JS.ACK.S.c.1.20.7.1700000000000000000.0") == (
+        b"c",
         20,
         7,
         1_700_000_000_000_000_000,
     )
-    assert ack_metadata("$JS.ACK.dom.acc.S.c.1.21.8.1700000000000000001.4.tok") == (
+    assert ack_metadata(b"$JS.ACK.dom.acc.S.c.1.21.8.1700000000000000001.4.tok") == (
+        b"c",
         21,
         8,
         1_700_000_000_000_000_001,
     )
+    with pytest.raises(ValueError):
+        ack_metadata(b"_INBOX.abc")
