@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID, uuid4
 
 import pytest
@@ -110,14 +110,27 @@ def signed_up(process: Process, tenant_id: UUID, capabilities: list[str]) -> Use
     return user
 
 
-def test_a_revoked_capability_applies_to_the_next_decision(
-    processes: Callable[[], Process], engine: CedarPolicyEngine
-) -> None:
+class Approved(NamedTuple):
+    api: Process
+    ports: PipelinePorts
+    tenant_id: UUID
+    user: User
+
+
+@pytest.fixture
+def approved(processes: Callable[[], Process], engine: CedarPolicyEngine) -> Approved:
+    """A person with `calendar.write` saved by one process (the API's) and a first decision
+    of theirs approved by another (a worker's), which knows them from then on."""
     api, worker = processes(), processes()
     tenant_id = uuid4()
     user = signed_up(api, tenant_id, ["calendar.write"])
     ports = worker_ports(worker, engine)
     assert decided(ports, tenant_id, user.id) == "APPROVE"
+    return Approved(api, ports, tenant_id, user)
+
+
+def test_a_revoked_capability_applies_to_the_next_decision(approved: Approved) -> None:
+    api, ports, tenant_id, user = approved
     assert decided(ports, tenant_id, user.id) == "APPROVE"  # from what this process knows
 
     user.revoke("calendar.write", "admin")
@@ -132,26 +145,14 @@ def test_a_revoked_capability_applies_to_the_next_decision(
     assert decided(ports, tenant_id, user.id) == "APPROVE"
 
 
-def test_a_capability_is_never_taken_from_another_tenants_person(
-    processes: Callable[[], Process], engine: CedarPolicyEngine
-) -> None:
-    api, worker = processes(), processes()
-    tenant_id, other_tenant = uuid4(), uuid4()
-    user = signed_up(api, tenant_id, ["calendar.write"])
-    ports = worker_ports(worker, engine)
-    assert decided(ports, tenant_id, user.id) == "APPROVE"
+def test_a_capability_is_never_taken_from_another_tenants_person(approved: Approved) -> None:
+    _, ports, _, user = approved
     with pytest.raises(Exception, match="no such user"):
-        decided(ports, other_tenant, user.id)
+        decided(ports, uuid4(), user.id)
 
 
-def test_a_policy_change_applies_to_the_next_decision(
-    processes: Callable[[], Process], engine: CedarPolicyEngine
-) -> None:
-    api, worker = processes(), processes()
-    tenant_id = uuid4()
-    user = signed_up(api, tenant_id, ["calendar.write"])
-    ports = worker_ports(worker, engine)
-    assert decided(ports, tenant_id, user.id) == "APPROVE"
+def test_a_policy_change_applies_to_the_next_decision(approved: Approved) -> None:
+    api, ports, tenant_id, user = approved
 
     text = DEFAULT_POLICIES + NO_CALENDAR
     person = PolicySet(tenant_id, str(user.id), text, policy_version(text), str(user.id))
@@ -163,14 +164,8 @@ def test_a_policy_change_applies_to_the_next_decision(
     assert decided(ports, tenant_id, user.id) == "APPROVE"
 
 
-def test_a_guardrails_change_applies_to_the_next_decision(
-    processes: Callable[[], Process], engine: CedarPolicyEngine
-) -> None:
-    api, worker = processes(), processes()
-    tenant_id = uuid4()
-    user = signed_up(api, tenant_id, ["calendar.write"])
-    ports = worker_ports(worker, engine)
-    assert decided(ports, tenant_id, user.id) == "APPROVE"
+def test_a_guardrails_change_applies_to_the_next_decision(approved: Approved) -> None:
+    api, ports, tenant_id, user = approved
 
     text = HOUSEHOLD_DEFAULTS + NO_CALENDAR_HOUSEHOLD
     household = HouseholdGuardrails(tenant_id, text, policy_version(text), "admin", None)
