@@ -21,6 +21,7 @@ from commands.runs.execute import execute_run
 from domain.event_context import EventContext
 from domain.runs.plan import Plan
 from domain.runs.run import Run, RunStatus
+from tests.integration.adapters.jetstream.conftest import stream_env
 from tests.support.connection_tokens import FixedTokens
 from tests.support.fake_google import FakeGoogle
 from tests.support.fake_graph import FakeGraph
@@ -40,13 +41,7 @@ FAST = RetryPolicy(attempts=3, initial_backoff=0.01, max_backoff=0.05)
 
 @pytest.fixture
 def app(nats_url: str, nats_monitor_url: str, unique_name: str) -> Iterator[Application[UUID]]:
-    env = {
-        "PERSISTENCE_MODULE": "adapters.jetstream",
-        "NATS_URL": nats_url,
-        "NATS_MONITOR_URL": nats_monitor_url,
-        "NATS_STREAM": unique_name,
-        "NATS_SUBJECT_PREFIX": unique_name,
-    }
+    env = stream_env(nats_url, nats_monitor_url, unique_name)
     application = Application[UUID](env=env)
     yield application
     factory = application.factory

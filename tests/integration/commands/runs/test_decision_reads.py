@@ -23,6 +23,7 @@ from domain.identity.user import User
 from domain.policy.model import policy_version
 from domain.runs.policies import HouseholdGuardrails, PolicySet
 from domain.runs.run import Run
+from tests.integration.adapters.jetstream.conftest import stream_env
 from tests.unit.domain.runs.test_run import PLAN
 
 pytestmark = pytest.mark.integration
@@ -54,13 +55,7 @@ class Process:
 def processes(
     nats_url: str, nats_monitor_url: str, unique_name: str
 ) -> Iterator[Callable[[], Process]]:
-    env = {
-        "PERSISTENCE_MODULE": "adapters.jetstream",
-        "NATS_URL": nats_url,
-        "NATS_MONITOR_URL": nats_monitor_url,
-        "NATS_STREAM": unique_name,
-        "NATS_SUBJECT_PREFIX": unique_name,
-    }
+    env = stream_env(nats_url, nats_monitor_url, unique_name)
     made: list[Process] = []
 
     def make() -> Process:

@@ -19,6 +19,7 @@ from domain.errors import InvalidTransition
 from domain.event_context import EventContext
 from domain.runs.plan import Plan
 from domain.runs.run import PlanMismatch, Run, RunStatus, step_idempotency_key
+from tests.integration.adapters.jetstream.conftest import stream_env
 from tests.support.provider_server import FakeProvider
 
 pytestmark = pytest.mark.integration
@@ -44,13 +45,7 @@ FAST = RetryPolicy(attempts=3, initial_backoff=0.01, max_backoff=0.05, in_flight
 def make_app(nats_url: str, nats_monitor_url: str, unique_name: str) -> Iterator[AppMaker]:
     """Applications on this test's own stream; each has its own NATS connection, as separate
     worker processes would."""
-    env = {
-        "PERSISTENCE_MODULE": "adapters.jetstream",
-        "NATS_URL": nats_url,
-        "NATS_MONITOR_URL": nats_monitor_url,
-        "NATS_STREAM": unique_name,
-        "NATS_SUBJECT_PREFIX": unique_name,
-    }
+    env = stream_env(nats_url, nats_monitor_url, unique_name)
     apps: list[Application[UUID]] = []
 
     def make() -> Application[UUID]:

@@ -25,28 +25,20 @@ from domain.policy.model import (
     Verdict,
 )
 from domain.runs.plan import Plan
+from tests.unit.mcp.test_upstream_policy import ACTION as TOOL_ACTION
+from tests.unit.mcp.test_upstream_policy import MINE as TOOLS_ALONE
+from tests.unit.mcp.test_upstream_policy import SERVER
 
 pytestmark = pytest.mark.unit
 
 NOON = datetime(2026, 12, 1, 12, tzinfo=UTC)
 NIGHT = datetime(2026, 12, 1, 2, tzinfo=UTC)
-SERVER = "0123456789abcdef0123456789abcdef"
-TOOL_ACTION = f"mcp.{SERVER}.weather"
 TENANT_A_BLOCKED = """\
 @id("notes.autonomous")
 permit (principal, action == Action::"notes.create", resource);
 
 @id("tenant-a.no-notes")
 forbid (principal in Tenant::"t-a", action == Action::"notes.create", resource);
-"""
-TOOLS_ALONE = """\
-@id("weather.alone")
-permit (principal, action == Action::"mcp.call", resource)
-when { resource.tool == "weather" && resource.approval == "approved" };
-
-@id("never-destructive-tools-alone")
-forbid (principal, action == Action::"mcp.call", resource)
-when { context.mode == "autonomous" && resource.destructive_hint };
 """
 HOUSEHOLD_ONLY = """\
 @id("household.no-payments")
