@@ -3,8 +3,8 @@
 A person (the identity `User` aggregate) gains an event on every passkey use and is never
 snapshotted, so loading them costs more the longer they use Cairn; a decision needs only their
 capabilities. This process keeps, per person, the capabilities and the version they were read
-at, and on every use asks the store for one event after that version: the read a load would
-have started with anyway, which returns nothing unless the person changed. Anything newer (a
+at, and on every use reads the person's last stored event (one request): unless its version is
+the one kept, the person changed. Anything newer (a
 capability granted or revoked, a passkey used, an erasure) loads the person again, so the next
 decision always sees what is stored now (decision 0051). Nothing personal is kept: the
 capabilities and the version only.
