@@ -2,13 +2,14 @@
 
 Appends (:meth:`GroupCommit.append`) come framed (``framing``) and are written as one buffer per
 JetStream publish (``batches``). With group commit on (the default), saves that arrive while
-earlier ones are being stored are combined into one atomic batch (at most 1,000 messages, only
-saves on disjoint aggregates, command ids and tracking subjects): each save is still entirely
-inside one atomic batch, so all of it is stored or none of it; if the server refuses the
-combined batch, nothing of it was stored and each save is sent again alone, so that it gets its
-own answer. Why: with ``sync_interval: always`` a single nats-server spends most of an atomic
-batch's time on fixed per-batch work (staging store, fsyncs), so fewer, larger batches store
-more events per second.
+earlier ones are being stored are combined into one group (at most 1,000 messages, only saves
+on disjoint aggregates, command ids and tracking subjects), sent as one atomic batch: each save
+is still entirely inside one atomic batch, so all of it is stored or none of it; if the server
+refuses the combined batch, nothing of it was stored and each save is sent again, so that it
+gets its own answer. A group of a few saves of one message each goes as single messages
+instead, each with its own check and answer (``grouped``, decision 0053). Why: with
+``sync_interval: always`` a single nats-server spends most of an atomic batch's time on fixed
+per-batch work (staging store, fsyncs), so fewer, larger batches store more events per second.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from eventsourcing.persistence import DataError
 from nats.aio.client import Client as NatsConnection
 
-from adapters.jetstream import framing
+from adapters.jetstream import framing, grouped
 from adapters.jetstream.batches import BATCH_ATTEMPTS, MAX_BATCH, BatchPublisher
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.framing import Frame
@@ -34,7 +35,8 @@ _GROUP_SCAN = 64  # queued saves looked at when filling a group
 class GroupCommit:
     """Queues the saves of each stream and sends them in batches (through ``publisher``), at most
     ``max_inflight`` batches of a stream at once, at most ``max_group`` messages combined (0:
-    each save alone), waiting up to ``linger`` seconds for callers just answered."""
+    each save alone), waiting up to ``linger`` seconds for callers just answered. A group of at
+    most ``max_singles`` saves of one message each is sent as that many single messages."""
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class GroupCommit:
         max_inflight: int,
         max_group: int,
         linger: float,
+        max_singles: int = 0,
     ) -> None:
         self.url = url
         self.request_timeout = request_timeout
@@ -57,6 +60,7 @@ class GroupCommit:
         self._max_inflight = max_inflight
         self._max_group = max_group
         self._linger_for = linger
+        self._max_singles = max_singles
         self._queues: dict[str, StreamQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -217,10 +221,7 @@ class GroupCommit:
 
     async def _commit(self, queue: StreamQueue, group: list[QueuedSave]) -> None:
         try:
-            if len(group) == 1:
-                await self._commit_alone(group[0])
-            else:
-                await self._commit_group(group)
+            await grouped.send(self._publisher, group, self._max_singles)
         except Exception as e:
             for save in group:
                 save.fail(e)
@@ -248,27 +249,3 @@ class GroupCommit:
             # callers may be these, gone to this stream in between).
             other.returning = max(other.returning, count)
             other.linger_until = max(other.linger_until, until)
-
-    async def _commit_group(self, group: list[QueuedSave]) -> None:
-        frames = [frame for save in group for frame in save.frames]
-        ack = await self._publisher.store(group[0].stream, frames)
-        if ack.get("error"):
-            # One save's check (or id) refused the combined batch, so nothing of it was
-            # stored: send each save alone, so that each gets its own answer.
-            await asyncio.gather(*(self._commit_alone(save) for save in group))
-            return
-        count = ack.get("count", len(frames))
-        if count != len(frames):
-            raise EventStoreOutcomeUnknown(
-                f"JetStream acknowledged {count} messages of an atomic batch of {len(frames)}"
-            )
-        seq = int(ack["seq"]) - len(frames)
-        for save in group:
-            seq += len(save.frames)
-            save.resolve({"stream": ack.get("stream"), "seq": seq})
-
-    async def _commit_alone(self, save: QueuedSave) -> None:
-        try:
-            save.resolve(await self._publisher.store(save.stream, save.frames))
-        except Exception as e:
-            save.fail(e)

@@ -1,6 +1,7 @@
-"""One append on the wire: a single message or one JetStream atomic batch, written as one
-buffer of protocol bytes (``framing``), its ack, and the commit signal after it (decision
-0005). Group commit (``appends``) decides what goes into each batch."""
+"""One append on the wire: a single message, one JetStream atomic batch, or several single
+messages each with its own ack (``store_each``), written as one buffer of protocol bytes
+(``framing``), and the commit signal after the answer (decision 0005). Group commit
+(``appends``) decides what goes into each append."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
-from eventsourcing.persistence import DataError
 from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 
@@ -57,6 +58,24 @@ class BatchPublisher:
         await self._announce(stream, ack)
         return ack
 
+    async def store_each(
+        self, stream: str, frames: Sequence[Frame]
+    ) -> list[dict[str, Any] | Exception]:
+        """Send each message as a publish of its own (all of them in one write): JetStream
+        checks, stores and answers each alone. Each one's answer, or why it has none; one
+        commit signal after the last answer, if any of them was stored."""
+        replies = await self._round_trips([partial(framing.single, frame) for frame in frames])
+        answers: list[dict[str, Any] | Exception] = []
+        for reply in replies:
+            try:
+                answers.append(reply if isinstance(reply, Exception) else _ack_of(reply))
+            except Exception as e:
+                answers.append(e)
+        stored = [a for a in answers if isinstance(a, dict) and not a.get("error") and "seq" in a]
+        if stored:
+            await self._announce(stream, max(stored, key=lambda ack: int(ack["seq"])))
+        return answers
+
     async def _announce(self, stream: str, ack: dict[str, Any]) -> None:
         subject = self._signals.get(stream)
         if subject is None or ack.get("error") or "seq" not in ack:
@@ -83,30 +102,57 @@ class BatchPublisher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _round_trip(self, build: Callable[[bytes], bytes]) -> Msg:
+        (reply,) = await self._round_trips([build])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    async def _round_trips(
+        self, builds: Sequence[Callable[[bytes], bytes]]
+    ) -> list[Msg | Exception]:
+        """Publish each message built (given its reply subject) in one write; each one's reply,
+        or the error that left it without one."""
         nc = self._nc
         if self.closed or not nc.is_connected:
             raise EventStoreUnavailable(
                 f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
             )
-        token = str(next(self._tokens))
-        data = build((self._prefix + token).encode())
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._waiting[token] = Reply(future, multi=False, write=True, count=False)
+        tokens = [str(next(self._tokens)) for _ in builds]
+        waits: list[asyncio.Future[Any]] = []
+        data = []
+        for token, build in zip(tokens, builds, strict=True):
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self._waiting[token] = Reply(future, multi=False, write=True, count=False)
+            waits.append(asyncio.wrap_future(future))
+            data.append(build((self._prefix + token).encode()))
         try:
-            await write(nc, data)
-            result: Msg = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
-            return result
-        except TimeoutError:
-            raise EventStoreOutcomeUnknown(
-                f"no answer from NATS within {self.timeout:.1f}s for an append; "
-                "it may have been stored: retry with the same command id"
-            ) from None
-        except (EventStoreUnavailable, DataError):
-            raise
-        except Exception as e:
-            raise publish_error(e) from e
+            try:
+                await write(nc, b"".join(data))
+            except Exception as e:
+                raise publish_error(e) from e
+            done, _ = await asyncio.wait(waits, timeout=self.timeout)
+            return [
+                _reply_of(wait, self.timeout) if wait in done else _no_answer(self.timeout)
+                for wait in waits
+            ]
         finally:
-            self._waiting.pop(token, None)
+            for token, wait in zip(tokens, waits, strict=True):
+                self._waiting.pop(token, None)
+                wait.cancel()
+
+
+def _reply_of(wait: asyncio.Future[Any], timeout: float) -> Msg | Exception:
+    if wait.cancelled():
+        return _no_answer(timeout)
+    error = wait.exception()
+    return publish_error(error) if error is not None else wait.result()
+
+
+def _no_answer(timeout: float) -> Exception:
+    return EventStoreOutcomeUnknown(
+        f"no answer from NATS within {timeout:.1f}s for an append; "
+        "it may have been stored: retry with the same command id"
+    )
 
 
 def _ack_of(reply: Msg) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.client import Server
 from nats.aio.msg import Msg
 
-from adapters.jetstream import nats_internals, traced
+from adapters.jetstream import grouped, nats_internals, traced
 from adapters.jetstream.appends import GroupCommit
 from adapters.jetstream.batches import MAX_BATCH, BatchPublisher
 from adapters.jetstream.bulk import BulkReads, PageRequest
@@ -87,6 +87,7 @@ class NatsClient:
             max_inflight=max_inflight_groups if group_commit else max_inflight_batches,
             max_group=MAX_BATCH if group_commit else 0,
             linger=group_linger if group_commit else 0.0,
+            max_singles=grouped.MAX_SINGLES if group_commit else 0,
         )
         # Bulk reads (batched direct gets, consumer fetches), answered raw under the inbox.
         self._pages = BulkReads(self._inbox.prefix + "b", self._loop, self._inbox.count_fetched)
