@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from contextlib import suppress
 from functools import partial
 from typing import Any
 
+from eventsourcing.persistence import DataError
 from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 
@@ -102,50 +104,80 @@ class BatchPublisher:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _round_trip(self, build: Callable[[bytes], bytes]) -> Msg:
-        (reply,) = await self._round_trips([build])
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    async def _round_trips(
-        self, builds: Sequence[Callable[[bytes], bytes]]
-    ) -> list[Msg | Exception]:
-        """Publish each message built (given its reply subject) in one write; each one's reply,
-        or the error that left it without one."""
         nc = self._nc
         if self.closed or not nc.is_connected:
             raise EventStoreUnavailable(
                 f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
             )
+        token = str(next(self._tokens))
+        data = build((self._prefix + token).encode())
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._waiting[token] = Reply(future, multi=False, write=True, count=False)
+        try:
+            await write(nc, data)
+            result: Msg = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            return result
+        except TimeoutError:
+            raise _no_answer(self.timeout) from None
+        except (EventStoreUnavailable, DataError):
+            raise
+        except Exception as e:
+            raise publish_error(e) from e
+        finally:
+            self._waiting.pop(token, None)
+
+    async def _round_trips(
+        self, builds: Sequence[Callable[[bytes], bytes]]
+    ) -> list[Msg | Exception]:
+        """Publish each message built (given its reply subject) in one write; each one's reply,
+        or the error that left it without one. The loop is woken once, by the last reply."""
+        nc = self._nc
+        if self.closed or not nc.is_connected:
+            raise EventStoreUnavailable(
+                f"NATS at {self.url} is unreachable (reconnecting); nothing was written, retry"
+            )
+        loop = asyncio.get_running_loop()
+        all_answered: asyncio.Future[None] = loop.create_future()
+        answered = itertools.count(1)
+        count = len(builds)
+
+        def one_answered(_: concurrent.futures.Future[Any]) -> None:
+            if next(answered) == count:
+                loop.call_soon_threadsafe(_set_done, all_answered)
+
         tokens = [str(next(self._tokens)) for _ in builds]
-        waits: list[asyncio.Future[Any]] = []
+        futures: list[concurrent.futures.Future[Any]] = []
         data = []
         for token, build in zip(tokens, builds, strict=True):
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            future.add_done_callback(one_answered)
             self._waiting[token] = Reply(future, multi=False, write=True, count=False)
-            waits.append(asyncio.wrap_future(future))
+            futures.append(future)
             data.append(build((self._prefix + token).encode()))
         try:
             try:
                 await write(nc, b"".join(data))
+            except (EventStoreUnavailable, DataError):
+                raise
             except Exception as e:
                 raise publish_error(e) from e
-            done, _ = await asyncio.wait(waits, timeout=self.timeout)
-            return [
-                _reply_of(wait, self.timeout) if wait in done else _no_answer(self.timeout)
-                for wait in waits
-            ]
+            await asyncio.wait((all_answered,), timeout=self.timeout)
+            return [_reply_of(future, self.timeout) for future in futures]
         finally:
-            for token, wait in zip(tokens, waits, strict=True):
+            for token in tokens:
                 self._waiting.pop(token, None)
-                wait.cancel()
 
 
-def _reply_of(wait: asyncio.Future[Any], timeout: float) -> Msg | Exception:
-    if wait.cancelled():
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _reply_of(future: concurrent.futures.Future[Any], timeout: float) -> Msg | Exception:
+    if not future.done() or future.cancelled():
         return _no_answer(timeout)
-    error = wait.exception()
-    return publish_error(error) if error is not None else wait.result()
+    error = future.exception()
+    return publish_error(error) if error is not None else future.result()
 
 
 def _no_answer(timeout: float) -> Exception:
