@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from nats.aio.msg import Msg
 
-from adapters.jetstream import grouped
+from adapters.jetstream import batches, grouped
 from adapters.jetstream.errors import EventStoreOutcomeUnknown
 from adapters.jetstream.framing import Frame
+from adapters.jetstream.inbox import Inbox
 from adapters.jetstream.queued import QueuedSave
 
 pytestmark = pytest.mark.unit
@@ -107,3 +109,43 @@ def test_without_singles_every_group_is_one_atomic_batch() -> None:
     group = [save(b"a"), save(b"b")]
     send(publisher, group, max_singles=0)
     assert publisher.batches == [[b"a", b"b"]]
+
+
+class _Reply:
+    headers = None
+
+    def __init__(self, subject: str, data: bytes) -> None:
+        self.subject, self.data = subject, data
+
+
+def test_messages_sent_together_go_in_one_write_and_are_announced_once_after_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each message its own reply subject and answer (a refusal, a lost answer: only that
+    message's); one signal, with the highest sequence stored, after the answers."""
+    inbox = Inbox()
+    writes: list[bytes] = []
+    answers = [b'{"stream":"s","seq":7}', b'{"error":{"code":400,"err_code":10071}}', None]
+    answers.append(b'{"stream":"s","seq":8}')
+
+    async def write(nc: object, data: bytes) -> None:
+        writes.append(data)
+        if data.startswith(b"HPUB"):
+            loop = asyncio.get_running_loop()
+            for token, answer in zip(list(inbox.waiting), answers, strict=True):
+                if answer is not None:
+                    loop.call_soon(inbox.take, cast(Msg, _Reply(inbox.prefix + token, answer)))
+
+    monkeypatch.setattr(batches, "write", write)
+    nc = type("Connected", (), {"is_connected": True})()
+    publisher = batches.BatchPublisher(nc, inbox, url="nats://x", timeout=0.2)
+    publisher.signal_stored("stream", "_cairn_stored.stream")
+    frames = [(b"s.%d" % n, b"", b"{}") for n in range(4)]
+    got = asyncio.run(publisher.store_each("stream", frames))
+    assert got[0] == {"stream": "s", "seq": 7}
+    assert isinstance(got[1], dict) and got[1]["error"]["err_code"] == 10071
+    assert isinstance(got[2], EventStoreOutcomeUnknown)
+    assert got[3] == {"stream": "s", "seq": 8}
+    assert len(writes) == 2 and writes[0].count(b"HPUB ") == 4
+    assert writes[1] == b"PUB _cairn_stored.stream 1\r\n8\r\n"
+    assert not inbox.waiting
