@@ -13,7 +13,8 @@ not follow runs) changes no row: it only moves the tracking position. It is not 
 its own but with the next batch that changes rows, or once it has waited `linger` seconds
 (decision 0038): one commit instead of one per wake-up. A query waiting for such a position
 (`?after=`) waits at most that much longer; a crash before the commit only reads those
-events again.
+events again. A worker that hears the queries waiting (decision 0054) lets such a batch wait
+longer and `hurry`s it when one waits.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class CommitPipeline:
         self.clock = clock
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="cairn-projection-commit")
         self._in_flight: Future[Refused | None] | None = None
-        # The latest batch that only moves the tracking position, not committed yet, and
-        # when it must be at the latest.
+        # The latest batch that only moves the tracking position, not committed yet, since
+        # when such a batch waits, and when a waiting query wants it (`hurry`).
         self._waiting: Prepared | None = None
-        self._due = 0.0
+        self._since = 0.0
+        self._wanted_by = float("inf")
 
     def submit(self, prepared: Prepared) -> Refused | None:
         """Wait for the batch in flight, then start committing `prepared`. Returns the
@@ -56,25 +58,48 @@ class CommitPipeline:
         a later batch's commit covers its position."""
         if self.linger > 0 and _moves_only_tracking(prepared):
             if self._waiting is None:
-                self._due = self.clock() + self.linger
+                self._since, self._wanted_by = self.clock(), float("inf")
             self._waiting = prepared
             return self.tick()
         self._waiting = None
         return self._start(prepared)
 
+    def hurry(self, wanted: int) -> None:
+        """A query waits for position `wanted`: the waiting batch is due at once if it reaches
+        it, else once it has waited `LINGER_S` (as when nobody listened)."""
+        waiting = self._waiting
+        if waiting is None or waiting.end is None:
+            return
+        soon = self.clock() if waiting.end >= wanted else self._since + LINGER_S
+        self._wanted_by = min(self._wanted_by, soon)
+
+    @property
+    def lingering(self) -> bool:
+        """A batch that only moves the tracking position waits."""
+        return self._waiting is not None
+
+    def _due(self) -> float:
+        return min(self._since + self.linger, self._wanted_by)
+
     def tick(self) -> Refused | None:
         """Nothing new arrived: commit the waiting batch if it is due; else like `drain`."""
         waiting = self._waiting
-        if waiting is not None and self.clock() >= self._due:
+        if waiting is not None and self.clock() >= self._due():
             self._waiting = None
             return self._start(waiting)
         return self.drain()
+
+    def flush(self) -> Refused | None:
+        """Commit the waiting batch now, and wait for it (a clean stop)."""
+        waiting, self._waiting = self._waiting, None
+        refused = self._start(waiting) if waiting is not None else None
+        return refused or self.drain()
 
     def wait_s(self, longest: float) -> float:
         """How long the caller may wait for new batches before calling `tick`."""
         if self._waiting is None:
             return longest
-        return max(0.0, min(longest, self._due - self.clock()))
+        return max(0.0, min(longest, self._due() - self.clock()))
 
     def _start(self, prepared: Prepared) -> Refused | None:
         refused = self.drain()

@@ -19,6 +19,7 @@ from psycopg import sql
 from domain.errors import Conflict
 from projections.engine.errors import BuildInProgress, SchemaMissing
 from projections.engine.projector_base import Projector, physical_table
+from projections.engine.view_signals import SWITCH_CHANNEL
 
 logger = logging.getLogger("cairn.projections")
 
@@ -225,6 +226,8 @@ def switch(conn: psycopg.Connection[Any], cls: type[Projector], number: int) -> 
         if cur.rowcount != 1:
             raise Conflict(f"generation {number} of {cls.name} is not being built", {})
         _point_views(cur, cls, number)
+        # Heard by the worker following the old generation once this commits (decision 0054).
+        cur.execute("SELECT pg_notify(%s, %s)", (SWITCH_CHANNEL, cls.name))
     logger.info("projector %s: generation %d is now active", cls.name, number)
     drop_retired(conn, cls, keep=1)
 

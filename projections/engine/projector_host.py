@@ -1,5 +1,5 @@
-"""Projector workers in this process, one thread each, sharing one event-store connection and
-one reading of the stream (decision 0041)."""
+"""Projector workers in this process, one thread each, sharing one event-store connection,
+one reading of the stream (decision 0041) and one listening connection to PostgreSQL (0054)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from projections.engine.lag import Lag
 from projections.engine.projector_base import Projector
 from projections.engine.projector_worker import Worker
 from projections.engine.shared_reading import SharedReader
+from projections.engine.view_signals import ViewSignals
 from projections.settings import ProjectionSettings
 
 logger = logging.getLogger("cairn.projections")
@@ -28,13 +29,17 @@ class ProjectorHost:
         self._threads: list[threading.Thread] = []
         self._source: EventSource | None = None
         self._reading: SharedReader | None = None
+        self._signals: ViewSignals | None = None
         self._watches: list[Watch] = []
 
     def start(self) -> ProjectorHost:
         self._source = EventSource(self.settings.event_store_env)
         self._reading = SharedReader(self._source)
+        self._signals = ViewSignals(self.settings.database_url).start()
         for cls in self.projectors:
-            worker = Worker(cls, self.settings, self._source, reading=self._reading)
+            worker = Worker(
+                cls, self.settings, self._source, reading=self._reading, signals=self._signals
+            )
             self.workers[cls.name] = worker
             thread = threading.Thread(
                 target=worker.run, args=(self.stopping,), name=f"projector-{cls.name}"
@@ -59,6 +64,9 @@ class ProjectorHost:
             thread.join(timeout)
         for worker in self.workers.values():
             worker.close()
+        if self._signals is not None:
+            self._signals.close()
+            self._signals = None
         if self._reading is not None:
             self._reading.close()
             self._reading = None

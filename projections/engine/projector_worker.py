@@ -7,7 +7,6 @@ batch (views.commit) keeps exactly-once even if two writers ever overlapped.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -24,46 +23,19 @@ from projections.engine.catch_up import catch_up
 from projections.engine.commit_pipeline import LINGER_S, CommitPipeline
 from projections.engine.errors import ProjectorStopped, SourceMismatch
 from projections.engine.event_source import EventSource
+from projections.engine.generation_lock import GenerationLock
 from projections.engine.notification_feed import Feed
 from projections.engine.projector_base import Projector
 from projections.engine.shared_reading import Lane, SharedReader
 from projections.engine.view_recorder import HoldsChanged, ViewRecorder, datastore, is_transient
+from projections.engine.view_signals import CHECK_ANYWAY_S, IDLE_LINGER_S, ViewSignals
 from projections.settings import ProjectionSettings
 
 logger = logging.getLogger("cairn.projections")
 
 Progress = Callable[[int, int], None]  # (position reached, store position)
 _CHECK_EVERY = 1.0  # seconds between checks that the followed generation is still active
-
-
-class GenerationLock:
-    def __init__(self, database_url: str, projector: str, generation: int) -> None:
-        self._url = database_url
-        self._key = (generations.lock_key(projector), generation)
-        self._conn: psycopg.Connection[Any] | None = None
-
-    def acquire(self, stop: threading.Event) -> bool:
-        conn = psycopg.connect(self._url, autocommit=True)
-        waited = False
-        while not stop.is_set():
-            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", self._key).fetchone()
-            if row is not None and row[0]:
-                self._conn = conn
-                return True
-            if not waited:
-                logger.info("generation %s is written by another worker; waiting", self._key)
-                waited = True
-            stop.wait(0.1)
-        conn.close()
-        return False
-
-    def release(self) -> None:
-        if self._conn is not None:
-            # If the connection died, the lock went with it.
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute("SELECT pg_advisory_unlock(%s, %s)", self._key)
-            self._conn.close()
-            self._conn = None
+_NOTICE_S = 0.05  # while a batch lingers, how often a worker looks for a waiting query
 
 
 class Worker:
@@ -75,12 +47,15 @@ class Worker:
         *,
         wait_for_retry: bool = True,
         reading: SharedReader | None = None,
+        signals: ViewSignals | None = None,
     ) -> None:
         self.cls = cls
         self.settings = settings
         self.source = source
         # The process's one reading of the stream (None: this worker reads it alone).
         self.reading = reading
+        # What PostgreSQL says to the process's workers (None: ask it, decision 0038's way).
+        self.signals = signals
         self.on_error = settings.on_error_for(cls)
         # A build with aggregates held back: wait for `retry` before switching to it, or not
         # (`rebuild`: ProjectorStopped, the build stays for `--resume`).
@@ -229,7 +204,8 @@ class Worker:
                         return True
                 # The next batch is decoded and handled while the previous one commits; with
                 # nothing arrived yet, the commit is waited for first.
-                wait = 0.0 if commits.busy else commits.wait_s(0.2)
+                self._listen(commits)
+                wait = 0.0 if commits.busy else commits.wait_s(self._longest_wait(commits))
                 batch = feed.take(self.settings.batch_size, wait)
                 try:
                     refused = commits.submit(processor.prepare(batch)) if batch else commits.tick()
@@ -246,6 +222,7 @@ class Worker:
                     feed = self._feed(processor.position)
                 if still_active is not None and not still_active():
                     return False
+            commits.flush()  # a clean stop: a restart goes on from where this one read
             return False
         finally:
             if commits is not None:
@@ -267,16 +244,40 @@ class Worker:
 
         return advanced
 
+    def _listen(self, commits: CommitPipeline) -> None:
+        """Batches that only move the tracking position wait long while queries that wait
+        for them are heard (and are hurried then), 0.1 s otherwise (decision 0054)."""
+        signals = self.signals
+        if signals is None or not commits.processor.live:
+            return  # a build commits every batch: its position is its progress
+        commits.linger = IDLE_LINGER_S if signals.listening else LINGER_S
+        wanted = signals.wanted(self.cls.name)
+        if wanted > commits.processor.position:
+            commits.hurry(wanted)
+
+    def _longest_wait(self, commits: CommitPipeline) -> float:
+        return _NOTICE_S if self.signals is not None and commits.lingering else 0.2
+
     def _active_check(self, number: int) -> Callable[[], bool]:
-        """Whether generation `number` is still the active one, asked of the database at most
-        every `_CHECK_EVERY` seconds (True in between)."""
+        """Whether generation `number` is still the active one, asked of the database when a
+        switch was heard (or every `CHECK_ANYWAY_S`), or every `_CHECK_EVERY` seconds while
+        nobody listens (True in between)."""
+        signals = self.signals
         checked = time.monotonic()
+        seen: int | None = None  # the switches heard at the last check (None: not checked)
 
         def still_active() -> bool:
-            nonlocal checked
-            if time.monotonic() - checked < _CHECK_EVERY:
-                return True
-            checked = time.monotonic()
+            nonlocal checked, seen
+            now = time.monotonic()
+            if signals is not None and signals.listening:
+                heard = signals.switches(self.cls.name)
+                if heard == seen and now - checked < CHECK_ANYWAY_S:
+                    return True
+            else:
+                heard = None
+                if now - checked < _CHECK_EVERY:
+                    return True
+            checked, seen = now, heard  # `heard` is read before the database is asked
             if self._still_active(number):
                 return True
             logger.info("projector %s: generation %d was switched away from", self.cls.name, number)

@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from projections.engine.batch_processor import Refused
-from projections.engine.commit_pipeline import CommitPipeline
+from projections.engine.commit_pipeline import LINGER_S, CommitPipeline
 from projections.engine.projector_base import Writes
 from projections.engine.view_recorder import HoldCheck
 from tests.unit.projections.engine.test_batch_processor import OTHER, FakeViews, _n, _processor
@@ -173,3 +173,54 @@ def test_without_linger_every_batch_is_committed() -> None:
         assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
         assert commits.drain() is None
     assert views.commits == [([], 10, 11)]
+
+
+def test_a_waiting_batch_is_hurried_when_a_query_waits_for_a_position_it_reaches() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=5.0, clock=clock)) as commits:
+        commits.hurry(12)  # nothing waits yet: nothing to hurry
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        assert commits.lingering and commits.wait_s(0.2) == 0.2
+        commits.hurry(11)
+        assert commits.wait_s(0.2) == 0.0
+        assert commits.tick() is None and commits.drain() is None
+        assert not commits.lingering
+    assert views.commits == [([], 10, 11)]
+
+
+def test_a_wait_for_a_position_not_read_yet_hurries_the_batch_as_without_listening() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=5.0, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        commits.hurry(20)
+        assert commits.wait_s(1.0) == pytest.approx(LINGER_S)
+        clock.now += LINGER_S
+        assert commits.tick() is None and commits.drain() is None
+        # The next such batch waits long again until someone asks.
+        assert commits.submit(processor.prepare([_n(12, b"", OTHER)])) is None
+        assert commits.wait_s(1.0) == 1.0 and commits.tick() is None
+    assert views.commits == [([], 10, 11)]
+
+
+def test_a_shorter_linger_applies_to_the_batch_already_waiting() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=5.0, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        clock.now += LINGER_S
+        commits.linger = LINGER_S  # nobody listens any more: decision 0038's linger
+        assert commits.wait_s(1.0) == 0.0
+        assert commits.tick() is None and commits.drain() is None
+    assert views.commits == [([], 10, 11)]
+
+
+def test_flush_commits_the_waiting_batch_at_once() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=5.0, clock=clock)) as commits:
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        assert commits.flush() is None and not commits.busy
+        assert commits.flush() is None  # nothing waits: nothing more
+    assert views.commits == [([], 10, 11)] and processor.position == 11
