@@ -22,6 +22,7 @@ from eventsourcing.persistence import OperationalError
 from adapters.context.reembedding import PostgresReembedStore
 from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
+from adapters.jetstream import loops
 from adapters.jetstream.recorders import JetStreamAggregateRecorder
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
@@ -262,7 +263,7 @@ class WorkerService:
         threading.Thread(target=self.reembed, name="cairn-reembed", daemon=True).start()
         depth = gauges.watch(gauges.WORKER_QUEUE_DEPTH, self.work.queue_depth)
         try:
-            asyncio.run(self._consume(ready))
+            loops.run(self._consume(ready))
         finally:
             depth.close()
             self.stopping.set()

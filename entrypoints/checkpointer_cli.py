@@ -13,6 +13,7 @@ import nats
 from adapters.audit.checkpointer import Checkpointer, Schedule
 from adapters.audit.keys import load_or_create
 from adapters.audit.witness_client import WitnessClient
+from adapters.jetstream import loops
 from adapters.push.store import StoreReader
 from adapters.telemetry import metrics as gauges
 from adapters.telemetry.setup import start_process
@@ -61,7 +62,7 @@ def run_checkpointer() -> None:
     # Its logs as every process's; its metric (unwitnessed events) when OTEL_* asks for it.
     telemetry = start_process("cairn-checkpointer", settings.log_format)
     try:
-        asyncio.run(_run(settings))
+        loops.run(_run(settings))
     finally:
         telemetry.shutdown()
 

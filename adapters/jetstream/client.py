@@ -37,6 +37,7 @@ from adapters.jetstream.batches import MAX_BATCH, BatchPublisher
 from adapters.jetstream.bulk import BulkReads, PageRequest
 from adapters.jetstream.errors import EventStoreOutcomeUnknown, EventStoreUnavailable
 from adapters.jetstream.inbox import Inbox
+from adapters.jetstream.loops import new_event_loop
 from adapters.jetstream.requests import Requests
 from adapters.telemetry import tracing
 
@@ -64,7 +65,7 @@ class NatsClient:
         self.request_timeout = request_timeout
         self.group_commit = group_commit
         self._closed = False
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._nc = NatsConnection()
         self._inbox = Inbox()
         self.requests = Requests(

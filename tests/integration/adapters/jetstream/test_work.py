@@ -17,6 +17,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 
+from adapters.jetstream import loops
 from adapters.jetstream.work import ConsumerSpec, DurableWork, Handler, WorkItem
 
 pytestmark = pytest.mark.integration
@@ -172,7 +173,7 @@ def test_a_message_handed_back_comes_again_after_its_delay(nats_url: str, unique
 
 @contextmanager
 def _running(work: DurableWork) -> Iterator[None]:
-    loop = asyncio.new_event_loop()
+    loop = loops.new_event_loop()  # the worker's loop (decision 0055)
     stopping = asyncio.Event()
     ready = threading.Event()
     thread = threading.Thread(
