@@ -9,7 +9,8 @@ approved or an event synced before the read is in it.
 
 Asked with a prefix, the same statement also carries the tenant's sealed secrets of that prefix
 (the plan's model keys, decision 0056), read as the vault reads them (`vault.sealed`) under the
-vault's own row-level security: the plan's second transaction is gone.
+vault's own row-level security, as `cairn_planner` (`cairn_app` and the vault's two tables of
+sealed rows, migration 0112): the plan's second transaction is gone.
 """
 
 from __future__ import annotations
@@ -79,11 +80,11 @@ class PostgresPlanningViews:
             **upcoming_params(tenant_id, user_id, now, max_events),
             "tenant_text": str(tenant_id),
         }
-        statement = _PERSON_VIEWS
+        statement, role = _PERSON_VIEWS, "cairn_app"
         if secrets_prefix is not None and self.secrets is not None:
-            statement = _PERSON_VIEWS_AND_SECRETS
+            statement, role = _PERSON_VIEWS_AND_SECRETS, "cairn_planner"
             params["secrets_prefix"] = secrets_prefix
-        with person_reader(self.pool, tenant_id) as cur:
+        with person_reader(self.pool, tenant_id, role) as cur:
             row = cur.execute(statement, params).fetchone()
         upcoming = tuple(
             opened_entry(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
@@ -161,18 +162,22 @@ def test_the_tenants_sealed_model_keys_come_with_the_views_and_open_like_the_vau
 def test_row_level_security_keeps_the_carried_secrets_to_the_tenant_set(
     views: PostgresPlanningViews, vault: PostgresVault, pool: ConnectionPool[Any]
 ) -> None:
-    """The read runs as `cairn_app` (migration 0112 lets it read the vault's two tables): with
-    one tenant set, another tenant's rows stay invisible even when the statement names them."""
+    """The read runs as `cairn_planner` (migration 0112): with one tenant set, another tenant's
+    rows stay invisible even when the statement names them. `cairn_app`, which analysts may
+    be granted, reads no vault row at all."""
     tenant, other = uuid.uuid4(), uuid.uuid4()
     vault.put_secret(str(other), "llm-key:openai", b"sk-of-b")
     params = {"tenant_text": str(other), "secrets_prefix": "llm-key:"}
-    with person_reader(pool, tenant) as cur:
-        assert cur.execute("SELECT current_user").fetchone() == {"current_user": "cairn_app"}
+    with person_reader(pool, tenant, "cairn_planner") as cur:
+        assert cur.execute("SELECT current_user").fetchone() == {"current_user": "cairn_planner"}
         [row] = cur.execute(SEALED_SECRETS_JSON, params).fetchall()
     assert list(row.values()) == [[]]
-    with person_reader(pool, other) as cur:
+    with person_reader(pool, other, "cairn_planner") as cur:
         [row] = cur.execute(SEALED_SECRETS_JSON, params).fetchall()
     assert [record_id for record_id, *_ in next(iter(row.values()))] == ["llm-key:openai"]
+    for table in ("vault_secrets", "vault_data_keys"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), person_reader(pool, other) as cur:
+            cur.execute(f"SELECT count(*) FROM {table}")
 
 
 def test_a_vault_over_another_pool_is_never_read_from_the_views(
