@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
 
 from adapters.context.calendar import SyncedCalendar
 from adapters.context.planning_views import PostgresPlanningViews
@@ -25,7 +27,8 @@ from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.vault import PostgresVault
 from adapters.vault.sealed import SEALED_SECRETS_JSON
 from commands.ports.mcp_upstream import PinnedTool, UpstreamServer, tool_hash
-from commands.ports.planner import PlanningContext
+from commands.ports.planner import LlmProvider, PlanningContext, ProviderCredential
+from commands.runs.provider_keys import RECORD_PREFIX, store_provider_key, stored_keys
 from domain.event_context import EventContext
 from domain.integrations.sync import CalendarFeed
 from projections.engine.projector_host import ProjectorHost
@@ -191,3 +194,42 @@ def test_a_vault_over_another_pool_is_never_read_from_the_views(
         apart = PostgresPlanningViews(pool, PostgresVault(elsewhere, vault.keyring))
         found = apart.person_views(tenant, "ada", NOW, max_events=10, secrets_prefix="llm-key:")
     assert found.secrets is None
+
+
+class CountingPool:
+    """The pool, counting checkouts: each transaction takes one connection."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+        self.checkouts = 0
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self.checkouts += 1
+        with self.pool.connection() as conn:
+            yield conn
+
+
+def test_a_plans_context_and_model_key_take_one_transaction(
+    views: PostgresPlanningViews, vault: PostgresVault, pool: ConnectionPool[Any]
+) -> None:
+    """What `pipeline.plan` reads before the model is called: one checkout, and the key it
+    leases is the stored one."""
+    tenant = uuid.uuid4()
+    store_provider_key(
+        vault, tenant, LlmProvider.OPENAI, ProviderCredential(api_key=SecretStr("sk-a-0123"))
+    )
+    counting = CountingPool(pool)
+    shared: Any = counting
+    provider = GraphContextProvider(
+        CountingSearch(),
+        FixedContextProvider(PlanningContext(local_time=NOW, timezone="Europe/Zurich")),
+        views=PostgresPlanningViews(shared, PostgresVault(shared, vault.keyring)),
+    )
+    inputs = provider.plan_inputs(
+        tenant_id=tenant, user_id="ada", intent_text="weather", secrets_prefix=RECORD_PREFIX
+    )
+    keys = stored_keys(PostgresVault(shared, vault.keyring), tenant, inputs.secrets)
+    assert keys.providers == {LlmProvider.OPENAI}
+    assert keys.lease(LlmProvider.OPENAI).api_key.get_secret_value() == "sk-a-0123"
+    assert counting.checkouts == 1
