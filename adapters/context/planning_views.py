@@ -6,6 +6,11 @@ have none of the three: ~1 ms of a worker's CPU per plan and three PostgreSQL tr
 Here it is one transaction of one statement, read as `cairn_app` with the tenant set (row-level
 security on every table it reads), so nothing is cached and nothing can be stale: a tool
 approved or an event synced before the read is in it.
+
+Asked with a prefix, the same statement also carries the tenant's sealed secrets of that prefix
+(the plan's model keys, decision 0056), read as the vault reads them (`vault.sealed`) under the
+vault's own row-level security, as `cairn_planner` (`cairn_app` and the vault's two tables of
+sealed rows, migration 0112): the plan's second transaction is gone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from psycopg_pool import ConnectionPool
 
 from adapters.context.calendar import UPCOMING, opened_entry, upcoming_params
 from adapters.context.search import person_reader
+from adapters.vault import PostgresVault
+from adapters.vault.sealed import SEALED_SECRETS_JSON
 from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
 from commands.ports.upcoming import PersonViews
 from commands.ports.vault import Vault
@@ -45,6 +52,7 @@ _PERSON_VIEWS = (
     " a.annotations) ORDER BY a.server_name, a.server_id, a.name), '[]')"
     " FROM (" + _APPROVED_TOOLS + ") a) AS tools"
 )
+_PERSON_VIEWS_AND_SECRETS = _PERSON_VIEWS + ", (" + SEALED_SECRETS_JSON + ") AS secrets"
 
 
 class PostgresPlanningViews:
@@ -53,16 +61,31 @@ class PostgresPlanningViews:
     def __init__(self, pool: ConnectionPool[Any], vault: Vault) -> None:
         self.pool = pool
         self.vault = vault
+        # Secrets are carried only from a vault kept in the views' own database; otherwise a
+        # read asked for them answers none (None: ask the vault).
+        self.secrets: PostgresVault | None = None
+        if isinstance(vault, PostgresVault) and vault.pool is pool:
+            self.secrets = vault
 
     def person_views(
-        self, tenant_id: UUID, user_id: str, now: datetime, *, max_events: int
+        self,
+        tenant_id: UUID,
+        user_id: str,
+        now: datetime,
+        *,
+        max_events: int,
+        secrets_prefix: str | None = None,
     ) -> PersonViews:
         params = {
             **upcoming_params(tenant_id, user_id, now, max_events),
             "tenant_text": str(tenant_id),
         }
-        with person_reader(self.pool, tenant_id) as cur:
-            row = cur.execute(_PERSON_VIEWS, params).fetchone()
+        statement, role = _PERSON_VIEWS, "cairn_app"
+        if secrets_prefix is not None and self.secrets is not None:
+            statement, role = _PERSON_VIEWS_AND_SECRETS, "cairn_planner"
+            params["secrets_prefix"] = secrets_prefix
+        with person_reader(self.pool, tenant_id, role) as cur:
+            row = cur.execute(statement, params).fetchone()
         upcoming = tuple(
             opened_entry(
                 self.vault,
@@ -78,4 +101,8 @@ class PostgresPlanningViews:
         tools = tuple(
             (UpstreamServer(*tool[:5]), PinnedTool(tool[0], *tool[5:])) for tool in row["tools"]
         )
-        return PersonViews(bool(row["knows_anything"]), upcoming, tools)
+        sealed = row.get("secrets")
+        secrets = None
+        if sealed is not None and self.secrets is not None:
+            secrets = self.secrets.sealed_rows(str(tenant_id), sealed)
+        return PersonViews(bool(row["knows_anything"]), upcoming, tools, secrets)

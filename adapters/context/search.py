@@ -130,13 +130,17 @@ def words(text: str) -> list[str]:
 
 
 _READER = sql.SQL(
-    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE cairn_app;"
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL ROLE {};"
     " SELECT set_config('cairn.tenant_id', {}, true)"
 )
 
 
 @contextmanager
-def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
+def person_reader(
+    pool: ConnectionPool[Any], tenant_id: UUID, role: str = "cairn_app"
+) -> Iterator[Any]:
+    """A read-only transaction as `role` (`cairn_app`, or `cairn_planner` for a plan's read
+    that carries the vault's sealed rows, migration 0112) with the tenant set."""
     try:
         with (
             pool.connection() as conn,
@@ -145,7 +149,8 @@ def person_reader(pool: ConnectionPool[Any], tenant_id: UUID) -> Iterator[Any]:
         ):
             # One round trip (a simple-protocol batch, never prepared): on a loaded machine
             # each trip waits for the server process to be scheduled.
-            cur.execute(_READER.format(sql.Literal(str(tenant_id))), prepare=False)
+            reader = _READER.format(sql.Identifier(role), sql.Literal(str(tenant_id)))
+            cur.execute(reader, prepare=False)
             yield cur
     except psycopg.errors.UndefinedTable as exc:
         raise ContextStoreUnavailable(

@@ -20,6 +20,7 @@ from commands.ports.planner import (
     CalendarEntry,
     Contact,
     ContextProvider,
+    PlanInputs,
     PlannerTool,
     PlanningContext,
 )
@@ -41,6 +42,11 @@ class FixedContextProvider:
     ) -> PlanningContext:
         return self._context
 
+    def plan_inputs(
+        self, *, tenant_id: UUID, user_id: str, intent_text: str, secrets_prefix: str
+    ) -> PlanInputs:
+        return PlanInputs(self._context)
+
 
 class ClockContextProvider:
     """Local time only, in the user's timezone (from `timezones`, else `default_timezone`)."""
@@ -61,6 +67,13 @@ class ClockContextProvider:
         timezone = self._timezones.get(user_id, self._default_timezone)
         return PlanningContext(
             local_time=self._clock().astimezone(ZoneInfo(timezone)), timezone=timezone
+        )
+
+    def plan_inputs(
+        self, *, tenant_id: UUID, user_id: str, intent_text: str, secrets_prefix: str
+    ) -> PlanInputs:
+        return PlanInputs(
+            self.planning_context(tenant_id=tenant_id, user_id=user_id, intent_text=intent_text)
         )
 
 
@@ -106,16 +119,35 @@ class GraphContextProvider:
     def planning_context(
         self, *, tenant_id: UUID, user_id: str, intent_text: str
     ) -> PlanningContext:
+        return self._inputs(tenant_id, user_id, intent_text, None).context
+
+    def plan_inputs(
+        self, *, tenant_id: UUID, user_id: str, intent_text: str, secrets_prefix: str
+    ) -> PlanInputs:
+        """With `views`, the tenant's sealed secrets come with the person's views (one read,
+        decision 0056); without, or when the views cannot be read, none (ask the vault)."""
+        return self._inputs(tenant_id, user_id, intent_text, secrets_prefix)
+
+    def _inputs(
+        self, tenant_id: UUID, user_id: str, intent_text: str, secrets_prefix: str | None
+    ) -> PlanInputs:
         base = self._base.planning_context(
             tenant_id=tenant_id, user_id=user_id, intent_text=intent_text
         )
+        secrets = None
         if self._views is None:
             base = self._with_calendar(base, tenant_id, user_id)
         else:
-            views = self._person_views(base, tenant_id, user_id)
+            views = self._person_views(base, tenant_id, user_id, secrets_prefix)
+            secrets = views.secrets
             base = _with_tools(self._with_events(base, views.upcoming), views.approved_tools)
             if not views.knows_anything:
-                return base
+                return PlanInputs(base, secrets)
+        return PlanInputs(self._with_graph(base, tenant_id, user_id, intent_text), secrets)
+
+    def _with_graph(
+        self, base: PlanningContext, tenant_id: UUID, user_id: str, intent_text: str
+    ) -> PlanningContext:
         try:
             hits = self._search.search(tenant_id, user_id, intent_text, limit=self._max_hits)
             entity_ids = [h.id for h in hits if h.kind == "entity"]
@@ -156,11 +188,17 @@ class GraphContextProvider:
             return base
         return self._with_events(base, events)
 
-    def _person_views(self, base: PlanningContext, tenant_id: UUID, user_id: str) -> PersonViews:
+    def _person_views(
+        self, base: PlanningContext, tenant_id: UUID, user_id: str, secrets_prefix: str | None
+    ) -> PersonViews:
         assert self._views is not None
         try:
             return self._views.person_views(
-                tenant_id, user_id, base.local_time, max_events=self._max_events
+                tenant_id,
+                user_id,
+                base.local_time,
+                max_events=self._max_events,
+                secrets_prefix=secrets_prefix,
             )
         except DomainError as error:
             # Planned without events and tools (the plan's schema then names no upstream

@@ -9,6 +9,7 @@ same way, so both paths decrypt, authenticate and fail alike.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from adapters.vault import aead
@@ -18,6 +19,18 @@ from adapters.vault.keyring import KeyRing
 from adapters.vault.keys import unwrap_data_key
 
 logger = logging.getLogger("cairn.vault")
+
+# A tenant's secrets of a prefix with their wrapped data keys as one JSON array, for a read
+# that carries them in a statement of its own (adapters/context/planning_views.py, decision
+# 0056). Its parameters are named `tenant_text` and `secrets_prefix`; its rows are read back by
+# `PostgresVault.sealed_rows` (bytea as hex: JSON has no bytes).
+SEALED_SECRETS_JSON = (
+    "SELECT coalesce(json_agg(json_build_array(s.record_id, s.data_key_version,"
+    " encode(s.ciphertext, 'hex'), k.kek_version, encode(k.wrapped_key, 'hex'))), '[]')"
+    " FROM vault_secrets s JOIN vault_data_keys k"
+    " ON k.tenant_id = s.tenant_id AND k.version = s.data_key_version"
+    " WHERE s.tenant_id = %(tenant_text)s AND starts_with(s.record_id, %(secrets_prefix)s)"
+)
 
 
 class StoredSecret(NamedTuple):
@@ -47,6 +60,17 @@ def open_secret(
             " or copied from another record or tenant",
             {"tenant": tenant, "record_id": record_id},
         ) from None
+
+
+def stored_from_json(
+    rows: Iterable[tuple[str, int, str, str, str]],
+) -> Iterable[tuple[str, StoredSecret]]:
+    """The rows of `SEALED_SECRETS_JSON`, by record id."""
+    for record_id, version, ciphertext, kek_version, wrapped in rows:
+        yield (
+            record_id,
+            StoredSecret(version, bytes.fromhex(ciphertext), kek_version, bytes.fromhex(wrapped)),
+        )
 
 
 class SealedRow:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -29,7 +29,7 @@ from adapters.vault.keys import (
 )
 from adapters.vault.personal_token import format_token, parse_token
 from adapters.vault.rotation import RotationReport, rewrap_all_keys
-from adapters.vault.sealed import SealedRow, StoredSecret, open_secret
+from adapters.vault.sealed import SealedRow, StoredSecret, open_secret, stored_from_json
 from commands.ports.vault import ERASED, Erased, Secret, SecretRef
 
 logger = logging.getLogger("cairn.vault")
@@ -139,6 +139,16 @@ class PostgresVault:
                 self.keyring, self.data_keys, tenant, str(record_id), _stored(stored)
             )
             for record_id, *stored in rows
+        }
+
+    def sealed_rows(
+        self, tenant: str, rows: Iterable[tuple[str, int, str, str, str]]
+    ) -> dict[str, SealedRow]:
+        """What `sealed_secrets` answers, from the rows of `sealed.SEALED_SECRETS_JSON` that
+        another read of the tenant carried (with its tenant set for row-level security)."""
+        return {
+            record_id: SealedRow(self.keyring, self.data_keys, tenant, record_id, stored)
+            for record_id, stored in stored_from_json(rows)
         }
 
     def secret_ids(self, tenant: str, prefix: str) -> frozenset[str]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from commands.ports.vault import SealedSecret
 from domain.errors import DomainError, Unavailable, Unprocessable
 from domain.runs.plan import ModelUsage, Plan
 
@@ -181,11 +182,27 @@ class PlanningContext(BaseModel):
         return self
 
 
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan reads before the model is called: its context and, where the context's read
+    could carry them, the tenant's sealed secrets of the asked prefix (decision 0056)."""
+
+    context: PlanningContext
+    secrets: Mapping[str, SealedSecret] | None = None  # None: not read, ask the vault
+
+
 class ContextProvider(Protocol):
     def planning_context(
         self, *, tenant_id: UUID, user_id: str, intent_text: str
     ) -> PlanningContext:
         """Context for one intent (the intent lets it pick relevant memories)."""
+        ...
+
+    def plan_inputs(
+        self, *, tenant_id: UUID, user_id: str, intent_text: str, secrets_prefix: str
+    ) -> PlanInputs:
+        """`planning_context`, with the tenant's sealed secrets of `secrets_prefix` when the
+        context is read from a store that holds them too (one read instead of two)."""
         ...
 
 

@@ -5,6 +5,7 @@ can name the event. Read from Cairn's own view, never from the provider at plan 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -12,6 +13,7 @@ from uuid import UUID
 
 from commands.ports.mcp_upstream import PinnedTool, UpstreamServer
 from commands.ports.planner import CalendarEntry
+from commands.ports.vault import SealedSecret
 
 
 class UpcomingEvents(Protocol):
@@ -34,12 +36,22 @@ class PersonViews:
     # The person's upstream MCP tools as approved (approved hash = listed hash), with their
     # servers, ordered by server name, server id and tool name.
     approved_tools: tuple[tuple[UpstreamServer, PinnedTool], ...] = ()
+    # The tenant's sealed secrets of the asked prefix (the plan's model keys), from the same
+    # read (decision 0056); None when none were asked for.
+    secrets: Mapping[str, SealedSecret] | None = None
 
 
 class PlanningViews(Protocol):
     def person_views(
-        self, tenant_id: UUID, user_id: str, now: datetime, *, max_events: int
+        self,
+        tenant_id: UUID,
+        user_id: str,
+        now: datetime,
+        *,
+        max_events: int,
+        secrets_prefix: str | None = None,
     ) -> PersonViews:
-        """Everything of `PersonViews` as the views stand now (nothing cached); raises a
-        `DomainError` (503 family) when the views cannot be read."""
+        """Everything of `PersonViews` as the views stand now (nothing cached), with the
+        tenant's sealed secrets of `secrets_prefix` if given (as `Vault.sealed_secrets` reads
+        them); raises a `DomainError` (503 family) when the views cannot be read."""
         ...

@@ -24,7 +24,7 @@ from commands.ports.planner import ContextProvider, Planner, PlannerFailure, Rou
 from commands.ports.policy import PolicyEngine
 from commands.runs.people import People
 from commands.runs.policies import RunsApplication, current_layers
-from commands.runs.provider_keys import stored_keys
+from commands.runs.provider_keys import RECORD_PREFIX, stored_keys
 from domain.event_context import EventContext
 from domain.policy.inputs import UnknownUpstreamTool
 from domain.policy.model import Principal, UpstreamTool
@@ -71,10 +71,12 @@ def load_run(ports: PipelinePorts, run_id: UUID) -> Run:
 
 
 def plan(run: Run, tenant_id: UUID, ports: PipelinePorts) -> None:
-    keys = stored_keys(ports.identity.vault, tenant_id)
-    context = ports.context.planning_context(
-        tenant_id=tenant_id, user_id=run.user_id, intent_text=run.text
+    # The model keys come with the context's read where it can carry them (decision 0056).
+    inputs = ports.context.plan_inputs(
+        tenant_id=tenant_id, user_id=run.user_id, intent_text=run.text, secrets_prefix=RECORD_PREFIX
     )
+    context = inputs.context
+    keys = stored_keys(ports.identity.vault, tenant_id, inputs.secrets)
     try:
         proposed = ports.planner.propose(run.text, context, keys, RoutingPreference())
     except PlannerFailure as failure:

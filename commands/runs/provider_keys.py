@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from commands.identity.bound_changes import (
     record_change,
 )
 from commands.ports.planner import LlmProvider, ProviderCredential, ProviderKeys
-from commands.ports.vault import Vault
+from commands.ports.vault import SealedSecret, Vault
 from domain.errors import Forbidden, Unavailable
 from domain.identity.capabilities import TENANT_ADMIN, holds
 
@@ -149,11 +150,15 @@ def _credential(stored: bytes) -> ProviderCredential:
     )
 
 
-def stored_keys(vault: Vault, tenant_id: UUID) -> ProviderKeys:
+def stored_keys(
+    vault: Vault, tenant_id: UUID, sealed: Mapping[str, SealedSecret] | None = None
+) -> ProviderKeys:
     """The providers the tenant stored a key for and their leases, from one vault read (the
-    keys as stored); each key is decrypted only when leased. A key stored after the read is
-    leased from the vault itself."""
-    sealed = vault.sealed_secrets(str(tenant_id), RECORD_PREFIX)
+    keys as stored), or from `sealed` when another read carried them (decision 0056); each
+    key is decrypted only when leased. A key stored after the read is leased from the vault
+    itself."""
+    if sealed is None:
+        sealed = vault.sealed_secrets(str(tenant_id), RECORD_PREFIX)
     providers = frozenset(p for p in LlmProvider if RECORD_PREFIX + p.value in sealed)
 
     def lease(provider: LlmProvider) -> ProviderCredential:

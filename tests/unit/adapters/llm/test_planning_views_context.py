@@ -30,11 +30,19 @@ class Views:
     def __init__(self, found: PersonViews | None) -> None:
         self.found = found
         self.asked: list[tuple[UUID, str, datetime, int]] = []
+        self.prefixes: list[str | None] = []
 
     def person_views(
-        self, tenant_id: UUID, user_id: str, now: datetime, *, max_events: int
+        self,
+        tenant_id: UUID,
+        user_id: str,
+        now: datetime,
+        *,
+        max_events: int,
+        secrets_prefix: str | None = None,
     ) -> PersonViews:
         self.asked.append((tenant_id, user_id, now, max_events))
+        self.prefixes.append(secrets_prefix)
         if self.found is None:
             raise Unavailable("the context store is unavailable")
         return self.found
@@ -82,3 +90,48 @@ def test_the_calendar_comes_with_the_views_or_alone() -> None:
         GraphContextProvider(
             CountingSearch(), FixedContextProvider(BASE), calendar=Upcoming(), views=Views(None)
         )
+
+
+class Sealed:
+    def open(self) -> bytes:
+        return b"key"
+
+
+def test_the_tenants_sealed_secrets_come_with_the_same_read() -> None:
+    """Decision 0056: the plan's model keys from the views' read, its context unchanged."""
+    sealed = {"llm-key:openai": Sealed()}
+    views = Views(PersonViews(True, (EVENT,), ((SERVER, PIN),), sealed))
+    provider = GraphContextProvider(CountingSearch(), FixedContextProvider(BASE), views=views)
+    inputs = provider.plan_inputs(
+        tenant_id=uuid4(), user_id="ada", intent_text="weather", secrets_prefix="llm-key:"
+    )
+    assert inputs.secrets is sealed
+    assert inputs.context == context(views, CountingSearch())
+    assert views.prefixes == ["llm-key:", None]  # a context alone asks for no secrets
+
+
+def test_secrets_come_with_a_person_the_graph_does_not_know() -> None:
+    sealed = {"llm-key:openai": Sealed()}
+    views = Views(PersonViews(False, secrets=sealed))
+    provider = GraphContextProvider(CountingSearch(), FixedContextProvider(BASE), views=views)
+    inputs = provider.plan_inputs(
+        tenant_id=uuid4(), user_id="ada", intent_text="weather", secrets_prefix="llm-key:"
+    )
+    assert (inputs.context, inputs.secrets) == (BASE, sealed)
+
+
+@pytest.mark.parametrize("views", [None, Views(None)])
+def test_without_readable_views_no_secrets_are_given_ask_the_vault(views: Views | None) -> None:
+    provider = GraphContextProvider(CountingSearch(), FixedContextProvider(BASE), views=views)
+    inputs = provider.plan_inputs(
+        tenant_id=uuid4(), user_id="ada", intent_text="weather", secrets_prefix="llm-key:"
+    )
+    assert inputs.secrets is None
+    assert (
+        FixedContextProvider(BASE)
+        .plan_inputs(
+            tenant_id=uuid4(), user_id="ada", intent_text="weather", secrets_prefix="llm-key:"
+        )
+        .secrets
+        is None
+    )

@@ -101,3 +101,19 @@ def test_a_key_not_in_the_read_is_leased_from_the_vault_itself() -> None:
     record = {"api_key": "sk-late-0123", "api_base": None, "api_version": None}
     vault.put_secret(str(tenant_id), "llm-key:gemini", json.dumps(record).encode())
     assert keys.lease(LlmProvider.GEMINI).api_key.get_secret_value() == "sk-late-0123"
+
+
+def test_keys_another_read_carried_need_no_vault_read() -> None:
+    """Decision 0056: the sealed keys the plan's context read carried are the keys."""
+    vault, tenant_id = WatchedVault(), uuid4()
+    stored(vault, tenant_id)
+    carried = vault.sealed_secrets(str(tenant_id), "llm-key:")
+    vault.reads = 0
+    keys = stored_keys(vault, tenant_id, carried)
+    assert vault.reads == 0
+    assert keys.providers == {LlmProvider.OPENAI, LlmProvider.LOCAL}
+    assert keys.lease(LlmProvider.OPENAI) == stored_keys(vault, tenant_id).lease(LlmProvider.OPENAI)
+    # None carried (the context's read could not): the vault is read.
+    vault.reads = 0
+    assert stored_keys(vault, tenant_id, None).providers == keys.providers
+    assert vault.reads == 1

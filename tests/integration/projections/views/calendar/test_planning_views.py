@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
 
 from adapters.context.calendar import SyncedCalendar
 from adapters.context.planning_views import PostgresPlanningViews
+from adapters.context.search import person_reader
 from adapters.llm.context import FixedContextProvider, GraphContextProvider
 from adapters.mcp.upstream_store import PostgresUpstreamStore
 from adapters.vault import PostgresVault
+from adapters.vault.sealed import SEALED_SECRETS_JSON
 from commands.ports.mcp_upstream import PinnedTool, UpstreamServer, tool_hash
-from commands.ports.planner import PlanningContext
+from commands.ports.planner import LlmProvider, PlanningContext, ProviderCredential
+from commands.runs.provider_keys import RECORD_PREFIX, store_provider_key, stored_keys
 from domain.event_context import EventContext
 from domain.integrations.sync import CalendarFeed
 from projections.engine.projector_host import ProjectorHost
@@ -133,3 +139,97 @@ def test_the_graph_is_searched_only_for_a_person_it_knows(
     search = CountingSearch()
     planner_context(views, known.tenant_id, known.user_id, search)
     assert search.asked == 1
+
+
+def test_the_tenants_sealed_model_keys_come_with_the_views_and_open_like_the_vaults(
+    views: PostgresPlanningViews, vault: PostgresVault
+) -> None:
+    """Decision 0056: the plan's model keys in the views' one statement, as the vault reads
+    them (same ids, same plaintexts once opened), the tenant's only."""
+    tenant, other = uuid.uuid4(), uuid.uuid4()
+    vault.put_secret(str(tenant), "llm-key:openai", b"sk-of-a")
+    vault.put_secret(str(tenant), "llm-key:local", b"{}")
+    vault.put_secret(str(tenant), "oauth:google", b"not a model key")
+    vault.put_secret(str(other), "llm-key:openai", b"sk-of-b")
+    found = views.person_views(tenant, "ada", NOW, max_events=10, secrets_prefix="llm-key:")
+    assert found.secrets is not None
+    opened = {record_id: sealed.open() for record_id, sealed in found.secrets.items()}
+    assert opened == {"llm-key:openai": b"sk-of-a", "llm-key:local": b"{}"}
+    read = vault.sealed_secrets(str(tenant), "llm-key:")
+    assert opened == {record_id: sealed.open() for record_id, sealed in read.items()}
+    assert views.person_views(tenant, "ada", NOW, max_events=10).secrets is None
+    nothing = views.person_views(uuid.uuid4(), "ada", NOW, max_events=10, secrets_prefix="llm-key:")
+    assert nothing.secrets == {}
+
+
+def test_row_level_security_keeps_the_carried_secrets_to_the_tenant_set(
+    views: PostgresPlanningViews, vault: PostgresVault, pool: ConnectionPool[Any]
+) -> None:
+    """The read runs as `cairn_planner` (migration 0112): with one tenant set, another tenant's
+    rows stay invisible even when the statement names them. `cairn_app`, which analysts may
+    be granted, reads no vault row at all."""
+    tenant, other = uuid.uuid4(), uuid.uuid4()
+    vault.put_secret(str(other), "llm-key:openai", b"sk-of-b")
+    params = {"tenant_text": str(other), "secrets_prefix": "llm-key:"}
+    with person_reader(pool, tenant, "cairn_planner") as cur:
+        assert cur.execute("SELECT current_user").fetchone() == {"current_user": "cairn_planner"}
+        [row] = cur.execute(SEALED_SECRETS_JSON, params).fetchall()
+    assert list(row.values()) == [[]]
+    with person_reader(pool, other, "cairn_planner") as cur:
+        [row] = cur.execute(SEALED_SECRETS_JSON, params).fetchall()
+    assert [record_id for record_id, *_ in next(iter(row.values()))] == ["llm-key:openai"]
+    for table in ("vault_secrets", "vault_data_keys"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), person_reader(pool, other) as cur:
+            cur.execute(f"SELECT count(*) FROM {table}")
+
+
+def test_a_vault_over_another_pool_is_never_read_from_the_views(
+    views: PostgresPlanningViews, pool: ConnectionPool[Any], vault: PostgresVault
+) -> None:
+    """Only a vault known to keep its tables in the views' own database is carried: another
+    pool may be another database, whose secrets the views' statement cannot see."""
+    tenant = uuid.uuid4()
+    vault.put_secret(str(tenant), "llm-key:openai", b"sk-of-a")
+    with ConnectionPool(views.pool.conninfo, min_size=1, open=True) as elsewhere:
+        apart = PostgresPlanningViews(pool, PostgresVault(elsewhere, vault.keyring))
+        found = apart.person_views(tenant, "ada", NOW, max_events=10, secrets_prefix="llm-key:")
+    assert found.secrets is None
+
+
+class CountingPool:
+    """The pool, counting checkouts: each transaction takes one connection."""
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+        self.checkouts = 0
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        self.checkouts += 1
+        with self.pool.connection() as conn:
+            yield conn
+
+
+def test_a_plans_context_and_model_key_take_one_transaction(
+    views: PostgresPlanningViews, vault: PostgresVault, pool: ConnectionPool[Any]
+) -> None:
+    """What `pipeline.plan` reads before the model is called: one checkout, and the key it
+    leases is the stored one."""
+    tenant = uuid.uuid4()
+    store_provider_key(
+        vault, tenant, LlmProvider.OPENAI, ProviderCredential(api_key=SecretStr("sk-a-0123"))
+    )
+    counting = CountingPool(pool)
+    shared: Any = counting
+    provider = GraphContextProvider(
+        CountingSearch(),
+        FixedContextProvider(PlanningContext(local_time=NOW, timezone="Europe/Zurich")),
+        views=PostgresPlanningViews(shared, PostgresVault(shared, vault.keyring)),
+    )
+    inputs = provider.plan_inputs(
+        tenant_id=tenant, user_id="ada", intent_text="weather", secrets_prefix=RECORD_PREFIX
+    )
+    keys = stored_keys(PostgresVault(shared, vault.keyring), tenant, inputs.secrets)
+    assert keys.providers == {LlmProvider.OPENAI}
+    assert keys.lease(LlmProvider.OPENAI).api_key.get_secret_value() == "sk-a-0123"
+    assert counting.checkouts == 1
