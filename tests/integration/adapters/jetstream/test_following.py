@@ -82,7 +82,7 @@ def test_pages_come_in_order_without_internal_records_and_iterating_yields_nothi
     writer, reader = recorder_of(make_factory()), recorder_of(make_factory())
     aggregate = uuid.uuid4()
     save(writer, aggregate, 1)
-    pages, yielded = Pages(), []
+    pages, yielded = Pages(), list[Notification]()
     with reader.subscribe(gt=None, into=pages) as subscription:
         assert isinstance(subscription, Following)
         iterating = threading.Thread(target=lambda: yielded.extend(subscription), daemon=True)
@@ -111,7 +111,7 @@ def test_a_lost_delivery_is_a_gap_and_a_new_consumer_brings_it_once(
             if seen != 2:
                 deliver(*args)
 
-        consumer.on_delivery = lose_the_second  # type: ignore[method-assign]
+        consumer.on_delivery = lose_the_second  # type: ignore[method-assign,assignment]
         for version in range(1, 6):
             save(writer, aggregate, version)
         pages.wait_for(5)
@@ -136,7 +136,7 @@ def test_a_heartbeat_past_the_last_delivery_brings_the_lost_last_one(
                 deliver(*args)
             lost.set()
 
-        consumer.on_delivery = lose_one  # type: ignore[method-assign]
+        consumer.on_delivery = lose_one  # type: ignore[method-assign,assignment]
         # Lost: nothing after it shows the gap but a heartbeat (no marker before it either).
         save(writer, aggregate, 2, marker=False)
         pages.wait_for(2)
