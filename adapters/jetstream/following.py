@@ -67,7 +67,11 @@ class Following(Subscription["JetStreamApplicationRecorder"]):
             idle_heartbeat=idle_heartbeat,
         )
         # The first consumer is made here: one that cannot be made is the caller's to handle.
-        client.call(self.consumer.start(), timeout=client.request_timeout + 5)
+        try:
+            client.call(self.consumer.start(), timeout=client.request_timeout + 5)
+        except BaseException:
+            self.stop()  # a start that ends after the caller gave up follows nothing
+            raise
 
     def __next__(self) -> Notification:
         """Nothing is yielded (pages go to ``into``): waits until the subscription stops."""
