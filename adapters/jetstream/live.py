@@ -109,8 +109,7 @@ class LiveConsumer:
         self.name, self._reply = b"", b""  # of the current consumer
         self._generation = 0
         self._cseq = self._credit = self._reconnects = 0
-        self._heard = time.monotonic()
-        self._pending: list[Delivery] = []
+        self._heard, self._pending = time.monotonic(), list[Delivery]()
         self._broken = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -224,8 +223,9 @@ class LiveConsumer:
 
     async def _watch(self) -> None:
         while not self._broken.is_set():
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._broken.wait(), self.idle_heartbeat / 2)
+            with suppress(TimeoutError):  # (a timeout, not wait_for: no task per check)
+                async with asyncio.timeout(self.idle_heartbeat / 2):
+                    await self._broken.wait()
             if self._nc.stats["reconnects"] != self._reconnects:
                 self.reset("NATS reconnected")
             elif time.monotonic() - self._heard > 3 * self.idle_heartbeat:
