@@ -65,7 +65,7 @@ class StreamReader:
         self.all_filter = f"{prefix}.>"
         # With tracing on, notifications carry their event's traceparent too (traced.py).
         decoder = TracedNotifications if tracing.enabled() else Notifications
-        self._notifications = decoder(event_dots=prefix.count(".") + 3)
+        self.notifications = decoder(event_dots=prefix.count(".") + 3)
         self._cursors = Cursors()  # of replays, for their next call
 
     # ---- single messages -------------------------------------------------------------------
@@ -251,7 +251,7 @@ class StreamReader:
         bulk = batch == READ_BATCH
         cursor = self._cursors.take(self.all_filter, first) if bulk else None
         if cursor is None:
-            decode = self._notifications
+            decode = self.notifications
             cursor = Cursor(self.client, self.stream, self.all_filter, first, batch, decode)
             cursor.next_batch = READ_BATCH if bulk else batch  # small reads stay small
             if self._cursors.consumers_allowed():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -20,11 +21,15 @@ from eventsourcing.persistence import (
 
 from adapters.jetstream import headers as h
 from adapters.jetstream.client import NatsClient
+from adapters.jetstream.errors import JetStreamApiError
+from adapters.jetstream.following import Following
 from adapters.jetstream.positions import PositionIndex
 from adapters.jetstream.reader import StreamReader
 from adapters.jetstream.subscription import JetStreamSubscription
 from adapters.jetstream.writer import StreamWriter
 from domain.event_context import EventContext
+
+logger = logging.getLogger("cairn.eventstore")
 
 
 class EventStream:
@@ -137,10 +142,16 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         into: Callable[[Sequence[Notification]], None] | None = None,
     ) -> Subscription[ApplicationRecorder]:
         """The library's subscription; with ``into``, pages are handed to it as they are read
-        (on the subscription's thread) and the subscription yields nothing."""
+        (on the client's loop, from a consumer, decision 0058; on the subscription's thread
+        where no consumer can be made) and the subscription yields nothing."""
         signals = self.events.signal_subject
         if signals is None:
             raise NotImplementedError("this stream has no post-commit signals to subscribe to")
+        if into is not None:
+            try:
+                return Following(self, self.events.client, into, gt=gt, topics=topics)
+            except JetStreamApiError as error:  # refused (limits, permissions): as before
+                logger.warning("following %s without a consumer (%s)", self.events.stream, error)
         return JetStreamSubscription(
             self, self.events.client, signals, gt=gt, topics=topics, into=into
         )

@@ -79,8 +79,9 @@ class SharedReader:
             self._reading += 1
             reading = self._reading
             self._items, self._ids, self._first, self._base = [], [], 0, head
-        # Pages are kept on the subscription's thread as they are read (`_keep_page`); a
-        # recorder that cannot hand them over yields them to `_read` instead.
+        # Pages are kept as they are read (`_keep_page`), on the thread that reads them (the
+        # event store client's loop, decision 0058); a recorder that cannot hand them over
+        # yields them to `_read` instead.
         subscription = self.source.follow(head, lambda page: self._keep_page(reading, page))
         subscription.__enter__()
         with self._ready:
