@@ -21,6 +21,7 @@ from commands.base import Caller
 from commands.bootstrap import Services
 from commands.identity.context import IdentityPorts
 from commands.identity.principals import Principal, authenticate
+from commands.ports.ratelimit import RateCount
 from commands.ports.sessions import AccessClaims
 from domain.errors import NotAuthenticated, Unavailable
 
@@ -103,9 +104,14 @@ def _route_class(request: Request) -> str:
 RATE_LIMITED = "cairn.rate_limited"  # in the request's scope once its caller's limit was hit
 
 
+def rate_count(request: Request, services: Services, claims: AccessClaims) -> RateCount:
+    """The request, to count against its caller's limit."""
+    return RateCount(services.rate_limiter, _route_class(request), claims.tenant, claims.user_id)
+
+
 def enforce_rate_limit(request: Request, services: Services, claims: AccessClaims) -> None:
     """The caller's rate limit: one Redis call, blocking (429 `rate_limit_exceeded`)."""
-    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+    rate_count(request, services, claims).enforce()
 
 
 async def get_caller(

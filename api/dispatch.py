@@ -26,7 +26,7 @@ from api.auth import (
     ServicesDep,
     address_of,
     caller_of,
-    enforce_rate_limit,
+    rate_count,
 )
 from api.idempotency import IdempotencyKey, once
 from api.middleware import ids_of
@@ -98,9 +98,11 @@ class Sender:
             issued = replace(self.issued, command_id=command_id)
             return status, answer(self.services.commands.dispatch(command, issued))
 
-        # On this thread, before anything of the command runs; once per request.
+        # On this thread, before anything of the command runs; once per request; in the same
+        # round trip as the Idempotency-Key's record (decision 0057).
+        count = None
         if self.claims is not None and not self.request.scope.get(RATE_LIMITED):
-            enforce_rate_limit(self.request, self.services, self.claims)
+            count = rate_count(self.request, self.services, self.claims)
         return once(
             self.request,
             self.key,
@@ -109,6 +111,7 @@ class Sender:
             self.services.idempotency,
             run,
             keep_answer=keep_answer,
+            count=count,
         )
 
 
