@@ -21,11 +21,12 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from api.auth import (
     RATE_LIMITED,
-    AuthenticatedDep,
     ClientAddress,
     ServicesDep,
     address_of,
+    authenticated_of,
     caller_of,
+    get_services,
     rate_count,
 )
 from api.idempotency import IdempotencyKey, once
@@ -130,13 +131,12 @@ def _payload(command: Command) -> bytes:
 
 # Both `async`: FastAPI runs a plain `def` dependency on a worker thread, a hop each request.
 # The signed-in caller's rate limit is not enforced here but by `Sender._send`, on the thread
-# the command runs on: one hop per command in all (decision 0048).
-async def signed_in_sender(
-    request: Request,
-    services: ServicesDep,
-    authenticated: AuthenticatedDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Sender:
+# the command runs on: one hop per command in all (decision 0048). The signed-in sender finds
+# the services and the caller itself rather than through dependencies of its own: each one
+# FastAPI solves costs every command (decision 0057).
+async def signed_in_sender(request: Request, idempotency_key: IdempotencyKey = None) -> Sender:
+    services = get_services(request)
+    authenticated = await authenticated_of(request, services)
     claims = authenticated.claims
     caller = caller_of(request, claims, authenticated.principal)
     return Sender(request, services, idempotency_key, caller, claims, address_of(request))
