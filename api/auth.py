@@ -21,6 +21,7 @@ from commands.base import Caller
 from commands.bootstrap import Services
 from commands.identity.context import IdentityPorts
 from commands.identity.principals import Principal, authenticate
+from commands.ports.ratelimit import RateCount
 from commands.ports.sessions import AccessClaims
 from domain.errors import NotAuthenticated, Unavailable
 
@@ -63,14 +64,26 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def get_authenticated(request: Request, services: ServicesDep) -> Authenticated:
+AUTHENTICATED = "cairn.authenticated"  # in the request's scope once its caller was checked
+
+
+async def authenticated_of(request: Request, services: Services) -> Authenticated:
+    """The request's caller, checked once per request whichever dependency asks first."""
+    known: Authenticated | None = request.scope.get(AUTHENTICATED)
+    if known is not None:
+        return known
     claims = services.identity.tokens.verify_access_token(_bearer(request))
     principal = services.principals.lookup(claims)
     if principal is None:
         principal = await run_in_threadpool(
             authenticate, claims, services.identity, services.principals
         )
-    return Authenticated(claims, principal)
+    known = request.scope[AUTHENTICATED] = Authenticated(claims, principal)
+    return known
+
+
+async def get_authenticated(request: Request, services: ServicesDep) -> Authenticated:
+    return await authenticated_of(request, services)
 
 
 AuthenticatedDep = Annotated[Authenticated, Depends(get_authenticated)]
@@ -103,14 +116,22 @@ def _route_class(request: Request) -> str:
 RATE_LIMITED = "cairn.rate_limited"  # in the request's scope once its caller's limit was hit
 
 
+def rate_count(request: Request, services: Services, claims: AccessClaims) -> RateCount:
+    """The request, to count against its caller's limit."""
+    return RateCount(services.rate_limiter, _route_class(request), claims.tenant, claims.user_id)
+
+
 def enforce_rate_limit(request: Request, services: Services, claims: AccessClaims) -> None:
     """The caller's rate limit: one Redis call, blocking (429 `rate_limit_exceeded`)."""
-    services.rate_limiter.enforce(_route_class(request), claims.tenant, claims.user_id)
+    rate_count(request, services, claims).enforce()
 
 
-async def get_caller(
-    request: Request, authenticated: AuthenticatedDep, services: ServicesDep
-) -> Caller:
+async def get_caller(request: Request) -> Caller:
+    """The signed-in caller, its `query` or `command` limit counted. It takes the request
+    alone and finds the services and the token itself: each dependency FastAPI solves costs
+    every request of every route that has it (decision 0057)."""
+    services = get_services(request)
+    authenticated = await authenticated_of(request, services)
     claims = authenticated.claims
     await run_in_threadpool(enforce_rate_limit, request, services, claims)
     request.scope[RATE_LIMITED] = True  # a command's sender need not count it again

@@ -52,8 +52,16 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     503: "A server Cairn needs is down: retry after `Retry-After` seconds",
 }
 
-_NEEDS_SERVICES: set[Callable[..., Any]] = {_services, get_services, get_push, get_audit_log}
-_NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated}
+# The signed-in caller and sender find the services and the caller themselves (decision 0057).
+_NEEDS_SERVICES: set[Callable[..., Any]] = {
+    _services,
+    get_services,
+    get_push,
+    get_audit_log,
+    get_caller,
+    signed_in_sender,
+}
+_NEEDS_CALLER: set[Callable[..., Any]] = {get_authenticated, get_caller, signed_in_sender}
 # A signed-in command's sender enforces the caller's limit itself (on the command's thread).
 _RATE_LIMITED: set[Callable[..., Any]] = {get_caller, signed_in_sender, client_address}
 # Commands sent without a caller carry a credential of their own (a passkey assertion, a

@@ -15,6 +15,8 @@ from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
 from commands.ports.idempotency import IdempotencyRecords, StoredResponse, fingerprint
+from commands.ports.ratelimit import RateCount
+from domain.errors import InvalidInput
 
 IdempotencyKey = Annotated[
     str | None,
@@ -48,15 +50,25 @@ def once(
     run: Callable[[str | None], Answer],
     *,
     keep_answer: bool = True,
+    count: RateCount | None = None,
 ) -> JSONResponse:
     """Run `run(command_id)` once per key (command id None without a key) and replay its
-    answer for a retry with that key. A request that fails keeps nothing: its retry runs."""
+    answer for a retry with that key. A request that fails keeps nothing: its retry runs.
+    `count` (the caller's rate limit) is counted first, whatever the key: with the record's
+    begin when there is one (one round trip), else on its own."""
     if key is None:
+        if count is not None:
+            count.enforce()
         status, body = run(None)
         return JSONResponse(body, status_code=status)
-    command_key = store.check_key(key)
+    try:
+        command_key = store.check_key(key)
+    except InvalidInput:
+        if count is not None:
+            count.enforce()  # counted before the key is looked at, as any other request
+        raise
     request_print = fingerprint(request.method, request.url.path, payload)
-    stored = store.begin(scope, command_key, request_print)
+    stored = store.begin(scope, command_key, request_print, count)
     if stored is not None:
         return JSONResponse(
             stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}

@@ -22,6 +22,8 @@ from uuid import UUID
 from adapters.jetstream import headers as h
 
 _NANOS = 1_000_000_000
+# One encoder for every frame's head: `json.dumps` with options builds a new one per call.
+_compact = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,16 @@ _MARKED = re.compile(
 )
 
 
+_UUID_HEX = re.compile(r'"[0-9a-f]{32}"')
+
+
 def _collapse(marked: re.Match[str]) -> str:
-    data = marked.group(2)
-    return json.dumps(_plain({"_type_": marked.group(1), "_data_": json.loads(data)}))
+    kind, data = marked.group(1), marked.group(2)
+    if kind != "uuid_hex":
+        return data  # already the JSON text of the string the marker holds
+    if _UUID_HEX.fullmatch(data):  # as the transcoder writes it: str(UUID) without parsing
+        return f'"{data[1:9]}-{data[9:13]}-{data[13:17]}-{data[17:21]}-{data[21:33]}"'
+    return json.dumps(_plain({"_type_": kind, "_data_": json.loads(data)}))
 
 
 def plain_state_text(data: bytes) -> str | None:
@@ -176,10 +185,9 @@ class PushEvent:
         if self._json is None:
             state = plain_state_text(self.message.data)
             if state is None:
-                self._json = json.dumps(self.as_dict(), separators=(",", ":"), default=str)
+                self._json = _compact(self.as_dict())
             else:
-                head = json.dumps(self._head(), separators=(",", ":"), default=str)
-                self._json = f'{head[:-1]},"state":{state}}}'
+                self._json = f'{_compact(self._head())[:-1]},"state":{state}}}'
         return self._json
 
     def sse(self) -> bytes:

@@ -24,23 +24,30 @@ logger = logging.getLogger("cairn.ratelimit")
 
 _ROUTE_CLASS = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
-# KEYS[1] the window's sorted set; ARGV: limit, window (microseconds), unique member.
-# Returns {allowed (1/0), remaining, microseconds until a slot frees (0 if allowed)}.
-_SLIDING_WINDOW = """
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-  return {1, limit - count - 1, 0}
+# One request against a window (a sorted set of request times): trims the entries older than
+# the window, counts, and adds the request only if it is under the limit. Returns {allowed
+# (1/0), remaining, microseconds until a slot frees (0 if allowed)}. Shared by the scripts that
+# count a request together with something else (adapters/idempotency.py).
+WINDOW_HIT_LUA = """
+local function window_hit(key, limit, window, member)
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  if count < limit then
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, math.ceil(window / 1000))
+    return {1, limit - count - 1, 0}
+  end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return {0, 0, tonumber(oldest[2]) + window - now}
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, 0, tonumber(oldest[2]) + window - now}
 """
+
+# KEYS[1] the window's sorted set; ARGV: limit, window (microseconds), unique member.
+_SLIDING_WINDOW = (
+    WINDOW_HIT_LUA + "return window_hit(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3])\n"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,21 @@ DEFAULT_LIMITS: Mapping[str, RouteLimit] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One request to count against a caller's window: the key and arguments of
+    `window_hit` (WINDOW_HIT_LUA), wherever the script that counts it runs."""
+
+    route_class: str
+    key: str
+    route_limit: RouteLimit
+    member: str  # unique per request: two requests in the same microsecond both count
+
+    @property
+    def args(self) -> list[int | str]:
+        return [self.route_limit.limit, round(self.route_limit.window_s * 1_000_000), self.member]
+
+
 class RedisRateLimiter:
     """Implements `commands.ports.ratelimit.RateLimiter`."""
 
@@ -79,6 +101,7 @@ class RedisRateLimiter:
                 raise ValueError(f"route class {route_class!r} is not a short lowercase name")
             if route_class == AUTH_ROUTE_CLASS and route_limit.fail_open:
                 raise ValueError("the auth route class must fail closed")
+        self.client = client
         self.limits = dict(limits)
         self.prefix = prefix
         self._script = client.register_script(_SLIDING_WINDOW)
@@ -89,31 +112,43 @@ class RedisRateLimiter:
         except KeyError:
             raise ValueError(f"no rate limit configured for route class {route_class!r}") from None
 
+    def window(self, route_class: str, tenant: str, subject: str) -> Window:
+        """What counting one request of `subject` in `tenant` takes (ValueError for a route
+        class without a limit)."""
+        return Window(
+            route_class,
+            f"{self.prefix}:{route_class}:{opaque(tenant, subject)}",
+            self._limit_of(route_class),
+            uuid.uuid4().hex,
+        )
+
     def hit(self, route_class: str, tenant: str, subject: str) -> RateLimitDecision:
-        route_limit = self._limit_of(route_class)
-        key = f"{self.prefix}:{route_class}:{opaque(tenant, subject)}"
-        window_us = round(route_limit.window_s * 1_000_000)
+        window = self.window(route_class, tenant, subject)
         try:
-            result: Any = self._script(
-                keys=[key], args=[route_limit.limit, window_us, uuid.uuid4().hex]
-            )
+            result: Any = self._script(keys=[window.key], args=window.args)
         except redis.RedisError as exc:
-            if not route_limit.fail_open:
-                raise RateLimiterUnavailable() from exc
-            logger.warning("rate limiter unavailable; %s requests pass unlimited", route_class)
-            return RateLimitDecision(
-                allowed=True,
-                limit=route_limit.limit,
-                remaining=route_limit.limit,
-                retry_after=0.0,
-                degraded=True,
-            )
+            return self.unreachable(window, exc)
         allowed, remaining, wait_us = (int(value) for value in result)
         return RateLimitDecision(
             allowed=bool(allowed),
-            limit=route_limit.limit,
+            limit=window.route_limit.limit,
             remaining=remaining,
             retry_after=wait_us / 1_000_000,
+        )
+
+    def unreachable(self, window: Window, exc: redis.RedisError) -> RateLimitDecision:
+        """Redis could not count `window`'s request: RateLimiterUnavailable, or for a route
+        class that fails open an allowed, degraded decision."""
+        route_limit = window.route_limit
+        if not route_limit.fail_open:
+            raise RateLimiterUnavailable() from exc
+        logger.warning("rate limiter unavailable; %s requests pass unlimited", window.route_class)
+        return RateLimitDecision(
+            allowed=True,
+            limit=route_limit.limit,
+            remaining=route_limit.limit,
+            retry_after=0.0,
+            degraded=True,
         )
 
     def enforce(self, route_class: str, tenant: str, subject: str) -> RateLimitDecision:

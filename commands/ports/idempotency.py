@@ -9,6 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from commands.ports.ratelimit import RateCount
+
 
 @dataclass(frozen=True)
 class StoredResponse:
@@ -26,15 +28,22 @@ class IdempotencyRecords(Protocol):
         """The key to use (InvalidInput when it is missing, blank or too long)."""
         ...
 
-    def begin(self, scope: str, key: str, request_fingerprint: str) -> StoredResponse | None:
+    def begin(
+        self, scope: str, key: str, request_fingerprint: str, count: RateCount | None = None
+    ) -> StoredResponse | None:
         """None: go ahead and run it. A StoredResponse: answer with it, run nothing. The same
-        key with another request is Unprocessable; while the first still runs, Conflict."""
+        key with another request is Unprocessable; while the first still runs, Conflict.
+        With `count`, the request is counted against its rate limit first, as
+        `count.enforce()` does (RateLimited, and nothing begun, when refused)."""
         ...
 
     def complete(
         self, scope: str, key: str, request_fingerprint: str, response: StoredResponse
     ) -> None:
-        """Keep the answer for retries with the same key."""
+        """Keep the answer for retries with the same key. It may still be on its way when this
+        returns (a retry sent meanwhile is told the first is in flight); a failure is not
+        raised: the command was applied, and the event store's command-id record answers a
+        retry once the in-flight record expires."""
         ...
 
     def abandon(self, scope: str, key: str) -> None:

@@ -61,3 +61,19 @@ class LoginGuard(Protocol):
         """Reset the account's failures (the address keeps its count: one valid account
         must not let an address guess others' freely)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateCount:
+    """One request of `subject` in `tenant` to count against `route_class`'s limit, handed to
+    a store that may count it in the same round trip as its own first write (an idempotency
+    record's begin) instead of a call of its own."""
+
+    limiter: RateLimiter
+    route_class: str
+    tenant: str
+    subject: str
+
+    def enforce(self) -> RateLimitDecision:
+        """Count it on its own (RateLimited if refused)."""
+        return self.limiter.enforce(self.route_class, self.tenant, self.subject)

@@ -61,6 +61,11 @@ STATES = [
     '{"a": {"_type_": "str_x", "_data_": "b\\\\\\"c"}, "b": [1, 2.5, null, true]}',
     # Markers that only the full decode collapses: data not a string, keys the other way.
     '{"a":{"_type_":"pair","_data_":[1,{"_type_":"uuid_hex","_data_":"' + "ab" * 16 + '"}]}}',
+    # Hex the transcoder would not write (upper case, dashes, too short), a marker's string
+    # with an escape and with text outside ASCII.
+    '{"a":{"_type_":"uuid_hex","_data_":"' + "AB" * 16 + '"},"b":{"_type_":"uuid_hex",'
+    '"_data_":"' + str(uuid.UUID(int=9)) + '"},"c":{"_type_":"uuid_hex","_data_":"abc"}}',
+    '{"a":{"_type_":"str_x","_data_":"line\\nbreak \\u00e9"},"b":{"_type_":"t","_data_":"é中"}}',
     '{"a":{"_data_":"x","_type_":"t"}}',
     # Three keys: not a marker.
     '{"a":{"_type_":"t","_data_":"x","c":1}}',
