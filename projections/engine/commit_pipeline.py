@@ -78,6 +78,13 @@ class CommitPipeline:
         """A batch that only moves the tracking position waits."""
         return self._waiting is not None
 
+    @property
+    def wake_for(self) -> frozenset[str] | None:
+        """The topics of the pages worth waking for (decision 0059): while such a batch
+        waits, those the projector handles (the others join it when it is due or a query
+        hurries it, at the latest); otherwise any (None), so that one starts waiting."""
+        return self.processor.projector.topics if self._waiting is not None else None
+
     def _due(self) -> float:
         return min(self._since + self.linger, self._wanted_by)
 

@@ -74,8 +74,11 @@ class Feed:
                 self._done = True
                 self._ready.notify_all()
 
-    def take(self, limit: int, timeout: float) -> list[Notification]:
-        """Up to `limit` notifications, waiting at most `timeout` for the first."""
+    def take(
+        self, limit: int, timeout: float, wake_for: frozenset[str] | None = None
+    ) -> list[Notification]:
+        """Up to `limit` notifications, waiting at most `timeout` for the first (of any topic:
+        `wake_for` is the shared reading's, decision 0059)."""
         with self._ready:
             if not self._items and not self._done:
                 self._ready.wait(timeout)

@@ -206,7 +206,7 @@ class Worker:
                 # nothing arrived yet, the commit is waited for first.
                 self._listen(commits)
                 wait = 0.0 if commits.busy else commits.wait_s(self._longest_wait(commits))
-                batch = feed.take(self.settings.batch_size, wait)
+                batch = feed.take(self.settings.batch_size, wait, commits.wake_for)
                 try:
                     refused = commits.submit(processor.prepare(batch)) if batch else commits.tick()
                 except HoldsChanged as changed:

@@ -36,14 +36,16 @@ class SharedReader:
     def __init__(self, source: EventSource, window: int | None = None) -> None:
         self.source = source
         self._window = WINDOW if window is None else window
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
         self._items: list[Notification] = []
         self._ids: list[int] = []
         self._first = 0  # index of the oldest notification kept
         # Every notification after `_base` is kept from `_first` on (while `_running`).
         self._base = 0
         self._running = False
-        self._waiting = 0  # workers waiting for the next notification
+        # Workers waiting for the next notification: each one's condition, and the topics
+        # whose pages wake it (None: any page).
+        self._waiters: dict[threading.Condition, frozenset[str] | None] = {}
         self._started_at = float("-inf")
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._thread: threading.Thread | None = None
@@ -52,13 +54,13 @@ class SharedReader:
 
     def covers(self, after: int) -> bool:
         """Whether what follows `after` is read here (else the worker reads alone)."""
-        with self._ready:
+        with self._lock:
             return self._running and self._base <= after
 
     def join(self, after: int) -> bool:
         """A worker that reads alone has caught up with the stream at `after`: whether it may
         follow the shared reading from there. Starts the reading if it is not running."""
-        with self._ready:
+        with self._lock:
             if self._running or self._closed:
                 return self._running and self._base <= after
             if time.monotonic() - self._started_at < _RESTART_AFTER_S:
@@ -73,7 +75,7 @@ class SharedReader:
 
     def _start(self) -> None:
         head = self.source.max_position()  # from the stream's end: no worker drives it back
-        with self._ready:
+        with self._lock:
             if self._running or self._closed:
                 return
             self._reading += 1
@@ -84,7 +86,7 @@ class SharedReader:
         # yields them to `_read` instead.
         subscription = self.source.follow(head, lambda page: self._keep_page(reading, page))
         subscription.__enter__()
-        with self._ready:
+        with self._lock:
             started = not (self._running or self._closed) and reading == self._reading
             if started:
                 self._subscription, self._running = subscription, True
@@ -101,28 +103,45 @@ class SharedReader:
     def _read(self, subscription: Subscription[ApplicationRecorder]) -> None:
         try:
             for notification in subscription:
-                with self._ready:
+                with self._lock:
                     if self._closed:
                         return
                     self._keep(notification)
-                    if self._waiting:
-                        self._ready.notify_all()
+                    if self._waiters:
+                        self._wake((notification,))
         except Exception as error:  # workers read alone until the reading starts again
             logger.warning("projectors: the shared reading stopped (%s)", error)
         finally:
-            with self._ready:
+            with self._lock:
                 self._running = False
-                self._ready.notify_all()
+                self._wake_all()
             subscription.__exit__(None, None, None)
 
     def _keep_page(self, reading: int, page: Sequence[Notification]) -> None:
-        with self._ready:
+        with self._lock:
             if self._closed or reading != self._reading:
                 return  # a reading stopped since: its pages are not this one's
             for notification in page:
                 self._keep(notification)
-            if self._waiting:
-                self._ready.notify_all()
+            if self._waiters:
+                self._wake(page)
+
+    def _wake(self, page: Sequence[Notification]) -> None:
+        """Wake the workers waiting for a page like this one (decision 0059)."""
+        topics: set[str] | None = None
+        for ready, wanted in list(self._waiters.items()):
+            if wanted is not None:
+                if topics is None:
+                    topics = {n.topic for n in page}
+                if wanted.isdisjoint(topics):
+                    continue
+            del self._waiters[ready]
+            ready.notify()
+
+    def _wake_all(self) -> None:
+        for ready in self._waiters:
+            ready.notify()
+        self._waiters.clear()
 
     def _keep(self, notification: Notification) -> None:
         self._items.append(notification)
@@ -134,29 +153,34 @@ class SharedReader:
                 del self._items[: self._first], self._ids[: self._first]
                 self._first = 0
 
-    def take(self, after: int, limit: int, timeout: float) -> list[Notification] | None:
-        """Up to `limit` notifications after `after`, waiting at most `timeout` for the first;
-        None when they are no longer (or not) kept here: the worker reads alone."""
-        with self._ready:
+    def take(
+        self, after: int, limit: int, timeout: float, wake_for: frozenset[str] | None = None
+    ) -> list[Notification] | None:
+        """Up to `limit` notifications after `after`, waiting at most `timeout` for the first
+        (with `wake_for`: for a page holding one of those topics; what came meanwhile is
+        taken all the same); None when they are no longer (or not) kept here: the worker
+        reads alone."""
+        with self._lock:
             if not (self._running and self._base <= after):
                 return None
             index = bisect_right(self._ids, after, self._first)
             if index == len(self._ids) and timeout > 0:
-                self._waiting += 1
+                ready = threading.Condition(self._lock)
+                self._waiters[ready] = wake_for
                 try:
-                    self._ready.wait(timeout)
+                    ready.wait(timeout)
                 finally:
-                    self._waiting -= 1
+                    self._waiters.pop(ready, None)
                 if not (self._running and self._base <= after):
                     return None
                 index = bisect_right(self._ids, after, self._first)
             return self._items[index : index + limit]
 
     def close(self) -> None:
-        with self._ready:
+        with self._lock:
             self._closed = True
             subscription, thread = self._subscription, self._thread
-            self._ready.notify_all()
+            self._wake_all()
         if subscription is not None:
             subscription.stop()
         if thread is not None:
@@ -180,10 +204,13 @@ class Lane:
         """Whether the worker reads on its own now."""
         return self._own is not None
 
-    def take(self, limit: int, timeout: float) -> list[Notification]:
-        """Up to `limit` notifications after the last one taken, waiting at most `timeout`."""
+    def take(
+        self, limit: int, timeout: float, wake_for: frozenset[str] | None = None
+    ) -> list[Notification]:
+        """Up to `limit` notifications after the last one taken, waiting at most `timeout`
+        (with `wake_for`: for one of those topics, on the shared reading)."""
         if self._own is None:
-            batch = self._reader.take(self._after, limit, timeout)
+            batch = self._reader.take(self._after, limit, timeout, wake_for)
             if batch is None:
                 logger.info("projector %s: reading alone from %d", self._name, self._after)
                 self._own = Feed(self._reader.source, self._after)

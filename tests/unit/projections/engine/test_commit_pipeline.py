@@ -224,3 +224,16 @@ def test_flush_commits_the_waiting_batch_at_once() -> None:
         assert commits.flush() is None and not commits.busy
         assert commits.flush() is None  # nothing waits: nothing more
     assert views.commits == [([], 10, 11)] and processor.position == 11
+
+
+def test_only_pages_the_projector_handles_wake_it_while_a_batch_waits() -> None:
+    views, clock = FakeViews(), Clock()
+    processor = _processor(cast(Any, views), "stop")
+    with closing(CommitPipeline(processor, linger=0.05, clock=clock)) as commits:
+        assert commits.wake_for is None  # any page starts a waiting batch
+        assert commits.submit(processor.prepare([_n(11, b"", OTHER)])) is None
+        assert commits.wake_for == processor.projector.topics
+        clock.now += 0.05
+        assert commits.tick() is None and commits.drain() is None
+        assert commits.wake_for is None
+    assert views.commits == [([], 10, 11)]
