@@ -112,7 +112,7 @@ def test_a_page_wakes_only_the_workers_waiting_for_one_of_its_topics(
     assert others.positions() == [1, 2, 3]  # what it slept through is taken with it
 
 
-def test_a_worker_sleeps_through_pages_of_other_topics_until_its_timeout(
+def test_a_worker_sleeps_through_pages_of_other_topics_and_takes_them_with_its_own(
     store: PagedStore, reader: SharedReader
 ) -> None:
     store.page(_n(1, "run"))
@@ -125,9 +125,21 @@ def test_a_worker_sleeps_through_pages_of_other_topics_until_its_timeout(
     store.page(_n(2, "run"), _n(3, "run"))
     store.page(_n(4, "tick"))
     assert waiting.is_alive()
-    reader.close()  # ends every wait (as a timeout would)
+    with reader._lock:
+        assert list(reader._waiters.values()) == [frozenset({"user"})]
+    store.page(_n(5, "run"), _n(6, "user"))
     waiting.join(10)
-    assert got == [None]  # closed: the reading no longer runs
+    assert [[n.id for n in taken or []] for taken in got] == [[2, 3, 4, 5, 6]]
+
+
+def test_close_wakes_every_waiting_worker(store: PagedStore, reader: SharedReader) -> None:
+    takers = [Taker(reader, frozenset({"user"})), Taker(reader, None)]
+    _waiting(reader, 2)
+    reader.close()
+    for taker in takers:
+        taker.thread.join(10)
+        assert not taker.thread.is_alive()
+    assert not reader._waiters
 
 
 def test_a_worker_that_waits_for_any_page_is_woken_by_each(
