@@ -10,6 +10,7 @@ did per message. Where several lines carry one name, the last wins, as in nats-p
 
 from __future__ import annotations
 
+import re
 from typing import Final
 from uuid import UUID
 
@@ -25,6 +26,10 @@ RawItem = tuple[int, RawMsg]
 PREFIX: Final = b"NATS/1.0"
 DESCRIPTION: Final = "Description"  # nats-py's header name for a status line's text
 _CRLF: Final = b"\r\n"
+# What ``bytes.strip()`` strips; ``str.strip()`` would also strip \x1c-\x1f.
+_BYTES_WHITESPACE: Final = " \t\n\r\x0b\x0c"
+# Whatever ``str.isspace()`` holds for, as nats-py checks a name.
+_WHITESPACE: Final = re.compile(r"\s")
 
 
 def header_key(name: str) -> bytes:
@@ -78,9 +83,15 @@ def status(block: bytes) -> tuple[str | None, str]:
 def parse_headers(block: bytes | None) -> dict[str, str]:
     """All header lines as a dict, as nats-py builds it (``Client._parse_header_lines``:
     names ASCII without whitespace, values stripped as bytes and decoded as UTF-8 with
-    replacement, the last of a name wins); the status line is not included."""
+    replacement, the last of a name wins); the status line is not included.
+
+    A block that is all ASCII (every block Cairn writes) is decoded once and split as text,
+    which gives the same dict for less CPU than decoding line by line (decision 0061); any
+    other block is read line by line as nats-py reads it."""
     if not block:
         return {}
+    if block.isascii():
+        return _ascii_headers(block.decode("ascii"))
     out: dict[str, str] = {}
     for line in block.split(b"\r\n")[1:]:
         name, sep, val = line.partition(b":")
@@ -92,6 +103,18 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
             continue
         if not any(c.isspace() for c in key):
             out[key] = val.strip().decode("utf-8", "replace")
+    return out
+
+
+def _ascii_headers(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.split("\r\n")[1:]:
+        name, sep, val = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip(_BYTES_WHITESPACE)
+        if _WHITESPACE.search(key) is None:
+            out[key] = val.strip(_BYTES_WHITESPACE)
     return out
 
 

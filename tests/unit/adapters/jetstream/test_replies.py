@@ -198,3 +198,40 @@ def test_consumer_deliveries_carry_subject_and_sequence_outside_the_headers() ->
     assert item == Notification(
         id=77, originator_id=originator_id, originator_version=2, topic=TOPIC, state=b"{}"
     )
+
+
+ascii_control_and_text = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=127, exclude_characters="\r\n"),
+    max_size=20,
+)
+
+
+@given(st.lists(st.tuples(ascii_control_and_text, ascii_control_and_text), max_size=8))
+def test_ascii_blocks_with_any_whitespace_read_as_nats_py_reads_them(
+    pairs: list[tuple[str, str]],
+) -> None:
+    # Names and values with tabs, vertical tabs, form feeds and \x1c-\x1f (whitespace to
+    # str.isspace, not to bytes.strip) around and inside them: the ASCII path must agree.
+    raw = block(*(f"{name}:{value}" for name, value in pairs))
+    assert replies.parse_headers(raw) == (nats_py_headers(raw) or {})
+
+
+@given(
+    st.lists(
+        st.tuples(
+            ascii_control_and_text,
+            st.binary(max_size=12).filter(lambda b: b"\r" not in b and b"\n" not in b),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_blocks_with_bytes_outside_ascii_read_as_nats_py_reads_them(
+    pairs: list[tuple[str, bytes]],
+) -> None:
+    raw = (
+        b"NATS/1.0\r\n"
+        + b"".join(name.encode() + b":" + value + b"\xff\r\n" for name, value in pairs)
+        + b"\r\n"
+    )
+    assert replies.parse_headers(raw) == (nats_py_headers(raw) or {})
