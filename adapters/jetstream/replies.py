@@ -86,7 +86,7 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
     replacement, the last of a name wins); the status line is not included.
 
     A block that is all ASCII (every block Cairn writes) is decoded once and split as text,
-    which gives the same dict for less CPU than decoding line by line (decision 0061); any
+    which gives the same dict for less CPU than decoding line by line (decision 0060); any
     other block is read line by line as nats-py reads it."""
     if not block:
         return {}
