@@ -29,14 +29,13 @@ import nats.errors
 from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 
-from adapters.jetstream import replies
+from adapters.jetstream import following_consumer, replies
 from adapters.jetstream.errors import EventStoreUnavailable, JetStreamApiError
 from adapters.jetstream.nats_internals import Routes, install, sid_of
 from adapters.jetstream.notifications import Delivery
 
 logger = logging.getLogger("cairn.eventstore")
 
-_NANOS: Final = 1_000_000_000
 _LAST_CONSUMER: Final = replies.header_key("Nats-Last-Consumer")
 _PENDING_MESSAGES: Final = replies.header_key("Nats-Pending-Messages")
 
@@ -163,18 +162,9 @@ class LiveConsumer:
 
     async def _create(self) -> None:
         name = f"cairn_live_{uuid.uuid4().hex[:16]}"
-        config = {
-            "name": name,
-            "deliver_policy": "by_start_sequence",
-            "opt_start_seq": self.position + 1,
-            "ack_policy": "none",
-            "filter_subject": self.filter,
-            # The server removes it if this process dies without deleting it.
-            "inactive_threshold": int(max(30.0, self.expires * 2) * _NANOS),
-            "mem_storage": True,
-            "num_replicas": 1,
-        }
-        body = json.dumps({"stream_name": self.stream, "config": config}).encode()
+        body = following_consumer.create_request(
+            self.stream, name, self.position, self.filter, self.expires
+        )
         self._broken.clear()
         self._reconnects = self._nc.stats["reconnects"]
         try:
@@ -200,14 +190,9 @@ class LiveConsumer:
 
     def _pull(self) -> None:
         """Ask for another batch (written by a task: this is called on the reader)."""
-        request = {
-            "batch": self.batch,
-            "expires": int(self.expires * _NANOS),
-            "idle_heartbeat": int(self.idle_heartbeat * _NANOS),
-        }
         self._credit += self.batch
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name.decode()}"
-        body = json.dumps(request).encode()
+        body = following_consumer.pull_request(self.batch, self.expires, self.idle_heartbeat)
         self._send(self._nc.publish(subject, body, reply=self._reply.decode()))
 
     def _send(self, publish: Coroutine[Any, Any, None]) -> None:

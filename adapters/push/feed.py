@@ -33,14 +33,13 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from adapters.jetstream import following_consumer, replies
 from adapters.jetstream import headers as h
-from adapters.jetstream import replies
 from adapters.jetstream.nats_internals import Routes, install, sid_of
 from adapters.push.events import StoredMessage
 
 logger = logging.getLogger("cairn.push")
 
-_NANOS = 1_000_000_000
 Deliver = Callable[[StoredMessage], None]
 
 
@@ -136,20 +135,11 @@ class ConsumerFeed:
 
     async def _create(self) -> None:
         name = f"cairn_push_{uuid.uuid4().hex[:16]}"
-        config = {
-            "name": name,
-            "deliver_policy": "by_start_sequence",
-            "opt_start_seq": self.position + 1,
-            "ack_policy": "none",
-            "filter_subject": self.subject_filter,
-            # The server removes it if this process dies without deleting it.
-            "inactive_threshold": int(max(30.0, self.expires * 2) * _NANOS),
-            "mem_storage": True,
-            "num_replicas": 1,
-        }
         reply = await self.nc.request(
             f"$JS.API.CONSUMER.CREATE.{self.stream}.{name}",
-            json.dumps({"stream_name": self.stream, "config": config}).encode(),
+            following_consumer.create_request(
+                self.stream, name, self.position, self.subject_filter, self.expires
+            ),
             timeout=5,
         )
         response = json.loads(reply.data or b"{}")
@@ -166,16 +156,11 @@ class ConsumerFeed:
         """Ask for another batch (the request is written by a task: called on the reader)."""
         if self._sub is None or self._consumer is None:
             return
-        request = {
-            "batch": self.batch,
-            "expires": int(self.expires * _NANOS),
-            "idle_heartbeat": int(self.idle_heartbeat * _NANOS),
-        }
         self._credit += self.batch
         task = asyncio.get_running_loop().create_task(
             self.nc.publish(
                 f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self._consumer}",
-                json.dumps(request).encode(),
+                following_consumer.pull_request(self.batch, self.expires, self.idle_heartbeat),
                 reply=self._reply,
             )
         )
