@@ -90,12 +90,21 @@ def test_a_signal_for_a_batch_already_read_wakes_no_pull(
     assert isinstance(writer, JetStreamApplicationRecorder)
     assert isinstance(reader, JetStreamApplicationRecorder)
     pulls = 0
+    in_flight = 0
+    settled = threading.Condition()
     select = reader.events.reader.select_notifications
 
     def counted(*args: Any, **kwargs: Any) -> list[Notification]:
-        nonlocal pulls
-        pulls += 1
-        return list(select(*args, **kwargs))
+        nonlocal pulls, in_flight
+        with settled:
+            pulls += 1
+            in_flight += 1
+        try:
+            return list(select(*args, **kwargs))
+        finally:
+            with settled:
+                in_flight -= 1
+                settled.notify_all()
 
     monkeypatch.setattr(reader.events.reader, "select_notifications", counted)
     aggregate = uuid.uuid4()
@@ -114,7 +123,11 @@ def test_a_signal_for_a_batch_already_read_wakes_no_pull(
         threading.Thread(target=follow, daemon=True).start()
         with arrived:
             assert arrived.wait_for(lambda: len(received) == 1, 20)
-        before = pulls
+        # A pull still in flight now could take the next batch before its signal comes (and
+        # the signal would then rightly wake none): count from when none is.
+        with settled:
+            assert settled.wait_for(lambda: in_flight == 0, 20)
+            before = pulls
         # The first batch's signal again (read already), then a new batch and its signal,
         # on one connection: in this order.
         signals = writer.events.signal_subject
