@@ -1,0 +1,136 @@
+"""The senders read the Idempotency-Key and the request's path themselves: what they read must
+be what FastAPI's header parameter and Starlette's URL gave (kept fingerprints depend on it)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pytest
+from fastapi import FastAPI, Header, Request
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.requests import Request as StarletteRequest
+
+from api.app import create_app
+from api.contract import document_errors, sends_commands
+from api.idempotency import IDEMPOTENCY_KEY, idempotency_key_of, path_of
+from api.routes import runs
+
+pytestmark = pytest.mark.unit
+
+# As the senders declared it before (decision 0064): FastAPI's own reading of the header.
+DeclaredKey = Annotated[str | None, Header(alias=IDEMPOTENCY_KEY)]
+
+
+def _both_readings(headers: list[tuple[bytes, bytes]]) -> tuple[Any, Any]:
+    app = FastAPI()
+
+    @app.post("/read")
+    def read(request: Request, declared: DeclaredKey = None) -> dict[str, Any]:
+        return {"declared": declared, "read": idempotency_key_of(request)}
+
+    answer = TestClient(app).post("/read", headers=headers).json()
+    return answer["declared"], answer["read"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"Idempotency-Key", b"k1")],
+        [(b"idempotency-key", b"lower")],
+        [(b"IDEMPOTENCY-KEY", b"upper")],
+        [(b"Idempotency-Key", b"")],
+        [(b"Idempotency-Key", b"  spaced  ")],
+        [(b"Idempotency-Key", b"first"), (b"Idempotency-Key", b"second")],
+        [(b"Idempotency_Key", b"underscore is another header")],
+        [(b"Idempotency-Key", "caf\u00e9".encode("latin-1"))],
+    ],
+)
+def test_the_key_read_is_the_one_the_header_parameter_gave(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    declared, read = _both_readings(headers)
+    assert read == declared
+
+
+def _request(path: str, host: bytes | None, server: tuple[str, int] | None) -> StarletteRequest:
+    headers = [(b"host", host)] if host is not None else []
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"a=1",
+        "headers": headers,
+        "scheme": "http",
+        "server": server,
+    }
+    return StarletteRequest(scope)
+
+
+PATHS = [
+    "/v1/intents",
+    "/v1/runs/8c1d6f0e-1b0a-4a57-9a43-0d3d8a4d2b11/cancel",
+    "/v1/users/ada%40example.com/erase",
+    "/v1/caf\u00e9",
+    "/v1/a b",
+    "/x//y/",
+    "//v1/intents",
+    "/v1/a?b",
+    "/v1/a#b",
+    "/v1/a\\b",
+    "/v1/a\tb",
+    "/v1/a\r\nb",
+    "/v1/a:b",
+    "/v1/[x]",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("host", "server"),
+    [
+        (b"127.0.0.1:8000", ("127.0.0.1", 8000)),
+        (b"api.example.com", None),
+        (b"not a/valid?host", ("::1", 80)),
+        (None, ("127.0.0.1", 8000)),
+        (None, None),
+    ],
+)
+def test_the_path_read_is_the_one_the_url_gave(
+    path: str, host: bytes | None, server: tuple[str, int] | None
+) -> None:
+    assert path_of(_request(path, host, server)) == _request(path, host, server).url.path
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):  # a router included in the app
+            found.extend(_api_routes(route.original_router.routes))
+    return found
+
+
+def test_every_command_route_documents_the_key_once_after_its_own_parameters() -> None:
+    document_errors(runs.router)  # a second time, as when a process makes a second app
+    app = create_app(with_services=False)
+    document = TestClient(app).get("/openapi.json").json()
+    commands = {
+        (method.lower(), route.path)
+        for route in _api_routes(app.routes)
+        if route.include_in_schema and sends_commands(route)
+        for method in route.methods or ()
+    }
+    documented = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            names = [p["name"] for p in operation.get("parameters", [])]
+            if IDEMPOTENCY_KEY in names:
+                documented.add((method, path))
+                assert names.count(IDEMPOTENCY_KEY) == 1, (method, path, names)
+                assert names[-1] == IDEMPOTENCY_KEY, (method, path, names)
+    assert ("post", "/v1/intents") in commands
+    assert ("post", "/v1/auth/refresh") in commands  # an anonymous sender's route
+    assert documented == commands
