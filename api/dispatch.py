@@ -121,16 +121,20 @@ class Sender:
         )
 
 
+def _reveal(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+    return str(value)
+
+
+# One encoder for every command: `json.dumps` with options makes a new one per call.
+_PAYLOAD_JSON = json.JSONEncoder(default=_reveal, sort_keys=True)
+
+
 def _payload(command: Command) -> bytes:
     """What a retry must repeat exactly: the command's type and fields, secrets included (a
     new API key under a used Idempotency-Key is another request, not a replay)."""
-
-    def reveal(value: object) -> object:
-        if isinstance(value, SecretStr):
-            return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
-        return str(value)
-
-    fields = json.dumps(command.model_dump(), default=reveal, sort_keys=True)
+    fields = _PAYLOAD_JSON.encode(command.model_dump())
     return f"{type(command).__name__}\n{fields}".encode()
 
 

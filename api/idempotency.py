@@ -8,6 +8,7 @@ answered with 409 `idempotency_answer_not_kept` and the client starts again.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,18 @@ NOT_KEPT = StoredResponse(
 
 Answer = tuple[int, dict[str, Any]]
 
+# Starlette's `JSONResponse.render` calls `json.dumps` with options: a new encoder per answer.
+_ANSWER_JSON = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+)
+
+
+class CommandAnswer(JSONResponse):
+    """The same bytes as a `JSONResponse`, from one encoder."""
+
+    def render(self, content: Any) -> bytes:
+        return _ANSWER_JSON.encode(content).encode("utf-8")
+
 
 def once(
     request: Request,
@@ -77,7 +90,7 @@ def once(
         if count is not None:
             count.enforce()
         status, body = run(None)
-        return JSONResponse(body, status_code=status)
+        return CommandAnswer(body, status_code=status)
     try:
         command_key = store.check_key(key)
     except InvalidInput:
@@ -87,7 +100,7 @@ def once(
     request_print = fingerprint(request.method, path_of(request), payload)
     stored = store.begin(scope, command_key, request_print, count)
     if stored is not None:
-        return JSONResponse(
+        return CommandAnswer(
             stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
         )
     try:
@@ -97,7 +110,7 @@ def once(
         raise
     kept = StoredResponse(status, body) if keep_answer else NOT_KEPT
     store.complete(scope, command_key, request_print, kept)
-    return JSONResponse(body, status_code=status)
+    return CommandAnswer(body, status_code=status)
 
 
 # What building a URL changes in a path (Starlette escapes `?`, `#` and `\`; splitting the URL

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import pytest
 from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.requests import Request as StarletteRequest
 
 from api.app import create_app
 from api.contract import document_errors, sends_commands
-from api.idempotency import IDEMPOTENCY_KEY, idempotency_key_of, path_of
+from api.idempotency import IDEMPOTENCY_KEY, CommandAnswer, idempotency_key_of, path_of
 from api.routes import runs
 
 pytestmark = pytest.mark.unit
@@ -134,3 +135,24 @@ def test_every_command_route_documents_the_key_once_after_its_own_parameters() -
     assert ("post", "/v1/intents") in commands
     assert ("post", "/v1/auth/refresh") in commands  # an anonymous sender's route
     assert documented == commands
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"run_id": "8c1d6f0e-1b0a-4a57-9a43-0d3d8a4d2b11", "position": 42},
+        {"error": {"code": "conflict", "message": "caf\u00e9 \u2603 \U0001f600", "details": {}}},
+        {"nested": [1, 2.5, None, True, {"a": [], "b": {}}], "big": 10**30},
+        [],
+    ],
+)
+def test_a_command_answer_has_the_bytes_of_a_json_response(content: Any) -> None:
+    assert CommandAnswer(content).body == JSONResponse(content).body
+
+
+def test_a_command_answer_refuses_what_a_json_response_refuses() -> None:
+    for content in ({"x": float("nan")}, {"x": float("inf")}, {"x": "lone \ud800"}):
+        with pytest.raises(ValueError):
+            JSONResponse(content)
+        with pytest.raises(ValueError):
+            CommandAnswer(content)
