@@ -8,14 +8,10 @@ from typing import Annotated, Any
 import pytest
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.requests import Request as StarletteRequest
 
-from api.app import create_app
-from api.contract import document_errors, sends_commands
 from api.idempotency import IDEMPOTENCY_KEY, CommandAnswer, idempotency_key_of, path_of
-from api.routes import runs
 
 pytestmark = pytest.mark.unit
 
@@ -102,39 +98,6 @@ def test_the_path_read_is_the_one_the_url_gave(
     path: str, host: bytes | None, server: tuple[str, int] | None
 ) -> None:
     assert path_of(_request(path, host, server)) == _request(path, host, server).url.path
-
-
-def _api_routes(routes: list[Any]) -> list[APIRoute]:
-    found: list[APIRoute] = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            found.append(route)
-        elif hasattr(route, "original_router"):  # a router included in the app
-            found.extend(_api_routes(route.original_router.routes))
-    return found
-
-
-def test_every_command_route_documents_the_key_once_after_its_own_parameters() -> None:
-    document_errors(runs.router)  # a second time, as when a process makes a second app
-    app = create_app(with_services=False)
-    document = TestClient(app).get("/openapi.json").json()
-    commands = {
-        (method.lower(), route.path)
-        for route in _api_routes(app.routes)
-        if route.include_in_schema and sends_commands(route)
-        for method in route.methods or ()
-    }
-    documented = set()
-    for path, operations in document["paths"].items():
-        for method, operation in operations.items():
-            names = [p["name"] for p in operation.get("parameters", [])]
-            if IDEMPOTENCY_KEY in names:
-                documented.add((method, path))
-                assert names.count(IDEMPOTENCY_KEY) == 1, (method, path, names)
-                assert names[-1] == IDEMPOTENCY_KEY, (method, path, names)
-    assert ("post", "/v1/intents") in commands
-    assert ("post", "/v1/auth/refresh") in commands  # an anonymous sender's route
-    assert documented == commands
 
 
 @pytest.mark.parametrize(
