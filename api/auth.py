@@ -153,7 +153,8 @@ def authenticate_token(
 
 
 def address_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    client = request.scope.get("client")  # what `request.client` makes an `Address` of
+    return str(client[0]) if client is not None else "unknown"
 
 
 async def client_address(request: Request) -> str:

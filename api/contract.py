@@ -14,6 +14,9 @@ dependency tree rather than listed by hand on each route (where they would drift
   (`after`): 409;
 - every route: 422 (a body or parameter the schema refuses) and 500.
 
+A route that sends a command takes an `Idempotency-Key` header: its sender reads it itself
+(api/idempotency.py), and the header is documented here, as FastAPI would for a parameter.
+
 The document is committed as `docs/openapi.json`; `make openapi` rewrites it, and a unit test
 fails while the served one differs (docs/api.md).
 """
@@ -31,6 +34,7 @@ from fastapi.routing import APIRoute
 from api.auth import _services, client_address, get_authenticated, get_caller, get_services
 from api.dependencies import get_audit_log, get_push
 from api.dispatch import anonymous_sender, signed_in_sender
+from api.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from api.models import ErrorResponse
 
 RETRY_AFTER = {
@@ -67,6 +71,7 @@ _RATE_LIMITED: set[Callable[..., Any]] = {get_caller, signed_in_sender, client_a
 # Commands sent without a caller carry a credential of their own (a passkey assertion, a
 # refresh token, a device code) that can be refused.
 _CARRIES_CREDENTIAL: set[Callable[..., Any]] = {anonymous_sender}
+_SENDS_COMMANDS: set[Callable[..., Any]] = {signed_in_sender, anonymous_sender}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -98,13 +103,25 @@ def error_statuses(route: APIRoute) -> set[int]:
     return statuses
 
 
+def sends_commands(route: APIRoute) -> bool:
+    return bool(set(_calls(route.dependant)) & _SENDS_COMMANDS)
+
+
 def document_errors(router: APIRouter) -> APIRouter:
     """Add the error answers each of the router's routes can give to its documented
-    responses (before it is included). What a route documents itself is kept, and must name
-    its model: FastAPI reads the models of a route's own entries when the route is made."""
+    responses (before it is included), and the `Idempotency-Key` header to a route that sends
+    commands (after its own parameters, where FastAPI puts a header). What a route documents
+    itself is kept, and must name its model: FastAPI reads the models of a route's own
+    entries when the route is made."""
     for route in router.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
+        if sends_commands(route):
+            extra = dict(route.openapi_extra or {})
+            parameters = extra.get("parameters", [])
+            if IDEMPOTENCY_KEY_PARAMETER not in parameters:  # each app made documents it once
+                extra["parameters"] = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+            route.openapi_extra = extra
         # A copy: routes may share one `responses` dict, and each gets its own statuses.
         route.responses = {status: dict(answer) for status, answer in route.responses.items()}
         for status in sorted(error_statuses(route)):

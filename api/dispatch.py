@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -29,7 +28,7 @@ from api.auth import (
     get_services,
     rate_count,
 )
-from api.idempotency import IdempotencyKey, once
+from api.idempotency import idempotency_key_of, once
 from api.middleware import ids_of
 from commands.base import Caller, Command, CommandResult, Issued
 from commands.bootstrap import Services
@@ -61,15 +60,9 @@ class Sender:
         self.request = request
         self.services = services
         self.key = key
+        self.caller = caller
         self.claims = claims
-        request_id, correlation_id = ids_of(request.scope)
-        self.issued = Issued(
-            caller=caller,
-            claims=claims,
-            address=address,
-            correlation_id=correlation_id or None,
-            request_id=request_id or None,
-        )
+        self.address = address
         # Keys are the client's own: one person's key never answers for another.
         self.scope = f"{caller.tenant_id}:{caller.user_id}" if caller else f"anonymous:{address}"
 
@@ -96,8 +89,9 @@ class Sender:
         keep_answer: bool,
     ) -> JSONResponse:
         def run(command_id: str | None) -> tuple[int, dict[str, Any]]:
-            issued = replace(self.issued, command_id=command_id)
-            return status, answer(self.services.commands.dispatch(command, issued))
+            return status, answer(
+                self.services.commands.dispatch(command, self._issued(command_id))
+            )
 
         # On this thread, before anything of the command runs; once per request; in the same
         # round trip as the Idempotency-Key's record (decision 0057).
@@ -115,17 +109,32 @@ class Sender:
             count=count,
         )
 
+    def _issued(self, command_id: str | None) -> Issued:
+        request_id, correlation_id = ids_of(self.request.scope)
+        return Issued(
+            caller=self.caller,
+            command_id=command_id,
+            claims=self.claims,
+            address=self.address,
+            correlation_id=correlation_id or None,
+            request_id=request_id or None,
+        )
+
+
+def _reveal(value: object) -> object:
+    if isinstance(value, SecretStr):
+        return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+    return str(value)
+
+
+# One encoder for every command: `json.dumps` with options makes a new one per call.
+_PAYLOAD_JSON = json.JSONEncoder(default=_reveal, sort_keys=True)
+
 
 def _payload(command: Command) -> bytes:
     """What a retry must repeat exactly: the command's type and fields, secrets included (a
     new API key under a used Idempotency-Key is another request, not a replay)."""
-
-    def reveal(value: object) -> object:
-        if isinstance(value, SecretStr):
-            return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
-        return str(value)
-
-    fields = json.dumps(command.model_dump(), default=reveal, sort_keys=True)
+    fields = _PAYLOAD_JSON.encode(command.model_dump())
     return f"{type(command).__name__}\n{fields}".encode()
 
 
@@ -133,22 +142,21 @@ def _payload(command: Command) -> bytes:
 # The signed-in caller's rate limit is not enforced here but by `Sender._send`, on the thread
 # the command runs on: one hop per command in all (decision 0048). The signed-in sender finds
 # the services and the caller itself rather than through dependencies of its own: each one
-# FastAPI solves costs every command (decision 0057).
-async def signed_in_sender(request: Request, idempotency_key: IdempotencyKey = None) -> Sender:
+# FastAPI solves costs every command (decision 0057). Both read the Idempotency-Key header
+# themselves, for the same reason; api/contract.py documents it on their routes (0064).
+async def signed_in_sender(request: Request) -> Sender:
     services = get_services(request)
     authenticated = await authenticated_of(request, services)
     claims = authenticated.claims
     caller = caller_of(request, claims, authenticated.principal)
-    return Sender(request, services, idempotency_key, caller, claims, address_of(request))
+    key = idempotency_key_of(request)
+    return Sender(request, services, key, caller, claims, address_of(request))
 
 
 async def anonymous_sender(
-    request: Request,
-    services: ServicesDep,
-    address: ClientAddress,
-    idempotency_key: IdempotencyKey = None,
+    request: Request, services: ServicesDep, address: ClientAddress
 ) -> Sender:
-    return Sender(request, services, idempotency_key, None, None, address)
+    return Sender(request, services, idempotency_key_of(request), None, None, address)
 
 
 Send = Annotated[Sender, Depends(signed_in_sender)]

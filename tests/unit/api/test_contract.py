@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.contract import render
+from api.contract import document_errors, render, sends_commands
+from api.idempotency import IDEMPOTENCY_KEY
+from api.routes import runs
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +94,36 @@ def test_retry_after_is_documented_where_a_client_must_wait(served: dict[str, An
         and "Retry-After" not in operation["responses"][status].get("headers", {})
     ]
     assert not missing, missing
+
+
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):  # a router included in the app
+            found.extend(_api_routes(route.original_router.routes))
+    return found
+
+
+def test_every_command_route_documents_the_key_once_after_its_own_parameters() -> None:
+    document_errors(runs.router)  # a second time, as when a process makes a second app
+    app = create_app(with_services=False)
+    document = TestClient(app).get("/openapi.json").json()
+    commands = {
+        (method.lower(), route.path)
+        for route in _api_routes(app.routes)
+        if route.include_in_schema and sends_commands(route)
+        for method in route.methods or ()
+    }
+    documented = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            names = [p["name"] for p in operation.get("parameters", [])]
+            if IDEMPOTENCY_KEY in names:
+                documented.add((method, path))
+                assert names.count(IDEMPOTENCY_KEY) == 1, (method, path, names)
+                assert names[-1] == IDEMPOTENCY_KEY, (method, path, names)
+    assert ("post", "/v1/intents") in commands
+    assert ("post", "/v1/auth/refresh") in commands  # an anonymous sender's route
+    assert documented == commands
