@@ -24,7 +24,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from adapters.jetstream import headers as h
 from adapters.jetstream.recorders import JetStreamAggregateRecorder
-from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem, header, header_key
+from adapters.jetstream.replies import header, header_key
+from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.telemetry.logs import bound
 from commands.application import CairnApplication
 from commands.bootstrap import Services

@@ -24,7 +24,8 @@ from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream import loops
 from adapters.jetstream.recorders import JetStreamAggregateRecorder
-from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem, header, header_key
+from adapters.jetstream.replies import header, header_key
+from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
 from adapters.telemetry import metrics as gauges
 from adapters.telemetry import tracing

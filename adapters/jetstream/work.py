@@ -9,10 +9,11 @@ delivered again after `ack_wait`, to whichever process asks first.
 A process holds at most `concurrency` messages that need a handler (at work or asked for):
 its pull requests ask for what is left of that room (``pulls``), so a burst is shared between
 the processes. Messages that need no work (`skip`, read from the headers) are acknowledged
-on the loop as they arrive and take no room; `skip` reads the raw header block (``header``),
-so a skipped message costs no header dict and no item (decision 0062). The consumer delivers
-headers only: a handler is given the subject and headers of a message, never its payload
-(decision 0043).
+on the loop as they arrive and take no room; `skip` reads the raw header block (``replies.header``),
+so a skipped message costs no header dict and no item, and its ack goes with the next write
+(nothing waits for it; lost, it only brings the message again, to be skipped; decision 0062).
+The consumer delivers headers only: a handler is given the subject and headers of a message,
+never its payload (decision 0043).
 """
 
 from __future__ import annotations
@@ -46,18 +47,8 @@ class WorkItem:
 # None: done, acknowledge. A number: not done, deliver again after that many seconds.
 Handler = Callable[[WorkItem], float | None]
 # True for a message that asks for no work, told from its subject and raw header block
-# (``header``): acknowledged at once, on the loop, no thread.
+# (``replies.header``): acknowledged on the loop, no thread, with the next write.
 Skip = Callable[[bytes, bytes | None], bool]
-header_key = replies.header_key
-
-
-def header(block: bytes | None, key: bytes) -> str | None:
-    """The value of the last header line that begins with ``key`` (``header_key(name)``),
-    stripped, as the headers dict has it for the lines Cairn and nats-server write
-    (``Name: value``); None when no line begins so (a line with space before its colon is
-    found only in the dict: a skip must treat None as "cannot tell")."""
-    return None if block is None else replies.text(block, key)
-
 
 # After the consumer refused a pull request (deleted, an error): seconds before asking again.
 REFUSED_PAUSE_S = 0.5

@@ -1,4 +1,4 @@
-"""A work consumer's `skip` reads a delivery's raw header block (`work.header`): for every block
+"""A work consumer's `skip` reads a delivery's raw header block (`replies.header`): for every block
 the event writer makes, it finds what the headers dict has, and a line it cannot find exactly
 is missing, never another value (decision 0062)."""
 
@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.jetstream import headers as h
-from adapters.jetstream.replies import parse_headers
-from adapters.jetstream.work import header, header_key
+from adapters.jetstream.replies import header, header_key, parse_headers
 from domain.event_context import EventContext
 
 pytestmark = pytest.mark.unit
