@@ -92,7 +92,7 @@ class DurableWork:
         self.pull_wait = pull_wait
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
         self.working = 0  # messages at a handler (or waiting for a thread)
-        self.handled = 0  # messages acknowledged (for tests and metrics)
+        self.handled = 0  # messages acknowledged, or skipped and their acks queued (tests, metrics)
         self._idle = asyncio.Event()
         self._pulls: Pulls | None = None
         self._stopping = False
