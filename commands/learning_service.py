@@ -24,6 +24,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from adapters.jetstream import headers as h
 from adapters.jetstream.recorders import JetStreamAggregateRecorder
+from adapters.jetstream.replies import header, header_key
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.telemetry.logs import bound
 from commands.application import CairnApplication
@@ -36,6 +37,7 @@ from domain.errors import Unavailable
 from domain.runs.run import Run
 
 logger = logging.getLogger("cairn.learner")
+_TOPIC = header_key(h.TOPIC)
 
 MEMORY_TOPIC = "domain.context.memory:Memory.MemoryNoted"
 MAIL_TOPIC = "domain.integrations.mail_feed:MailFeed.MailSynced"
@@ -130,8 +132,11 @@ class LearningService:
         )
 
     @staticmethod
-    def skip(item: WorkItem) -> bool:
-        return item.headers.get(h.TOPIC, "").rpartition(".")[2] not in LEARNS_FROM
+    def skip(subject: bytes, block: bytes | None) -> bool:
+        """True for an event the learner does not learn from, read from its raw headers; one
+        whose topic they do not show is handed to `handle`, which reads its headers."""
+        topic = header(block, _TOPIC)
+        return topic is not None and topic.rpartition(".")[2] not in LEARNS_FROM
 
     @staticmethod
     def learns_from_run(name: str, cause: str | None) -> bool:

@@ -24,6 +24,7 @@ from adapters.failpoints import Failpoints
 from adapters.jetstream import headers as h
 from adapters.jetstream import loops
 from adapters.jetstream.recorders import JetStreamAggregateRecorder
+from adapters.jetstream.replies import header, header_key
 from adapters.jetstream.work import ConsumerSpec, DurableWork, WorkItem
 from adapters.postgres.timers import PostgresTimers
 from adapters.telemetry import metrics as gauges
@@ -58,6 +59,9 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     redis.TimeoutError,
     Unavailable,
 )
+
+_TOPIC = header_key(h.TOPIC)
+_CAUSATION = header_key(h.CAUSATION_ID)
 
 
 def _step_span(event: RunEvent) -> AbstractContextManager[object]:
@@ -116,16 +120,16 @@ class WorkerService:
         store = PostgresReembedStore(self.services.pool)
         self.reembedder = Reembedder(self.services.context, store)
 
-    def skip(self, item: WorkItem) -> bool:
+    def skip(self, subject: bytes, block: bytes | None) -> bool:
         """True for a run event that asks for nothing, of the run or of the learner (read from
-        its headers alone): a completion carried on to is learnt from with the event the run
-        was carried from."""
-        name = item.headers.get(h.TOPIC, "").rpartition(".")[2]
-        if (
-            not name
-            or asks_for_work(name, item.headers.get(h.CAUSATION_ID))
-            or self.learning.learns_from_run(name, item.headers.get(h.CAUSATION_ID))
-        ):
+        its raw headers alone, decision 0062): a completion carried on to is learnt from with
+        the event the run was carried from. Headers it cannot find there (no topic, no
+        causation) never make it skip: the handler then reads them."""
+        name = (header(block, _TOPIC) or "").rpartition(".")[2]
+        if not name:
+            return False
+        cause = header(block, _CAUSATION)
+        if asks_for_work(name, cause) or self.learning.learns_from_run(name, cause):
             return False
         self.failpoints.reach(f"before-ack:{name}")
         return True

@@ -12,11 +12,13 @@ it got, and five of a run's six messages ask for nothing but an ack (decision 00
   less per delivery, and what an ending status says its request still owed
   (`Nats-Pending-Messages`); a status that says nothing (the consumer deleted, a leader
   change, an error) means none of them is open any more;
-- deliveries are read before nats-py's per-message dispatch (``nats_internals``), their
-  header block decoded into a dict, the ack subject's fields taken apart once;
+- deliveries are read before nats-py's per-message dispatch (``nats_internals``) and handed
+  on raw (subject, ack subject, header block): the caller decodes only what it needs (a
+  delivery that asks for nothing is acknowledged from its raw headers, decision 0062);
 - acks, negative acks and progress acks are protocol lines written without a reply subject
   (the server answers none) and gathered: all of those queued while the loop is busy are
-  written together.
+  written together; the acks of messages that asked for nothing wait for the next write (or
+  ``ACK_LINGER_S``), so that several read passes share one socket write (decision 0062).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsConnection
 
@@ -38,15 +39,11 @@ logger = logging.getLogger("cairn.work")
 NAK = b"-NAK"  # acks are "+ACK", progress "+WPI" (written out below, one line each)
 _PENDING_MESSAGES = replies.header_key("Nats-Pending-Messages")
 _IDLE_HEARTBEAT = "100"
+# How long an ack that nothing waits for (`ack_with_next`) may wait for a write to go with.
+ACK_LINGER_S = 0.05
 
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    subject: str
-    headers: dict[str, str]
-    stream_sequence: int
-    deliveries: int  # 1 on the first delivery
-    reply: bytes  # where its acks go
+# A delivery as read: (subject, ack subject, header block or None).
+OnDelivery = Callable[[bytes, bytes, bytes | None], None]
 
 
 class Pulls:
@@ -59,7 +56,7 @@ class Pulls:
         consumer: str,
         *,
         expires: float,
-        on_delivery: Callable[[Delivery], None],
+        on_delivery: OnDelivery,
         on_change: Callable[[], None],
     ) -> None:
         self._nc = nc
@@ -72,6 +69,8 @@ class Pulls:
         self.refused = False  # the last status was an error: ask again only after a pause
         self._heard = 0.0  # loop time of the last pull request, delivery or status
         self._out: list[bytes] = []
+        self._soon: asyncio.Handle | None = None  # the write of what this pass queued
+        self._later: asyncio.TimerHandle | None = None  # the write of lingering acks
         self._writing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -99,6 +98,14 @@ class Pulls:
     def ack(self, reply: bytes) -> None:
         self._send(b"PUB %s 4\r\n+ACK\r\n" % reply)
 
+    def ack_with_next(self, reply: bytes) -> None:
+        """Acknowledge a message whose ack nothing waits for (it asked for no work: lost, it
+        is only delivered again, to be acknowledged again) with the next write, within
+        ``ACK_LINGER_S``: a socket write less per read pass that brought only such messages."""
+        self._out.append(b"PUB %s 4\r\n+ACK\r\n" % reply)
+        if self._soon is None and self._later is None:
+            self._later = asyncio.get_running_loop().call_later(ACK_LINGER_S, self._write)
+
     def progress(self, reply: bytes) -> None:
         self._send(b"PUB %s 4\r\n+WPI\r\n" % reply)
 
@@ -116,11 +123,17 @@ class Pulls:
         await self._nc.flush()
 
     def _send(self, line: bytes) -> None:
-        if not self._out:
-            asyncio.get_running_loop().call_soon(self._write)
+        if self._soon is None:
+            self._soon = asyncio.get_running_loop().call_soon(self._write)
         self._out.append(line)
 
     def _write(self) -> None:
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if not self._out:
             return
         data = b"".join(self._out)
@@ -139,26 +152,14 @@ class Pulls:
     # ---- from nats-py's read loop (neither may raise: it would stop reading) ---------------
 
     def _got(self, subject: bytes, reply: bytes, headers: bytes | None, data: bytes) -> None:
-        try:
-            fields = replies.ack_fields(reply)
-            delivery = Delivery(
-                subject.decode(),
-                replies.parse_headers(headers),
-                int(fields[5]),
-                int(fields[4]),
-                reply,
-            )
-        except (ValueError, UnicodeDecodeError):
-            logger.error("not a JetStream delivery: %r (reply %r)", subject, reply)
-            return
         if self.asked > 0:
             self.asked -= 1
         self._heard = asyncio.get_running_loop().time()
         try:
-            self._on_delivery(delivery)
+            self._on_delivery(subject, reply, headers)
             self._on_change()
         except Exception:
-            logger.exception("delivery of %s (seq %d) failed", subject, delivery.stream_sequence)
+            logger.exception("delivery of %r (reply %r) failed", subject, reply)
 
     def _status(self, subject: bytes, headers: bytes | None, data: bytes) -> None:
         if headers is None or not replies.is_status(headers):

@@ -59,6 +59,14 @@ def text(block: bytes, key: bytes) -> str | None:
     return None if raw is None else raw.decode("utf-8", "replace")
 
 
+def header(block: bytes | None, key: bytes) -> str | None:
+    """``text`` of a delivery's block, if it has one: the value of the last line that begins
+    with ``key``, as the headers dict has it for every line Cairn and nats-server write
+    (``Name: value``). None when no line begins so: a line with a space before its colon is
+    only in the dict, so a consumer's skip must take None as "cannot tell" (decision 0062)."""
+    return None if block is None else text(block, key)
+
+
 def number(block: bytes, key: bytes) -> int:
     """An integer header; KeyError when it is missing, like a lookup in nats-py's dict."""
     raw = value(block, key)

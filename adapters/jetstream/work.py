@@ -9,8 +9,11 @@ delivered again after `ack_wait`, to whichever process asks first.
 A process holds at most `concurrency` messages that need a handler (at work or asked for):
 its pull requests ask for what is left of that room (``pulls``), so a burst is shared between
 the processes. Messages that need no work (`skip`, read from the headers) are acknowledged
-on the loop as they arrive and take no room. The consumer delivers headers only: a handler
-is given the subject and headers of a message, never its payload (decision 0043).
+on the loop as they arrive and take no room; `skip` reads the raw header block (``replies.header``),
+so a skipped message costs no header dict and no item, and its ack goes with the next write
+(nothing waits for it; lost, it only brings the message again, to be skipped; decision 0062).
+The consumer delivers headers only: a handler is given the subject and headers of a message,
+never its payload (decision 0043).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from nats.aio.client import Client as NatsConnection
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
-from adapters.jetstream.pulls import Delivery, Pulls
+from adapters.jetstream import replies
+from adapters.jetstream.pulls import Pulls
 
 logger = logging.getLogger("cairn.work")
 
@@ -42,8 +46,9 @@ class WorkItem:
 
 # None: done, acknowledge. A number: not done, deliver again after that many seconds.
 Handler = Callable[[WorkItem], float | None]
-# True for a message that asks for no work: acknowledged at once, on the loop, no thread.
-Skip = Callable[[WorkItem], bool]
+# True for a message that asks for no work, told from its subject and raw header block
+# (``replies.header``): acknowledged on the loop, no thread, with the next write.
+Skip = Callable[[bytes, bytes | None], bool]
 
 # After the consumer refused a pull request (deleted, an error): seconds before asking again.
 REFUSED_PAUSE_S = 0.5
@@ -87,7 +92,7 @@ class DurableWork:
         self.pull_wait = pull_wait
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix=name)
         self.working = 0  # messages at a handler (or waiting for a thread)
-        self.handled = 0  # messages acknowledged (for tests and metrics)
+        self.handled = 0  # messages acknowledged, or skipped and their acks queued (tests, metrics)
         self._idle = asyncio.Event()
         self._pulls: Pulls | None = None
         self._stopping = False
@@ -208,38 +213,44 @@ class DurableWork:
             self._pulls.forget()
             self._ask()
 
-    def _delivered(self, delivery: Delivery) -> None:
+    def _delivered(self, subject: bytes, reply: bytes, block: bytes | None) -> None:
         pulls = self._pulls
         if pulls is None:
             return
         if self._stopping:
-            pulls.nak(delivery.reply)  # to another process now, not after ack_wait
+            pulls.nak(reply)  # to another process now, not after ack_wait
             return
-        item = WorkItem(
-            delivery.subject, delivery.headers, delivery.stream_sequence, delivery.deliveries
-        )
+        if self.skip is not None:
+            try:
+                skipped = self.skip(subject, block)
+            except Exception as exc:
+                # Not acknowledged: the server delivers it again after ack_wait.
+                logger.warning("message %r left for redelivery (%r)", subject, exc)
+                return
+            if skipped:
+                # Nothing was done for it: a lost ack only delivers it again, to be skipped.
+                pulls.ack_with_next(reply)
+                self.handled += 1
+                return
         try:
-            skipped = self.skip is not None and self.skip(item)
-        except Exception as exc:
-            # Not acknowledged: the server delivers it again after ack_wait.
-            logger.warning("message %s left for redelivery (%r)", item.subject, exc)
-            return
-        if skipped:
-            # Nothing was done for it: a lost ack only delivers it again, to be skipped.
-            pulls.ack(delivery.reply)
-            self.handled += 1
+            fields = replies.ack_fields(reply)
+            item = WorkItem(
+                subject.decode(), replies.parse_headers(block), int(fields[5]), int(fields[4])
+            )
+        except (ValueError, UnicodeDecodeError):
+            logger.error("not a JetStream delivery: %r (reply %r)", subject, reply)
             return
         self.working += 1
         loop = asyncio.get_running_loop()
-        alive = _KeepAlive(loop, pulls, delivery.reply, self.spec.ack_wait / 3)
+        alive = _KeepAlive(loop, pulls, reply, self.spec.ack_wait / 3)
         done = loop.run_in_executor(self._threads, self.handle, item)
-        done.add_done_callback(lambda future: self._handled(future, item, delivery, alive))
+        done.add_done_callback(lambda future: self._handled(future, item, reply, alive))
 
     def _handled(
         self,
         future: asyncio.Future[float | None],
         item: WorkItem,
-        delivery: Delivery,
+        reply: bytes,
         alive: _KeepAlive,
     ) -> None:
         alive.cancel()
@@ -256,10 +267,10 @@ class DurableWork:
             if pulls is not None and again is None:
                 # Everything the handler stored is stored; a lost ack only delivers the
                 # message again, to a handler that finds nothing left to do.
-                pulls.ack(delivery.reply)
+                pulls.ack(reply)
                 self.handled += 1
             elif pulls is not None:
-                pulls.nak(delivery.reply, again)
+                pulls.nak(reply, again)
         if self.working == 0:
             self._idle.set()
         self._ask()

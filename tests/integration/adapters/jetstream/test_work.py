@@ -3,11 +3,17 @@ nats-server: a lone message is handed over at once (a waiting pull for a batch i
 a message is there, not when the batch is full or the pull expires), every message is handled
 and acknowledged once, and never more at a time than the process's concurrency; messages that
 ask for nothing are acknowledged without a handler, payloads are never sent (headers only), and
-a message handed back comes again after its delay (decision 0043)."""
+a message handed back comes again after its delay (decision 0043). The acks of messages that
+asked for nothing wait for the next write: a process killed before it wrote them leaves those
+messages to come again, to be skipped again (decision 0062)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +23,7 @@ import nats
 import pytest
 from nats.js.api import StreamConfig
 
-from adapters.jetstream import loops
+from adapters.jetstream import loops, pulls
 from adapters.jetstream.work import ConsumerSpec, DurableWork, Handler, WorkItem
 
 pytestmark = pytest.mark.integration
@@ -131,8 +137,8 @@ def test_messages_that_ask_for_nothing_are_acknowledged_without_a_handler_or_pay
         if len(handled) == 10:
             done.set()
 
-    def skip(item: WorkItem) -> bool:
-        return int(item.subject.rpartition(".")[2]) % 3 != 0
+    def skip(subject: bytes, block: bytes | None) -> bool:
+        return int(subject.rpartition(b".")[2]) % 3 != 0
 
     spec = ConsumerSpec(unique_name, f"{unique_name}_workers", f"{unique_name}.work.*")
     work = DurableWork(nats_url, spec, handle, concurrency=2, pull_wait=PULL_WAIT_S, skip=skip)
@@ -169,6 +175,106 @@ def test_a_message_handed_back_comes_again_after_its_delay(nats_url: str, unique
         left = asyncio.run(_unfinished(nats_url, unique_name))
     assert deliveries == [1, 2]
     assert left == 0
+
+
+# A process that skips every message and writes its acks only with a later write (an hour:
+# none comes, its room is large enough and its pull open long enough that it asks for nothing
+# more), then waits to be killed.
+_SKIPPING_PROCESS = """
+import asyncio, sys
+from adapters.jetstream import loops, pulls
+from adapters.jetstream.work import ConsumerSpec, DurableWork
+
+pulls.ACK_LINGER_S = 3600.0
+url, stream, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+spec = ConsumerSpec(stream, stream + "_workers", stream + ".work.*", ack_wait=1.0)
+work = DurableWork(
+    url, spec, lambda item: None, concurrency=64, pull_wait=600.0, skip=lambda s, b: True
+)
+
+async def main():
+    stopping = asyncio.Event()
+    running = asyncio.ensure_future(work.run(stopping))
+    while work.handled < count:
+        await asyncio.sleep(0.01)
+    print("skipped", work.handled, flush=True)
+    await running
+
+loops.run(main())
+"""
+
+
+async def _ack_pending(nats_url: str, stream: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info(stream, f"{stream}_workers")
+        return int(info.num_ack_pending)
+    finally:
+        await nc.close()
+
+
+def test_skipped_messages_whose_acks_a_killed_process_held_come_again_to_be_skipped(
+    nats_url: str, unique_name: str
+) -> None:
+    asyncio.run(_add_stream(nats_url, unique_name))
+    asyncio.run(_publish(nats_url, unique_name, 10))
+    killed = subprocess.Popen(
+        [sys.executable, "-c", _SKIPPING_PROCESS, nats_url, unique_name, "10"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.getcwd(),
+    )
+    try:
+        assert killed.stdout is not None
+        assert killed.stdout.readline().split() == ["skipped", "10"]
+        # Skipped, their acks not written yet: still pending on the server.
+        assert asyncio.run(_ack_pending(nats_url, unique_name)) == 10
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(30)
+
+    skipped_again: list[bytes] = []
+
+    def skip(subject: bytes, block: bytes | None) -> bool:
+        skipped_again.append(subject)
+        return True
+
+    spec = ConsumerSpec(unique_name, f"{unique_name}_workers", f"{unique_name}.work.*", 1.0)
+    work = DurableWork(nats_url, spec, _never, concurrency=2, pull_wait=PULL_WAIT_S, skip=skip)
+    with _running(work):
+        left = asyncio.run(_unfinished(nats_url, unique_name))
+    assert left == 0
+    assert sorted(skipped_again) == sorted(f"{unique_name}.work.{n}".encode() for n in range(10))
+
+
+def test_acks_held_for_a_later_write_are_written_when_the_process_stops(
+    nats_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls, "ACK_LINGER_S", 3600.0)
+    asyncio.run(_add_stream(nats_url, unique_name))
+    asyncio.run(_publish(nats_url, unique_name, 10))
+    spec = ConsumerSpec(unique_name, f"{unique_name}_workers", f"{unique_name}.work.*")
+    work = DurableWork(
+        nats_url, spec, _never, concurrency=64, pull_wait=600.0, skip=lambda s, b: True
+    )
+    with _running(work):
+        assert _until(lambda: work.handled == 10)
+        assert asyncio.run(_ack_pending(nats_url, unique_name)) == 10  # held
+    # Stopped: written before the connection closed (ack_wait is 30 s: not a redelivery).
+    assert asyncio.run(_unfinished(nats_url, unique_name)) == 0
+
+
+def _never(item: WorkItem) -> None:
+    raise AssertionError(f"{item.subject} was to be skipped")
+
+
+def _until(condition: Any, seconds: float = 30.0) -> bool:
+    done = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return True
+        done.wait(0.01)
+    return bool(condition())
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Open pull requests of a work consumer: what they still owe, their deliveries, their ending
-statuses and the acks written back (no server: what the connection's reader would hand in is
-handed in, what would be written is collected)."""
+statuses and the acks written back, those nothing waits for with the next write (no server:
+what the connection's reader would hand in is handed in, what would be written is
+collected)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from adapters.jetstream.pulls import Delivery, Pulls
+from adapters.jetstream import pulls as pulls_module
+from adapters.jetstream.pulls import Pulls
 
 pytestmark = pytest.mark.unit
 
@@ -28,22 +30,28 @@ class FakeConnection:
     async def _send_command(self, data: bytes) -> None:
         self.written.append(data)
 
+    async def flush(self) -> None:
+        return None
+
 
 class Harness:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.nc = FakeConnection()
         connection: Any = self.nc
-        self.delivered: list[Delivery] = []
+        self.delivered: list[tuple[bytes, bytes, bytes | None]] = []
         self.changes = 0
         self.pulls = Pulls(
             connection,
             "S",
             "S_workers",
             expires=2.0,
-            on_delivery=self.delivered.append,
+            on_delivery=self._delivered,
             on_change=self._changed,
         )
+
+    def _delivered(self, subject: bytes, reply: bytes, headers: bytes | None) -> None:
+        self.delivered.append((subject, reply, headers))
 
     def _changed(self) -> None:
         self.changes += 1
@@ -85,17 +93,14 @@ def test_a_pull_asks_for_a_batch_that_stays_open_until_it_expires(harness: Harne
     assert json.loads(body) == {"batch": 5, "expires": 2_000_000_000}
 
 
-def test_each_delivery_is_handed_over_with_its_headers_and_owed_one_less(
-    harness: Harness,
-) -> None:
+def test_each_delivery_is_handed_over_raw_and_owed_one_less(harness: Harness) -> None:
     harness.on_loop(lambda: harness.pulls.pull(2))
     harness.deliver(seq=41, delivered=3)
 
-    [delivery] = harness.delivered
-    assert delivery.subject == "ev.t1.Run.r1"
-    assert delivery.headers["Cairn-Topic"] == "domain.runs.run:Run.PlanProposed"
-    assert (delivery.stream_sequence, delivery.deliveries) == (41, 3)
-    assert delivery.reply.startswith(b"$JS.ACK.S.S_workers.3.41.")
+    [(subject, reply, headers)] = harness.delivered
+    assert subject == b"ev.t1.Run.r1"
+    assert headers == HEADERS  # decoded by the caller, only if it needs to
+    assert reply.startswith(b"$JS.ACK.S.S_workers.3.41.")
     assert harness.pulls.asked == 1
     assert harness.changes == 1
 
@@ -129,12 +134,16 @@ def test_heartbeats_change_nothing(harness: Harness) -> None:
     assert harness.changes == 0
 
 
-def test_a_message_that_is_not_a_delivery_is_dropped_without_raising(harness: Harness) -> None:
-    harness.on_loop(lambda: harness.pulls.pull(1))
-    harness.on_loop(lambda: harness.pulls._got(b"ev.x", b"$JS.ACK.bad", HEADERS, b""))
+def test_a_delivery_whose_handling_raises_does_not_stop_the_reader(harness: Harness) -> None:
+    def refuse(subject: bytes, reply: bytes, headers: bytes | None) -> None:
+        raise ValueError(reply)
 
-    assert harness.delivered == []
-    assert harness.pulls.asked == 1
+    harness.pulls._on_delivery = refuse
+    harness.on_loop(lambda: harness.pulls.pull(2))
+    harness.on_loop(lambda: harness.pulls._got(b"ev.x", b"$JS.ACK.bad", HEADERS, b""))
+    harness.deliver(seq=2)  # the next one is taken as usual
+
+    assert harness.pulls.asked == 0
 
 
 def test_acks_queued_together_are_written_together_without_reply_subjects(
@@ -155,6 +164,47 @@ def test_acks_queued_together_are_written_together_without_reply_subjects(
         b"PUB $JS.ACK.c 4\r\n+WPI\r\n"
         b'PUB $JS.ACK.d 26\r\n-NAK {"delay": 2500000000}\r\n'
     )
+
+
+def test_acks_nothing_waits_for_go_with_the_next_write(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "ACK_LINGER_S", 60.0)  # not due during this test
+    harness.on_loop(lambda: harness.pulls.ack_with_next(b"$JS.ACK.a"))
+    harness.on_loop(lambda: harness.pulls.ack_with_next(b"$JS.ACK.b"))
+    assert harness.nc.written == []  # two read passes, nothing written yet
+
+    harness.on_loop(lambda: harness.pulls.ack(b"$JS.ACK.c"))
+
+    assert harness.nc.written == [
+        b"PUB $JS.ACK.a 4\r\n+ACK\r\nPUB $JS.ACK.b 4\r\n+ACK\r\nPUB $JS.ACK.c 4\r\n+ACK\r\n"
+    ]
+
+
+def test_acks_nothing_waits_for_are_written_alone_after_a_while(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "ACK_LINGER_S", 0.001)
+    harness.on_loop(lambda: harness.pulls.ack_with_next(b"$JS.ACK.a"))
+
+    async def linger() -> None:
+        await asyncio.sleep(0.05)  # the write is due before this sleep ends
+
+    harness.loop.run_until_complete(linger())
+
+    assert harness.nc.written == [b"PUB $JS.ACK.a 4\r\n+ACK\r\n"]
+    harness.on_loop(lambda: harness.pulls.ack(b"$JS.ACK.b"))  # a write of its own now
+    assert harness.nc.written[1:] == [b"PUB $JS.ACK.b 4\r\n+ACK\r\n"]
+
+
+def test_lingering_acks_are_written_by_a_flush(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulls_module, "ACK_LINGER_S", 60.0)
+    harness.on_loop(lambda: harness.pulls.ack_with_next(b"$JS.ACK.a"))
+    harness.loop.run_until_complete(harness.pulls.flush())
+
+    assert harness.nc.written == [b"PUB $JS.ACK.a 4\r\n+ACK\r\n"]
 
 
 def test_forgetting_the_open_requests_asks_for_nothing_more(harness: Harness) -> None:
