@@ -1,12 +1,11 @@
 """An ephemeral pull consumer that follows a stream live, its deliveries taken raw (0058).
 
 The consumer is the push feed's (adapters/push/feed.py): memory, one replica, no acks, from
-the sequence after the last one taken. Credits: ``batch`` messages are asked for, more when
-fewer than half are still owed, so the server always has a request to deliver into.
-Whenever anything looks wrong (a consumer sequence gap, a heartbeat naming a later
-consumer sequence, nothing heard for three heartbeat intervals, a reconnect, the consumer
-deleted, an unexpected status) it is thrown away and a new one starts right after the last
-sequence taken: never a gap, never a message twice.
+the sequence after the last one taken, its credits and checks kept by the same
+``ConsumerLedger``. Whenever anything looks wrong (a consumer sequence gap, a heartbeat
+naming a later consumer sequence, nothing heard for three heartbeat intervals, a reconnect,
+the consumer deleted, an unexpected status) it is thrown away and a new one starts right
+after the last sequence taken: never a gap, never a message twice.
 
 Deliveries and statuses are taken before nats-py's dispatch (``nats_internals``), as the run
 workers' and the push feed's are (decisions 0043, 0052); those the connection's reader found
@@ -18,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 import weakref
 from collections.abc import Callable, Coroutine
@@ -30,6 +28,7 @@ from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 
 from adapters.jetstream import following_consumer, replies
+from adapters.jetstream.consumer_ledger import ConsumerGap, ConsumerLedger
 from adapters.jetstream.errors import EventStoreUnavailable, JetStreamApiError
 from adapters.jetstream.nats_internals import Routes, install, sid_of
 from adapters.jetstream.notifications import Delivery
@@ -101,17 +100,22 @@ class LiveConsumer:
         self._nc, self.stream, self.filter = nc, stream, subject_filter
         self._on_page, self._on_failed = on_page, on_failed  # both called on the loop
         self.batch, self.idle_heartbeat, self.expires = batch, idle_heartbeat, expires
-        self.position = after  # the last stream sequence taken
+        self._ledger = ConsumerLedger(batch, idle_heartbeat, after)
         self.resets = 0  # consumers replaced (for tests and metrics)
         self.closed = False
         self._router: _Router | None = None
         self.name, self._reply = b"", b""  # of the current consumer
         self._generation = 0
-        self._cseq = self._credit = self._reconnects = 0
-        self._heard, self._pending = time.monotonic(), list[Delivery]()
-        self._broken = asyncio.Event()
+        self._reconnects = 0
+        self._pending = list[Delivery]()
+        self._broken = asyncio.Event()  # wakes the watch when the consumer is to be replaced
         self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+
+    @property
+    def position(self) -> int:
+        """The last stream sequence taken."""
+        return self._ledger.position
 
     async def start(self) -> None:
         """Make the first consumer (refused: the caller's error), then follow."""
@@ -122,7 +126,7 @@ class LiveConsumer:
 
     def reset(self, why: str) -> None:
         """Replace the consumer (from the last sequence taken on)."""
-        if not self._broken.is_set():
+        if self._ledger.replace():
             logger.info("following %s: replacing its consumer (%s)", self.stream, why)
             self._broken.set()
 
@@ -166,6 +170,7 @@ class LiveConsumer:
             self.stream, name, self.position, self.filter, self.expires
         )
         self._broken.clear()
+        self._ledger.restart()
         self._reconnects = self._nc.stats["reconnects"]
         try:
             reply = await self._nc.request(
@@ -180,17 +185,17 @@ class LiveConsumer:
             raise JetStreamApiError(description, code, err_code)
         assert self._router is not None
         self._generation += 1
-        self.name, self._cseq, self._credit = name.encode(), 0, 0
+        self.name = name.encode()
         self._reply = f"{self._router.prefix}{self._generation}".encode()
         self._router.by_consumer[self.name] = self
         self._router.by_reply[self._reply] = self
-        self._heard = time.monotonic()
+        self._ledger.hear()
         if not self.closed:  # closed meanwhile: ask for nothing
             self._pull()
 
     def _pull(self) -> None:
         """Ask for another batch (written by a task: this is called on the reader)."""
-        self._credit += self.batch
+        self._ledger.asked()
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.name.decode()}"
         body = following_consumer.pull_request(self.batch, self.expires, self.idle_heartbeat)
         self._send(self._nc.publish(subject, body, reply=self._reply.decode()))
@@ -207,14 +212,14 @@ class LiveConsumer:
             self.reset(f"a request failed ({error!r})")
 
     async def _watch(self) -> None:
-        while not self._broken.is_set():
+        while not self._ledger.replacing:
             with suppress(TimeoutError):  # (a timeout, not wait_for: no task per check)
                 async with asyncio.timeout(self.idle_heartbeat / 2):
                     await self._broken.wait()
             if self._nc.stats["reconnects"] != self._reconnects:
                 self.reset("NATS reconnected")
-            elif time.monotonic() - self._heard > 3 * self.idle_heartbeat:
-                self.reset("no message or heartbeat for three intervals")
+            elif (silence := self._ledger.silence()) is not None:
+                self.reset(silence)
 
     async def _delete(self) -> None:
         name = self._forget()
@@ -238,42 +243,44 @@ class LiveConsumer:
     def on_delivery(
         self, subject: bytes, fields: list[bytes], head: bytes | None, data: bytes
     ) -> None:
-        if self._broken.is_set():
-            return  # being replaced: its successor starts after the last sequence taken
-        self._heard = time.monotonic()
+        ledger = self._ledger
+        if ledger.replacing:
+            return  # its successor starts after the last sequence taken
         try:
             seq, cseq = int(fields[5]), int(fields[6])
         except ValueError:
+            ledger.hear()
             return
-        if cseq != self._cseq + 1:
-            self.reset(f"consumer sequence {cseq} after {self._cseq}")
+        try:
+            taken = ledger.delivered(seq, cseq)
+        except ConsumerGap as gap:
+            self.reset(str(gap))
             return
-        self._cseq = cseq
-        self._credit -= 1
-        if seq > self.position:
-            self.position = seq
+        if taken:
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._hand_over)
             self._pending.append((subject, seq, head or b"", data))
-        if self._credit <= self.batch // 2:
+        if ledger.wants_more:
             self._pull()
 
     def on_status(self, head: bytes | None) -> None:
-        if self._broken.is_set() or head is None or not replies.is_status(head):
+        ledger = self._ledger
+        if ledger.replacing or head is None or not replies.is_status(head):
             return
-        self._heard = time.monotonic()
+        ledger.hear()
         code, description = replies.status(head)
         if code == "100":  # an idle heartbeat
             last = replies.value(head, _LAST_CONSUMER)
-            if last is not None and last.isdigit() and int(last) > self._cseq:
-                self.reset(f"heartbeat says consumer sequence {int(last)}, have {self._cseq}")
+            lost = ledger.heartbeat(int(last)) if last is not None and last.isdigit() else None
+            if lost is not None:
+                self.reset(lost)
             return
         if code in ("408", "409"):  # a pull request ended: release what it still owed
             owed = replies.value(head, _PENDING_MESSAGES)
-            self._credit -= int(owed) if owed is not None and owed.isdigit() else 0
+            ledger.released(int(owed) if owed is not None and owed.isdigit() else 0)
             if code == "409" and "deleted" in description.lower():
                 self.reset(f"consumer deleted on the server ({description})")
-            elif self._credit <= self.batch // 2:
+            elif ledger.wants_more:
                 self._pull()
             return
         if code != "404":

@@ -7,9 +7,8 @@ consumer sequence gap, no heartbeat for three intervals, a reconnect, the consum
 the server — it throws the consumer away and creates a new one that starts right after that
 sequence: never a gap, never a replay from the stream's beginning.
 
-Credits work as in the official clients' "consume": ``batch`` messages are asked for; when
-fewer than half are still owed (delivered, or released by an expiry status), more are asked
-for, so the server always has a request to deliver into and latency stays one hop.
+Its credits (``batch`` messages asked for, more when no more than half are still owed) and
+checks are kept by a ``ConsumerLedger``, as the projectors' live consumer's are (0058).
 
 Deliveries and statuses are taken raw, before nats-py's per-message dispatch (its protocol
 regexes, a header dict, a ``Msg``, the subscription's queue), as the run workers' consumer
@@ -24,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
@@ -35,6 +33,7 @@ from nats.aio.subscription import Subscription
 
 from adapters.jetstream import following_consumer, replies
 from adapters.jetstream import headers as h
+from adapters.jetstream.consumer_ledger import ConsumerGap, ConsumerLedger
 from adapters.jetstream.nats_internals import Routes, install, sid_of
 from adapters.push.events import StoredMessage
 
@@ -70,7 +69,7 @@ class ConsumerFeed:
         self.batch = batch
         self.idle_heartbeat = idle_heartbeat
         self.expires = expires
-        self.position = 0  # last stream sequence handed to `deliver`
+        self._ledger = ConsumerLedger(batch, idle_heartbeat)
         self.resets = 0  # consumers thrown away (for tests and metrics)
         self._consumer: str | None = None
         self._consumer_token = b""  # the consumer's name as its deliveries' ack subject has it
@@ -78,17 +77,19 @@ class ConsumerFeed:
         self._reply = ""  # where the current consumer's pull requests are answered
         self._sub: Subscription | None = None  # of every reply subject under the inbox
         self._sending: set[asyncio.Task[None]] = set()
-        self._cseq = 0
-        self._credit = 0
         self._generation = 0
-        self._last_activity = time.monotonic()
-        self._broken = asyncio.Event()
+        self._broken = asyncio.Event()  # wakes the watch when the consumer is to be replaced
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
+    @property
+    def position(self) -> int:
+        """The last stream sequence handed to ``deliver``."""
+        return self._ledger.position
+
     async def start(self, after: int) -> None:
         """Deliver every event stored after sequence ``after``; returns once consuming."""
-        self.position = after
+        self._ledger.position = after
         self._sub = await self.nc.subscribe(self._inbox + "*", cb=_taken_raw)
         routes = Routes(self._inbox.encode(), sid_of(self._sub), self._on_status, self._on_event)
         install(self.nc, routes)
@@ -98,7 +99,7 @@ class ConsumerFeed:
 
     def reset(self, why: str) -> None:
         """Replace the consumer (from the last delivered sequence on); safe to call anytime."""
-        if not self._broken.is_set():
+        if self._ledger.replace():
             logger.info("push feed: replacing its consumer (%s)", why)
             self._broken.set()
 
@@ -118,6 +119,7 @@ class ConsumerFeed:
         delay = 0.05
         while True:
             self._broken.clear()
+            self._ledger.restart()
             try:
                 await self._create()
                 self._ready.set()
@@ -146,17 +148,17 @@ class ConsumerFeed:
         if "error" in response:
             raise RuntimeError(f"cannot create the push consumer: {response['error']}")
         self._generation += 1
-        self._consumer, self._cseq, self._credit = name, 0, 0
+        self._consumer = name
         self._consumer_token = name.encode()
         self._reply = f"{self._inbox}{self._generation}"
-        self._last_activity = time.monotonic()
+        self._ledger.hear()
         self._pull()
 
     def _pull(self) -> None:
         """Ask for another batch (the request is written by a task: called on the reader)."""
         if self._sub is None or self._consumer is None:
             return
-        self._credit += self.batch
+        self._ledger.asked()
         task = asyncio.get_running_loop().create_task(
             self.nc.publish(
                 f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self._consumer}",
@@ -174,11 +176,11 @@ class ConsumerFeed:
             self.reset(f"a pull request failed ({error!r})")
 
     async def _watch(self) -> None:
-        while not self._broken.is_set():
+        while not self._ledger.replacing:
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._broken.wait(), self.idle_heartbeat)
-            if time.monotonic() - self._last_activity > 3 * self.idle_heartbeat:
-                self.reset("no message or heartbeat for three intervals")
+            if (silence := self._ledger.silence()) is not None:
+                self.reset(silence)
 
     async def _teardown(self) -> None:
         self._generation += 1
@@ -192,7 +194,8 @@ class ConsumerFeed:
 
     def _on_event(self, subject: bytes, reply: bytes, head: bytes | None, data: bytes) -> None:
         """A delivery, taken raw (on the connection's reader: never raises)."""
-        if self._broken.is_set() or not self._consumer_token:
+        ledger = self._ledger
+        if ledger.replacing or not self._consumer_token:
             return  # being replaced: its successor starts after the last delivered sequence
         try:
             consumer, seq, cseq, time_ns = ack_metadata(reply)
@@ -200,14 +203,12 @@ class ConsumerFeed:
             return
         if consumer != self._consumer_token:
             return  # a late message of a replaced consumer
-        self._last_activity = time.monotonic()
-        if cseq != self._cseq + 1:
-            self.reset(f"consumer sequence {cseq} after {self._cseq}")
+        try:
+            fresh = ledger.delivered(seq, cseq)
+        except ConsumerGap as gap:
+            self.reset(str(gap))
             return
-        self._cseq = cseq
-        self._credit -= 1
-        if seq > self.position:
-            self.position = seq
+        if fresh:
             try:
                 stored = StoredMessage(
                     seq, subject.decode(), replies.parse_headers(head), data, time_ns
@@ -215,14 +216,14 @@ class ConsumerFeed:
                 self.deliver(stored)
             except Exception:
                 logger.exception("push feed: delivering event %d failed", seq)
-        if self._credit <= self.batch // 2:
+        if ledger.wants_more:
             self._pull()
 
     def _on_status(self, subject: bytes, head: bytes | None, _data: bytes) -> None:
         """A status to the current consumer's reply subject, taken raw (never raises)."""
-        if self._broken.is_set() or subject.decode() != self._reply:
+        if self._ledger.replacing or subject.decode() != self._reply:
             return  # an earlier consumer's
-        self._last_activity = time.monotonic()
+        self._ledger.hear()
         headers = replies.nats_headers(head) or {}
         status = headers.get(h.STATUS)
         if status is None:
@@ -235,18 +236,17 @@ class ConsumerFeed:
     def _status(self, status: str, headers: dict[str, str]) -> None:
         if status == "100":
             last = headers.get("Nats-Last-Consumer")
-            if last is not None and int(last) > self._cseq:
-                self.reset(f"heartbeat says consumer sequence {last}, have {self._cseq}")
+            if last is not None and (lost := self._ledger.heartbeat(int(last))) is not None:
+                self.reset(lost)
             return
         description = headers.get("Description", "")
         if status in ("408", "409"):
             # A pull request ended (expired, or interrupted): release what it still owed.
-            owed = int(headers.get("Nats-Pending-Messages", "0") or 0)
-            self._credit -= owed
+            self._ledger.released(int(headers.get("Nats-Pending-Messages", "0") or 0))
             if status == "409" and "deleted" in description.lower():
                 self.reset(f"consumer deleted on the server ({description})")
                 return
-            if self._credit <= self.batch // 2:
+            if self._ledger.wants_more:
                 self._pull()
             return
         if status == "404":
