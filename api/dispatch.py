@@ -143,7 +143,7 @@ def _payload(command: Command) -> bytes:
 # the command runs on: one hop per command in all (decision 0048). The signed-in sender finds
 # the services and the caller itself rather than through dependencies of its own: each one
 # FastAPI solves costs every command (decision 0057). Both read the Idempotency-Key header
-# themselves, for the same reason; api/contract.py documents it on their routes (0064).
+# themselves, for the same reason; api/contract.py documents it on their routes (0063).
 async def signed_in_sender(request: Request) -> Sender:
     services = get_services(request)
     authenticated = await authenticated_of(request, services)

@@ -25,7 +25,7 @@ _DESCRIPTION = "Unique per request; a retry reuses it and is never applied twice
 
 # The header as the OpenAPI document states it for every route that sends a command
 # (api/contract.py). The senders read it themselves (`idempotency_key_of`): as a parameter
-# of theirs, FastAPI would find, extract and validate it anew on every command (decision 0064).
+# of theirs, FastAPI would find, extract and validate it anew on every command (decision 0063).
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "name": IDEMPOTENCY_KEY,
     "in": "header",

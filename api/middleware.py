@@ -22,7 +22,7 @@ correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", defaul
 
 def new_request_id() -> str:
     """What `uuid.uuid4().hex` gives (a random UUID of version 4, in hex), without making a
-    `UUID` of the bytes: that costs more than drawing them (decision 0064)."""
+    `UUID` of the bytes: that costs more than drawing them (decision 0063)."""
     raw = bytearray(os.urandom(16))
     raw[6] = raw[6] & 0x0F | 0x40  # the version, 4
     raw[8] = raw[8] & 0x3F | 0x80  # the variant, RFC 4122

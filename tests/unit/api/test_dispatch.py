@@ -1,4 +1,4 @@
-"""What a command's Idempotency-Key record compares: the same text as before (decision 0064)."""
+"""What a command's Idempotency-Key record compares: the same text as before (decision 0063)."""
 
 from __future__ import annotations
 

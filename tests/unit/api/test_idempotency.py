@@ -15,7 +15,7 @@ from api.idempotency import IDEMPOTENCY_KEY, CommandAnswer, idempotency_key_of, 
 
 pytestmark = pytest.mark.unit
 
-# As the senders declared it before (decision 0064): FastAPI's own reading of the header.
+# As the senders declared it before (decision 0063): FastAPI's own reading of the header.
 DeclaredKey = Annotated[str | None, Header(alias=IDEMPOTENCY_KEY)]
 
 

@@ -1,4 +1,4 @@
-"""A request id made here is what `uuid.uuid4().hex` made before (decision 0064)."""
+"""A request id made here is what `uuid.uuid4().hex` made before (decision 0063)."""
 
 from __future__ import annotations
 
