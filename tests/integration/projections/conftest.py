@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from adapters.postgres.migrations import migrate
 from infra.stack import StackEndpoints
 from projections.engine.event_source import EventSource
 from projections.settings import ProjectionSettings
+from tests.integration.projections.kill9 import stop_spawned
 from tests.integration.projections.support import event_store_env, projection_settings
 
 
@@ -49,3 +51,11 @@ def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
         settings.database_url, min_size=1, open=True, kwargs={"autocommit": False}
     ) as found:
         yield found
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The processes a test started (append them here): none outlives it, whatever failed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    stop_spawned(started)
