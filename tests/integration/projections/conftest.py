@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from adapters.postgres.migrations import migrate
 from infra.stack import StackEndpoints
 from projections.engine.event_source import EventSource
 from projections.settings import ProjectionSettings
-from tests.integration.projections.kill9 import stop_spawned
+from tests.integration.projections.kill9 import Scene, stop_spawned
 from tests.integration.projections.support import event_store_env, projection_settings
 
 
@@ -54,8 +55,16 @@ def pool(settings: ProjectionSettings) -> Iterator[ConnectionPool[Any]]:
 
 
 @pytest.fixture
-def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The processes a test started (append them here): none outlives it, whatever failed."""
+def kill9_scene(
+    stack: StackEndpoints,
+    database: str,
+    unique_name: str,
+    store: Application[uuid.UUID],
+    settings: ProjectionSettings,
+    source: EventSource,
+    tmp_path: Path,
+) -> Iterator[Scene]:
+    """The kill -9 scenario's setting; no process it started outlives the test, whatever failed."""
     started: list[subprocess.Popen[bytes]] = []
-    yield started
+    yield Scene(stack, database, unique_name, store, settings, source, tmp_path, started)
     stop_spawned(started)

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -60,17 +61,24 @@ def stop_spawned(started: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def kill9_at_20_random_points(
-    processes: dict[str, str],
-    stack: StackEndpoints,
-    database: str,
-    unique_name: str,
-    store: Application[uuid.UUID],
-    settings: ProjectionSettings,
-    source: EventSource,
-    tmp_path: Path,
-    spawned: list[subprocess.Popen[bytes]],
-) -> None:
+@dataclass(frozen=True)
+class Scene:
+    """What the scenario runs on: a test's own stack, stream, database and directory."""
+
+    stack: StackEndpoints
+    database: str
+    unique_name: str
+    store: Application[uuid.UUID]
+    settings: ProjectionSettings
+    source: EventSource
+    tmp_path: Path
+    spawned: list[subprocess.Popen[bytes]]  # every process started, killed after the test
+
+
+def kill9_at_20_random_points(processes: dict[str, str], scene: Scene) -> None:
+    stack, database, unique_name = scene.stack, scene.database, scene.unique_name
+    store, settings, source = scene.store, scene.settings, scene.source
+    tmp_path, spawned = scene.tmp_path, scene.spawned
     generator = Generator(store, database_url=database)
     generator.write(BACKLOG)
     writer_error: list[BaseException] = []

@@ -5,17 +5,9 @@ the suite's two test processes can run the two long tests at once."""
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-from pathlib import Path
-
 import pytest
-from eventsourcing.application import Application
 
-from infra.stack import StackEndpoints
-from projections.engine.event_source import EventSource
-from projections.settings import ProjectionSettings
-from tests.integration.projections.kill9 import kill9_at_20_random_points
+from tests.integration.projections.kill9 import Scene, kill9_at_20_random_points
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +16,5 @@ PROCESSES = {"CAIRN_PROJECTOR_PROCESSES": "2", "CAIRN_PROJECTOR_CATCH_UP_AFTER":
 
 # Twenty kills, each taking catch-up processes down with it, then a rebuild to compare.
 @pytest.mark.timeout(900)
-def test_kill9_with_catch_up_processes_loses_and_doubles_nothing(
-    stack: StackEndpoints,
-    database: str,
-    unique_name: str,
-    store: Application[uuid.UUID],
-    settings: ProjectionSettings,
-    source: EventSource,
-    tmp_path: Path,
-    spawned: list[subprocess.Popen[bytes]],
-) -> None:
-    kill9_at_20_random_points(
-        PROCESSES, stack, database, unique_name, store, settings, source, tmp_path, spawned
-    )
+def test_kill9_with_catch_up_processes_loses_and_doubles_nothing(kill9_scene: Scene) -> None:
+    kill9_at_20_random_points(PROCESSES, kill9_scene)
