@@ -88,6 +88,9 @@ class Workers:
             victim.send_signal(signal.SIGKILL)
 
     def stop(self) -> None:
+        # A worker that killed itself after the last look is a death too: the failpoint at its
+        # last run's ack can fire once that run is completed, and so after the last poll.
+        self.deaths += sum(process.poll() is not None for process in self.processes)
         for process in self.processes:
             process.terminate()
         for process in self.processes:
