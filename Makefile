@@ -37,7 +37,8 @@ run: $(VENV)/.installed  ## Start the local stack and the API on http://127.0.0.
 # Two pytest processes, a test file each at a time, each with its own stack (tests/conftest.py):
 # the suite took 18 min in one process on 2 cores (decision 0039). One process:
 # make test TEST_WORKERS=
-TEST_WORKERS ?= -n 2 --dist loadfile
+# --no-loadscope-reorder keeps the order tests/conftest.py gives: the longest files first.
+TEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test: $(VENV)/.installed-dev $(CHROMIUM)  ## Lint, type-check and run the whole test suite
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from entrypoints.configure import read_settings, stack_settings
 from infra.stack import LocalStack, StackEndpoints
+from tests.support.scheduling import expected_seconds, longest_files_first
 
 _NEEDS_STACK = ("integration", "e2e", "benchmark")
 
@@ -32,6 +33,12 @@ settings.register_profile(
     "cairn", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.load_profile("cairn")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test files first (tests/support/scheduling.py): with `--dist loadfile
+    --no-loadscope-reorder` the two test processes then end together."""
+    items[:] = longest_files_first(items, expected_seconds, lambda item: item.path.as_posix())
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,7 @@ def running(scratch_dir: Path) -> Iterator[tuple[subprocess.Popen[str], str, Pat
             proc.wait()
 
 
+@pytest.mark.long(25)
 def test_up_is_ready_then_ctrl_c_stops_every_server(
     running: tuple[subprocess.Popen[str], str, Path],
 ) -> None:

@@ -227,6 +227,7 @@ def _one_valid_case(operation: Any) -> Any:
     return found[0]
 
 
+@pytest.mark.long(72)
 def test_generated_requests_get_no_server_error(served: Cairn) -> None:
     people = _people(served)
     failures: list[str] = []
@@ -243,6 +244,7 @@ def test_generated_requests_get_no_server_error(served: Cairn) -> None:
     assert not failures, "\n\n".join(failures)
 
 
+@pytest.mark.long(19)
 def test_hostile_values_in_any_parameter_get_no_server_error(served: Cairn) -> None:
     ada, _ = _people(served)
     failures: list[str] = []

@@ -71,6 +71,7 @@ def test_the_real_stack_serves_the_committed_document(served: Cairn) -> None:
     assert served.client.get("/openapi.json").json() == committed, "run `make openapi`"
 
 
+@pytest.mark.long(63)
 def test_every_status_answered_is_documented_for_its_operation(served: Cairn) -> None:
     people = _people(served)
     ada = people[0]

@@ -68,6 +68,7 @@ def log_in(env: dict[str, str], decide: Any) -> subprocess.CompletedProcess[str]
     return subprocess.CompletedProcess(login.args, login.returncode, out, err)
 
 
+@pytest.mark.long(38)
 def test_cairn_login_then_intent_wait_prints_the_completed_run(
     live: LiveCairn, provider: FakeProvider, tmp_path: Path
 ) -> None:
@@ -117,6 +118,7 @@ def test_cairn_login_then_intent_wait_prints_the_completed_run(
     assert json.loads(policies.stdout)["is_default"] is True
 
 
+@pytest.mark.long(9)
 def test_a_denied_device_is_not_signed_in(live: LiveCairn, tmp_path: Path) -> None:
     ada, _ = person(live, "denied")
     env = terminal_env(live, tmp_path / "xdg")

@@ -63,6 +63,7 @@ def with_model_key(console: ConsoleCairn, page: Page) -> None:
     console.answer_with(SARAH)
 
 
+@pytest.mark.long(21)
 def test_cairn_login_completes_after_the_browser_approves_then_intent_wait_prints_the_run(
     console: ConsoleCairn,
     page: Page,

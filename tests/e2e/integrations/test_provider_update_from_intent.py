@@ -74,6 +74,7 @@ def plan(provider: str, event_id: str) -> dict[str, object]:
     }
 
 
+@pytest.mark.long(12)
 @pytest.mark.parametrize("which", ["google", "microsoft"])
 def test_an_intent_moves_an_event_at_the_provider_after_approval(
     cairn_settings: CairnSettings,

@@ -96,6 +96,7 @@ def wait_for(condition: Any, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.long(14)
 @pytest.mark.parametrize("which", ["google", "microsoft"])
 @pytest.mark.parametrize(
     "kill_at",

@@ -27,6 +27,7 @@ def _until(condition: Callable[[], bool], what: str, timeout: float = 30) -> Non
         time.sleep(0.1)
 
 
+@pytest.mark.long(14)
 @pytest.mark.parametrize("groups", [1, len(projector_registry.PROJECTORS)])
 def test_the_projectors_run_in_their_processes_and_come_back(
     cairn: Cairn, cairn_settings: CairnSettings, groups: int

@@ -156,6 +156,7 @@ def _submit(cairn: Cairn, person: Person, first: int) -> list[str]:
     return ids
 
 
+@pytest.mark.long(63)
 def test_killed_workers_lose_no_run_and_act_once(
     api_only: Cairn, provider: FakeProvider, tmp_path: Path
 ) -> None:

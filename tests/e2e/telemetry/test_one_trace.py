@@ -110,6 +110,7 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield running
 
 
+@pytest.mark.long(22)
 def test_an_intent_is_one_trace_across_processes_and_reaches_the_otlp_receiver(
     stack: StackEndpoints,
     fresh_database_url: str,

@@ -30,6 +30,7 @@ def test_ready_when_every_server_answers(stack: StackEndpoints) -> None:
     assert all(check["ok"] for check in checks.values())
 
 
+@pytest.mark.long(11)
 def test_killed_servers_are_named_with_503(scratch_dir: Path) -> None:
     launcher = LocalStack(StackSettings(data_dir=scratch_dir))
     endpoints = launcher.start()

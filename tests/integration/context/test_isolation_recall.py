@@ -66,6 +66,7 @@ def _vector(v: np.ndarray) -> Embedded:
     return Embedded(MODEL, tuple(float(x) for x in v))
 
 
+@pytest.mark.long(14)
 def test_exact_recall_within_each_person_with_an_hnsw_index_present(
     database: str, pool: ConnectionPool[Any]
 ) -> None:

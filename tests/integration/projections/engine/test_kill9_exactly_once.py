@@ -17,6 +17,7 @@ PROCESSES = {"CAIRN_PROJECTOR_PROCESSES": "0"}
 
 # Twenty kills of a worker running every view (five), then a rebuild to compare: over the
 # default 300 s on a busy 2-core machine.
+@pytest.mark.long(146)
 @pytest.mark.timeout(900)
 def test_kill9_at_20_random_points_loses_and_doubles_nothing(kill9_scene: Scene) -> None:
     kill9_at_20_random_points(PROCESSES, kill9_scene)

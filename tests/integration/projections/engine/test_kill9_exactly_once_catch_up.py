@@ -15,6 +15,7 @@ PROCESSES = {"CAIRN_PROJECTOR_PROCESSES": "2", "CAIRN_PROJECTOR_CATCH_UP_AFTER":
 
 
 # Twenty kills, each taking catch-up processes down with it, then a rebuild to compare.
+@pytest.mark.long(185)
 @pytest.mark.timeout(900)
 def test_kill9_with_catch_up_processes_loses_and_doubles_nothing(kill9_scene: Scene) -> None:
     kill9_at_20_random_points(PROCESSES, kill9_scene)

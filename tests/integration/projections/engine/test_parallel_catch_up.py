@@ -104,6 +104,7 @@ def _save(store: Application[uuid.UUID], kinds: list[str]) -> list[int]:
     return positions
 
 
+@pytest.mark.long(15)
 def test_a_catch_up_with_processes_equals_one_in_process_row_for_row(
     store: Application[uuid.UUID],
     settings: ProjectionSettings,
@@ -184,6 +185,7 @@ def test_stop_mode_holds_the_poison_events_aggregate_and_the_build_waits_for_ret
     assert resumed == generation.generation
 
 
+@pytest.mark.long(8)
 def test_a_catch_up_process_that_dies_fails_the_run_and_a_resume_finishes_exactly(
     store: Application[uuid.UUID], parallel: ProjectionSettings, source: EventSource
 ) -> None:
