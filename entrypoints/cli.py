@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from clients.people.commands import register as register_people_commands
-from entrypoints import stack_commands
 from entrypoints.audit_cli import audit_app
 from entrypoints.configure import read_settings
 from entrypoints.guarded import err, run_guarded
@@ -46,6 +45,10 @@ def up(
     port: Annotated[int, typer.Option(envvar="CAIRN_API_PORT", help="API port.")] = 8000,
 ) -> None:
     """Start the stack (or use the servers given by CAIRN_*_URL) and the API; Ctrl-C stops all."""
+    # Imported by the commands that need it, as the others here: the API and its composition
+    # take seconds of CPU to import, which `cairn worker` or `cairn login` would pay each start.
+    from entrypoints import stack_commands
+
     stack_commands.run_up(data_dir, host, port)
 
 
@@ -72,6 +75,8 @@ def checkpointer() -> None:
 @stack_app.command("status")
 def stack_status(data_dir: DataDir = None) -> None:
     """Show the local stack's servers: pid, address, health. Exit 1 if any is down."""
+    from entrypoints import stack_commands
+
     raise typer.Exit(stack_commands.show_status(data_dir))
 
 

@@ -10,16 +10,20 @@ a server registered with `auth: none` gets no Authorization header at all, one w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
-import mcp_types as types
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from commands.ports.mcp_upstream import ListedTool, UpstreamToolFailed
 from domain.errors import Unavailable
+
+# The MCP SDK (mcp, mcp_types) takes a second or more of CPU to import, and every run worker
+# and API process builds this client: it is imported on the first call to a person's
+# upstream server instead (few people have one), not at every process start.
+if TYPE_CHECKING:
+    import mcp_types as types
+    from mcp import Client
 
 TIMEOUT_S = 15.0
 
@@ -30,8 +34,17 @@ def _bearer(token: str | None) -> dict[str, str]:
 
 
 def _text(result: types.CallToolResult) -> str:
+    import mcp_types as types
+
     parts = [block.text for block in result.content if isinstance(block, types.TextContent)]
     return "\n".join(parts)
+
+
+def _client(url: str, http: httpx2.AsyncClient) -> Client:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    return Client(streamable_http_client(url, http_client=http))
 
 
 class SdkUpstreamClient:
@@ -40,7 +53,7 @@ class SdkUpstreamClient:
     async def _list(self, url: str, token: str | None) -> list[ListedTool]:
         async with (
             httpx2.AsyncClient(timeout=TIMEOUT_S, headers=_bearer(token)) as http,
-            Client(streamable_http_client(url, http_client=http)) as client,
+            _client(url, http) as client,
         ):
             listed = await client.list_tools()
         return [
@@ -60,7 +73,7 @@ class SdkUpstreamClient:
     ) -> str:
         async with (
             httpx2.AsyncClient(timeout=TIMEOUT_S, headers=_bearer(token)) as http,
-            Client(streamable_http_client(url, http_client=http)) as client,
+            _client(url, http) as client,
         ):
             result = await client.call_tool(name, dict(arguments))
         if result.is_error:

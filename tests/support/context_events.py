@@ -18,33 +18,34 @@ _PAYLOAD = (
 )
 
 
-def _payloads(database_url: str, tenant: uuid.UUID, rows: list[tuple[Any, ...]]) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for payload_id, subject, body, vector in rows:
-            model = None if vector is None else "test"
-            dim = None if vector is None else 3
-            conn.execute(_PAYLOAD, (tenant, payload_id, subject, body, model, dim, vector))
+def _payloads(
+    conn: psycopg.Connection[Any], tenant: uuid.UUID, rows: list[tuple[Any, ...]]
+) -> None:
+    for payload_id, subject, body, vector in rows:
+        model = None if vector is None else "test"
+        dim = None if vector is None else 3
+        conn.execute(_PAYLOAD, (tenant, payload_id, subject, body, model, dim, vector))
 
 
 def context_activity(generator: Any, tenant: uuid.UUID, n: int) -> list[Any]:
     """A new memory teaching an entity a fact; the next fact of an entity (superseding the
-    last, by an event); or a forgotten memory."""
-    database_url: str = generator.database_url
+    last, by an event); or a forgotten memory. The payloads go through `generator.payloads`
+    (the connection of its batch, committed before the events are saved)."""
+    conn: psycopg.Connection[Any] = generator.payloads
     kept = generator.memories.setdefault(tenant, [])
     roll = generator.random.random()
     if kept and roll < 0.1:
         memory = kept.pop(generator.random.randrange(len(kept)))
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                "DELETE FROM context_payloads WHERE subject = %s", (memory_subject(memory.id),)
-            )
+        conn.execute(
+            "DELETE FROM context_payloads WHERE subject = %s", (memory_subject(memory.id),)
+        )
         memory.forget("generator")
         return [memory]
     memory_id = uuid.uuid4()
     subject = memory_subject(memory_id)
     text_id, name_id, fact_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     _payloads(
-        database_url,
+        conn,
         tenant,
         [
             (text_id, subject, f"note {n} about person {n % 5}", f"[{n % 7},1,0]"),
@@ -57,7 +58,7 @@ def context_activity(generator: Any, tenant: uuid.UUID, n: int) -> list[Any]:
     when = datetime(2020 + n % 5, 1 + n % 12, 1, tzinfo=UTC)
     entity.record_fact(f"f{n}", "employer", "sealed", fact_id, when, memory_id, f"m:{n}")
     second = uuid.uuid4()
-    _payloads(database_url, tenant, [(second, subject, f"Org {n} bis", None)])
+    _payloads(conn, tenant, [(second, subject, f"Org {n} bis", None)])
     later = datetime(2026, 1, 1, tzinfo=UTC)
     entity.record_fact(f"g{n}", "employer", "sealed", second, later, memory_id, f"m:{n}")
     memory.learnt([entity.id], [entity.id])

@@ -1,6 +1,7 @@
 """The scenario of engine/test_kill9_exactly_once*.py: `kill -9` a projector worker
-(`cairn projector run all`) at 20 random points while it projects 20,000 events, some already
-stored and some arriving: the views then equal a rebuild from zero, row for row. Counters
+(`cairn projector run all`) at random points while it projects events, some already stored and
+some arriving (issue #5: 20 kills over 20,000 events, `ISSUE_5`): the views then equal a
+rebuild from zero, row for row. Counters
 (device and passkey counts) would drift on a doubled or lost event; a doubled security event
 would break a unique key (and be parked)."""
 
@@ -30,9 +31,15 @@ from projections.engine.view_reads import current_position
 from projections.settings import ProjectionSettings
 from tests.integration.projections.support import Generator, admin, cairn_env, differences
 
-BACKLOG = 14_000  # stored before the first worker starts: the first kills land in catch-up
-LIVE = 6_000  # written while the worker is being killed: later kills land in live mode
-KILLS = 20
+
+@dataclass(frozen=True)
+class Scale:
+    backlog: int  # stored before the first worker starts: the first kills land in catch-up
+    live: int  # written while the worker is being killed: later kills land in live mode
+    kills: int
+
+
+ISSUE_5 = Scale(backlog=14_000, live=6_000, kills=20)  # issue #5's must-show: 20 x 20,000
 SECURITY_EVENT = "domain.identity.credential:SecurityEvent.SecurityEventRecorded"
 
 
@@ -75,21 +82,24 @@ class Scene:
     spawned: list[subprocess.Popen[bytes]]  # every process started, killed after the test
 
 
-def kill9_at_20_random_points(processes: dict[str, str], scene: Scene) -> None:
+def kill9_at_random_points(processes: dict[str, str], scene: Scene, scale: Scale) -> None:
+    """`scale.kills` kills while projecting `scale.backlog` stored then `scale.live` arriving
+    events, the projector configured by `processes` (its environment)."""
     stack, database, unique_name = scene.stack, scene.database, scene.unique_name
     store, settings, source = scene.store, scene.settings, scene.source
     tmp_path, spawned = scene.tmp_path, scene.spawned
     generator = Generator(store, database_url=database)
-    generator.write(BACKLOG)
+    backlog, live, kills = scale.backlog, scale.live, scale.kills
+    generator.write(backlog)
     writer_error: list[BaseException] = []
     kill_points: list[int] = []
 
     def keep_writing() -> None:
         try:
-            while generator.written < BACKLOG + LIVE:
+            while generator.written < backlog + live:
                 # Spread over the rounds, however long a restart takes: kills keep landing
                 # mid-projection, and every round has events to project.
-                if generator.written < BACKLOG + LIVE * (len(kill_points) + 1) // KILLS:
+                if generator.written < backlog + live * (len(kill_points) + 1) // kills:
                     generator.batch(100)
                 time.sleep(0.15)
         except BaseException as error:
@@ -118,7 +128,7 @@ def kill9_at_20_random_points(processes: dict[str, str], scene: Scene) -> None:
         last = 0
         helped = 0  # catch-up processes the killed workers had
         worker = spawn()
-        for round_ in range(KILLS):
+        for round_ in range(kills):
             # The next worker starts now and waits for the generation locks: it takes over as
             # soon as PostgreSQL ends the killed worker's sessions (as a supervisor would).
             standby = spawn()
@@ -154,7 +164,7 @@ def kill9_at_20_random_points(processes: dict[str, str], scene: Scene) -> None:
         finally:
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(15) == 0
-        assert len(set(kill_points)) == KILLS, f"no progress between kills: {kill_points}"
+        assert len(set(kill_points)) == kills, f"no progress between kills: {kill_points}"
         if processes["CAIRN_PROJECTOR_PROCESSES"] != "0":
             assert helped > 0 and b"catching up with 2 processes" in log_path.read_bytes()
         else:
@@ -182,4 +192,4 @@ def kill9_at_20_random_points(processes: dict[str, str], scene: Scene) -> None:
         assert counts is not None and counts[0] == users
         facts = source.recorder.select_notifications(0, 10**6, topics=[SECURITY_EVENT])
         assert counts[1] == len(facts)
-        assert generator.written >= BACKLOG + LIVE
+        assert generator.written >= backlog + live

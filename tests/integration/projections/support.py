@@ -88,18 +88,23 @@ class Generator:
     database_url: str | None = None
     memories: dict[uuid.UUID, list[Aggregate]] = field(default_factory=dict)
     feeds: dict[uuid.UUID, list[Aggregate]] = field(default_factory=dict)
+    # During a batch (with a database): where context_activity writes the payloads, in one
+    # transaction committed before the batch's events are saved (one commit, not thousands).
+    payloads: psycopg.Connection[Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
         self.users = {tenant: [] for tenant in self.tenants}
+        # The users not erased, in the order of `users` (kept, not filtered per event).
+        self.live: dict[uuid.UUID, list[User]] = {tenant: [] for tenant in self.tenants}
 
     def _one(self, tenant: uuid.UUID, n: int) -> Aggregate | list[Aggregate]:
-        users = self.users[tenant]
+        users, live = self.users[tenant], self.live[tenant]
         kind = self.random.random()
-        live = [u for u in users if not u.erased]
         if kind < 0.25 or not live:
             user = User(uuid.uuid4(), tenant, "sealed-name", "sealed-email", ["calendar.read"])
             users.append(user)
+            live.append(user)
             return user
         if 0.47 <= kind < 0.55:
             return self._run_activity(tenant, n)
@@ -125,6 +130,7 @@ class Generator:
             user.revoke("calendar.read", "admin")
         elif kind > 0.995:
             user.erase("admin")
+            live.remove(user)
         elif user.totp_secret_ref is None:
             user.enable_totp("ref")
         return user
@@ -160,16 +166,32 @@ class Generator:
         """Save about `events` new events of one tenant in one append; returns the position."""
         tenant = self.tenants[self.written // MAX_SAVE % len(self.tenants)]
         touched: dict[uuid.UUID, Aggregate] = {}
+        counted: dict[uuid.UUID, int] = {}  # pending events of each aggregate, last counted
         pending = 0
-        while pending < min(events, MAX_SAVE):
-            made = self._one(tenant, self.written + pending)
-            for aggregate in made if isinstance(made, list) else [made]:
-                touched[aggregate.id] = aggregate
-            pending = sum(len(a.pending_events) for a in touched.values())
+        with self._payloads_transaction():
+            while pending < min(events, MAX_SAVE):
+                made = self._one(tenant, self.written + pending)
+                for aggregate in made if isinstance(made, list) else [made]:
+                    touched[aggregate.id] = aggregate
+                    now = len(aggregate.pending_events)
+                    pending += now - counted.get(aggregate.id, 0)
+                    counted[aggregate.id] = now
         context = EventContext(tenant=str(tenant), actor="generator")
         recordings = self.app.save(*touched.values(), context=context)
         self.written += pending
         return max(r.notification.id for r in recordings)
+
+    @contextmanager
+    def _payloads_transaction(self) -> Iterator[None]:
+        if self.database_url is None:
+            yield
+            return
+        with psycopg.connect(self.database_url) as conn:  # commits on leaving
+            self.payloads = conn
+            try:
+                yield
+            finally:
+                self.payloads = None
 
     def write(self, events: int) -> int:
         position = 0
