@@ -32,7 +32,7 @@ from collections.abc import Callable
 from nats.aio.client import Client as NatsConnection
 
 from adapters.jetstream import replies
-from adapters.jetstream.nats_internals import Routes, install, send, sid_of, writer_of
+from adapters.jetstream.nats_internals import Routes, install, sid_of, writer_of
 
 logger = logging.getLogger("cairn.work")
 
@@ -136,11 +136,11 @@ class Pulls:
             return
         data = b"".join(self._out)
         self._out.clear()
-        # Written at the end of this loop pass with whatever else is queued on the connection;
-        # while it is down, kept for nats-py to write once it is back. A lost ack only brings
-        # its message again (after ack_wait); lost pull requests are asked again once the
-        # connection is back (`forget`).
-        send(self._nc, data)
+        # This runs at the end of the loop pass (or of the linger): written now, after whatever
+        # nats-py queued before; while the connection is down, kept for nats-py to write once it
+        # is back. A lost ack only brings its message again (after ack_wait); lost pull
+        # requests are asked again once the connection is back (`forget`).
+        writer_of(self._nc).queue_and_flush(data)
 
     # ---- from nats-py's read loop (neither may raise: it would stop reading) ---------------
 

@@ -38,6 +38,14 @@ class _Writer:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def queue_and_flush(self, data: bytes) -> None:
+        """Write ``data`` now, after what is pending (for a caller that gathered a pass's
+        writes itself)."""
+        nc = self._nc
+        nc._pending.append(data)
+        nc._pending_data_size += len(data)
+        self.flush()
+
     def flush(self) -> None:
         """Write what is pending now (nats-py's flusher finds nothing left, or later bytes)."""
         self._scheduled = False
