@@ -31,11 +31,11 @@ from nats.protocol import parser as nats_parser
 
 from adapters.jetstream.nats_internals.received import (
     JS_ACK,
-    Busy,
     hook,
     hooked,
     message_args,
     reader_of,
+    reading_of,
 )
 
 ProcessMsg = Callable[..., Awaitable[None]]  # (sid, subject, reply, payload, headers)
@@ -82,13 +82,14 @@ def install(nc: NatsConnection, routes: Routes) -> None:
     ps = nc._ps
     original_parse: Callable[[bytes], Awaitable[None]] = ps.parse
 
-    busy = Busy()
+    reading = reading_of(nc)
+    reading.routes.insert(0, routes)  # this wrapper tries its routes before earlier ones
 
     async def parse(data: bytes = b"") -> None:
         reader = reader_of(nc)
         if reader is not None and not hooked(reader):  # connected, or connected again
-            hook(nc, reader, routes, busy)
-        busy.now = True
+            hook(nc, reader, reading)
+        reading.busy += 1
         try:
             if ps.state != nats_parser.AWAITING_CONTROL_LINE:  # within a message nats-py began
                 await original_parse(data)
@@ -96,7 +97,7 @@ def install(nc: NatsConnection, routes: Routes) -> None:
             ps.buf.extend(data)
             await read(ps, original_parse, original_process, routes)
         finally:
-            busy.now = False
+            reading.busy -= 1
 
     ps.parse = parse  # type: ignore[method-assign]
 

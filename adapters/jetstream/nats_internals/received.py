@@ -20,6 +20,7 @@ nats-py's ``TcpTransport._io_reader`` (an ``asyncio.StreamReader``), and that re
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +35,26 @@ _CRLF = b"\r\n"
 JS_ACK = b"$JS.ACK."
 
 
-class Busy:
-    """Whether the read loop is inside ``parse`` (set by ``inbound``'s wrapper)."""
+class Reading:
+    """What the hooked reader of one connection reads with: every ``Routes`` installed on the
+    connection, in the order its parser wrappers try them (the last installed first), and
+    how many of those wrappers the read loop is inside (``busy``)."""
 
-    __slots__ = ("now",)
+    __slots__ = ("busy", "routes")
 
     def __init__(self) -> None:
-        self.now = False
+        self.busy = 0
+        self.routes: list[Routes] = []
+
+
+_readings: weakref.WeakKeyDictionary[NatsConnection, Reading] = weakref.WeakKeyDictionary()
+
+
+def reading_of(nc: NatsConnection) -> Reading:
+    found = _readings.get(nc)
+    if found is None:
+        found = _readings[nc] = Reading()
+    return found
 
 
 def reader_of(nc: NatsConnection) -> Any:
@@ -49,15 +63,16 @@ def reader_of(nc: NatsConnection) -> Any:
     return getattr(nc._transport, "_io_reader", None)
 
 
-def hook(nc: NatsConnection, reader: Any, routes: Routes, busy: Busy) -> None:
-    """Read ``routes``' messages from the chunks ``reader`` is fed, while nothing waits."""
+def hook(nc: NatsConnection, reader: Any, reading: Reading) -> None:
+    """Read the routed messages from the chunks ``reader`` is fed, while nothing waits."""
     original: Callable[[bytes], None] = reader.feed_data
     ps = nc._ps
     awaiting = nats_parser.AWAITING_CONTROL_LINE
+    routes = reading.routes  # installs after this one add to it
 
     def feed_data(data: bytes) -> None:
         if (
-            busy.now
+            reading.busy
             or reader._buffer
             or ps.buf
             or ps.state != awaiting
@@ -78,12 +93,10 @@ def hooked(reader: Any) -> bool:
     return getattr(reader, "cairn_hooked", False) is True
 
 
-def take(data: bytes, routes: Routes) -> int:
+def take(data: bytes, routes: list[Routes]) -> int:
     """Hand over the complete messages for ``routes`` at the front of ``data``; returns how
     many bytes they took (the rest is for nats-py's read loop). Never raises: what it cannot
     read is left (``message_args``' protocol error is raised by the read loop's parsing)."""
-    prefix, inbox_sid = routes.prefix, routes.sid
-    deliver, deliver_fetched = routes.deliver, routes.deliver_fetched
     pos = 0
     size_of = len(data)
     while pos < size_of:
@@ -106,12 +119,15 @@ def take(data: bytes, routes: Routes) -> int:
         end = start + size
         if size_of < end + 2:
             return pos
-        if subject.startswith(prefix):
-            headers = data[start : start + header_size] if with_headers else None
-            deliver(subject, headers, data[start + header_size : end])
-        elif sid == inbox_sid and reply.startswith(JS_ACK):
-            headers = data[start : start + header_size] if with_headers else None
-            deliver_fetched(subject, reply, headers, data[start + header_size : end])
+        for route in routes:
+            if subject.startswith(route.prefix):
+                headers = data[start : start + header_size] if with_headers else None
+                route.deliver(subject, headers, data[start + header_size : end])
+                break
+            if sid == route.sid and reply.startswith(JS_ACK):
+                headers = data[start : start + header_size] if with_headers else None
+                route.deliver_fetched(subject, reply, headers, data[start + header_size : end])
+                break
         else:
             return pos
         pos = end + 2

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.unit
 
 PREFIX = b"_INBOX.abc.b"
 INBOX_SID = 7
+LIVE = b"_INBOX.live."  # a second route on the same connection (a live consumer's)
+LIVE_SID = 9
 ACK = b"$JS.ACK.s.c1.1.42.7.17.5"
 
 
@@ -61,17 +63,28 @@ class Recorder:
     def routes(self) -> inbound.Routes:
         return inbound.Routes(PREFIX, INBOX_SID, self.deliver, self.deliver_fetched)
 
+    def live(self) -> inbound.Routes:
+        def deliver(subject: bytes, headers: bytes | None, data: bytes) -> None:
+            self.calls.append(("live", subject, headers, data))
 
-def expected_calls(data: bytes) -> list[tuple[Any, ...]]:
+        def deliver_fetched(
+            subject: bytes, reply: bytes, headers: bytes | None, data: bytes
+        ) -> None:
+            self.calls.append(("live-fetched", subject, reply, headers, data))
+
+        return inbound.Routes(LIVE, LIVE_SID, deliver, deliver_fetched)
+
+
+def expected_calls(data: bytes, *, live: bool = False) -> list[tuple[Any, ...]]:
     """nats-py's own parser on the whole input, with the routed messages taken aside."""
     recorder = Recorder()
-    routes = recorder.routes()
+    routes = [recorder.live(), recorder.routes()] if live else [recorder.routes()]
     fake: Any = SimpleNamespace()
     recorder.install_on(fake)
     plain = fake._process_msg
 
     async def process_msg(sid: int, subject: bytes, reply: bytes, payload: bytes, hdr: Any) -> None:
-        if not routes.take(sid, subject, reply, payload, hdr):
+        if not any(route.take(sid, subject, reply, payload, hdr) for route in routes):
             await plain(sid, subject, reply, payload, hdr)
 
     fake._process_msg = process_msg
@@ -83,13 +96,15 @@ class Connection:
     """A nats-py connection whose transport's reader is fed by the test, read by a loop like
     nats-py's ``_read_loop`` (read a chunk, parse it). Made on the running loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool = False) -> None:
         self.recorder = Recorder()
         self.nc = NatsConnection()
         self.recorder.install_on(self.nc)
         self.reader = asyncio.StreamReader()
         self.nc._transport = SimpleNamespace(_io_reader=self.reader)  # type: ignore[assignment]
         inbound.install(self.nc, self.recorder.routes())
+        if live:
+            inbound.install(self.nc, self.recorder.live())
 
     async def read_loop(self) -> None:
         while True:
@@ -118,15 +133,19 @@ def hmsg(subject: bytes, sid: int, reply: bytes, headers: bytes, payload: bytes)
     )
 
 
-subjects = st.sampled_from([b"foo.bar", PREFIX + b"1", PREFIX + b"22", b"s.acme.Run.x"])
+subjects = st.sampled_from(
+    [b"foo.bar", PREFIX + b"1", PREFIX + b"22", LIVE + b"3", b"s.acme.Run.x"]
+)
 replies_ = st.sampled_from([b"", b"_INBOX.r.1", ACK])
 payloads = st.binary(max_size=40) | st.sampled_from([b"MSG x 1 2\r\n", b"PING\r\n"])
 header_blocks = st.sampled_from(
     [b"NATS/1.0\r\nA: b\r\n\r\n", b"NATS/1.0 404 No Messages\r\n\r\n", b"NATS/1.0\r\n\r\n"]
 )
 operations = st.one_of(
-    st.builds(msg, subjects, st.sampled_from([1, INBOX_SID]), replies_, payloads),
-    st.builds(hmsg, subjects, st.sampled_from([1, INBOX_SID]), replies_, header_blocks, payloads),
+    st.builds(msg, subjects, st.sampled_from([1, INBOX_SID, LIVE_SID]), replies_, payloads),
+    st.builds(
+        hmsg, subjects, st.sampled_from([1, INBOX_SID, LIVE_SID]), replies_, header_blocks, payloads
+    ),
     st.just(b"PING\r\n"),
     st.just(b"PONG\r\n"),
     st.just(b"+OK\r\n"),
@@ -134,10 +153,11 @@ operations = st.one_of(
 
 
 @settings(max_examples=300)
-@given(st.lists(operations, max_size=12), st.data())
+@given(st.lists(operations, max_size=12), st.data(), st.booleans())
 def test_chunks_fed_at_any_moment_are_read_in_order_as_nats_py_reads_them(
-    ops: list[bytes], data: st.DataObject
+    ops: list[bytes], data: st.DataObject, live: bool
 ) -> None:
+    """With one set of routes, or two installed on the same connection."""
     stream = b"".join(ops)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     # Loop steps between two chunks: the read loop may be waiting, busy, or not yet woken.
@@ -145,7 +165,7 @@ def test_chunks_fed_at_any_moment_are_read_in_order_as_nats_py_reads_them(
     made: list[Connection] = []
 
     async def run() -> None:
-        connection = Connection()
+        connection = Connection(live=live)
         made.append(connection)
         await connection.nc._ps.parse(b"")  # the read loop's first pass hooks the reader
         loop = asyncio.get_running_loop().create_task(connection.read_loop())
@@ -160,7 +180,7 @@ def test_chunks_fed_at_any_moment_are_read_in_order_as_nats_py_reads_them(
 
     asyncio.run(run())
     [connection] = made
-    assert connection.recorder.calls == expected_calls(stream)
+    assert connection.recorder.calls == expected_calls(stream, live=live)
     assert not connection.nc._ps.buf
 
 
@@ -169,7 +189,7 @@ def test_routed_messages_of_a_chunk_are_handed_over_as_it_arrives() -> None:
     taken: list[list[tuple[Any, ...]]] = []
 
     async def run() -> None:
-        connection = Connection()
+        connection = Connection(live=True)
         made.append(connection)
         await connection.nc._ps.parse(b"")
         loop = asyncio.get_running_loop().create_task(connection.read_loop())
@@ -177,6 +197,7 @@ def test_routed_messages_of_a_chunk_are_handed_over_as_it_arrives() -> None:
         connection.reader.feed_data(
             hmsg(PREFIX + b"1", INBOX_SID, b"", b"NATS/1.0\r\n\r\n", b"r")
             + hmsg(b"s.acme.Run.x", INBOX_SID, ACK, b"NATS/1.0\r\nA: b\r\n\r\n", b"")
+            + msg(LIVE + b"1", LIVE_SID, b"", b"l")
             + msg(b"foo.bar", 1, b"", b"p")  # nats-py's: from here on, the read loop's
             + msg(PREFIX + b"2", INBOX_SID, b"", b"q")
         )
@@ -186,9 +207,15 @@ def test_routed_messages_of_a_chunk_are_handed_over_as_it_arrives() -> None:
 
     asyncio.run(run())
     [connection] = made
-    assert [call[0] for call in taken[0]] == ["bulk", "fetched"]
+    assert [call[0] for call in taken[0]] == ["bulk", "fetched", "live"]
     assert taken[0][1][1:] == (b"s.acme.Run.x", ACK, b"NATS/1.0\r\nA: b\r\n\r\n", b"")
-    assert [call[0] for call in connection.recorder.calls] == ["bulk", "fetched", "msg", "bulk"]
+    assert [call[0] for call in connection.recorder.calls] == [
+        "bulk",
+        "fetched",
+        "live",
+        "msg",
+        "bulk",
+    ]
 
 
 def test_a_chunk_that_comes_while_the_reader_holds_input_waits_behind_it() -> None:
@@ -229,13 +256,20 @@ def test_a_malformed_message_line_is_left_to_the_read_loop() -> None:
         asyncio.run(run())
 
 
-def test_a_chunk_that_comes_while_the_read_loop_dispatches_waits_for_it() -> None:
+@pytest.mark.parametrize("routes_added_after_the_hook", [False, True])
+def test_a_chunk_that_comes_while_the_read_loop_dispatches_waits_for_it(
+    routes_added_after_the_hook: bool,
+) -> None:
+    """Also when the reader was hooked before a second set of routes wrapped the parser (the
+    read loop is then inside the later wrapper only)."""
     made: list[Connection] = []
 
     async def run() -> None:
         connection = Connection()
         made.append(connection)
         await connection.nc._ps.parse(b"")
+        if routes_added_after_the_hook:
+            inbound.install(connection.nc, connection.recorder.live())
         loop = asyncio.get_running_loop().create_task(connection.read_loop())
         await asyncio.sleep(0)
         gate = connection.recorder.gate = asyncio.Event()
