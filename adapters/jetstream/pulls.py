@@ -32,7 +32,7 @@ from collections.abc import Callable
 from nats.aio.client import Client as NatsConnection
 
 from adapters.jetstream import replies
-from adapters.jetstream.nats_internals import Routes, install, sid_of, write
+from adapters.jetstream.nats_internals import Routes, install, sid_of, writer_of
 
 logger = logging.getLogger("cairn.work")
 
@@ -71,7 +71,6 @@ class Pulls:
         self._out: list[bytes] = []
         self._soon: asyncio.Handle | None = None  # the write of what this pass queued
         self._later: asyncio.TimerHandle | None = None  # the write of lingering acks
-        self._writing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Receive the deliveries (the inbox is subscribed again after a reconnect)."""
@@ -118,8 +117,7 @@ class Pulls:
     async def flush(self) -> None:
         """Write what is queued and wait until it is on the wire."""
         self._write()
-        if self._writing:
-            await asyncio.wait(set(self._writing))
+        writer_of(self._nc).flush()
         await self._nc.flush()
 
     def _send(self, line: bytes) -> None:
@@ -138,16 +136,11 @@ class Pulls:
             return
         data = b"".join(self._out)
         self._out.clear()
-        task = asyncio.get_running_loop().create_task(write(self._nc, data))
-        self._writing.add(task)
-        task.add_done_callback(self._written)
-
-    def _written(self, task: asyncio.Task[None]) -> None:
-        self._writing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            # Lost acks only bring their messages again (after ack_wait); lost pull requests
-            # are asked again once the connection is back (`forget`).
-            logger.warning("writing to the work consumer failed (%r)", task.exception())
+        # This runs at the end of the loop pass (or of the linger): written now, after whatever
+        # nats-py queued before; while the connection is down, kept for nats-py to write once it
+        # is back. A lost ack only brings its message again (after ack_wait); lost pull
+        # requests are asked again once the connection is back (`forget`).
+        writer_of(self._nc).queue_and_flush(data)
 
     # ---- from nats-py's read loop (neither may raise: it would stop reading) ---------------
 

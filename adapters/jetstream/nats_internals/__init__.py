@@ -6,20 +6,24 @@ dispatches them (``inbound``). Nothing outside this package touches a name of na
 starts with an underscore. What is relied on, and what checks it
 (tests/unit/adapters/jetstream/nats_internals/test_pins.py, which names whatever is gone):
 
-- ``Client._send_command(data)``, ``Client._flush_queue`` and ``Client._flush_pending()``:
-  queue bytes on the connection and kick its flusher, as ``Client.publish`` does (``raw``);
+- ``Client._pending`` and ``Client._pending_data_size`` (the bytes queued for the socket),
+  ``Client._transport.writelines`` and ``Client._flush_queue``: raw bytes join nats-py's
+  pending buffer and are written at the end of the loop pass (``raw``, decision 0066);
 - ``Subscription._id``: a subscription's sid, which routes consumer deliveries (``raw``);
 - ``Msg._client``: the connection field a ``Msg`` is constructed with (``raw``);
 - ``Client._process_msg(sid, subject, reply, data, headers)``, ``Client._ps`` (the protocol
   parser: ``buf``, ``state``, ``parse(data)``), ``nats.protocol.parser.AWAITING_CONTROL_LINE``,
   and that ``Client._read_loop`` calls ``self._ps.parse(...)`` with each chunk received
-  (``inbound``).
+  (``inbound``);
+- ``Client._transport``, nats-py's ``TcpTransport._io_reader`` (an ``asyncio.StreamReader``),
+  its ``_buffer`` and ``feed_data``, which ``StreamReaderProtocol.data_received`` calls with
+  each chunk (``received``, decision 0066).
 
 pyproject.toml pins nats-py to the minor version these were checked on: widen the pin only
 after the pinning test passed on the new version.
 """
 
 from adapters.jetstream.nats_internals.inbound import Routes, install
-from adapters.jetstream.nats_internals.raw import message, sid_of, write
+from adapters.jetstream.nats_internals.raw import message, send, sid_of, write, writer_of
 
-__all__ = ["Routes", "install", "message", "sid_of", "write"]
+__all__ = ["Routes", "install", "message", "send", "sid_of", "write", "writer_of"]

@@ -27,15 +27,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client as NatsConnection
-from nats.errors import ProtocolError
 from nats.protocol import parser as nats_parser
+
+from adapters.jetstream.nats_internals.received import (
+    JS_ACK,
+    hook,
+    hooked,
+    message_args,
+    reader_of,
+    reading_of,
+)
 
 ProcessMsg = Callable[..., Awaitable[None]]  # (sid, subject, reply, payload, headers)
 Deliver = Callable[[bytes, bytes | None, bytes], None]  # (subject, headers, payload)
 DeliverFetched = Callable[[bytes, bytes, bytes | None, bytes], None]  # + reply
 
 _CRLF = b"\r\n"
-JS_ACK = b"$JS.ACK."
 
 
 class Routes:
@@ -75,12 +82,22 @@ def install(nc: NatsConnection, routes: Routes) -> None:
     ps = nc._ps
     original_parse: Callable[[bytes], Awaitable[None]] = ps.parse
 
+    reading = reading_of(nc)
+    reading.routes.insert(0, routes)  # this wrapper tries its routes before earlier ones
+
     async def parse(data: bytes = b"") -> None:
-        if ps.state != nats_parser.AWAITING_CONTROL_LINE:  # within a message nats-py began
-            await original_parse(data)
-            return
-        ps.buf.extend(data)
-        await read(ps, original_parse, original_process, routes)
+        reader = reader_of(nc)
+        if reader is not None and not hooked(reader):  # connected, or connected again
+            hook(nc, reader, reading)
+        reading.busy += 1
+        try:
+            if ps.state != nats_parser.AWAITING_CONTROL_LINE:  # within a message nats-py began
+                await original_parse(data)
+                return
+            ps.buf.extend(data)
+            await read(ps, original_parse, original_process, routes)
+        finally:
+            reading.busy -= 1
 
     ps.parse = parse  # type: ignore[method-assign]
 
@@ -140,22 +157,3 @@ async def read(
     finally:
         if pos and ps.buf is buf:
             del buf[:pos]
-
-
-def message_args(args: list[bytearray], with_headers: bool) -> tuple[bytes, int, bytes, int, int]:
-    """subject, sid, reply (b"" if none), header size, total size of ``[H]MSG`` arguments."""
-    try:
-        if with_headers:
-            if len(args) not in (4, 5):
-                raise ValueError(args)
-            header_size, size = int(args[-2]), int(args[-1])
-        else:
-            if len(args) not in (3, 4):
-                raise ValueError(args)
-            header_size, size = 0, int(args[-1])
-        if not 0 <= header_size <= size:
-            raise ValueError(args)
-        reply = bytes(args[2]) if len(args) == (5 if with_headers else 4) else b""
-        return bytes(args[0]), int(args[1]), reply, header_size, size
-    except ValueError:
-        raise ProtocolError("nats: malformed MSG") from None

@@ -21,14 +21,19 @@ HEADERS = b"NATS/1.0\r\nCairn-Topic: domain.runs.run:Run.PlanProposed\r\nCairn-T
 
 
 class FakeConnection:
-    """What nats-py's connection offers the raw writes: queued bytes, no flusher."""
+    """What nats-py's connection offers the raw writes: a pending buffer and a transport
+    (``written``: each write queued, in the order the transport was given them)."""
 
     def __init__(self) -> None:
         self.written: list[bytes] = []
+        self._pending: list[bytes] = []
+        self._pending_data_size = 0
         self._flush_queue = None
+        self.is_connected = True
+        self._transport = self
 
-    async def _send_command(self, data: bytes) -> None:
-        self.written.append(data)
+    def writelines(self, data: list[bytes]) -> None:
+        self.written.extend(data)
 
     async def flush(self) -> None:
         return None

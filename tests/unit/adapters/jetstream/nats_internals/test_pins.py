@@ -14,6 +14,7 @@ import pytest
 from nats.aio.client import Client as NatsConnection
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.aio.transport import TcpTransport
 from nats.protocol import parser as nats_parser
 
 from adapters.jetstream import nats_internals
@@ -39,14 +40,36 @@ def test_the_installed_nats_py_is_the_version_these_pins_were_checked_on() -> No
 
 def test_raw_writes_queue_bytes_the_way_publish_does() -> None:
     nc = NatsConnection()
-    assert callable(getattr(nc, "_send_command", None)), gone("Client._send_command", "raw.py")
-    assert callable(getattr(nc, "_flush_pending", None)), gone("Client._flush_pending", "raw.py")
     assert hasattr(nc, "_flush_queue"), gone("Client._flush_queue", "raw.py")
     assert isinstance(getattr(nc, "_pending", None), list), gone("Client._pending", "raw.py")
-    publish = inspect.getsource(NatsConnection.publish) + inspect.getsource(
-        NatsConnection._send_publish
+    assert getattr(nc, "_pending_data_size", None) == 0, gone("Client._pending_data_size", "raw.py")
+    assert hasattr(nc, "_transport"), gone("Client._transport", "raw.py")
+    send = inspect.getsource(NatsConnection._send_command)
+    assert "self._pending.append(" in send and "_pending_data_size" in send, gone(
+        "Client._send_command queuing on Client._pending", "raw.py"
     )
-    assert "_send_command(" in publish, gone("publish() through Client._send_command", "raw.py")
+    flusher = inspect.getsource(NatsConnection._flusher)
+    assert "self._transport.writelines(self._pending" in flusher, gone(
+        "the flusher writing Client._pending with Transport.writelines", "raw.py"
+    )
+
+
+def test_the_reader_that_received_hooks() -> None:
+    source = inspect.getsource(TcpTransport)
+    assert "self._io_reader" in source and "open_connection" in source, gone(
+        "TcpTransport._io_reader (the StreamReader of asyncio.open_connection)", "received.py"
+    )
+    loop = asyncio.new_event_loop()
+    try:
+        reader = asyncio.StreamReader(loop=loop)
+    finally:
+        loop.close()
+    assert isinstance(getattr(reader, "_buffer", None), bytearray), gone(
+        "asyncio.StreamReader._buffer", "received.py"
+    )
+    assert "reader.feed_data(data)" in inspect.getsource(
+        asyncio.StreamReaderProtocol.data_received
+    ), gone("StreamReaderProtocol.data_received calling reader.feed_data", "received.py")
 
 
 def test_a_subscription_carries_its_sid() -> None:
@@ -100,6 +123,7 @@ def test_raw_write_hands_the_bytes_to_the_pending_buffer() -> None:
         nc = NatsConnection()
         nc._flush_queue = asyncio.Queue(maxsize=1024)
         await nats_internals.write(nc, b"PUB s 1\r\nx\r\n")
+        await asyncio.sleep(0)  # its write at the end of the pass: not connected, kept
         return list(nc._pending)
 
     assert asyncio.run(run()) == [b"PUB s 1\r\nx\r\n"], gone(
