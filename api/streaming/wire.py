@@ -29,8 +29,11 @@ def _compact(body: dict[str, Any]) -> str:
 
 
 def sse(frame: Frame) -> bytes:
-    if frame.events:
-        return b"".join(event.sse() for event in frame.events)
+    events = frame.events
+    if len(events) == 1:  # most frames: one event, its shared bytes as they are
+        return events[0].sse()
+    if events:
+        return b"".join(event.sse() for event in events)
     if frame.kind == "heartbeat":
         return f": heartbeat {frame.position}\n\n".encode()
     data = _compact(control(frame))
