@@ -1,9 +1,9 @@
 """`kill -9` a projector worker (`cairn projector run all`, every view in its one process) at
 20 random points while it projects 20,000 events, some already stored and some arriving: the
 views then equal a rebuild from zero, row for row (the scenario: ../kill9.py): issue #5's
-must-show, at its scale. With catch-up
-worker processes: test_kill9_exactly_once_catch_up.py, a file of its own so that the two long
-tests can run in the suite's two test processes at once."""
+must-show, at its scale. With catch-up worker processes: test_kill9_exactly_once_catch_up.py,
+a file of its own so that the two long tests can run in the suite's two test processes at
+once."""
 
 from __future__ import annotations
 
