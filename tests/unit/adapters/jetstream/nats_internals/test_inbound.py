@@ -15,6 +15,7 @@ from nats.errors import ProtocolError
 from nats.protocol import parser as nats_parser
 
 from adapters.jetstream.nats_internals import inbound
+from tests.support.nats_wire import hmsg, msg
 
 pytestmark = pytest.mark.unit
 
@@ -98,25 +99,6 @@ def calls_in_chunks(data: bytes, cuts: list[int]) -> list[tuple[Any, ...]]:
     asyncio.run(feed())
     assert not nc._ps.buf
     return recorder.calls
-
-
-def msg(subject: bytes, sid: int, reply: bytes, payload: bytes) -> bytes:
-    reply_part = b" " + reply if reply else b""
-    return b"MSG %s %d%s %d\r\n%s\r\n" % (subject, sid, reply_part, len(payload), payload)
-
-
-def hmsg(subject: bytes, sid: int, reply: bytes, headers: bytes, payload: bytes) -> bytes:
-    reply_part = b" " + reply if reply else b""
-    size = len(headers) + len(payload)
-    return b"HMSG %s %d%s %d %d\r\n%s%s\r\n" % (
-        subject,
-        sid,
-        reply_part,
-        len(headers),
-        size,
-        headers,
-        payload,
-    )
 
 
 subjects = st.sampled_from(

@@ -17,6 +17,7 @@ from nats.errors import ProtocolError
 from nats.protocol import parser as nats_parser
 
 from adapters.jetstream.nats_internals import inbound
+from tests.support.nats_wire import hmsg, msg
 
 pytestmark = pytest.mark.unit
 
@@ -112,25 +113,6 @@ class Connection:
             if not chunk:
                 return
             await self.nc._ps.parse(chunk)
-
-
-def msg(subject: bytes, sid: int, reply: bytes, payload: bytes) -> bytes:
-    reply_part = b" " + reply if reply else b""
-    return b"MSG %s %d%s %d\r\n%s\r\n" % (subject, sid, reply_part, len(payload), payload)
-
-
-def hmsg(subject: bytes, sid: int, reply: bytes, headers: bytes, payload: bytes) -> bytes:
-    reply_part = b" " + reply if reply else b""
-    size = len(headers) + len(payload)
-    return b"HMSG %s %d%s %d %d\r\n%s%s\r\n" % (
-        subject,
-        sid,
-        reply_part,
-        len(headers),
-        size,
-        headers,
-        payload,
-    )
 
 
 subjects = st.sampled_from(
