@@ -65,9 +65,10 @@ class CairnSettings:
     gmail_pubsub_topic: str = ""
     gmail_push_service_account: str = ""
     # `cairn worker` processes `cairn up` starts (CAIRN_WORKERS), and the runs each of them
-    # advances at once (CAIRN_WORKER_CONCURRENCY: threads, as planning waits on a model).
+    # advances at once (CAIRN_WORKER_CONCURRENCY: threads, as planning waits on a model; 32
+    # lets more saves share one append, decision 0067).
     workers: int = 2
-    worker_concurrency: int = 16
+    worker_concurrency: int = 32
     # Seconds a run event stays with a worker that stopped answering (killed, frozen) before
     # another worker gets it (CAIRN_WORKER_ACK_WAIT). Live workers renew it while they work.
     worker_ack_wait_s: float = 30.0
@@ -164,7 +165,7 @@ class CairnSettings:
             redis_prefix=env.get("CAIRN_REDIS_PREFIX", "cairn"),
             passkey_ttl_s=int(env.get("CAIRN_PASSKEY_TTL_S", "120")),
             workers=e.count(env, "CAIRN_WORKERS", 2, minimum=0),
-            worker_concurrency=e.count(env, "CAIRN_WORKER_CONCURRENCY", 16, minimum=1),
+            worker_concurrency=e.count(env, "CAIRN_WORKER_CONCURRENCY", 32, minimum=1),
             worker_ack_wait_s=float(e.count(env, "CAIRN_WORKER_ACK_WAIT", 30, minimum=1)),
             llm_mock_answer_file=Path(mock_answer) if mock_answer else None,
             allow_private_model_endpoints=_on(env.get("CAIRN_ALLOW_PRIVATE_MODEL_ENDPOINTS", "")),
