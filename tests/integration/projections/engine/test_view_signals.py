@@ -5,7 +5,9 @@ recorded position, exactly once. (A switch heard: test_rebuild_switch.py.)"""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,11 +16,12 @@ from psycopg_pool import ConnectionPool
 
 from domain.event_context import EventContext
 from domain.runs.run import Run
-from projections.engine import operations, projector_worker
+from projections.engine import operations, projector_worker, view_signals
 from projections.engine.commit_pipeline import CommitPipeline
 from projections.engine.event_source import EventSource
 from projections.engine.projector_host import ProjectorHost
 from projections.engine.view_reads import current_position, wait_for
+from projections.engine.view_signals import WAIT_CHANNEL, ViewSignals
 from projections.settings import ProjectionSettings
 from projections.views.directory.security_events import SecurityEvents
 from tests.integration.projections.support import Generator, admin, differences
@@ -85,3 +88,32 @@ def test_a_restart_goes_on_from_the_recorded_position(
         found = differences(conn, SecurityEvents, 1, rebuilt)
     # The view followed across the restart has the rows of one built from the whole store.
     assert all(ours == theirs > 0 and differ == 0 for ours, theirs, differ in found.values())
+
+
+def test_closing_wakes_the_listening_thread_at_once(
+    settings: ProjectionSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It hears what is said while it would otherwise sleep for an hour, and `close` ends it
+    without waiting for its next look (decision 0068)."""
+    monkeypatch.setattr(view_signals, "_LISTEN_FOR_S", 3600.0)
+    signals = ViewSignals(settings.database_url).start()
+    thread = signals._thread
+    assert thread is not None
+    try:
+        assert _eventually(lambda: signals.listening)
+        with admin(settings.database_url) as conn:
+            conn.execute("SELECT pg_notify(%s, 'runs 7')", (WAIT_CHANNEL,))
+        assert _eventually(lambda: signals.wanted("runs") == 7)
+    finally:
+        signals.close()
+    assert not thread.is_alive()  # before: alive for up to an hour (close joins for 10 s)
+    signals.close()  # again: nothing left to close
+
+
+def _eventually(check: Callable[[], bool], within_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
