@@ -35,8 +35,9 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
+from adapters.llm.gateway import first_call_done
 from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
-from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, with_model_answering
+from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
 
 pytestmark = pytest.mark.e2e
@@ -226,10 +227,15 @@ def _people(cairn: Cairn) -> list[Person]:
         dict.fromkeys(DEFAULT_LIMITS, limit),
         prefix=f"{services.settings.redis_prefix}:fuzz-rl",
     )
+    # litellm's first call imports its call path: here, not in the worker's thread while
+    # hypothesis generates (it reads each module that appears in `sys.modules`; one imported
+    # meanwhile made a draw fail with "dictionary changed size during iteration").
+    first_call_done()
     people = [cairn.sign_up("fuzza"), cairn.sign_up("fuzzb", email="bob@example.com", name="Bob")]
     for person in people:
         with_model_answering(cairn, person, SARAH)
-        submit(cairn, person, "Schedule a meeting with Sarah")
+        run_id = submit(cairn, person, "Schedule a meeting with Sarah")["run_id"]
+        wait_status(cairn, person, run_id, "completed")  # nothing of it left to do meanwhile
     return people
 
 
