@@ -3,16 +3,13 @@ for the learner; check that a redelivered synced fact teaches nothing more."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import pytest
-
 from commands.application import CairnApplication
 from tests.support.in_process import Cairn, Person
+from tests.support.waiting import eventually as eventually  # the wait the context tests use
 
 
 def note(cairn: Cairn, person: Person, text: str, **extra: Any) -> dict[str, Any]:
@@ -49,17 +46,6 @@ def entity_named(cairn: Cairn, person: Person, name: str, after: int) -> dict[st
     found = [h for h in hits if h["kind"] == "entity" and h["text"] == name]
     assert found, hits
     return entity(cairn, person, found[0]["id"])
-
-
-def eventually(found: Callable[[], Any]) -> Any:
-    """What `found` gives once it gives something (the learner works in the background)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail("not within 30 s")
 
 
 def first_entity(cairn: Cairn, person: Person, q: str) -> dict[str, Any] | None:

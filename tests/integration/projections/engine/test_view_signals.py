@@ -5,9 +5,7 @@ recorded position, exactly once. (A switch heard: test_rebuild_switch.py.)"""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +23,7 @@ from projections.engine.view_signals import WAIT_CHANNEL, ViewSignals
 from projections.settings import ProjectionSettings
 from projections.views.directory.security_events import SecurityEvents
 from tests.integration.projections.support import Generator, admin, differences
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -100,20 +99,11 @@ def test_closing_wakes_the_listening_thread_at_once(
     thread = signals._thread
     assert thread is not None
     try:
-        assert _eventually(lambda: signals.listening)
+        eventually(lambda: signals.listening)
         with admin(settings.database_url) as conn:
             conn.execute("SELECT pg_notify(%s, 'runs 7')", (WAIT_CHANNEL,))
-        assert _eventually(lambda: signals.wanted("runs") == 7)
+        eventually(lambda: signals.wanted("runs") == 7)
     finally:
         signals.close()
     assert not thread.is_alive()  # before: alive for up to an hour (close joins for 10 s)
     signals.close()  # again: nothing left to close
-
-
-def _eventually(check: Callable[[], bool], within_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + within_s
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
