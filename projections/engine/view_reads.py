@@ -77,16 +77,19 @@ def current_position(conn: psycopg.Connection[Any], projection: str) -> int | No
 
 
 def wait_for(
-    pool: ConnectionPool[Any], projection: str, position: int, timeout: float = DEFAULT_WAIT
+    pool: ConnectionPool[Any], projection: str, position: int, timeout: float | None = None
 ) -> int:
     """Block until the active view of `projection` has applied the store position `position`
-    (a command's answer); returns the view's position. ProjectionBehind (409) after `timeout`.
+    (a command's answer); returns the view's position. ProjectionBehind (409) after `timeout`
+    (None: `DEFAULT_WAIT`, read at each call).
 
     A view that is still behind after `_ASK_AFTER_S` is asked for the position (and again
     every `ASK_AGAIN_S`): its projector may be letting a batch that only moves its tracking
     position wait for company (decision 0054)."""
     began = time.monotonic()
-    deadline, ask_at = began + timeout, began + _ASK_AFTER_S
+    bound = DEFAULT_WAIT if timeout is None else timeout
+    deadline = began + bound
+    ask_at = began + _ASK_AFTER_S
     delay = 0.002
     reached: int | None = None
     while True:
@@ -107,7 +110,7 @@ def wait_for(
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.025)
     raise ProjectionBehind(
-        f"the {projection} view has not reached position {position} within {timeout:g}s "
+        f"the {projection} view has not reached position {position} within {bound:g}s "
         f"(it is at {reached if reached is not None else 'nothing yet'}); retry the query",
         {"projection": projection, "position": position, "reached": reached},
     )

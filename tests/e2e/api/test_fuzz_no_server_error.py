@@ -277,7 +277,7 @@ def test_generated_requests_get_no_server_error_and_only_documented_statuses(
     # A drawn `after` beyond the store is never reached: each such request waited
     # `wait_for`'s 2 s bound for its 409 (~25 s of this test, at no CPU). The same answers,
     # sooner; the people above are made with the real bound.
-    monkeypatch.setattr(view_reads.wait_for, "__defaults__", (0.1,))
+    monkeypatch.setattr(view_reads, "DEFAULT_WAIT", 0.1)
     failures: list[str] = []
     statuses = Statuses()
     for operation in _operations(served):
