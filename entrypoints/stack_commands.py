@@ -22,6 +22,7 @@ from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
+from entrypoints.start_up import freeze_start_up
 from entrypoints.worker_cli import start_run_workers
 from infra.stack import LocalStack, StackEndpoints, StackError, external
 from infra.stack.launcher import iter_state_servers, read_state
@@ -110,6 +111,7 @@ def run_up(data_dir: Path | None, host: str, port: int) -> None:
             lifespan="on",
         )
         server = uvicorn.Server(config)
+        freeze_start_up()  # the app is made: never walk its objects again (decision 0070)
         # uvicorn re-raises the Ctrl-C it handled once it has shut down; here that is the
         # requested stop, not an error.
         with contextlib.suppress(KeyboardInterrupt):

@@ -3,7 +3,6 @@ worker processes `cairn up` runs (`start_run_workers`)."""
 
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 from types import FrameType
@@ -14,6 +13,7 @@ from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.children import ChildProcesses, child_env
 from entrypoints.guarded import run_guarded
+from entrypoints.start_up import freeze_start_up
 
 
 def run_worker() -> None:
@@ -34,20 +34,12 @@ def run_worker() -> None:
         telemetry.shutdown()  # exports what is buffered
 
 
-# As for projector processes (projections/engine/tuning.py): a run makes many short-lived
-# objects (litellm, pydantic), and each collection of the oldest generation walks everything
-# imported. Collect the young one every 10,000 allocations (CPython: 700).
-YOUNG_COLLECTION_EVERY = 10_000
-
-
 def settle() -> None:
     """Import litellm and its call path now (one offline mock call, ~0.3 s of CPU, decision
-    0045), not inside the first person's plan; then freeze what start-up made (never walked by
-    the collector again) and collect the young generation less often."""
+    0045), not inside the first person's plan; then freeze what start-up made (decision 0070:
+    a run makes many short-lived objects, litellm's and pydantic's)."""
     first_call_done()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+    freeze_start_up()
 
 
 def start_run_workers(settings: CairnSettings) -> ChildProcesses:

@@ -19,6 +19,7 @@ from api.auth import CurrentCaller
 from api.settings import ServiceUrls
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
+from entrypoints.start_up import freeze_start_up
 
 LIFTED = {kind: RouteLimit(10_000_000, 60) for kind in ("auth", "command", "query")}
 
@@ -48,4 +49,6 @@ def bench_app(settings: CairnSettings) -> FastAPI:
 if __name__ == "__main__":
     settings = CairnSettings.from_env()
     port = int(os.environ["CAIRN_API_PORT"])
-    uvicorn.run(bench_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    app = bench_app(settings)
+    freeze_start_up()  # as `cairn up` does for its API
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
