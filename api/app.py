@@ -38,6 +38,7 @@ from api.settings import ServiceUrls
 from api.tracing import TraceMiddleware
 from commands.api_process import api_process, readiness
 from commands.settings import CairnSettings
+from projections.engine.store_head import StoreHead
 
 NATIVE_TELEMETRY_OFF: TelemetryConfig = {
     "tracing": False,
@@ -78,6 +79,7 @@ def create_app(
         app.state.services = None
         app.state.push = None
         app.state.audit_log = None
+        app.state.store_head = None
         if not with_services:
             yield
             return
@@ -85,6 +87,7 @@ def create_app(
             app.state.services = running.services
             app.state.push = running.push
             app.state.audit_log = running.audit_log
+            app.state.store_head = StoreHead(running.services.last_position)
             try:
                 yield
             finally:

@@ -36,6 +36,7 @@ from api.dependencies import get_audit_log, get_push
 from api.dispatch import anonymous_sender, signed_in_sender
 from api.idempotency import IDEMPOTENCY_KEY_PARAMETER
 from api.models import ErrorResponse
+from api.params import checked_after
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -97,8 +98,7 @@ def error_statuses(route: APIRoute) -> set[int]:
         statuses.add(429)
     if route.dependant.path_params:
         statuses.add(404)
-    waits = any(param.name == "after" for param in route.dependant.query_params)
-    if waits or (route.methods or set()) - {"GET", "HEAD"}:
+    if checked_after in calls or (route.methods or set()) - {"GET", "HEAD"}:
         statuses.add(409)
     return statuses
 

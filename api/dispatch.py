@@ -33,6 +33,7 @@ from api.middleware import ids_of
 from commands.base import Caller, Command, CommandResult, Issued
 from commands.bootstrap import Services
 from commands.ports.sessions import AccessClaims
+from projections.engine.store_head import StoreHead
 
 C = TypeVar("C", bound=Command)
 
@@ -89,9 +90,11 @@ class Sender:
         keep_answer: bool,
     ) -> JSONResponse:
         def run(command_id: str | None) -> tuple[int, dict[str, Any]]:
-            return status, answer(
-                self.services.commands.dispatch(command, self._issued(command_id))
-            )
+            result = self.services.commands.dispatch(command, self._issued(command_id))
+            head: StoreHead | None = getattr(self.request.app.state, "store_head", None)
+            if head is not None:  # a query's `?after=` of it needs no look at the store
+                head.note(result.position)
+            return status, answer(result)
 
         # On this thread, before anything of the command runs; once per request; in the same
         # round trip as the Idempotency-Key's record (decision 0057).

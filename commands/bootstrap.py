@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,6 +22,7 @@ from adapters.failpoints import FailpointIntegrations, Failpoints
 from adapters.idempotency import IdempotencyStore
 from adapters.integrations.providers.outbox import Outbox, PostgresOutbox, ReachingOutbox
 from adapters.integrations.providers.router import connected_providers
+from adapters.jetstream.head import last_position_of
 from adapters.llm.context import ClockContextProvider, GraphContextProvider
 from adapters.llm.embedding import LiteLLMEmbeddings
 from adapters.llm.endpoints import ResolvingEndpointGuard
@@ -86,6 +88,8 @@ class Services:
     feeds: FeedSync
     # And their inboxes (calendar and mail feeds share `feeds.app`).
     mail: MailSync
+    # The event store's last position, None when it cannot tell (a query's `?after=`).
+    last_position: Callable[[], int | None] = lambda: None
     # Access tokens of people's connected accounts; None until connections are configured,
     # and then every provider is reached through the generic HTTP port.
     connections: ConnectionsPorts | None = None
@@ -178,6 +182,7 @@ def bootstrap(settings: CairnSettings) -> Services:
         feeds=feeds,
         mail=mail,
         context=context,
+        last_position=last_position_of(runs.app.recorder),
     )
 
 

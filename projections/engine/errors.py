@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.errors import Conflict, InvalidTransition, NotFound, Unavailable
+from domain.errors import Conflict, InvalidInput, InvalidTransition, NotFound, Unavailable
 
 
 class ProjectionBehind(Conflict):
@@ -42,3 +42,10 @@ class SourceMismatch(InvalidTransition):
     """The view was built from another event store (stream) than the one configured."""
 
     code = "projection_source_mismatch"
+
+
+class PositionBeyondStore(InvalidInput):
+    """A query's `?after=` names a position the event store has never handed out (400): it
+    could never be reached, so it is refused at once instead of waited for."""
+
+    code = "position_beyond_store"

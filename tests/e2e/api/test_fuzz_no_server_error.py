@@ -37,7 +37,6 @@ from schemathesis.core.result import Ok
 
 from adapters.llm.gateway import first_call_done
 from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
-from projections.engine import view_reads
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
 
@@ -271,13 +270,9 @@ def _one_valid_case(operation: Any) -> Any:
 
 @pytest.mark.long(60)
 def test_generated_requests_get_no_server_error_and_only_documented_statuses(
-    served: Cairn, monkeypatch: pytest.MonkeyPatch
+    served: Cairn,
 ) -> None:
     people = _people(served)
-    # A drawn `after` beyond the store is never reached: each such request waited
-    # `wait_for`'s 2 s bound for its 409 (~25 s of this test, at no CPU). The same answers,
-    # sooner; the people above are made with the real bound.
-    monkeypatch.setattr(view_reads, "DEFAULT_WAIT", 0.1)
     failures: list[str] = []
     statuses = Statuses()
     for operation in _operations(served):

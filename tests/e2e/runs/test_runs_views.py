@@ -150,7 +150,7 @@ def test_another_persons_run_is_not_found_even_once_projected(projected: Cairn) 
     assert malformed.status_code == 404
 
 
-def test_waiting_for_a_position_the_view_never_reaches_is_409(projected: Cairn) -> None:
+def test_waiting_for_a_position_beyond_the_store_is_refused_at_once(projected: Cairn) -> None:
     cairn = projected
     ada = cairn.sign_up("viewbehind")
     with_model_answering(cairn, ada, SARAH)
@@ -159,7 +159,7 @@ def test_waiting_for_a_position_the_view_never_reaches_is_409(projected: Cairn) 
     response = cairn.client.get(
         f"/v1/runs/{accepted['run_id']}", headers=ada.headers, params={"after": beyond}
     )
-    assert response.status_code == 409, response.text
+    assert response.status_code == 400, response.text
     error = response.json()["error"]
-    assert error["code"] == "projection_behind"
+    assert error["code"] == "position_beyond_store"
     assert error["details"]["position"] == beyond
