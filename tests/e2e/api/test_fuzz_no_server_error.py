@@ -35,7 +35,6 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
-from adapters.llm.gateway import first_call_done
 from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
@@ -227,10 +226,6 @@ def _people(cairn: Cairn) -> list[Person]:
         dict.fromkeys(DEFAULT_LIMITS, limit),
         prefix=f"{services.settings.redis_prefix}:fuzz-rl",
     )
-    # litellm's first call imports its call path: here, not in the worker's thread while
-    # hypothesis generates (it reads each module that appears in `sys.modules`; one imported
-    # meanwhile made a draw fail with "dictionary changed size during iteration").
-    first_call_done()
     people = [cairn.sign_up("fuzza"), cairn.sign_up("fuzzb", email="bob@example.com", name="Bob")]
     for person in people:
         with_model_answering(cairn, person, SARAH)
