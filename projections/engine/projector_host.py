@@ -58,6 +58,8 @@ class ProjectorHost:
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the batch in hand, then stop (a batch is one transaction either way)."""
         self.stopping.set()
+        if self._reading is not None:  # a worker waiting for events sees the stop at once
+            self._reading.stop_waiting()
         for watch in self._watches:
             watch.close()
         for thread in self._threads:

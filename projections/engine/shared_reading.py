@@ -50,6 +50,7 @@ class SharedReader:
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._waits_over = False  # the host stops: a take no longer waits for what comes
         self._reading = 0  # counts the readings started: a stopped one's late pages are dropped
 
     def covers(self, after: int) -> bool:
@@ -164,7 +165,7 @@ class SharedReader:
             if not (self._running and self._base <= after):
                 return None
             index = bisect_right(self._ids, after, self._first)
-            if index == len(self._ids) and timeout > 0:
+            if index == len(self._ids) and timeout > 0 and not self._waits_over:
                 ready = threading.Condition(self._lock)
                 self._waiters[ready] = wake_for
                 try:
@@ -175,6 +176,14 @@ class SharedReader:
                     return None
                 index = bisect_right(self._ids, after, self._first)
             return self._items[index : index + limit]
+
+    def stop_waiting(self) -> None:
+        """The host stops: wake every worker waiting in `take` and wait no more. Each takes
+        what is kept (maybe nothing) and stays on the shared reading, so none opens a feed of
+        its own while the host stops (as a worker told to read alone would)."""
+        with self._lock:
+            self._waits_over = True
+            self._wake_all()
 
     def close(self) -> None:
         with self._lock:

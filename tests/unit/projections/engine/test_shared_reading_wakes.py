@@ -150,3 +150,28 @@ def test_a_worker_that_waits_for_any_page_is_woken_by_each(
     store.page(_n(1, "tick"))
     assert first.positions() == [1]
     assert reader.take(0, 10, 0.0, frozenset({"run"})) == list(first.got or [])
+
+
+def test_a_stopping_host_wakes_the_waiting_workers_and_no_take_waits_after(
+    store: PagedStore, reader: SharedReader
+) -> None:
+    store.page(_n(1, "run"))
+    takers = [Taker(reader, frozenset({"user"})), Taker(reader, None)]  # taking after 0
+    assert [taker.positions() for taker in takers] == [[1], [1]]  # 1 was there: no wait
+    got: list[list[Notification] | None] = []
+    waiting = [
+        threading.Thread(target=lambda w=wanted: got.append(reader.take(1, 10, 30.0, w)))
+        for wanted in (frozenset({"user"}), None)
+    ]
+    for thread in waiting:
+        thread.start()
+    _waiting(reader, 2)
+    reader.stop_waiting()
+    for thread in waiting:
+        thread.join(10)
+        assert not thread.is_alive()
+    # Nothing new, and still on the shared reading (None would send them to read alone).
+    assert got == [[], []]
+    assert reader.take(1, 10, 30.0) == []  # at once: no take waits any more
+    store.page(_n(2, "run"))
+    assert [n.id for n in reader.take(1, 10, 30.0) or []] == [2]  # what comes is still kept
