@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from psycopg.conninfo import make_conninfo
 
+from adapters.postgres.migrations import migrate
 from entrypoints.configure import read_settings, stack_settings
 from infra.stack import LocalStack, StackEndpoints
 from tests.support.scheduling import expected_seconds, longest_files_first
@@ -110,6 +111,40 @@ def fresh_database_url(database_url: str, unique_name: str) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     yield url
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_template(stack: StackEndpoints) -> Iterator[str]:
+    """A database with pgvector and every migration applied, made once per test session: each
+    test's migrated database is a copy of it (CREATE DATABASE ... TEMPLATE, ~0.12 s, against
+    ~0.23 s for CREATE, pgvector and the migrations). Nobody connects to it once it is made (a
+    copy needs that), so it refuses connections."""
+    name = f"tmpl{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(stack.database_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    migrate(url)
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+    yield name
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated_database_url(
+    database_url: str, migrated_template: str, unique_name: str
+) -> Iterator[str]:
+    """A new database of its own for one test, with pgvector and every migration applied (a
+    copy of the session's template; `migrate` on it applies nothing), dropped afterwards. A
+    test of the migrations themselves takes `fresh_database_url`."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{unique_name}" TEMPLATE "{migrated_template}"')
+    yield make_conninfo(database_url, dbname=unique_name)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
 

@@ -32,14 +32,14 @@ def provider() -> Iterator[FakeProvider]:
 @pytest.fixture
 def cairn_settings(
     stack: StackEndpoints,
-    fresh_database_url: str,
+    migrated_database_url: str,
     unique_name: str,
     tmp_path: Path,
     provider: FakeProvider,
 ) -> CairnSettings:
     return isolated_settings(
         stack,
-        fresh_database_url,
+        migrated_database_url,
         unique_name,
         tmp_path,
         passkey_ttl_s=5,  # short enough to test expiry, long enough for a loaded machine

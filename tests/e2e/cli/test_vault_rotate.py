@@ -31,16 +31,16 @@ def _rotate(database_url: str, keks: str, tmp_path: Path) -> subprocess.Complete
 
 
 def test_rotation_rewraps_and_old_secrets_stay_readable(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    migrate(fresh_database_url)
+    migrate(migrated_database_url)
     v1 = new_kek_entry("v1")
     pool: ConnectionPool[Any]
-    with ConnectionPool(fresh_database_url, min_size=1, max_size=2) as pool:
+    with ConnectionPool(migrated_database_url, min_size=1, max_size=2) as pool:
         before = PostgresVault(pool, KeyRing.parse(v1))
         before.put_secret("tenant-a", "openai-key", b"sk-old-secret")
         both = f"{v1},{new_kek_entry('v2')}"
-        result = _rotate(fresh_database_url, both, tmp_path)
+        result = _rotate(migrated_database_url, both, tmp_path)
         assert result.returncode == 0, result.stderr
         assert "older KEKs can be removed" in result.stderr
         only_new = PostgresVault(pool, KeyRing.parse(both).without("v1"))
@@ -50,8 +50,10 @@ def test_rotation_rewraps_and_old_secrets_stay_readable(
         assert "sk-old-secret" not in result.stdout + result.stderr
 
 
-def test_bad_kek_configuration_is_one_clear_line(fresh_database_url: str, tmp_path: Path) -> None:
-    result = _rotate(fresh_database_url, "v1:not-base64!", tmp_path)
+def test_bad_kek_configuration_is_one_clear_line(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    result = _rotate(migrated_database_url, "v1:not-base64!", tmp_path)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "CAIRN_VAULT_KEKS" in lines[0]

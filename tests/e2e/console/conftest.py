@@ -113,7 +113,7 @@ def provider() -> Iterator[FakeProvider]:
 @pytest.fixture
 def console(
     stack: StackEndpoints,
-    fresh_database_url: str,
+    migrated_database_url: str,
     unique_name: str,
     tmp_path: Path,
     provider: FakeProvider,
@@ -125,7 +125,7 @@ def console(
         port = listener.getsockname()[1]
         settings = isolated_settings(
             stack,
-            fresh_database_url,
+            migrated_database_url,
             unique_name,
             tmp_path,
             rp_id="localhost",

@@ -17,16 +17,16 @@ pytestmark = pytest.mark.e2e
 
 
 def test_status_rebuild_and_retry_from_the_command_line(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str
 ) -> None:
-    migrate(fresh_database_url)
+    migrate(migrated_database_url)
     store: Application[uuid.UUID] = Application(env=event_store_env(stack, unique_name))
     try:
         Generator(store).write(300)
     finally:
         store.close()
     runner = CliRunner()
-    env = {**cairn_env(stack, fresh_database_url, unique_name), "COLUMNS": "250"}
+    env = {**cairn_env(stack, migrated_database_url, unique_name), "COLUMNS": "250"}
 
     before = runner.invoke(projector_app, ["status"], env=env)
     assert before.exit_code == 1, before.output  # nothing built, no worker running

@@ -184,9 +184,9 @@ def live_settings(
 
 @pytest.fixture
 def live(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str, tmp_path: Path
 ) -> Iterator[LiveCairn]:
-    cairn = LiveCairn(live_settings(stack, fresh_database_url, unique_name, tmp_path)).start()
+    cairn = LiveCairn(live_settings(stack, migrated_database_url, unique_name, tmp_path)).start()
     try:
         yield cairn
     finally:

@@ -26,10 +26,10 @@ PLAN = {"summary": "n", "steps": []}
 
 @pytest.fixture
 def live(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str, tmp_path: Path
 ) -> Iterator[LiveCairn]:
     """Without a run worker: these runs are written by the test and must stay as written."""
-    settings = live_settings(stack, fresh_database_url, unique_name, tmp_path)
+    settings = live_settings(stack, migrated_database_url, unique_name, tmp_path)
     cairn = LiveCairn(settings, with_worker=False).start()
     try:
         yield cairn

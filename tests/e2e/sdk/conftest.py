@@ -35,14 +35,14 @@ def provider() -> Iterator[FakeProvider]:
 @pytest.fixture
 def live(
     stack: StackEndpoints,
-    fresh_database_url: str,
+    migrated_database_url: str,
     unique_name: str,
     tmp_path: Path,
     provider: FakeProvider,
 ) -> Iterator[LiveCairn]:
     settings = isolated_settings(
         stack,
-        fresh_database_url,
+        migrated_database_url,
         unique_name,
         tmp_path,
         env=dict(PUSH_ENV),

@@ -113,7 +113,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 @pytest.mark.long(22)
 def test_an_intent_is_one_trace_across_processes_and_reaches_the_otlp_receiver(
     stack: StackEndpoints,
-    fresh_database_url: str,
+    migrated_database_url: str,
     unique_name: str,
     tmp_path: Path,
     provider: FakeProvider,
@@ -122,7 +122,7 @@ def test_an_intent_is_one_trace_across_processes_and_reaches_the_otlp_receiver(
     answer = tmp_path / "plan.json"
     answer.write_text(json.dumps(SARAH))
     settings = dataclasses.replace(
-        live_settings(stack, fresh_database_url, unique_name, tmp_path),
+        live_settings(stack, migrated_database_url, unique_name, tmp_path),
         llm_mock_answer_file=answer,
         provider_urls={name: provider.base_url for name in ("google", "bank", "local")},
     )

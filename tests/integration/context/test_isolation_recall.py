@@ -49,9 +49,9 @@ class _QueryOnly:
 
 
 @pytest.fixture
-def database(fresh_database_url: str) -> str:
-    migrate(fresh_database_url)
-    return fresh_database_url
+def database(migrated_database_url: str) -> str:
+    migrate(migrated_database_url)
+    return migrated_database_url
 
 
 @pytest.fixture

@@ -52,9 +52,9 @@ ANSWER = {
 
 @pytest.fixture
 def services(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str, tmp_path: Path
 ) -> Iterator[Services]:
-    services = bootstrap(isolated_settings(stack, fresh_database_url, unique_name, tmp_path))
+    services = bootstrap(isolated_settings(stack, migrated_database_url, unique_name, tmp_path))
     try:
         yield services
     finally:

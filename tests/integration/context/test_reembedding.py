@@ -47,10 +47,10 @@ class Crash(Exception):
 
 @pytest.fixture
 def services(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str, tmp_path: Path
 ) -> Iterator[Services]:
     settings = isolated_settings(
-        stack, fresh_database_url, unique_name, tmp_path, allow_private_model_endpoints=True
+        stack, migrated_database_url, unique_name, tmp_path, allow_private_model_endpoints=True
     )
     context = [projector_registry.PROJECTORS["context"]]
     with ProjectorHost(projection_settings(settings), context):

@@ -34,13 +34,13 @@ def server(oauth_shape: str) -> Iterator[TestOAuthServer]:
 @pytest.fixture
 def settings(
     stack: StackEndpoints,
-    fresh_database_url: str,
+    migrated_database_url: str,
     unique_name: str,
     tmp_path: Path,
     server: TestOAuthServer,
     oauth_shape: str,
 ) -> CairnSettings:
-    return settings_for(stack, fresh_database_url, unique_name, tmp_path, server, oauth_shape)
+    return settings_for(stack, migrated_database_url, unique_name, tmp_path, server, oauth_shape)
 
 
 @pytest.fixture

@@ -33,9 +33,9 @@ SECRET = "channel-secret-7f3a"
 
 @pytest.fixture
 def settings(
-    stack: StackEndpoints, fresh_database_url: str, unique_name: str, tmp_path: Path
+    stack: StackEndpoints, migrated_database_url: str, unique_name: str, tmp_path: Path
 ) -> CairnSettings:
-    return isolated_settings(stack, fresh_database_url, unique_name, tmp_path)
+    return isolated_settings(stack, migrated_database_url, unique_name, tmp_path)
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ TENANT = uuid.uuid4()
 
 
 @pytest.fixture
-def timers(fresh_database_url: str) -> Iterator[PostgresTimers]:
-    migrate(fresh_database_url)
-    with ConnectionPool(fresh_database_url, min_size=1, max_size=8, open=True) as pool:
+def timers(migrated_database_url: str) -> Iterator[PostgresTimers]:
+    migrate(migrated_database_url)
+    with ConnectionPool(migrated_database_url, min_size=1, max_size=8, open=True) as pool:
         yield PostgresTimers(pool)
 
 

@@ -46,9 +46,9 @@ def access_tokens(clock: Clock) -> AccessTokens:
 
 
 @pytest.fixture
-def pool(fresh_database_url: str) -> Iterator[ConnectionPool[Any]]:
-    migrate(fresh_database_url)
-    with ConnectionPool(fresh_database_url, min_size=2, max_size=12, open=True) as opened:
+def pool(migrated_database_url: str) -> Iterator[ConnectionPool[Any]]:
+    migrate(migrated_database_url)
+    with ConnectionPool(migrated_database_url, min_size=2, max_size=12, open=True) as opened:
         yield opened
 
 
@@ -83,11 +83,11 @@ def test_login_issues_a_working_pair(
 
 
 def test_only_a_hash_of_the_refresh_token_is_stored(
-    sessions: PostgresSessions, fresh_database_url: str
+    sessions: PostgresSessions, migrated_database_url: str
 ) -> None:
     pair = sessions.create_session(TENANT, "user-1", "dev-1")
     secret = pair.refresh_token.rsplit(".", 1)[1]
-    with psycopg.connect(fresh_database_url) as conn:
+    with psycopg.connect(migrated_database_url) as conn:
         dump = str(conn.execute("SELECT * FROM refresh_tokens").fetchall())
     assert secret not in dump and pair.refresh_token not in dump
 
@@ -297,12 +297,12 @@ def test_unknown_refresh_tokens_are_refused(sessions: PostgresSessions) -> None:
 
 
 def test_row_level_security_hides_other_tenants(
-    sessions: PostgresSessions, fresh_database_url: str, unique_name: str
+    sessions: PostgresSessions, migrated_database_url: str, unique_name: str
 ) -> None:
     sessions.create_session(TENANT, "user-1", "dev-1")
     sessions.create_session(OTHER_TENANT, "user-1", "dev-1")
     role = f"{unique_name}_app"
-    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
         try:
             conn.execute(f'GRANT SELECT ON sessions, refresh_tokens TO "{role}"')

@@ -15,9 +15,9 @@ VaultFactory = Callable[[KeyRing], PostgresVault]
 
 
 @pytest.fixture
-def pool(fresh_database_url: str) -> Iterator[ConnectionPool[Any]]:
-    migrate(fresh_database_url)
-    with ConnectionPool(fresh_database_url, min_size=1, max_size=10, open=True) as opened:
+def pool(migrated_database_url: str) -> Iterator[ConnectionPool[Any]]:
+    migrate(migrated_database_url)
+    with ConnectionPool(migrated_database_url, min_size=1, max_size=10, open=True) as opened:
         yield opened
 
 

@@ -58,7 +58,7 @@ def test_a_token_opens_only_for_its_field_tenant_and_exact_bytes(vault: Postgres
 
 
 def test_erasure_shreds_one_subject_and_leaves_the_others(
-    vault: PostgresVault, make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    vault: PostgresVault, make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     other_process = make_vault(keyring)
     ada = vault.seal_personal(TENANT, "user-1", "email", "ada@example.com")
@@ -77,14 +77,14 @@ def test_erasure_shreds_one_subject_and_leaves_the_others(
     assert vault.erase_subject(TENANT, "never-sealed") is False
 
     # The key is gone from the database: the KEK alone can recover nothing.
-    keys = _rows(fresh_database_url, "SELECT tenant_id, subject_id FROM vault_subject_keys")
+    keys = _rows(migrated_database_url, "SELECT tenant_id, subject_id FROM vault_subject_keys")
     assert sorted(keys) == [(TENANT, "user-2"), (OTHER, "user-1")]
     with_kek = make_vault(keyring)
     assert with_kek.open_personal(TENANT, ada, "email") is ERASED
 
 
 def test_concurrent_first_seals_share_one_subject_key(
-    make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     vaults = [make_vault(keyring) for _ in range(8)]
     barrier = threading.Barrier(len(vaults))
@@ -99,7 +99,7 @@ def test_concurrent_first_seals_share_one_subject_key(
         thread.start()
     for thread in threads:
         thread.join()
-    assert _rows(fresh_database_url, "SELECT count(*) FROM vault_subject_keys") == [(1,)]
+    assert _rows(migrated_database_url, "SELECT count(*) FROM vault_subject_keys") == [(1,)]
     opened = {vaults[0].open_personal(TENANT, token, "name") for token in tokens}
     assert opened == {f"name {index}" for index in range(len(vaults))}
 

@@ -22,14 +22,14 @@ def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_kek_rotation_rewraps_data_keys_and_keeps_every_secret_readable(
-    make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     before = make_vault(keyring)
     for tenant in TENANTS:
         before.put_secret(tenant, "old", f"old secret of {tenant}".encode())
     token = before.seal_personal("tenant-a", "user-1", "email", "ada@example.com")
     secrets_sql = "SELECT tenant_id, record_id, ciphertext FROM vault_secrets ORDER BY 1, 2"
-    ciphertexts = _rows(fresh_database_url, secrets_sql)
+    ciphertexts = _rows(migrated_database_url, secrets_sql)
 
     rotated_ring = keyring.with_new_key("v2")
     without_v1 = rotated_ring.without("v1")
@@ -47,11 +47,11 @@ def test_kek_rotation_rewraps_data_keys_and_keeps_every_secret_readable(
     )
     assert report.keys_by_kek == {"v2": 4} and report.old_keks_in_use == ()
     assert "older KEKs can be removed" in report.summary()
-    wrapped_by = _rows(fresh_database_url, "SELECT DISTINCT kek_version FROM vault_data_keys")
+    wrapped_by = _rows(migrated_database_url, "SELECT DISTINCT kek_version FROM vault_data_keys")
     assert wrapped_by == [("v2",)]
-    assert _rows(fresh_database_url, "SELECT kek_version FROM vault_subject_keys") == [("v2",)]
+    assert _rows(migrated_database_url, "SELECT kek_version FROM vault_subject_keys") == [("v2",)]
     # Nothing was re-encrypted: the secret rows are byte for byte what they were.
-    still = _rows(fresh_database_url, secrets_sql)
+    still = _rows(migrated_database_url, secrets_sql)
     assert [row for row in still if row[1] == "old"] == ciphertexts
 
     # Now v1 can go: a vault that never saw it reads everything, old and new.
@@ -62,7 +62,8 @@ def test_kek_rotation_rewraps_data_keys_and_keeps_every_secret_readable(
     assert only_v2.open_personal("tenant-a", token, "email") == "ada@example.com"
     only_v2.put_secret("tenant-d", "fresh", b"first key of tenant-d")
     assert _rows(
-        fresh_database_url, "SELECT kek_version FROM vault_data_keys WHERE tenant_id = 'tenant-d'"
+        migrated_database_url,
+        "SELECT kek_version FROM vault_data_keys WHERE tenant_id = 'tenant-d'",
     ) == [("v2",)]
 
     again = after.rotate_kek()  # safe to re-run: nothing left to do
@@ -70,21 +71,21 @@ def test_kek_rotation_rewraps_data_keys_and_keeps_every_secret_readable(
 
 
 def test_rotation_stops_at_a_key_whose_kek_is_not_configured(
-    make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     make_vault(keyring).put_secret("tenant-a", "old", b"old")
     skipped_ring = KeyRing.generate("v2")  # v1 forgotten in the configuration
     with pytest.raises(VaultKeyUnknown, match="'v1' is not configured"):
         make_vault(skipped_ring).rotate_kek()
     # Nothing was changed; with v1 back in the ring the rotation completes.
-    assert _rows(fresh_database_url, "SELECT kek_version FROM vault_data_keys") == [("v1",)]
+    assert _rows(migrated_database_url, "SELECT kek_version FROM vault_data_keys") == [("v1",)]
     complete = KeyRing([("v1", keyring.key("v1")), ("v2", skipped_ring.key("v2"))])
     assert make_vault(complete).rotate_kek().data_keys_rewrapped == 1
     assert make_vault(skipped_ring).get_secret("tenant-a", "old") == b"old"
 
 
 def test_data_key_rotation_new_writes_use_the_new_version(
-    vault: PostgresVault, make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    vault: PostgresVault, make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     assert vault.put_secret("tenant-a", "before", b"one").data_key_version == 1
     assert vault.rotate_data_key("tenant-a") == 2
@@ -96,14 +97,14 @@ def test_data_key_rotation_new_writes_use_the_new_version(
     assert other_process.put_secret("tenant-a", "before", b"one again").data_key_version == 3
     assert vault.rotate_data_key("tenant-new") == 1  # a tenant without a key gets version 1
     versions = _rows(
-        fresh_database_url,
+        migrated_database_url,
         "SELECT record_id, data_key_version FROM vault_secrets ORDER BY record_id",
     )
     assert versions == [("after", 2), ("before", 3)]
 
 
 def test_concurrent_data_key_rotations_each_get_a_version(
-    make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     vaults = [make_vault(keyring) for _ in range(6)]
     barrier = threading.Barrier(len(vaults))
@@ -175,16 +176,16 @@ def test_readers_keep_reading_while_the_kek_rotates(
 
 
 def test_rotate_for_the_cli(
-    vault: PostgresVault, keyring: KeyRing, fresh_database_url: str
+    vault: PostgresVault, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     vault.put_secret("tenant-a", "r", b"a")
     vault.put_secret("tenant-b", "r", b"b")
     rotated_ring = keyring.with_new_key("v2")
-    report = rotate(fresh_database_url, rotated_ring, new_data_keys=True)
+    report = rotate(migrated_database_url, rotated_ring, new_data_keys=True)
     assert (report.data_keys_created, report.data_keys_rewrapped) == (2, 2)
     assert report.keys_by_kek == {"v2": 4}
     versions = _rows(
-        fresh_database_url,
+        migrated_database_url,
         "SELECT tenant_id, version, kek_version FROM vault_data_keys ORDER BY 1, 2",
     )
     assert versions == [
@@ -196,7 +197,7 @@ def test_rotate_for_the_cli(
     reader = PostgresVault(vault.pool, rotated_ring.without("v1"))
     assert reader.get_secret("tenant-a", "r") == b"a"
     assert reader.put_secret("tenant-b", "new", b"n").data_key_version == 2
-    assert rotate(fresh_database_url, rotated_ring).data_keys_rewrapped == 0
+    assert rotate(migrated_database_url, rotated_ring).data_keys_rewrapped == 0
 
 
 def test_a_stale_process_writing_under_an_old_kek_shows_and_the_next_run_fixes_it(

@@ -73,7 +73,7 @@ def test_the_secrets_of_a_prefix_are_read_in_one_transaction_and_open_like_get_s
 
 
 def test_nothing_is_decrypted_until_a_secret_is_opened(
-    vault: PostgresVault, make_vault: VaultFactory, fresh_database_url: str
+    vault: PostgresVault, make_vault: VaultFactory, migrated_database_url: str
 ) -> None:
     vault.put_secret(TENANT, "llm-key:openai", b"sk-openai")
     vault.put_secret(TENANT, "llm-key:anthropic", b"sk-anthropic")
@@ -85,7 +85,7 @@ def test_nothing_is_decrypted_until_a_secret_is_opened(
         sealed["llm-key:openai"].open()
     # A ciphertext copied onto another record is read, and refused when opened.
     _execute(
-        fresh_database_url,
+        migrated_database_url,
         "UPDATE vault_secrets SET ciphertext = (SELECT ciphertext FROM vault_secrets"
         " WHERE tenant_id = %s AND record_id = 'llm-key:openai')"
         " WHERE record_id = 'llm-key:anthropic'",
@@ -112,7 +112,7 @@ def test_a_sealed_secret_shows_no_plaintext_or_ciphertext(
 
 
 def test_row_level_security_keeps_the_read_to_its_tenant(
-    keyring: KeyRing, pool: ConnectionPool[Any], fresh_database_url: str, unique_name: str
+    keyring: KeyRing, pool: ConnectionPool[Any], migrated_database_url: str, unique_name: str
 ) -> None:
     """Through a role that row-level security binds (no owner, no superuser): the statement
     reads the tenant's secrets and data keys, and nothing of another tenant."""
@@ -120,12 +120,12 @@ def test_row_level_security_keeps_the_read_to_its_tenant(
     owner.put_secret(TENANT, "llm-key:openai", b"sk-of-a")
     owner.put_secret(OTHER, "llm-key:openai", b"sk-of-b")
     role = f"{unique_name}_vault"
-    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
         conn.execute(f'GRANT SELECT ON vault_secrets, vault_data_keys TO "{role}"')
     try:
         options = {"options": f"-c role={role}"}
-        with ConnectionPool(fresh_database_url, kwargs=options, min_size=1, open=True) as bound:
+        with ConnectionPool(migrated_database_url, kwargs=options, min_size=1, open=True) as bound:
             vault = PostgresVault(bound, keyring)
             sealed = vault.sealed_secrets(TENANT, "llm-key:")
             assert {k: s.open() for k, s in sealed.items()} == {"llm-key:openai": b"sk-of-a"}
@@ -138,6 +138,6 @@ def test_row_level_security_keeps_the_read_to_its_tenant(
                 conn.execute("RESET cairn.tenant_id")
             assert seen == (0,)
     finally:
-        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        with psycopg.connect(migrated_database_url, autocommit=True) as conn:
             conn.execute(f'DROP OWNED BY "{role}"')
             conn.execute(f'DROP ROLE "{role}"')

@@ -63,7 +63,7 @@ def test_plaintext_appears_nowhere(
     vault: PostgresVault,
     make_vault: VaultFactory,
     keyring: KeyRing,
-    fresh_database_url: str,
+    migrated_database_url: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -80,7 +80,7 @@ def test_plaintext_appears_nowhere(
     vault.rotate_data_key("tenant-a")
     vault = make_vault(keyring.with_new_key("v2"))  # the fleet gets v2, then rotates
     said.append(vault.rotate_kek().summary())
-    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         conn.execute("UPDATE vault_secrets SET record_id = 'moved' WHERE tenant_id = 'tenant-b'")
     failures: list[Callable[[], object]] = [
         lambda: vault.get_secret("tenant-b", "moved"),
@@ -106,10 +106,10 @@ def test_plaintext_appears_nowhere(
     assert vault.open_personal("tenant-a", token, "email") == "[erased]"
 
     places = {
-        "rows": _every_row_as_text(fresh_database_url),
+        "rows": _every_row_as_text(migrated_database_url),
         "logs": caplog.text,
         "errors and reprs": "\n".join(said),
-        "dump": _pg_dump(fresh_database_url) or "",
+        "dump": _pg_dump(migrated_database_url) or "",
     }
     dump = places["dump"]
     assert not dump or ("COPY public.vault_secrets" in dump and "\\x" in dump)  # bytea as hex
@@ -122,7 +122,7 @@ def test_plaintext_appears_nowhere(
 
 
 def test_row_level_security_isolates_tenants(
-    vault: PostgresVault, fresh_database_url: str, unique_name: str
+    vault: PostgresVault, migrated_database_url: str, unique_name: str
 ) -> None:
     vault.put_secret("tenant-a", "openai", b"a")
     vault.put_secret("tenant-b", "openai", b"b")
@@ -143,7 +143,7 @@ def test_row_level_security_isolates_tenants(
             for table in VAULT_TABLES
         }
 
-    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+    with psycopg.connect(migrated_database_url, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
         try:
             conn.execute(f'GRANT SELECT ON {tables} TO "{role}"')

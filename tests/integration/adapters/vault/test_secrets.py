@@ -65,24 +65,24 @@ def test_secret_ids_name_the_tenants_own_records_with_the_prefix(vault: Postgres
     assert vault.secret_ids(TENANT, "llm-key:") == {"llm-key:openai"}
 
 
-def test_tenants_are_isolated(vault: PostgresVault, fresh_database_url: str) -> None:
+def test_tenants_are_isolated(vault: PostgresVault, migrated_database_url: str) -> None:
     vault.put_secret(TENANT, "openai", b"sk-of-a")
     vault.put_secret(OTHER, "openai", b"sk-of-b")
     assert vault.get_secret(TENANT, "openai") == b"sk-of-a"
     assert vault.get_secret(OTHER, "openai") == b"sk-of-b"
     assert vault.delete_secret(OTHER, "openai")
     assert vault.get_secret(TENANT, "openai") == b"sk-of-a"
-    keys = _execute(fresh_database_url, "SELECT tenant_id, version FROM vault_data_keys")
+    keys = _execute(migrated_database_url, "SELECT tenant_id, version FROM vault_data_keys")
     assert sorted(keys) == [(TENANT, 1), (OTHER, 1)]  # a data key per tenant
 
 
 def test_ciphertext_copied_to_another_record_fails(
-    vault: PostgresVault, fresh_database_url: str
+    vault: PostgresVault, migrated_database_url: str
 ) -> None:
     vault.put_secret(TENANT, "openai", b"sk-openai")
     vault.put_secret(TENANT, "anthropic", b"sk-anthropic")
     _execute(
-        fresh_database_url,
+        migrated_database_url,
         "UPDATE vault_secrets SET ciphertext = (SELECT ciphertext FROM vault_secrets"
         " WHERE tenant_id = %s AND record_id = 'openai') WHERE record_id = 'anthropic'",
         (TENANT,),
@@ -94,12 +94,14 @@ def test_ciphertext_copied_to_another_record_fails(
     assert vault.get_secret(TENANT, "openai") == b"sk-openai"
 
 
-def test_row_copied_to_another_tenant_fails(vault: PostgresVault, fresh_database_url: str) -> None:
+def test_row_copied_to_another_tenant_fails(
+    vault: PostgresVault, migrated_database_url: str
+) -> None:
     vault.put_secret(TENANT, "openai", b"sk-of-a")
     vault.put_secret(OTHER, "unrelated", b"x")  # tenant-b has a data key version 1 too
     # Move both the secret and tenant-a's wrapped data key: still bound to tenant-a.
     _execute(
-        fresh_database_url,
+        migrated_database_url,
         "INSERT INTO vault_secrets (tenant_id, record_id, data_key_version, ciphertext)"
         " SELECT %s, record_id, data_key_version, ciphertext FROM vault_secrets"
         " WHERE tenant_id = %s AND record_id = 'openai'",
@@ -108,7 +110,7 @@ def test_row_copied_to_another_tenant_fails(vault: PostgresVault, fresh_database
     with pytest.raises(VaultDecryptionFailed, match="secret 'openai' of tenant 'tenant-b'"):
         vault.get_secret(OTHER, "openai")
     _execute(
-        fresh_database_url,
+        migrated_database_url,
         "UPDATE vault_data_keys SET wrapped_key = (SELECT wrapped_key FROM vault_data_keys"
         " WHERE tenant_id = %s AND version = 1) WHERE tenant_id = %s",
         (TENANT, OTHER),
@@ -118,10 +120,10 @@ def test_row_copied_to_another_tenant_fails(vault: PostgresVault, fresh_database
         fresh.get_secret(OTHER, "openai")
 
 
-def test_tampered_ciphertext_fails(vault: PostgresVault, fresh_database_url: str) -> None:
+def test_tampered_ciphertext_fails(vault: PostgresVault, migrated_database_url: str) -> None:
     vault.put_secret(TENANT, "openai", b"sk-openai")
     _execute(
-        fresh_database_url,
+        migrated_database_url,
         "UPDATE vault_secrets SET ciphertext = set_byte(ciphertext, 30, get_byte(ciphertext, 30)"
         " # 1)",
     )
@@ -143,7 +145,7 @@ def test_wrong_or_missing_kek_is_a_clear_error(
 
 
 def test_concurrent_first_use_creates_exactly_one_data_key(
-    make_vault: VaultFactory, keyring: KeyRing, fresh_database_url: str
+    make_vault: VaultFactory, keyring: KeyRing, migrated_database_url: str
 ) -> None:
     # Every thread is its own process's vault (own cache) racing to create the first key.
     vaults = [make_vault(keyring) for _ in range(8)]
@@ -167,7 +169,7 @@ def test_concurrent_first_use_creates_exactly_one_data_key(
     for thread in threads:
         thread.join()
     assert errors == []
-    keys = _execute(fresh_database_url, "SELECT tenant_id, version FROM vault_data_keys")
+    keys = _execute(migrated_database_url, "SELECT tenant_id, version FROM vault_data_keys")
     assert keys == [(TENANT, 1)]
     reader = make_vault(keyring)
     for index in range(len(vaults)):
