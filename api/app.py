@@ -87,7 +87,10 @@ def create_app(
             app.state.services = running.services
             app.state.push = running.push
             app.state.audit_log = running.audit_log
-            app.state.store_head = StoreHead(running.services.last_position)
+            push = running.push
+            app.state.store_head = StoreHead(
+                running.services.last_position, seen=lambda: push.position
+            )
             try:
                 yield
             finally:

@@ -87,6 +87,12 @@ class PushService:
         logger.info("push: consuming %s from sequence %d", stream, hub.position + 1)
         return cls(nc, reader, hub, feed, settings)
 
+    @property
+    def position(self) -> int:
+        """The last stream position this process's feed fanned out (0 before any): stored,
+        since the feed reads only what the store has stored."""
+        return self.hub.position
+
     async def close(self) -> None:
         self.hub.close_all("this server is shutting down; reconnect with your Last-Event-ID")
         await self.feed.stop()

@@ -111,6 +111,11 @@ class AuditPage(Protocol):
 
 
 class Push(Protocol):
+    @property
+    def position(self) -> int:
+        """The last stream position this process's feed fanned out (0 before any)."""
+        ...
+
     def subscribe(
         self,
         viewer: Viewer,

@@ -3,8 +3,9 @@
 A position beyond the store's last one can never be reached by any view, so waiting for it
 (up to `wait_for`'s bound) only delays its refusal. The head is asked of the store only when
 a position is beyond everything this process already knows to be stored (the positions its
-commands answered with, the heads it was told before), so a client that passes the position
-its command was answered with costs no round trip.
+commands answered with, the events its push feed fanned out, the heads it was told before), so
+a client that passes the position its command was answered with, or of an event it was pushed,
+costs no round trip.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ LastPosition = Callable[[], int | None]
 class StoreHead:
     """The highest position known to be stored, and the check of a query's `after`."""
 
-    def __init__(self, last_position: LastPosition) -> None:
+    def __init__(self, last_position: LastPosition, seen: Callable[[], int] = lambda: 0) -> None:
         self._last_position = last_position
+        # The last position this process's push feed fanned out: a client that passes the
+        # position of an event it was pushed asks nothing of the store either.
+        self._seen = seen
         self._known = 0
 
     def note(self, position: int | None) -> None:
@@ -31,7 +35,7 @@ class StoreHead:
 
     def known(self, position: int) -> bool:
         """Whether `position` is known to be stored, without asking the store."""
-        return position <= self._known
+        return position <= self._known or position <= self._seen()
 
     def check(self, position: int) -> None:
         """PositionBeyondStore when the store's last position is below `position`. A store

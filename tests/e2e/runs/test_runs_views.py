@@ -7,7 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
+from projections.engine.store_head import LastPosition, StoreHead
 from tests.e2e.runs.test_intent_lifecycle import (
     SARAH,
     payment,
@@ -163,3 +165,39 @@ def test_waiting_for_a_position_beyond_the_store_is_refused_at_once(projected: C
     error = response.json()["error"]
     assert error["code"] == "position_beyond_store"
     assert error["details"]["position"] == beyond
+
+
+def test_reading_a_run_after_a_pushed_position_asks_nothing_of_the_store(
+    projected: Cairn,
+) -> None:
+    cairn = projected
+    ada = cairn.sign_up("pushedafter")
+    with_model_answering(cairn, ada, SARAH)
+    accepted = submit(cairn, ada, "Schedule a meeting with Sarah")
+    wait_status(cairn, ada, accepted["run_id"], "completed")
+    app = cairn.client.app
+    assert isinstance(app, FastAPI)
+    push, head = app.state.push, app.state.store_head
+    assert isinstance(head, StoreHead)
+    last = cairn.services.runs.app.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + 10
+    while push.position < last and time.monotonic() < deadline:
+        time.sleep(0.02)  # the feed fans out the run's last events
+    pushed = push.position
+    assert pushed > accepted["position"]  # the worker's events: no command of this process
+    head._known = 0  # what the test's own reads learnt from the store is forgotten
+    asked: list[int] = []
+    ask: LastPosition = head._last_position
+
+    def counted() -> int | None:
+        asked.append(1)
+        return ask()
+
+    head._last_position = counted
+    path = f"/v1/runs/{accepted['run_id']}"
+    read = cairn.client.get(path, headers=ada.headers, params={"after": pushed})
+    assert read.status_code == 200, read.text
+    assert read.json()["status"] == "completed"
+    assert asked == []  # the position of a pushed event: known to be stored
+    beyond = cairn.client.get(path, headers=ada.headers, params={"after": pushed + 1_000})
+    assert beyond.status_code == 400 and asked == [1], beyond.text

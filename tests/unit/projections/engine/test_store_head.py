@@ -42,6 +42,18 @@ def test_a_position_a_command_answered_with_is_not_asked_of_the_store() -> None:
     assert store.asked == 0
 
 
+def test_a_position_the_push_feed_fanned_out_is_not_asked_of_the_store() -> None:
+    store, fanned_out = Store(None), [0]
+    head = StoreHead(store, seen=lambda: fanned_out[0])
+    fanned_out[0] = 300  # the feed moves on by itself: read at each check
+    head.check(300)
+    assert store.asked == 0
+    store.last = 300
+    with pytest.raises(PositionBeyondStore):
+        head.check(301)
+    assert store.asked == 1
+
+
 def test_the_store_is_asked_once_for_every_position_up_to_its_last() -> None:
     store = Store(500)
     head = StoreHead(store)
