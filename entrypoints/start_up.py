@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import gc
 
-YOUNG_COLLECTION_EVERY = 10_000  # allocations (CPython's default: 700)
+# The projector processes' setting (projections/engine/tuning.py), one number for all.
+from projections.engine.tuning import YOUNG_COLLECTION_EVERY
 
 
 def freeze_start_up() -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from adapters.postgres.migrations import migrate
 from adapters.vault import KeyRing, PostgresVault, new_kek_entry
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +32,6 @@ def _rotate(database_url: str, keks: str, tmp_path: Path) -> subprocess.Complete
 def test_rotation_rewraps_and_old_secrets_stay_readable(
     migrated_database_url: str, tmp_path: Path
 ) -> None:
-    migrate(migrated_database_url)
     v1 = new_kek_entry("v1")
     pool: ConnectionPool[Any]
     with ConnectionPool(migrated_database_url, min_size=1, max_size=2) as pool:

@@ -8,7 +8,6 @@ import pytest
 from eventsourcing.application import Application
 from typer.testing import CliRunner
 
-from adapters.postgres.migrations import migrate
 from entrypoints.projector_cli import projector_app
 from infra.stack import StackEndpoints
 from tests.integration.projections.support import Generator, cairn_env, event_store_env
@@ -19,7 +18,6 @@ pytestmark = pytest.mark.e2e
 def test_status_rebuild_and_retry_from_the_command_line(
     stack: StackEndpoints, migrated_database_url: str, unique_name: str
 ) -> None:
-    migrate(migrated_database_url)
     store: Application[uuid.UUID] = Application(env=event_store_env(stack, unique_name))
     try:
         Generator(store).write(300)

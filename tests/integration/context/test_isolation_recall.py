@@ -16,7 +16,6 @@ from psycopg_pool import ConnectionPool
 
 from adapters.context.search import _NEAREST as NEAREST
 from adapters.context.search import ContextSearch
-from adapters.postgres.migrations import migrate
 from commands.ports.context import Embedded
 from tests.integration.context.synthetic import (
     MODEL,
@@ -50,7 +49,6 @@ class _QueryOnly:
 
 @pytest.fixture
 def database(migrated_database_url: str) -> str:
-    migrate(migrated_database_url)
     return migrated_database_url
 
 

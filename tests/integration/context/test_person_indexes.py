@@ -22,7 +22,6 @@ from psycopg_pool import ConnectionPool
 from adapters.context import ann
 from adapters.context.indexes import IndexPolicy, PersonIndexKeeper, keep_in_background
 from adapters.context.search import ContextSearch, person_reader
-from adapters.postgres.migrations import migrate
 from commands.ports.context import Embedded
 from tests.integration.context.synthetic import (
     DIM,
@@ -57,7 +56,6 @@ class _QueryOnly:
 
 @pytest.fixture
 def database(migrated_database_url: str) -> str:
-    migrate(migrated_database_url)
     return migrated_database_url
 
 

@@ -12,7 +12,6 @@ import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from adapters.postgres.migrations import migrate
 from infra.stack import StackEndpoints
 from projections.engine.event_source import EventSource
 from projections.settings import ProjectionSettings
@@ -22,7 +21,6 @@ from tests.integration.projections.support import event_store_env, projection_se
 
 @pytest.fixture
 def database(migrated_database_url: str) -> str:
-    migrate(migrated_database_url)
     return migrated_database_url
 
 

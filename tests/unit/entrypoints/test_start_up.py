@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from entrypoints.start_up import YOUNG_COLLECTION_EVERY
+from projections.engine.tuning import YOUNG_COLLECTION_EVERY
 
 pytestmark = pytest.mark.unit
 

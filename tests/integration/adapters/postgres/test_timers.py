@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from adapters.postgres.migrations import migrate
 from adapters.postgres.timers import PostgresTimers
 from commands.ports.timers import Timer
 
@@ -23,7 +22,6 @@ TENANT = uuid.uuid4()
 
 @pytest.fixture
 def timers(migrated_database_url: str) -> Iterator[PostgresTimers]:
-    migrate(migrated_database_url)
     with ConnectionPool(migrated_database_url, min_size=1, max_size=8, open=True) as pool:
         yield PostgresTimers(pool)
 

@@ -9,7 +9,6 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from adapters.postgres.migrations import migrate
 from adapters.tokens import (
     AccessTokens,
     PostgresSessions,
@@ -47,7 +46,6 @@ def access_tokens(clock: Clock) -> AccessTokens:
 
 @pytest.fixture
 def pool(migrated_database_url: str) -> Iterator[ConnectionPool[Any]]:
-    migrate(migrated_database_url)
     with ConnectionPool(migrated_database_url, min_size=2, max_size=12, open=True) as opened:
         yield opened
 

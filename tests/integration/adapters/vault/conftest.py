@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from adapters.postgres.migrations import migrate
 from adapters.vault import KeyRing, PostgresVault
 
 VaultFactory = Callable[[KeyRing], PostgresVault]
@@ -16,7 +15,6 @@ VaultFactory = Callable[[KeyRing], PostgresVault]
 
 @pytest.fixture
 def pool(migrated_database_url: str) -> Iterator[ConnectionPool[Any]]:
-    migrate(migrated_database_url)
     with ConnectionPool(migrated_database_url, min_size=1, max_size=10, open=True) as opened:
         yield opened
 
