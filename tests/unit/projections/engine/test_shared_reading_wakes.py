@@ -172,6 +172,10 @@ def test_a_stopping_host_wakes_the_waiting_workers_and_no_take_waits_after(
         assert not thread.is_alive()
     # Nothing new, and still on the shared reading (None would send them to read alone).
     assert got == [[], []]
-    assert reader.take(1, 10, 30.0) == []  # at once: no take waits any more
+    later: list[list[Notification] | None] = []
+    taking = threading.Thread(target=lambda: later.append(reader.take(1, 10, 60.0)))
+    taking.start()
+    taking.join(10)  # no take waits any more: a minute's wait would still be on
+    assert not taking.is_alive() and later == [[]]
     store.page(_n(2, "run"))
     assert [n.id for n in reader.take(1, 10, 30.0) or []] == [2]  # what comes is still kept
