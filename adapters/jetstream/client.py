@@ -247,9 +247,12 @@ class NatsClient:
         """Send a request and wait for its (first) reply."""
         return self.requests.request(subject, payload, headers, write=write, timeout=timeout)
 
-    def api(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Call the JetStream JSON API (``$JS.API.<subject>``)."""
-        return self.requests.api(subject, body)
+    def api(
+        self, subject: str, body: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call the JetStream JSON API (``$JS.API.<subject>``), waiting at most ``timeout``
+        seconds (default: the request timeout)."""
+        return self.requests.api(subject, body, timeout=timeout)
 
     def api_nowait(self, subject: str) -> None:
         """A JetStream API request whose answer nobody waits for (cleaning up)."""

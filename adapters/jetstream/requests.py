@@ -71,12 +71,15 @@ class Requests:
         )
         return result
 
-    def api(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Call the JetStream JSON API (``$JS.API.<subject>``)."""
+    def api(
+        self, subject: str, body: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Call the JetStream JSON API (``$JS.API.<subject>``); waits at most ``timeout``
+        seconds (default: the connection's request timeout)."""
         payload = json.dumps(body).encode() if body is not None else b""
         msg: Msg = self.send(
             f"$JS.API.{subject}", payload, None, write=False, multi=False, count=False
-        )(None)
+        )(timeout)
         if status_of(msg) == "503":
             raise EventStoreUnavailable(f"JetStream is not available at {self.url} (no responders)")
         response: dict[str, Any] = json.loads(msg.data)

@@ -3,14 +3,17 @@ against (adapters/jetstream/head.py)."""
 
 from __future__ import annotations
 
+import signal
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from adapters.jetstream.head import last_position_of
+from adapters.jetstream.head import HEAD_WAIT_S, last_position_of
 from tests.integration.adapters.jetstream.conftest import FactoryMaker, stream_env
 
 pytestmark = pytest.mark.integration
@@ -72,3 +75,28 @@ def test_a_store_other_than_jetstream_cannot_tell() -> None:
     popo = Application[uuid.UUID]()
     popo.save(Note("a"))
     assert last_position_of(popo.recorder)() is None
+
+
+def test_a_server_that_does_not_answer_cannot_tell_long_before_the_request_timeout(
+    private_nats: Callable[..., Any], unique_name: str
+) -> None:
+    server = private_nats()
+    # Every other request of this connection waits 30 s for its answer.
+    env = stream_env(server.url, server.monitor_url, unique_name, NATS_REQUEST_TIMEOUT="30")
+    app = App(env=env)
+    app.save(Note("a"))
+    last_position = last_position_of(app.recorder)
+    assert last_position() == 1
+    assert server.process is not None
+    server.process.send_signal(signal.SIGSTOP)  # the connection stays up, nothing answers
+    try:
+        asked = time.monotonic()
+        assert last_position() is None  # the view's wait decides, as for a store that is down
+        waited = time.monotonic() - asked
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    assert HEAD_WAIT_S <= waited < 10  # its own bound, not the connection's 30 s
+    try:
+        assert last_position() == 1  # answered again once the server is back
+    finally:
+        app.close()
