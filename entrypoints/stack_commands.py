@@ -13,6 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from adapters.lifetime import freeze_start_up
 from adapters.postgres.migrations import migrate
 from adapters.telemetry.setup import start_process
 from api.app import create_app
@@ -22,7 +23,6 @@ from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
-from entrypoints.start_up import freeze_start_up
 from entrypoints.worker_cli import start_run_workers
 from infra.stack import LocalStack, StackEndpoints, StackError, external
 from infra.stack.launcher import iter_state_servers, read_state

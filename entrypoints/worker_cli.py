@@ -7,13 +7,13 @@ import signal
 import sys
 from types import FrameType
 
+from adapters.lifetime import freeze_start_up
 from adapters.llm.gateway import first_call_done
 from adapters.telemetry.setup import start_process
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.children import ChildProcesses, child_env
 from entrypoints.guarded import run_guarded
-from entrypoints.start_up import freeze_start_up
 
 
 def run_worker() -> None:

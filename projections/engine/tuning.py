@@ -19,15 +19,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-YOUNG_COLLECTION_EVERY = 10_000  # allocations (CPython's default: 700)
+from adapters.lifetime import freeze_start_up
+
 SWITCH_INTERVAL = 0.0005  # seconds (CPython's default: 0.005)
 
 
 def settle() -> None:
     """The settings above for the rest of this process (catch-up worker processes)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+    freeze_start_up()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 

@@ -13,13 +13,13 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from adapters.lifetime import freeze_start_up
 from adapters.ratelimit import RedisRateLimiter, RouteLimit
 from api.app import create_app
 from api.auth import CurrentCaller
 from api.settings import ServiceUrls
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
-from entrypoints.start_up import freeze_start_up
 
 LIFTED = {kind: RouteLimit(10_000_000, 60) for kind in ("auth", "command", "query")}
 

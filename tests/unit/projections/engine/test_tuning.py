@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from adapters.lifetime import YOUNG_COLLECTION_EVERY
 from projections.engine import tuning
 
 pytestmark = pytest.mark.unit
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.unit
 def test_settings_apply_inside_the_block_and_are_restored_after() -> None:
     thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
     with tuning.projector_process():
-        assert gc.get_threshold()[0] == tuning.YOUNG_COLLECTION_EVERY
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY
         assert gc.get_threshold()[1:] == thresholds[1:]
         assert sys.getswitchinterval() == pytest.approx(tuning.SWITCH_INTERVAL)
         assert gc.get_freeze_count() > 0  # what was alive at start is no longer walked

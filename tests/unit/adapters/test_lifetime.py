@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from projections.engine.tuning import YOUNG_COLLECTION_EVERY
+from adapters.lifetime import YOUNG_COLLECTION_EVERY
 
 pytestmark = pytest.mark.unit
 
@@ -17,7 +17,7 @@ AFTER_START_UP = """
 import gc, json
 import api.app  # what an API process imports before it serves
 before = gc.get_threshold()
-from entrypoints.start_up import freeze_start_up
+from adapters.lifetime import freeze_start_up
 freeze_start_up()
 left = gc.get_objects(generation=2)  # frozen objects are in no generation
 print(json.dumps({"frozen": gc.get_freeze_count(), "left": len(left),
