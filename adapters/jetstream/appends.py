@@ -7,9 +7,11 @@ on disjoint aggregates, command ids and tracking subjects), sent as one atomic b
 is still entirely inside one atomic batch, so all of it is stored or none of it; if the server
 refuses the combined batch, nothing of it was stored and each save is sent again, so that it
 gets its own answer. A group of a few saves of one message each goes as single messages
-instead, each with its own check and answer (``grouped``, decision 0053). Why: with
-``sync_interval: always`` a single nats-server spends most of an atomic batch's time on fixed
-per-batch work (staging store, fsyncs), so fewer, larger batches store more events per second.
+instead, each with its own check and answer (``grouped``, decision 0053); a group that must go
+as an atomic batch waits a moment for more saves while they arrive faster than that (decision
+0072). Why: with ``sync_interval: always`` a single nats-server spends most of an atomic
+batch's time on fixed per-batch work (staging store, fsyncs), so fewer, larger batches store
+more events per second.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class GroupCommit:
     """Queues the saves of each stream and sends them in batches (through ``publisher``), at most
     ``max_inflight`` batches of a stream at once, at most ``max_group`` messages combined (0:
     each save alone), waiting up to ``linger`` seconds for callers just answered. A group of at
-    most ``max_singles`` saves of one message each is sent as that many single messages."""
+    most ``max_singles`` saves of one message each is sent as that many single messages; any
+    other group waits up to ``batch_linger`` seconds for company while saves arrive faster."""
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class GroupCommit:
         max_group: int,
         linger: float,
         max_singles: int = 0,
+        batch_linger: float = 0.0,
     ) -> None:
         self.url = url
         self.request_timeout = request_timeout
@@ -61,6 +65,7 @@ class GroupCommit:
         self._max_group = max_group
         self._linger_for = linger
         self._max_singles = max_singles
+        self._batch_linger = batch_linger
         self._queues: dict[str, StreamQueue] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -75,7 +80,13 @@ class GroupCommit:
         self._publisher.close()
 
     async def settle(self, within: float) -> None:
-        """Let appends in flight hand their callers their outcome (waits at most ``within``)."""
+        """Let appends in flight hand their callers their outcome (waits at most ``within``);
+        a group waiting for company leaves now."""
+        for queue in self._queues.values():
+            if queue.company_timer is not None:
+                self._company_left(queue)
+                queue.company_waited = True
+                self._pump(queue)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)
 
@@ -139,6 +150,7 @@ class GroupCommit:
         if queue is None:
             queue = self._queues[save.stream] = StreamQueue()
         queue.pending.append(save)
+        queue.arrived(self._loop.time())
         if queue.returning > 0:
             queue.returning -= 1
             if queue.returning == 0 and queue.timer is not None:
@@ -152,13 +164,43 @@ class GroupCommit:
                 return  # sent when the batch in flight is answered, with whatever came by then
             if queue.returning > 0 and self._linger(queue):
                 return
+            if self._batch_linger > 0 and self._awaits_company(queue):
+                return
             group = self._take_group(queue.pending)
             if not group:
                 return
+            self._company_left(queue)
             queue.inflight += 1
             task = self._loop.create_task(self._commit(queue, group))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _awaits_company(self, queue: StreamQueue) -> bool:
+        """True while a group that will be an atomic batch waits for other saves to share it:
+        only when saves arrive faster than the wait (at a low rate it would only add its
+        time), and at most ``batch_linger`` (decision 0072)."""
+        if queue.company_waited or self._full(queue):
+            return False
+        if queue.company_timer is not None:
+            return True
+        if queue.interval >= self._batch_linger:
+            return False
+        if not any(len(save.frames) > 1 for save in queue.pending):
+            return False  # single messages: no staging to share (decision 0053)
+        queue.company_timer = self._loop.call_later(self._batch_linger, self._company_over, queue)
+        return True
+
+    def _company_over(self, queue: StreamQueue) -> None:
+        queue.company_timer = None
+        queue.company_waited = True
+        self._pump(queue)
+
+    @staticmethod
+    def _company_left(queue: StreamQueue) -> None:
+        queue.company_waited = False
+        if queue.company_timer is not None:
+            queue.company_timer.cancel()
+            queue.company_timer = None
 
     def _full(self, queue: StreamQueue) -> bool:
         """Whether the waiting saves fill a whole batch (always, without group commit)."""

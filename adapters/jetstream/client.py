@@ -60,6 +60,7 @@ class NatsClient:
         max_inflight_batches: int = 32,
         max_inflight_groups: int = 3,
         group_linger: float = 0.005,
+        batch_linger: float = 0.0,
     ) -> None:
         self.url = url
         self.request_timeout = request_timeout
@@ -89,6 +90,7 @@ class NatsClient:
             max_group=MAX_BATCH if group_commit else 0,
             linger=group_linger if group_commit else 0.0,
             max_singles=grouped.MAX_SINGLES if group_commit else 0,
+            batch_linger=batch_linger if group_commit else 0.0,
         )
         # Bulk reads (batched direct gets, consumer fetches), answered raw under the inbox.
         self._pages = BulkReads(self._inbox.prefix + "b", self._loop, self._inbox.count_fetched)

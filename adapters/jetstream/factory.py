@@ -37,6 +37,7 @@ class Factory(InfrastructureFactory[JetStreamTrackingRecorder]):
             connect_timeout=self.settings.connect_timeout,
             request_timeout=self.settings.request_timeout,
             group_commit=self.settings.group_commit,
+            batch_linger=self.settings.batch_linger,
         )
         try:
             check_server(self.client, self.settings)

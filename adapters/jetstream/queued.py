@@ -40,16 +40,31 @@ class QueuedSave:
             self.future.set_exception(error)
 
 
+# How much each new interval between two saves moves a stream's mean interval.
+ARRIVAL_WEIGHT = 0.1
+
+
 class StreamQueue:
     """Saves of one stream not sent yet, and how many of its batches are in flight.
 
     After a batch is answered, its callers usually come back with their next save at once: the
     next batch waits for them (``returning`` saves) a moment (at most the linger), so that it
     takes them along instead of leaving without them and paying the server's per-batch cost
-    twice.
+    twice. A group that must go as an atomic batch waits a moment for other saves when they
+    come faster than that moment (``interval``, decision 0072).
     """
 
-    __slots__ = ("inflight", "linger_until", "pending", "returning", "timer")
+    __slots__ = (
+        "company_timer",
+        "company_waited",
+        "inflight",
+        "interval",
+        "last_arrival",
+        "linger_until",
+        "pending",
+        "returning",
+        "timer",
+    )
 
     def __init__(self) -> None:
         self.pending: deque[QueuedSave] = deque()
@@ -57,3 +72,16 @@ class StreamQueue:
         self.returning = 0  # callers just answered, whose next save is awaited
         self.linger_until = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        # The mean time between two saves arriving (seconds, a moving average; a gap counts
+        # as at most a second, the longest wait there is, so a quiet stream never waits).
+        self.interval = 1.0
+        self.last_arrival: float | None = None
+        self.company_timer: asyncio.TimerHandle | None = None
+        self.company_waited = False  # the next group leaves now, whatever came
+
+    def arrived(self, now: float) -> None:
+        """A save arrived at `now` (the loop's clock)."""
+        if self.last_arrival is not None:
+            since = min(now - self.last_arrival, 1.0)
+            self.interval += ARRIVAL_WEIGHT * (since - self.interval)
+        self.last_arrival = now

@@ -20,6 +20,9 @@ NATS_CONNECT_TIMEOUT = "NATS_CONNECT_TIMEOUT"
 # Combine concurrent saves (on disjoint aggregates) into one atomic batch; each save stays
 # all or nothing. "no": one atomic batch per save.
 NATS_GROUP_COMMIT = "NATS_GROUP_COMMIT"
+# Seconds a group that must go as one atomic batch waits for other saves to share it, only
+# while saves arrive faster than that (decision 0072). "0": never waits.
+NATS_BATCH_LINGER = "NATS_BATCH_LINGER"
 # Lets a stream or a server that can lose acknowledged events through (with a loud warning).
 NATS_UNSAFE_ACCEPT_EVENT_LOSS = "NATS_UNSAFE_ACCEPT_EVENT_LOSS"
 CREATE_TABLE = "CREATE_TABLE"  # the library's setting: create the stream if it is missing
@@ -41,6 +44,7 @@ class JetStreamSettings:
     request_timeout: float = 5.0
     connect_timeout: float = 5.0
     group_commit: bool = True
+    batch_linger: float = 0.010
 
     @property
     def snapshot_stream(self) -> str:
@@ -74,6 +78,7 @@ class JetStreamSettings:
             request_timeout=float(env.get(NATS_REQUEST_TIMEOUT) or cls.request_timeout),
             connect_timeout=float(env.get(NATS_CONNECT_TIMEOUT) or cls.connect_timeout),
             group_commit=strtobool(env.get(NATS_GROUP_COMMIT) or "yes"),
+            batch_linger=float(env.get(NATS_BATCH_LINGER) or cls.batch_linger),
         )
         settings.validate()
         return settings
@@ -89,3 +94,7 @@ class JetStreamSettings:
             raise InfrastructureFactoryError(f"{NATS_REPLICAS} must be 1..5, not {self.replicas}")
         if self.duplicate_window <= 0:
             raise InfrastructureFactoryError(f"{NATS_DUPLICATE_WINDOW} must be positive")
+        if not 0 <= self.batch_linger <= 1:
+            raise InfrastructureFactoryError(
+                f"{NATS_BATCH_LINGER} must be 0..1 seconds, not {self.batch_linger}"
+            )

@@ -10,6 +10,7 @@ test is one append.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -263,3 +264,36 @@ def test_only_a_full_batch_is_sent_while_another_is_in_flight(make_factory: Fact
     # batch, waited until nothing was in flight (and could take later saves along).
     assert taken == [(1, 0), (10, 1), (1, 0)]
     assert len(recorder.select_notifications(None, 2000)) == 1 + 1100
+
+
+def test_while_saves_come_fast_an_atomic_batch_waits_for_the_next_one(
+    make_factory: FactoryMaker,
+) -> None:
+    """Decision 0072: a group that must go as an atomic batch waits (here up to 0.9 s) for
+    other saves to share it, once saves arrive faster than that; a quiet stream's does not."""
+    factory = make_factory(NATS_BATCH_LINGER="0.9")
+    recorder = recorder_of(factory)
+    first, second, quiet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    busy = [uuid.uuid4() for _ in range(60)]
+    with_records(factory, [first, second, quiet, *busy])
+    groups = spy_groups(factory.client)
+    # A quiet stream (a new client knows no faster pace): the atomic batch leaves at once.
+    began = time.monotonic()
+    recorder.insert_events([stored(quiet, v) for v in (1, 2, 3)])
+    assert time.monotonic() - began < 0.6  # not held for the 0.9 s wait
+    # Sixty saves one after another: saves now come faster than the wait.
+    for aggregate in busy:
+        recorder.insert_events([stored(aggregate, 1)])
+    waited: list[Any] = []
+    alone = threading.Thread(
+        target=lambda: waited.append(recorder.insert_events([stored(first, 1), stored(first, 2)]))
+    )
+    alone.start()
+    time.sleep(0.3)  # the first atomic batch is waiting: the second one joins it
+    recorder.insert_events([stored(second, 1), stored(second, 2)])
+    alone.join(10)
+    assert waited and isinstance(waited[0], list)
+    shared = group_of(groups, str(first))
+    assert any(str(second) in keys for keys in shared), groups[-3:]
+    assert [e.originator_version for e in recorder.select_events(first)] == [1, 2]
+    assert [e.originator_version for e in recorder.select_events(second)] == [1, 2]
