@@ -102,17 +102,26 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     return f"t{stem}{uuid.uuid4().hex[:10]}"
 
 
+def _create_database(admin_url: str, name: str) -> str:
+    """A new database with pgvector; its URL."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(admin_url, dbname=name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return url
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def fresh_database_url(database_url: str, unique_name: str) -> Iterator[str]:
     """A new database (with pgvector) of its own for one test, dropped afterwards."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{unique_name}"')
-    url = make_conninfo(database_url, dbname=unique_name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    yield url
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+    yield _create_database(database_url, unique_name)
+    _drop_database(database_url, unique_name)
 
 
 @pytest.fixture(scope="session")
@@ -122,17 +131,11 @@ def migrated_template(stack: StackEndpoints) -> Iterator[str]:
     ~0.23 s for CREATE, pgvector and the migrations). Nobody connects to it once it is made (a
     copy needs that), so it refuses connections."""
     name = f"tmpl{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(stack.database_url, dbname=name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    migrate(url)
+    migrate(_create_database(stack.database_url, name))
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
     yield name
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_database(stack.database_url, name)
 
 
 @pytest.fixture
@@ -145,8 +148,7 @@ def migrated_database_url(
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{unique_name}" TEMPLATE "{migrated_template}"')
     yield make_conninfo(database_url, dbname=unique_name)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{unique_name}" WITH (FORCE)')
+    _drop_database(database_url, unique_name)
 
 
 @pytest.fixture
