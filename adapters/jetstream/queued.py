@@ -42,6 +42,9 @@ class QueuedSave:
 
 # How much each new interval between two saves moves a stream's mean interval.
 ARRIVAL_WEIGHT = 0.1
+# The longest wait for company there is (seconds); a longer gap between two saves counts as
+# this long, and a new stream starts at it, so a quiet stream's mean is never below a wait.
+LONGEST_WAIT = 1.0
 
 
 class StreamQueue:
@@ -72,9 +75,8 @@ class StreamQueue:
         self.returning = 0  # callers just answered, whose next save is awaited
         self.linger_until = 0.0
         self.timer: asyncio.TimerHandle | None = None
-        # The mean time between two saves arriving (seconds, a moving average; a gap counts
-        # as at most a second, the longest wait there is, so a quiet stream never waits).
-        self.interval = 1.0
+        # The mean time between two saves arriving (seconds, a moving average).
+        self.interval = LONGEST_WAIT
         self.last_arrival: float | None = None
         self.company_timer: asyncio.TimerHandle | None = None
         self.company_waited = False  # the next group leaves now, whatever came
@@ -82,6 +84,6 @@ class StreamQueue:
     def arrived(self, now: float) -> None:
         """A save arrived at `now` (the loop's clock)."""
         if self.last_arrival is not None:
-            since = min(now - self.last_arrival, 1.0)
+            since = min(now - self.last_arrival, LONGEST_WAIT)
             self.interval += ARRIVAL_WEIGHT * (since - self.interval)
         self.last_arrival = now

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from eventsourcing.persistence import InfrastructureFactoryError
 from eventsourcing.utils import Environment, strtobool
 
+from adapters.jetstream.queued import LONGEST_WAIT
+
 NATS_URL = "NATS_URL"
 NATS_STREAM = "NATS_STREAM"
 NATS_SUBJECT_PREFIX = "NATS_SUBJECT_PREFIX"
@@ -94,7 +96,7 @@ class JetStreamSettings:
             raise InfrastructureFactoryError(f"{NATS_REPLICAS} must be 1..5, not {self.replicas}")
         if self.duplicate_window <= 0:
             raise InfrastructureFactoryError(f"{NATS_DUPLICATE_WINDOW} must be positive")
-        if not 0 <= self.batch_linger <= 1:
+        if not 0 <= self.batch_linger <= LONGEST_WAIT:
             raise InfrastructureFactoryError(
-                f"{NATS_BATCH_LINGER} must be 0..1 seconds, not {self.batch_linger}"
+                f"{NATS_BATCH_LINGER} must be 0..{LONGEST_WAIT:g} seconds, not {self.batch_linger}"
             )
