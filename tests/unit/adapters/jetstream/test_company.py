@@ -8,12 +8,15 @@ import concurrent.futures
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import InfrastructureFactoryError
+from eventsourcing.utils import Environment
 from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.jetstream.appends import GroupCommit
 from adapters.jetstream.batches import MAX_BATCH
 from adapters.jetstream.queued import ARRIVAL_WEIGHT, QueuedSave, StreamQueue
+from adapters.jetstream.settings import JetStreamSettings
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +176,19 @@ def test_the_mean_interval_stays_within_what_was_seen_and_forgets_slowly(
 
 class _Connected:
     is_connected = True
+
+
+@pytest.mark.parametrize(("given", "wait"), [(None, 0.010), ("0", 0.0), ("0.25", 0.25)])
+def test_the_wait_is_set_by_nats_batch_linger(given: str | None, wait: float) -> None:
+    env = {"NATS_URL": "nats://127.0.0.1:4222"}
+    if given is not None:
+        env["NATS_BATCH_LINGER"] = given
+    assert JetStreamSettings.from_env(Environment(env=env)).batch_linger == wait
+
+
+@pytest.mark.parametrize("given", ["-0.001", "1.5"])
+def test_a_wait_outside_zero_to_a_second_is_refused(given: str) -> None:
+    env = {"NATS_URL": "nats://127.0.0.1:4222", "NATS_BATCH_LINGER": given}
+    refused = r"NATS_BATCH_LINGER must be 0\.\.1 seconds"
+    with pytest.raises(InfrastructureFactoryError, match=refused):
+        JetStreamSettings.from_env(Environment(env=env))
