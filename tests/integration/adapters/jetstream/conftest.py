@@ -83,11 +83,37 @@ class PrivateNats:
             self.process.wait(10)
             self.process = None
 
+    def freeze(self, timeout: float = 10.0) -> None:
+        """SIGSTOP, and back only once every thread of the server is stopped: until one of its
+        threads is scheduled to take the signal, the others still answer (seen on a loaded
+        machine: a request sent right after `kill` was answered)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        deadline = time.monotonic() + timeout
+        while not all(_stopped(task) for task in tasks.iterdir()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"private nats-server not stopped within {timeout} s")
+            time.sleep(0.005)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+
+def _stopped(task: Path) -> bool:
+    """A thread in the stopped state ("T"), or gone (its process may have many)."""
+    try:
+        stat = (task / "stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("T", "t")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import random
-import signal
 import socket
 import threading
 import time
@@ -167,8 +166,7 @@ def test_closing_fails_appends_in_flight_at_once(
         except BaseException as e:
             outcome.append(e)
 
-    assert server.process is not None
-    server.process.send_signal(signal.SIGSTOP)  # the server takes the write, answers nothing
+    server.freeze()  # the server takes the write, answers nothing
     try:
         writer = threading.Thread(target=save)
         writer.start()
@@ -180,4 +178,4 @@ def test_closing_fails_appends_in_flight_at_once(
         assert time.monotonic() - started < 5
         assert len(outcome) == 1 and isinstance(outcome[0], EventStoreUnavailable), outcome
     finally:
-        server.process.send_signal(signal.SIGCONT)
+        server.thaw()

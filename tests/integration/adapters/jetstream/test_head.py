@@ -3,7 +3,6 @@ against (adapters/jetstream/head.py)."""
 
 from __future__ import annotations
 
-import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -87,14 +86,13 @@ def test_a_server_that_does_not_answer_cannot_tell_long_before_the_request_timeo
     app.save(Note("a"))
     last_position = last_position_of(app.recorder)
     assert last_position() == 1
-    assert server.process is not None
-    server.process.send_signal(signal.SIGSTOP)  # the connection stays up, nothing answers
+    server.freeze()  # the connection stays up, nothing answers
     try:
         asked = time.monotonic()
         assert last_position() is None  # the view's wait decides, as for a store that is down
         waited = time.monotonic() - asked
     finally:
-        server.process.send_signal(signal.SIGCONT)
+        server.thaw()
     assert HEAD_WAIT_S <= waited < 10  # its own bound, not the connection's 30 s
     try:
         assert last_position() == 1  # answered again once the server is back
