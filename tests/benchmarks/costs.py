@@ -1,5 +1,6 @@
-"""What a workload cost the server, measured from outside its processes: CPU time per process
-tree, fsyncs of the event store, PostgreSQL's WAL syncs and commits, events appended."""
+"""What a workload cost the server, measured from outside its processes: CPU time and context
+switches per process tree, fsyncs of the event store, PostgreSQL's WAL syncs and commits,
+events appended."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import psutil
 import psycopg
 
 Snapshot = dict[int, float]
+# (process, thread) -> (voluntary, involuntary) context switches so far.
+Switches = dict[tuple[int, int], tuple[int, int]]
 
 
 def _own_cpu(process: psutil.Process) -> float:
@@ -28,6 +31,22 @@ def _own_cpu(process: psutil.Process) -> float:
     return float(t.user + t.system + t.children_user + t.children_system)
 
 
+def _thread_switches(pid: int) -> Switches:
+    found: Switches = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue  # the thread ended
+            counts = dict(line.split(":", 1) for line in status.splitlines() if "ctxt" in line)
+            found[(pid, int(task.name))] = (
+                int(counts.get("voluntary_ctxt_switches", "0")),
+                int(counts.get("nonvoluntary_ctxt_switches", "0")),
+            )
+    return found
+
+
 class ProcessTrees:
     """CPU seconds of named groups of process trees (a root and all its descendants)."""
 
@@ -35,21 +54,49 @@ class ProcessTrees:
         self.groups = {name: list(pids) for name, pids in groups.items()}
         self.alone = set(alone)  # groups counted without their descendants
 
-    def _snapshot(self, roots: list[int], descendants: bool) -> Snapshot:
-        found: Snapshot = {}
-        for pid in roots:
+    def _processes(self, name: str) -> list[psutil.Process]:
+        found: list[psutil.Process] = []
+        for pid in self.groups[name]:
             with contextlib.suppress(psutil.NoSuchProcess):
                 root = psutil.Process(pid)
-                for process in [root, *(root.children(recursive=True) if descendants else ())]:
-                    with contextlib.suppress(psutil.NoSuchProcess):
-                        found[process.pid] = _own_cpu(process)
+                found.append(root)
+                if name not in self.alone:
+                    found.extend(root.children(recursive=True))
         return found
 
     def snapshot(self) -> dict[str, Snapshot]:
+        found: dict[str, Snapshot] = {}
+        for name in self.groups:
+            found[name] = {}
+            for process in self._processes(name):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found[name][process.pid] = _own_cpu(process)
+        return found
+
+    def switch_snapshot(self) -> dict[str, Switches]:
+        """Context switches of every thread of each group (Linux's /proc; empty elsewhere):
+        /proc/<pid>/status counts the main thread alone, so each thread is read."""
         return {
-            name: self._snapshot(roots, name not in self.alone)
-            for name, roots in self.groups.items()
+            name: {k: v for p in self._processes(name) for k, v in _thread_switches(p.pid).items()}
+            for name in self.groups
         }
+
+    @staticmethod
+    def switched(
+        before: dict[str, Switches], after: dict[str, Switches]
+    ) -> dict[str, tuple[int, int]] | None:
+        """(voluntary, involuntary) switches per group between two snapshots (threads started
+        meanwhile count whole; those that ended meanwhile are not counted); None where /proc
+        could not be read."""
+        if not any(after.values()):
+            return None
+        spent: dict[str, tuple[int, int]] = {}
+        for name, now in after.items():
+            was = before.get(name, {})
+            voluntary = sum(v - was.get(key, (0, 0))[0] for key, (v, _) in now.items())
+            involuntary = sum(i - was.get(key, (0, 0))[1] for key, (_, i) in now.items())
+            spent[name] = (voluntary, involuntary)
+        return spent
 
     @staticmethod
     def spent(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> dict[str, float]:

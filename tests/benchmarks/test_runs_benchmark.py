@@ -83,11 +83,13 @@ GOALS = {"runs_per_s": 100.0, "cpu_ms": 15.0, "fsyncs": 5.0, "p99_ms": 150.0}
 
 @dataclasses.dataclass(frozen=True)
 class Cost:
-    """What one workload cost: CPU seconds per process group, and the store's counters."""
+    """What one workload cost: CPU seconds and (voluntary, involuntary) context switches per
+    process group, and the store's counters."""
 
     cpu_s: dict[str, float]
     counters: StoreCounters
     fsyncs: int | None
+    switches: dict[str, tuple[int, int]] | None
 
     def server_ms_per(self, n: int) -> float:
         return sum(self.cpu_s[g] for g in SERVER) * 1000 / n
@@ -103,14 +105,16 @@ class Meter:
 
     def measure(self, work: Callable[[], Any]) -> tuple[Any, Cost]:
         counters, cpu = self.counters(), self.trees.snapshot()
+        switches = self.trees.switch_snapshot()
         self.fsyncs.start()
         try:
             result = work()
         finally:
             fsyncs = self.fsyncs.stop()
+        switched = ProcessTrees.switched(switches, self.trees.switch_snapshot())
         spent = ProcessTrees.spent(cpu, self.trees.snapshot())
         time.sleep(1.5)  # PostgreSQL publishes its statistics at most once a second
-        return result, Cost(spent, self.counters() - counters, fsyncs)
+        return result, Cost(spent, self.counters() - counters, fsyncs, switched)
 
 
 class LoadGenerator:
@@ -429,6 +433,17 @@ def _report(
         split.append(f"| {group} | " + " | ".join(cells) + " |")
     totals = [f"{c.server_ms_per(rows[n].events):.2f}" for n, c in costs.items()]
     split.append("| **server total** | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    switches = ["| process " + header, "|---|" + "---:|" * len(costs)]
+    for group in SERVER:
+        cells = []
+        for name, cost in costs.items():
+            n = rows[name].events
+            if cost.switches is None:
+                cells.append("n/a")
+            else:
+                voluntary, involuntary = cost.switches[group]
+                cells.append(f"{voluntary / n:.0f} / {involuntary / n:.0f}")
+        switches.append(f"| {group} | " + " | ".join(cells) + " |")
     counts = ["| per run " + header, "|---|" + "---:|" * len(costs)]
     measures: list[tuple[str, Callable[[Cost], int | None]]] = [
         ("messages stored (all streams)", lambda c: c.counters.events),
@@ -503,6 +518,16 @@ def _report(
         "runs completed.",
         "",
         *split,
+        "",
+        "## Context switches per run, by process (voluntary / involuntary)",
+        "",
+        "Summed over every thread of each process tree (`/proc/<pid>/task/*/status`; threads "
+        "that ended during the workload are not counted), divided by the runs completed. A "
+        "voluntary switch is a thread that waited (I/O, a lock, the interpreter lock, a "
+        "hand-off between threads), an involuntary one a thread the kernel took a core from: "
+        "they do not move with the host's speed as CPU time does.",
+        "",
+        *switches,
         "",
         "## Store work per run",
         "",
