@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.jetstream.head import last_position_of
 from api.app import create_app
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
 from tests.support.in_process import Cairn, Person
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -73,6 +75,11 @@ def test_a_known_session_is_not_checked_again(
 ) -> None:
     ada = cairn.sign_up("cachehit")
     identity = cairn.services.identity
+    # The sign-up's own events reach the cache through the feed too, and forget the person
+    # (a second check) if they come after the first request: wait until they have come.
+    stored = last_position_of(identity.app.recorder)()
+    hub = cairn.client.app.state.push.hub  # type: ignore[attr-defined]
+    eventually(lambda: stored is not None and hub.position >= stored)
     sessions = counting(monkeypatch, identity.sessions, "check_session_active")
     loads = counting(monkeypatch, identity.app.repository, "get")
     for _ in range(5):
