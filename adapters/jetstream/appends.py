@@ -84,9 +84,8 @@ class GroupCommit:
         a group waiting for company leaves now."""
         for queue in self._queues.values():
             if queue.company_timer is not None:
-                self._company_left(queue)
-                queue.company_waited = True
-                self._pump(queue)
+                queue.company_timer.cancel()
+                self._company_over(queue)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)
 

@@ -48,7 +48,8 @@ def _thread_switches(pid: int) -> Switches:
 
 
 class ProcessTrees:
-    """CPU seconds of named groups of process trees (a root and all its descendants)."""
+    """CPU seconds and context switches of named groups of process trees (a root and all its
+    descendants)."""
 
     def __init__(self, groups: Mapping[str, Iterable[int]], alone: Iterable[str] = ()) -> None:
         self.groups = {name: list(pids) for name, pids in groups.items()}

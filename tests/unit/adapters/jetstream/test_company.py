@@ -4,6 +4,7 @@ for single messages (no server needed: the loop's clock and timers are the test'
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 from typing import Any
 
@@ -60,8 +61,10 @@ class _Loop:
 
 
 class _Done:
-    def add_done_callback(self, _callback: Any) -> None:
-        pass
+    """A group's send, over as soon as it is made."""
+
+    def add_done_callback(self, callback: Any) -> None:
+        callback(self)
 
 
 def client(loop: _Loop) -> tuple[GroupCommit, list[list[QueuedSave]]]:
@@ -153,6 +156,21 @@ def test_a_full_batch_does_not_wait() -> None:
     filling = save(3, "run2")
     arrive(made, loop, filling, after=0.001)
     assert sent[-1] == [waiting, filling]  # six messages: a whole batch leaves now
+    assert timer.cancelled() and queue.company_timer is None
+
+
+def test_a_group_waiting_for_company_leaves_when_the_client_settles() -> None:
+    loop = _Loop()
+    made, sent = client(loop)
+    for n in range(60):
+        arrive(made, loop, save(1, f"single{n}"), after=0.002)
+        nothing_in_flight(made)
+    waiting = save(3, "run1")
+    queue = arrive(made, loop, waiting, after=0.002)
+    timer = queue.company_timer
+    assert timer is not None and sent[-1][-1] is not waiting
+    asyncio.run(made.settle(within=0.0))  # closing: nothing waits for company any more
+    assert sent[-1] == [waiting]
     assert timer.cancelled() and queue.company_timer is None
 
 
