@@ -580,6 +580,6 @@ def _report(
         "",
         "Where a run's CPU goes, what was cut and what is left: "
         "docs/decisions/0013-cpu-per-run.md, 0021-a-run-from-one-pick-up.md, "
-        "0038-server-cpu-per-run.md and 0040 to 0067, 0069, 0070 and 0072 (each with its "
+        "0038-server-cpu-per-run.md and 0040 to 0067, 0069, 0070, 0072 and 0074 (each with its "
         "numbers and what it left undone).",
     ]

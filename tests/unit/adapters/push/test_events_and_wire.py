@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adapters.jetstream import headers as h
 from adapters.push.events import (
@@ -29,6 +32,28 @@ def test_store_timestamps_round_trip_to_microseconds() -> None:
     assert format_time(ns) == "2026-01-02T03:04:05.123456Z"
     assert parse_nats_time("2026-01-02T03:04:05Z") % 1_000_000_000 == 0
     assert format_time(parse_nats_time("2026-01-02T03:04:05.5Z")) == "2026-01-02T03:04:05.500000Z"
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31)),
+            st.integers(min_value=0, max_value=999_999_999),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_store_timestamps_are_read_alike_whether_their_second_was_seen_before(
+    moments: list[tuple[datetime, int]],
+) -> None:
+    # The whole seconds are remembered (one page shares a few): a second seen before, in any
+    # order, gives what it gave the first time.
+    for moment, nanos in [*moments, *reversed(moments)]:
+        second = moment.replace(microsecond=0)
+        text = f"{second.isoformat()}.{nanos:09d}Z"
+        expected = int(second.replace(tzinfo=UTC).timestamp()) * 1_000_000_000 + nanos
+        assert parse_nats_time(text) == expected
 
 
 def test_state_loses_the_transcoders_type_markers() -> None:
