@@ -28,6 +28,7 @@ from commands.identity.oauth_clients import OAuthError, OAuthPorts, resolve_clie
 from commands.ports.passkeys import CeremonyStart
 from domain.errors import NotFound
 from domain.identity.scopes import MCP_SCOPES, RUNS_READ
+from domain.storable import unstorable
 
 REQUEST_TTL = timedelta(minutes=10)
 CODE_TTL = timedelta(seconds=60)
@@ -64,7 +65,13 @@ def granted_scopes(requested: str) -> tuple[str, ...]:
 def start_authorization(params: Mapping[str, str], ports: OAuthPorts) -> Redirect:
     """Check an authorization request and keep it for the person's decision. Errors about
     the client or its redirect URI are answered to the browser (never redirected to an
-    unchecked URI); the others go back to the client, as RFC 6749 §4.1.2.1 says."""
+    unchecked URI); the others go back to the client, as RFC 6749 §4.1.2.1 says. A value
+    no store can keep (a NUL character, a lone surrogate) is answered to the browser too:
+    it cannot be looked up, kept for the consent or sent back in a redirect."""
+    for name, value in params.items():
+        reason = unstorable(name) or unstorable(value)
+        if reason is not None:
+            raise OAuthError("invalid_request", f"a parameter {reason}")
     client = resolve_client(params.get("client_id", ""), ports)
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in client.redirect_uris:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from commands.identity.context import IdentityPorts
 from commands.ports.oauth import OAuthStore
 from domain.errors import InvalidInput
+from domain.storable import unstorable
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 GRANT_TYPES = frozenset({"authorization_code", "refresh_token"})
@@ -53,7 +54,7 @@ class Client:
 
 
 def valid_redirect_uri(uri: object) -> bool:
-    if not isinstance(uri, str) or len(uri) > 500 or "#" in uri:
+    if not isinstance(uri, str) or len(uri) > 500 or "#" in uri or unstorable(uri):
         return False
     parts = urlsplit(uri)
     if parts.scheme == "https" and parts.hostname:
@@ -78,10 +79,19 @@ def _client_from(client_id: str, metadata: Mapping[str, Any]) -> Client:
     if method != "none":
         raise OAuthError("invalid_client_metadata", "only public clients (auth method none)")
     grants = metadata.get("grant_types", ["authorization_code"])
-    if not isinstance(grants, list) or not set(grants) <= GRANT_TYPES:
+    if not isinstance(grants, list) or not all(
+        isinstance(g, str) and g in GRANT_TYPES for g in grants
+    ):
         raise OAuthError("invalid_client_metadata", "grant_types: authorization_code, refresh")
-    name = metadata.get("client_name") or client_id
-    return Client(client_id, str(name)[:100], tuple(uris))
+    name = str(metadata.get("client_name") or client_id)[:100]
+    _check_storable("client_name", name)
+    return Client(client_id, name, tuple(uris))
+
+
+def _check_storable(field: str, text: str) -> None:
+    reason = unstorable(text)
+    if reason is not None:
+        raise OAuthError("invalid_client_metadata", f"{field} {reason}")
 
 
 def resolve_client(client_id: str, ports: OAuthPorts) -> Client:
@@ -116,6 +126,7 @@ def register_client(metadata: Mapping[str, Any], ports: OAuthPorts) -> dict[str,
     }
     if isinstance(metadata.get("scope"), str):
         kept["scope"] = metadata["scope"][:200]
+        _check_storable("scope", kept["scope"])
     now = ports.identity.clock()
     ports.store.register_client(client_id, kept, now)
     return {**kept, "client_id": client_id, "client_id_issued_at": int(now.timestamp())}

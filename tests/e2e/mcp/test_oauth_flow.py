@@ -193,6 +193,26 @@ def test_bad_clients_and_requests_are_refused_before_any_redirect(cairn: Cairn) 
     assert "error=invalid_scope" in wide.headers["location"]
 
 
+def test_a_value_no_store_can_keep_is_refused_to_the_browser(cairn: Cairn) -> None:
+    client_id = register(cairn).json()["client_id"]
+    _, challenge = pkce()
+    pending = _pending_requests(cairn)
+    for params in ({"client_id": "mcp_\x00x"}, {"state": "s\x00"}, {"scope": "runs:read\x00"}):
+        answer = authorize(cairn, params.pop("client_id", client_id), challenge, **params)
+        assert answer.status_code == 400, (params, answer.text)
+        assert "location" not in answer.headers
+        error = answer.json()["error"]
+        assert error["details"]["error"] == "invalid_request" and "NUL" in error["message"]
+    assert _pending_requests(cairn) == pending  # nothing kept for a consent
+
+
+def _pending_requests(cairn: Cairn) -> int:
+    with cairn.services.pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM oauth_requests").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_a_client_id_metadata_document_names_the_client(cairn: Cairn) -> None:
     person = cairn.sign_up("cimd-home")
     url = "https://agent.example/oauth/client.json"
