@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from clients.sdk import Cairn as SdkClient
 from commands.bootstrap import Services
 from commands.runs.worker import RunWorker
@@ -78,6 +79,16 @@ class Cairn:
     def services(self) -> Services:
         services: Services = self.client.app.state.services  # type: ignore[attr-defined]
         return services
+
+    def lift_rate_limits(self, prefix: str) -> None:
+        """Rate limits far above what a fuzz test sends (a 429 would hide what is behind it),
+        counted under their own Redis `prefix`."""
+        services = self.services
+        services.rate_limiter = RedisRateLimiter(
+            services.redis,
+            dict.fromkeys(DEFAULT_LIMITS, RouteLimit(limit=1_000_000, window_s=60)),
+            prefix=f"{services.settings.redis_prefix}:{prefix}",
+        )
 
     def sdk(self) -> SdkClient:
         """A signed-out SDK client over the in-process API."""

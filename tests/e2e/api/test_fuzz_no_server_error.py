@@ -35,7 +35,6 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
-from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
 
@@ -219,13 +218,7 @@ def _fuzz(
 def _people(cairn: Cairn) -> list[Person]:
     """Two tenants' admins, each with a run (so every list has something to page); rate
     limits far above what the test sends (a 429 would hide what is behind it)."""
-    services = cairn.services
-    limit = RouteLimit(limit=1_000_000, window_s=60)
-    services.rate_limiter = RedisRateLimiter(
-        services.redis,
-        dict.fromkeys(DEFAULT_LIMITS, limit),
-        prefix=f"{services.settings.redis_prefix}:fuzz-rl",
-    )
+    cairn.lift_rate_limits("fuzz-rl")
     people = [cairn.sign_up("fuzza"), cairn.sign_up("fuzzb", email="bob@example.com", name="Bob")]
     for person in people:
         with_model_answering(cairn, person, SARAH)

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from starlette.websockets import WebSocketDisconnect
 
-from adapters.ratelimit import DEFAULT_LIMITS, RedisRateLimiter, RouteLimit
 from tests.e2e.mcp.test_oauth_flow import HOST, REDIRECT, pkce, register, signed_in_client
 from tests.support.in_process import Cairn
 
@@ -96,13 +95,7 @@ API_ROUTES = [("GET", "/v1/me"), ("POST", "/v1/intents"), ("GET", "/v1/runs"), (
 
 
 def _unlimited(cairn: Cairn) -> Cairn:
-    """Rate limits far above what the test sends: a 429 would hide what is behind it."""
-    services = cairn.services
-    services.rate_limiter = RedisRateLimiter(
-        services.redis,
-        dict.fromkeys(DEFAULT_LIMITS, RouteLimit(limit=1_000_000, window_s=60)),
-        prefix=f"{services.settings.redis_prefix}:protocol-fuzz-rl",
-    )
+    cairn.lift_rate_limits("protocol-fuzz-rl")
     return cairn
 
 
