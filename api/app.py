@@ -10,30 +10,10 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from api.console import mount_console
-from api.contract import document_errors
 from api.errors import install_error_handlers
-from api.mcp import upstream_routes
 from api.mcp.mount import mount_mcp, running_mcp
 from api.middleware import RequestIdMiddleware
-from api.models import ErrorResponse
-from api.routes import (
-    account,
-    audit,
-    audit_log,
-    connections,
-    context,
-    device,
-    directory,
-    health,
-    identity,
-    oauth,
-    policies,
-    provider_keys,
-    recovery,
-    runs,
-    stream,
-    webhooks,
-)
+from api.routers import APP_RESPONSES, routes_after_mcp, routes_before_mcp
 from api.settings import ServiceUrls
 from api.tracing import TraceMiddleware
 from commands.api_process import api_process, readiness
@@ -103,34 +83,14 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            422: {"model": ErrorResponse, "description": "Invalid request"},
-            500: {"model": ErrorResponse, "description": "Unexpected server error"},
-        },
+        responses=APP_RESPONSES,
     )
     install_error_handlers(app)
     app.add_middleware(TraceMiddleware)  # inside the ids middleware: it records them
     app.add_middleware(RequestIdMiddleware)
-    # The runs' routers first: FastAPI tries a request on every route of each router included
-    # before the one that has it. No path is in two routers (tests/unit/api/test_routing.py),
-    # so the order changes which route answers nothing, only what an intent costs (0048).
-    app.include_router(document_errors(runs.router))
-    app.include_router(document_errors(stream.router))
-    app.include_router(document_errors(health.router))
-    app.include_router(document_errors(identity.router))
-    app.include_router(document_errors(device.router))
-    app.include_router(document_errors(account.router))
-    app.include_router(document_errors(recovery.router))
-    app.include_router(document_errors(policies.router))
-    app.include_router(document_errors(audit.router))
-    app.include_router(document_errors(audit_log.router))
-    app.include_router(document_errors(directory.router))
-    app.include_router(document_errors(provider_keys.router))
-    app.include_router(document_errors(connections.router))
-    app.include_router(document_errors(oauth.router))
-    app.include_router(document_errors(upstream_routes.router))
+    # The same inclusions for every app of the process (api/routers.py, decision 0075).
+    app.router.routes.extend(routes_before_mcp())
     mount_mcp(app)
-    app.include_router(document_errors(webhooks.router))
-    app.include_router(document_errors(context.router))
+    app.router.routes.extend(routes_after_mcp())
     mount_console(app)
     return app

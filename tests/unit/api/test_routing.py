@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from api.app import create_app
+from api.routers import routes_after_mcp, routes_before_mcp
 
 pytestmark = pytest.mark.unit
 
@@ -44,3 +47,15 @@ def test_a_route_with_a_path_parameter_is_seen_matching() -> None:
     routes = _routes_by_router()
     run = next(regex for _, regex, path in routes if path == "/v1/runs/{run_id}")
     assert run.fullmatch("/v1/runs/x1") and not run.fullmatch("/v1/runs")
+
+
+def _inclusions(app: FastAPI) -> list[BaseRoute]:
+    return [route for route in app.routes if hasattr(route, "effective_route_contexts")]
+
+
+def test_every_app_of_a_process_takes_the_same_inclusions() -> None:
+    """FastAPI builds what a route needs once per inclusion, on its first request: apps that
+    share the inclusions build each route once per process (decision 0075)."""
+    first, second = create_app(with_services=False), create_app(with_services=False)
+    assert len(_inclusions(first)) == len(routes_before_mcp()) + len(routes_after_mcp()) > 10
+    assert all(a is b for a, b in zip(_inclusions(first), _inclusions(second), strict=True))
