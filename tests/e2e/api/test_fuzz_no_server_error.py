@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,6 +34,7 @@ from schemathesis import GenerationMode
 from schemathesis.core import NotSet
 from schemathesis.core.result import Ok
 
+from tests.e2e.api.settled import settled
 from tests.e2e.runs.test_intent_lifecycle import SARAH, submit, wait_status, with_model_answering
 from tests.support.in_process import Cairn, Person
 
@@ -198,14 +198,7 @@ def _fuzz(
     )
     @given(case=operation.as_strategy(generation_mode=mode), person=who)
     def check(case: Any, person: Person | None) -> None:
-        response = _send(cairn, case, person)
-        for _ in range(3):
-            # An overloaded machine can make a dependency time out (503 with Retry-After): the
-            # same request again tells that apart from a 503 this input causes every time.
-            if response.status_code != 503 or "Retry-After" not in response.headers:
-                break
-            time.sleep(1)
-            response = _send(cairn, case, person)
+        response = settled(lambda: _send(cairn, case, person))
         request = f"{case.method} {case.formatted_path} query={case.query} body={case.body!r:.300}"
         assert response.status_code < 500, (
             f"{request} -> {response.status_code}: {response.text[:300]}"

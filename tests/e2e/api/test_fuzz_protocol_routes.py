@@ -12,6 +12,8 @@ stays fast. `derandomize`: the same requests every run.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from starlette.websockets import WebSocketDisconnect
 
+from tests.e2e.api.settled import settled
 from tests.e2e.mcp.test_oauth_flow import HOST, REDIRECT, pkce, register, signed_in_client
 from tests.support.in_process import Cairn
 
@@ -91,6 +94,7 @@ HEADER_TEXT = st.one_of(
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f")),
     st.sampled_from(["x" * 9000, "Bearer ", "Bearer x.y.z", "-1", "9" * 30]),
 )
+JSON_TYPE = {"Content-Type": "application/json"}
 API_ROUTES = [("GET", "/v1/me"), ("POST", "/v1/intents"), ("GET", "/v1/runs"), ("POST", "/mcp")]
 
 
@@ -99,7 +103,9 @@ def _unlimited(cairn: Cairn) -> Cairn:
     return cairn
 
 
-def _no_server_error(response: Any, request: str) -> None:
+def _no_server_error(send: Callable[[], Any], request: str) -> None:
+    """No 5xx; a 503 with `Retry-After` that clears when sent again passes (settled.py)."""
+    response = settled(send)
     assert response.status_code < 500, f"{request} -> {response.status_code}: {response.text[:300]}"
 
 
@@ -128,9 +134,10 @@ def test_oauth_and_mcp_endpoints_get_no_server_error(served: Cairn) -> None:
         )
     )
     def registration(body: Any) -> None:
-        json_type = {"Content-Type": "application/json"}
-        answer = cairn.client.post("/oauth/register", content=_json(body), headers=json_type)
-        _no_server_error(answer, f"POST /oauth/register {body!r:.300}")
+        _no_server_error(
+            lambda: cairn.client.post("/oauth/register", content=_json(body), headers=JSON_TYPE),
+            f"POST /oauth/register {body!r:.300}",
+        )
 
     @BOUNDED
     @given(
@@ -140,15 +147,19 @@ def test_oauth_and_mcp_endpoints_get_no_server_error(served: Cairn) -> None:
     def authorization(client: str, query: dict[str, str]) -> None:
         valid = {"response_type": "code", "redirect_uri": REDIRECT, "code_challenge": challenge}
         params = {k: _wire(v) for k, v in {**valid, "client_id": client, **query}.items()}
-        answer = cairn.client.get("/oauth/authorize", params=params, follow_redirects=False)
-        _no_server_error(answer, f"GET /oauth/authorize {params!r:.300}")
+        _no_server_error(
+            lambda: cairn.client.get("/oauth/authorize", params=params, follow_redirects=False),
+            f"GET /oauth/authorize {params!r:.300}",
+        )
 
     @BOUNDED
     @given(st.dictionaries(st.sampled_from(FORM_KEYS) | TEXT, TEXT, max_size=6))
     def token_forms(form: dict[str, str]) -> None:
         data = {_wire(k): _wire(v) for k, v in form.items()}
         for path in ("/oauth/token", "/oauth/revoke"):
-            _no_server_error(cairn.client.post(path, data=data), f"POST {path} {data!r:.300}")
+            _no_server_error(
+                partial(cairn.client.post, path, data=data), f"POST {path} {data!r:.300}"
+            )
 
     call = st.fixed_dictionaries(
         {"jsonrpc": st.just("2.0") | SCALAR, "method": st.sampled_from(MCP_METHODS) | TEXT},
@@ -172,8 +183,10 @@ def test_oauth_and_mcp_endpoints_get_no_server_error(served: Cairn) -> None:
         }
         if signed:
             headers["Authorization"] = f"Bearer {tokens['access_token']}"
-        answer = cairn.client.post("/mcp", content=_json(body), headers=headers)
-        _no_server_error(answer, f"POST /mcp signed={signed} {body!r:.300}")
+        _no_server_error(
+            lambda: cairn.client.post("/mcp", content=_json(body), headers=headers),
+            f"POST /mcp signed={signed} {body!r:.300}",
+        )
 
     @BOUNDED
     @given(
@@ -189,8 +202,10 @@ def test_oauth_and_mcp_endpoints_get_no_server_error(served: Cairn) -> None:
     )
     def pages(path: str, query: dict[str, str]) -> None:
         params = {_wire(k): _wire(v) for k, v in query.items()}
-        answer = cairn.client.get(path, params=params, headers={"Host": HOST})
-        _no_server_error(answer, f"GET {path} {params!r:.300}")
+        _no_server_error(
+            lambda: cairn.client.get(path, params=params, headers={"Host": HOST}),
+            f"GET {path} {params!r:.300}",
+        )
 
     for family in (registration, authorization, token_forms, mcp, pages):
         try:
@@ -210,9 +225,9 @@ def test_each_protocol_parameter_with_each_hostile_value_gets_no_server_error(
     _, challenge = pkce()
     failures: list[str] = []
 
-    def check(answer: Any, request: str) -> None:
+    def check(send: Callable[[], Any], request: str) -> None:
         try:
-            _no_server_error(answer, request)
+            _no_server_error(send, request)
         except AssertionError as error:
             failures.append(str(error))
 
@@ -227,23 +242,23 @@ def test_each_protocol_parameter_with_each_hostile_value_gets_no_server_error(
     }
     token = {"grant_type": "authorization_code", "client_id": client_id, "code": "cac1.a.b"}
     registration: dict[str, Any] = {"client_name": "Agent", "redirect_uris": [REDIRECT]}
+    authorize = partial(cairn.client.get, "/oauth/authorize", follow_redirects=False)
     for value in HOSTILE:
         wired = _wire(value)
         for name in [*authorization, "resource"]:
             params = {**authorization, name: wired}
-            answer = cairn.client.get("/oauth/authorize", params=params, follow_redirects=False)
-            check(answer, f"GET /oauth/authorize {name}={value!r:.40}")
+            check(partial(authorize, params=params), f"GET /oauth/authorize {name}={value!r:.40}")
         for name in [*token, "refresh_token", "code_verifier", "redirect_uri", "token"]:
             for path, form in (("/oauth/token", token), ("/oauth/revoke", {"token": "x"})):
-                answer = cairn.client.post(path, data={**form, name: wired})
-                check(answer, f"POST {path} {name}={value!r:.40}")
+                request = f"POST {path} {name}={value!r:.40}"
+                check(partial(cairn.client.post, path, data={**form, name: wired}), request)
         for name in [*registration, *REGISTRATION_KEYS]:
             for shaped in (value, [value], [{"x": value}]):
                 body = _json({**registration, name: shaped})
-                answer = cairn.client.post(
-                    "/oauth/register", content=body, headers={"Content-Type": "application/json"}
+                check(
+                    partial(cairn.client.post, "/oauth/register", content=body, headers=JSON_TYPE),
+                    f"POST /oauth/register {name}={shaped!r:.40}",
                 )
-                check(answer, f"POST /oauth/register {name}={shaped!r:.40}")
     assert not failures, "\n".join(failures)
 
 
@@ -259,8 +274,10 @@ def test_hostile_header_values_get_no_server_error(served: Cairn) -> None:
         headers[name.encode()] = value.encode("latin-1")
         method, path = route
         body = b'{"text": "hello"}' if method == "POST" else None
-        answer = cairn.client.request(method, path, headers=headers, content=body)
-        _no_server_error(answer, f"{method} {path} {name}: {value!r:.200} (signed: {signed})")
+        _no_server_error(
+            lambda: cairn.client.request(method, path, headers=headers, content=body),
+            f"{method} {path} {name}: {value!r:.200} (signed: {signed})",
+        )
 
     check()
 
