@@ -13,7 +13,7 @@ from api.console import mount_console
 from api.errors import install_error_handlers
 from api.mcp.mount import mount_mcp, running_mcp
 from api.middleware import RequestIdMiddleware
-from api.routers import APP_RESPONSES, routes_after_mcp, routes_before_mcp
+from api.routers import APP_RESPONSES, build_every_route, routes_after_mcp, routes_before_mcp
 from api.settings import ServiceUrls
 from api.tracing import TraceMiddleware
 from commands.api_process import api_process, readiness
@@ -49,6 +49,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        build_every_route(app)
         required = urls is None or with_services
         config = settings or CairnSettings.from_env(servers_required=required)
         resolved = urls or ServiceUrls.of(config)

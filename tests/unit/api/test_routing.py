@@ -4,16 +4,23 @@ for speed: decision 0048) changes which route answers no request."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import fastapi.routing
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
+from api import routers
 from api.app import create_app
 from api.routers import routes_after_mcp, routes_before_mcp
+from api.settings import ServiceUrls
 
 pytestmark = pytest.mark.unit
+
+URLS = ServiceUrls("nats://127.0.0.1:1", "postgresql://127.0.0.1:1/x", "redis://127.0.0.1:1")
 
 
 def _routes_by_router() -> list[tuple[int, re.Pattern[str], str]]:
@@ -59,3 +66,29 @@ def test_every_app_of_a_process_takes_the_same_inclusions() -> None:
     first, second = create_app(with_services=False), create_app(with_services=False)
     assert len(_inclusions(first)) == len(routes_before_mcp()) + len(routes_after_mcp()) > 10
     assert all(a is b for a, b in zip(_inclusions(first), _inclusions(second), strict=True))
+
+
+def test_an_app_builds_every_route_before_its_first_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """FastAPI's lazy build of a route happens at start-up, not on a person's first request
+    (decision 0076). New inclusions, so that what earlier apps of this process built does
+    not count."""
+    built: list[str] = []
+    build = fastapi.routing._populate_api_route_state
+
+    def counted(route: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        built.append(path)
+        build(route, path, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", counted)
+    routers._included.cache_clear()
+    try:
+        with TestClient(create_app(URLS, with_services=False)) as client:
+            at_start = len(built)
+            assert client.get("/v1/context/memories").status_code == 503  # no services here
+            assert client.get("/v1/runs").status_code == 503
+    finally:
+        routers._included.cache_clear()
+    assert "/v1/context/memories" in built[:at_start] and "/v1/runs" in built[:at_start]
+    assert len(built) == at_start
