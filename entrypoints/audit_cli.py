@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import nats
 import typer
-from eventsourcing.persistence import DataError
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from adapters.audit.export import export_signed
-from adapters.jetstream import headers as h
-from adapters.push.export import ExportSummary, export_tenant
-from adapters.push.store import StoreReader
 from entrypoints.audit_verify import verify
-from entrypoints.configure import read_settings
-from infra.stack import StackError
-from infra.stack.launcher import read_state
+from infra.stack.errors import StackError
+
+if TYPE_CHECKING:
+    from adapters.push.export import ExportSummary
+
+# The export's modules (NATS, the store's readers) are imported by the commands that use them:
+# every `cairn` command imports this module to list its commands (decision 0077).
 
 audit_app = typer.Typer(
     help="The audit trail: the event store itself, exported.", no_args_is_help=True
@@ -46,6 +35,9 @@ def audit() -> None:
 
 def _nats_url(given: str | None, data_dir: Path | None) -> str:
     """CAIRN_NATS_URL (or --nats-url), else the NATS of a stack `cairn up` runs locally."""
+    from entrypoints.configure import read_settings
+    from infra.stack.launcher import read_state
+
     if given:
         return given
     folder = read_settings(data_dir).data_dir.expanduser()
@@ -68,6 +60,21 @@ async def _export(
     quiet: bool,
     signed: bool,
 ) -> ExportSummary:
+    import nats
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from adapters.audit.export import export_signed
+    from adapters.push.export import ExportSummary, export_tenant
+    from adapters.push.store import StoreReader
+
     try:
         nc = await nats.connect(
             servers=[s.strip() for s in nats_url.split(",") if s.strip()],
@@ -145,6 +152,10 @@ def export(
 ) -> None:
     """Write every event of a tenant as one JSON line each: sequence, subject, store time and
     the stored header block and payload (base64), exactly as JetStream holds them."""
+    from eventsourcing.persistence import DataError
+
+    from adapters.jetstream import headers as h
+
     if tenant is None and not signed:
         raise StackError("--tenant is required (only a --signed export covers every tenant)")
     try:

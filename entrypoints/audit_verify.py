@@ -17,7 +17,7 @@ from adapters.audit.keys import Ed25519Verifier
 from domain.audit.note import NoteError
 from domain.audit.scan import Scan, scan_lines
 from domain.audit.verify import ExportVerifier, Report
-from infra.stack import StackError
+from infra.stack.errors import StackError
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -9,11 +9,10 @@ import typer
 
 from clients.people.commands import register as register_people_commands
 from entrypoints.audit_cli import audit_app
-from entrypoints.configure import read_settings
 from entrypoints.guarded import err, run_guarded
 from entrypoints.projector_cli import projector_app
 from entrypoints.witness_cli import witness
-from infra.stack import StackError
+from infra.stack.errors import StackError
 
 app = typer.Typer(
     help="Cairn: a personal AI operating system backend.",
@@ -46,7 +45,8 @@ def up(
 ) -> None:
     """Start the stack (or use the servers given by CAIRN_*_URL) and the API; Ctrl-C stops all."""
     # Imported by the commands that need it, as the others here: the API and its composition
-    # take seconds of CPU to import, which `cairn worker` or `cairn login` would pay each start.
+    # take seconds of CPU to import, which `cairn worker` or `cairn login` would pay each start
+    # (the operator commands' modules do the same inside their commands: decision 0077).
     from entrypoints import stack_commands
 
     stack_commands.run_up(data_dir, host, port)
@@ -110,6 +110,7 @@ def vault_rotate(
     entry). Old ciphertexts stay readable; run it after adding a new KEK, then remove the
     old KEK from the configuration."""
     from adapters.vault import KeyRing, VaultConfigurationError, rotate
+    from entrypoints.configure import read_settings
 
     settings = read_settings(data_dir)
     folder = settings.data_dir.expanduser()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from commands.settings import CairnSettings
-from infra.stack import StackSettings
+from infra.stack.settings import StackSettings
 
 
 def read_settings(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from domain.errors import DomainError
-from infra.stack import StackError
+from infra.stack.errors import StackError
 
 err = Console(stderr=True)
 

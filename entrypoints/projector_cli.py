@@ -9,22 +9,22 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.context.indexes import IndexPolicy, keep_in_background
-from adapters.telemetry.setup import configure, start_process
-from commands.settings import CairnSettings
 from domain.errors import DomainError
-from entrypoints.children import ChildProcesses, child_env
-from projections.engine import operations, projector_registry, tuning
-from projections.engine.event_source import EventSource
-from projections.engine.projector_host import ProjectorHost
 from projections.settings import ProjectionSettings, default_processes
+
+if TYPE_CHECKING:
+    from commands.settings import CairnSettings
+    from entrypoints.children import ChildProcesses
+
+# The projectors, their engine and the settings (~0.5 s of imports) are imported by the commands
+# that run them: every `cairn` command imports this module to list its commands (decision 0077).
 
 projector_app = typer.Typer(help="Projectors: the read side's views in PostgreSQL.")
 logger = logging.getLogger("cairn.projections")
@@ -51,6 +51,8 @@ def projection_settings(settings: CairnSettings) -> ProjectionSettings:
 
 
 def _settings() -> ProjectionSettings:
+    from commands.settings import CairnSettings
+
     return projection_settings(CairnSettings.from_env())
 
 
@@ -66,6 +68,12 @@ def run(
 ) -> None:
     """Keep the projectors' views up to date until stopped (SIGTERM / Ctrl-C finish the batch in
     hand). Builds a new view version beside the old one first when the code's version is newer."""
+    from adapters.context.indexes import IndexPolicy, keep_in_background
+    from adapters.telemetry.setup import start_process
+    from commands.settings import CairnSettings
+    from projections.engine import projector_registry, tuning
+    from projections.engine.projector_host import ProjectorHost
+
     settings = CairnSettings.from_env()
     telemetry = start_process("cairn-projector", settings.log_format)
     selected = projector_registry.select(*names)
@@ -98,6 +106,10 @@ def rebuild(
 ) -> None:
     """Replay the store from sequence 0 into a new version of the view beside the active one,
     then switch to it atomically: queries keep answering from the old one meanwhile."""
+    from adapters.telemetry.setup import configure
+    from projections.engine import operations, projector_registry, tuning
+    from projections.engine.event_source import EventSource
+
     out = _console()
     cls = projector_registry.get(name)
     settings = _settings()
@@ -138,6 +150,9 @@ def rebuild(
 @projector_app.command("status")
 def status() -> None:
     """Position, lag (events and seconds), worker and dead letters of every projector."""
+    from projections.engine import operations, projector_registry
+    from projections.engine.event_source import EventSource
+
     out = _console()
     settings = _settings()
     source = EventSource(settings.event_store_env)
@@ -183,6 +198,9 @@ def retry(
 ) -> None:
     """Apply the parked (dead-letter) events of the projector again, each aggregate's in
     order, then the events held behind them."""
+    from projections.engine import operations, projector_registry
+    from projections.engine.event_source import EventSource
+
     out = _console()
     settings = _settings()
     source = EventSource(settings.event_store_env)
@@ -200,6 +218,8 @@ def retry(
 
 def projector_groups(groups: int) -> list[list[str]]:
     """The projectors' names dealt over at most `groups` processes, in registry order."""
+    from projections.engine import projector_registry
+
     names = list(projector_registry.PROJECTORS)
     count = max(1, min(groups, len(names)))
     return [names[index::count] for index in range(count)]
@@ -208,6 +228,8 @@ def projector_groups(groups: int) -> list[list[str]]:
 def start_projector_workers(settings: CairnSettings) -> ChildProcesses:
     """Start the projectors in `settings.projector_groups` worker processes (default one, which
     reads the stream once for all of them); call `.stop()` on shutdown."""
+    from entrypoints.children import ChildProcesses, child_env
+
     env = child_env(settings)
     groups = projector_groups(settings.projector_groups)
     commands = {

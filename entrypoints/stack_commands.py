@@ -24,8 +24,9 @@ from entrypoints.children import ChildProcesses
 from entrypoints.configure import read_settings, stack_settings
 from entrypoints.projector_cli import start_projector_workers
 from entrypoints.worker_cli import start_run_workers
-from infra.stack import LocalStack, StackEndpoints, StackError, external
-from infra.stack.launcher import iter_state_servers, read_state
+from infra.stack import external
+from infra.stack.errors import StackError
+from infra.stack.launcher import LocalStack, StackEndpoints, iter_state_servers, read_state
 from infra.stack.ports import ensure_port_free
 
 out = Console(highlight=False)

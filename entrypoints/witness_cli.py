@@ -14,7 +14,7 @@ from adapters.audit.witness_http import WitnessServer
 from adapters.audit.witness_store import WitnessStore
 from domain.audit.note import COSIGNATURE_V1, NoteError
 from entrypoints.guarded import err
-from infra.stack import StackError
+from infra.stack.errors import StackError
 
 logger = logging.getLogger("cairn.witness")
 

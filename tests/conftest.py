@@ -23,7 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from adapters.postgres.migrations import migrate
 from entrypoints.configure import read_settings, stack_settings
-from infra.stack import LocalStack, StackEndpoints
+from infra.stack.launcher import LocalStack, StackEndpoints
 from tests.support.scheduling import expected_seconds, longest_files_first
 
 _NEEDS_STACK = ("integration", "e2e", "benchmark")

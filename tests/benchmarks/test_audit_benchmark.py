@@ -27,7 +27,7 @@ from adapters.push.store import StoreReader
 from domain.audit.log import AuditLog, LogMessage, write_export
 from domain.audit.verify import ExportVerifier
 from entrypoints.audit_verify import verify_file
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.benchmarks import report
 from tests.benchmarks.test_event_store_benchmark import _jetstream_factory
 from tests.benchmarks.workloads import TOPIC

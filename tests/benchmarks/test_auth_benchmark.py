@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from adapters.postgres.migrations import migrate
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from infra.stack.ports import free_port
 from tests.benchmarks.report import table, write
 from tests.benchmarks.workloads import Measurement

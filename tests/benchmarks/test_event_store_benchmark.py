@@ -24,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from adapters.jetstream import Factory
 from adapters.jetstream.stream import StreamSpec, desired_config
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.benchmarks import report
 from tests.benchmarks.loads import (
     LoadCost,

@@ -41,7 +41,7 @@ from api.settings import ServiceUrls
 from commands.settings import CairnSettings
 from domain.event_context import EventContext
 from domain.identity.credential import SecurityEvent
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import operations, tuning
 from projections.engine.event_source import EventSource
 from projections.engine.projector_base import Projector

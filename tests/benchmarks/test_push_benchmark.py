@@ -32,7 +32,7 @@ from nats.js.api import DeliverPolicy
 
 from adapters.jetstream import headers as h
 from adapters.postgres.migrations import migrate
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from infra.stack.ports import free_port
 from tests.benchmarks.report import table, versions, write
 from tests.benchmarks.workloads import Measurement

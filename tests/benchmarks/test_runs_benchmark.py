@@ -37,7 +37,7 @@ from entrypoints.checkpointer_cli import start_checkpointer
 from entrypoints.children import ChildProcesses
 from entrypoints.projector_cli import start_projector_workers
 from entrypoints.worker_cli import start_run_workers
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from infra.stack.ports import free_port
 from tests.benchmarks import report
 from tests.benchmarks.checkpoint_lag import checkpoint_lags, last_sequence

@@ -31,7 +31,7 @@ from api.streaming.tracing import PushSpans
 from commands.base import Command, CommandResult, Issued
 from commands.dispatch import Dispatcher, Ports
 from commands.worker_service import WorkerService
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.benchmarks import report
 from tests.benchmarks.workloads import Measurement, run_threads
 from tests.support.telemetry import _forget_providers

@@ -13,7 +13,7 @@ from api.app import create_app
 from api.settings import ServiceUrls
 from commands.settings import CairnSettings
 from entrypoints.projector_cli import projection_settings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from tests.support.cairn_settings import isolated_settings

@@ -8,7 +8,7 @@ from typing import Any
 
 from adapters.postgres.migrations import migrate
 from commands.settings import CairnSettings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.support.authenticator import EXAMPLE_ORIGIN, EXAMPLE_RP_ID
 
 

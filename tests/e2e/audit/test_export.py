@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from entrypoints.audit_cli import audit_app
-from infra.stack import StackError
+from infra.stack.errors import StackError
 from tests.e2e.push.harness import LiveCairn, store_positions
 
 pytestmark = pytest.mark.e2e

@@ -27,7 +27,7 @@ from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from entrypoints.projector_cli import projection_settings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from tests.support.browser import Passkeys, launched_chromium

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.e2e.console.conftest import DESKTOP, ConsoleCairn
 from tests.e2e.console.screens import assert_accessible, sign_up
 from tests.support.browser import Passkeys, launched_chromium

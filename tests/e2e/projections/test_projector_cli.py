@@ -9,7 +9,7 @@ from eventsourcing.application import Application
 from typer.testing import CliRunner
 
 from entrypoints.projector_cli import projector_app
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.integration.projections.support import Generator, cairn_env, event_store_env
 
 pytestmark = pytest.mark.e2e

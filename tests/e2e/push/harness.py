@@ -28,7 +28,7 @@ from commands.bootstrap import Services
 from commands.settings import CairnSettings
 from commands.worker_service import WorkerService
 from domain.event_context import EventContext
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from infra.stack.ports import free_port
 from tests.support.authenticator import EXAMPLE_ORIGIN, SoftwareAuthenticator
 from tests.support.cairn_settings import isolated_settings

@@ -15,7 +15,7 @@ from websockets.sync.client import connect
 
 from domain.event_context import EventContext
 from domain.runs.run import Run
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.e2e.push.harness import LiveCairn, Member, SseFrame, live_settings, sse_frames
 
 pytestmark = pytest.mark.e2e

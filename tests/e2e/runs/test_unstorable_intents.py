@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from commands.settings import CairnSettings
 from domain.event_context import EventContext
 from entrypoints.projector_cli import projection_settings, projector_app
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import operations
 from projections.engine.event_source import EventSource
 from projections.views.runs.projector import Runs

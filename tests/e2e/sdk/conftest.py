@@ -18,7 +18,7 @@ from adapters.llm.planner import LiteLLMPlanner
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from entrypoints.projector_cli import projection_settings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from tests.e2e.push.harness import PUSH_ENV, LiveCairn

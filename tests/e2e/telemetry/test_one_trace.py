@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.e2e.push.harness import LiveCairn, Member, live_settings, sse_frames
 from tests.e2e.runs.test_intent_lifecycle import SARAH
 from tests.e2e.telemetry.otlp_receiver import OtlpReceiver, ReceivedSpan

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ServiceUrls
-from infra.stack import LocalStack, StackEndpoints, StackSettings
+from infra.stack.launcher import LocalStack, StackEndpoints
+from infra.stack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
 

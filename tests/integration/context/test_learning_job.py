@@ -38,7 +38,7 @@ from commands.runs.intents import SubmitIntent
 from commands.runs.provider_keys import store_provider_key
 from domain.event_context import EventContext
 from domain.runs.run import Run
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.support.cairn_settings import isolated_settings
 
 pytestmark = pytest.mark.integration

@@ -26,7 +26,7 @@ from commands.ports.context import OFFLINE_MODEL
 from commands.ports.planner import LlmProvider, ProviderCredential
 from commands.runs.provider_keys import store_provider_key
 from entrypoints.projector_cli import projection_settings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import projector_registry
 from projections.engine.projector_host import ProjectorHost
 from projections.views.context import queries

@@ -19,8 +19,10 @@ import psycopg
 import pytest
 import redis
 
-from infra.stack import LocalStack, StackEndpoints, StackError, StackSettings
+from infra.stack.errors import StackError
+from infra.stack.launcher import LocalStack, StackEndpoints
 from infra.stack.ports import free_port
+from infra.stack.settings import StackSettings
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +101,8 @@ def test_servers_die_with_a_killed_parent(scratch_dir: Path) -> None:
         f"""
         import json, sys, time
         from pathlib import Path
-        from infra.stack import LocalStack, StackSettings
+        from infra.stack.launcher import LocalStack
+        from infra.stack.settings import StackSettings
         endpoints = LocalStack(StackSettings(data_dir=Path({str(scratch_dir / "d")!r}))).start()
         print(json.dumps([s.pid for s in endpoints.servers]), flush=True)
         time.sleep(600)
@@ -122,7 +125,8 @@ def test_second_stack_on_a_running_folder_is_refused(scratch_dir: Path) -> None:
         f"""
         import time
         from pathlib import Path
-        from infra.stack import LocalStack, StackSettings
+        from infra.stack.launcher import LocalStack
+        from infra.stack.settings import StackSettings
         LocalStack(StackSettings(data_dir=Path({str(scratch_dir / "d")!r}))).start()
         print("up", flush=True)
         time.sleep(600)

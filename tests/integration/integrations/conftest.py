@@ -10,7 +10,7 @@ import pytest
 
 from commands.bootstrap import Services
 from commands.settings import CairnSettings
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.integration.integrations.connections_support import (
     REDIRECT,
     services_for,

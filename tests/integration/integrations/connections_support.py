@@ -18,7 +18,7 @@ from commands.bootstrap import Services, bootstrap
 from commands.integrations.connect import ConnectAccount, FinishConnect
 from commands.settings import CairnSettings
 from domain.integrations.connection import Connection
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.support.cairn_settings import isolated_settings
 from tests.support.oauth_server import TestOAuthServer
 

@@ -22,7 +22,7 @@ from commands.ports.calendar_sync import ChannelRecord
 from commands.settings import CairnSettings
 from domain.event_context import EventContext
 from domain.integrations.sync import CalendarFeed
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from tests.support.cairn_settings import isolated_settings
 from tests.support.workers import worker_thread
 

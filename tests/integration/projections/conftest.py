@@ -12,7 +12,7 @@ import pytest
 from eventsourcing.application import Application
 from psycopg_pool import ConnectionPool
 
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine.event_source import EventSource
 from projections.settings import ProjectionSettings
 from tests.integration.projections.kill9 import Scene, stop_spawned

@@ -24,7 +24,7 @@ import psutil
 import pytest
 from eventsourcing.application import Application
 
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine import operations, projector_registry
 from projections.engine.event_source import EventSource
 from projections.engine.view_reads import current_position

@@ -23,7 +23,7 @@ from domain.identity.credential import SecurityEvent
 from domain.identity.user import User
 from domain.runs.plan import Plan
 from domain.runs.run import FINAL, Run, RunStatus
-from infra.stack import StackEndpoints
+from infra.stack.launcher import StackEndpoints
 from projections.engine.projector_base import Projector, physical_table
 from projections.engine.view_reads import Reader
 from projections.settings import ProjectionSettings
