@@ -35,11 +35,11 @@ def audit() -> None:
 
 def _nats_url(given: str | None, data_dir: Path | None) -> str:
     """CAIRN_NATS_URL (or --nats-url), else the NATS of a stack `cairn up` runs locally."""
+    if given:
+        return given
     from entrypoints.configure import read_settings
     from infra.stack.launcher import read_state
 
-    if given:
-        return given
     folder = read_settings(data_dir).data_dir.expanduser()
     state = read_state(folder) or {}
     endpoints = state.get("endpoints")

@@ -14,13 +14,11 @@ from adapters.jetstream.errors import (
     EventStoreUnavailable,
 )
 from api.app import create_app
-from api.settings import ServiceUrls
 from commands.ports.connections import ReauthNeeded
 from domain import errors
+from tests.unit.api.test_console_files import URLS
 
 pytestmark = pytest.mark.unit
-
-URLS = ServiceUrls("nats://127.0.0.1:1", "postgresql://127.0.0.1:1/x", "redis://127.0.0.1:1")
 
 
 class Body(BaseModel):

@@ -16,11 +16,9 @@ from starlette.routing import BaseRoute
 from api import routers
 from api.app import create_app
 from api.routers import routes_after_mcp, routes_before_mcp
-from api.settings import ServiceUrls
+from tests.unit.api.test_console_files import URLS
 
 pytestmark = pytest.mark.unit
-
-URLS = ServiceUrls("nats://127.0.0.1:1", "postgresql://127.0.0.1:1/x", "redis://127.0.0.1:1")
 
 
 def _routes_by_router() -> list[tuple[int, re.Pattern[str], str]]:
